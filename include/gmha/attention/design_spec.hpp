@@ -1,0 +1,23 @@
+#pragma once
+// Ad-hoc designs on the command line, and the reverse: every model that is a plain design prints
+// the spec string that reproduces it, so any output row can be fed back.
+//   gqa:d=4096,heads=32,kv=8,hd=128,layers=32
+//   mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61
+//   mfa:d=7168,heads=64,c=256,cq=2048,layers=61      mfa-kr:d=7168,heads=64,c=256,cq=2048
+//   mha:d=4096,heads=32   mqa:d=4096,heads=32   fpba:d=64   linear:d=6144,heads=64,hd=128
+// Optional: layers= (default 1), window=, chunk=, kv_dtype=, ffn=I (dense GLU), experts=E,topk=K,
+// expert_ffn=I, shared=S, shared_ffn=I, vocab=V, bias=1.
+#include <string>
+#include <string_view>
+
+#include "gmha/attention/model.hpp"
+
+namespace gmha {
+
+/// Parses a --design string. Throws InputError naming the key when malformed or impossible.
+ModelDesign parse_design_spec(std::string_view spec);
+
+/// The canonical spec string for a single-group model; empty when the model is a hybrid.
+std::string design_spec_of(const ModelDesign& m);
+
+}  // namespace gmha

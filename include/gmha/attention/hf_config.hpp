@@ -1,0 +1,20 @@
+#pragma once
+// Hugging Face config.json -> ModelDesign. Supported model_type: llama, mistral, mixtral, qwen2,
+// qwen2_moe, qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3 / step3_vl / step3_text,
+// llama4 / llama4_text, minimax / minimax_m1, ernie4_5 / ernie4_5_moe, gemma / gemma2 / gemma3 /
+// gemma3_text. Nested text_config is followed. Unknown model_type or a missing field is an
+// InputError naming the file and the field.
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "gmha/attention/model.hpp"
+
+namespace gmha {
+
+/// Reads a config.json file, or the config.json inside a model folder.
+ModelDesign read_hf_config(const std::string& path);
+/// Parses an already-loaded config; `where` names it in errors.
+ModelDesign model_from_hf_config(const nlohmann::json& config, const std::string& where);
+
+}  // namespace gmha

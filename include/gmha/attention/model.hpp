@@ -1,0 +1,75 @@
+#pragma once
+// A model is a stack of layers; each layer has an attention shape, a span (full, sliding window,
+// chunked), a KV dtype and an FFN. Identical layers are reported together as layer groups.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gmha/attention/variant.hpp"
+#include "gmha/core/dtype.hpp"
+
+namespace gmha {
+
+enum class SpanKind { kFull, kSlidingWindow, kChunked };
+
+/// How many past tokens a layer attends to. Primer §2: a sliding window W reads min(T, W); a
+/// chunk C reads ((T-1) mod C) + 1 (exact) or min(T, C) (step3-paper convention).
+struct AttentionSpan {
+  SpanKind kind = SpanKind::kFull;
+  int64_t tokens = 0;  // W or C; 0 for full
+  bool operator==(const AttentionSpan&) const = default;
+};
+
+enum class FfnKind { kNone, kDense, kMoe };
+
+/// Feed-forward block of a layer. GLU experts have 3 matrices (gate, up, down) of d x I.
+struct FfnShape {
+  FfnKind kind = FfnKind::kNone;
+  int64_t intermediate = 0;         // dense: intermediate size
+  int64_t routed_experts = 0;       // MoE: routed experts
+  int64_t top_k = 0;                // MoE: routed experts active per token
+  int64_t expert_intermediate = 0;  // MoE: intermediate size of one routed expert
+  int64_t shared_experts = 0;       // MoE: always-active shared experts
+  int64_t shared_intermediate = 0;  // MoE: intermediate size of ONE shared expert
+  int64_t matrices = 3;             // 3 for GLU (gate, up, down), 2 for a plain MLP
+  bool operator==(const FfnShape&) const = default;
+};
+
+struct LayerSpec {
+  AttentionShape attention;
+  AttentionSpan span;
+  DType kv_dtype = DType::kBF16;
+  FfnShape ffn;
+  bool rope = true;  // false on NoPE layers (Llama 4 global layers); informational
+};
+
+bool same_layer(const LayerSpec& a, const LayerSpec& b);
+
+/// Layers sharing one LayerSpec, with their indices (0-based).
+struct LayerGroup {
+  LayerSpec spec;
+  std::vector<int> layers;
+  std::string label() const;  // e.g. "GQA sliding 4096, MoE" for display
+  std::string layer_list() const;  // compact "0-2,60"
+};
+
+struct ModelDesign {
+  std::string name;      // preset name, config path or design label
+  std::string source;    // citation: where the numbers come from
+  std::string spec;      // a --design string that reproduces the model, when one exists
+  int64_t d_model = 0;
+  int64_t vocab_size = 0;          // 0 when unknown; embeddings then not counted
+  bool tied_embeddings = false;
+  std::vector<LayerSpec> layers;  // one per layer, in order
+
+  /// Layers grouped by identical spec, ordered by first layer.
+  std::vector<LayerGroup> groups() const;
+  bool is_hybrid() const;  // more than one distinct attention kind/span
+  /// Sets the KV dtype of every softmax layer (linear-attention states keep theirs).
+  void set_kv_dtype(DType t);
+};
+
+/// Throws InputError naming `where` when the model is impossible (no layers, bad shapes, bad spans).
+void validate_model(const ModelDesign& m, const std::string& where);
+
+}  // namespace gmha

@@ -1,0 +1,33 @@
+#pragma once
+// Decoding cost per 1M tokens on accelerators (primer §3, Step-3 paper): attention is bound by the
+// larger of compute and KV reads plus its linear FLOPs; the FFN is compute-bound under AFD.
+#include <string>
+#include <vector>
+
+#include "gmha/capacity/figures.hpp"
+#include "gmha/capacity/hardware.hpp"
+
+namespace gmha {
+
+struct CardCost {
+  std::string card;
+  double attn_usd_per_mtok = 0;
+  double ffn_usd_per_mtok = 0;
+  double total_usd_per_mtok = 0;  // single card: attention + FFN on this card
+  std::string bound;              // "memory" or "compute": which term of attention's max binds
+};
+
+struct CostFigures {
+  std::vector<CardCost> cards;
+  double afd_usd_per_mtok = 0;  // cheapest attention card + cheapest FFN card
+  std::string afd_attn_card;
+  std::string afd_ffn_card;
+};
+
+CostFigures compute_cost(const ModelFigures& f, const std::vector<Hardware>& cards);
+
+/// MoE sparsity floor for a card (primer §3): H * FLOPs * L / (Net * Bandwidth * 11.1 ms).
+/// Throws InputError when the card has no network bandwidth.
+double moe_sparsity_floor(const Hardware& card, int64_t hidden, int64_t layers);
+
+}  // namespace gmha

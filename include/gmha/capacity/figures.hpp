@@ -1,0 +1,82 @@
+#pragma once
+// Per-model figures at a context length T and batch B (primer §3): capacity ranks, parameters,
+// KV cache, bytes read and FLOPs per decoded token, arithmetic intensity. All counts are exact
+// 64-bit integers with overflow checks; byte counts are exact (int4 halves are tracked in bits).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gmha/attention/model.hpp"
+#include "gmha/attention/weights.hpp"
+
+namespace gmha {
+
+struct CapacityOptions {
+  int64_t context = 8192;  // T
+  int64_t batch = 1;       // B
+  Convention convention = Convention::kExact;
+};
+
+/// Tokens a layer reads when decoding at context T (primer §2).
+int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention c);
+
+/// Figures of one layer group (all its layers together unless named per_layer).
+struct GroupFigures {
+  std::string label;       // e.g. "GQA chunked 8192, MoE"
+  std::string layer_list;  // e.g. "0-2,4-6"
+  int64_t layer_count = 0;
+  LayerSpec spec;
+  CapacityRanks ranks;
+  int64_t attn_params_per_layer = 0;
+  int64_t ffn_params_per_layer = 0;
+  int64_t ffn_active_params_per_layer = 0;
+  int64_t kv_elements_per_token_per_layer = 0;  // cached elements per token (0 for linear)
+  int64_t state_elements_per_layer = 0;         // linear attention state
+  double kv_bytes_per_token_per_layer = 0;      // exact: elements * bits / 8
+  int64_t effective_tokens = 0;                 // tokens read per layer at T
+  double kv_bytes = 0;               // whole cache of the group at T x B (incl. states)
+  double decode_kv_bytes_read = 0;   // bytes read for one token, all layers of the group
+  int64_t attn_flops = 0;            // core attention FLOPs per token, all layers of the group
+  int64_t linear_flops = 0;
+  int64_t ffn_flops = 0;
+};
+
+struct ModelFigures {
+  std::string model;
+  std::string spec;     // --design string, empty for hybrids/presets without one
+  std::string variant;  // e.g. "MLA"; "hybrid(linear+GQA)" for hybrids
+  int64_t layers = 0;
+  int64_t d_model = 0;
+  // Of the model's main softmax attention (the first full-attention group, else the first group).
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+  CapacityRanks ranks;
+  int64_t context = 0;
+  int64_t batch = 1;
+  std::string kv_dtype;  // "fp8", or "mixed" when layers differ
+  double kv_bytes_per_token = 0;    // all layers, per token of context (0 for states)
+  double kv_bytes = 0;              // whole cache at T x B
+  double decode_kv_bytes_read = 0;  // to decode one token (incl. 2x linear states)
+  int64_t attn_flops = 0;
+  int64_t linear_flops = 0;
+  int64_t ffn_flops = 0;
+  double arithmetic_intensity = 0;  // attn_flops / decode_kv_bytes_read
+  int64_t attn_params = 0;
+  int64_t ffn_params = 0;
+  int64_t embedding_params = 0;  // 0 when the vocabulary is unknown
+  int64_t total_params = 0;
+  int64_t active_params = 0;
+  bool ffn_known = false;
+  std::vector<GroupFigures> groups;
+};
+
+/// Computes every figure from the concrete weights and cache streams. Throws InputError on
+/// impossible inputs (context or batch not positive, overflow).
+ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o);
+
+/// Applies the Step-3 paper's precision choices: FP8 KV everywhere, except hybrids: BF16 KV on
+/// full-attention layers, FP32 linear-attention state, FP8 on chunked layers.
+void apply_step3_paper_precision(ModelDesign& m);
+
+}  // namespace gmha

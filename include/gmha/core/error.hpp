@@ -1,0 +1,46 @@
+#pragma once
+// One error tree for the whole library. Every error carries the process exit code the CLI uses:
+// 2 for bad input (malformed files, impossible designs, overflowing sizes), 1 for a failed check
+// (a validation that ran and did not pass). The library throws; only src/cli/ prints and exits.
+#include <stdexcept>
+#include <string>
+
+namespace gmha {
+
+/// Base of all gmha errors; `exit_code()` is what the CLI returns.
+class Error : public std::runtime_error {
+ public:
+  Error(const std::string& message, int exit_code)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+/// Bad input from the user: a file, a field, a flag. Exit code 2.
+class InputError : public Error {
+ public:
+  explicit InputError(const std::string& message) : Error(message, 2) {}
+};
+
+/// A numerical check that ran and failed (validate, audit thresholds). Exit code 1.
+class CheckFailed : public Error {
+ public:
+  explicit CheckFailed(const std::string& message) : Error(message, 1) {}
+};
+
+/// Named factories so the wording of common failures lives in one place.
+namespace errors {
+/// "<where>: <field> must be positive (got <value>)"
+InputError not_positive(const std::string& where, const std::string& field, long long value);
+/// "<where>: <what> overflows 64 bits"
+InputError overflow(const std::string& where, const std::string& what);
+/// "<where>: missing field '<field>'"
+InputError missing_field(const std::string& where, const std::string& field);
+/// "<where>: unknown <kind> '<name>' (known: <list>)"
+InputError unknown_name(const std::string& where, const std::string& kind, const std::string& name,
+                        const std::string& known);
+}  // namespace errors
+
+}  // namespace gmha

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Fresh machine -> installs what is missing, builds, runs the whole test suite twice:
+# a Release build with warnings as errors, then a build under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh
+jobs="$(nproc)"
+echo "== Release build (-Wall -Wextra -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGMHA_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+echo "== ASan + UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMHA_SANITIZE=ON -DGMHA_CUDA=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   ctest --output-on-failure -j"$jobs")

@@ -1,0 +1,44 @@
+// gmha: attention capacity, checkpoint rank audits, reference kernels and report tables.
+// Only this layer prints and exits: library errors carry their exit code (2 bad input,
+// 1 failed check), CLI parse errors exit 2 as well.
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "gmha/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "gmha: attention variants as low-rank factorisations (MHA, MQA, GQA, MLA, MFA, MFA-KR),\n"
+      "their capacity (FRH, SLSD, TER), KV cache, decode FLOPs and cost on hardware.\n\n"
+      "Examples:\n"
+      "  gmha compare deepseek-v3 step3 qwen3-235b-a22b --context 8k,32k --hardware h800,h20\n"
+      "  gmha compare --design gqa:d=4096,heads=32,kv=8,hd=128,layers=32 --format json\n"
+      "  gmha show step3\n"
+      "  gmha presets",
+      "gmha"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "gmha 0.1.0");
+  // One line per subcommand (src/cli/cmd_<name>.cpp).
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "gmha: error: %s\n", e.what());
+    return 2;
+  } catch (const gmha::Error& e) {
+    std::fprintf(stderr, "gmha: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gmha: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}

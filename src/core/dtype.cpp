@@ -1,0 +1,68 @@
+#include "gmha/core/dtype.hpp"
+
+#include <cmath>
+
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+int dtype_bits(DType t) {
+  switch (t) {
+    case DType::kF64: case DType::kI64: return 64;
+    case DType::kF32: case DType::kI32: return 32;
+    case DType::kF16: case DType::kBF16: case DType::kI16: return 16;
+    case DType::kF8E4M3: case DType::kF8E5M2: case DType::kI8: case DType::kU8:
+    case DType::kBool: return 8;
+    case DType::kInt4: return 4;
+  }
+  return 0;
+}
+
+std::string_view dtype_name(DType t) {
+  switch (t) {
+    case DType::kF64: return "fp64";
+    case DType::kF32: return "fp32";
+    case DType::kF16: return "fp16";
+    case DType::kBF16: return "bf16";
+    case DType::kF8E4M3: return "fp8";
+    case DType::kF8E5M2: return "fp8_e5m2";
+    case DType::kI8: return "int8";
+    case DType::kU8: return "uint8";
+    case DType::kI16: return "int16";
+    case DType::kI32: return "int32";
+    case DType::kI64: return "int64";
+    case DType::kBool: return "bool";
+    case DType::kInt4: return "int4";
+  }
+  return "?";
+}
+
+std::optional<DType> find_kv_dtype(std::string_view n) {
+  if (n == "fp32" || n == "f32" || n == "float32") return DType::kF32;
+  if (n == "bf16" || n == "bfloat16") return DType::kBF16;
+  if (n == "fp16" || n == "f16" || n == "float16") return DType::kF16;
+  if (n == "fp8" || n == "f8" || n == "e4m3" || n == "fp8_e4m3") return DType::kF8E4M3;
+  if (n == "fp8_e5m2" || n == "e5m2") return DType::kF8E5M2;
+  if (n == "int8" || n == "i8") return DType::kI8;
+  if (n == "int4" || n == "i4") return DType::kInt4;
+  return std::nullopt;
+}
+
+DType read_kv_dtype(std::string_view name, const std::string& where) {
+  if (auto t = find_kv_dtype(name)) return *t;
+  throw errors::unknown_name(where, "dtype", std::string(name), "fp32, bf16, fp16, fp8, int8, int4");
+}
+
+double unit_roundoff(DType t) {
+  switch (t) {
+    case DType::kF64: return std::ldexp(1.0, -53);
+    case DType::kF32: return std::ldexp(1.0, -24);
+    case DType::kF16: return std::ldexp(1.0, -11);
+    case DType::kBF16: return std::ldexp(1.0, -8);
+    case DType::kF8E4M3: return std::ldexp(1.0, -4);
+    case DType::kF8E5M2: return std::ldexp(1.0, -3);
+    default: return 0.5;  // integer types: quantised, no meaningful roundoff
+  }
+}
+
+}  // namespace gmha

@@ -1,0 +1,6 @@
+# Sources of the core area (explicit list, no globs).
+list(APPEND GMHA_LIB_SOURCES
+  src/core/error.cpp
+  src/core/dtype.cpp
+  src/core/atomic_file.cpp
+)

@@ -1,0 +1,3 @@
+# Tests of the capacity area.
+list(APPEND GMHA_TEST_SOURCES
+)

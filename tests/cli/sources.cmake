@@ -1,0 +1,3 @@
+# Tests of the cli area.
+list(APPEND GMHA_TEST_SOURCES
+)

@@ -1,0 +1,4 @@
+# Tests of the core area.
+list(APPEND GMHA_TEST_SOURCES
+  core/dtype_test.cpp
+)

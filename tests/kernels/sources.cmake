@@ -1,0 +1,3 @@
+# Tests of the kernels area.
+list(APPEND GMHA_TEST_SOURCES
+)

@@ -1,0 +1,3 @@
+# Tests of the rank area.
+list(APPEND GMHA_TEST_SOURCES
+)

@@ -1,0 +1,3 @@
+# Tests of the report area.
+list(APPEND GMHA_TEST_SOURCES
+)
