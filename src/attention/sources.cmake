@@ -1,3 +1,10 @@
 # Sources of the attention area (explicit list, no globs).
 list(APPEND GMHA_LIB_SOURCES
+  src/attention/variant.cpp
+  src/attention/weights.cpp
+  src/attention/model.cpp
+  src/attention/design_spec.cpp
+  src/attention/presets.cpp
+  src/attention/hf_config.cpp
+  src/attention/resolve.cpp
 )

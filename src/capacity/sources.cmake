@@ -1,3 +1,8 @@
 # Sources of the capacity area (explicit list, no globs).
 list(APPEND GMHA_LIB_SOURCES
+  src/capacity/hardware.cpp
+  src/capacity/figures.cpp
+  src/capacity/cost.cpp
+  src/capacity/closed_form.cpp
+  src/capacity/figures_json.cpp
 )

@@ -1,3 +1,11 @@
 # Sources of the checkpoint area (explicit list, no globs).
 list(APPEND GMHA_LIB_SOURCES
+  src/checkpoint/element_decode.cpp
+  src/checkpoint/mapped_file.cpp
+  src/checkpoint/tensor_source.cpp
+  src/checkpoint/safetensors.cpp
+  src/checkpoint/gguf.cpp
+  src/checkpoint/llama2c.cpp
+  src/checkpoint/checkpoint.cpp
+  src/checkpoint/layout.cpp
 )

@@ -9,5 +9,9 @@ void add_compare_command(CLI::App& app);
 void add_show_command(CLI::App& app);
 void add_presets_command(CLI::App& app);
 void add_hardware_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_validate_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace gmha::cli

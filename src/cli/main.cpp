@@ -22,6 +22,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "gmha 0.1.0");
   // One line per subcommand (src/cli/cmd_<name>.cpp).
+  gmha::cli::add_compare_command(app);
+  gmha::cli::add_show_command(app);
+  gmha::cli::add_presets_command(app);
+  gmha::cli::add_hardware_command(app);
+  gmha::cli::add_inspect_command(app);
+  gmha::cli::add_bench_command(app);
+  gmha::cli::add_validate_command(app);
+  gmha::cli::add_sweep_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

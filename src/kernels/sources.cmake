@@ -1,3 +1,14 @@
 # Sources of the kernels area (explicit list, no globs).
 list(APPEND GMHA_LIB_SOURCES
+  src/kernels/rope.cpp
+  src/kernels/layer_weights.cpp
+  src/kernels/reference.cpp
+  src/kernels/compare.cpp
+  src/kernels/decode.cpp
+  src/kernels/decode_portable.cpp
+  src/kernels/decode_avx512.cpp
+  src/kernels/fast_decoder.cpp
+  src/kernels/bench.cpp
+  src/kernels/validate.cpp
+  src/kernels/cuda_dispatch.cpp
 )

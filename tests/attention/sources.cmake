@@ -1,3 +1,5 @@
 # Tests of the attention area.
 list(APPEND GMHA_TEST_SOURCES
+  attention/design_spec_test.cpp
+  attention/hf_config_test.cpp
 )

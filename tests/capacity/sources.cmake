@@ -1,3 +1,5 @@
 # Tests of the capacity area.
 list(APPEND GMHA_TEST_SOURCES
+  capacity/figures_test.cpp
+  capacity/cost_test.cpp
 )

@@ -1,3 +1,12 @@
 # Tests of the checkpoint area.
 list(APPEND GMHA_TEST_SOURCES
+  checkpoint/fixture_writer.cpp
+  checkpoint/element_decode_test.cpp
+  checkpoint/safetensors_test.cpp
+  checkpoint/gguf_test.cpp
+  checkpoint/llama2c_test.cpp
+  checkpoint/malformed_test.cpp
+  checkpoint/stories_test.cpp
+  checkpoint/layout_test.cpp
+  checkpoint/inspect_test.cpp
 )

@@ -1,3 +1,5 @@
 # Tests of the kernels area.
 list(APPEND GMHA_TEST_SOURCES
+  kernels/reference_test.cpp
+  kernels/decode_test.cpp
 )

@@ -1,0 +1,56 @@
+#pragma once
+// The layout detector: from a checkpoint's config and tensor names, the attention layout of every
+// layer (primer §2): its AttentionShape (from the lead's config parser, the source of truth for
+// shapes), its kind, and the full tensor name of each factor, checked to exist with the [out, in]
+// shape the kind implies. Consumers (audit, kernels) read factors by these names only.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gmha/attention/model.hpp"
+#include "gmha/attention/variant.hpp"
+#include "gmha/checkpoint/checkpoint.hpp"
+
+namespace gmha {
+
+enum class LayoutKind { kGqa, kMla, kMfa, kMfaKr, kLinear };
+
+/// "gqa" (the MHA/MQA/GQA family), "mla", "mfa", "mfa-kr", "linear".
+std::string_view layout_kind_name(LayoutKind k);
+
+/// One layer's factors. Names are full tensor names; empty when the layer has no such factor.
+struct LayerLayout {
+  int layer = 0;
+  LayoutKind kind = LayoutKind::kGqa;
+  AttentionShape shape;
+  std::string input_layernorm;  // the pre-attention RMSNorm [d] (not part of the circuits)
+  // GQA family [n*h, d], [g*h, d], [g*h, d], [d, n*h]; MLA q_proj when q_lora_rank is 0;
+  // MFA: q_proj is S_Q [C_q, d], k_proj S_K [C, d], v_proj S_V [C, d] (absent for MFA-KR).
+  std::string q_proj, k_proj, v_proj, o_proj;
+  std::string q_bias, k_bias, v_bias;  // Qwen2-style biases, when present
+  std::string q_norm, k_norm;          // Qwen3 per-head RMSNorm [h], when present
+  // MLA: q_a_proj [q_lora, d], q_a_layernorm [q_lora], q_b_proj [n*(nope+rope), q_lora],
+  // kv_a_proj_with_mqa [C + rope, d], kv_a_layernorm [C], kv_b_proj [n*(nope + v), C].
+  std::string q_a_proj, q_a_layernorm, q_b_proj, kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj;
+  // MFA: inter_norm [C_q], wq [m*C, C_q].
+  std::string inter_norm, wq;
+  // MFA-KR: kr_n [C, C], kr_alpha [C].
+  std::string kr_n, kr_alpha;
+};
+
+struct Layout {
+  std::string architecture;         // HF model_type
+  ModelDesign model;                // per-layer shapes, spans, FFNs (from model_from_hf_config)
+  std::vector<LayerLayout> layers;  // one per layer of `model`
+  nlohmann::json config;            // raw config: rope_theta, rope_scaling, rms_norm_eps, ...
+  double rms_norm_eps = 1e-6;       // config value (HF default when absent)
+  double rope_theta = 10000.0;      // config value (HF default when absent)
+};
+
+/// Detects the layout of an opened checkpoint. Throws InputError naming the checkpoint and the
+/// layer/tensor when a factor is missing or its shape disagrees with the config.
+Layout detect_layout(const Checkpoint& checkpoint);
+
+}  // namespace gmha

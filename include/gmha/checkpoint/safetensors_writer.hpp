@@ -1,0 +1,40 @@
+#pragma once
+// Writes safetensors (primer §6): one model.safetensors, or shards model-0000k-of-0000n.safetensors
+// plus model.safetensors.index.json (the Hugging Face naming) above a size. Tensors are streamed:
+// each one is filled by a callback when the writer reaches it, so a file larger than RAM costs one
+// tensor of memory. Every file is written to a temporary name and renamed into place (the index
+// last), so a reader never sees a half-written checkpoint.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace gmha {
+
+/// One tensor to write. `fill` receives a zeroed row-major buffer of product(shape) floats and
+/// writes the values; they are stored as `dtype` ("F32", or "BF16" rounded to nearest even).
+struct TensorToWrite {
+  std::string name;
+  std::string dtype = "F32";
+  std::vector<int64_t> shape;
+  std::function<void(std::span<float>)> fill;
+};
+
+struct SafetensorsWriteOptions {
+  /// Start a new shard when the next tensor would take a shard past this many data bytes;
+  /// 0 writes a single model.safetensors.
+  uint64_t max_shard_bytes = 0;
+  /// The header's "__metadata__" (string to string); "format": "pt" is added when absent.
+  std::map<std::string, std::string> metadata;
+};
+
+/// Writes `tensors` into the existing folder `dir`; returns the file names written (shards, then
+/// the index when sharded). Throws InputError naming the tensor for a bad dtype, shape or
+/// duplicate name, or the file when it cannot be written; nothing half-written is left behind.
+std::vector<std::string> write_safetensors(const std::string& dir,
+                                           const std::vector<TensorToWrite>& tensors,
+                                           const SafetensorsWriteOptions& options = {});
+
+}  // namespace gmha

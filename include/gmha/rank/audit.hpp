@@ -1,0 +1,103 @@
+#pragma once
+// The rank audit of a checkpoint (primer §4): for every layer and head, the spectra of the QK
+// circuit W_c and the VO circuit U_c from thin factors (spectrum.hpp), their four metrics
+// (metrics.hpp), and per layer the nominal FRH / SLSD / TER beside the measured ones.
+//
+// Layouts: MHA/GQA/MQA, MLA (the nope circuit; the RoPE circuit apart as qk_rope), MFA and MFA-KR,
+// as the checkpoint's layout detector names their factors. RMSNorm weights between a down- and an
+// up-projection (MLA's q_a/kv_a layernorms, MFA's inter_norm, Qwen3's per-head q/k norms) fold in
+// as diag(γ); biases, the layer's input norm, RoPE and the softmax scale are not part of a circuit.
+//
+// Memory: layers are streamed one at a time. A layer's attention tensors are converted to float
+// (F64 tensors to double), the reader drops their file pages as it goes, and everything is freed
+// before the next layer: the peak is about one layer's attention weights in float plus 8·d·r
+// bytes per thread (Llama-3-8B: ~170 MB + 2 × 4 MB; DeepSeek-V3: ~760 MB).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gmha/attention/variant.hpp"
+#include "gmha/checkpoint/checkpoint.hpp"
+#include "gmha/checkpoint/layout.hpp"
+#include "gmha/rank/metrics.hpp"
+
+namespace gmha {
+
+/// One circuit (a head's QK, VO or MLA RoPE-QK matrix).
+struct CircuitAudit {
+  int64_t nominal_rank = 0;   // the smallest inner width of the product (primer §4)
+  RankMetrics metrics;        // all 0 when !finite
+  std::vector<double> sigma;  // nominal_rank singular values, descending
+  bool finite = true;         // false: a factor held NaN/Inf, nothing was computed
+};
+
+struct HeadAudit {
+  int64_t head = 0;
+  int64_t kv_head = 0;  // the KV group (GQA); 0 for MLA/MFA (one shared stream)
+  CircuitAudit qk, vo;
+  std::optional<CircuitAudit> qk_rope;  // MLA only, not part of TER
+  bool qk_below_nominal = false, vo_below_nominal = false;
+  bool qk_dead = false, vo_dead = false;  // σ₁ ≤ τ × the layer's largest σ₁ of that circuit
+};
+
+struct LayerAudit {
+  int64_t layer = 0;
+  std::string layout;  // layout_kind_name: gqa, mla, mfa, mfa-kr, linear
+  std::string variant; // variant_name of the shape: mha, mqa, gqa, mla, mfa, mfa-kr, linear
+  bool audited = true; // false for linear-attention layers (a fixed state, no circuits)
+  CapacityRanks nominal;            // frh, slsd, ter of the shape
+  int64_t measured_slsd = 0;        // numerical rank of the stacked key factors
+  int64_t measured_ter = 0;         // Σ of the heads' QK numerical ranks
+  double measured_ter_entropy = 0;  // Σ of the heads' QK entropy ranks
+  std::vector<double> key_sigma;    // spectrum of the stacked key factors
+  std::vector<HeadAudit> heads;
+  std::vector<std::string> nonfinite_tensors;  // tensors of the layer holding NaN or Inf
+  int64_t heads_below_nominal = 0;  // heads with QK or VO numerical rank below nominal
+  int64_t dead_heads = 0;           // heads with a dead QK or VO circuit
+};
+
+struct AuditReport {
+  std::string checkpoint;    // path as given
+  std::string format;        // safetensors, gguf, llama2c
+  std::string architecture;  // HF model_type
+  int64_t model_layers = 0;  // layers in the model (the audit may cover fewer)
+  double rank_tol = 0.0;     // τ used for numerical ranks, dead heads and SLSD
+  std::string rank_tol_source;  // e.g. "default for BF16 (4u)" or "--rank-tol"
+  double energy = 0.99;      // p of the energy rank
+  std::vector<LayerAudit> layers;  // in layer order
+};
+
+/// Model-level totals over the audited layers.
+struct AuditSummary {
+  int64_t layers = 0, heads = 0;
+  int64_t nominal_ter = 0, measured_ter = 0;
+  double measured_ter_entropy = 0.0;
+  int64_t heads_below_nominal = 0, dead_heads = 0;
+  int64_t layers_with_nonfinite = 0;
+  double min_qk_entropy_rank = 0.0, mean_qk_entropy_rank = 0.0;
+};
+AuditSummary summarize(const AuditReport& report);
+
+struct AuditOptions {
+  std::optional<double> rank_tol;  // default: 4u of the coarsest attention-weight dtype
+  double energy = 0.99;
+  std::vector<int64_t> layers;     // empty: all
+  int threads = 0;                 // 0: all cores
+  /// Called after each layer with (layers done, layers to do); may be empty.
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+/// Audits an opened checkpoint with its detected layout. Throws InputError for a bad option, a
+/// layer index out of range, or a storage type with no default tolerance and no --rank-tol.
+AuditReport audit_checkpoint(const Checkpoint& checkpoint, const Layout& layout,
+                             const AuditOptions& options);
+/// Opens `path` (any format open_checkpoint reads), detects the layout and audits it.
+AuditReport audit_path(const std::string& path, const AuditOptions& options);
+
+/// Parses "0-3,10" into sorted unique layer indices < `layers`; `flag` names the option in errors.
+std::vector<int64_t> parse_layer_list(std::string_view text, int64_t layers, const std::string& flag);
+
+}  // namespace gmha

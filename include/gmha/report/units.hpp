@@ -1,0 +1,24 @@
+#pragma once
+// Human-readable units for terminal tables: binary bytes (KiB, MiB, GiB, TiB), decimal counts
+// (K, M, B, T), FLOPs (MFLOP, GFLOP, TFLOP) and dollars. Exact values go to CSV and JSON instead.
+#include <cstdint>
+#include <string>
+
+namespace gmha::report {
+
+/// 1536 -> "1.50 KiB"; values under 1024 print as "512 B"; fractional bytes (int4) keep ".5".
+std::string format_bytes(double bytes);
+/// 671026419712 -> "671.03B"; under 1000 printed exactly.
+std::string format_count(double n);
+/// 5.9e11 -> "589.9 GFLOP".
+std::string format_flops(double flops);
+/// Rate: 1.98e15 -> "1.98 PFLOP/s".
+std::string format_flop_rate(double flops_per_s);
+/// Dollars with 4 significant digits: 0.01234 -> "$0.01234".
+std::string format_usd(double usd);
+/// A double with up to `digits` significant digits, no exponent for ordinary magnitudes.
+std::string format_number(double v, int digits = 4);
+/// An exact count as an integer string, or with .5 when it is a half (int4 bytes).
+std::string format_exact(double v);
+
+}  // namespace gmha::report

@@ -1,0 +1,489 @@
+#include "gmha/attention/hf_config.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gmha/attention/design_spec.hpp"
+#include "gmha/core/atomic_file.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+using nlohmann::json;
+
+namespace {
+
+// Typed field access that names the file and the field in every error.
+class Fields {
+ public:
+  Fields(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
+  const std::string& where() const { return where_; }
+  const json& raw() const { return j_; }
+
+  bool has(const char* k) const { return j_.contains(k) && !j_.at(k).is_null(); }
+
+  std::optional<int64_t> opt_int(const char* k) const {
+    if (!has(k)) return std::nullopt;
+    const json& v = j_.at(k);
+    if (v.is_number_integer() || v.is_number_unsigned()) {
+      if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+        throw errors::overflow(where_, std::string("field '") + k + "'");
+      }
+      return v.get<int64_t>();
+    }
+    // Some configs write integers as 4096.0.
+    if (v.is_number_float()) {
+      double d = v.get<double>();
+      if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9.2e18 && d < 9.2e18) {
+        return static_cast<int64_t>(d);
+      }
+    }
+    throw InputError(fmt::format("{}: field '{}' must be an integer (got {})", where_, k, v.dump()));
+  }
+  int64_t req_int(const char* k) const {
+    auto v = opt_int(k);
+    if (!v) throw errors::missing_field(where_, k);
+    return *v;
+  }
+  int64_t int_or(const char* k, int64_t fallback) const { return opt_int(k).value_or(fallback); }
+  bool bool_or(const char* k, bool fallback) const {
+    if (!has(k)) return fallback;
+    const json& v = j_.at(k);
+    if (!v.is_boolean()) {
+      throw InputError(fmt::format("{}: field '{}' must be true or false (got {})", where_, k, v.dump()));
+    }
+    return v.get<bool>();
+  }
+  std::optional<std::vector<int64_t>> opt_int_list(const char* k) const {
+    if (!has(k)) return std::nullopt;
+    const json& v = j_.at(k);
+    std::vector<int64_t> out;
+    if (v.is_string()) {
+      // Step's moe_layers_enum is a comma-separated string.
+      std::string s = v.get<std::string>();
+      size_t pos = 0;
+      while (pos < s.size()) {
+        size_t comma = s.find(',', pos);
+        std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        try {
+          size_t used = 0;
+          long long x = std::stoll(item, &used);
+          if (item.find_first_not_of(" 0123456789-") != std::string::npos) throw std::invalid_argument("x");
+          out.push_back(x);
+        } catch (const std::exception&) {
+          throw InputError(fmt::format("{}: field '{}' has a non-integer item '{}'", where_, k, item));
+        }
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+      }
+      return out;
+    }
+    if (!v.is_array()) {
+      throw InputError(fmt::format("{}: field '{}' must be a list of integers", where_, k));
+    }
+    for (const json& x : v) {
+      if (x.is_boolean()) { out.push_back(x.get<bool>() ? 1 : 0); continue; }
+      if (!x.is_number_integer() && !x.is_number_unsigned()) {
+        throw InputError(fmt::format("{}: field '{}' must be a list of integers", where_, k));
+      }
+      out.push_back(x.get<int64_t>());
+    }
+    return out;
+  }
+  std::optional<std::vector<std::string>> opt_string_list(const char* k) const {
+    if (!has(k)) return std::nullopt;
+    const json& v = j_.at(k);
+    if (!v.is_array()) throw InputError(fmt::format("{}: field '{}' must be a list of strings", where_, k));
+    std::vector<std::string> out;
+    for (const json& x : v) {
+      if (!x.is_string()) throw InputError(fmt::format("{}: field '{}' must be a list of strings", where_, k));
+      out.push_back(x.get<std::string>());
+    }
+    return out;
+  }
+
+ private:
+  const json& j_;
+  std::string where_;
+};
+
+int64_t positive(const Fields& f, const char* k, int64_t v) {
+  if (v <= 0) throw errors::not_positive(f.where(), std::string("field '") + k + "'", v);
+  return v;
+}
+int64_t req_pos(const Fields& f, const char* k) { return positive(f, k, f.req_int(k)); }
+
+// The GQA-family attention shape from the common Hugging Face fields.
+AttentionShape gqa_shape(const Fields& f, bool bias) {
+  AttentionShape a;
+  a.d_model = req_pos(f, "hidden_size");
+  a.heads = req_pos(f, "num_attention_heads");
+  a.kv_heads = positive(f, "num_key_value_heads", f.int_or("num_key_value_heads", a.heads));
+  if (f.has("head_dim")) {
+    a.head_dim = req_pos(f, "head_dim");
+  } else {
+    if (a.d_model % a.heads != 0) {
+      throw InputError(fmt::format("{}: hidden_size {} is not divisible by num_attention_heads {} "
+                                   "and there is no head_dim", f.where(), a.d_model, a.heads));
+    }
+    a.head_dim = a.d_model / a.heads;
+  }
+  if (a.heads % a.kv_heads != 0) {
+    throw InputError(fmt::format("{}: num_attention_heads {} is not divisible by num_key_value_heads {}",
+                                 f.where(), a.heads, a.kv_heads));
+  }
+  a.variant = a.kv_heads == a.heads ? Variant::kMha : a.kv_heads == 1 ? Variant::kMqa : Variant::kGqa;
+  a.qkv_bias = bias;
+  return a;
+}
+
+FfnShape dense_ffn(const Fields& f, const char* key = "intermediate_size") {
+  FfnShape ffn;
+  ffn.kind = FfnKind::kDense;
+  ffn.intermediate = req_pos(f, key);
+  return ffn;
+}
+
+FfnShape moe_ffn(const Fields& f, const char* experts, const char* top_k, const char* inter,
+                 int64_t shared, int64_t shared_inter) {
+  FfnShape ffn;
+  ffn.kind = FfnKind::kMoe;
+  ffn.routed_experts = req_pos(f, experts);
+  ffn.top_k = req_pos(f, top_k);
+  // ERNIE-4.5-VL writes moe_intermediate_size as [text, vision]; the text value comes first.
+  if (f.has(inter) && f.raw().at(inter).is_array()) {
+    auto list = f.opt_int_list(inter);
+    if (list->empty()) throw errors::missing_field(f.where(), inter);
+    ffn.expert_intermediate = positive(f, inter, list->front());
+  } else {
+    ffn.expert_intermediate = req_pos(f, inter);
+  }
+  ffn.shared_experts = shared;
+  ffn.shared_intermediate = shared > 0 ? shared_inter : 0;
+  return ffn;
+}
+
+ModelDesign uniform(const Fields& f, const LayerSpec& base) {
+  ModelDesign m;
+  m.d_model = base.attention.d_model;
+  const int64_t layers = req_pos(f, "num_hidden_layers");
+  if (layers > 100000) {
+    throw InputError(fmt::format("{}: num_hidden_layers {} is implausible", f.where(), layers));
+  }
+  m.layers.assign(static_cast<size_t>(layers), base);
+  m.vocab_size = f.int_or("vocab_size", 0);
+  if (m.vocab_size < 0) throw errors::not_positive(f.where(), "field 'vocab_size'", m.vocab_size);
+  m.tied_embeddings = f.bool_or("tie_word_embeddings", false);
+  return m;
+}
+
+// Applies `layer_types` ("full_attention", "sliding_attention", "chunked_attention",
+// "linear_attention") when the config has it: newer transformers write it for many models.
+bool apply_layer_types(const Fields& f, ModelDesign& m, int64_t window) {
+  auto types = f.opt_string_list("layer_types");
+  if (!types) return false;
+  if (types->size() != m.layers.size()) {
+    throw InputError(fmt::format("{}: layer_types has {} entries for {} layers", f.where(),
+                                 types->size(), m.layers.size()));
+  }
+  for (size_t i = 0; i < types->size(); ++i) {
+    const std::string& t = (*types)[i];
+    if (t == "full_attention") {
+      m.layers[i].span = {};
+    } else if (t == "sliding_attention") {
+      if (window <= 0) throw errors::missing_field(f.where(), "sliding_window");
+      m.layers[i].span = {SpanKind::kSlidingWindow, window};
+    } else if (t == "chunked_attention") {
+      m.layers[i].span = {SpanKind::kChunked, req_pos(f, "attention_chunk_size")};
+    } else {
+      throw InputError(fmt::format("{}: layer_types[{}] = '{}' is not supported", f.where(), i, t));
+    }
+  }
+  return true;
+}
+
+ModelDesign llama_like(const Fields& f, const std::string& type) {
+  const bool bias = type == "qwen2" || type == "qwen2_moe" || f.bool_or("attention_bias", false);
+  LayerSpec l;
+  l.attention = gqa_shape(f, bias);
+  if (type == "mixtral") {
+    l.ffn = moe_ffn(f, "num_local_experts", "num_experts_per_tok", "intermediate_size", 0, 0);
+  } else if (type == "qwen2_moe" || type == "qwen3_moe") {
+    const int64_t shared_inter = f.int_or("shared_expert_intermediate_size", 0);
+    l.ffn = moe_ffn(f, "num_experts", "num_experts_per_tok", "moe_intermediate_size",
+                    shared_inter > 0 ? 1 : 0, shared_inter);
+  } else {
+    l.ffn = dense_ffn(f);
+  }
+  ModelDesign m = uniform(f, l);
+  if (type == "qwen2_moe" || type == "qwen3_moe") {
+    // Qwen MoE: layer i is sparse unless listed in mlp_only_layers or off the sparse step.
+    const int64_t step = positive(f, "decoder_sparse_step", f.int_or("decoder_sparse_step", 1));
+    std::set<int64_t> mlp_only;
+    if (auto v = f.opt_int_list("mlp_only_layers")) mlp_only.insert(v->begin(), v->end());
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      if (mlp_only.count(static_cast<int64_t>(i)) || (static_cast<int64_t>(i) + 1) % step != 0) {
+        m.layers[i].ffn = dense_ffn(f);
+      }
+    }
+  }
+  // Sliding windows: Mistral/Mixtral apply `sliding_window` to every layer; Qwen only with
+  // use_sliding_window, from max_window_layers on (a sliding_window value alone does nothing).
+  const int64_t window = f.int_or("sliding_window", 0);
+  if (apply_layer_types(f, m, window)) return m;
+  if ((type == "mistral" || type == "mixtral") && window > 0) {
+    for (auto& l2 : m.layers) l2.span = {SpanKind::kSlidingWindow, window};
+  }
+  if (type.rfind("qwen", 0) == 0 && f.bool_or("use_sliding_window", false) && window > 0) {
+    const int64_t from = f.int_or("max_window_layers", 0);
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      if (static_cast<int64_t>(i) >= from) m.layers[i].span = {SpanKind::kSlidingWindow, window};
+    }
+  }
+  return m;
+}
+
+ModelDesign deepseek(const Fields& f) {
+  AttentionShape a;
+  a.variant = Variant::kMla;
+  a.d_model = req_pos(f, "hidden_size");
+  a.heads = req_pos(f, "num_attention_heads");
+  a.kv_heads = 1;  // MLA caches one shared latent stream, whatever num_key_value_heads says
+  a.q_lora_rank = f.int_or("q_lora_rank", 0);
+  if (a.q_lora_rank < 0) throw errors::not_positive(f.where(), "field 'q_lora_rank'", a.q_lora_rank);
+  a.kv_lora_rank = req_pos(f, "kv_lora_rank");
+  a.qk_nope_dim = req_pos(f, "qk_nope_head_dim");
+  a.qk_rope_dim = f.req_int("qk_rope_head_dim");
+  if (a.qk_rope_dim < 0) throw errors::not_positive(f.where(), "field 'qk_rope_head_dim'", a.qk_rope_dim);
+  a.v_head_dim = req_pos(f, "v_head_dim");
+  LayerSpec l;
+  l.attention = a;
+  l.ffn = dense_ffn(f);
+  ModelDesign m = uniform(f, l);
+  if (f.has("n_routed_experts")) {
+    const int64_t shared = f.int_or("n_shared_experts", 0);
+    FfnShape moe = moe_ffn(f, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size",
+                           shared, f.int_or("moe_intermediate_size", 0));
+    const int64_t first_dense = f.int_or("first_k_dense_replace", 0);
+    const int64_t freq = positive(f, "moe_layer_freq", f.int_or("moe_layer_freq", 1));
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const int64_t li = static_cast<int64_t>(i);
+      if (li >= first_dense && li % freq == 0) m.layers[i].ffn = moe;
+    }
+  }
+  return m;
+}
+
+ModelDesign step3(const Fields& f) {
+  AttentionShape a;
+  a.variant = Variant::kMfa;
+  a.d_model = req_pos(f, "hidden_size");
+  a.heads = req_pos(f, "num_attention_heads");
+  a.kv_heads = positive(f, "num_attention_groups", f.int_or("num_attention_groups", 1));
+  if (a.kv_heads != 1) {
+    throw InputError(fmt::format("{}: num_attention_groups = {}: gmha models MFA with one shared "
+                                 "K/V head (primer §2)", f.where(), a.kv_heads));
+  }
+  a.head_dim = req_pos(f, "head_dim");
+  a.q_share_dim = positive(f, "share_q_dim", f.int_or("share_q_dim", a.head_dim));
+  LayerSpec l;
+  l.attention = a;
+  l.ffn = dense_ffn(f);
+  ModelDesign m = uniform(f, l);
+  if (auto moe_layers = f.opt_int_list("moe_layers_enum")) {
+    const int64_t shared_dim = f.int_or("share_expert_dim", 0);
+    FfnShape moe = moe_ffn(f, "moe_num_experts", "moe_top_k", "moe_intermediate_size",
+                           shared_dim > 0 ? 1 : 0, shared_dim);
+    for (int64_t i : *moe_layers) {
+      if (i < 0 || i >= static_cast<int64_t>(m.layers.size())) {
+        throw InputError(fmt::format("{}: moe_layers_enum lists layer {} of {}", f.where(), i,
+                                     m.layers.size()));
+      }
+      m.layers[static_cast<size_t>(i)].ffn = moe;
+    }
+  }
+  return m;
+}
+
+ModelDesign llama4(const Fields& f) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
+  l.ffn = dense_ffn(f, f.has("intermediate_size_mlp") ? "intermediate_size_mlp" : "intermediate_size");
+  ModelDesign m = uniform(f, l);
+  const size_t n = m.layers.size();
+  // no_rope_layers[i] = 1: RoPE layer with chunked attention; 0: NoPE layer with global attention.
+  std::vector<int64_t> rope_layers;
+  if (auto v = f.opt_int_list("no_rope_layers"); v && !v->empty()) {
+    if (v->size() != n) {
+      throw InputError(fmt::format("{}: no_rope_layers has {} entries for {} layers", f.where(), v->size(), n));
+    }
+    rope_layers = *v;
+  } else {
+    const int64_t interval = positive(f, "no_rope_layer_interval", f.int_or("no_rope_layer_interval", 4));
+    for (size_t i = 0; i < n; ++i) rope_layers.push_back((static_cast<int64_t>(i) + 1) % interval != 0);
+  }
+  const int64_t chunk = f.int_or("attention_chunk_size", 0);
+  for (size_t i = 0; i < n; ++i) {
+    m.layers[i].rope = rope_layers[i] != 0;
+    if (rope_layers[i] != 0 && chunk > 0) m.layers[i].span = {SpanKind::kChunked, chunk};
+  }
+  // MoE layers: `moe_layers` when given, else every interleave_moe_layer_step-th layer.
+  FfnShape moe = moe_ffn(f, "num_local_experts", "num_experts_per_tok", "intermediate_size", 1,
+                         f.int_or("intermediate_size", 0));
+  std::vector<int64_t> moe_layers;
+  if (auto v = f.opt_int_list("moe_layers")) {
+    moe_layers = *v;
+  } else {
+    const int64_t step = positive(f, "interleave_moe_layer_step", f.int_or("interleave_moe_layer_step", 1));
+    for (int64_t i = step - 1; i < static_cast<int64_t>(n); i += step) moe_layers.push_back(i);
+  }
+  for (int64_t i : moe_layers) {
+    if (i < 0 || i >= static_cast<int64_t>(n)) {
+      throw InputError(fmt::format("{}: moe_layers lists layer {} of {}", f.where(), i, n));
+    }
+    m.layers[static_cast<size_t>(i)].ffn = moe;
+  }
+  return m;
+}
+
+ModelDesign minimax(const Fields& f) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, false);
+  l.ffn = moe_ffn(f, "num_local_experts", "num_experts_per_tok", "intermediate_size",
+                  f.int_or("shared_intermediate_size", 0) > 0 ? 1 : 0,
+                  f.int_or("shared_intermediate_size", 0));
+  ModelDesign m = uniform(f, l);
+  auto types = f.opt_int_list("attn_type_list");
+  if (!types) throw errors::missing_field(f.where(), "attn_type_list");
+  if (types->size() != m.layers.size()) {
+    throw InputError(fmt::format("{}: attn_type_list has {} entries for {} layers", f.where(),
+                                 types->size(), m.layers.size()));
+  }
+  for (size_t i = 0; i < types->size(); ++i) {
+    if ((*types)[i] == 1) continue;  // softmax attention
+    if ((*types)[i] != 0) {
+      throw InputError(fmt::format("{}: attn_type_list[{}] = {} (expected 0 or 1)", f.where(), i, (*types)[i]));
+    }
+    // Lightning attention: per head a d_k x d_v state, output gate, kept in fp32.
+    AttentionShape a = l.attention;
+    a.variant = Variant::kLinear;
+    a.kv_heads = a.heads;
+    a.state_value_dim = a.head_dim;
+    a.output_gate = true;
+    m.layers[i].attention = a;
+    m.layers[i].kv_dtype = DType::kF32;
+  }
+  return m;
+}
+
+ModelDesign ernie(const Fields& f, const std::string& type) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("use_bias", false));
+  l.ffn = dense_ffn(f);
+  ModelDesign m = uniform(f, l);
+  if (type == "ernie4_5_moe" && f.has("moe_num_experts")) {
+    const int64_t shared = f.int_or("moe_num_shared_experts", 0);
+    FfnShape moe = moe_ffn(f, "moe_num_experts", "moe_k", "moe_intermediate_size", shared, 0);
+    moe.shared_intermediate = shared > 0 ? moe.expert_intermediate : 0;
+    const int64_t start = f.int_or("moe_layer_start_index", 0);
+    const int64_t end = f.int_or("moe_layer_end_index", static_cast<int64_t>(m.layers.size()) - 1);
+    const int64_t interval = positive(f, "moe_layer_interval", f.int_or("moe_layer_interval", 1));
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const int64_t li = static_cast<int64_t>(i);
+      if (li >= start && li <= end && (li - start) % interval == 0) m.layers[i].ffn = moe;
+    }
+  }
+  return m;
+}
+
+ModelDesign gemma(const Fields& f, const std::string& type) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
+  l.ffn = dense_ffn(f);
+  ModelDesign m = uniform(f, l);
+  m.tied_embeddings = f.bool_or("tie_word_embeddings", true);
+  const int64_t window = f.int_or("sliding_window", 0);
+  if (apply_layer_types(f, m, window)) return m;
+  if (window <= 0 || type == "gemma") return m;
+  // Gemma 2 alternates sliding and global layers; Gemma 3 has one global layer every
+  // sliding_window_pattern layers (HF: sliding unless (i + 1) % pattern == 0).
+  const int64_t pattern = type == "gemma2" ? 2 : positive(f, "sliding_window_pattern",
+                                                          f.int_or("sliding_window_pattern", 6));
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    if ((static_cast<int64_t>(i) + 1) % pattern != 0) m.layers[i].span = {SpanKind::kSlidingWindow, window};
+  }
+  return m;
+}
+
+}  // namespace
+
+ModelDesign model_from_hf_config(const json& config, const std::string& where) {
+  if (!config.is_object()) throw InputError(where + ": config is not a JSON object");
+  if (!config.contains("model_type") || !config.at("model_type").is_string()) {
+    throw errors::missing_field(where, "model_type");
+  }
+  std::string type = config.at("model_type").get<std::string>();
+  const json* body = &config;
+  // Multimodal wrappers keep the language model in text_config (Step-3 VL, Llama 4, Gemma 3).
+  if (config.contains("text_config") && config.at("text_config").is_object()) {
+    body = &config.at("text_config");
+    if (body->contains("model_type") && body->at("model_type").is_string()) {
+      type = body->at("model_type").get<std::string>();
+    }
+  }
+  Fields f(*body, where);
+  ModelDesign m;
+  if (type == "llama" || type == "mistral" || type == "mixtral" || type == "qwen2" ||
+      type == "qwen3" || type == "qwen2_moe" || type == "qwen3_moe") {
+    m = llama_like(f, type);
+  } else if (type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2") {
+    m = deepseek(f);
+  } else if (type == "step3" || type == "step3_vl" || type == "step3_text" || type == "step3v") {
+    m = step3(f);
+  } else if (type == "llama4" || type == "llama4_text") {
+    m = llama4(f);
+  } else if (type == "minimax" || type == "minimax_m1" || type == "minimax_text_01") {
+    m = minimax(f);
+  } else if (type == "ernie4_5" || type == "ernie4_5_moe") {
+    m = ernie(f, type);
+  } else if (type == "gemma" || type == "gemma2" || type == "gemma3" || type == "gemma3_text") {
+    m = gemma(f, type);
+  } else {
+    throw InputError(fmt::format(
+        "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
+        "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
+        "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3)", where, type));
+  }
+  m.name = where;
+  m.source = where + " (model_type " + type + ")";
+  validate_model(m, where);
+  m.spec = design_spec_of(m);
+  return m;
+}
+
+ModelDesign read_hf_config(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::string file = path;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) file = (fs::path(path) / "config.json").string();
+  if (!fs::exists(file, ec)) throw InputError(file + ": no such file");
+  const std::string text = read_text_file(file);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw InputError(fmt::format("{}: malformed JSON at byte {}", file, e.byte));
+  }
+  ModelDesign m = model_from_hf_config(j, file);
+  // Name a model by its folder when given one (the usual way checkpoints are laid out).
+  m.name = fs::is_directory(path, ec) ? fs::path(path).lexically_normal().filename().string()
+                                      : file;
+  if (m.name.empty()) m.name = file;
+  return m;
+}
+
+}  // namespace gmha

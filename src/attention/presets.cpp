@@ -1,0 +1,244 @@
+#include "gmha/attention/presets.hpp"
+
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "gmha/attention/design_spec.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+namespace {
+
+// Shape builders (values from ../shared/docs/models.json and the cited configs).
+AttentionShape gqa(int64_t d, int64_t heads, int64_t kv, int64_t hd, bool bias = false) {
+  AttentionShape a;
+  a.variant = kv == heads ? Variant::kMha : kv == 1 ? Variant::kMqa : Variant::kGqa;
+  a.d_model = d;
+  a.heads = heads;
+  a.kv_heads = kv;
+  a.head_dim = hd;
+  a.qkv_bias = bias;
+  return a;
+}
+AttentionShape mla(int64_t d, int64_t heads, int64_t q_lora, int64_t c, int64_t nope,
+                   int64_t rope, int64_t v) {
+  AttentionShape a;
+  a.variant = Variant::kMla;
+  a.d_model = d;
+  a.heads = heads;
+  a.kv_heads = 1;
+  a.q_lora_rank = q_lora;
+  a.kv_lora_rank = c;
+  a.qk_nope_dim = nope;
+  a.qk_rope_dim = rope;
+  a.v_head_dim = v;
+  return a;
+}
+FfnShape dense(int64_t inter) { return {FfnKind::kDense, inter}; }
+FfnShape moe(int64_t experts, int64_t top_k, int64_t inter, int64_t shared = 0,
+             int64_t shared_inter = 0) {
+  FfnShape f;
+  f.kind = FfnKind::kMoe;
+  f.routed_experts = experts;
+  f.top_k = top_k;
+  f.expert_intermediate = inter;
+  f.shared_experts = shared;
+  f.shared_intermediate = shared > 0 ? (shared_inter > 0 ? shared_inter : inter) : 0;
+  return f;
+}
+
+// Builds `layers` layers; `per_layer(i, spec)` adjusts layer i from the base spec.
+ModelDesign build(std::string name, std::string source, int64_t vocab, int layers,
+                  const LayerSpec& base, const std::function<void(int, LayerSpec&)>& per_layer = {}) {
+  ModelDesign m;
+  m.name = std::move(name);
+  m.source = std::move(source);
+  m.d_model = base.attention.d_model;
+  m.vocab_size = vocab;
+  for (int i = 0; i < layers; ++i) {
+    LayerSpec l = base;
+    if (per_layer) per_layer(i, l);
+    m.layers.push_back(l);
+  }
+  m.spec = design_spec_of(m);
+  return m;
+}
+LayerSpec layer(AttentionShape a, FfnShape f) {
+  LayerSpec l;
+  l.attention = a;
+  l.ffn = f;
+  return l;
+}
+
+struct Preset {
+  PresetInfo info;
+  std::function<ModelDesign()> make;
+};
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> kPresets = [] {
+    std::vector<Preset> p;
+    auto add = [&](std::string name, std::string desc, std::string src,
+                   std::function<ModelDesign(const std::string&, const std::string&)> f) {
+      p.push_back({{name, desc, src}, [=] { return f(name, src); }});
+    };
+    add("deepseek-v3", "DeepSeek-V3 671B: MLA, 3 dense + 58 MoE layers (256 experts, top-8, 1 shared)",
+        "deepseek-ai/DeepSeek-V3 config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 129280, 61, layer(mla(7168, 128, 1536, 512, 128, 64, 128), moe(256, 8, 2048, 1)),
+                       [](int i, LayerSpec& l) { if (i < 3) l.ffn = dense(18432); });
+        });
+    add("deepseek-v2-lite", "DeepSeek-V2-Lite 16B: MLA without query compression, 64 experts top-6",
+        "deepseek-ai/DeepSeek-V2-Lite config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 102400, 27, layer(mla(2048, 16, 0, 512, 128, 64, 128), moe(64, 6, 1408, 2)),
+                       [](int i, LayerSpec& l) { if (i < 1) l.ffn = dense(10944); });
+        });
+    add("kimi-k2", "Kimi K2 1T: MLA with 64 heads, 384 experts top-8, 1 shared",
+        "moonshotai/Kimi-K2-Instruct config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 163840, 61, layer(mla(7168, 64, 1536, 512, 128, 64, 128), moe(384, 8, 2048, 1)),
+                       [](int i, LayerSpec& l) { if (i < 1) l.ffn = dense(18432); });
+        });
+    add("qwen3-235b-a22b", "Qwen3-235B-A22B: GQA 64/4, 128 experts top-8",
+        "Qwen/Qwen3-235B-A22B config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 151936, 94, layer(gqa(4096, 64, 4, 128), moe(128, 8, 1536)));
+        });
+    add("qwen3-32b", "Qwen3-32B dense: GQA 64/8, head_dim 128 decoupled from d=5120",
+        "Qwen/Qwen3-32B config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 151936, 64, layer(gqa(5120, 64, 8, 128), dense(25600)));
+        });
+    add("qwen2.5-7b", "Qwen2.5-7B dense: GQA 28/4 with q/k/v biases",
+        "Qwen/Qwen2.5-7B config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 152064, 28, layer(gqa(3584, 28, 4, 128, true), dense(18944)));
+        });
+    add("qwen2.5-72b", "Qwen2.5-72B dense: GQA 64/8 with q/k/v biases",
+        "Qwen/Qwen2.5-72B config.json (80 layers, 8192, 64/8, 29568)",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 152064, 80, layer(gqa(8192, 64, 8, 128, true), dense(29568)));
+        });
+    add("llama3-8b", "Llama-3-8B dense: GQA 32/8", "meta-llama/Meta-Llama-3-8B config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 128256, 32, layer(gqa(4096, 32, 8, 128), dense(14336)));
+        });
+    add("llama3-70b", "Llama-3-70B dense: GQA 64/8", "meta-llama/Meta-Llama-3-70B config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 128256, 80, layer(gqa(8192, 64, 8, 128), dense(28672)));
+        });
+    add("llama3.1-405b", "Llama-3.1-405B dense: GQA 128/8",
+        "meta-llama/Llama-3.1-405B config.json (126 layers, 16384, 128/8, 53248)",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 128256, 126, layer(gqa(16384, 128, 8, 128), dense(53248)));
+        });
+    add("mistral-7b-v0.1", "Mistral-7B-v0.1: GQA 32/8 with a 4096-token sliding window",
+        "mistralai/Mistral-7B-v0.1 config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          LayerSpec l = layer(gqa(4096, 32, 8, 128), dense(14336));
+          l.span = {SpanKind::kSlidingWindow, 4096};
+          return build(n, s, 32000, 32, l);
+        });
+    add("mixtral-8x7b", "Mixtral-8x7B: GQA 32/8, 8 experts top-2",
+        "mistralai/Mixtral-8x7B-v0.1 config.json (32 layers, 4096, 32/8, 14336, 8 experts, top-2)",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 32000, 32, layer(gqa(4096, 32, 8, 128), moe(8, 2, 14336)));
+        });
+    add("gemma2-9b", "Gemma-2-9B: GQA 16/8, head_dim 256, sliding 4096 and global layers alternating",
+        "google/gemma-2-9b config.json (42 layers, 3584, 16/8, head_dim 256, 14336, window 4096)",
+        [](const std::string& n, const std::string& s) {
+          ModelDesign m = build(n, s, 256000, 42, layer(gqa(3584, 16, 8, 256), dense(14336)),
+                                [](int i, LayerSpec& l) {
+                                  if (i % 2 == 0) l.span = {SpanKind::kSlidingWindow, 4096};
+                                });
+          m.tied_embeddings = true;
+          return m;
+        });
+    add("llama4-maverick", "Llama 4 Maverick 400B: chunked-8192 RoPE layers + every 4th global NoPE layer; MoE every 2nd layer (128 experts top-1 + 1 shared)",
+        "meta-llama/Llama-4-Maverick-17B-128E config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 202048, 48, layer(gqa(5120, 40, 8, 128), dense(16384)),
+                       [](int i, LayerSpec& l) {
+                         if ((i + 1) % 4 == 0) {
+                           l.rope = false;  // NoPE layer, global attention
+                         } else {
+                           l.span = {SpanKind::kChunked, 8192};
+                         }
+                         if ((i + 1) % 2 == 0) l.ffn = moe(128, 1, 8192, 1);
+                       });
+        });
+    add("minimax-m1", "MiniMax-M1 456B: 70 lightning (linear) layers + 10 softmax GQA 64/8 layers, 32 experts top-2",
+        "MiniMaxAI/MiniMax-M1-40k config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 200064, 80, layer(gqa(6144, 64, 8, 128), moe(32, 2, 9216)),
+                       [](int i, LayerSpec& l) {
+                         if ((i + 1) % 8 != 0) {
+                           AttentionShape a = gqa(6144, 64, 64, 128);
+                           a.variant = Variant::kLinear;
+                           a.state_value_dim = 128;
+                           a.output_gate = true;
+                           l.attention = a;
+                           l.kv_dtype = DType::kF32;
+                         }
+                       });
+        });
+    add("ernie-4.5-300b-a47b", "ERNIE-4.5-300B-A47B: GQA 64/8, 3 dense + 51 MoE layers (64 experts top-8)",
+        "baidu/ERNIE-4.5-300B-A47B-PT config.json; models.json",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 103424, 54, layer(gqa(8192, 64, 8, 128), moe(64, 8, 3584)),
+                       [](int i, LayerSpec& l) { if (i < 3) l.ffn = dense(28672); });
+        });
+    add("pangu-pro-moe", "Pangu Pro MoE 72B-A16B: GQA 40/8, 64 experts top-8 + 4 shared",
+        "models.json (IntervitensInc/pangu-pro-moe-model README; arXiv 2505.21411)",
+        [](const std::string& n, const std::string& s) {
+          return build(n, s, 153376, 48, layer(gqa(5120, 40, 8, 128), moe(64, 8, 1344, 4)));
+        });
+    add("step3", "Step-3 321B: MFA (64 heads, one K/V head of 256, C_q 2048), MoE layers 4-59 (48 experts top-3 + 1 shared)",
+        "stepfun-ai/step3 config (vLLM Step3TextConfig defaults); models.json; Step-3 paper Table 1",
+        [](const std::string& n, const std::string& s) {
+          AttentionShape a;
+          a.variant = Variant::kMfa;
+          a.d_model = 7168;
+          a.heads = 64;
+          a.kv_heads = 1;
+          a.head_dim = 256;
+          a.q_share_dim = 2048;
+          return build(n, s, 128815, 61, layer(a, dense(18432)), [](int i, LayerSpec& l) {
+            if (i >= 4 && i <= 59) l.ffn = moe(48, 3, 5120, 1, 5120);
+          });
+        });
+    return p;
+  }();
+  return kPresets;
+}
+
+}  // namespace
+
+std::vector<PresetInfo> list_presets() {
+  std::vector<PresetInfo> out;
+  for (const auto& p : presets()) out.push_back(p.info);
+  return out;
+}
+
+bool is_preset(std::string_view name) {
+  for (const auto& p : presets()) if (p.info.name == name) return true;
+  return false;
+}
+
+ModelDesign read_preset(std::string_view name) {
+  for (const auto& p : presets()) {
+    if (p.info.name == name) {
+      ModelDesign m = p.make();
+      validate_model(m, m.name);
+      return m;
+    }
+  }
+  std::string known;
+  for (const auto& p : presets()) known += (known.empty() ? "" : ", ") + p.info.name;
+  throw errors::unknown_name("model", "preset", std::string(name), known);
+}
+
+}  // namespace gmha

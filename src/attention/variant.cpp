@@ -1,0 +1,153 @@
+#include "gmha/attention/variant.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "gmha/core/checked.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+std::string_view variant_name(Variant v) {
+  switch (v) {
+    case Variant::kFpba: return "fpba";
+    case Variant::kMha: return "mha";
+    case Variant::kMqa: return "mqa";
+    case Variant::kGqa: return "gqa";
+    case Variant::kMla: return "mla";
+    case Variant::kMfa: return "mfa";
+    case Variant::kMfaKr: return "mfa-kr";
+    case Variant::kLinear: return "linear";
+  }
+  return "?";
+}
+
+std::string_view variant_label(Variant v) {
+  switch (v) {
+    case Variant::kFpba: return "FPBA";
+    case Variant::kMha: return "MHA";
+    case Variant::kMqa: return "MQA";
+    case Variant::kGqa: return "GQA";
+    case Variant::kMla: return "MLA";
+    case Variant::kMfa: return "MFA";
+    case Variant::kMfaKr: return "MFA-KR";
+    case Variant::kLinear: return "Linear";
+  }
+  return "?";
+}
+
+std::optional<Variant> find_variant(std::string_view name) {
+  std::string n(name);
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::replace(n.begin(), n.end(), '_', '-');
+  if (n == "fpba") return Variant::kFpba;
+  if (n == "mha") return Variant::kMha;
+  if (n == "mqa") return Variant::kMqa;
+  if (n == "gqa") return Variant::kGqa;
+  if (n == "mla") return Variant::kMla;
+  if (n == "mfa") return Variant::kMfa;
+  if (n == "mfa-kr" || n == "mfakr") return Variant::kMfaKr;
+  if (n == "linear" || n == "lightning") return Variant::kLinear;
+  return std::nullopt;
+}
+
+namespace {
+void require_positive(int64_t v, const std::string& where, const char* field) {
+  if (v <= 0) throw errors::not_positive(where, field, v);
+}
+}  // namespace
+
+void validate_shape(const AttentionShape& s, const std::string& where) {
+  require_positive(s.d_model, where, "d (hidden_size)");
+  switch (s.variant) {
+    case Variant::kFpba:
+      // FPBA is the bound, defined for small d: d heads of width d.
+      if (s.heads != s.d_model || s.head_dim != s.d_model || s.kv_heads != s.d_model) {
+        throw InputError(fmt::format("{}: fpba must have heads = kv_heads = head_dim = d", where));
+      }
+      checked_product({s.d_model, s.d_model, s.d_model, 2}, "fpba parameters (2d^3)");
+      break;
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa:
+    case Variant::kLinear:
+      require_positive(s.heads, where, "heads");
+      require_positive(s.kv_heads, where, "kv_heads");
+      require_positive(s.head_dim, where, "head_dim");
+      if (s.heads % s.kv_heads != 0) {
+        throw InputError(fmt::format("{}: heads ({}) must be divisible by kv_heads ({})", where,
+                                     s.heads, s.kv_heads));
+      }
+      if (s.variant == Variant::kMha && s.kv_heads != s.heads) {
+        throw InputError(fmt::format("{}: mha needs kv_heads = heads ({} != {})", where, s.kv_heads,
+                                     s.heads));
+      }
+      if (s.variant == Variant::kMqa && s.kv_heads != 1) {
+        throw InputError(fmt::format("{}: mqa needs kv_heads = 1 (got {})", where, s.kv_heads));
+      }
+      if (s.variant == Variant::kLinear) require_positive(s.state_value_dim, where, "state d_v");
+      break;
+    case Variant::kMla:
+      require_positive(s.heads, where, "heads");
+      require_positive(s.kv_lora_rank, where, "kv_lora_rank (c)");
+      require_positive(s.qk_nope_dim, where, "qk_nope_head_dim (nope)");
+      require_positive(s.v_head_dim, where, "v_head_dim (v)");
+      if (s.qk_rope_dim < 0) throw errors::not_positive(where, "qk_rope_head_dim (rope)", s.qk_rope_dim);
+      if (s.q_lora_rank < 0) throw errors::not_positive(where, "q_lora_rank (qlora)", s.q_lora_rank);
+      if (s.kv_heads != 1) {
+        throw InputError(fmt::format("{}: mla caches one shared stream (kv_heads must be 1)", where));
+      }
+      break;
+    case Variant::kMfa:
+    case Variant::kMfaKr:
+      require_positive(s.heads, where, "heads");
+      require_positive(s.head_dim, where, "c (head_dim)");
+      require_positive(s.q_share_dim, where, "cq (share_q_dim)");
+      if (s.kv_heads != 1) {
+        throw InputError(fmt::format("{}: mfa caches one shared K/V head (kv_heads must be 1)", where));
+      }
+      break;
+  }
+  // Every weight and cache product must fit: evaluating them throws on overflow.
+  checked_product({s.heads, s.head_dim > 0 ? s.head_dim : 1, s.d_model, 4}, "attention weights");
+}
+
+CapacityRanks capacity_ranks(const AttentionShape& s) {
+  CapacityRanks r;
+  switch (s.variant) {
+    case Variant::kFpba:
+      r.frh = s.d_model;
+      r.slsd = s.d_model;
+      r.frh_bound = "d";
+      break;
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa:
+      r.frh = s.head_dim;
+      r.slsd = checked_mul(s.kv_heads, s.head_dim, "slsd");
+      r.frh_bound = "h";
+      break;
+    case Variant::kMla:
+      // Nope circuit: rank bounded by h_nope (and C, q_lora when smaller; primer §4).
+      r.frh = s.qk_nope_dim;
+      r.frh_bound = "h_nope";
+      if (s.kv_lora_rank < r.frh) { r.frh = s.kv_lora_rank; r.frh_bound = "C"; }
+      if (s.q_lora_rank > 0 && s.q_lora_rank < r.frh) { r.frh = s.q_lora_rank; r.frh_bound = "q_lora"; }
+      r.slsd = s.kv_lora_rank;
+      break;
+    case Variant::kMfa:
+    case Variant::kMfaKr:
+      r.frh = std::min(s.head_dim, s.q_share_dim);
+      r.frh_bound = s.q_share_dim < s.head_dim ? "C_q" : "C";
+      r.slsd = s.head_dim;
+      break;
+    case Variant::kLinear:
+      return r;
+  }
+  r.ter = checked_mul(s.heads, r.frh, "ter");
+  return r;
+}
+
+}  // namespace gmha

@@ -1,0 +1,52 @@
+#include "gmha/capacity/cost.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+CostFigures compute_cost(const ModelFigures& f, const std::vector<Hardware>& cards) {
+  CostFigures c;
+  double best_attn = std::numeric_limits<double>::infinity();
+  double best_ffn = best_attn;
+  for (const Hardware& h : cards) {
+    // Unit costs, unrounded (primer §3): dollars per FLOP and per byte moved.
+    const double u_flop = h.usd_per_hour / 3600.0 / h.peak_flops();
+    const double u_byte = h.usd_per_hour / 3600.0 / h.bandwidth;
+    const double compute = static_cast<double>(f.attn_flops) * u_flop;
+    const double memory = f.decode_kv_bytes_read * u_byte;
+    CardCost cc;
+    cc.card = h.name;
+    cc.bound = memory > compute ? "memory" : "compute";
+    cc.attn_usd_per_mtok = (std::max(compute, memory) + static_cast<double>(f.linear_flops) * u_flop) * 1e6;
+    cc.ffn_usd_per_mtok = static_cast<double>(f.ffn_flops) * u_flop * 1e6;
+    cc.total_usd_per_mtok = cc.attn_usd_per_mtok + cc.ffn_usd_per_mtok;
+    if (cc.attn_usd_per_mtok < best_attn) {
+      best_attn = cc.attn_usd_per_mtok;
+      c.afd_attn_card = h.name;
+    }
+    if (cc.ffn_usd_per_mtok < best_ffn) {
+      best_ffn = cc.ffn_usd_per_mtok;
+      c.afd_ffn_card = h.name;
+    }
+    c.cards.push_back(cc);
+  }
+  if (!cards.empty()) c.afd_usd_per_mtok = best_attn + best_ffn;
+  return c;
+}
+
+double moe_sparsity_floor(const Hardware& card, int64_t hidden, int64_t layers) {
+  if (card.network_bandwidth <= 0) {
+    throw InputError(fmt::format("card {}: no network bandwidth (net=) for the sparsity floor", card.name));
+  }
+  // Step-3 paper §5: 8-bit dispatch, 16-bit combine, 50 ms TPOT over three stages -> 11.1 ms.
+  constexpr double kStageSeconds = 0.0111;
+  return static_cast<double>(hidden) * card.peak_flops() * static_cast<double>(layers) /
+         (card.network_bandwidth * card.bandwidth * kStageSeconds);
+}
+
+}  // namespace gmha

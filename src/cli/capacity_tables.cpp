@@ -1,0 +1,144 @@
+#include "cli/capacity_tables.hpp"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "gmha/report/units.hpp"
+
+namespace gmha::cli {
+
+using report::Align;
+using report::Table;
+using namespace report;
+
+namespace {
+std::string context_label(int64_t t) {
+  if (t % 1024 == 0) return fmt::format("{}K", t / 1024);
+  return fmt::format("{}", t);
+}
+std::string params_or_dash(const ModelFigures& f, int64_t v) { return f.ffn_known ? format_count(v) : "-"; }
+}  // namespace
+
+Table capacity_table(const std::vector<CompareRow>& rows) {
+  Table t;
+  t.title = "Capacity (per layer of the main attention; KV per token over all layers)";
+  t.columns = {{"model", Align::kLeft}, {"variant", Align::kLeft}, {"layers"}, {"heads"},
+               {"kv heads"}, {"head dim"}, {"FRH"}, {"SLSD"}, {"TER"}, {"KV/token"},
+               {"attn params"}, {"total params"}, {"active params"}};
+  std::set<std::string> seen;
+  for (const auto& r : rows) {
+    const ModelFigures& f = r.figures;
+    if (!seen.insert(f.model).second) continue;
+    t.add_row({f.model, f.variant, std::to_string(f.layers), std::to_string(f.heads),
+               std::to_string(f.kv_heads), std::to_string(f.head_dim), std::to_string(f.ranks.frh),
+               std::to_string(f.ranks.slsd), std::to_string(f.ranks.ter),
+               format_bytes(f.kv_bytes_per_token), format_count(f.attn_params),
+               params_or_dash(f, f.total_params), params_or_dash(f, f.active_params)});
+  }
+  return t;
+}
+
+Table decode_table(const std::vector<CompareRow>& rows) {
+  Table t;
+  t.title = "Decoding one token";
+  t.columns = {{"model", Align::kLeft}, {"context"}, {"batch"}, {"kv dtype"}, {"KV cache (T x B)"},
+               {"KV read/token"}, {"attn FLOPs"}, {"linear FLOPs"}, {"FFN FLOPs"},
+               {"FLOP/byte"}};
+  for (const auto& r : rows) {
+    const ModelFigures& f = r.figures;
+    t.add_row({f.model, context_label(f.context), std::to_string(f.batch), f.kv_dtype,
+               format_bytes(f.kv_bytes), format_bytes(f.decode_kv_bytes_read),
+               format_flops(static_cast<double>(f.attn_flops)),
+               format_flops(static_cast<double>(f.linear_flops)),
+               format_flops(static_cast<double>(f.ffn_flops)), format_number(f.arithmetic_intensity, 4)});
+  }
+  return t;
+}
+
+Table groups_table(const std::vector<CompareRow>& rows) {
+  Table t;
+  t.title = "Layer groups of hybrid models (at each context)";
+  t.columns = {{"model", Align::kLeft}, {"group", Align::kLeft}, {"layers", Align::kLeft},
+               {"count"}, {"kv dtype"}, {"KV/token/layer"}, {"state/layer"}, {"tokens read"},
+               {"KV read/token"}, {"attn FLOPs"}};
+  std::set<std::pair<std::string, int64_t>> seen;
+  for (const auto& r : rows) {
+    const ModelFigures& f = r.figures;
+    if (f.groups.size() < 2 || !seen.insert({f.model, f.context}).second) continue;
+    for (const auto& g : f.groups) {
+      const double state_bytes = static_cast<double>(g.state_elements_per_layer) *
+                                 dtype_bits(g.spec.kv_dtype) / 8.0;
+      t.add_row({f.model + " @" + context_label(f.context), g.label, g.layer_list,
+                 std::to_string(g.layer_count), std::string(dtype_name(g.spec.kv_dtype)),
+                 format_bytes(g.kv_bytes_per_token_per_layer),
+                 g.state_elements_per_layer ? format_bytes(state_bytes) : "-",
+                 std::to_string(g.effective_tokens), format_bytes(g.decode_kv_bytes_read),
+                 format_flops(static_cast<double>(g.attn_flops))});
+    }
+  }
+  return t;
+}
+
+Table cost_table(const std::vector<CompareRow>& rows) {
+  Table t;
+  t.title = "Decoding cost, USD per 1M tokens (attention: max(compute, KV reads) + linear; FFN compute-bound)";
+  t.columns = {{"model", Align::kLeft}, {"context"}, {"card", Align::kLeft}, {"attention"},
+               {"FFN"}, {"total"}, {"attn bound", Align::kLeft}};
+  for (const auto& r : rows) {
+    for (const auto& c : r.cost.cards) {
+      t.add_row({r.figures.model, context_label(r.figures.context), c.card,
+                 format_usd(c.attn_usd_per_mtok), format_usd(c.ffn_usd_per_mtok),
+                 format_usd(c.total_usd_per_mtok), c.bound});
+    }
+    if (!r.cost.cards.empty()) {
+      t.add_row({r.figures.model, context_label(r.figures.context),
+                 "AFD " + r.cost.afd_attn_card + "+" + r.cost.afd_ffn_card, "", "",
+                 format_usd(r.cost.afd_usd_per_mtok), ""});
+    }
+  }
+  return t;
+}
+
+Table flat_table(const std::vector<CompareRow>& rows) {
+  Table t;
+  t.columns = {{"model"}, {"design"}, {"variant"}, {"layers"}, {"d_model"}, {"heads"}, {"kv_heads"},
+               {"head_dim"}, {"frh"}, {"slsd"}, {"ter"}, {"context"}, {"batch"}, {"kv_dtype"},
+               {"kv_bytes_per_token"}, {"kv_bytes"}, {"decode_kv_bytes_read"}, {"attn_flops"},
+               {"linear_flops"}, {"ffn_flops"}, {"arithmetic_intensity"}, {"attn_params"},
+               {"total_params"}, {"active_params"}};
+  std::vector<std::string> cards;
+  if (!rows.empty()) {
+    for (const auto& c : rows.front().cost.cards) {
+      cards.push_back(c.card);
+      for (const char* k : {"attn_usd_per_mtok", "ffn_usd_per_mtok", "total_usd_per_mtok", "bound"}) {
+        t.columns.push_back({c.card + "_" + k});
+      }
+    }
+    if (!cards.empty()) t.columns.push_back({"afd_usd_per_mtok"});
+  }
+  for (const auto& r : rows) {
+    const ModelFigures& f = r.figures;
+    std::vector<std::string> cells = {
+        f.model, f.spec, f.variant, std::to_string(f.layers), std::to_string(f.d_model),
+        std::to_string(f.heads), std::to_string(f.kv_heads), std::to_string(f.head_dim),
+        std::to_string(f.ranks.frh), std::to_string(f.ranks.slsd), std::to_string(f.ranks.ter),
+        std::to_string(f.context), std::to_string(f.batch), f.kv_dtype,
+        format_exact(f.kv_bytes_per_token), format_exact(f.kv_bytes),
+        format_exact(f.decode_kv_bytes_read), std::to_string(f.attn_flops),
+        std::to_string(f.linear_flops), std::to_string(f.ffn_flops),
+        fmt::format("{:.17g}", f.arithmetic_intensity), std::to_string(f.attn_params),
+        f.ffn_known ? std::to_string(f.total_params) : "", f.ffn_known ? std::to_string(f.active_params) : ""};
+    for (const auto& c : r.cost.cards) {
+      cells.push_back(fmt::format("{:.17g}", c.attn_usd_per_mtok));
+      cells.push_back(fmt::format("{:.17g}", c.ffn_usd_per_mtok));
+      cells.push_back(fmt::format("{:.17g}", c.total_usd_per_mtok));
+      cells.push_back(c.bound);
+    }
+    if (!cards.empty()) cells.push_back(fmt::format("{:.17g}", r.cost.afd_usd_per_mtok));
+    t.add_row(cells);
+  }
+  return t;
+}
+
+}  // namespace gmha::cli

@@ -1,0 +1,59 @@
+#include "cli/model_args.hpp"
+
+#include "gmha/attention/resolve.hpp"
+#include "gmha/attention/design_spec.hpp"
+#include "gmha/capacity/figures.hpp"
+#include "gmha/core/dtype.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha::cli {
+
+void add_model_options(CLI::App* cmd, ModelArgs& a) {
+  cmd->add_option("models", a.models, "Presets (see `gmha presets`), config.json files or model folders");
+  cmd->add_option("--design", a.designs,
+                  "Ad-hoc design, e.g. gqa:d=4096,heads=32,kv=8,hd=128,layers=32 (repeatable)");
+  cmd->add_option("--kv-dtype", a.kv_dtype, "KV cache dtype for softmax layers: fp32, bf16, fp16, fp8, int8, int4");
+  cmd->add_option("--convention", a.convention,
+                  "exact (what a kernel does; default) or step3-paper (the Step-3 paper's accounting)");
+}
+
+void add_hardware_options(CLI::App* cmd, HardwareArgs& h) {
+  cmd->add_option("--hardware", h.hardware, "Cards for roofline and cost, comma-separated, or 'all'");
+  cmd->add_option("--hardware-def", h.hardware_defs,
+                  "Custom card name:price=USD/h,bf16=FLOP/s,fp8=FLOP/s,bw=B/s[,mem=B,net=B/s]");
+}
+
+std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {
+  std::vector<ModelDesign> out;
+  for (const auto& m : a.models) out.push_back(resolve_model(m));
+  for (const auto& d : a.designs) out.push_back(parse_design_spec(d));
+  if (out.empty()) {
+    throw InputError("no model given: name presets (gmha presets), config.json files, or --design");
+  }
+  for (auto& m : out) {
+    if (c == Convention::kStep3Paper) apply_step3_paper_precision(m);
+    if (!a.kv_dtype.empty()) m.set_kv_dtype(read_kv_dtype(a.kv_dtype, "--kv-dtype"));
+    if (!a.kv_dtype.empty() || c == Convention::kStep3Paper) m.spec = design_spec_of(m);
+  }
+  return out;
+}
+
+std::vector<Hardware> load_hardware(const HardwareArgs& h) {
+  std::vector<Hardware> out;
+  if (h.hardware == "all") {
+    out = list_hardware();
+  } else if (!h.hardware.empty()) {
+    size_t pos = 0;
+    while (pos <= h.hardware.size()) {
+      size_t comma = h.hardware.find(',', pos);
+      std::string name = h.hardware.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      out.push_back(read_hardware(name));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  for (const auto& d : h.hardware_defs) out.push_back(parse_hardware_def(d));
+  return out;
+}
+
+}  // namespace gmha::cli

@@ -1,0 +1,39 @@
+#pragma once
+// Options shared by the commands that take models and cards (compare, show, report, fit):
+// positional presets / config.json / model folders, --design, --kv-dtype, --convention,
+// --hardware, --hardware-def.
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "gmha/attention/model.hpp"
+#include "gmha/attention/weights.hpp"
+#include "gmha/capacity/hardware.hpp"
+
+namespace gmha::cli {
+
+struct ModelArgs {
+  std::vector<std::string> models;   // presets, config.json files, model folders
+  std::vector<std::string> designs;  // --design specs
+  std::string kv_dtype;              // empty: each model's own
+  std::string convention = "exact";
+};
+
+struct HardwareArgs {
+  std::string hardware;                   // "h800,h20" or "all"
+  std::vector<std::string> hardware_defs;  // custom cards
+};
+
+/// Registers the model options on `cmd`.
+void add_model_options(CLI::App* cmd, ModelArgs& a);
+/// Registers --hardware and --hardware-def on `cmd`.
+void add_hardware_options(CLI::App* cmd, HardwareArgs& h);
+
+/// Loads every model (presets, configs, designs), applies --kv-dtype and the convention's
+/// precision. Throws InputError when none is given or one cannot be read.
+std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c);
+/// The cards named by --hardware plus --hardware-def (empty when neither is given).
+std::vector<Hardware> load_hardware(const HardwareArgs& h);
+
+}  // namespace gmha::cli

@@ -1,0 +1,103 @@
+#include "gmha/kernels/layer_weights.hpp"
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "gmha/attention/weights.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+const MatrixRM& LayerWeights::at(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw InputError(fmt::format("attention weights: missing tensor '{}'", name));
+  return it->second;
+}
+
+LayerWeights random_layer_weights(const AttentionShape& shape, uint64_t seed) {
+  validate_shape(shape, "random weights");
+  LayerWeights w;
+  w.shape = shape;
+  std::mt19937_64 rng(seed);
+  for (const WeightTensor& t : attention_weights(shape)) {
+    MatrixRM m(t.rows, t.cols);
+    const bool is_norm = !t.is_matrix && t.name.find("norm") != std::string::npos;
+    const bool is_bias = t.name.find(".bias") != std::string::npos;
+    if (is_norm) {
+      std::uniform_real_distribution<double> u(0.75, 1.25);
+      for (auto& v : m.reshaped()) v = u(rng);
+    } else if (t.name == "kr_alpha") {
+      std::uniform_real_distribution<double> u(-0.5, 0.5);
+      for (auto& v : m.reshaped()) v = u(rng);
+    } else {
+      // N(0, 1/fan_in) keeps activations O(1) through each projection.
+      const double sd = is_bias ? 0.1 : 1.0 / std::sqrt(static_cast<double>(t.cols));
+      std::normal_distribution<double> n(0.0, sd);
+      for (auto& v : m.reshaped()) v = n(rng);
+    }
+    w.tensors.emplace(t.name, std::move(m));
+  }
+  return w;
+}
+
+void check_layer_weights(const LayerWeights& w, const std::string& where) {
+  validate_shape(w.shape, where);
+  for (const WeightTensor& t : attention_weights(w.shape)) {
+    auto it = w.tensors.find(t.name);
+    if (it == w.tensors.end()) throw InputError(fmt::format("{}: missing tensor '{}'", where, t.name));
+    const MatrixRM& m = it->second;
+    // Vectors may arrive as [n, 1] or [1, n].
+    const bool ok = (m.rows() == t.rows && m.cols() == t.cols) ||
+                    (!t.is_matrix && m.rows() == 1 && m.cols() == t.rows);
+    if (!ok) {
+      throw InputError(fmt::format("{}: tensor '{}' is [{}, {}], expected [{}, {}]", where, t.name,
+                                   m.rows(), m.cols(), t.rows, t.cols));
+    }
+    if (!m.allFinite()) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, t.name));
+  }
+}
+
+int64_t rotary_dim(const AttentionShape& s) {
+  switch (s.variant) {
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa:
+    case Variant::kMfa:
+    case Variant::kMfaKr:
+      return s.head_dim;
+    case Variant::kMla:
+      return s.qk_rope_dim;
+    case Variant::kFpba:
+    case Variant::kLinear:
+      return 0;
+  }
+  return 0;
+}
+
+double softmax_scale(const AttentionShape& s, const LayerOptions& o) {
+  if (o.scale > 0) return o.scale;
+  double width = 0;
+  switch (s.variant) {
+    case Variant::kMla: {
+      width = static_cast<double>(s.qk_nope_dim + s.qk_rope_dim);
+      double scale = 1.0 / std::sqrt(width);
+      // DeepSeek (HF DeepseekV3Attention): under yarn with mscale_all_dim the scale gains mscale^2.
+      if (o.rope.enabled && o.rope.scaling == RopeScalingKind::kYarn && o.rope.mscale_all_dim > 0) {
+        const double m = yarn_get_mscale(o.rope.factor, o.rope.mscale_all_dim);
+        scale *= m * m;
+      }
+      return scale;
+    }
+    case Variant::kFpba:
+      width = static_cast<double>(s.d_model);
+      break;
+    default:
+      width = static_cast<double>(s.head_dim);
+      break;
+  }
+  return 1.0 / std::sqrt(width);
+}
+
+}  // namespace gmha

@@ -1,0 +1,536 @@
+#include "gmha/kernels/reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+std::string_view form_name(AttentionForm f) {
+  switch (f) {
+    case AttentionForm::kBilinear: return "bilinear";
+    case AttentionForm::kPrefill: return "prefill";
+    case AttentionForm::kDecode: return "decode";
+  }
+  return "?";
+}
+
+std::optional<AttentionForm> find_form(std::string_view name) {
+  for (AttentionForm f : {AttentionForm::kBilinear, AttentionForm::kPrefill, AttentionForm::kDecode}) {
+    if (form_name(f) == name) return f;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+using Vec = Eigen::VectorXd;
+
+// x W^T for an [out, in] weight: [T, in] -> [T, out].
+MatrixRM project(const MatrixRM& x, const MatrixRM& w) { return x * w.transpose(); }
+
+// HF RMSNorm on each row: r / sqrt(mean(r^2) + eps) * gamma. `inv_rms` gets the per-row factor.
+MatrixRM rms_norm(const MatrixRM& x, const MatrixRM& gamma, double eps, Vec* inv_rms = nullptr) {
+  MatrixRM y(x.rows(), x.cols());
+  if (inv_rms) inv_rms->resize(x.rows());
+  const Eigen::Map<const Eigen::RowVectorXd> g(gamma.data(), gamma.size());
+  for (Eigen::Index t = 0; t < x.rows(); ++t) {
+    const double f = 1.0 / std::sqrt(x.row(t).squaredNorm() / static_cast<double>(x.cols()) + eps);
+    y.row(t) = x.row(t).cwiseProduct(g) * f;
+    if (inv_rms) (*inv_rms)(t) = f;
+  }
+  return y;
+}
+
+// Softmax of scores[0..n) in place (max-subtracted, in double).
+void softmax(std::vector<double>& s) {
+  const double m = *std::max_element(s.begin(), s.end());
+  double sum = 0;
+  for (double& v : s) sum += (v = std::exp(v - m));
+  for (double& v : s) v /= sum;
+}
+
+void rope_rows(const RopeTable& t, MatrixRM& m, Eigen::Index col0, Eigen::Index width) {
+  if (!t.enabled) return;
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    Eigen::VectorXd v = m.row(r).segment(col0, width).transpose();
+    apply_rope(t, r, v.data());
+    m.row(r).segment(col0, width) = v.transpose();
+  }
+}
+
+// The per-head Q, K, V of a prefill: head c reads q[c], k[kv_of[c]], v[kv_of[c]]; its output
+// [T, dv] is multiplied by out[c] ([dv, d]) and summed over heads.
+struct Heads {
+  std::vector<MatrixRM> q, k, v, out;
+  std::vector<int64_t> kv_of;
+};
+
+MatrixRM causal_attention(const Heads& h, double scale, int64_t tokens, int64_t d) {
+  MatrixRM y = MatrixRM::Zero(tokens, d);
+  std::vector<double> s;
+  for (size_t c = 0; c < h.q.size(); ++c) {
+    const MatrixRM& k = h.k[static_cast<size_t>(h.kv_of[c])];
+    const MatrixRM& v = h.v[static_cast<size_t>(h.kv_of[c])];
+    MatrixRM o(tokens, v.cols());
+    for (int64_t i = 0; i < tokens; ++i) {
+      s.assign(static_cast<size_t>(i + 1), 0.0);
+      for (int64_t j = 0; j <= i; ++j) s[static_cast<size_t>(j)] = h.q[c].row(i).dot(k.row(j)) * scale;
+      softmax(s);
+      o.row(i).setZero();
+      for (int64_t j = 0; j <= i; ++j) o.row(i) += s[static_cast<size_t>(j)] * v.row(j);
+    }
+    y += o * h.out[c];
+  }
+  return y;
+}
+
+// Columns [c*w, c*w + w) of an [out, in] o_proj, as the [w, d] map from a head's output to d.
+MatrixRM out_slice(const MatrixRM& o_proj, int64_t c, int64_t w) {
+  return o_proj.middleCols(c * w, w).transpose();
+}
+
+// ---------------------------------------------------------------- prefill
+MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt) {
+  const AttentionShape& s = w.shape;
+  const int64_t T = x.rows(), d = s.d_model;
+  Heads h;
+  switch (s.variant) {
+    case Variant::kFpba: {
+      // Query is x itself; head c keys/values are M_c x_j, N_c x_j (blocks of w_qk, u_vo).
+      const MatrixRM ks = project(x, w.at("w_qk")), vs = project(x, w.at("u_vo"));
+      for (int64_t c = 0; c < d; ++c) {
+        h.q.push_back(x);
+        h.k.push_back(ks.middleCols(c * d, d));
+        h.v.push_back(vs.middleCols(c * d, d));
+        h.out.push_back(MatrixRM::Identity(d, d));
+        h.kv_of.push_back(c);
+      }
+      break;
+    }
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa: {
+      const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
+      MatrixRM q = project(x, w.at("q_proj")), k = project(x, w.at("k_proj")), v = project(x, w.at("v_proj"));
+      if (s.qkv_bias) {
+        q.rowwise() += w.at("q_proj.bias").reshaped().transpose();
+        k.rowwise() += w.at("k_proj.bias").reshaped().transpose();
+        v.rowwise() += w.at("v_proj.bias").reshaped().transpose();
+      }
+      for (int64_t c = 0; c < g; ++c) {
+        MatrixRM kc = k.middleCols(c * hd, hd);
+        rope_rows(rt, kc, 0, hd);
+        h.k.push_back(kc);
+        h.v.push_back(v.middleCols(c * hd, hd));
+      }
+      for (int64_t c = 0; c < s.heads; ++c) {
+        MatrixRM qc = q.middleCols(c * hd, hd);
+        rope_rows(rt, qc, 0, hd);
+        h.q.push_back(qc);
+        h.out.push_back(out_slice(w.at("o_proj"), c, hd));
+        h.kv_of.push_back(c / per);
+      }
+      break;
+    }
+    case Variant::kMla: {
+      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
+      const MatrixRM q = s.q_lora_rank > 0
+          ? project(rms_norm(project(x, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
+          : project(x, w.at("q_proj"));
+      const MatrixRM kv_a = project(x, w.at("kv_a_proj_with_mqa"));
+      const MatrixRM kv = project(rms_norm(kv_a.leftCols(C), w.at("kv_a_layernorm"), o.norm_eps), w.at("kv_b_proj"));
+      MatrixRM k_rope = kv_a.rightCols(rope);
+      rope_rows(rt, k_rope, 0, rope);
+      for (int64_t c = 0; c < s.heads; ++c) {
+        MatrixRM qc = q.middleCols(c * (nope + rope), nope + rope);
+        rope_rows(rt, qc, nope, rope);
+        MatrixRM kc(T, nope + rope);
+        kc << kv.middleCols(c * (nope + vd), nope), k_rope;
+        h.q.push_back(qc);
+        h.k.push_back(kc);
+        h.v.push_back(kv.middleCols(c * (nope + vd) + nope, vd));
+        h.out.push_back(out_slice(w.at("o_proj"), c, vd));
+        h.kv_of.push_back(c);
+      }
+      break;
+    }
+    case Variant::kMfa:
+    case Variant::kMfaKr: {
+      const int64_t C = s.head_dim;
+      const MatrixRM q = project(rms_norm(project(x, w.at("q_proj")), w.at("inter_norm"), o.norm_eps), w.at("wq"));
+      const MatrixRM k_pre = project(x, w.at("k_proj"));
+      MatrixRM v;
+      if (s.variant == Variant::kMfa) {
+        v = project(x, w.at("v_proj"));
+      } else {
+        // Key reuse: v_j = k_j + alpha . (N k_j), from the pre-RoPE key.
+        const Eigen::Map<const Eigen::RowVectorXd> alpha(w.at("kr_alpha").data(), C);
+        v = k_pre + (project(k_pre, w.at("kr_n")).array().rowwise() * alpha.array()).matrix();
+      }
+      MatrixRM k = k_pre;
+      rope_rows(rt, k, 0, C);
+      h.k.push_back(k);
+      h.v.push_back(v);
+      for (int64_t c = 0; c < s.heads; ++c) {
+        MatrixRM qc = q.middleCols(c * C, C);
+        rope_rows(rt, qc, 0, C);
+        h.q.push_back(qc);
+        h.out.push_back(out_slice(w.at("o_proj"), c, C));
+        h.kv_of.push_back(0);
+      }
+      break;
+    }
+    case Variant::kLinear:
+      throw InputError("reference attention: linear attention is not a softmax variant");
+  }
+  return causal_attention(h, softmax_scale(s, o), T, d);
+}
+
+// ---------------------------------------------------------------- decode
+// Token by token with the minimal cache; the cache is a list of per-token vectors per stream.
+MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt,
+                DecodeCacheStats* stats) {
+  const AttentionShape& s = w.shape;
+  const int64_t T = x.rows(), d = s.d_model;
+  const double scale = softmax_scale(s, o);
+  MatrixRM y(T, d);
+  int64_t per_token = 0;
+  std::vector<double> p;
+  auto weights_over = [&](int64_t t, auto&& score) {
+    p.assign(static_cast<size_t>(t + 1), 0.0);
+    for (int64_t j = 0; j <= t; ++j) p[static_cast<size_t>(j)] = score(j) * scale;
+    softmax(p);
+  };
+  switch (s.variant) {
+    case Variant::kFpba: {
+      // Cache per token: d keys and d values of width d (2 d^2 elements).
+      per_token = 2 * d * d;
+      std::vector<MatrixRM> kc(static_cast<size_t>(d), MatrixRM(T, d)), vc = kc;
+      const MatrixRM& wqk = w.at("w_qk");
+      const MatrixRM& uvo = w.at("u_vo");
+      for (int64_t t = 0; t < T; ++t) {
+        const Vec xt = x.row(t).transpose();
+        const Vec kt = wqk * xt, vt = uvo * xt;
+        Vec out = Vec::Zero(d);
+        for (int64_t c = 0; c < d; ++c) {
+          auto cu = static_cast<size_t>(c);
+          kc[cu].row(t) = kt.segment(c * d, d).transpose();
+          vc[cu].row(t) = vt.segment(c * d, d).transpose();
+          weights_over(t, [&](int64_t j) { return kc[cu].row(j).dot(xt); });
+          for (int64_t j = 0; j <= t; ++j) out += p[static_cast<size_t>(j)] * vc[cu].row(j).transpose();
+        }
+        y.row(t) = out.transpose();
+      }
+      break;
+    }
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa: {
+      const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
+      per_token = 2 * g * hd;
+      MatrixRM kc(T, g * hd), vc(T, g * hd);  // the cache: K and V of g heads, post-RoPE K
+      const MatrixRM& wo = w.at("o_proj");
+      for (int64_t t = 0; t < T; ++t) {
+        const Vec xt = x.row(t).transpose();
+        Vec q = w.at("q_proj") * xt, k = w.at("k_proj") * xt, v = w.at("v_proj") * xt;
+        if (s.qkv_bias) {
+          q += w.at("q_proj.bias").reshaped();
+          k += w.at("k_proj.bias").reshaped();
+          v += w.at("v_proj.bias").reshaped();
+        }
+        for (int64_t c = 0; c < g; ++c) apply_rope(rt, t, k.data() + c * hd);
+        for (int64_t c = 0; c < s.heads; ++c) apply_rope(rt, t, q.data() + c * hd);
+        kc.row(t) = k.transpose();
+        vc.row(t) = v.transpose();
+        Vec heads_out(s.heads * hd);
+        for (int64_t c = 0; c < s.heads; ++c) {
+          const int64_t grp = c / per;
+          const auto qc = q.segment(c * hd, hd);
+          weights_over(t, [&](int64_t j) { return kc.row(j).segment(grp * hd, hd).dot(qc.transpose()); });
+          Vec oc = Vec::Zero(hd);
+          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * vc.row(j).segment(grp * hd, hd).transpose();
+          heads_out.segment(c * hd, hd) = oc;
+        }
+        y.row(t) = (wo * heads_out).transpose();
+      }
+      break;
+    }
+    case Variant::kMla: {
+      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
+      per_token = C + rope;
+      MatrixRM latent(T, C), k_rope(T, rope);  // the cache: normalised latent + shared RoPE key
+      const MatrixRM& kvb = w.at("kv_b_proj");
+      const MatrixRM& wo = w.at("o_proj");
+      for (int64_t t = 0; t < T; ++t) {
+        const MatrixRM xt = x.row(t);
+        const MatrixRM q = s.q_lora_rank > 0
+            ? project(rms_norm(project(xt, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
+            : project(xt, w.at("q_proj"));
+        const MatrixRM kv_a = project(xt, w.at("kv_a_proj_with_mqa"));
+        latent.row(t) = rms_norm(kv_a.leftCols(C), w.at("kv_a_layernorm"), o.norm_eps);
+        Vec kr = kv_a.rightCols(rope).transpose();
+        apply_rope(rt, t, kr.data());
+        k_rope.row(t) = kr.transpose();
+        Vec heads_out(s.heads * vd);
+        for (int64_t c = 0; c < s.heads; ++c) {
+          const int64_t base = c * (nope + vd);
+          const Vec q_nope = q.row(0).segment(c * (nope + rope), nope).transpose();
+          Vec q_rope = q.row(0).segment(c * (nope + rope) + nope, rope).transpose();
+          apply_rope(rt, t, q_rope.data());
+          // Absorb W_UK: q_lat = W_UK_c^T q_nope, so the score reads the latent directly.
+          const Vec q_lat = kvb.middleRows(base, nope).transpose() * q_nope;
+          weights_over(t, [&](int64_t j) {
+            return latent.row(j).dot(q_lat.transpose()) + k_rope.row(j).dot(q_rope.transpose());
+          });
+          Vec o_lat = Vec::Zero(C);
+          for (int64_t j = 0; j <= t; ++j) o_lat += p[static_cast<size_t>(j)] * latent.row(j).transpose();
+          // Absorb W_UV on the output side: the head's value is W_UV_c o_lat.
+          heads_out.segment(c * vd, vd) = kvb.middleRows(base + nope, vd) * o_lat;
+        }
+        y.row(t) = (wo * heads_out).transpose();
+      }
+      break;
+    }
+    case Variant::kMfa:
+    case Variant::kMfaKr: {
+      const int64_t C = s.head_dim;
+      const bool kr = s.variant == Variant::kMfaKr;
+      per_token = kr ? C : 2 * C;
+      MatrixRM kc(T, C), vc(kr ? 0 : T, C);  // MFA: post-RoPE K and V; MFA-KR: pre-RoPE K only
+      const MatrixRM& wo = w.at("o_proj");
+      for (int64_t t = 0; t < T; ++t) {
+        const MatrixRM xt = x.row(t);
+        const MatrixRM q = project(rms_norm(project(xt, w.at("q_proj")), w.at("inter_norm"), o.norm_eps), w.at("wq"));
+        Vec k = w.at("k_proj") * xt.transpose();
+        if (kr) {
+          kc.row(t) = k.transpose();
+        } else {
+          apply_rope(rt, t, k.data());
+          kc.row(t) = k.transpose();
+          vc.row(t) = (w.at("v_proj") * xt.transpose()).transpose();
+        }
+        // MFA-KR re-rotates the cached pre-RoPE keys for the scores.
+        MatrixRM k_rot = kc.topRows(t + 1);
+        if (kr) rope_rows(rt, k_rot, 0, C);
+        Vec heads_out(s.heads * C);
+        for (int64_t c = 0; c < s.heads; ++c) {
+          Vec qc = q.row(0).segment(c * C, C).transpose();
+          apply_rope(rt, t, qc.data());
+          weights_over(t, [&](int64_t j) { return k_rot.row(j).dot(qc.transpose()); });
+          Vec oc = Vec::Zero(C);
+          const MatrixRM& src = kr ? kc : vc;
+          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * src.row(j).transpose();
+          if (kr) {
+            // sum_j p_j (k_j + alpha.(N k_j)) = o + alpha.(N o): N applied once per head.
+            const Eigen::Map<const Vec> alpha(w.at("kr_alpha").data(), C);
+            oc += alpha.cwiseProduct(w.at("kr_n") * oc);
+          }
+          heads_out.segment(c * C, C) = oc;
+        }
+        y.row(t) = (wo * heads_out).transpose();
+      }
+      break;
+    }
+    case Variant::kLinear:
+      throw InputError("reference attention: linear attention is not a softmax variant");
+  }
+  if (stats) {
+    stats->tokens = T;
+    stats->elements_per_token = per_token;
+    stats->elements = per_token * T;
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------- bilinear
+// One head's circuits in the (possibly bias-augmented) input space of width e:
+//   score_ij = a_i * (b_j * x_i W1 x_j^T + x_i W2(j - i) x_j^T),  W2(D) = L^T Rot(D) R
+//   value_j  = e_j * x_j U
+struct Circuit {
+  MatrixRM w1;       // [e, e] position-free part (zero when absent)
+  MatrixRM left;     // [r, e] rotary part, query side (r = 0 when absent)
+  MatrixRM right;    // [r, e] rotary part, key side
+  MatrixRM u;        // [e, d]
+  int which_a = 0;   // 0: a_i = 1, 1: query-norm scale
+  int which_b = 0;   // 0: b_j = 1, 1: kv-norm scale
+  int which_e = 0;   // 0: e_j = 1, 1: kv-norm scale
+};
+
+MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOptions& o, const RopeTable& rt) {
+  const AttentionShape& s = w.shape;
+  const int64_t T = x_in.rows(), d = s.d_model;
+  if (d > 512 || T > 4096) {
+    throw InputError(fmt::format("bilinear form: d = {} and T = {} too large (limits 512, 4096)", d, T));
+  }
+  const bool aug = s.qkv_bias;
+  const int64_t e = aug ? d + 1 : d;
+  MatrixRM x(T, e);
+  x.leftCols(d) = x_in;
+  if (aug) x.col(d).setOnes();
+  // Weight with its bias as an extra input column (the constant-1 coordinate).
+  auto with_bias = [&](const std::string& name) {
+    const MatrixRM& m = w.at(name);
+    MatrixRM r(m.rows(), e);
+    r.leftCols(d) = m;
+    if (aug) r.col(d) = w.at(name + ".bias").reshaped();
+    return r;
+  };
+  Vec qscale = Vec::Ones(T), kvscale = Vec::Ones(T);
+  std::vector<Circuit> heads;
+  auto diag = [&](const std::string& name) {
+    return Eigen::Map<const Vec>(w.at(name).data(), w.at(name).size()).asDiagonal();
+  };
+  switch (s.variant) {
+    case Variant::kFpba: {
+      const MatrixRM& wqk = w.at("w_qk");
+      const MatrixRM& uvo = w.at("u_vo");
+      for (int64_t c = 0; c < d; ++c) {
+        Circuit h;
+        h.w1 = wqk.middleRows(c * d, d);  // score = x_i M_c x_j^T
+        h.u = uvo.middleRows(c * d, d).transpose();
+        heads.push_back(std::move(h));
+      }
+      break;
+    }
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa: {
+      const int64_t hd = s.head_dim, per = s.heads / s.kv_heads;
+      const MatrixRM wq = with_bias("q_proj"), wk = with_bias("k_proj"), wv = with_bias("v_proj");
+      for (int64_t c = 0; c < s.heads; ++c) {
+        Circuit h;
+        h.w1 = MatrixRM::Zero(e, e);
+        h.left = wq.middleRows(c * hd, hd);
+        h.right = wk.middleRows((c / per) * hd, hd);
+        h.u = wv.middleRows((c / per) * hd, hd).transpose() * out_slice(w.at("o_proj"), c, hd);
+        heads.push_back(std::move(h));
+      }
+      break;
+    }
+    case Variant::kMla: {
+      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
+      // Query map [n (nope+rope), d] with the q norm's gamma folded in; its 1/rms is a_i.
+      MatrixRM qmap;
+      if (s.q_lora_rank > 0) {
+        const MatrixRM qa = project(x_in, w.at("q_a_proj"));
+        Vec inv;
+        rms_norm(qa, w.at("q_a_layernorm"), o.norm_eps, &inv);
+        qscale = inv;
+        qmap = w.at("q_b_proj") * diag("q_a_layernorm") * w.at("q_a_proj");
+      } else {
+        qmap = w.at("q_proj");
+      }
+      const MatrixRM& kva = w.at("kv_a_proj_with_mqa");
+      Vec inv;
+      rms_norm(project(x_in, kva.topRows(C)), w.at("kv_a_layernorm"), o.norm_eps, &inv);
+      kvscale = inv;
+      const MatrixRM lat = diag("kv_a_layernorm") * kva.topRows(C);  // [C, d]
+      const MatrixRM& kvb = w.at("kv_b_proj");
+      for (int64_t c = 0; c < s.heads; ++c) {
+        Circuit h;
+        const int64_t qb = c * (nope + rope), kb = c * (nope + vd);
+        h.w1 = qmap.middleRows(qb, nope).transpose() * (kvb.middleRows(kb, nope) * lat);
+        h.left = qmap.middleRows(qb + nope, rope);
+        h.right = kva.bottomRows(rope);
+        h.u = (kvb.middleRows(kb + nope, vd) * lat).transpose() * out_slice(w.at("o_proj"), c, vd);
+        h.which_a = s.q_lora_rank > 0 ? 1 : 0;
+        h.which_b = 1;
+        h.which_e = 1;
+        heads.push_back(std::move(h));
+      }
+      break;
+    }
+    case Variant::kMfa:
+    case Variant::kMfaKr: {
+      const int64_t C = s.head_dim;
+      Vec inv;
+      rms_norm(project(x_in, w.at("q_proj")), w.at("inter_norm"), o.norm_eps, &inv);
+      qscale = inv;
+      const MatrixRM qmap = w.at("wq") * diag("inter_norm") * w.at("q_proj");  // [m C, d]
+      MatrixRM vmap;
+      if (s.variant == Variant::kMfa) {
+        vmap = w.at("v_proj");
+      } else {
+        const MatrixRM m = MatrixRM::Identity(C, C) + MatrixRM(diag("kr_alpha") * w.at("kr_n"));
+        vmap = m * w.at("k_proj");
+      }
+      for (int64_t c = 0; c < s.heads; ++c) {
+        Circuit h;
+        h.w1 = MatrixRM::Zero(e, e);
+        h.left = qmap.middleRows(c * C, C);
+        h.right = w.at("k_proj");
+        h.u = vmap.transpose() * out_slice(w.at("o_proj"), c, C);
+        h.which_a = 1;
+        heads.push_back(std::move(h));
+      }
+      break;
+    }
+    case Variant::kLinear:
+      throw InputError("reference attention: linear attention is not a softmax variant");
+  }
+  const double scale = softmax_scale(s, o);
+  // Rot(D) = a^2 R(D): the product of the query's and the key's scaled rotations.
+  RopeTable unit = rt;
+  unit.attention_factor = 1.0;
+  const double a2 = rt.enabled ? rt.attention_factor * rt.attention_factor : 1.0;
+  MatrixRM y = MatrixRM::Zero(T, d);
+  std::vector<double> p;
+  for (const Circuit& h : heads) {
+    // W_c(D) for every offset D = j - i in [-(T-1), 0], formed explicitly as d x d matrices.
+    std::vector<MatrixRM> w2(static_cast<size_t>(T));
+    if (h.left.rows() > 0) {
+      for (int64_t off = 0; off < T; ++off) {
+        MatrixRM rotated = h.right;  // rotate each input column's r-vector by -off
+        for (Eigen::Index col = 0; col < e; ++col) {
+          Vec v = rotated.col(col);
+          apply_rope(unit, -off, v.data());
+          rotated.col(col) = v;
+        }
+        w2[static_cast<size_t>(off)] = a2 * (h.left.transpose() * rotated);
+      }
+    }
+    const auto coef = [&](int which, const Vec& norm_scale, int64_t t) { return which ? norm_scale(t) : 1.0; };
+    for (int64_t i = 0; i < T; ++i) {
+      p.assign(static_cast<size_t>(i + 1), 0.0);
+      for (int64_t j = 0; j <= i; ++j) {
+        double sc = coef(h.which_b, kvscale, j) * x.row(i).dot(x.row(j) * h.w1.transpose());
+        if (h.left.rows() > 0) sc += x.row(i).dot(x.row(j) * w2[static_cast<size_t>(i - j)].transpose());
+        p[static_cast<size_t>(j)] = coef(h.which_a, qscale, i) * sc * scale;
+      }
+      softmax(p);
+      for (int64_t j = 0; j <= i; ++j) {
+        y.row(i) += p[static_cast<size_t>(j)] * coef(h.which_e, kvscale, j) * (x.row(j) * h.u);
+      }
+    }
+  }
+  return y;
+}
+
+}  // namespace
+
+MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
+                           AttentionForm form, DecodeCacheStats* stats) {
+  check_layer_weights(w, "attention weights");
+  if (x.cols() != w.shape.d_model || x.rows() < 1) {
+    throw InputError(fmt::format("attention input: x is [{}, {}], expected [T >= 1, {}]", x.rows(),
+                                 x.cols(), w.shape.d_model));
+  }
+  if (!x.allFinite()) throw InputError("attention input: x has non-finite values");
+  LayerOptions opts = o;
+  if (w.shape.variant == Variant::kFpba) opts.rope.enabled = false;
+  const RopeTable rt = resolve_rope(opts.rope, rotary_dim(w.shape), x.rows());
+  switch (form) {
+    case AttentionForm::kBilinear: return bilinear(w, x, opts, rt);
+    case AttentionForm::kPrefill: return prefill(w, x, opts, rt);
+    case AttentionForm::kDecode: return decode(w, x, opts, rt, stats);
+  }
+  throw InputError("attention: unknown form");
+}
+
+}  // namespace gmha

@@ -1,0 +1,490 @@
+#include "gmha/rank/audit.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <Eigen/Core>
+#include <fmt/format.h>
+
+#include "gmha/core/error.hpp"
+#include "gmha/rank/spectrum.hpp"
+#include "gmha/rank/synth.hpp"
+
+namespace gmha {
+namespace {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+// Runs every task on `threads` workers; the first exception is rethrown after all have stopped.
+void run_tasks(std::vector<std::function<void()>>& tasks, int threads) {
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto worker = [&] {
+    for (size_t i = next++; i < tasks.size(); i = next++) {
+      try {
+        tasks[i]();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next = tasks.size();
+      }
+    }
+  };
+  const int n = std::max(1, std::min<int>(threads, static_cast<int>(tasks.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+// One tensor of a layer, converted once: float for every storage type (exact: bf16, f16, fp8 and
+// f32 are floats), double for F64 so nothing is rounded.
+class LayerTensor {
+ public:
+  LayerTensor() = default;
+  LayerTensor(const TensorSource& src, const std::string& name, int threads) : name_(name) {
+    const TensorInfo& info = src.info(name);
+    rows_ = info.rows();
+    cols_ = info.cols();
+    is_double_ = info.dtype == "F64";
+    if (is_double_) {
+      d_.resize(rows_, cols_);
+      read_parallel<double>(src, {d_.data(), static_cast<size_t>(d_.size())}, threads);
+      finite_ = d_.allFinite();
+    } else {
+      f_.resize(rows_, cols_);
+      read_parallel<float>(src, {f_.data(), static_cast<size_t>(f_.size())}, threads);
+      finite_ = f_.allFinite();
+    }
+  }
+  const std::string& name() const { return name_; }
+  bool finite() const { return finite_; }
+  Index rows() const { return rows_; }
+  Index cols() const { return cols_; }
+  /// Rows [r0, r0+n) transposed: the cols×n factor whose columns are those rows.
+  MatrixXd rows_transposed(Index r0, Index n) const {
+    if (is_double_) return d_.middleRows(r0, n).transpose();
+    return f_.middleRows(r0, n).transpose().cast<double>();
+  }
+  /// Columns [c0, c0+n): a rows×n factor.
+  MatrixXd columns(Index c0, Index n) const {
+    if (is_double_) return d_.middleCols(c0, n);
+    return f_.middleCols(c0, n).cast<double>();
+  }
+  /// A vector tensor as doubles.
+  VectorXd vector() const {
+    if (is_double_) return Eigen::Map<const VectorXd>(d_.data(), d_.size());
+    return Eigen::Map<const Eigen::VectorXf>(f_.data(), f_.size()).cast<double>();
+  }
+
+ private:
+  template <typename T>
+  void read_parallel(const TensorSource& src, std::span<T> out, int threads) {
+    // Row blocks converted concurrently (decoding bf16 is a large share of the time).
+    const int parts = static_cast<int>(std::clamp<Index>(rows_ / 64, 1, threads));
+    std::vector<std::function<void()>> tasks;
+    for (int p = 0; p < parts; ++p) {
+      tasks.push_back([&, p] {
+        const Index b = rows_ * p / parts, e = rows_ * (p + 1) / parts;
+        src.read_rows(name_, b, e,
+                      out.subspan(static_cast<size_t>(b * cols_), static_cast<size_t>((e - b) * cols_)));
+      });
+    }
+    run_tasks(tasks, threads);
+  }
+  std::string name_;
+  Index rows_ = 0, cols_ = 0;
+  bool is_double_ = false, finite_ = true;
+  MatrixF f_;
+  MatrixD d_;
+};
+
+// The R of a factor, or empty when the factor held a non-finite value.
+struct Factor {
+  MatrixXd r;
+  bool finite = true;
+};
+Factor reduce(const MatrixXd& x, int threads = 1) {
+  if (!x.allFinite()) return {MatrixXd(), false};
+  return {triangular_factor(x, threads), true};
+}
+
+CircuitAudit circuit(const Factor& a, const Factor& b, int64_t nominal, double tol, double energy) {
+  CircuitAudit c;
+  c.nominal_rank = nominal;
+  if (!a.finite || !b.finite) {
+    c.finite = false;
+    return c;
+  }
+  c.sigma = product_singular_values(a.r, b.r);
+  c.sigma.resize(static_cast<size_t>(nominal), 0.0);  // exactly as many σ as the bound
+  for (double& s : c.sigma) s = std::max(s, 0.0);
+  c.metrics = rank_metrics(c.sigma, tol, energy);
+  return c;
+}
+
+// Columns of m scaled by γ (diag(γ) on the right).
+MatrixXd scale_columns(MatrixXd m, const VectorXd& gamma) { return m * gamma.asDiagonal(); }
+
+// Per-layer work shared by all layouts: tasks fill these, then circuits are formed.
+struct LayerWork {
+  std::vector<Factor> q, k, v, o, q_rope;
+  Factor k_rope;
+  std::vector<double> key_sigma;
+  bool key_finite = true;
+};
+
+std::string coarsest_dtype(const TensorSource& src, const std::vector<std::string>& names) {
+  // Coarsest = largest default τ.
+  std::string worst;
+  double worst_tol = -1.0;
+  for (const auto& n : names) {
+    if (n.empty()) continue;
+    const std::string& dt = src.info(n).dtype;
+    const auto tol = default_rank_tolerance(dt);
+    if (!tol) {
+      throw InputError(fmt::format("{}: tensor '{}' is stored as {}, which has no default rank "
+                                   "tolerance; pass --rank-tol", src.where(), n, dt));
+    }
+    if (*tol > worst_tol) worst_tol = *tol, worst = dt;
+  }
+  return worst;
+}
+
+std::vector<std::string> factor_names(const LayerLayout& l) {
+  return {l.q_proj, l.k_proj, l.v_proj, l.o_proj, l.q_a_proj, l.q_b_proj,
+          l.kv_a_proj_with_mqa, l.kv_b_proj, l.wq, l.kr_n};
+}
+
+LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double tol, double energy,
+                       int threads) {
+  LayerAudit out;
+  out.layer = lay.layer;
+  out.layout = std::string(layout_kind_name(lay.kind));
+  out.variant = std::string(variant_name(lay.shape.variant));
+  out.nominal = capacity_ranks(lay.shape);
+  if (lay.kind == LayoutKind::kLinear) {
+    out.audited = false;
+    return out;
+  }
+  const AttentionShape& s = lay.shape;
+  const int64_t n = s.heads;
+  // Load the layer's tensors (the reader drops their file pages as it converts).
+  std::map<std::string, LayerTensor> t;
+  auto load = [&](const std::string& name) -> const LayerTensor* {
+    if (name.empty()) return nullptr;
+    auto [it, inserted] = t.try_emplace(name);
+    if (inserted) {
+      it->second = LayerTensor(src, name, threads);
+      if (!it->second.finite()) out.nonfinite_tensors.push_back(name);
+    }
+    return &it->second;
+  };
+  for (const auto& name : factor_names(lay)) load(name);
+  for (const auto& name : {lay.q_a_layernorm, lay.kv_a_layernorm, lay.inter_norm, lay.kr_alpha,
+                           lay.q_norm, lay.k_norm})
+    load(name);
+  auto vec = [&](const std::string& name, Index size) -> VectorXd {
+    if (name.empty()) return VectorXd::Ones(size);
+    return t.at(name).vector();
+  };
+
+  LayerWork w;
+  std::vector<std::function<void()>> tasks;
+  const int64_t qk_nom = nominal_qk_rank(s), vo_nom = nominal_vo_rank(s);
+  auto group_of = [&](int64_t c) { return lay.kind == LayoutKind::kGqa ? c / (n / s.kv_heads) : 0; };
+
+  switch (lay.kind) {
+    case LayoutKind::kGqa: {
+      const int64_t h = s.head_dim, g = s.kv_heads;
+      const LayerTensor &q = t.at(lay.q_proj), &k = t.at(lay.k_proj), &v = t.at(lay.v_proj),
+                        &o = t.at(lay.o_proj);
+      const VectorXd qn = vec(lay.q_norm, h), kn = vec(lay.k_norm, h);  // Qwen3: diag(γ) per head
+      w.q.resize(n), w.o.resize(n), w.k.resize(g), w.v.resize(g);
+      // Measured SLSD: the stacked key factors, k_projᵀ (d × g·h), largest task first.
+      tasks.push_back([&] {
+        MatrixXd kt = k.rows_transposed(0, g * h);
+        for (int64_t j = 0; j < g; ++j) kt.middleCols(j * h, h) *= kn.asDiagonal();
+        if (!kt.allFinite()) return void(w.key_finite = false);
+        w.key_sigma = tall_singular_values(kt);
+      });
+      for (int64_t c = 0; c < n; ++c) {
+        tasks.push_back([&, c] { w.q[c] = reduce(scale_columns(q.rows_transposed(c * h, h), qn)); });
+        tasks.push_back([&, c] { w.o[c] = reduce(o.columns(c * h, h)); });
+      }
+      for (int64_t j = 0; j < g; ++j) {
+        tasks.push_back([&, j] { w.k[j] = reduce(scale_columns(k.rows_transposed(j * h, h), kn)); });
+        tasks.push_back([&, j] { w.v[j] = reduce(v.rows_transposed(j * h, h)); });
+      }
+      run_tasks(tasks, threads);  // the tasks refer to this block's locals
+      tasks.clear();
+      break;
+    }
+    case LayoutKind::kMla: {
+      const int64_t C = s.kv_lora_rank, nope = s.qk_nope_dim, rope = s.qk_rope_dim,
+                    hv = s.v_head_dim, qk = nope + rope, ql = s.q_lora_rank;
+      const LayerTensor &kva = t.at(lay.kv_a_proj_with_mqa), &kvb = t.at(lay.kv_b_proj),
+                        &o = t.at(lay.o_proj);
+      const VectorXd gkv = vec(lay.kv_a_layernorm, C);
+      // Shared factors once per layer, each with all threads: the query down-projection, the
+      // latent rows and the RoPE key rows of kv_a_proj_with_mqa.
+      Factor qa, lat = reduce(kva.rows_transposed(0, C), threads);
+      if (rope > 0) w.k_rope = reduce(kva.rows_transposed(C, rope), threads);
+      VectorXd gq;
+      if (ql > 0) {
+        qa = reduce(t.at(lay.q_a_proj).rows_transposed(0, ql), threads);
+        gq = vec(lay.q_a_layernorm, ql);
+      }
+      const LayerTensor& qsrc = ql > 0 ? t.at(lay.q_b_proj) : t.at(lay.q_proj);
+      // A query factor: with q_lora, R_qa·diag(γ_q)·block (ql × width); else the block itself.
+      auto query = [&, ql](int64_t row0, int64_t width) -> Factor {
+        MatrixXd blk = qsrc.rows_transposed(row0, width);
+        if (ql == 0) return reduce(blk);
+        if (!qa.finite) return {MatrixXd(), false};
+        return reduce(qa.r * gq.asDiagonal() * blk);
+      };
+      // A latent factor: R_kv·diag(γ_kv)·(kv_b rows)ᵀ (C × width).
+      auto latent = [&](int64_t row0, int64_t width) -> Factor {
+        if (!lat.finite) return {MatrixXd(), false};
+        return reduce(lat.r * gkv.asDiagonal() * kvb.rows_transposed(row0, width));
+      };
+      w.q.resize(n), w.k.resize(n), w.v.resize(n), w.o.resize(n), w.q_rope.resize(n);
+      // Measured SLSD: the per-head key maps through the latent, stacked: σ of
+      // [R_kv·diag(γ)·Wk_b,1ᵀ … ] (C × n·nope), via its transpose (tall).
+      tasks.push_back([&] {
+        if (!lat.finite) return void(w.key_finite = false);
+        MatrixXd stacked(n * nope, C);
+        for (int64_t c = 0; c < n; ++c)
+          stacked.middleRows(c * nope, nope) =
+              (lat.r * gkv.asDiagonal() * kvb.rows_transposed(c * (nope + hv), nope)).transpose();
+        if (!stacked.allFinite()) return void(w.key_finite = false);
+        w.key_sigma = tall_singular_values(stacked);
+      });
+      for (int64_t c = 0; c < n; ++c) {
+        tasks.push_back([&, c] {
+          w.q[c] = query(c * qk, nope);
+          if (rope > 0) w.q_rope[c] = query(c * qk + nope, rope);
+        });
+        tasks.push_back([&, c] {
+          w.k[c] = latent(c * (nope + hv), nope);
+          w.v[c] = latent(c * (nope + hv) + nope, hv);
+        });
+        tasks.push_back([&, c] { w.o[c] = reduce(o.columns(c * hv, hv)); });
+      }
+      run_tasks(tasks, threads);
+      tasks.clear();
+      break;
+    }
+    case LayoutKind::kMfa: case LayoutKind::kMfaKr: {
+      const int64_t C = s.head_dim, cq = s.q_share_dim > 0 ? s.q_share_dim : C;
+      const LayerTensor &sq = t.at(lay.q_proj), &wq = t.at(lay.wq), &k = t.at(lay.k_proj),
+                        &o = t.at(lay.o_proj);
+      const VectorXd gamma = vec(lay.inter_norm, cq);
+      const Factor rsq = reduce(sq.rows_transposed(0, cq), threads);
+      w.k.resize(1), w.v.resize(1), w.q.resize(n), w.o.resize(n);
+      const MatrixXd kt = k.rows_transposed(0, C);
+      w.k[0] = reduce(kt, threads);
+      if (kt.allFinite()) {
+        w.key_sigma = tall_singular_values(kt, threads);
+      } else {
+        w.key_finite = false;
+      }
+      if (lay.kind == LayoutKind::kMfa) {
+        w.v[0] = reduce(t.at(lay.v_proj).rows_transposed(0, C), threads);
+      } else if (w.k[0].finite) {
+        // Key reuse: V-projection = (I + diag(α)·N)·S_K, so its factor is Q_k·R_k·Mᵀ.
+        const LayerTensor& nmat = t.at(lay.kr_n);
+        const MatrixXd m = MatrixXd::Identity(C, C) +
+                           vec(lay.kr_alpha, C).asDiagonal() * nmat.rows_transposed(0, C).transpose();
+        w.v[0] = reduce(w.k[0].r * m.transpose());
+      } else {
+        w.v[0] = {MatrixXd(), false};
+      }
+      for (int64_t c = 0; c < n; ++c) {
+        tasks.push_back([&, c] {
+          if (!rsq.finite) return void(w.q[c] = {MatrixXd(), false});
+          w.q[c] = reduce(rsq.r * gamma.asDiagonal() * wq.rows_transposed(c * C, C));
+        });
+        tasks.push_back([&, c] { w.o[c] = reduce(o.columns(c * C, C)); });
+      }
+      run_tasks(tasks, threads);
+      tasks.clear();
+      break;
+    }
+    case LayoutKind::kLinear:
+      break;
+  }
+
+  // Circuits: r×r products per head, in parallel.
+  out.heads.resize(static_cast<size_t>(n));
+  std::vector<std::function<void()>> products;
+  for (int64_t c = 0; c < n; ++c) {
+    products.push_back([&, c] {
+      HeadAudit& h = out.heads[static_cast<size_t>(c)];
+      const int64_t grp = group_of(c);
+      h.head = c;
+      h.kv_head = grp;
+      const size_t kg = lay.kind == LayoutKind::kMla ? static_cast<size_t>(c) : static_cast<size_t>(grp);
+      h.qk = circuit(w.q[c], w.k[kg], qk_nom, tol, energy);
+      h.vo = circuit(w.v[kg], w.o[c], vo_nom, tol, energy);
+      if (lay.kind == LayoutKind::kMla && s.qk_rope_dim > 0)
+        h.qk_rope = circuit(w.q_rope[c], w.k_rope, s.qk_rope_dim, tol, energy);
+    });
+  }
+  run_tasks(products, threads);
+
+  // Per-layer figures and flags.
+  double max_qk = 0.0, max_vo = 0.0;
+  for (const auto& h : out.heads) {
+    max_qk = std::max(max_qk, h.qk.metrics.sigma_1);
+    max_vo = std::max(max_vo, h.vo.metrics.sigma_1);
+  }
+  for (auto& h : out.heads) {
+    out.measured_ter += h.qk.metrics.numerical_rank;
+    out.measured_ter_entropy += h.qk.metrics.entropy_rank;
+    h.qk_below_nominal = h.qk.finite && h.qk.metrics.numerical_rank < h.qk.nominal_rank;
+    h.vo_below_nominal = h.vo.finite && h.vo.metrics.numerical_rank < h.vo.nominal_rank;
+    h.qk_dead = h.qk.finite && h.qk.metrics.sigma_1 <= tol * max_qk;
+    h.vo_dead = h.vo.finite && h.vo.metrics.sigma_1 <= tol * max_vo;
+    if (h.qk_below_nominal || h.vo_below_nominal) ++out.heads_below_nominal;
+    if (h.qk_dead || h.vo_dead) ++out.dead_heads;
+  }
+  if (w.key_finite && !w.key_sigma.empty()) {
+    out.key_sigma = w.key_sigma;
+    out.measured_slsd = rank_metrics(w.key_sigma, tol, energy).numerical_rank;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_layer_list(std::string_view text, int64_t layers, const std::string& flag) {
+  std::set<int64_t> out;
+  size_t pos = 0;
+  auto number = [&](const std::string& item) -> int64_t {
+    size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || v < 0) {
+      throw InputError(fmt::format("{}: '{}' is not a layer index (e.g. 0-3,10)", flag, item));
+    }
+    if (v >= layers) {
+      throw InputError(fmt::format("{}: layer {} is out of range (the model has {} layers)", flag,
+                                   v, layers));
+    }
+    return v;
+  };
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item(text.substr(pos, comma - pos));
+    const size_t dash = item.find('-');
+    if (dash == std::string::npos) {
+      out.insert(number(item));
+    } else {
+      const int64_t a = number(item.substr(0, dash)), b = number(item.substr(dash + 1));
+      if (b < a) throw InputError(fmt::format("{}: range '{}' runs backwards", flag, item));
+      for (int64_t i = a; i <= b; ++i) out.insert(i);
+    }
+    pos = comma + 1;
+  }
+  return {out.begin(), out.end()};
+}
+
+AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const AuditOptions& opt) {
+  AuditReport r;
+  r.checkpoint = ck.path;
+  r.format = ck.format;
+  r.architecture = layout.architecture.empty() ? ck.architecture : layout.architecture;
+  r.model_layers = static_cast<int64_t>(layout.layers.size());
+  r.energy = opt.energy;
+  if (!(opt.energy > 0.0 && opt.energy <= 1.0)) {
+    throw InputError(fmt::format("--energy: {} is not in (0, 1]", opt.energy));
+  }
+  std::vector<int64_t> todo = opt.layers;
+  if (todo.empty()) {
+    for (int64_t i = 0; i < r.model_layers; ++i) todo.push_back(i);
+  }
+  for (int64_t i : todo) {
+    if (i < 0 || i >= r.model_layers) {
+      throw InputError(fmt::format("--layers: layer {} is out of range (the model has {} layers)",
+                                   i, r.model_layers));
+    }
+  }
+  const TensorSource& src = *ck.tensors;
+  if (opt.rank_tol) {
+    if (!(*opt.rank_tol > 0.0 && *opt.rank_tol < 1.0)) {
+      throw InputError(fmt::format("--rank-tol: {} is not in (0, 1)", *opt.rank_tol));
+    }
+    r.rank_tol = *opt.rank_tol;
+    r.rank_tol_source = "--rank-tol";
+  } else {
+    std::vector<std::string> names;
+    for (int64_t i : todo)
+      for (auto& n : factor_names(layout.layers[static_cast<size_t>(i)])) names.push_back(n);
+    const std::string dt = coarsest_dtype(src, names);
+    if (dt.empty()) {
+      r.rank_tol = std::ldexp(1.0, -22);
+      r.rank_tol_source = "default (no attention tensors)";
+    } else {
+      r.rank_tol = *default_rank_tolerance(dt);
+      r.rank_tol_source = fmt::format("default for {} (coarsest attention-weight dtype)", dt);
+    }
+  }
+  const int threads = opt.threads > 0 ? opt.threads
+                                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int64_t done = 0;
+  for (int64_t i : todo) {
+    r.layers.push_back(
+        audit_layer(src, layout.layers[static_cast<size_t>(i)], r.rank_tol, r.energy, threads));
+    ++done;
+    if (opt.progress) opt.progress(done, static_cast<int64_t>(todo.size()));
+  }
+  return r;
+}
+
+AuditReport audit_path(const std::string& path, const AuditOptions& options) {
+  const Checkpoint ck = open_checkpoint(path);
+  const Layout layout = detect_layout(ck);
+  return audit_checkpoint(ck, layout, options);
+}
+
+AuditSummary summarize(const AuditReport& r) {
+  AuditSummary s;
+  double entropy_sum = 0.0;
+  bool first = true;
+  for (const auto& l : r.layers) {
+    if (!l.audited) continue;
+    ++s.layers;
+    s.heads += static_cast<int64_t>(l.heads.size());
+    s.nominal_ter += l.nominal.ter;
+    s.measured_ter += l.measured_ter;
+    s.measured_ter_entropy += l.measured_ter_entropy;
+    s.heads_below_nominal += l.heads_below_nominal;
+    s.dead_heads += l.dead_heads;
+    if (!l.nonfinite_tensors.empty()) ++s.layers_with_nonfinite;
+    for (const auto& h : l.heads) {
+      entropy_sum += h.qk.metrics.entropy_rank;
+      if (first || h.qk.metrics.entropy_rank < s.min_qk_entropy_rank)
+        s.min_qk_entropy_rank = h.qk.metrics.entropy_rank;
+      first = false;
+    }
+  }
+  if (s.heads > 0) s.mean_qk_entropy_rank = entropy_sum / static_cast<double>(s.heads);
+  return s;
+}
+
+}  // namespace gmha

@@ -1,0 +1,205 @@
+#include "gmha/rank/audit_json.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+ojson circuit_json(const CircuitAudit& c, bool spectra) {
+  ojson j;
+  j["nominal_rank"] = c.nominal_rank;
+  j["finite"] = c.finite;
+  j["sigma_1"] = c.metrics.sigma_1;
+  j["numerical_rank"] = c.metrics.numerical_rank;
+  j["energy_rank"] = c.metrics.energy_rank;
+  j["entropy_rank"] = c.metrics.entropy_rank;
+  j["stable_rank"] = c.metrics.stable_rank;
+  if (spectra && !c.sigma.empty()) j["sigma"] = c.sigma;
+  return j;
+}
+
+// Typed access with one-line errors naming the file and the key path.
+struct Reader {
+  const std::string& where;
+  const nlohmann::json& at(const nlohmann::json& j, const char* key, const std::string& path) const {
+    if (!j.is_object() || !j.contains(key)) {
+      throw InputError(fmt::format("{}: missing key '{}{}'", where, path, key));
+    }
+    return j.at(key);
+  }
+  template <typename T>
+  T get(const nlohmann::json& j, const char* key, const std::string& path) const {
+    const nlohmann::json& v = at(j, key, path);
+    try {
+      return v.get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(fmt::format("{}: key '{}{}' has the wrong type", where, path, key));
+    }
+  }
+  CircuitAudit circuit(const nlohmann::json& j, const std::string& path) const {
+    CircuitAudit c;
+    c.nominal_rank = get<int64_t>(j, "nominal_rank", path);
+    c.finite = get<bool>(j, "finite", path);
+    c.metrics.sigma_1 = get<double>(j, "sigma_1", path);
+    c.metrics.numerical_rank = get<int64_t>(j, "numerical_rank", path);
+    c.metrics.energy_rank = get<int64_t>(j, "energy_rank", path);
+    c.metrics.entropy_rank = get<double>(j, "entropy_rank", path);
+    c.metrics.stable_rank = get<double>(j, "stable_rank", path);
+    if (j.contains("sigma")) c.sigma = get<std::vector<double>>(j, "sigma", path);
+    return c;
+  }
+};
+
+}  // namespace
+
+nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
+  ojson j;
+  j["tool"] = "gmha audit";
+  j["checkpoint"] = r.checkpoint;
+  j["format"] = r.format;
+  j["architecture"] = r.architecture;
+  j["model_layers"] = r.model_layers;
+  j["rank_tol"] = r.rank_tol;
+  j["rank_tol_source"] = r.rank_tol_source;
+  j["energy"] = r.energy;
+  ojson layers = ojson::array();
+  for (const auto& l : r.layers) {
+    ojson lj;
+    lj["layer"] = l.layer;
+    lj["layout"] = l.layout;
+    lj["variant"] = l.variant;
+    lj["audited"] = l.audited;
+    lj["nominal"] = {{"frh", l.nominal.frh}, {"slsd", l.nominal.slsd}, {"ter", l.nominal.ter},
+                     {"frh_bound", l.nominal.frh_bound}};
+    lj["measured"] = {{"slsd", l.measured_slsd}, {"ter", l.measured_ter},
+                      {"ter_entropy", l.measured_ter_entropy}};
+    lj["flags"] = {{"heads_below_nominal", l.heads_below_nominal},
+                   {"dead_heads", l.dead_heads},
+                   {"nonfinite_tensors", l.nonfinite_tensors}};
+    if (spectra && !l.key_sigma.empty()) lj["key_sigma"] = l.key_sigma;
+    ojson heads = ojson::array();
+    for (const auto& h : l.heads) {
+      ojson hj;
+      hj["head"] = h.head;
+      hj["kv_head"] = h.kv_head;
+      hj["qk"] = circuit_json(h.qk, spectra);
+      hj["vo"] = circuit_json(h.vo, spectra);
+      if (h.qk_rope) hj["qk_rope"] = circuit_json(*h.qk_rope, spectra);
+      hj["flags"] = {{"qk_below_nominal", h.qk_below_nominal}, {"vo_below_nominal", h.vo_below_nominal},
+                     {"qk_dead", h.qk_dead}, {"vo_dead", h.vo_dead}};
+      heads.push_back(std::move(hj));
+    }
+    lj["heads"] = std::move(heads);
+    layers.push_back(std::move(lj));
+  }
+  j["layers"] = std::move(layers);
+  const AuditSummary s = summarize(r);
+  j["summary"] = {{"layers", s.layers},
+                  {"heads", s.heads},
+                  {"nominal_ter", s.nominal_ter},
+                  {"measured_ter", s.measured_ter},
+                  {"measured_ter_entropy", s.measured_ter_entropy},
+                  {"heads_below_nominal", s.heads_below_nominal},
+                  {"dead_heads", s.dead_heads},
+                  {"layers_with_nonfinite", s.layers_with_nonfinite},
+                  {"min_qk_entropy_rank", s.min_qk_entropy_rank},
+                  {"mean_qk_entropy_rank", s.mean_qk_entropy_rank}};
+  return j;
+}
+
+AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
+  const Reader rd{where};
+  AuditReport r;
+  r.checkpoint = rd.get<std::string>(j, "checkpoint", "");
+  r.format = rd.get<std::string>(j, "format", "");
+  r.architecture = rd.get<std::string>(j, "architecture", "");
+  r.model_layers = rd.get<int64_t>(j, "model_layers", "");
+  r.rank_tol = rd.get<double>(j, "rank_tol", "");
+  r.rank_tol_source = rd.get<std::string>(j, "rank_tol_source", "");
+  r.energy = rd.get<double>(j, "energy", "");
+  const auto& layers = rd.at(j, "layers", "");
+  if (!layers.is_array()) throw InputError(fmt::format("{}: key 'layers' is not an array", where));
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& lj = layers[i];
+    const std::string p = fmt::format("layers[{}].", i);
+    LayerAudit l;
+    l.layer = rd.get<int64_t>(lj, "layer", p);
+    l.layout = rd.get<std::string>(lj, "layout", p);
+    l.variant = rd.get<std::string>(lj, "variant", p);
+    l.audited = rd.get<bool>(lj, "audited", p);
+    const auto& nom = rd.at(lj, "nominal", p);
+    l.nominal.frh = rd.get<int64_t>(nom, "frh", p + "nominal.");
+    l.nominal.slsd = rd.get<int64_t>(nom, "slsd", p + "nominal.");
+    l.nominal.ter = rd.get<int64_t>(nom, "ter", p + "nominal.");
+    if (nom.contains("frh_bound")) l.nominal.frh_bound = rd.get<std::string>(nom, "frh_bound", p);
+    const auto& mea = rd.at(lj, "measured", p);
+    l.measured_slsd = rd.get<int64_t>(mea, "slsd", p + "measured.");
+    l.measured_ter = rd.get<int64_t>(mea, "ter", p + "measured.");
+    l.measured_ter_entropy = rd.get<double>(mea, "ter_entropy", p + "measured.");
+    const auto& fl = rd.at(lj, "flags", p);
+    l.heads_below_nominal = rd.get<int64_t>(fl, "heads_below_nominal", p + "flags.");
+    l.dead_heads = rd.get<int64_t>(fl, "dead_heads", p + "flags.");
+    l.nonfinite_tensors = rd.get<std::vector<std::string>>(fl, "nonfinite_tensors", p + "flags.");
+    if (lj.contains("key_sigma")) l.key_sigma = rd.get<std::vector<double>>(lj, "key_sigma", p);
+    const auto& heads = rd.at(lj, "heads", p);
+    for (size_t c = 0; c < heads.size(); ++c) {
+      const auto& hj = heads[c];
+      const std::string hp = fmt::format("{}heads[{}].", p, c);
+      HeadAudit h;
+      h.head = rd.get<int64_t>(hj, "head", hp);
+      h.kv_head = rd.get<int64_t>(hj, "kv_head", hp);
+      h.qk = rd.circuit(rd.at(hj, "qk", hp), hp + "qk.");
+      h.vo = rd.circuit(rd.at(hj, "vo", hp), hp + "vo.");
+      if (hj.contains("qk_rope")) h.qk_rope = rd.circuit(hj.at("qk_rope"), hp + "qk_rope.");
+      const auto& hf = rd.at(hj, "flags", hp);
+      h.qk_below_nominal = rd.get<bool>(hf, "qk_below_nominal", hp + "flags.");
+      h.vo_below_nominal = rd.get<bool>(hf, "vo_below_nominal", hp + "flags.");
+      h.qk_dead = rd.get<bool>(hf, "qk_dead", hp + "flags.");
+      h.vo_dead = rd.get<bool>(hf, "vo_dead", hp + "flags.");
+      l.heads.push_back(std::move(h));
+    }
+    r.layers.push_back(std::move(l));
+  }
+  return r;
+}
+
+AuditReport merge_audits(const std::vector<AuditReport>& shards,
+                         const std::vector<std::string>& names) {
+  if (shards.empty()) throw InputError("audit merge: no shards to merge");
+  auto name = [&](size_t i) { return i < names.size() ? names[i] : fmt::format("shard {}", i + 1); };
+  AuditReport out = shards[0];
+  out.layers.clear();
+  std::map<int64_t, size_t> owner;  // layer -> shard that holds it
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const AuditReport& s = shards[i];
+    auto differs = [&](const char* what, const std::string& a, const std::string& b) {
+      if (a != b) {
+        throw InputError(fmt::format("{}: {} '{}' differs from {}'s '{}'", name(i), what, b,
+                                     name(0), a));
+      }
+    };
+    differs("architecture", out.architecture, s.architecture);
+    differs("layer count", std::to_string(out.model_layers), std::to_string(s.model_layers));
+    differs("rank tolerance", fmt::format("{}", out.rank_tol), fmt::format("{}", s.rank_tol));
+    differs("energy level", fmt::format("{}", out.energy), fmt::format("{}", s.energy));
+    for (const auto& l : s.layers) {
+      auto [it, fresh] = owner.emplace(l.layer, i);
+      if (!fresh) {
+        throw InputError(fmt::format("{}: layer {} is also in {}", name(i), l.layer, name(it->second)));
+      }
+      out.layers.push_back(l);
+    }
+  }
+  std::sort(out.layers.begin(), out.layers.end(),
+            [](const LayerAudit& a, const LayerAudit& b) { return a.layer < b.layer; });
+  return out;
+}
+
+}  // namespace gmha

@@ -1,0 +1,61 @@
+#include "gmha/rank/metrics.hpp"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+RankMetrics rank_metrics(std::span<const double> sigma, double tol, double energy) {
+  if (!(tol > 0.0 && tol < 1.0)) {
+    throw InputError("rank tolerance must lie in (0, 1) (got " + std::to_string(tol) + ")");
+  }
+  if (!(energy > 0.0 && energy <= 1.0)) {
+    throw InputError("energy level must lie in (0, 1] (got " + std::to_string(energy) + ")");
+  }
+  RankMetrics m;
+  for (double s : sigma) {
+    if (!std::isfinite(s) || s < 0.0) {
+      throw InputError("spectrum has a negative or non-finite singular value (" +
+                       std::to_string(s) + ")");
+    }
+  }
+  if (sigma.empty() || sigma[0] <= 0.0) return m;  // zero matrix: all metrics 0
+  m.sigma_1 = sigma[0];
+  // Prefix sums of σ² (the total is the last one, so p = 1 is reached exactly at the end).
+  std::vector<double> energy_prefix(sigma.size());
+  double sum_sq = 0.0, sum = 0.0;
+  for (size_t i = 0; i < sigma.size(); ++i) {
+    sum_sq += sigma[i] * sigma[i];
+    sum += sigma[i];
+    energy_prefix[i] = sum_sq;
+    if (sigma[i] > tol * m.sigma_1) ++m.numerical_rank;
+  }
+  for (size_t i = 0; i < sigma.size(); ++i) {
+    if (energy_prefix[i] >= energy * sum_sq) {
+      m.energy_rank = static_cast<int64_t>(i + 1);
+      break;
+    }
+  }
+  double entropy = 0.0;
+  for (double s : sigma) {
+    const double p = s / sum;
+    if (p > 0.0) entropy -= p * std::log(p);
+  }
+  m.entropy_rank = std::exp(entropy);
+  m.stable_rank = sum_sq / (m.sigma_1 * m.sigma_1);
+  return m;
+}
+
+std::optional<double> default_rank_tolerance(std::string_view t) {
+  if (t == "F64") return std::ldexp(1.0, -51);
+  if (t == "F32") return std::ldexp(1.0, -22);
+  if (t == "F16") return std::ldexp(1.0, -9);
+  if (t == "BF16") return std::ldexp(1.0, -6);
+  if (t == "F8_E4M3" || t == "F8_E5M2" || t == "Q8_0") return std::ldexp(1.0, -4);
+  return std::nullopt;
+}
+
+}  // namespace gmha

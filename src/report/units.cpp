@@ -1,0 +1,71 @@
+#include "gmha/report/units.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace gmha::report {
+
+std::string format_number(double v, int digits) {
+  if (v == 0) return "0";
+  if (!std::isfinite(v)) return fmt::format("{}", v);
+  const double a = std::fabs(v);
+  if (a >= 1e15 || a < 1e-4) return fmt::format("{:.{}e}", v, digits - 1);
+  const int int_digits = a >= 1 ? static_cast<int>(std::floor(std::log10(a))) + 1 : 0;
+  int decimals = std::max(0, digits - int_digits);
+  if (a < 1) decimals = digits - 1 - static_cast<int>(std::floor(std::log10(a)));
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  return s;
+}
+
+std::string format_exact(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 9.007199254740992e15) {
+    return fmt::format("{}", static_cast<long long>(v));
+  }
+  return fmt::format("{:.1f}", v);
+}
+
+std::string format_bytes(double bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (std::fabs(bytes) < 1024) return format_exact(bytes) + " B";
+  int u = 0;
+  double v = bytes;
+  while (std::fabs(v) >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.2f} {}", v, kUnits[u]);
+}
+
+std::string format_count(double n) {
+  if (std::fabs(n) < 1000) return format_exact(n);
+  static const char* kUnits[] = {"", "K", "M", "B", "T", "P", "E"};
+  int u = 0;
+  double v = n;
+  while (std::fabs(v) >= 1000 && u < 6) {
+    v /= 1000;
+    ++u;
+  }
+  return fmt::format("{:.2f}{}", v, kUnits[u]);
+}
+
+std::string format_flops(double flops) {
+  static const char* kUnits[] = {"FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"};
+  int u = 0;
+  double v = flops;
+  while (std::fabs(v) >= 1000 && u < 6) {
+    v /= 1000;
+    ++u;
+  }
+  return u == 0 ? format_exact(v) + " FLOP" : fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+std::string format_flop_rate(double r) { return format_flops(r) + "/s"; }
+
+std::string format_usd(double usd) { return "$" + format_number(usd, 4); }
+
+}  // namespace gmha::report

@@ -1,0 +1,170 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include <Eigen/SVD>
+
+#include "gmha/core/error.hpp"
+#include "gmha/rank/metrics.hpp"
+#include "gmha/rank/spectrum.hpp"
+
+using namespace gmha;
+
+namespace {
+
+// A d×r matrix with orthonormal columns, from a QR of a Gaussian matrix.
+Eigen::MatrixXd random_orthonormal(Eigen::Index d, Eigen::Index r, std::mt19937_64& rng) {
+  std::normal_distribution<double> n(0.0, 1.0);
+  Eigen::MatrixXd g(d, r);
+  for (Eigen::Index i = 0; i < g.size(); ++i) g.data()[i] = n(rng);
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
+  return qr.householderQ() * Eigen::MatrixXd::Identity(d, r);
+}
+
+// d×r factor with the given singular values (zeros allowed: a planted rank).
+Eigen::MatrixXd factor_with_spectrum(Eigen::Index d, const Eigen::VectorXd& s, std::mt19937_64& rng) {
+  const Eigen::Index r = s.size();
+  return random_orthonormal(d, r, rng) * s.asDiagonal() * random_orthonormal(r, r, rng).transpose();
+}
+
+// Reference: dense double SVD of the formed d×d matrix.
+std::vector<double> dense_sigma(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+  const Eigen::MatrixXd w = a * b.transpose();
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(w);
+  const auto& s = svd.singularValues();
+  return {s.data(), s.data() + s.size()};
+}
+
+// Largest |σ_factored − σ_dense| over σ₁ (the dense list is longer: its tail must be ~0).
+double worst_relative_gap(const std::vector<double>& factored, const std::vector<double>& dense) {
+  double worst = 0.0;
+  for (size_t i = 0; i < dense.size(); ++i) {
+    const double f = i < factored.size() ? factored[i] : 0.0;
+    worst = std::max(worst, std::abs(f - dense[i]));
+  }
+  return worst / dense[0];
+}
+
+}  // namespace
+
+TEST_CASE("spectrum: factored singular values equal a dense SVD of the formed matrix to 1e-9 σ₁",
+          "[rank]") {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> n(0.0, 1.0);
+  for (Eigen::Index d : {16, 64, 128}) {
+    for (Eigen::Index r : {1, 4, 8, 32}) {
+      if (r > d) continue;
+      Eigen::MatrixXd a(d, r), b(d, r);
+      for (Eigen::Index i = 0; i < a.size(); ++i) a.data()[i] = n(rng), b.data()[i] = n(rng);
+      const auto f = circuit_singular_values(a, b);
+      const auto ref = dense_sigma(a, b);
+      REQUIRE(f.size() == static_cast<size_t>(r));
+      CHECK(worst_relative_gap(f, ref) < 1e-9);
+    }
+  }
+}
+
+TEST_CASE("spectrum: rank-deficient and ill-conditioned factors (the QR path) agree with dense SVD",
+          "[rank]") {
+  std::mt19937_64 rng(11);
+  const Eigen::Index d = 96, r = 16;
+  // Planted rank 5 in A, and B with σ spread over seven decades (κ = 1e7).
+  Eigen::VectorXd sa = Eigen::VectorXd::Zero(r), sb(r);
+  sa.head(5) << 1.0, 0.8, 0.6, 0.4, 0.3;
+  for (Eigen::Index i = 0; i < r; ++i) sb(i) = std::pow(10.0, -7.0 * i / (r - 1));
+  const Eigen::MatrixXd a = factor_with_spectrum(d, sa, rng), b = factor_with_spectrum(d, sb, rng);
+  const auto f = circuit_singular_values(a, b);
+  const auto ref = dense_sigma(a, b);
+  CHECK(worst_relative_gap(f, ref) < 1e-9);
+  const RankMetrics m = rank_metrics(f, std::ldexp(1.0, -22), 0.99);
+  CHECK(m.numerical_rank == 5);
+}
+
+TEST_CASE("spectrum: triangular factor satisfies RᵀR = XᵀX on both paths and with threads",
+          "[rank]") {
+  std::mt19937_64 rng(3);
+  Eigen::VectorXd good(8), bad(8);
+  good << 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3;
+  bad << 1, 0.5, 0.1, 1e-3, 1e-5, 1e-7, 0, 0;
+  for (const Eigen::VectorXd& s : {good, bad}) {
+    const Eigen::MatrixXd x = factor_with_spectrum(5000, s, rng);
+    for (int threads : {1, 2}) {
+      const Eigen::MatrixXd r = triangular_factor(x, threads);
+      REQUIRE(r.rows() == 8);
+      CHECK((r.transpose() * r - x.transpose() * x).norm() < 1e-12);
+      CHECK(r.isUpperTriangular());
+    }
+  }
+  // Wide input (fewer rows than columns): R is rows×cols and still reproduces the Gram matrix.
+  const Eigen::MatrixXd w = random_orthonormal(12, 5, rng).transpose();
+  const Eigen::MatrixXd rw = triangular_factor(w);
+  CHECK(rw.rows() == 5);
+  CHECK((rw.transpose() * rw - w.transpose() * w).norm() < 1e-12);
+}
+
+TEST_CASE("spectrum: planted ranks 1..r come back exactly, zero matrix gives rank 0", "[rank]") {
+  std::mt19937_64 rng(5);
+  const Eigen::Index d = 64, r = 8;
+  const Eigen::MatrixXd b = factor_with_spectrum(d, Eigen::VectorXd::Constant(r, 1.0), rng);
+  for (Eigen::Index k = 0; k <= r; ++k) {
+    Eigen::VectorXd s = Eigen::VectorXd::Zero(r);
+    for (Eigen::Index i = 0; i < k; ++i) s(i) = 1.0 - 0.7 * i / std::max<Eigen::Index>(r - 1, 1);
+    const auto sigma = circuit_singular_values(factor_with_spectrum(d, s, rng), b);
+    CHECK(rank_metrics(sigma, std::ldexp(1.0, -22), 0.99).numerical_rank == k);
+  }
+}
+
+TEST_CASE("spectrum: factors of different inner widths are an input error", "[rank]") {
+  CHECK_THROWS_AS(circuit_singular_values(Eigen::MatrixXd::Ones(8, 2), Eigen::MatrixXd::Ones(8, 3)),
+                  InputError);
+}
+
+TEST_CASE("metrics: hand-computed values for σ = (2, 1, 1, 0)", "[rank]") {
+  const std::vector<double> s{2.0, 1.0, 1.0, 0.0};
+  const RankMetrics m = rank_metrics(s, 0.1, 0.99);
+  CHECK(m.sigma_1 == 2.0);
+  CHECK(m.numerical_rank == 3);
+  CHECK(m.energy_rank == 3);  // prefix σ² 4, 5, 6 of 6: 5.94 needs three
+  CHECK(rank_metrics(s, 0.1, 0.6).energy_rank == 1);  // 4 ≥ 3.6
+  CHECK(rank_metrics(s, 0.1, 1.0).energy_rank == 3);
+  CHECK(rank_metrics(s, 0.6, 0.99).numerical_rank == 1);  // 1 > 1.2 fails
+  // p = (1/2, 1/4, 1/4): H = 1.5 ln 2, exp(H) = 2^1.5.
+  CHECK(m.entropy_rank == Approx(std::pow(2.0, 1.5)).epsilon(1e-14));
+  CHECK(m.stable_rank == Approx(1.5).epsilon(1e-15));
+}
+
+TEST_CASE("metrics: a flat spectrum of k values has every rank equal to k", "[rank]") {
+  const std::vector<double> s(7, 0.5);
+  const RankMetrics m = rank_metrics(s, 1e-3, 0.99);
+  CHECK(m.numerical_rank == 7);
+  CHECK(m.energy_rank == 7);
+  CHECK(m.entropy_rank == Approx(7.0).epsilon(1e-14));
+  CHECK(m.stable_rank == Approx(7.0).epsilon(1e-14));
+}
+
+TEST_CASE("metrics: a zero matrix has all metrics 0; bad τ, p and σ are input errors", "[rank]") {
+  const std::vector<double> zero(4, 0.0);
+  const RankMetrics m = rank_metrics(zero, 0.01, 0.99);
+  CHECK(m.sigma_1 == 0.0);
+  CHECK(m.numerical_rank == 0);
+  CHECK(m.energy_rank == 0);
+  CHECK(m.entropy_rank == 0.0);
+  CHECK(m.stable_rank == 0.0);
+  const std::vector<double> s{1.0};
+  CHECK_THROWS_AS(rank_metrics(s, 0.0, 0.99), InputError);
+  CHECK_THROWS_AS(rank_metrics(s, 1.0, 0.99), InputError);
+  CHECK_THROWS_AS(rank_metrics(s, 0.1, 0.0), InputError);
+  CHECK_THROWS_AS(rank_metrics(s, 0.1, 1.5), InputError);
+  const std::vector<double> nan{std::nan("")};
+  CHECK_THROWS_AS(rank_metrics(nan, 0.1, 0.99), InputError);
+}
+
+TEST_CASE("metrics: default tolerance is 4u of the storage dtype, 2^-4 for fp8", "[rank]") {
+  CHECK(*default_rank_tolerance("F32") == std::ldexp(1.0, -22));
+  CHECK(*default_rank_tolerance("F16") == std::ldexp(1.0, -9));
+  CHECK(*default_rank_tolerance("BF16") == std::ldexp(1.0, -6));
+  CHECK(*default_rank_tolerance("F8_E4M3") == std::ldexp(1.0, -4));
+  CHECK(*default_rank_tolerance("F8_E5M2") == std::ldexp(1.0, -4));
+  CHECK_FALSE(default_rank_tolerance("I32").has_value());
+}
