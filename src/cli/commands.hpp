@@ -13,5 +13,6 @@ void add_inspect_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_fit_command(CLI::App& app);
 
 }  // namespace gmha::cli

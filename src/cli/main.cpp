@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   gmha::cli::add_bench_command(app);
   gmha::cli::add_validate_command(app);
   gmha::cli::add_sweep_command(app);
+  gmha::cli::add_fit_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

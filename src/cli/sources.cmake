@@ -11,4 +11,5 @@ set(GMHA_CLI_SOURCES
   src/cli/cmd_bench.cpp
   src/cli/cmd_validate.cpp
   src/cli/cmd_sweep.cpp
+  src/cli/cmd_fit.cpp
 )

@@ -72,8 +72,10 @@ inline __m512 exp2_ps(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-template <int R, int NV>
-inline void qk_tile_f32(const float* qt, int64_t hp, const void* k, bool k_bf16, int64_t k_stride,
+// The cache dtype is a template parameter: a run-time branch in the loop makes GCC keep the
+// accumulators in memory.
+template <int R, int NV, bool BF16>
+inline void qk_tile_f32(const float* qt, int64_t hp, const void* k, int64_t k_stride,
                         int64_t depth, float* s, int64_t s_stride) {
   __m512 acc[R][NV];
   for (int r = 0; r < R; ++r)
@@ -82,7 +84,7 @@ inline void qk_tile_f32(const float* qt, int64_t hp, const void* k, bool k_bf16,
     __m512 q[NV];
     for (int v = 0; v < NV; ++v) q[v] = _mm512_loadu_ps(qt + d * hp + 16 * v);
     for (int r = 0; r < R; ++r) {
-      const __m512 kb = bcast_key(k, k_bf16, r * k_stride + d);
+      const __m512 kb = bcast_key(k, BF16, r * k_stride + d);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(kb, q[v], acc[r][v]);
     }
   }
@@ -122,20 +124,155 @@ inline void qk_tile_bf16dp(const QueryPack& q, int64_t h0, const uint16_t* k, in
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(s + r * s_stride + 16 * v, acc[r][v]);
 }
 
-template <int NV, bool DP>
-void qk_rows(const QueryPack& q, int64_t h0, const void* k, bool k_bf16, int64_t k_stride, int64_t nb,
+
+// The full 6 x 4 tiles spelled out with named accumulators: GCC 12 does not keep a 24-element
+// __m512 array in registers (it stores it to the stack every iteration, halving the speed).
+#define GMHA_ACC4(r) __m512 a##r##0, a##r##1, a##r##2, a##r##3
+#define GMHA_FMA4(r, x) \
+  a##r##0 = _mm512_fmadd_ps(x, v0, a##r##0); a##r##1 = _mm512_fmadd_ps(x, v1, a##r##1); \
+  a##r##2 = _mm512_fmadd_ps(x, v2, a##r##2); a##r##3 = _mm512_fmadd_ps(x, v3, a##r##3)
+
+template <bool BF16>
+inline void pv_tile_6x4(const float* s, int64_t s_stride, int64_t h, const void* v, int64_t v_stride,
+                        int64_t nb, int64_t w0, const __mmask16* mask, float* o, int64_t o_stride,
+                        const float* alpha) {
+  GMHA_ACC4(0); GMHA_ACC4(1); GMHA_ACC4(2); GMHA_ACC4(3); GMHA_ACC4(4); GMHA_ACC4(5);
+#define GMHA_LOAD_O(r)                                                                          \
+  {                                                                                             \
+    const __m512 al = _mm512_set1_ps(alpha[h + r]);                                             \
+    float* orow = o + (h + r) * o_stride + w0;                                                  \
+    a##r##0 = _mm512_mul_ps(al, _mm512_maskz_loadu_ps(mask[0], orow));                          \
+    a##r##1 = _mm512_mul_ps(al, _mm512_maskz_loadu_ps(mask[1], orow + 16));                     \
+    a##r##2 = _mm512_mul_ps(al, _mm512_maskz_loadu_ps(mask[2], orow + 32));                     \
+    a##r##3 = _mm512_mul_ps(al, _mm512_maskz_loadu_ps(mask[3], orow + 48));                     \
+  }
+  GMHA_LOAD_O(0) GMHA_LOAD_O(1) GMHA_LOAD_O(2) GMHA_LOAD_O(3) GMHA_LOAD_O(4) GMHA_LOAD_O(5)
+#undef GMHA_LOAD_O
+  const float* sp = s + h;
+  for (int64_t j = 0; j < nb; ++j, sp += s_stride) {
+    const int64_t base = j * v_stride + w0;
+    const __m512 v0 = load_values(v, BF16, base, mask[0]);
+    const __m512 v1 = load_values(v, BF16, base + 16, mask[1]);
+    const __m512 v2 = load_values(v, BF16, base + 32, mask[2]);
+    const __m512 v3 = load_values(v, BF16, base + 48, mask[3]);
+    __m512 p;
+    p = _mm512_set1_ps(sp[0]); GMHA_FMA4(0, p);
+    p = _mm512_set1_ps(sp[1]); GMHA_FMA4(1, p);
+    p = _mm512_set1_ps(sp[2]); GMHA_FMA4(2, p);
+    p = _mm512_set1_ps(sp[3]); GMHA_FMA4(3, p);
+    p = _mm512_set1_ps(sp[4]); GMHA_FMA4(4, p);
+    p = _mm512_set1_ps(sp[5]); GMHA_FMA4(5, p);
+  }
+#define GMHA_STORE_O(r)                                                     \
+  {                                                                         \
+    float* orow = o + (h + r) * o_stride + w0;                              \
+    _mm512_mask_storeu_ps(orow, mask[0], a##r##0);                          \
+    _mm512_mask_storeu_ps(orow + 16, mask[1], a##r##1);                     \
+    _mm512_mask_storeu_ps(orow + 32, mask[2], a##r##2);                     \
+    _mm512_mask_storeu_ps(orow + 48, mask[3], a##r##3);                     \
+  }
+  GMHA_STORE_O(0) GMHA_STORE_O(1) GMHA_STORE_O(2) GMHA_STORE_O(3) GMHA_STORE_O(4) GMHA_STORE_O(5)
+#undef GMHA_STORE_O
+}
+
+// QK 6 tokens x 64 heads, float or bf16 keys broadcast one depth element at a time.
+template <bool BF16>
+inline void qk_tile_6x4(const float* qt, int64_t hp, const void* k, int64_t k_stride, int64_t depth,
+                        float* s, int64_t s_stride) {
+  GMHA_ACC4(0); GMHA_ACC4(1); GMHA_ACC4(2); GMHA_ACC4(3); GMHA_ACC4(4); GMHA_ACC4(5);
+#define GMHA_ZERO(r) a##r##0 = a##r##1 = a##r##2 = a##r##3 = _mm512_setzero_ps();
+  GMHA_ZERO(0) GMHA_ZERO(1) GMHA_ZERO(2) GMHA_ZERO(3) GMHA_ZERO(4) GMHA_ZERO(5)
+#undef GMHA_ZERO
+  const float* qp = qt;
+  for (int64_t d = 0; d < depth; ++d, qp += hp) {
+    const __m512 v0 = _mm512_loadu_ps(qp), v1 = _mm512_loadu_ps(qp + 16);
+    const __m512 v2 = _mm512_loadu_ps(qp + 32), v3 = _mm512_loadu_ps(qp + 48);
+    __m512 kb;
+    kb = bcast_key(k, BF16, d); GMHA_FMA4(0, kb);
+    kb = bcast_key(k, BF16, k_stride + d); GMHA_FMA4(1, kb);
+    kb = bcast_key(k, BF16, 2 * k_stride + d); GMHA_FMA4(2, kb);
+    kb = bcast_key(k, BF16, 3 * k_stride + d); GMHA_FMA4(3, kb);
+    kb = bcast_key(k, BF16, 4 * k_stride + d); GMHA_FMA4(4, kb);
+    kb = bcast_key(k, BF16, 5 * k_stride + d); GMHA_FMA4(5, kb);
+  }
+#define GMHA_STORE_S(r)                                          \
+  _mm512_storeu_ps(s + r * s_stride, a##r##0);                   \
+  _mm512_storeu_ps(s + r * s_stride + 16, a##r##1);              \
+  _mm512_storeu_ps(s + r * s_stride + 32, a##r##2);              \
+  _mm512_storeu_ps(s + r * s_stride + 48, a##r##3);
+  GMHA_STORE_S(0) GMHA_STORE_S(1) GMHA_STORE_S(2) GMHA_STORE_S(3) GMHA_STORE_S(4) GMHA_STORE_S(5)
+#undef GMHA_STORE_S
+}
+
+// bf16 keys with vdpbf16ps, 6 tokens x 64 heads: two depth elements per instruction.
+inline void qk_tile_6x4_dp(const QueryPack& q, int64_t h0, const uint16_t* k, int64_t k_stride, int64_t depth,
+                           float* s, int64_t s_stride) {
+  GMHA_ACC4(0); GMHA_ACC4(1); GMHA_ACC4(2); GMHA_ACC4(3); GMHA_ACC4(4); GMHA_ACC4(5);
+#define GMHA_ZERO(r) a##r##0 = a##r##1 = a##r##2 = a##r##3 = _mm512_setzero_ps();
+  GMHA_ZERO(0) GMHA_ZERO(1) GMHA_ZERO(2) GMHA_ZERO(3) GMHA_ZERO(4) GMHA_ZERO(5)
+#undef GMHA_ZERO
+#define GMHA_DP4(r)                                                                  \
+  {                                                                                  \
+    uint32_t pair;                                                                   \
+    __builtin_memcpy(&pair, k + r * k_stride + 2 * i, 4);                            \
+    const __m512bh kb = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));         \
+    a##r##0 = _mm512_dpbf16_ps(a##r##0, q0, kb);                                     \
+    a##r##1 = _mm512_dpbf16_ps(a##r##1, q1, kb);                                     \
+    a##r##2 = _mm512_dpbf16_ps(a##r##2, q2, kb);                                     \
+    a##r##3 = _mm512_dpbf16_ps(a##r##3, q3, kb);                                     \
+  }
+  const int64_t pairs = depth / 2;
+  for (int64_t i = 0; i < pairs; ++i) {
+    const uint32_t* qp = q.qt_bf16 + i * q.hp + h0;
+    const __m512bh q0 = (__m512bh)_mm512_loadu_si512(qp), q1 = (__m512bh)_mm512_loadu_si512(qp + 16);
+    const __m512bh q2 = (__m512bh)_mm512_loadu_si512(qp + 32), q3 = (__m512bh)_mm512_loadu_si512(qp + 48);
+    GMHA_DP4(0) GMHA_DP4(1) GMHA_DP4(2) GMHA_DP4(3) GMHA_DP4(4) GMHA_DP4(5)
+  }
+#undef GMHA_DP4
+  if (depth % 2) {
+    const int64_t d = depth - 1;
+    const float* qp = q.qt + d * q.hp + h0;
+    const __m512 v0 = _mm512_loadu_ps(qp), v1 = _mm512_loadu_ps(qp + 16);
+    const __m512 v2 = _mm512_loadu_ps(qp + 32), v3 = _mm512_loadu_ps(qp + 48);
+    __m512 kb;
+    kb = bcast_key(k, true, d); GMHA_FMA4(0, kb);
+    kb = bcast_key(k, true, k_stride + d); GMHA_FMA4(1, kb);
+    kb = bcast_key(k, true, 2 * k_stride + d); GMHA_FMA4(2, kb);
+    kb = bcast_key(k, true, 3 * k_stride + d); GMHA_FMA4(3, kb);
+    kb = bcast_key(k, true, 4 * k_stride + d); GMHA_FMA4(4, kb);
+    kb = bcast_key(k, true, 5 * k_stride + d); GMHA_FMA4(5, kb);
+  }
+#define GMHA_STORE_S(r)                                          \
+  _mm512_storeu_ps(s + r * s_stride, a##r##0);                   \
+  _mm512_storeu_ps(s + r * s_stride + 16, a##r##1);              \
+  _mm512_storeu_ps(s + r * s_stride + 32, a##r##2);              \
+  _mm512_storeu_ps(s + r * s_stride + 48, a##r##3);
+  GMHA_STORE_S(0) GMHA_STORE_S(1) GMHA_STORE_S(2) GMHA_STORE_S(3) GMHA_STORE_S(4) GMHA_STORE_S(5)
+#undef GMHA_STORE_S
+}
+#undef GMHA_FMA4
+#undef GMHA_ACC4
+
+template <int NV, bool DP, bool BF16>
+void qk_rows(const QueryPack& q, int64_t h0, const void* k, int64_t k_stride, int64_t nb,
              int64_t depth, float* s, int64_t s_stride) {
   // Taller tiles when fewer head vectors leave registers free.
   constexpr int R = NV == 1 ? 12 : NV == 2 ? 8 : 6;
   auto tile = [&](auto rows, int64_t j) {
     constexpr int RR = decltype(rows)::value;
-    if constexpr (DP) {
+    if constexpr (RR == 6 && NV == 4 && DP) {
+      qk_tile_6x4_dp(q, h0, static_cast<const uint16_t*>(k) + j * k_stride, k_stride, depth, s + j * s_stride + h0, s_stride);
+    } else if constexpr (RR == 6 && NV == 4) {
+      const void* kj = BF16 ? static_cast<const void*>(static_cast<const uint16_t*>(k) + j * k_stride)
+                            : static_cast<const void*>(static_cast<const float*>(k) + j * k_stride);
+      qk_tile_6x4<BF16>(q.qt + h0, q.hp, kj, k_stride, depth, s + j * s_stride + h0, s_stride);
+    } else if constexpr (DP) {
       qk_tile_bf16dp<RR, NV>(q, h0, static_cast<const uint16_t*>(k) + j * k_stride, k_stride, depth,
                              s + j * s_stride + h0, s_stride);
     } else {
-      const void* kj = k_bf16 ? static_cast<const void*>(static_cast<const uint16_t*>(k) + j * k_stride)
-                              : static_cast<const void*>(static_cast<const float*>(k) + j * k_stride);
-      qk_tile_f32<RR, NV>(q.qt + h0, q.hp, kj, k_bf16, k_stride, depth, s + j * s_stride + h0, s_stride);
+      const void* kj = BF16 ? static_cast<const void*>(static_cast<const uint16_t*>(k) + j * k_stride)
+                            : static_cast<const void*>(static_cast<const float*>(k) + j * k_stride);
+      qk_tile_f32<RR, NV, BF16>(q.qt + h0, q.hp, kj, k_stride, depth, s + j * s_stride + h0, s_stride);
     }
   };
   int64_t j = 0;
@@ -143,19 +280,23 @@ void qk_rows(const QueryPack& q, int64_t h0, const void* k, bool k_bf16, int64_t
   for (; j < nb; ++j) tile(Rows<1>{}, j);
 }
 
+template <int NV>
+void qk_nv(bool dp, bool k_bf16, const QueryPack& q, int64_t h0, const void* k, int64_t k_stride, int64_t nb,
+           int64_t depth, float* s, int64_t s_stride) {
+  if (dp) return qk_rows<NV, true, true>(q, h0, k, k_stride, nb, depth, s, s_stride);
+  if (k_bf16) return qk_rows<NV, false, true>(q, h0, k, k_stride, nb, depth, s, s_stride);
+  qk_rows<NV, false, false>(q, h0, k, k_stride, nb, depth, s, s_stride);
+}
+
 template <bool DP>
 void qk(const QueryPack& q, int64_t h0, int64_t nh, const void* k, bool k_bf16, int64_t k_stride,
         int64_t nb, int64_t depth, float* s, int64_t s_stride) {
   const bool dp = DP && k_bf16;
   switch (round16(nh) / 16) {
-    case 1: return dp ? qk_rows<1, true>(q, h0, k, true, k_stride, nb, depth, s, s_stride)
-                      : qk_rows<1, false>(q, h0, k, k_bf16, k_stride, nb, depth, s, s_stride);
-    case 2: return dp ? qk_rows<2, true>(q, h0, k, true, k_stride, nb, depth, s, s_stride)
-                      : qk_rows<2, false>(q, h0, k, k_bf16, k_stride, nb, depth, s, s_stride);
-    case 3: return dp ? qk_rows<3, true>(q, h0, k, true, k_stride, nb, depth, s, s_stride)
-                      : qk_rows<3, false>(q, h0, k, k_bf16, k_stride, nb, depth, s, s_stride);
-    default: return dp ? qk_rows<4, true>(q, h0, k, true, k_stride, nb, depth, s, s_stride)
-                       : qk_rows<4, false>(q, h0, k, k_bf16, k_stride, nb, depth, s, s_stride);
+    case 1: return qk_nv<1>(dp, k_bf16, q, h0, k, k_stride, nb, depth, s, s_stride);
+    case 2: return qk_nv<2>(dp, k_bf16, q, h0, k, k_stride, nb, depth, s, s_stride);
+    case 3: return qk_nv<3>(dp, k_bf16, q, h0, k, k_stride, nb, depth, s, s_stride);
+    default: return qk_nv<4>(dp, k_bf16, q, h0, k, k_stride, nb, depth, s, s_stride);
   }
 }
 
@@ -179,8 +320,8 @@ void softmax(float* s, int64_t s_stride, int64_t h0, int64_t nh16, int64_t nb, f
   }
 }
 
-template <int RH, int NW>
-inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const void* v, bool v_bf16,
+template <int RH, int NW, bool BF16>
+inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const void* v,
                     int64_t v_stride, int64_t nb, int64_t w0, const __mmask16* mask, float* o,
                     int64_t o_stride, const float* alpha) {
   __m512 acc[RH][NW];
@@ -192,7 +333,7 @@ inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const void* v, 
   }
   for (int64_t j = 0; j < nb; ++j) {
     __m512 vv[NW];
-    for (int w = 0; w < NW; ++w) vv[w] = load_values(v, v_bf16, j * v_stride + w0 + 16 * w, mask[w]);
+    for (int w = 0; w < NW; ++w) vv[w] = load_values(v, BF16, j * v_stride + w0 + 16 * w, mask[w]);
     for (int r = 0; r < RH; ++r) {
       const __m512 p = _mm512_set1_ps(s[j * s_stride + h + r]);
       for (int w = 0; w < NW; ++w) acc[r][w] = _mm512_fmadd_ps(p, vv[w], acc[r][w]);
@@ -202,14 +343,20 @@ inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const void* v, 
     for (int w = 0; w < NW; ++w) _mm512_mask_storeu_ps(o + (h + r) * o_stride + w0 + 16 * w, mask[w], acc[r][w]);
 }
 
-template <int NW>
-void pv_heads(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v, bool v_bf16,
+template <int NW, bool BF16>
+void pv_heads(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
               int64_t v_stride, int64_t nb, int64_t w0, const __mmask16* mask, float* o, int64_t o_stride,
               const float* alpha) {
   int64_t h = h0;
-  for (; h + 6 <= h0 + nh; h += 6) pv_tile<6, NW>(s, s_stride, h, v, v_bf16, v_stride, nb, w0, mask, o, o_stride, alpha);
-  for (; h + 2 <= h0 + nh; h += 2) pv_tile<2, NW>(s, s_stride, h, v, v_bf16, v_stride, nb, w0, mask, o, o_stride, alpha);
-  for (; h < h0 + nh; ++h) pv_tile<1, NW>(s, s_stride, h, v, v_bf16, v_stride, nb, w0, mask, o, o_stride, alpha);
+  for (; h + 6 <= h0 + nh; h += 6) {
+    if constexpr (NW == 4) {
+      pv_tile_6x4<BF16>(s, s_stride, h, v, v_stride, nb, w0, mask, o, o_stride, alpha);
+    } else {
+      pv_tile<6, NW, BF16>(s, s_stride, h, v, v_stride, nb, w0, mask, o, o_stride, alpha);
+    }
+  }
+  for (; h + 2 <= h0 + nh; h += 2) pv_tile<2, NW, BF16>(s, s_stride, h, v, v_stride, nb, w0, mask, o, o_stride, alpha);
+  for (; h < h0 + nh; ++h) pv_tile<1, NW, BF16>(s, s_stride, h, v, v_stride, nb, w0, mask, o, o_stride, alpha);
 }
 
 void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v, bool v_bf16,
@@ -223,10 +370,10 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
                            : left <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << left) - 1);
     }
     switch ((width + 15) / 16) {
-      case 1: pv_heads<1>(s, s_stride, h0, nh, v, v_bf16, v_stride, nb, w0, mask, o, o_stride, alpha); break;
-      case 2: pv_heads<2>(s, s_stride, h0, nh, v, v_bf16, v_stride, nb, w0, mask, o, o_stride, alpha); break;
-      case 3: pv_heads<3>(s, s_stride, h0, nh, v, v_bf16, v_stride, nb, w0, mask, o, o_stride, alpha); break;
-      default: pv_heads<4>(s, s_stride, h0, nh, v, v_bf16, v_stride, nb, w0, mask, o, o_stride, alpha); break;
+      case 1: (v_bf16 ? pv_heads<1, true> : pv_heads<1, false>)(s, s_stride, h0, nh, v, v_stride, nb, w0, mask, o, o_stride, alpha); break;
+      case 2: (v_bf16 ? pv_heads<2, true> : pv_heads<2, false>)(s, s_stride, h0, nh, v, v_stride, nb, w0, mask, o, o_stride, alpha); break;
+      case 3: (v_bf16 ? pv_heads<3, true> : pv_heads<3, false>)(s, s_stride, h0, nh, v, v_stride, nb, w0, mask, o, o_stride, alpha); break;
+      default: (v_bf16 ? pv_heads<4, true> : pv_heads<4, false>)(s, s_stride, h0, nh, v, v_stride, nb, w0, mask, o, o_stride, alpha); break;
     }
   }
 }

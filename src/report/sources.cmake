@@ -4,4 +4,5 @@ list(APPEND GMHA_LIB_SOURCES
   src/report/units.cpp
   src/report/svg_plot.cpp
   src/report/sweep.cpp
+  src/report/fit.cpp
 )

@@ -1,0 +1,191 @@
+// gmha fit: what fits on a card: the longest context at a batch, the largest batch at a
+// context, the weights/KV split of each GPU, tensor-parallel sharding and the MoE sparsity floor.
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/model_args.hpp"
+#include "cli/output.hpp"
+#include "gmha/capacity/cost.hpp"
+#include "gmha/capacity/figures_json.hpp"
+#include "gmha/core/error.hpp"
+#include "gmha/report/fit.hpp"
+#include "gmha/report/table.hpp"
+#include "gmha/report/units.hpp"
+
+namespace gmha::cli {
+
+namespace {
+
+struct FitCliOptions {
+  ModelArgs models;
+  HardwareArgs hardware;
+  long long gpus = 1;
+  long long batch = 1;
+  std::string context = "32k";
+  double memory = 0;
+  double memory_fraction = 0.9;
+  std::string weight_dtype = "bf16";
+  std::string format = "table";
+  std::string out;
+};
+
+std::string context_text(const report::FitResult& f) {
+  if (!f.max_context) return "any (no layer grows with T)";
+  if (*f.max_context == 0) return "none";
+  return fmt::format("{} ({})", *f.max_context, report::format_count(static_cast<double>(*f.max_context)));
+}
+
+void run_fit(const FitCliOptions& c) {
+  const report::Format fmt_out = report::read_format(c.format);
+  const Convention conv = read_convention(c.models.convention);
+  const auto models = load_models(c.models, conv);
+  HardwareArgs hw = c.hardware;
+  if (hw.hardware.empty() && hw.hardware_defs.empty()) hw.hardware = "h100";
+  const auto cards = load_hardware(hw);
+  const auto contexts = parse_count_list(c.context, "--context");
+  if (contexts.size() != 1) throw InputError("--context: give one context length");
+  report::FitOptions base;
+  base.gpus = c.gpus;
+  base.batch = c.batch;
+  base.context = contexts.front();
+  base.memory_fraction = c.memory_fraction;
+  if (c.memory < 0) throw InputError("--memory: must be a positive number of bytes");
+  if (c.memory > 0) base.memory_per_gpu = c.memory;
+  base.weight_dtype = read_kv_dtype(c.weight_dtype, "--weight-dtype");
+
+  nlohmann::json jall = nlohmann::json::array();
+  report::Table fit_t;
+  fit_t.title = fmt::format("Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
+                            "weights {}, {}% of memory usable",
+                            c.gpus, c.batch, base.context, dtype_name(base.weight_dtype),
+                            report::format_number(c.memory_fraction * 100));
+  fit_t.columns = {{"model", report::Align::kLeft}, {"card", report::Align::kLeft},
+                   {"memory/GPU"}, {"weights/GPU"}, {"KV budget/GPU"}, {"KV/token/GPU"},
+                   {"longest context @ batch"}, {"largest batch @ T"}, {"KV @ B,T"}, {"free @ B,T"}};
+  report::Table shard_t;
+  shard_t.title = fmt::format("Tensor-parallel KV sharding over {} GPU(s)", c.gpus);
+  shard_t.columns = {{"model", report::Align::kLeft}, {"layers", report::Align::kLeft},
+                     {"KV streams"}, {"per GPU"}, {"replicas"}, {"KV/token/layer/GPU"},
+                     {"note", report::Align::kLeft}};
+  report::Table moe_t;
+  moe_t.title = "MoE sparsity floor per card (primer §3): S >= H * FLOPs * L / (Net * BW * 11.1 ms)";
+  moe_t.columns = {{"model", report::Align::kLeft}, {"card", report::Align::kLeft}, {"floor S"},
+                   {"model S"}, {"FFN compute-bound", report::Align::kLeft}};
+
+  for (const ModelDesign& m : models) {
+    const auto sparsity = report::moe_sparsity(m);
+    bool shard_done = false;
+    for (const Hardware& card : cards) {
+      report::FitOptions o = base;
+      o.card = card;
+      const report::FitResult f = report::compute_fit(m, o);
+      const double per_token = report::kv_bytes_per_sequence_per_gpu(f, 1);
+      fit_t.add_row({m.name, card.name, report::format_bytes(f.memory_per_gpu),
+                     report::format_bytes(f.weights_per_gpu),
+                     f.weights_fit ? report::format_bytes(f.kv_budget_per_gpu) : "weights do not fit",
+                     report::format_bytes(per_token), context_text(f),
+                     std::to_string(f.max_batch), report::format_bytes(f.kv_per_gpu),
+                     f.free_per_gpu >= 0 ? report::format_bytes(f.free_per_gpu)
+                                         : "-" + report::format_bytes(-f.free_per_gpu)});
+      if (!shard_done) {
+        for (const auto& g : f.groups) {
+          shard_t.add_row({m.name, fmt::format("{} x {}", g.layers, g.label),
+                           std::to_string(g.kv_heads), std::to_string(g.kv_heads_per_gpu),
+                           std::to_string(g.kv_replication),
+                           g.state_bytes_per_gpu > 0
+                               ? report::format_bytes(g.state_bytes_per_gpu) + " state"
+                               : report::format_exact(g.kv_bytes_per_token_per_gpu) + " B",
+                           g.note});
+        }
+        shard_done = true;
+      }
+      std::optional<double> floor;
+      if (card.network_bandwidth > 0) {
+        floor = moe_sparsity_floor(card, m.d_model, static_cast<int64_t>(m.layers.size()));
+        moe_t.add_row({m.name, card.name, report::format_number(*floor, 3),
+                       sparsity ? report::format_number(*sparsity, 3) : "dense",
+                       sparsity ? (*sparsity >= *floor ? "yes" : "no: too sparse") : "n/a"});
+      }
+      nlohmann::json j;
+      j["model"] = m.name;
+      j["spec"] = m.spec;
+      j["card"] = card.name;
+      j["gpus"] = f.gpus;
+      j["batch"] = o.batch;
+      j["context"] = o.context;
+      j["weight_dtype"] = std::string(dtype_name(o.weight_dtype));
+      j["memory_per_gpu"] = f.memory_per_gpu;
+      j["usable_per_gpu"] = f.usable_per_gpu;
+      j["weights_per_gpu"] = f.weights_per_gpu;
+      j["weights_total"] = f.weights_total;
+      j["weights_fit"] = f.weights_fit;
+      j["kv_budget_per_gpu"] = f.kv_budget_per_gpu;
+      j["kv_bytes_per_token_per_gpu"] = per_token;
+      j["max_context"] = f.max_context ? nlohmann::json(*f.max_context) : nlohmann::json(nullptr);
+      j["max_batch"] = f.max_batch;
+      j["kv_per_gpu"] = f.kv_per_gpu;
+      j["free_per_gpu"] = f.free_per_gpu;
+      j["groups"] = nlohmann::json::array();
+      for (const auto& g : f.groups) {
+        j["groups"].push_back({{"label", g.label}, {"layers", g.layers}, {"kv_heads", g.kv_heads},
+                               {"kv_heads_per_gpu", g.kv_heads_per_gpu},
+                               {"kv_replication", g.kv_replication},
+                               {"kv_bytes_per_token_per_gpu", g.kv_bytes_per_token_per_gpu},
+                               {"state_bytes_per_gpu", g.state_bytes_per_gpu},
+                               {"tokens_cap", g.tokens_cap}, {"note", g.note}});
+      }
+      j["moe_sparsity"] = sparsity ? nlohmann::json(*sparsity) : nlohmann::json(nullptr);
+      j["moe_sparsity_floor"] = floor ? nlohmann::json(*floor) : nlohmann::json(nullptr);
+      jall.push_back(j);
+    }
+  }
+  fit_t.notes.push_back("KV/token/GPU: one sequence, one token of context, all layers (windowed layers "
+                        "count until full); longest context: largest T with batch x KV(T) <= budget");
+  std::string text;
+  if (fmt_out == report::Format::kJson) {
+    text = jall.dump(2) + "\n";
+  } else {
+    text = report::render(fit_t, fmt_out);
+    if (fmt_out != report::Format::kCsv) {
+      text += "\n" + report::render(shard_t, fmt_out);
+      if (!moe_t.rows.empty()) text += "\n" + report::render(moe_t, fmt_out);
+    }
+  }
+  emit(text, c.out);
+}
+
+}  // namespace
+
+void add_fit_command(CLI::App& app) {
+  auto opts = std::make_shared<FitCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "fit",
+      "What fits in GPU memory: the longest context at a batch, the largest batch at a context,\n"
+      "the weights/KV split per GPU, tensor-parallel KV sharding (GQA's KV heads split until\n"
+      "g < N, then replicate; MLA's latent and MFA's single K/V head replicate on every rank),\n"
+      "and the MoE sparsity floor each card needs to keep the FFN compute-bound.\n\n"
+      "Examples:\n"
+      "  gmha fit llama3-70b --hardware h100 --gpus 4 --batch 16 --context 32k\n"
+      "  gmha fit deepseek-v3 step3 --hardware h800,h20 --gpus 8 --weight-dtype fp8\n"
+      "  gmha fit --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 --memory 80e9 --format json");
+  add_model_options(cmd, opts->models);
+  add_hardware_options(cmd, opts->hardware);
+  cmd->add_option("--gpus", opts->gpus, "Tensor-parallel GPUs per model replica N")->capture_default_str();
+  cmd->add_option("--batch", opts->batch, "Batch for the longest context")->capture_default_str();
+  cmd->add_option("--context", opts->context, "Context for the largest batch and the split (k = 1024)")
+      ->capture_default_str();
+  cmd->add_option("--memory", opts->memory, "Memory per GPU in bytes (default: the card's)");
+  cmd->add_option("--memory-fraction", opts->memory_fraction,
+                  "Usable share of each GPU's memory (the rest: runtime, activations)")
+      ->capture_default_str();
+  cmd->add_option("--weight-dtype", opts->weight_dtype, "Weight storage: bf16, fp16, fp8, int8, int4, fp32")
+      ->capture_default_str();
+  cmd->add_option("--format", opts->format, "table, md, csv, json or latex")->capture_default_str();
+  cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");
+  cmd->callback([opts] { run_fit(*opts); });
+}
+
+}  // namespace gmha::cli
