@@ -1,6 +1,6 @@
 // Speed of `gmha sweep` (issue 6: "a million designs in about a second").
-//   cmake -S . -B build-bench -DGMHA_BUILD_BENCH=ON && cmake --build build-bench --target sweep_bench
-//   build-bench/bench/sweep_bench
+//   cmake -S . -B build-bench -DGMHA_BUILD_BENCH=ON && cmake --build build-bench --target
+//   sweep_bench build-bench/bench/sweep_bench
 // Each run enumerates, evaluates (fast path), filters and Pareto-filters the whole space, then
 // re-evaluates every reported design with compute_figures. Counter designs/s is over all designs.
 #include <benchmark/benchmark.h>

@@ -27,7 +27,7 @@ for t in "${targets[@]}"; do
   echo "== fuzz_$t for ${seconds}s (corpus $corpus)"
   # -max_len keeps inputs small enough to be fast; -rss_limit_mb bounds a runaway allocation.
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-    nice -n 19 "$build/fuzz_$t" "$corpus" -max_total_time="$seconds" -max_len=65536 \
+    nice -n 19 "$build/fuzz/fuzz_$t" "$corpus" -max_total_time="$seconds" -max_len=65536 \
     -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$findings/" -print_final_stats=1 \
     2>&1 | tail -n 25
 done

@@ -1,5 +1,6 @@
 #include "gmha/attention/hf_config.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -38,7 +39,8 @@ class Fields {
     // Some configs write integers as 4096.0.
     if (v.is_number_float()) {
       double d = v.get<double>();
-      if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9.2e18 && d < 9.2e18) {
+      // Range first: casting an out-of-range double to int64_t is undefined behaviour.
+      if (d > -9.2e18 && d < 9.2e18 && d == std::trunc(d)) {
         return static_cast<int64_t>(d);
       }
     }

@@ -170,6 +170,9 @@ std::string detect_format(const std::string& path) {
   const auto got = in.gcount();
   if (got >= 4 && std::memcmp(head, "GGUF", 4) == 0) return "gguf";
   if (got >= 4 && std::memcmp(head, "42ka", 4) == 0) return "llama2c";  // "ak42" little-endian
+  if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
+    throw InputError(fmt::format("{}: a PyTorch zip/pickle checkpoint, which gmha does not read "
+                                 "(convert it to safetensors)", path));
   if (got >= 9 && head[8] == '{') return "safetensors";
   if (path.ends_with(".bin")) return "llama2c";
   throw InputError(fmt::format(

@@ -1,8 +1,8 @@
 // gmha fit: what fits on a card: the longest context at a batch, the largest batch at a
 // context, the weights/KV split of each GPU, tensor-parallel sharding and the MoE sparsity floor.
-#include <memory>
-
 #include <fmt/format.h>
+
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
@@ -35,7 +35,9 @@ struct FitCliOptions {
 std::string context_text(const report::FitResult& f) {
   if (!f.max_context) return "any (no layer grows with T)";
   if (*f.max_context == 0) return "none";
-  return fmt::format("{} ({})", *f.max_context, report::format_count(static_cast<double>(*f.max_context)));
+  if (*f.max_context < 1000) return std::to_string(*f.max_context);
+  return fmt::format("{} ({})", *f.max_context,
+                     report::format_count(static_cast<double>(*f.max_context)));
 }
 
 void run_fit(const FitCliOptions& c) {
@@ -58,22 +60,38 @@ void run_fit(const FitCliOptions& c) {
 
   nlohmann::json jall = nlohmann::json::array();
   report::Table fit_t;
-  fit_t.title = fmt::format("Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
-                            "weights {}, {}% of memory usable",
-                            c.gpus, c.batch, base.context, dtype_name(base.weight_dtype),
-                            report::format_number(c.memory_fraction * 100));
-  fit_t.columns = {{"model", report::Align::kLeft}, {"card", report::Align::kLeft},
-                   {"memory/GPU"}, {"weights/GPU"}, {"KV budget/GPU"}, {"KV/token/GPU"},
-                   {"longest context @ batch"}, {"largest batch @ T"}, {"KV @ B,T"}, {"free @ B,T"}};
+  fit_t.title = fmt::format(
+      "Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
+      "weights {}, {}% of memory usable",
+      c.gpus, c.batch, base.context, dtype_name(base.weight_dtype),
+      report::format_number(c.memory_fraction * 100));
+  fit_t.columns = {{"model", report::Align::kLeft},
+                   {"card", report::Align::kLeft},
+                   {"memory/GPU"},
+                   {"weights/GPU"},
+                   {"KV budget/GPU"},
+                   {"KV/token/GPU"},
+                   {"longest context @ batch"},
+                   {"largest batch @ T"},
+                   {"KV @ B,T"},
+                   {"free @ B,T"}};
   report::Table shard_t;
   shard_t.title = fmt::format("Tensor-parallel KV sharding over {} GPU(s)", c.gpus);
-  shard_t.columns = {{"model", report::Align::kLeft}, {"layers", report::Align::kLeft},
-                     {"KV streams"}, {"per GPU"}, {"replicas"}, {"KV/token/layer/GPU"},
+  shard_t.columns = {{"model", report::Align::kLeft},
+                     {"layers", report::Align::kLeft},
+                     {"KV streams"},
+                     {"per GPU"},
+                     {"replicas"},
+                     {"KV/token/layer/GPU"},
                      {"note", report::Align::kLeft}};
   report::Table moe_t;
-  moe_t.title = "MoE sparsity floor per card (primer §3): S >= H * FLOPs * L / (Net * BW * 11.1 ms)";
-  moe_t.columns = {{"model", report::Align::kLeft}, {"card", report::Align::kLeft}, {"floor S"},
-                   {"model S"}, {"FFN compute-bound", report::Align::kLeft}};
+  moe_t.title =
+      "MoE sparsity floor per card (primer §3): S >= H * FLOPs * L / (Net * BW * 11.1 ms)";
+  moe_t.columns = {{"model", report::Align::kLeft},
+                   {"card", report::Align::kLeft},
+                   {"floor S"},
+                   {"model S"},
+                   {"FFN compute-bound", report::Align::kLeft}};
 
   for (const ModelDesign& m : models) {
     const auto sparsity = report::moe_sparsity(m);
@@ -83,13 +101,14 @@ void run_fit(const FitCliOptions& c) {
       o.card = card;
       const report::FitResult f = report::compute_fit(m, o);
       const double per_token = report::kv_bytes_per_sequence_per_gpu(f, 1);
-      fit_t.add_row({m.name, card.name, report::format_bytes(f.memory_per_gpu),
-                     report::format_bytes(f.weights_per_gpu),
-                     f.weights_fit ? report::format_bytes(f.kv_budget_per_gpu) : "weights do not fit",
-                     report::format_bytes(per_token), context_text(f),
-                     std::to_string(f.max_batch), report::format_bytes(f.kv_per_gpu),
-                     f.free_per_gpu >= 0 ? report::format_bytes(f.free_per_gpu)
-                                         : "-" + report::format_bytes(-f.free_per_gpu)});
+      fit_t.add_row(
+          {m.name, card.name, report::format_bytes(f.memory_per_gpu),
+           report::format_bytes(f.weights_per_gpu),
+           f.weights_fit ? report::format_bytes(f.kv_budget_per_gpu) : "weights do not fit",
+           report::format_bytes(per_token), context_text(f), std::to_string(f.max_batch),
+           report::format_bytes(f.kv_per_gpu),
+           f.free_per_gpu >= 0 ? report::format_bytes(f.free_per_gpu)
+                               : "-" + report::format_bytes(-f.free_per_gpu)});
       if (!shard_done) {
         for (const auto& g : f.groups) {
           shard_t.add_row({m.name, fmt::format("{} x {}", g.layers, g.label),
@@ -130,20 +149,24 @@ void run_fit(const FitCliOptions& c) {
       j["free_per_gpu"] = f.free_per_gpu;
       j["groups"] = nlohmann::json::array();
       for (const auto& g : f.groups) {
-        j["groups"].push_back({{"label", g.label}, {"layers", g.layers}, {"kv_heads", g.kv_heads},
+        j["groups"].push_back({{"label", g.label},
+                               {"layers", g.layers},
+                               {"kv_heads", g.kv_heads},
                                {"kv_heads_per_gpu", g.kv_heads_per_gpu},
                                {"kv_replication", g.kv_replication},
                                {"kv_bytes_per_token_per_gpu", g.kv_bytes_per_token_per_gpu},
                                {"state_bytes_per_gpu", g.state_bytes_per_gpu},
-                               {"tokens_cap", g.tokens_cap}, {"note", g.note}});
+                               {"tokens_cap", g.tokens_cap},
+                               {"note", g.note}});
       }
       j["moe_sparsity"] = sparsity ? nlohmann::json(*sparsity) : nlohmann::json(nullptr);
       j["moe_sparsity_floor"] = floor ? nlohmann::json(*floor) : nlohmann::json(nullptr);
       jall.push_back(j);
     }
   }
-  fit_t.notes.push_back("KV/token/GPU: one sequence, one token of context, all layers (windowed layers "
-                        "count until full); longest context: largest T with batch x KV(T) <= budget");
+  fit_t.notes.push_back(
+      "KV/token/GPU: one sequence, one token of context, all layers (windowed layers "
+      "count until full); longest context: largest T with batch x KV(T) <= budget");
   std::string text;
   if (fmt_out == report::Format::kJson) {
     text = jall.dump(2) + "\n";
@@ -170,18 +193,22 @@ void add_fit_command(CLI::App& app) {
       "Examples:\n"
       "  gmha fit llama3-70b --hardware h100 --gpus 4 --batch 16 --context 32k\n"
       "  gmha fit deepseek-v3 step3 --hardware h800,h20 --gpus 8 --weight-dtype fp8\n"
-      "  gmha fit --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 --memory 80e9 --format json");
+      "  gmha fit --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 --memory 80e9 --format "
+      "json");
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
-  cmd->add_option("--gpus", opts->gpus, "Tensor-parallel GPUs per model replica N")->capture_default_str();
+  cmd->add_option("--gpus", opts->gpus, "Tensor-parallel GPUs per model replica N")
+      ->capture_default_str();
   cmd->add_option("--batch", opts->batch, "Batch for the longest context")->capture_default_str();
-  cmd->add_option("--context", opts->context, "Context for the largest batch and the split (k = 1024)")
+  cmd->add_option("--context", opts->context,
+                  "Context for the largest batch and the split (k = 1024)")
       ->capture_default_str();
   cmd->add_option("--memory", opts->memory, "Memory per GPU in bytes (default: the card's)");
   cmd->add_option("--memory-fraction", opts->memory_fraction,
                   "Usable share of each GPU's memory (the rest: runtime, activations)")
       ->capture_default_str();
-  cmd->add_option("--weight-dtype", opts->weight_dtype, "Weight storage: bf16, fp16, fp8, int8, int4, fp32")
+  cmd->add_option("--weight-dtype", opts->weight_dtype,
+                  "Weight storage: bf16, fp16, fp8, int8, int4, fp32")
       ->capture_default_str();
   cmd->add_option("--format", opts->format, "table, md, csv, json or latex")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");

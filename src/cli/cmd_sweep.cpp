@@ -1,12 +1,12 @@
 // gmha sweep: search a design space of one width and depth for the Pareto frontier of
 // (TER, KV bytes per token, attention FLOPs) and the best design per family.
+#include <fmt/format.h>
+
 #include <cctype>
 #include <cmath>
 #include <memory>
-#include <optional>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
@@ -29,6 +29,7 @@ struct SweepCliOptions {
   std::string context = "8k";
   std::string convention = "exact";
   std::string max_kv, max_params, max_flops;
+  long long min_ter = 0;
   std::string objective = "ter";
   std::string format = "table";
   long long limit = 25;
@@ -52,13 +53,20 @@ double parse_amount(const std::string& text, const std::string& flag, bool binar
     if (!suffix.empty() && suffix.back() == 'B' && binary && suffix.size() > 1) suffix.pop_back();
     if (suffix.size() == 2 && suffix[1] == 'I') suffix.pop_back();  // KiB -> K
     const double k = binary ? 1024 : 1000;
-    if (suffix.empty()) mult = 1;
-    else if (suffix == "K") mult = k;
-    else if (suffix == "M") mult = k * k;
-    else if (suffix == "G" || (!binary && suffix == "B")) mult = k * k * k;
-    else if (suffix == "T") mult = k * k * k * k;
-    else if (suffix == "P") mult = k * k * k * k * k;
-    else throw InputError(fmt::format("{}: unknown unit in '{}'", flag, text));
+    if (suffix.empty())
+      mult = 1;
+    else if (suffix == "K")
+      mult = k;
+    else if (suffix == "M")
+      mult = k * k;
+    else if (suffix == "G" || (!binary && suffix == "B"))
+      mult = k * k * k;
+    else if (suffix == "T")
+      mult = k * k * k * k;
+    else if (suffix == "P")
+      mult = k * k * k * k * k;
+    else
+      throw InputError(fmt::format("{}: unknown unit in '{}'", flag, text));
   }
   size_t used = 0;
   double v = 0;
@@ -68,8 +76,8 @@ double parse_amount(const std::string& text, const std::string& flag, bool binar
     used = 0;
   }
   if (s.empty() || used != s.size() || !std::isfinite(v) || v < 0) {
-    throw InputError(fmt::format("{}: '{}' is not a non-negative amount (e.g. 70272, 64K, 1e12)",
-                                 flag, text));
+    throw InputError(
+        fmt::format("{}: '{}' is not a non-negative amount (e.g. 70272, 64K, 1e12)", flag, text));
   }
   return v * mult;
 }
@@ -81,9 +89,12 @@ int64_t to_int_budget(double v, const std::string& flag) {
 
 std::string objective_name(report::SweepObjective o, const std::optional<Hardware>& card) {
   switch (o) {
-    case report::SweepObjective::kTer: return "ter";
-    case report::SweepObjective::kSlsd: return "slsd";
-    case report::SweepObjective::kCost: return "cost:" + card->name;
+    case report::SweepObjective::kTer:
+      return "ter";
+    case report::SweepObjective::kSlsd:
+      return "slsd";
+    case report::SweepObjective::kCost:
+      return "cost:" + card->name;
   }
   return "";
 }
@@ -128,18 +139,27 @@ report::Table design_table(const std::string& title, const std::vector<report::S
                            const std::vector<size_t>& shown, bool with_cost, bool exact) {
   report::Table t;
   t.title = title;
-  t.columns = {{"family", report::Align::kLeft}, {"TER"}, {"SLSD"}, {"FRH"}, {"KV/token"},
-               {"attn params"}, {"attn FLOPs/token"}};
+  t.columns = {{"family", report::Align::kLeft},
+               {"TER"},
+               {"SLSD"},
+               {"FRH"},
+               {"KV/token"},
+               {"attn params"},
+               {"attn FLOPs/token"}};
   if (with_cost) t.columns.push_back({"$/1M tok (attn)"});
   t.columns.push_back({"design", report::Align::kLeft});
   for (size_t i : shown) {
     const auto& d = ds[i];
     const ModelFigures& f = d.figures;
     std::vector<std::string> row = {
-        d.family, std::to_string(f.ranks.ter), std::to_string(f.ranks.slsd),
+        d.family,
+        std::to_string(f.ranks.ter),
+        std::to_string(f.ranks.slsd),
         std::to_string(f.ranks.frh),
-        exact ? report::format_exact(f.kv_bytes_per_token) : report::format_bytes(f.kv_bytes_per_token),
-        exact ? std::to_string(f.attn_params) : report::format_count(static_cast<double>(f.attn_params)),
+        exact ? report::format_exact(f.kv_bytes_per_token)
+              : report::format_bytes(f.kv_bytes_per_token),
+        exact ? std::to_string(f.attn_params)
+              : report::format_count(static_cast<double>(f.attn_params)),
         exact ? std::to_string(d.attn_total_flops)
               : report::format_flops(static_cast<double>(d.attn_total_flops))};
     if (with_cost) {
@@ -192,13 +212,18 @@ void run_sweep_command(const SweepCliOptions& c) {
   o.context = contexts.front();
   o.convention = read_convention(c.convention);
   o.objective = report::parse_objective(c.objective, o.card);
-  if (!c.max_kv.empty()) o.budgets.max_kv_bytes_per_token = parse_amount(c.max_kv, "--max-kv-bytes-per-token", true);
+  if (!c.max_kv.empty())
+    o.budgets.max_kv_bytes_per_token = parse_amount(c.max_kv, "--max-kv-bytes-per-token", true);
   if (!c.max_params.empty()) {
-    o.budgets.max_attn_params = to_int_budget(parse_amount(c.max_params, "--max-attn-params", false), "--max-attn-params");
+    o.budgets.max_attn_params =
+        to_int_budget(parse_amount(c.max_params, "--max-attn-params", false), "--max-attn-params");
   }
   if (!c.max_flops.empty()) {
-    o.budgets.max_attn_flops = to_int_budget(parse_amount(c.max_flops, "--max-attn-flops", false), "--max-attn-flops");
+    o.budgets.max_attn_flops =
+        to_int_budget(parse_amount(c.max_flops, "--max-attn-flops", false), "--max-attn-flops");
   }
+  if (c.min_ter < 0) throw errors::not_positive("--min-ter", "min TER", c.min_ter);
+  if (c.min_ter > 0) o.budgets.min_ter = c.min_ter;
   o.top = static_cast<size_t>(c.top);
 
   const report::SweepResult r = report::run_sweep(o);
@@ -213,9 +238,11 @@ void run_sweep_command(const SweepCliOptions& c) {
     j["kv_dtype"] = std::string(dtype_name(o.space.kv_dtype));
     j["objective"] = objective_name(o.objective, o.card);
     nlohmann::json b = nlohmann::json::object();
-    if (o.budgets.max_kv_bytes_per_token) b["max_kv_bytes_per_token"] = *o.budgets.max_kv_bytes_per_token;
+    if (o.budgets.max_kv_bytes_per_token)
+      b["max_kv_bytes_per_token"] = *o.budgets.max_kv_bytes_per_token;
     if (o.budgets.max_attn_params) b["max_attn_params"] = *o.budgets.max_attn_params;
     if (o.budgets.max_attn_flops) b["max_attn_flops"] = *o.budgets.max_attn_flops;
+    if (o.budgets.min_ter) b["min_ter"] = *o.budgets.min_ter;
     j["budgets"] = b;
     j["evaluated"] = r.evaluated;
     j["feasible"] = r.feasible;
@@ -254,20 +281,22 @@ void run_sweep_command(const SweepCliOptions& c) {
         fmt::format("Best design per family (objective {}, T = {}, d = {}, {} layers, KV {})", obj,
                     ctx, c.d, c.layers, dtype_name(o.space.kv_dtype)),
         r.best, spread(r.best.size(), 0), with_cost, false);
-    best.notes.push_back(fmt::format("{} designs evaluated, {} within the budgets", r.evaluated, r.feasible));
+    best.notes.push_back(
+        fmt::format("{} designs evaluated, {} within the budgets", r.evaluated, r.feasible));
     if (r.best.empty()) best.notes.push_back("no design meets the budgets");
     const auto shown = spread(r.frontier.size(), static_cast<size_t>(c.limit));
     report::Table front = design_table(
         fmt::format("Pareto frontier: TER up, KV bytes/token down, attention FLOPs/token down "
-                    "({} designs)", r.frontier.size()),
+                    "({} designs)",
+                    r.frontier.size()),
         r.frontier, shown, with_cost, false);
     if (shown.size() < r.frontier.size()) {
       front.notes.push_back(fmt::format("{} of {} shown, evenly spaced by KV; --limit 0 shows all",
                                         shown.size(), r.frontier.size()));
     }
     front.notes.push_back("attention FLOPs = core attention at T + projections, per decoded token");
-    report::Table ranked = design_table(fmt::format("Top {} by {}", r.ranked.size(), obj),
-                                        r.ranked, spread(r.ranked.size(), 0), with_cost, false);
+    report::Table ranked = design_table(fmt::format("Top {} by {}", r.ranked.size(), obj), r.ranked,
+                                        spread(r.ranked.size(), 0), with_cost, false);
     text = report::render(best, fmt_out) + "\n" + report::render(front, fmt_out);
     if (!r.ranked.empty()) text += "\n" + report::render(ranked, fmt_out);
   }
@@ -286,21 +315,28 @@ void add_sweep_command(CLI::App& app) {
       "design per family under an objective. Every row has its --design spec string.\n\n"
       "Examples:\n"
       "  gmha sweep --d 7168 --layers 61 --max-kv-bytes-per-token 70272 --context 32k\n"
-      "  gmha sweep --d 7168 --layers 61 --families mla,mfa --objective cost:h20 --max-attn-params 15B\n"
+      "  gmha sweep --d 7168 --layers 61 --families mla,mfa --objective cost:h20 --min-ter 16384\n"
       "  gmha sweep --d 4096 --layers 32 --families gqa --heads 32 --head-dims 128 --format json\n"
-      "  gmha sweep --d 7168 --layers 61 --mfa-c 128-512:64 --mfa-cq 1024,2048 --format csv --out s.csv");
+      "  gmha sweep --d 7168 --layers 61 --mfa-c 128-512:64 --mfa-cq 1024,2048 --format csv --out "
+      "s.csv");
   cmd->add_option("--d", opts->d, "Model width d (hidden_size)")->required();
   cmd->add_option("--layers", opts->layers, "Number of layers L")->required();
-  cmd->add_option("--families", opts->families, "Families to sweep: mha,gqa,mqa,mla,mfa,mfa-kr or all")
+  cmd->add_option("--families", opts->families,
+                  "Families to sweep: mha,gqa,mqa,mla,mfa,mfa-kr or all")
       ->capture_default_str();
   cmd->add_option("--heads", opts->heads, "Query heads n / m grid, e.g. 8-128:8 (default 1-256)");
-  cmd->add_option("--head-dims", opts->head_dims, "MHA/GQA/MQA head dims h (default 64,80,96,128,160,192,256)");
+  cmd->add_option("--head-dims", opts->head_dims,
+                  "MHA/GQA/MQA head dims h (default 64,80,96,128,160,192,256)");
   cmd->add_option("--mla-c", opts->mla_c, "MLA latent C = kv_lora_rank (default 64-1024:64)");
-  cmd->add_option("--mla-nope", opts->mla_nope, "MLA qk_nope_head_dim (= v_head_dim) (default 64,128,192)");
-  cmd->add_option("--mla-rope", opts->mla_rope, "MLA qk_rope_head_dim, 0 allowed (default 0,32,64)");
-  cmd->add_option("--mla-qlora", opts->mla_qlora, "MLA q_lora_rank, 0 = none (default 0,768,1536,3072)");
+  cmd->add_option("--mla-nope", opts->mla_nope,
+                  "MLA qk_nope_head_dim (= v_head_dim) (default 64,128,192)");
+  cmd->add_option("--mla-rope", opts->mla_rope,
+                  "MLA qk_rope_head_dim, 0 allowed (default 0,32,64)");
+  cmd->add_option("--mla-qlora", opts->mla_qlora,
+                  "MLA q_lora_rank, 0 = none (default 0,768,1536,3072)");
   cmd->add_option("--mfa-c", opts->mfa_c, "MFA/MFA-KR key/value head width C (default 32-1024:32)");
-  cmd->add_option("--mfa-cq", opts->mfa_cq, "MFA/MFA-KR query share dim C_q (default 256-8192:256, <= d)");
+  cmd->add_option("--mfa-cq", opts->mfa_cq,
+                  "MFA/MFA-KR query share dim C_q (default 256-8192:256, <= d)");
   cmd->add_option("--kv-dtype", opts->kv_dtype, "KV cache dtype: bf16, fp16, fp8, int8, int4, fp32")
       ->capture_default_str();
   cmd->add_option("--context", opts->context, "Context length T for FLOPs and cost (k = 1024)")
@@ -313,10 +349,13 @@ void add_sweep_command(CLI::App& app) {
                   "Budget: attention parameters, all layers (e.g. 12B, 1.2e10)");
   cmd->add_option("--max-attn-flops", opts->max_flops,
                   "Budget: attention FLOPs per decoded token at T, core + projections (e.g. 2T)");
+  cmd->add_option("--min-ter", opts->min_ter,
+                  "Floor: designs need TER >= this (e.g. with a cost objective)");
   cmd->add_option("--objective", opts->objective,
                   "ter or slsd (maximised), cost:CARD (attention $/1M tokens on CARD, minimised)")
       ->capture_default_str();
-  cmd->add_option("--limit", opts->limit, "Frontier rows shown in tables (0 = all)")->capture_default_str();
+  cmd->add_option("--limit", opts->limit, "Frontier rows shown in tables (0 = all)")
+      ->capture_default_str();
   cmd->add_option("--top", opts->top, "Length of the overall ranking")->capture_default_str();
   cmd->add_option("--format", opts->format, "table, md, csv, json or latex")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");

@@ -14,5 +14,8 @@ void add_bench_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_fit_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_audit_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
 
 }  // namespace gmha::cli

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   gmha::cli::add_validate_command(app);
   gmha::cli::add_sweep_command(app);
   gmha::cli::add_fit_command(app);
+  gmha::cli::add_report_command(app);
+  gmha::cli::add_audit_command(app);
+  gmha::cli::add_synth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

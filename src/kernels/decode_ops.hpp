@@ -11,7 +11,7 @@ struct DecodeProblem;
 
 namespace gmha::detail {
 
-inline constexpr int64_t kDecodeBlock = 64;
+inline constexpr int64_t kDecodeBlock = 48;  // a multiple of the 6-token qk tile
 inline constexpr int64_t kHeadChunk = 64;
 
 struct QueryPack {

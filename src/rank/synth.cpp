@@ -250,7 +250,10 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
           });
         });
         // k_proj, v_proj [g·h, d]: each group's rows orthonormal (σ(B) all 1).
-        for (auto [name, role] : {std::pair{"k_proj", kKGroup}, std::pair{"v_proj", kVGroup}}) {
+        for (auto [proj_name, proj_role] : {std::pair{"k_proj", kKGroup}, std::pair{"v_proj", kVGroup}}) {
+          // Plain copies: lambdas may not capture structured bindings before C++20's P1091 (clang 14).
+          const std::string name = proj_name;
+          const auto role = proj_role;
           add(b + "self_attn." + name + ".weight", {g * h, d}, [=](std::span<float> v) {
             parallel_for(g, [&](int64_t j) {
               auto rng = rng_for(seed, l, role, j);

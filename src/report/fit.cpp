@@ -1,9 +1,9 @@
 #include "gmha/report/fit.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "gmha/attention/weights.hpp"
 #include "gmha/core/checked.hpp"
@@ -53,15 +53,18 @@ double attention_elements_per_gpu(const AttentionShape& a, int64_t n, int64_t kv
 // replicated router (d x E). Same counts as compute_figures (tests hold them equal at N = 1).
 std::pair<double, double> ffn_elements(const FfnShape& f, int64_t d) {
   switch (f.kind) {
-    case FfnKind::kNone: return {0, 0};
+    case FfnKind::kNone:
+      return {0, 0};
     case FfnKind::kDense:
       return {static_cast<double>(checked_product({f.matrices, d, f.intermediate}, "ffn")), 0};
     case FfnKind::kMoe: {
       const int64_t expert = checked_product({f.matrices, d, f.expert_intermediate}, "expert");
       const int64_t shared =
           checked_product({f.shared_experts, f.matrices, d, f.shared_intermediate}, "shared");
-      const int64_t split = checked_add(checked_mul(expert, f.routed_experts, "experts"), shared, "ffn");
-      return {static_cast<double>(split), static_cast<double>(checked_mul(d, f.routed_experts, "router"))};
+      const int64_t split =
+          checked_add(checked_mul(expert, f.routed_experts, "experts"), shared, "ffn");
+      return {static_cast<double>(split),
+              static_cast<double>(checked_mul(d, f.routed_experts, "router"))};
     }
   }
   return {0, 0};
@@ -82,7 +85,8 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
   r.gpus = n;
   r.memory_per_gpu = o.memory_per_gpu ? *o.memory_per_gpu : o.card.memory_bytes;
   if (!(r.memory_per_gpu > 0) || !std::isfinite(r.memory_per_gpu)) {
-    throw InputError(fmt::format("card {}: no memory size known; give --memory BYTES", o.card.name));
+    throw InputError(
+        fmt::format("card {}: no memory size known; give --memory BYTES", o.card.name));
   }
   r.usable_per_gpu = r.memory_per_gpu * o.memory_fraction;
   const double wbytes = dtype_bits(o.weight_dtype) / 8.0;
@@ -97,8 +101,8 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
     s.label = g.label();
     s.layers = layers;
     if (a.heads % n != 0) {
-      throw InputError(fmt::format("--gpus {}: {} query heads of layers {} do not split {} ways",
-                                   n, a.heads, g.layer_list(), n));
+      throw InputError(fmt::format("--gpus {}: {} query heads of layers {} do not split {} ways", n,
+                                   a.heads, g.layer_list(), n));
     }
     const int bits = dtype_bits(g.spec.kv_dtype);
     int64_t cached = 0;
@@ -109,14 +113,17 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
       case Variant::kGqa: {
         const int64_t kv = a.kv_heads;
         if (kv >= n ? kv % n != 0 : n % kv != 0) {
-          throw InputError(fmt::format("--gpus {}: {} KV heads neither split {} ways nor replicate "
-                                       "evenly (layers {})", n, kv, n, g.layer_list()));
+          throw InputError(
+              fmt::format("--gpus {}: {} KV heads neither split {} ways nor replicate "
+                          "evenly (layers {})",
+                          n, kv, n, g.layer_list()));
         }
         s.kv_heads = kv;
         s.kv_heads_per_gpu = kv >= n ? kv / n : 1;
         s.kv_replication = kv >= n ? 1 : n / kv;
         s.kv_bytes_per_token_per_gpu =
-            static_cast<double>(checked_product({2, a.head_dim, s.kv_heads_per_gpu, bits}, "kv")) / 8.0;
+            static_cast<double>(checked_product({2, a.head_dim, s.kv_heads_per_gpu, bits}, "kv")) /
+            8.0;
         s.note = kv >= n ? fmt::format("{} KV heads per rank", s.kv_heads_per_gpu)
                          : fmt::format("g = {} < N: each KV head replicated on {} ranks", kv,
                                        s.kv_replication);
@@ -129,9 +136,8 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
         s.kv_heads_per_gpu = 1;
         s.kv_replication = n;
         s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
-        s.note = a.variant == Variant::kMla
-                     ? "latent + RoPE key replicated on every rank"
-                     : "single K/V head replicated on every rank";
+        s.note = a.variant == Variant::kMla ? "latent + RoPE key replicated on every rank"
+                                            : "single K/V head replicated on every rank";
         if (n == 1) s.note = "";
         break;
       case Variant::kFpba:
@@ -143,8 +149,9 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
       case Variant::kLinear:
         s.kv_heads = a.heads;
         s.kv_heads_per_gpu = a.heads / n;
-        s.state_bytes_per_gpu = static_cast<double>(checked_mul(linear_state_elements(a), bits, "state")) /
-                                8.0 / static_cast<double>(n);
+        s.state_bytes_per_gpu =
+            static_cast<double>(checked_mul(linear_state_elements(a), bits, "state")) / 8.0 /
+            static_cast<double>(n);
         s.note = "fixed state, heads split";
         break;
     }
@@ -153,9 +160,11 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
     }
     const double attn = attention_elements_per_gpu(a, n, s.kv_heads_per_gpu);
     double attn_all = 0;
-    for (const WeightTensor& w : attention_weights(a)) attn_all += static_cast<double>(w.elements());
+    for (const WeightTensor& w : attention_weights(a))
+      attn_all += static_cast<double>(w.elements());
     const auto [ffn_split, router] = ffn_elements(g.spec.ffn, d);
-    weight_elems += static_cast<double>(layers) * (attn + ffn_split / static_cast<double>(n) + router);
+    weight_elems +=
+        static_cast<double>(layers) * (attn + ffn_split / static_cast<double>(n) + router);
     weight_elems_all += static_cast<double>(layers) * (attn_all + ffn_split + router);
     r.groups.push_back(std::move(s));
   }
@@ -164,7 +173,8 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
                            ? static_cast<double>(checked_product(
                                  {m.vocab_size, d, m.tied_embeddings ? 1 : 2}, "embeddings"))
                            : 0;
-  const double norms = static_cast<double>(checked_mul(d, 2 * static_cast<int64_t>(m.layers.size()) + 1, "norms"));
+  const double norms =
+      static_cast<double>(checked_mul(d, 2 * static_cast<int64_t>(m.layers.size()) + 1, "norms"));
   weight_elems += embed / static_cast<double>(n) + norms;
   weight_elems_all += embed + norms;
   r.weights_per_gpu = weight_elems * wbytes;
@@ -180,8 +190,8 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
   }
   // Longest context at the batch: KV grows monotonically with T, so bisect on it.
   auto fits = [&](int64_t t) {
-    return r.weights_fit &&
-           kv_bytes_per_sequence_per_gpu(r, t) * static_cast<double>(o.batch) <= r.kv_budget_per_gpu;
+    return r.weights_fit && kv_bytes_per_sequence_per_gpu(r, t) * static_cast<double>(o.batch) <=
+                                r.kv_budget_per_gpu;
   };
   if (fits(kMaxContext)) {
     r.max_context = std::nullopt;

@@ -5,4 +5,5 @@ list(APPEND GMHA_LIB_SOURCES
   src/report/svg_plot.cpp
   src/report/sweep.cpp
   src/report/fit.cpp
+  src/report/model_report.cpp
 )

@@ -1,12 +1,12 @@
 #include "gmha/report/svg_plot.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
 
@@ -71,12 +71,12 @@ std::pair<Scaled, std::vector<double>> make_axis(const PlotAxis& axis, std::vect
                                                  const char* which, int target_ticks) {
   const bool log = axis.scale == AxisScale::kLog;
   if (axis.min && axis.max && !(*axis.min < *axis.max)) {
-    throw InputError(fmt::format("plot: {} axis range [{}, {}] is empty", which, *axis.min,
-                                 *axis.max));
+    throw InputError(
+        fmt::format("plot: {} axis range [{}, {}] is empty", which, *axis.min, *axis.max));
   }
   if (log && ((axis.min && !(*axis.min > 0)) || (axis.max && !(*axis.max > 0)))) {
-    throw InputError(fmt::format("plot: {} axis is logarithmic but its range is not positive",
-                                 which));
+    throw InputError(
+        fmt::format("plot: {} axis is logarithmic but its range is not positive", which));
   }
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (double v : values) {
@@ -115,8 +115,8 @@ std::pair<Scaled, std::vector<double>> make_axis(const PlotAxis& axis, std::vect
       if (!axis.min) lo = std::min(lo, ticks.front());
       if (!axis.max) hi = std::max(hi, ticks.back());
     }
-    std::erase_if(ticks, [&](double t) { return t < lo - 1e-9 * (hi - lo) ||
-                                                t > hi + 1e-9 * (hi - lo); });
+    std::erase_if(ticks,
+                  [&](double t) { return t < lo - 1e-9 * (hi - lo) || t > hi + 1e-9 * (hi - lo); });
   }
   Scaled s;
   s.lo = lo;
@@ -158,8 +158,8 @@ void marker(std::string& o, int kind, double x, double y, const char* colour) {
   const double r = 3.6;
   switch (kind % kMarkerKinds) {
     case 0:
-      o += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"/>", num(x), num(y),
-                       num(r), colour);
+      o += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"/>", num(x), num(y), num(r),
+                       colour);
       break;
     case 1:
       o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>",
@@ -177,7 +177,8 @@ void marker(std::string& o, int kind, double x, double y, const char* colour) {
       break;
     case 4:  // hollow circle
       o += fmt::format(
-          "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"white\" stroke=\"{}\" stroke-width=\"1.6\"/>",
+          "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"white\" stroke=\"{}\" "
+          "stroke-width=\"1.6\"/>",
           num(x), num(y), num(r), colour);
       break;
     case 5:  // cross
@@ -216,11 +217,21 @@ std::string xml_escape(std::string_view s) {
   o.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&apos;"; break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&apos;";
+        break;
       default:
         // Control characters are not allowed in XML 1.0 text; replace them.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
@@ -332,10 +343,9 @@ std::string format_tick(double v, TickFormat f) {
 std::string sequential_colour(double t) {
   // Viridis anchor colours (van der Walt & Smith, matplotlib's default map), interpolated
   // linearly; luminance rises monotonically from dark purple to yellow.
-  static const int kAnchors[][3] = {{68, 1, 84},    {72, 40, 120},  {62, 73, 137},
-                                    {49, 104, 142}, {38, 130, 142}, {31, 158, 137},
-                                    {53, 183, 121}, {110, 206, 88}, {181, 222, 43},
-                                    {253, 231, 37}};
+  static const int kAnchors[][3] = {{68, 1, 84},    {72, 40, 120},  {62, 73, 137},  {49, 104, 142},
+                                    {38, 130, 142}, {31, 158, 137}, {53, 183, 121}, {110, 206, 88},
+                                    {181, 222, 43}, {253, 231, 37}};
   if (!std::isfinite(t)) t = 0;
   t = std::clamp(t, 0.0, 1.0);
   const double p = t * 9;
@@ -343,7 +353,8 @@ std::string sequential_colour(double t) {
   const double f = p - i;
   int rgb[3];
   for (int k = 0; k < 3; ++k) {
-    rgb[k] = static_cast<int>(std::lround(kAnchors[i][k] + f * (kAnchors[i + 1][k] - kAnchors[i][k])));
+    rgb[k] =
+        static_cast<int>(std::lround(kAnchors[i][k] + f * (kAnchors[i + 1][k] - kAnchors[i][k])));
   }
   return fmt::format("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
 }
@@ -427,9 +438,10 @@ std::string render_line_plot(const LinePlot& p) {
 
   std::string o = svg_open(width, height);
   o += fmt::format("<title>{}</title>\n", xml_escape(p.title.empty() ? "plot" : p.title));
-  o += fmt::format("<defs><clipPath id=\"{}-clip\"><rect x=\"{}\" y=\"{}\" width=\"{}\" "
-                   "height=\"{}\"/></clipPath></defs>\n",
-                   id, num(left - 5), num(top - 5), num(pw + 10), num(ph + 10));
+  o += fmt::format(
+      "<defs><clipPath id=\"{}-clip\"><rect x=\"{}\" y=\"{}\" width=\"{}\" "
+      "height=\"{}\"/></clipPath></defs>\n",
+      id, num(left - 5), num(top - 5), num(pw + 10), num(ph + 10));
   if (!p.title.empty()) {
     o += text(left + pw / 2, 24, p.title, "middle", " font-size=\"14\" font-weight=\"bold\"");
   }
@@ -468,27 +480,31 @@ std::string render_line_plot(const LinePlot& p) {
   }
   o += "\n</g>\n";
   // Frame and tick labels.
-  o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
-                   "stroke=\"#333\" stroke-width=\"1\"/>\n",
-                   num(left), num(top), num(pw), num(ph));
+  o += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"#333\" stroke-width=\"1\"/>\n",
+      num(left), num(top), num(pw), num(ph));
   o += "<g fill=\"#222\">\n";
   for (double t : xticks) o += text(X(t), top + ph + 17, format_tick(t, p.x.format), "middle");
   for (double t : yticks) o += text(left - 6, Y(t) + 4, format_tick(t, p.y.format), "end");
   o += "</g>\n";
   o += text(left + pw / 2, top + ph + 42, p.x.label, "middle");
-  o += fmt::format("<text transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}"
-                   "</text>\n",
-                   num(18), num(top + ph / 2), xml_escape(p.y.label));
+  o += fmt::format(
+      "<text transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}"
+      "</text>\n",
+      num(18), num(top + ph / 2), xml_escape(p.y.label));
 
   // Reference lines (dark grey, short dashes) with labels in the right gutter.
   for (const auto& r : refs) {
-    o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\" "
-                     "stroke-width=\"1.2\" stroke-dasharray=\"3,3\"/>\n",
-                     num(left), num(r.py), num(left + pw), num(r.py));
+    o += fmt::format(
+        "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\" "
+        "stroke-width=\"1.2\" stroke-dasharray=\"3,3\"/>\n",
+        num(left), num(r.py), num(left + pw), num(r.py));
     if (std::abs(r.label_y - 4 - r.py) > 0.5) {  // displaced label: a leader line
-      o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\" "
-                       "stroke-width=\"0.8\"/>\n",
-                       num(left + pw), num(r.py), num(left + pw + 14), num(r.label_y - 4));
+      o += fmt::format(
+          "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\" "
+          "stroke-width=\"0.8\"/>\n",
+          num(left + pw), num(r.py), num(left + pw + 14), num(r.label_y - 4));
     }
     o += text(left + pw + 18, r.label_y, r.label, "start", " fill=\"#333\"");
   }
@@ -505,9 +521,10 @@ std::string render_line_plot(const LinePlot& p) {
       std::string pts;
       auto flush = [&]() {
         if (pts.find(' ') != std::string::npos) {  // at least two points
-          o += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" "
-                           "stroke-width=\"2\" stroke-linejoin=\"round\"{}/>\n",
-                           pts, colour, dash_attr);
+          o += fmt::format(
+              "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" "
+              "stroke-width=\"2\" stroke-linejoin=\"round\"{}/>\n",
+              pts, colour, dash_attr);
         }
         pts.clear();
       };
@@ -534,19 +551,21 @@ std::string render_line_plot(const LinePlot& p) {
   // Legend outside the plot area, on the right: it never covers data.
   if (!p.series.empty()) {
     const double lx = left + pw + ref_gutter;
-    o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"white\" "
-                     "stroke=\"#bbb\"/>\n",
-                     num(lx), num(top), num(legend_w - 4), num(legend_h));
+    o += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"white\" "
+        "stroke=\"#bbb\"/>\n",
+        num(lx), num(top), num(legend_w - 4), num(legend_h));
     for (size_t si = 0; si < p.series.size(); ++si) {
       const auto& s = p.series[si];
       const char* colour = kColours[si % std::size(kColours)];
       const char* dash = kDashes[si % std::size(kDashes)];
       const double cy = top + 8 + 18.0 * si + 9;
       if (s.line) {
-        o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" "
-                         "stroke-width=\"2\"{}/>",
-                         num(lx + 8), num(cy), num(lx + 42), num(cy), colour,
-                         *dash ? fmt::format(" stroke-dasharray=\"{}\"", dash) : "");
+        o += fmt::format(
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" "
+            "stroke-width=\"2\"{}/>",
+            num(lx + 8), num(cy), num(lx + 42), num(cy), colour,
+            *dash ? fmt::format(" stroke-dasharray=\"{}\"", dash) : "");
       }
       if (s.markers) marker(o, static_cast<int>(si % kMarkerKinds), lx + 25, cy, colour);
       o += text(lx + 48, cy + 4, s.name, "start");
@@ -593,13 +612,18 @@ std::string render_heat_map(const HeatMap& m) {
   if (m.max) hi = *m.max;
   if (!(lo < hi)) {
     if (m.min && m.max) {
-      throw InputError(fmt::format("heat map '{}': colour range [{}, {}] is empty", m.title, lo, hi));
+      throw InputError(
+          fmt::format("heat map '{}': colour range [{}, {}] is empty", m.title, lo, hi));
     }
     lo -= 0.5;
     hi += 0.5;
   }
-  auto col_label = [&](size_t c) { return m.col_labels.empty() ? std::to_string(c) : m.col_labels[c]; };
-  auto row_label = [&](size_t r) { return m.row_labels.empty() ? std::to_string(r) : m.row_labels[r]; };
+  auto col_label = [&](size_t c) {
+    return m.col_labels.empty() ? std::to_string(c) : m.col_labels[c];
+  };
+  auto row_label = [&](size_t r) {
+    return m.row_labels.empty() ? std::to_string(r) : m.row_labels[r];
+  };
 
   const double cw = std::min<double>(m.cell_max_px, std::max(1.0, m.plot_width / double(cols)));
   const double ch = std::min<double>(m.cell_max_px, std::max(1.0, m.plot_height / double(rows)));
@@ -611,11 +635,13 @@ std::string render_heat_map(const HeatMap& m) {
   const double bar_x = left + gw + 24, bar_w = 16;
   const std::vector<double> bar_ticks = [&] {
     auto t = nice_linear_ticks(lo, hi, 5);
-    std::erase_if(t, [&](double v) { return v < lo - 1e-9 * (hi - lo) || v > hi + 1e-9 * (hi - lo); });
+    std::erase_if(t,
+                  [&](double v) { return v < lo - 1e-9 * (hi - lo) || v > hi + 1e-9 * (hi - lo); });
     return t;
   }();
   double bar_lab_w = 0;
-  for (double t : bar_ticks) bar_lab_w = std::max(bar_lab_w, text_width(format_tick(t, TickFormat::kNumber)));
+  for (double t : bar_ticks)
+    bar_lab_w = std::max(bar_lab_w, text_width(format_tick(t, TickFormat::kNumber)));
   const double bar_h = std::max(gh, 120.0);
   const double width = bar_x + bar_w + 6 + bar_lab_w + 28 + 10;
   const double height = top + std::max(gh, bar_h) + 56;
@@ -640,21 +666,23 @@ std::string render_heat_map(const HeatMap& m) {
       }
       if (std::isfinite(v)) {
         o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\">{}</rect>",
-                         num(x), num(y), num(cw), num(ch),
-                         sequential_colour((v - lo) / (hi - lo)), tip);
+                         num(x), num(y), num(cw), num(ch), sequential_colour((v - lo) / (hi - lo)),
+                         tip);
       } else {  // no value: white with a grey diagonal, distinct from every colour of the scale
-        o += fmt::format("<rect x=\"{0}\" y=\"{1}\" width=\"{2}\" height=\"{3}\" fill=\"white\" "
-                         "stroke=\"#999\" stroke-width=\"0.5\">{6}</rect><line x1=\"{0}\" "
-                         "y1=\"{5}\" x2=\"{4}\" y2=\"{1}\" stroke=\"#999\"/>",
-                         num(x), num(y), num(cw), num(ch), num(x + cw), num(y + ch), tip);
+        o += fmt::format(
+            "<rect x=\"{0}\" y=\"{1}\" width=\"{2}\" height=\"{3}\" fill=\"white\" "
+            "stroke=\"#999\" stroke-width=\"0.5\">{6}</rect><line x1=\"{0}\" "
+            "y1=\"{5}\" x2=\"{4}\" y2=\"{1}\" stroke=\"#999\"/>",
+            num(x), num(y), num(cw), num(ch), num(x + cw), num(y + ch), tip);
       }
     }
     o += "\n";
   }
   o += "</g>\n";
-  o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
-                   "stroke=\"#333\"/>\n",
-                   num(left), num(top), num(gw), num(gh));
+  o += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"#333\"/>\n",
+      num(left), num(top), num(gw), num(gh));
   // Row and column labels, thinned to every k-th so they never overlap.
   {
     size_t k = 1;
@@ -671,9 +699,10 @@ std::string render_heat_map(const HeatMap& m) {
     }
   }
   o += text(left + gw / 2, top + gh + 40, m.x_label, "middle");
-  o += fmt::format("<text transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}"
-                   "</text>\n",
-                   num(18), num(top + gh / 2), xml_escape(m.y_label));
+  o += fmt::format(
+      "<text transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}"
+      "</text>\n",
+      num(18), num(top + gh / 2), xml_escape(m.y_label));
   // Colour bar: 64 bands from hi (top) to lo (bottom), ticks on its right.
   const int bands = 64;
   o += "<g shape-rendering=\"crispEdges\">";
@@ -684,19 +713,20 @@ std::string render_heat_map(const HeatMap& m) {
                      sequential_colour(t));
   }
   o += "</g>\n";
-  o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
-                   "stroke=\"#333\"/>\n",
-                   num(bar_x), num(top), num(bar_w), num(bar_h));
+  o += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"#333\"/>\n",
+      num(bar_x), num(top), num(bar_w), num(bar_h));
   for (double t : bar_ticks) {
     const double y = top + bar_h * (1 - (t - lo) / (hi - lo));
     o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>",
                      num(bar_x + bar_w), num(y), num(bar_x + bar_w + 4), num(y));
     o += text(bar_x + bar_w + 6, y + 4, format_tick(t, TickFormat::kNumber), "start");
   }
-  o += fmt::format("<text transform=\"translate({},{}) rotate(90)\" text-anchor=\"middle\">{}"
-                   "</text>\n",
-                   num(bar_x + bar_w + 6 + bar_lab_w + 14), num(top + bar_h / 2),
-                   xml_escape(m.value_label));
+  o += fmt::format(
+      "<text transform=\"translate({},{}) rotate(90)\" text-anchor=\"middle\">{}"
+      "</text>\n",
+      num(bar_x + bar_w + 6 + bar_lab_w + 14), num(top + bar_h / 2), xml_escape(m.value_label));
   o += "</svg>\n";
   return o;
 }

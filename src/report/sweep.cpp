@@ -1,5 +1,7 @@
 #include "gmha/report/sweep.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -7,8 +9,6 @@
 #include <map>
 #include <queue>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/capacity/cost.hpp"
@@ -110,12 +110,12 @@ std::vector<int64_t> parse_int_grid(const std::string& text, const std::string& 
     int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
-      throw InputError(fmt::format("{}: '{}' is not an integer grid (e.g. 64,128 or 64-1024:64)",
-                                   flag, text));
+      throw InputError(
+          fmt::format("{}: '{}' is not an integer grid (e.g. 64,128 or 64-1024:64)", flag, text));
     }
     if (v < (allow_zero ? 0 : 1) || v > std::numeric_limits<int32_t>::max()) {
-      throw InputError(fmt::format("{}: value {} out of range ({} to 2147483647)", flag, v,
-                                   allow_zero ? 0 : 1));
+      throw InputError(
+          fmt::format("{}: value {} out of range ({} to 2147483647)", flag, v, allow_zero ? 0 : 1));
     }
     return v;
   };
@@ -155,7 +155,8 @@ std::vector<Variant> parse_families(const std::string& text) {
   size_t pos = 0;
   while (true) {
     size_t comma = text.find(',', pos);
-    std::string name = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string name =
+        text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     auto v = find_variant(name);
     if (!v || *v == Variant::kFpba || *v == Variant::kLinear) {
       throw errors::unknown_name("--families", "family", name, "mha, gqa, mqa, mla, mfa, mfa-kr");
@@ -291,8 +292,7 @@ FastFigures fast_figures(const SweepCandidate& c, const SweepOptions& o) {
   f.kv_bits_per_token = bits_all_layers;
   f.kv_bytes_per_token = static_cast<double>(bits_all_layers) / 8.0;
   f.attn_params = mul(params, L, "params");
-  f.attn_flops =
-      checked_product({2, n, T, qk_width + pv_width, L}, "attention flops");
+  f.attn_flops = checked_product({2, n, T, qk_width + pv_width, L}, "attention flops");
   f.linear_flops = checked_product({2, matmul, L}, "linear flops");
   if (o.card) {
     const Hardware& h = *o.card;
@@ -316,17 +316,17 @@ ModelDesign candidate_model(const SweepCandidate& c, const SweepSpace& s) {
                          c.head_dim);
       break;
     case Variant::kGqa:
-      spec = fmt::format("gqa:d={},heads={},kv={},hd={}", s.d_model, c.heads, c.kv_heads,
-                         c.head_dim);
+      spec =
+          fmt::format("gqa:d={},heads={},kv={},hd={}", s.d_model, c.heads, c.kv_heads, c.head_dim);
       break;
     case Variant::kMla:
-      spec = fmt::format("mla:d={},heads={},c={},qlora={},nope={},rope={},v={}", s.d_model,
-                         c.heads, c.latent, c.q_lora, c.nope, c.rope, c.nope);
+      spec = fmt::format("mla:d={},heads={},c={},qlora={},nope={},rope={},v={}", s.d_model, c.heads,
+                         c.latent, c.q_lora, c.nope, c.rope, c.nope);
       break;
     case Variant::kMfa:
     case Variant::kMfaKr:
-      spec = fmt::format("{}:d={},heads={},c={},cq={}", variant_name(c.variant), s.d_model,
-                         c.heads, c.head_dim, c.q_share);
+      spec = fmt::format("{}:d={},heads={},c={},cq={}", variant_name(c.variant), s.d_model, c.heads,
+                         c.head_dim, c.q_share);
       break;
     default:
       throw std::logic_error("sweep: unsupported family");
@@ -339,7 +339,8 @@ SweepResult run_sweep(const SweepOptions& o) {
   const SweepSpace& s = o.space;
   if (s.d_model <= 0) throw errors::not_positive("--d", "d", s.d_model);
   if (s.layers <= 0) throw errors::not_positive("--layers", "layers", s.layers);
-  if (s.layers > 100000) throw InputError(fmt::format("--layers: {} is implausible (max 100000)", s.layers));
+  if (s.layers > 100000)
+    throw InputError(fmt::format("--layers: {} is implausible (max 100000)", s.layers));
   if (o.context <= 0) throw errors::not_positive("--context", "context", o.context);
   if (s.families.empty()) throw InputError("--families: no family to sweep");
   if (o.objective == SweepObjective::kCost && !o.card) {
@@ -360,14 +361,11 @@ SweepResult run_sweep(const SweepOptions& o) {
   const bool gqa = uses({Variant::kMha, Variant::kGqa, Variant::kMqa});
   const bool mla = uses({Variant::kMla});
   const bool mfa = uses({Variant::kMfa, Variant::kMfaKr});
-  for (const Grid& g : {Grid{&s.heads, "--heads", false, true},
-                        Grid{&s.head_dims, "--head-dims", false, gqa},
-                        Grid{&s.mla_latents, "--mla-c", false, mla},
-                        Grid{&s.mla_nope, "--mla-nope", false, mla},
-                        Grid{&s.mla_rope, "--mla-rope", true, mla},
-                        Grid{&s.mla_q_lora, "--mla-qlora", true, mla},
-                        Grid{&s.mfa_dims, "--mfa-c", false, mfa},
-                        Grid{&s.mfa_q_share, "--mfa-cq", false, mfa}}) {
+  for (const Grid& g :
+       {Grid{&s.heads, "--heads", false, true}, Grid{&s.head_dims, "--head-dims", false, gqa},
+        Grid{&s.mla_latents, "--mla-c", false, mla}, Grid{&s.mla_nope, "--mla-nope", false, mla},
+        Grid{&s.mla_rope, "--mla-rope", true, mla}, Grid{&s.mla_q_lora, "--mla-qlora", true, mla},
+        Grid{&s.mfa_dims, "--mfa-c", false, mfa}, Grid{&s.mfa_q_share, "--mfa-cq", false, mfa}}) {
     if (!g.used) continue;
     if (g.v->empty()) throw InputError(fmt::format("{}: the grid is empty", g.flag));
     for (int64_t x : *g.v) {
@@ -378,8 +376,8 @@ SweepResult run_sweep(const SweepOptions& o) {
   }
   const uint64_t size = sweep_space_size(s);
   if (size > kMaxDesigns) {
-    throw InputError(fmt::format("sweep: the space has {} designs (max {}); narrow the grids",
-                                 size, kMaxDesigns));
+    throw InputError(fmt::format("sweep: the space has {} designs (max {}); narrow the grids", size,
+                                 kMaxDesigns));
   }
   // Validate the extreme corner once so that overflow is reported up front, as an input error.
   if (o.budgets.max_kv_bytes_per_token && !(*o.budgets.max_kv_bytes_per_token >= 0)) {
@@ -405,9 +403,12 @@ SweepResult run_sweep(const SweepOptions& o) {
     const uint64_t index = r.evaluated++;
     const FastFigures f = fast_figures(c, o);
     const int64_t flops = checked_add(f.attn_flops, f.linear_flops, "attention flops");
-    if (o.budgets.max_kv_bytes_per_token && f.kv_bytes_per_token > *o.budgets.max_kv_bytes_per_token) return;
+    if (o.budgets.max_kv_bytes_per_token &&
+        f.kv_bytes_per_token > *o.budgets.max_kv_bytes_per_token)
+      return;
     if (o.budgets.max_attn_params && f.attn_params > *o.budgets.max_attn_params) return;
     if (o.budgets.max_attn_flops && flops > *o.budgets.max_attn_flops) return;
+    if (o.budgets.min_ter && f.ter < *o.budgets.min_ter) return;
     ++r.feasible;
     Record rec;
     rec.c = c;
@@ -417,9 +418,15 @@ SweepResult run_sweep(const SweepOptions& o) {
     rec.params = f.attn_params;
     rec.index = index;
     switch (o.objective) {
-      case SweepObjective::kTer: rec.score = -static_cast<double>(f.ter); break;
-      case SweepObjective::kSlsd: rec.score = -static_cast<double>(f.slsd); break;
-      case SweepObjective::kCost: rec.score = f.attn_usd_per_mtok; break;
+      case SweepObjective::kTer:
+        rec.score = -static_cast<double>(f.ter);
+        break;
+      case SweepObjective::kSlsd:
+        rec.score = -static_cast<double>(f.slsd);
+        break;
+      case SweepObjective::kCost:
+        rec.score = f.attn_usd_per_mtok;
+        break;
     }
     const size_t fam = static_cast<size_t>(
         std::find(s.families.begin(), s.families.end(), c.variant) - s.families.begin());
@@ -442,7 +449,8 @@ SweepResult run_sweep(const SweepOptions& o) {
   frontier = pareto(std::move(frontier));
 
   // Re-evaluate every reported design with the library's own figures; they must agree exactly.
-  const std::vector<Hardware> cards = o.card ? std::vector<Hardware>{*o.card} : std::vector<Hardware>{};
+  const std::vector<Hardware> cards =
+      o.card ? std::vector<Hardware>{*o.card} : std::vector<Hardware>{};
   CapacityOptions co;
   co.context = o.context;
   co.convention = o.convention;
@@ -461,7 +469,8 @@ SweepResult run_sweep(const SweepOptions& o) {
     if (d.figures.kv_bytes_per_token != fast.kv_bytes_per_token) {
       throw std::logic_error(figures_mismatch(d, "KV bytes per token"));
     }
-    if (d.figures.attn_params != fast.attn_params) throw std::logic_error(figures_mismatch(d, "params"));
+    if (d.figures.attn_params != fast.attn_params)
+      throw std::logic_error(figures_mismatch(d, "params"));
     if (d.figures.attn_flops != fast.attn_flops || d.figures.linear_flops != fast.linear_flops) {
       throw std::logic_error(figures_mismatch(d, "FLOPs"));
     }
@@ -473,9 +482,15 @@ SweepResult run_sweep(const SweepOptions& o) {
       }
     }
     switch (o.objective) {
-      case SweepObjective::kTer: d.objective = static_cast<double>(d.figures.ranks.ter); break;
-      case SweepObjective::kSlsd: d.objective = static_cast<double>(d.figures.ranks.slsd); break;
-      case SweepObjective::kCost: d.objective = d.attn_usd_per_mtok; break;
+      case SweepObjective::kTer:
+        d.objective = static_cast<double>(d.figures.ranks.ter);
+        break;
+      case SweepObjective::kSlsd:
+        d.objective = static_cast<double>(d.figures.ranks.slsd);
+        break;
+      case SweepObjective::kCost:
+        d.objective = d.attn_usd_per_mtok;
+        break;
     }
     return d;
   };

@@ -208,6 +208,11 @@ TEST_CASE("hf config: errors name the file and the field", "[attention]") {
     "intermediate_size": 1})"), Catch::Contains("config.json: missing field 'num_hidden_layers'"));
   CHECK_THAT(err(R"({"model_type": "llama", "hidden_size": "4096"})"),
              Catch::Contains("field 'hidden_size' must be an integer"));
+  // Found by the config.json fuzzer: a float far outside int64 was cast before it was range-checked.
+  CHECK_THAT(err(R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 6.4e79})"),
+             Catch::Contains("field 'num_attention_heads' must be an integer (got 6.4e+79)"));
+  CHECK_THAT(err(R"({"model_type": "llama", "hidden_size": 4096.0, "num_attention_heads": 32.5})"),
+             Catch::Contains("field 'num_attention_heads' must be an integer"));
   CHECK_THAT(err(R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
     "num_key_value_heads": 5, "num_hidden_layers": 2, "intermediate_size": 8})"),
              Catch::Contains("not divisible by num_key_value_heads 5"));

@@ -308,6 +308,8 @@ const std::vector<Case>& corpus() {
        [](auto& d) { return file(d, "a.bin", ak42(2, {16, 24, 2, 4, 2, 32, 8}, 1, 0)); },
        "{}: group_size must be positive (got 0)"},
       // ---- format detection ----
+      {"pytorch pickle", [](auto& d) { return file(d, "pytorch_model.bin", std::string("PK\x03\x04rest", 8)); },
+       "{}: a PyTorch zip/pickle checkpoint, which gmha does not read (convert it to safetensors)"},
       {"unknown format", [](auto& d) { return file(d, "a.dat", "hello world"); },
        "{}: unknown checkpoint format (expected a safetensors file or folder, .gguf, or a llama2.c "
        ".bin)"},

@@ -2,4 +2,5 @@
 list(APPEND GMHA_TEST_SOURCES
   kernels/reference_test.cpp
   kernels/decode_test.cpp
+  kernels/validate_test.cpp
 )

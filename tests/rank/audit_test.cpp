@@ -234,7 +234,7 @@ TEST_CASE("audit: a NaN in one head is flagged, that circuit skipped, the others
   CHECK_FALSE(r.layers[0].heads[2].qk.finite);
   CHECK(r.layers[0].heads[2].vo.finite);
   CHECK(r.layers[0].heads[3].qk.finite);
-  CHECK(r.layers[0].heads[3].qk.metrics.numerical_rank == 16);  // head 3 planted full
+  CHECK(r.layers[0].heads[1].qk.metrics.numerical_rank == 16);  // head 1 planted full
   CHECK(summarize(r).layers_with_nonfinite == 1);
 }
 

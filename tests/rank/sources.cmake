@@ -3,4 +3,5 @@ list(APPEND GMHA_TEST_SOURCES
   checkpoint/safetensors_writer_test.cpp
   rank/spectrum_test.cpp
   rank/audit_test.cpp
+  rank/audit_cli_test.cpp
 )

@@ -57,7 +57,7 @@ TEST_CASE("fit: GQA KV heads split until g < N, then replicate", "[report][fit]"
   CHECK(f4.groups[0].kv_replication == 2);
   CHECK(f4.groups[0].kv_bytes_per_token_per_gpu == 64);
   CHECK(f4.weights_per_gpu == (2 * 4096 + 320) * 2);
-  CHECK(*f4.max_context == 7679);  // (1e6 - 17024) / 128
+  CHECK(*f4.max_context == 7679);                             // (1e6 - 17024) / 128
   CHECK_THROWS_AS(compute_fit(m, tiny_card(3)), InputError);  // 4 heads do not split 3 ways
   CHECK_THROWS_AS(compute_fit(m, tiny_card(8)), InputError);
 }
@@ -75,7 +75,8 @@ TEST_CASE("fit: MFA's single K/V head and down-projections replicate on every ra
   CHECK(f2.weights_per_gpu == (2048 + 32 + 1024 + 1024 + 1024 + 2048 + 192) * 2);
   CHECK(f1.weights_per_gpu == (2048 + 32 + 1024 + 1024 + 2048 + 4096 + 192) * 2);
   // MLA likewise keeps its whole latent (C + rope) per rank.
-  const ModelDesign mla = parse_design_spec("mla:d=64,heads=4,c=32,qlora=0,nope=16,rope=8,layers=1");
+  const ModelDesign mla =
+      parse_design_spec("mla:d=64,heads=4,c=32,qlora=0,nope=16,rope=8,layers=1");
   CHECK(compute_fit(mla, tiny_card(4)).groups[0].kv_bytes_per_token_per_gpu == (32 + 8) * 2);
 }
 

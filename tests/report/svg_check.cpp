@@ -1,11 +1,10 @@
 #include "report/svg_check.hpp"
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <catch2/catch.hpp>
 
 #include "support/test_paths.hpp"
 

@@ -1,5 +1,6 @@
 #include "gmha/report/svg_plot.hpp"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -8,8 +9,6 @@
 #include <map>
 #include <regex>
 #include <string>
-
-#include <catch2/catch.hpp>
 
 #include "gmha/core/error.hpp"
 #include "report/svg_check.hpp"
@@ -89,8 +88,9 @@ LinePlot sample_plot() {
   p.title = "KV cache vs context <per sequence>";
   p.x = {"context length (tokens)", AxisScale::kLog, TickFormat::kTokens};
   p.y = {"KV cache (bytes)", AxisScale::kLog, TickFormat::kBytes};
-  const char* names[] = {"DeepSeek-V3 (MLA)", "Step-3 (MFA)", "Qwen3-235B (GQA) & co",
-                         "MHA baseline", "MQA", "GQA g=4", "MFA-KR", "eighth series"};
+  const char* names[] = {
+      "DeepSeek-V3 (MLA)", "Step-3 (MFA)", "Qwen3-235B (GQA) & co", "MHA baseline", "MQA",
+      "GQA g=4",           "MFA-KR",       "eighth series"};
   for (int s = 0; s < 8; ++s) {
     PlotSeries ser;
     ser.name = names[s];
@@ -101,7 +101,7 @@ LinePlot sample_plot() {
     p.series.push_back(ser);
   }
   p.series[1].y[3] = std::numeric_limits<double>::quiet_NaN();  // breaks the line
-  p.series[2].y[4] = -1;                                         // not on a log axis
+  p.series[2].y[4] = -1;                                        // not on a log axis
   p.references.push_back({80e9, "H100 80 GB"});
   p.references.push_back({96e9, "H20 96 GB"});  // close to the first: labels must not collide
   return p;

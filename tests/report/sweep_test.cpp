@@ -1,11 +1,10 @@
 #include "gmha/report/sweep.hpp"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/capacity/cost.hpp"
@@ -118,6 +117,12 @@ TEST_CASE("sweep: budgets filter designs by KV bytes, parameters and FLOPs", "[r
   CHECK(rq.frontier.empty());
   CHECK(rq.best.empty());
   CHECK(rq.ranked.empty());
+
+  SweepOptions t = tiny();
+  t.budgets.min_ter = 128;  // only the h = 32 designs (TER 4 * 32)
+  SweepResult rt = run_sweep(t);
+  CHECK(rt.feasible == 3);
+  CHECK(rt.frontier.size() == 1);  // MQA h32 dominates the other two
 }
 
 TEST_CASE("sweep: the frontier equals a brute-force Pareto filter on a mixed space",
@@ -171,9 +176,10 @@ TEST_CASE("sweep: the frontier equals a brute-force Pareto filter on a mixed spa
   CHECK(r.best.size() == 6);
 }
 
-TEST_CASE("sweep: the fast path equals compute_figures and compute_cost on a sample of the "
-          "default DeepSeek-sized space",
-          "[report][sweep]") {
+TEST_CASE(
+    "sweep: the fast path equals compute_figures and compute_cost on a sample of the "
+    "default DeepSeek-sized space",
+    "[report][sweep]") {
   for (Convention conv : {Convention::kExact, Convention::kStep3Paper}) {
     SweepOptions o;
     o.space = default_sweep_space(7168, 61);
@@ -232,7 +238,8 @@ TEST_CASE("sweep: the cost objective picks the cheapest feasible design", "[repo
   REQUIRE(!r.ranked.empty());
   CHECK(r.ranked[0].attn_usd_per_mtok == cheapest);
   CHECK(r.ranked[0].objective == cheapest);
-  for (size_t i = 1; i < r.ranked.size(); ++i) CHECK(r.ranked[i - 1].objective <= r.ranked[i].objective);
+  for (size_t i = 1; i < r.ranked.size(); ++i)
+    CHECK(r.ranked[i - 1].objective <= r.ranked[i].objective);
 }
 
 TEST_CASE("sweep: impossible spaces are input errors", "[report][sweep]") {

@@ -39,6 +39,9 @@ struct TensorInfo {
 
 class TensorSource {
  public:
+  TensorSource() = default;
+  TensorSource(const TensorSource&) = delete;  // the name index points into the list
+  TensorSource& operator=(const TensorSource&) = delete;
   virtual ~TensorSource() = default;
   /// "safetensors", "gguf" or "llama2c".
   virtual std::string_view format() const = 0;

@@ -1,7 +1,7 @@
 #pragma once
 // Fast CPU decode: one new token's attention over a long KV cache, the step that dominates
 // long-context inference. The context is split across threads (split-K); each split runs an
-// online softmax over blocks of 64 cached tokens (scores S = K_blk Q^T, running max and sum,
+// online softmax over blocks of 48 cached tokens (scores S = K_blk Q^T, running max and sum,
 // O = O * alpha + P V_blk) and the splits are merged exactly at the end. AVX-512 kernels
 // (and AVX512-BF16 dot products for a bf16 cache) are chosen at run time when the CPU has them;
 // a portable path runs everywhere else and is the baseline the tests compare against.

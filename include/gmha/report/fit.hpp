@@ -23,41 +23,41 @@ namespace gmha::report {
 
 struct FitOptions {
   Hardware card;
-  int64_t gpus = 1;                       // tensor-parallel ranks N
-  std::optional<double> memory_per_gpu;   // bytes; default the card's memory_bytes
-  double memory_fraction = 0.9;           // usable share of each GPU's memory (runtime, activations)
-  DType weight_dtype = DType::kBF16;      // storage of the weights
-  int64_t batch = 1;                      // for the longest context
-  int64_t context = 8192;                 // for the largest batch and the split
+  int64_t gpus = 1;                      // tensor-parallel ranks N
+  std::optional<double> memory_per_gpu;  // bytes; default the card's memory_bytes
+  double memory_fraction = 0.9;          // usable share of each GPU's memory (runtime, activations)
+  DType weight_dtype = DType::kBF16;     // storage of the weights
+  int64_t batch = 1;                     // for the longest context
+  int64_t context = 8192;                // for the largest batch and the split
 };
 
 /// How one layer group shards over N ranks.
 struct GroupShard {
-  std::string label;                 // e.g. "MLA, MoE"
+  std::string label;  // e.g. "MLA, MoE"
   int64_t layers = 0;
-  int64_t kv_heads = 0;              // cached KV streams of the layer (1 for MLA/MFA)
-  int64_t kv_heads_per_gpu = 0;      // streams each rank caches
-  int64_t kv_replication = 1;        // how many ranks hold each stream
+  int64_t kv_heads = 0;                   // cached KV streams of the layer (1 for MLA/MFA)
+  int64_t kv_heads_per_gpu = 0;           // streams each rank caches
+  int64_t kv_replication = 1;             // how many ranks hold each stream
   double kv_bytes_per_token_per_gpu = 0;  // one layer, one token
   double state_bytes_per_gpu = 0;         // linear attention, one layer, one sequence
-  int64_t tokens_cap = 0;            // 0: full span (grows with T); else W or C
-  std::string note;                  // e.g. "latent replicated on every rank"
+  int64_t tokens_cap = 0;                 // 0: full span (grows with T); else W or C
+  std::string note;                       // e.g. "latent replicated on every rank"
 };
 
 struct FitResult {
   int64_t gpus = 1;
-  double memory_per_gpu = 0;    // bytes
-  double usable_per_gpu = 0;    // memory_per_gpu x memory_fraction
-  double weights_per_gpu = 0;   // bytes of this rank's weight shard
-  double weights_total = 0;     // all ranks, bytes (replicated parts counted once per rank)
+  double memory_per_gpu = 0;   // bytes
+  double usable_per_gpu = 0;   // memory_per_gpu x memory_fraction
+  double weights_per_gpu = 0;  // bytes of this rank's weight shard
+  double weights_total = 0;    // all ranks, bytes (replicated parts counted once per rank)
   bool weights_fit = false;
-  double kv_budget_per_gpu = 0;        // usable - weights (0 when they do not fit)
+  double kv_budget_per_gpu = 0;  // usable - weights (0 when they do not fit)
   // At (batch, context):
-  double kv_per_gpu = 0;               // KV cache + states of the whole batch on one rank
-  double free_per_gpu = 0;             // usable - weights - kv (negative: does not fit)
+  double kv_per_gpu = 0;    // KV cache + states of the whole batch on one rank
+  double free_per_gpu = 0;  // usable - weights - kv (negative: does not fit)
   // Longest context at `batch`: nullopt when it is unbounded (no layer grows with T).
   std::optional<int64_t> max_context;
-  int64_t max_batch = 0;               // at `context`; 0 when even one sequence does not fit
+  int64_t max_batch = 0;  // at `context`; 0 when even one sequence does not fit
   std::vector<GroupShard> groups;
 };
 

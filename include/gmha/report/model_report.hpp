@@ -20,18 +20,18 @@ namespace gmha::report {
 
 struct ReportInput {
   std::string title = "gmha report";
-  std::string command;                 // the command line that reproduces it (shown verbatim)
+  std::string command;  // the command line that reproduces it (shown verbatim)
   std::vector<ModelDesign> models;
   std::vector<Hardware> cards;
   std::vector<int64_t> contexts = {8192, 32768, 131072};  // table contexts T
   Convention convention = Convention::kExact;
   std::optional<AuditReport> audit;
-  std::string audit_source;            // path of the audit JSON or checkpoint
-  size_t worst_heads = 4;              // spectra plotted for this many heads
+  std::string audit_source;  // path of the audit JSON or checkpoint
+  size_t worst_heads = 4;    // spectra plotted for this many heads
 };
 
 struct ReportFile {
-  std::string name;     // relative path inside the folder, e.g. "figures/kv_cache.svg"
+  std::string name;  // relative path inside the folder, e.g. "figures/kv_cache.svg"
   std::string content;
 };
 

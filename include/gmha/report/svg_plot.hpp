@@ -49,7 +49,7 @@ struct LinePlot {
   PlotAxis y;
   std::vector<PlotSeries> series;
   std::vector<ReferenceLine> references;
-  int plot_width = 560;   // px of the plot area; margins are added around it
+  int plot_width = 560;  // px of the plot area; margins are added around it
   int plot_height = 340;
 };
 
@@ -62,15 +62,15 @@ std::string render_line_plot(const LinePlot& plot);
 /// reads correctly in grey print; a colour bar with ticks is drawn on the right.
 struct HeatMap {
   std::string title;
-  std::string x_label;                  // e.g. "head"
-  std::string y_label;                  // e.g. "layer"
-  std::string value_label;              // e.g. "entropy effective rank"
+  std::string x_label;      // e.g. "head"
+  std::string y_label;      // e.g. "layer"
+  std::string value_label;  // e.g. "entropy effective rank"
   std::vector<std::vector<double>> values;
   std::vector<std::string> col_labels;  // optional; default 0, 1, 2, ...
   std::vector<std::string> row_labels;  // optional; default 0, 1, 2, ...
   std::optional<double> min;            // colour scale range; default from the data
   std::optional<double> max;
-  int cell_max_px = 28;                 // cells shrink to fit plot_width x plot_height
+  int cell_max_px = 28;  // cells shrink to fit plot_width x plot_height
   int plot_width = 640;
   int plot_height = 420;
 };

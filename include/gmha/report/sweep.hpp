@@ -28,15 +28,15 @@ enum class SweepObjective { kTer, kSlsd, kCost };
 struct SweepSpace {
   int64_t d_model = 0;
   int64_t layers = 0;
-  std::vector<Variant> families;      // subset of mha, gqa, mqa, mla, mfa, mfa-kr
-  std::vector<int64_t> heads;         // n (GQA family) and m (MLA, MFA)
-  std::vector<int64_t> head_dims;     // h of MHA/GQA/MQA
-  std::vector<int64_t> mla_latents;   // C = kv_lora_rank
-  std::vector<int64_t> mla_nope;      // qk_nope_head_dim (v_head_dim = nope)
-  std::vector<int64_t> mla_rope;      // qk_rope_head_dim (0 allowed)
-  std::vector<int64_t> mla_q_lora;    // q_lora_rank (0 = plain q_proj)
-  std::vector<int64_t> mfa_dims;      // C of MFA / MFA-KR (one K/V head of width C)
-  std::vector<int64_t> mfa_q_share;   // C_q
+  std::vector<Variant> families;     // subset of mha, gqa, mqa, mla, mfa, mfa-kr
+  std::vector<int64_t> heads;        // n (GQA family) and m (MLA, MFA)
+  std::vector<int64_t> head_dims;    // h of MHA/GQA/MQA
+  std::vector<int64_t> mla_latents;  // C = kv_lora_rank
+  std::vector<int64_t> mla_nope;     // qk_nope_head_dim (v_head_dim = nope)
+  std::vector<int64_t> mla_rope;     // qk_rope_head_dim (0 allowed)
+  std::vector<int64_t> mla_q_lora;   // q_lora_rank (0 = plain q_proj)
+  std::vector<int64_t> mfa_dims;     // C of MFA / MFA-KR (one K/V head of width C)
+  std::vector<int64_t> mfa_q_share;  // C_q
   DType kv_dtype = DType::kBF16;
 };
 
@@ -49,6 +49,7 @@ struct SweepBudgets {
   std::optional<double> max_kv_bytes_per_token;  // all layers, at the space's KV dtype
   std::optional<int64_t> max_attn_params;        // all layers
   std::optional<int64_t> max_attn_flops;         // core + projections, per decoded token at T
+  std::optional<int64_t> min_ter;                // capacity floor (makes cost objectives useful)
 };
 
 struct SweepOptions {
@@ -73,8 +74,8 @@ struct SweepDesign {
 };
 
 struct SweepResult {
-  uint64_t evaluated = 0;  // designs enumerated and evaluated
-  uint64_t feasible = 0;   // designs within every budget
+  uint64_t evaluated = 0;             // designs enumerated and evaluated
+  uint64_t feasible = 0;              // designs within every budget
   std::vector<SweepDesign> frontier;  // Pareto-optimal designs, by KV bytes per token ascending
   std::vector<SweepDesign> best;      // best feasible design per family, in family order
   std::vector<SweepDesign> ranked;    // the `top` best feasible designs overall
@@ -104,9 +105,9 @@ SweepObjective parse_objective(const std::string& text, std::optional<Hardware>&
 /// One enumerated candidate, as compact integers.
 struct SweepCandidate {
   Variant variant = Variant::kGqa;
-  int32_t heads = 0, kv_heads = 0, head_dim = 0;           // GQA family; MFA: head_dim = C
-  int32_t latent = 0, nope = 0, rope = 0, q_lora = 0;      // MLA (v = nope)
-  int32_t q_share = 0;                                     // MFA C_q
+  int32_t heads = 0, kv_heads = 0, head_dim = 0;       // GQA family; MFA: head_dim = C
+  int32_t latent = 0, nope = 0, rope = 0, q_lora = 0;  // MLA (v = nope)
+  int32_t q_share = 0;                                 // MFA C_q
 };
 
 /// Figures of a candidate by the fast path (what the sweep selects on).

@@ -1,0 +1,136 @@
+// gmha report: a self-contained report folder (Markdown, HTML, SVG figures, LaTeX tables) for
+// models, designs and cards, with an optional rank-audit section.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/model_args.hpp"
+#include "cli/output.hpp"
+#include "gmha/capacity/figures_json.hpp"
+#include "gmha/core/atomic_file.hpp"
+#include "gmha/core/error.hpp"
+#include "gmha/rank/audit_json.hpp"
+#include "gmha/report/model_report.hpp"
+
+namespace gmha::cli {
+
+namespace {
+
+struct ReportCliOptions {
+  ModelArgs models;
+  HardwareArgs hardware;
+  std::string context = "8k,32k,128k";
+  std::string audit;
+  std::string title = "gmha report";
+  long long worst_heads = 4;
+  std::string out;
+};
+
+std::string quote(const std::string& s) {
+  if (s.find_first_of(" \t'\"$`\\;&|<>()*?") == std::string::npos && !s.empty()) return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The command line that reproduces the report, from the parsed options.
+std::string command_of(const ReportCliOptions& o, const HardwareArgs& hw) {
+  std::string s = "gmha report";
+  for (const auto& m : o.models.models) s += " " + quote(m);
+  for (const auto& d : o.models.designs) s += " --design " + quote(d);
+  if (!o.models.kv_dtype.empty()) s += " --kv-dtype " + quote(o.models.kv_dtype);
+  if (o.models.convention != "exact") s += " --convention " + quote(o.models.convention);
+  if (!hw.hardware.empty()) s += " --hardware " + quote(hw.hardware);
+  for (const auto& d : hw.hardware_defs) s += " --hardware-def " + quote(d);
+  s += " --context " + quote(o.context);
+  if (!o.audit.empty()) s += " --audit " + quote(o.audit);
+  if (o.title != "gmha report") s += " --title " + quote(o.title);
+  s += " --out " + quote(o.out);
+  return s;
+}
+
+AuditReport load_audit(const std::string& path) {
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
+    const std::string text = read_text_file(path);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(fmt::format("--audit {}: not valid JSON ({})", path, e.what()));
+    }
+    return audit_from_json(j, path);
+  }
+  AuditOptions ao;
+  if (::isatty(2)) {
+    ao.progress = [](int64_t done, int64_t total) {
+      std::fprintf(stderr, "\raudit: %lld/%lld layers", static_cast<long long>(done),
+                   static_cast<long long>(total));
+      if (done == total) std::fprintf(stderr, "\n");
+    };
+  }
+  return audit_path(path, ao);
+}
+
+void run_report(const ReportCliOptions& c) {
+  if (c.out.empty()) throw InputError("--out: give a folder for the report");
+  if (c.worst_heads < 0) throw errors::not_positive("--worst-heads", "worst heads", c.worst_heads);
+  report::ReportInput in;
+  in.title = c.title;
+  in.convention = read_convention(c.models.convention);
+  if (!c.models.models.empty() || !c.models.designs.empty()) {
+    in.models = load_models(c.models, in.convention);
+  }
+  HardwareArgs hw = c.hardware;
+  if (hw.hardware.empty() && hw.hardware_defs.empty()) hw.hardware = "h800,h20";
+  in.cards = load_hardware(hw);
+  in.contexts.clear();
+  for (long long t : parse_count_list(c.context, "--context")) in.contexts.push_back(t);
+  if (!c.audit.empty()) {
+    in.audit = load_audit(c.audit);
+    in.audit_source = c.audit;
+  }
+  in.worst_heads = static_cast<size_t>(c.worst_heads);
+  in.command = command_of(c, hw);
+  const auto files = report::build_report(in);
+  report::write_report_folder(c.out, files);
+  std::fprintf(stderr, "gmha report: wrote %zu files to %s (open report.html or report.md)\n",
+               files.size(), c.out.c_str());
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app) {
+  auto opts = std::make_shared<ReportCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "report",
+      "Write a self-contained report folder: report.md, report.html (inline SVG, no network),\n"
+      "figures/*.svg (KV cache vs context, roofline view, cost per 1M tokens per card) and\n"
+      "tables/*.tex (LaTeX booktabs). With --audit (a checkpoint, or `gmha audit --format json`\n"
+      "output) it adds the rank audit: measured vs nominal TER/SLSD per layer, a heat map of\n"
+      "per-head entropy effective rank and the spectra of the worst heads.\n\n"
+      "Examples:\n"
+      "  gmha report step3 deepseek-v3 qwen3-235b-a22b --hardware h800,h20 --out step3-report\n"
+      "  gmha report --audit ../shared/data/stories260K-hf-f32 --out stories-report\n"
+      "  gmha audit model/ --spectra --format json --out audit.json && "
+      "gmha report --audit audit.json --out r\n"
+      "  gmha report --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 llama3-70b --out r");
+  add_model_options(cmd, opts->models);
+  add_hardware_options(cmd, opts->hardware);
+  cmd->add_option("--context", opts->context, "Contexts T for the tables (k = 1024)")
+      ->capture_default_str();
+  cmd->add_option("--audit", opts->audit,
+                  "Checkpoint to audit, or an audit JSON (gmha audit --format json)");
+  cmd->add_option("--title", opts->title, "Title of the report")->capture_default_str();
+  cmd->add_option("--worst-heads", opts->worst_heads, "Heads whose spectra are plotted")
+      ->capture_default_str();
+  cmd->add_option("--out", opts->out,
+                  "Report folder (replaced atomically; must be new, empty or an earlier report)")
+      ->required();
+  cmd->callback([opts] { run_report(*opts); });
+}
+
+}  // namespace gmha::cli
