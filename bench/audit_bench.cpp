@@ -5,6 +5,9 @@
 //   BM_Gemm            1024×1024×1024 double GEMM          -> FLOP/s
 //   BM_GramHead        XᵀX of a 4096×128 factor (lower)    -> FLOP/s (the per-head reduction)
 //   BM_HeadFactor      triangular_factor of 4096×128       -> FLOP/s, Gram path incl. checks
+//   BM_BlasGramHead    the same Gram through OpenBLAS dsyrk (1 thread), when it is installed
+//   BM_BlasGramKeys    XᵀX of 4096×1024 (a stacked key) through OpenBLAS: the machine's best
+//                      double rate, which bench/audit_run.sh takes for the FLOP floor
 // Build: cmake -DGMHA_BUILD_BENCH=ON ... && cmake --build . --target audit_bench
 #include <benchmark/benchmark.h>
 
@@ -13,6 +16,7 @@
 
 #include <Eigen/Core>
 
+#include "gmha/core/blas.hpp"
 #include "gmha/rank/spectrum.hpp"
 
 namespace {
@@ -64,6 +68,25 @@ void BM_HeadFactor(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_HeadFactor)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void blas_gram(benchmark::State& state, Eigen::Index m, Eigen::Index r) {
+  if (!gmha::blas::available()) {
+    state.SkipWithError("OpenBLAS (libopenblas.so.0) not found");
+    return;
+  }
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(m, r);
+  Eigen::MatrixXd g(r, r);
+  for (auto _ : state) {
+    gmha::blas::gram_lower(m, r, x.data(), m, g.data(), r);
+    benchmark::DoNotOptimize(g.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(double(m) * r * (r + 1) * state.iterations(),
+                                                benchmark::Counter::kIsRate);
+}
+void BM_BlasGramHead(benchmark::State& state) { blas_gram(state, 4096, 128); }
+BENCHMARK(BM_BlasGramHead)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_BlasGramKeys(benchmark::State& state) { blas_gram(state, 4096, 1024); }
+BENCHMARK(BM_BlasGramKeys)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

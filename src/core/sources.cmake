@@ -3,4 +3,5 @@ list(APPEND GMHA_LIB_SOURCES
   src/core/error.cpp
   src/core/dtype.cpp
   src/core/atomic_file.cpp
+  src/core/blas.cpp
 )

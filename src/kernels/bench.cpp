@@ -1,7 +1,5 @@
 #include "gmha/kernels/bench.hpp"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <atomic>
@@ -14,6 +12,7 @@
 #include <Eigen/Core>
 #include <fmt/format.h>
 
+#include "gmha/core/blas.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/kernels/layer_weights.hpp"
@@ -40,32 +39,21 @@ void parallel(int threads, F&& f) {
   for (auto& th : pool) th.join();
 }
 
-// OpenBLAS's cblas_sgemm, looked up at run time so the build does not depend on it.
-using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
-                         float*, int);
-using SetThreadsFn = void (*)(int);
-
+// OpenBLAS's sgemm rate with `threads` threads (gmha/core/blas.hpp loads it at run time); 0 when
+// it is not installed.
 double openblas_sgemm_gflops(int threads) {
-  // OpenBLAS 0.3.21 (Debian 12) identifies some virtualised AVX-512 Xeons as "Prescott" and runs
-  // its SSE3 kernels at a fifth of the machine's rate; unless the user chose a core type, ask
-  // for the AVX-512 kernels so the rate we compare against is the machine's, not a fallback's.
-  if (__builtin_cpu_supports("avx512f")) setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
-  void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
-  if (!lib) return 0;
-  auto sgemm = reinterpret_cast<SgemmFn>(dlsym(lib, "cblas_sgemm"));
-  auto set_threads = reinterpret_cast<SetThreadsFn>(dlsym(lib, "openblas_set_num_threads"));
-  if (!sgemm) return 0;
-  if (set_threads) set_threads(threads);
+  if (!blas::available()) return 0;
+  blas::set_threads(threads);
   const int n = 2048;
   std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a.size(), 0.25f), c(a.size(), 0.0f);
   double best = 0;
   for (int rep = 0; rep < 4; ++rep) {
     const auto t0 = Clock::now();
-    // CblasRowMajor = 101, CblasNoTrans = 111.
-    sgemm(101, 111, 111, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    blas::sgemm(n, n, n, a.data(), b.data(), c.data());
     best = std::max(best, 2.0 * n * n * n / since(t0) / 1e9);
   }
-  return best;  // the library stays loaded: unloading a threaded BLAS is not safe
+  blas::set_threads(1);  // back to gmha's default: its own loops own the cores
+  return best;
 }
 
 double eigen_sgemm_gflops(int threads) {

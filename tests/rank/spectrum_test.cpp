@@ -5,6 +5,7 @@
 
 #include <Eigen/SVD>
 
+#include "gmha/core/blas.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/rank/metrics.hpp"
 #include "gmha/rank/spectrum.hpp"
@@ -167,4 +168,25 @@ TEST_CASE("metrics: default tolerance is 4u of the storage dtype, 2^-4 for fp8",
   CHECK(*default_rank_tolerance("F8_E4M3") == std::ldexp(1.0, -4));
   CHECK(*default_rank_tolerance("F8_E5M2") == std::ldexp(1.0, -4));
   CHECK_FALSE(default_rank_tolerance("I32").has_value());
+}
+
+TEST_CASE("spectrum: the OpenBLAS and Eigen Gram paths give the same factors", "[rank]") {
+  if (!blas::available()) {
+    WARN("OpenBLAS (libopenblas.so.0) not found at run time: only the Eigen path is exercised");
+    return;
+  }
+  std::mt19937_64 rng(11);
+  // Tall enough (5000 rows) that two threads split the Gram into row blocks.
+  Eigen::VectorXd s = Eigen::VectorXd::LinSpaced(24, 1.0, 0.3);
+  const Eigen::MatrixXd x = factor_with_spectrum(5000, s, rng);
+  const Eigen::MatrixXd r_blas = triangular_factor(x, 2);
+  const std::vector<double> key_blas = tall_singular_values(x, 2);
+  const bool was = blas::set_enabled(false);
+  const Eigen::MatrixXd r_eigen = triangular_factor(x, 2);
+  const std::vector<double> key_eigen = tall_singular_values(x, 2);
+  blas::set_enabled(was);
+  CHECK((r_blas - r_eigen).cwiseAbs().maxCoeff() < 1e-12);
+  REQUIRE(key_blas.size() == key_eigen.size());
+  for (size_t i = 0; i < key_blas.size(); ++i) CHECK(std::abs(key_blas[i] - key_eigen[i]) < 1e-12);
+  CHECK(std::abs(key_blas.front() - 1.0) < 1e-12);  // the planted σ₁
 }

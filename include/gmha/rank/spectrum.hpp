@@ -21,6 +21,10 @@ namespace gmha {
 /// over row blocks of X (worth it for one big factor, not for many small ones).
 Eigen::MatrixXd triangular_factor(const Eigen::Ref<const Eigen::MatrixXd>& x, int threads = 1);
 
+/// The same R for X given as its transpose Xᵀ (r×m, column-major): what a row-major m×r block of
+/// a weight (an o_proj head's columns) is in memory, so no transposed copy is made.
+Eigen::MatrixXd triangular_factor_of_transpose(const Eigen::Ref<const Eigen::MatrixXd>& xt);
+
 /// Singular values of a tall m×r matrix X (m ≥ r), descending: the square roots of the
 /// eigenvalues of XᵀX when X is well conditioned, else via Householder QR. Used for the stacked key
 /// factors of a layer (measured SLSD). `threads` splits the Gram as in triangular_factor.
