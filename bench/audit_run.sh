@@ -19,7 +19,7 @@ read -r wall rss_kb < /tmp/audit_time.txt
 python3 - "$bytes" "$wall" "$rss_kb" "$ck" <<'PY'
 import json, sys
 bytes_, wall, rss_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-b = {x["name"]: x for x in json.load(open("/tmp/audit_bench.json"))["benchmarks"]}
+b = {x["name"].split("/")[0]: x for x in json.load(open("/tmp/audit_bench.json"))["benchmarks"]}
 bw = b["BM_ReadBandwidth"]["bytes_per_second"]
 # One core measured, the audit uses both. The floor takes the best double rate this machine
 # showed: OpenBLAS's dsyrk on a stacked key when installed, else Eigen's GEMM.

@@ -25,6 +25,7 @@ struct BenchArgs {
   int threads = 0;
   int repeats = 0;
   bool portable = false;
+  std::string kernel = "auto";
   std::string format = "table";
   std::string out;
 };
@@ -39,6 +40,14 @@ AttentionShape design_shape(const std::string& design) {
     if (l.attention.variant != Variant::kLinear) return l.attention;
   }
   throw InputError(fmt::format("--design {}: no softmax attention layer to benchmark", design));
+}
+
+KernelPath kernel_path(const std::string& name) {
+  if (name == "auto") return KernelPath::kAuto;
+  if (name == "portable") return KernelPath::kPortable;
+  if (name == "avx512") return KernelPath::kAvx512;
+  if (name == "cuda") return KernelPath::kCuda;
+  throw errors::unknown_name("--kernel", "kernel", name, "auto, portable, avx512, cuda");
 }
 
 nlohmann::json to_json(const std::string& design, const DecodeBenchOptions& o, const DecodeBenchResult& r) {
@@ -71,7 +80,7 @@ void run_bench_decode(const BenchArgs& a) {
   o.dtype = read_cache_dtype(a.dtype, "--dtype");
   o.threads = a.threads;
   o.repeats = a.repeats;
-  o.path = a.portable ? KernelPath::kPortable : KernelPath::kAuto;
+  o.path = a.portable ? KernelPath::kPortable : kernel_path(a.kernel);
   const std::vector<long long> contexts = parse_count_list(a.context, "--context");
   const MachineRates machine = measure_machine(a.threads);
   nlohmann::json runs = nlohmann::json::array();
@@ -119,7 +128,10 @@ void add_bench_command(CLI::App& app) {
   dec->add_option("--dtype", a->dtype, "cache dtype: fp32 or bf16")->capture_default_str();
   dec->add_option("--threads", a->threads, "threads (0 = all cores)")->capture_default_str();
   dec->add_option("--repeats", a->repeats, "timed steps (0 = about one second's worth)")->capture_default_str();
-  dec->add_flag("--portable", a->portable, "use the portable kernel instead of AVX-512");
+  dec->add_option("--kernel", a->kernel,
+                  "auto (AVX-512 when the CPU has it, else portable), portable, avx512 or cuda")
+      ->capture_default_str();
+  dec->add_flag("--portable", a->portable, "same as --kernel portable");
   dec->add_option("--format", a->format, "table, md, csv, json or latex")->capture_default_str();
   dec->add_option("--out", a->out, "write the result to this file (atomically)");
   dec->callback([a] { run_bench_decode(*a); });

@@ -122,12 +122,19 @@ bool symmetric_eigenvalues(int64_t n, double* a, int64_t lda, double* w) {
   return info == 0;
 }
 
-bool sgemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
-  if (!available() || !fits_int(m) || !fits_int(n) || !fits_int(k)) return false;
-  library().sgemm(kRowMajor, kNoTrans, kNoTrans, static_cast<int>(m), static_cast<int>(n),
-                  static_cast<int>(k), 1.0f, a, static_cast<int>(k), b, static_cast<int>(n), 0.0f, c,
-                  static_cast<int>(n));
+bool sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (!available()) return false;
+  for (int64_t v : {m, n, k, lda, ldb, ldc})
+    if (!fits_int(v)) return false;
+  library().sgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans,
+                  static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+                  static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
   return true;
+}
+
+bool sgemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
+  return sgemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
 }
 
 }  // namespace gmha::blas

@@ -90,7 +90,8 @@ MatrixRM random_input(int64_t t, int64_t d, uint64_t seed) {
 TEST_CASE("decode kernel: fp32 matches double softmax(qK^T s)V on odd shapes, every path", "[kernels]") {
   struct Case { int64_t groups, hpg, qk, vw, tokens; };
   const Case cases[] = {{1, 1, 5, 7, 1}, {2, 3, 13, 13, 65}, {1, 17, 64, 64, 130}, {1, 70, 24, 100, 200},
-                        {3, 4, 16, 16, 63}, {1, 64, 33, 17, 129}};
+                        {3, 4, 16, 16, 63}, {1, 64, 33, 17, 129},
+                        {1, 20, 40, 24, 1100}};  // many blocks per split
   for (KernelPath path : paths()) {
     uint64_t seed = 1;
     for (const Case& c : cases) {
@@ -112,6 +113,12 @@ TEST_CASE("decode kernel: bf16 cache matches double on the rounded cache", "[ker
       // The AVX512-BF16 dot product rounds the query to bf16 as well; the portable path does not.
       const bool dp = path == KernelPath::kAvx512 && cpu_kernel_path_name() == "avx512+bf16";
       CHECK(r.passed(dp ? 2e-2 : 2e-6));
+    }
+    // 16+ heads per stream: bf16 blocks are widened to float (exact), then the fp32 tiles run.
+    for (int64_t hpg : {16, 40}) {
+      const Comparison r = run_core(1, hpg, 48, 33, 300, CacheDType::kBF16, path, 2, seed++);
+      INFO("heads " << hpg << ": " << r.summary());
+      CHECK(r.passed(2e-6));
     }
   }
 }

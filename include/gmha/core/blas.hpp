@@ -42,7 +42,12 @@ bool gram_lower_rows(int64_t n, int64_t k, const double* a, int64_t lda, double*
 /// converge; the caller then uses Eigen.
 bool symmetric_eigenvalues(int64_t n, double* a, int64_t lda, double* w);
 
-/// C = A·B for row-major float matrices (A m×k, B k×n, C m×n, dense). Same return convention.
+/// C = alpha·op(A)·op(B) + beta·C for row-major float matrices: op(A) m×k, op(B) k×n, C m×n,
+/// with leading dimensions lda, ldb, ldc; op(X) = Xᵀ when trans_x. Same return convention.
+bool sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+/// C = A·B for dense row-major float matrices (A m×k, B k×n, C m×n).
 bool sgemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);
 
 }  // namespace gmha::blas
