@@ -142,13 +142,13 @@ struct Factor {
   bool finite = true;
 };
 Factor reduce(const MatrixXd& x, int threads = 1) {
-  if (!x.allFinite()) return {MatrixXd(), false};
+  if (!all_finite(x.data(), x.size())) return {MatrixXd(), false};
   return {triangular_factor(x, threads), true};
 }
 
 // The same for a factor given as its transpose (see columns_transposed).
 Factor reduce_transposed(const MatrixXd& xt) {
-  if (!xt.allFinite()) return {MatrixXd(), false};
+  if (!all_finite(xt.data(), xt.size())) return {MatrixXd(), false};
   return {triangular_factor_of_transpose(xt), true};
 }
 
@@ -167,7 +167,11 @@ CircuitAudit circuit(const Factor& a, const Factor& b, int64_t nominal, double t
 }
 
 // Columns of m scaled by γ (diag(γ) on the right).
-MatrixXd scale_columns(MatrixXd m, const VectorXd& gamma) { return m * gamma.asDiagonal(); }
+// m·diag(γ) in place; an empty γ (no per-head norm) leaves m as it is, without a pass over it.
+MatrixXd scale_columns(MatrixXd m, const VectorXd& gamma) {
+  if (gamma.size() > 0) m *= gamma.asDiagonal();
+  return m;
+}
 
 // Per-layer work shared by all layouts: tasks fill these, then circuits are formed.
 struct LayerWork {
@@ -242,13 +246,16 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
       const int64_t h = s.head_dim, g = s.kv_heads;
       const LayerTensor &q = t.at(lay.q_proj), &k = t.at(lay.k_proj), &v = t.at(lay.v_proj),
                         &o = t.at(lay.o_proj);
-      const VectorXd qn = vec(lay.q_norm, h), kn = vec(lay.k_norm, h);  // Qwen3: diag(γ) per head
+      // Qwen3's per-head q/k RMSNorm weights: diag(γ) per head; empty when the model has none.
+      const VectorXd qn = lay.q_norm.empty() ? VectorXd() : vec(lay.q_norm, h);
+      const VectorXd kn = lay.k_norm.empty() ? VectorXd() : vec(lay.k_norm, h);
       w.q.resize(n), w.o.resize(n), w.k.resize(g), w.v.resize(g);
       // Measured SLSD: the stacked key factors, k_projᵀ (d × g·h), largest task first.
       tasks.push_back([&] {
         MatrixXd kt = k.rows_transposed(0, g * h);
-        for (int64_t j = 0; j < g; ++j) kt.middleCols(j * h, h) *= kn.asDiagonal();
-        if (!kt.allFinite()) return void(w.key_finite = false);
+        if (kn.size() > 0)
+          for (int64_t j = 0; j < g; ++j) kt.middleCols(j * h, h) *= kn.asDiagonal();
+        if (!all_finite(kt.data(), kt.size())) return void(w.key_finite = false);
         w.key_sigma = tall_singular_values(kt);
       });
       for (int64_t c = 0; c < n; ++c) {
