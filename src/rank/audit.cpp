@@ -71,24 +71,54 @@ bool all_finite(const double* v, Index n) {
   return bad == 0;
 }
 
-// One tensor of a layer, converted once: float for every storage type (exact: bf16, f16, fp8 and
-// f32 are floats), double for F64 so nothing is rounded.
+// Conversion buffers reused from layer to layer. A fresh allocation per layer came from mmap
+// (tens of MB, above malloc's threshold), and faulting in and zeroing its pages took a sixth of
+// the audit's time. Layers load their tensors in the same order, so slot i serves the same
+// tensor of every layer and is allocated once (it grows only if a later layer's tensor is larger).
+class TensorArena {
+ public:
+  void next_layer() { next_f_ = next_d_ = 0; }
+  float* floats(size_t n) { return take(f_, next_f_, n); }
+  double* doubles(size_t n) { return take(d_, next_d_, n); }
+
+ private:
+  template <typename T>
+  static T* take(std::vector<std::vector<T>>& slots, size_t& next, size_t n) {
+    if (next == slots.size()) slots.emplace_back();
+    std::vector<T>& v = slots[next++];
+    if (v.size() < n) v.resize(n);
+    return v.data();
+  }
+  std::vector<std::vector<float>> f_;
+  std::vector<std::vector<double>> d_;
+  size_t next_f_ = 0, next_d_ = 0;
+};
+
+// One tensor of a layer, converted once into arena storage: float for every storage type (exact:
+// bf16, f16, fp8 and f32 are floats), double for F64 so nothing is rounded.
 class LayerTensor {
  public:
+  using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using RowMajorD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
   LayerTensor() = default;
-  LayerTensor(const TensorSource& src, const std::string& name, int threads) : name_(name) {
+  LayerTensor(const TensorSource& src, const std::string& name, int threads, TensorArena& arena)
+      : name_(name) {
     const TensorInfo& info = src.info(name);
     rows_ = info.rows();
     cols_ = info.cols();
     is_double_ = info.dtype == "F64";
+    const size_t n = static_cast<size_t>(rows_ * cols_);
     if (is_double_) {
-      d_.resize(rows_, cols_);
-      read_parallel<double>(src, {d_.data(), static_cast<size_t>(d_.size())}, threads);
-      finite_ = all_finite(d_.data(), d_.size());
+      double* buf = arena.doubles(n);
+      read_parallel<double>(src, {buf, n}, threads);
+      d_ = buf;
+      finite_ = all_finite(d_, rows_ * cols_);
     } else {
-      f_.resize(rows_, cols_);
-      read_parallel<float>(src, {f_.data(), static_cast<size_t>(f_.size())}, threads);
-      finite_ = all_finite(f_.data(), f_.size());
+      float* buf = arena.floats(n);
+      read_parallel<float>(src, {buf, n}, threads);
+      f_ = buf;
+      finite_ = all_finite(f_, rows_ * cols_);
     }
   }
   const std::string& name() const { return name_; }
@@ -97,21 +127,20 @@ class LayerTensor {
   Index cols() const { return cols_; }
   /// Rows [r0, r0+n) transposed: the cols×n factor whose columns are those rows.
   MatrixXd rows_transposed(Index r0, Index n) const {
-    if (is_double_) return d_.middleRows(r0, n).transpose();
-    return f_.middleRows(r0, n).transpose().cast<double>();
+    if (is_double_) return Eigen::Map<const RowMajorD>(d_, rows_, cols_).middleRows(r0, n).transpose();
+    return Eigen::Map<const RowMajorF>(f_, rows_, cols_).middleRows(r0, n).transpose().cast<double>();
   }
   /// Columns [c0, c0+n) transposed: the n×rows matrix Xᵀ of the rows×n factor X, copied in
   /// contiguous row segments (a column gather of the row-major weight would be a slow transpose).
   MatrixXd columns_transposed(Index c0, Index n) const {
     using Strided = Eigen::OuterStride<>;
-    if (is_double_) return Eigen::Map<const MatrixXd, 0, Strided>(d_.data() + c0, n, rows_, Strided(cols_));
-    return Eigen::Map<const Eigen::MatrixXf, 0, Strided>(f_.data() + c0, n, rows_, Strided(cols_))
-        .cast<double>();
+    if (is_double_) return Eigen::Map<const MatrixXd, 0, Strided>(d_ + c0, n, rows_, Strided(cols_));
+    return Eigen::Map<const Eigen::MatrixXf, 0, Strided>(f_ + c0, n, rows_, Strided(cols_)).cast<double>();
   }
   /// A vector tensor as doubles.
   VectorXd vector() const {
-    if (is_double_) return Eigen::Map<const VectorXd>(d_.data(), d_.size());
-    return Eigen::Map<const Eigen::VectorXf>(f_.data(), f_.size()).cast<double>();
+    if (is_double_) return Eigen::Map<const VectorXd>(d_, rows_ * cols_);
+    return Eigen::Map<const Eigen::VectorXf>(f_, rows_ * cols_).cast<double>();
   }
 
  private:
@@ -132,8 +161,8 @@ class LayerTensor {
   std::string name_;
   Index rows_ = 0, cols_ = 0;
   bool is_double_ = false, finite_ = true;
-  MatrixF f_;
-  MatrixD d_;
+  const float* f_ = nullptr;   // arena storage, valid for the layer being audited
+  const double* d_ = nullptr;
 };
 
 // The R of a factor, or empty when the factor held a non-finite value.
@@ -204,7 +233,8 @@ std::vector<std::string> factor_names(const LayerLayout& l) {
 }
 
 LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double tol, double energy,
-                       int threads) {
+                       int threads, TensorArena& arena) {
+  arena.next_layer();
   LayerAudit out;
   out.layer = lay.layer;
   out.layout = std::string(layout_kind_name(lay.kind));
@@ -222,7 +252,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
     if (name.empty()) return nullptr;
     auto [it, inserted] = t.try_emplace(name);
     if (inserted) {
-      it->second = LayerTensor(src, name, threads);
+      it->second = LayerTensor(src, name, threads, arena);
       if (!it->second.finite()) out.nonfinite_tensors.push_back(name);
     }
     return &it->second;
@@ -488,9 +518,10 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
                                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   blas::available();  // loads OpenBLAS (it may set OPENBLAS_CORETYPE) before any worker starts
   int64_t done = 0;
+  TensorArena arena;  // conversion buffers shared by every layer
   for (int64_t i : todo) {
     r.layers.push_back(
-        audit_layer(src, layout.layers[static_cast<size_t>(i)], r.rank_tol, r.energy, threads));
+        audit_layer(src, layout.layers[static_cast<size_t>(i)], r.rank_tol, r.energy, threads, arena));
     ++done;
     if (opt.progress) opt.progress(done, static_cast<int64_t>(todo.size()));
   }
