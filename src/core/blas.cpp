@@ -15,6 +15,8 @@ namespace {
 // CBLAS enum values (cblas.h), spelled out so the build needs no BLAS headers.
 constexpr int kRowMajor = 101, kColMajor = 102, kNoTrans = 111, kTrans = 112, kLower = 122;
 
+using DgemmFn = void (*)(int, int, int, int, int, int, double, const double*, int, const double*, int,
+                         double, double*, int);
 using DsyrkFn = void (*)(int, int, int, int, int, double, const double*, int, double, double*, int);
 using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int,
                          float, float*, int);
@@ -26,6 +28,7 @@ using ConfigFn = char* (*)();
 
 struct Library {
   DsyrkFn dsyrk = nullptr;
+  DgemmFn dgemm = nullptr;
   SgemmFn sgemm = nullptr;
   DsyevdFn dsyevd = nullptr;  // optional: present in Debian's libopenblas0 builds
   SetThreadsFn set_threads = nullptr;
@@ -55,11 +58,12 @@ const Library& library() {
     if (!h) return l;
     l.dsyrk = reinterpret_cast<DsyrkFn>(dlsym(h, "cblas_dsyrk"));
     l.sgemm = reinterpret_cast<SgemmFn>(dlsym(h, "cblas_sgemm"));
+    l.dgemm = reinterpret_cast<DgemmFn>(dlsym(h, "cblas_dgemm"));
     l.dsyevd = reinterpret_cast<DsyevdFn>(dlsym(h, "dsyevd_"));
     l.set_threads = reinterpret_cast<SetThreadsFn>(dlsym(h, "openblas_set_num_threads"));
     l.config = reinterpret_cast<ConfigFn>(dlsym(h, "openblas_get_config"));
     l.corename = reinterpret_cast<ConfigFn>(dlsym(h, "openblas_get_corename"));
-    if (!l.dsyrk || !l.sgemm) return Library{};
+    if (!l.dsyrk || !l.sgemm || !l.dgemm) return Library{};
     // gmha parallelises over heads and row blocks itself; one BLAS thread per caller avoids
     // oversubscribing the cores. The decode benchmark raises it for its sgemm rate.
     if (l.set_threads) l.set_threads(1);
@@ -101,6 +105,18 @@ bool gram_lower_rows(int64_t n, int64_t k, const double* a, int64_t lda, double*
   if (n == 0) return true;
   library().dsyrk(kColMajor, kLower, kNoTrans, static_cast<int>(n), static_cast<int>(k), 1.0, a,
                   static_cast<int>(lda < 1 ? 1 : lda), 0.0, c, static_cast<int>(ldc));
+  return true;
+}
+
+bool gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
+             double* c, int64_t ldc) {
+  if (!available()) return false;
+  for (int64_t v : {m, n, k, lda, ldb, ldc})
+    if (!fits_int(v)) return false;
+  if (m == 0 || n == 0) return true;
+  library().dgemm(kColMajor, kNoTrans, kTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+                  1.0, a, static_cast<int>(std::max<int64_t>(lda, 1)), b, static_cast<int>(std::max<int64_t>(ldb, 1)),
+                  0.0, c, static_cast<int>(std::max<int64_t>(ldc, 1)));
   return true;
 }
 

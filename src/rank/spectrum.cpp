@@ -129,9 +129,15 @@ std::vector<double> tall_singular_values(const Eigen::Ref<const Eigen::MatrixXd>
 std::vector<double> singular_values(const Eigen::Ref<const Eigen::MatrixXd>& m) {
   const Eigen::Index k = std::min(m.rows(), m.cols());
   if (k == 0) return {};
-  // Gram of the smaller side: k×k.
-  Eigen::MatrixXd g = m.rows() <= m.cols() ? Eigen::MatrixXd(m * m.transpose())
-                                           : Eigen::MatrixXd(m.transpose() * m);
+  // Gram of the smaller side: k×k (lower triangle; OpenBLAS dsyrk when found).
+  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(k, k);
+  if (m.rows() <= m.cols()) {
+    if (!blas::gram_lower_rows(k, m.cols(), m.data(), m.outerStride(), g.data(), g.outerStride())) {
+      g.selfadjointView<Eigen::Lower>().rankUpdate(m);
+    }
+  } else {
+    gram_block(m, g);
+  }
   const auto lambda = eigenvalues_lower(g);  // ascending
   if (lambda && (*lambda)(k - 1) > 0 && (*lambda)(0) >= kEigRatio * (*lambda)(k - 1)) {
     return sorted_descending(lambda->cwiseSqrt());
@@ -146,7 +152,11 @@ std::vector<double> product_singular_values(const Eigen::Ref<const Eigen::Matrix
     throw InputError("spectrum: factors have different inner widths (" +
                      std::to_string(ra.cols()) + " and " + std::to_string(rb.cols()) + ")");
   }
-  const Eigen::MatrixXd p = ra * rb.transpose();
+  Eigen::MatrixXd p(ra.rows(), rb.rows());
+  if (!blas::gemm_nt(ra.rows(), rb.rows(), ra.cols(), ra.data(), ra.outerStride(), rb.data(), rb.outerStride(),
+                     p.data(), p.outerStride())) {
+    p.noalias() = ra * rb.transpose();
+  }
   return singular_values(p);
 }
 

@@ -36,6 +36,10 @@ bool gram_lower(int64_t m, int64_t n, const double* a, int64_t lda, double* c, i
 /// k×n matrix is passed as-is). Same return convention as gram_lower.
 bool gram_lower_rows(int64_t n, int64_t k, const double* a, int64_t lda, double* c, int64_t ldc);
 
+/// C = A·Bᵀ for column-major doubles: A m×k (lda), B n×k (ldb), C m×n (ldc). Same convention.
+bool gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
+             double* c, int64_t ldc);
+
 /// Eigenvalues (ascending) of the symmetric n×n matrix whose lower triangle is in `a` (column-major,
 /// leading dimension lda; destroyed) into w[0..n), with LAPACK's dsyevd from the same library
 /// (blocked Householder tridiagonalisation). Returns false when unavailable or it did not
