@@ -10,6 +10,7 @@
 #include "gmha/checkpoint/gguf.hpp"
 #include "gmha/checkpoint/llama2c.hpp"
 #include "gmha/checkpoint/safetensors.hpp"
+#include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
 
 namespace gmha {
@@ -187,6 +188,14 @@ std::string model_type_of(const nlohmann::json& config) {
   return "";
 }
 
+// The HF model_type of a config; a multimodal wrapper without its own names its text_config's.
+std::string architecture_of(const nlohmann::json& config) {
+  if (config.is_object() && config.contains("text_config") && config["text_config"].is_object() &&
+      model_type_of(config).empty())
+    return model_type_of(config["text_config"]);
+  return model_type_of(config);
+}
+
 }  // namespace
 
 nlohmann::json hf_config_from_gguf(const nlohmann::json& m, const std::string& where) {
@@ -227,11 +236,7 @@ Checkpoint open_checkpoint(const std::string& path) {
   if (c.format == "safetensors") {
     auto s = SafetensorsSource::open(path);
     c.config = s->config();
-    if (c.config.is_object() && c.config.contains("text_config") &&
-        c.config["text_config"].is_object() && model_type_of(c.config).empty())
-      c.architecture = model_type_of(c.config["text_config"]);
-    else
-      c.architecture = model_type_of(c.config);
+    c.architecture = architecture_of(c.config);
     c.stored = s;
     c.tensors = s;
     return c;
@@ -290,6 +295,21 @@ Checkpoint open_checkpoint(const std::string& path) {
     }
   }
   c.tensors = std::make_shared<HfView>(c.stored, std::move(entries));
+  return c;
+}
+
+Checkpoint open_checkpoint(const std::string& path, const std::string& config_path) {
+  Checkpoint c = open_checkpoint(path);
+  const std::string text = read_text_file(config_path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(fmt::format("{}: malformed JSON at byte {}", config_path, e.byte));
+  }
+  if (!j.is_object()) throw InputError(fmt::format("{}: not a JSON object", config_path));
+  c.config = std::move(j);
+  c.architecture = architecture_of(c.config);
   return c;
 }
 

@@ -116,15 +116,10 @@ void write_shard(const std::string& path, const std::vector<Planned>& shard,
   out.commit();
 }
 
-}  // namespace
-
-std::vector<std::string> write_safetensors(const std::string& dir,
-                                           const std::vector<TensorToWrite>& tensors,
-                                           const SafetensorsWriteOptions& options) {
-  // Plan: sizes (checked), names unique, shards in order.
+// Checks names (non-empty, not reserved, unique) and sizes (overflow-checked) of every tensor.
+std::vector<Planned> plan_tensors(const std::vector<TensorToWrite>& tensors) {
   std::set<std::string> names;
-  std::vector<std::vector<Planned>> shards(1);
-  uint64_t shard_bytes = 0, total = 0;
+  std::vector<Planned> planned;
   for (const TensorToWrite& t : tensors) {
     if (t.name.empty() || t.name == "__metadata__" || !names.insert(t.name).second) {
       throw InputError(fmt::format("safetensors writer: tensor name '{}' is empty, reserved or "
@@ -137,14 +132,33 @@ std::vector<std::string> write_safetensors(const std::string& dir,
     }
     const uint64_t bytes =
         checked_mul_u64(elements, static_cast<uint64_t>(element_bytes(t.dtype, t.name)), "tensor bytes");
+    planned.push_back({&t, elements, bytes});
+  }
+  return planned;
+}
+
+}  // namespace
+
+void write_safetensors_file(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                            const SafetensorsWriteOptions& options) {
+  write_shard(path, plan_tensors(tensors), options.metadata);
+}
+
+std::vector<std::string> write_safetensors(const std::string& dir,
+                                           const std::vector<TensorToWrite>& tensors,
+                                           const SafetensorsWriteOptions& options) {
+  // Plan: sizes (checked), names unique, shards in order.
+  std::vector<std::vector<Planned>> shards(1);
+  uint64_t shard_bytes = 0, total = 0;
+  for (const Planned& p : plan_tensors(tensors)) {
     if (options.max_shard_bytes > 0 && !shards.back().empty() &&
-        shard_bytes + bytes > options.max_shard_bytes) {
+        shard_bytes + p.bytes > options.max_shard_bytes) {
       shards.emplace_back();
       shard_bytes = 0;
     }
-    shards.back().push_back({&t, elements, bytes});
-    shard_bytes += bytes;
-    total = checked_add_u64(total, bytes, "checkpoint bytes");
+    shards.back().push_back(p);
+    shard_bytes += p.bytes;
+    total = checked_add_u64(total, p.bytes, "checkpoint bytes");
   }
   std::vector<std::string> written;
   if (options.max_shard_bytes == 0 || shards.size() == 1) {

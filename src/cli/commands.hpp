@@ -12,6 +12,7 @@ void add_hardware_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
+void add_attention_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_fit_command(CLI::App& app);
 void add_report_command(CLI::App& app);

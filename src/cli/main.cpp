@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   gmha::cli::add_inspect_command(app);
   gmha::cli::add_bench_command(app);
   gmha::cli::add_validate_command(app);
+  gmha::cli::add_attention_command(app);
   gmha::cli::add_sweep_command(app);
   gmha::cli::add_fit_command(app);
   gmha::cli::add_report_command(app);

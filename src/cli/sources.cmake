@@ -10,6 +10,7 @@ set(GMHA_CLI_SOURCES
   src/cli/cmd_inspect.cpp
   src/cli/cmd_bench.cpp
   src/cli/cmd_validate.cpp
+  src/cli/cmd_attention.cpp
   src/cli/cmd_sweep.cpp
   src/cli/cmd_fit.cpp
   src/cli/cmd_report.cpp

@@ -73,6 +73,10 @@ FastDecoder::FastDecoder(const LayerWeights& w, const LayerOptions& o, int64_t m
     : impl_(new Impl) {
   try {
     check_layer_weights(w, "attention weights");
+    // The fast path has no per-head q/k norm and no window: refuse rather than compute another layer.
+    if (w.has("q_norm") || w.has("k_norm") || o.window > 0) {
+      throw InputError("fast decoder: per-head q/k norms (Qwen3) and sliding windows are reference-only");
+    }
     if (max_tokens < 1) throw errors::not_positive("decoder", "max_tokens", max_tokens);
     Impl& m = *impl_;
     m.s = w.shape;

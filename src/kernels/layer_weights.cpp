@@ -57,6 +57,19 @@ void check_layer_weights(const LayerWeights& w, const std::string& where) {
     }
     if (!m.allFinite()) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, t.name));
   }
+  // Qwen3's optional per-head q/k norms: one gamma of width h shared by every head.
+  for (const char* name : {"q_norm", "k_norm"}) {
+    if (!w.has(name)) continue;
+    const MatrixRM& m = w.at(name);
+    const bool gqa = w.shape.variant == Variant::kMha || w.shape.variant == Variant::kMqa ||
+                     w.shape.variant == Variant::kGqa;
+    if (!gqa) throw InputError(fmt::format("{}: tensor '{}' applies to the MHA/GQA/MQA family only", where, name));
+    if (m.size() != w.shape.head_dim || (m.rows() != 1 && m.cols() != 1)) {
+      throw InputError(fmt::format("{}: tensor '{}' is [{}, {}], expected [{}, 1]", where, name, m.rows(),
+                                   m.cols(), w.shape.head_dim));
+    }
+    if (!m.allFinite()) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, name));
+  }
 }
 
 int64_t rotary_dim(const AttentionShape& s) {

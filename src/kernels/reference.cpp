@@ -47,6 +47,18 @@ MatrixRM rms_norm(const MatrixRM& x, const MatrixRM& gamma, double eps, Vec* inv
   return y;
 }
 
+// True when key j lies outside query i's sliding window (HF: attend iff i - W < j <= i).
+bool outside_window(int64_t i, int64_t j, int64_t window) { return window > 0 && i - j >= window; }
+
+constexpr double kMasked = -std::numeric_limits<double>::infinity();  // exp(-inf) = 0 exactly
+
+// Qwen3's per-head RMSNorm on n elements of one head's q or k, in place (gamma [n, 1]).
+void norm_head(double* v, int64_t n, const MatrixRM& gamma, double eps) {
+  Eigen::Map<Eigen::VectorXd> m(v, n);
+  const double f = 1.0 / std::sqrt(m.squaredNorm() / static_cast<double>(n) + eps);
+  m = m.cwiseProduct(Eigen::Map<const Eigen::VectorXd>(gamma.data(), n)) * f;
+}
+
 // Softmax of scores[0..n) in place (max-subtracted, in double).
 void softmax(std::vector<double>& s) {
   const double m = *std::max_element(s.begin(), s.end());
@@ -71,7 +83,7 @@ struct Heads {
   std::vector<int64_t> kv_of;
 };
 
-MatrixRM causal_attention(const Heads& h, double scale, int64_t tokens, int64_t d) {
+MatrixRM causal_attention(const Heads& h, double scale, int64_t window, int64_t tokens, int64_t d) {
   MatrixRM y = MatrixRM::Zero(tokens, d);
   std::vector<double> s;
   for (size_t c = 0; c < h.q.size(); ++c) {
@@ -80,7 +92,9 @@ MatrixRM causal_attention(const Heads& h, double scale, int64_t tokens, int64_t 
     MatrixRM o(tokens, v.cols());
     for (int64_t i = 0; i < tokens; ++i) {
       s.assign(static_cast<size_t>(i + 1), 0.0);
-      for (int64_t j = 0; j <= i; ++j) s[static_cast<size_t>(j)] = h.q[c].row(i).dot(k.row(j)) * scale;
+      for (int64_t j = 0; j <= i; ++j) {
+        s[static_cast<size_t>(j)] = outside_window(i, j, window) ? kMasked : h.q[c].row(i).dot(k.row(j)) * scale;
+      }
       softmax(s);
       o.row(i).setZero();
       for (int64_t j = 0; j <= i; ++j) o.row(i) += s[static_cast<size_t>(j)] * v.row(j);
@@ -125,12 +139,14 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
       }
       for (int64_t c = 0; c < g; ++c) {
         MatrixRM kc = k.middleCols(c * hd, hd);
+        if (w.has("k_norm")) kc = rms_norm(kc, w.at("k_norm"), o.norm_eps);  // Qwen3, before RoPE
         rope_rows(rt, kc, 0, hd);
         h.k.push_back(kc);
         h.v.push_back(v.middleCols(c * hd, hd));
       }
       for (int64_t c = 0; c < s.heads; ++c) {
         MatrixRM qc = q.middleCols(c * hd, hd);
+        if (w.has("q_norm")) qc = rms_norm(qc, w.at("q_norm"), o.norm_eps);
         rope_rows(rt, qc, 0, hd);
         h.q.push_back(qc);
         h.out.push_back(out_slice(w.at("o_proj"), c, hd));
@@ -189,7 +205,7 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
     case Variant::kLinear:
       throw InputError("reference attention: linear attention is not a softmax variant");
   }
-  return causal_attention(h, softmax_scale(s, o), T, d);
+  return causal_attention(h, softmax_scale(s, o), o.window, T, d);
 }
 
 // ---------------------------------------------------------------- decode
@@ -204,7 +220,9 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
   std::vector<double> p;
   auto weights_over = [&](int64_t t, auto&& score) {
     p.assign(static_cast<size_t>(t + 1), 0.0);
-    for (int64_t j = 0; j <= t; ++j) p[static_cast<size_t>(j)] = score(j) * scale;
+    for (int64_t j = 0; j <= t; ++j) {
+      p[static_cast<size_t>(j)] = outside_window(t, j, o.window) ? kMasked : score(j) * scale;
+    }
     softmax(p);
   };
   switch (s.variant) {
@@ -244,8 +262,14 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
           k += w.at("k_proj.bias").reshaped();
           v += w.at("v_proj.bias").reshaped();
         }
-        for (int64_t c = 0; c < g; ++c) apply_rope(rt, t, k.data() + c * hd);
-        for (int64_t c = 0; c < s.heads; ++c) apply_rope(rt, t, q.data() + c * hd);
+        for (int64_t c = 0; c < g; ++c) {
+          if (w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
+          apply_rope(rt, t, k.data() + c * hd);
+        }
+        for (int64_t c = 0; c < s.heads; ++c) {
+          if (w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
+          apply_rope(rt, t, q.data() + c * hd);
+        }
         kc.row(t) = k.transpose();
         vc.row(t) = v.transpose();
         Vec heads_out(s.heads * hd);
@@ -343,7 +367,8 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
   if (stats) {
     stats->tokens = T;
     stats->elements_per_token = per_token;
-    stats->elements = per_token * T;
+    // A sliding-window cache holds the last W tokens: older rows above are masked, never read.
+    stats->elements = per_token * (o.window > 0 ? std::min(T, o.window) : T);
   }
   return y;
 }
@@ -360,6 +385,7 @@ struct Circuit {
   int which_a = 0;   // 0: a_i = 1, 1: query-norm scale
   int which_b = 0;   // 0: b_j = 1, 1: kv-norm scale
   int which_e = 0;   // 0: e_j = 1, 1: kv-norm scale
+  Vec head_a, head_b;  // Qwen3 per-head q/k RMSNorm scalars per token (empty: 1), whole score
 };
 
 MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOptions& o, const RopeTable& rt) {
@@ -403,11 +429,28 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, per = s.heads / s.kv_heads;
       const MatrixRM wq = with_bias("q_proj"), wk = with_bias("k_proj"), wv = with_bias("v_proj");
+      // Qwen3 q/k norms: 1/rms of each head's projection is a per-token scalar of that head and
+      // its gamma folds into the head's rows (RoPE rotates gamma . q / rms).
+      const bool qn = w.has("q_norm"), kn = w.has("k_norm");
+      const MatrixRM q_all = qn ? project(x, wq) : MatrixRM(), k_all = kn ? project(x, wk) : MatrixRM();
+      auto head_scale = [&](const MatrixRM& all, int64_t c, const char* norm) {
+        Vec inv;
+        rms_norm(all.middleCols(c * hd, hd), w.at(norm), o.norm_eps, &inv);
+        return inv;
+      };
       for (int64_t c = 0; c < s.heads; ++c) {
         Circuit h;
         h.w1 = MatrixRM::Zero(e, e);
         h.left = wq.middleRows(c * hd, hd);
         h.right = wk.middleRows((c / per) * hd, hd);
+        if (qn) {
+          h.head_a = head_scale(q_all, c, "q_norm");
+          h.left = diag("q_norm") * h.left;
+        }
+        if (kn) {
+          h.head_b = head_scale(k_all, c / per, "k_norm");
+          h.right = diag("k_norm") * h.right;
+        }
         h.u = wv.middleRows((c / per) * hd, hd).transpose() * out_slice(w.at("o_proj"), c, hd);
         heads.push_back(std::move(h));
       }
@@ -499,8 +542,14 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
     for (int64_t i = 0; i < T; ++i) {
       p.assign(static_cast<size_t>(i + 1), 0.0);
       for (int64_t j = 0; j <= i; ++j) {
+        if (outside_window(i, j, o.window)) {
+          p[static_cast<size_t>(j)] = kMasked;
+          continue;
+        }
         double sc = coef(h.which_b, kvscale, j) * x.row(i).dot(x.row(j) * h.w1.transpose());
         if (h.left.rows() > 0) sc += x.row(i).dot(x.row(j) * w2[static_cast<size_t>(i - j)].transpose());
+        if (h.head_a.size() > 0) sc *= h.head_a(i);
+        if (h.head_b.size() > 0) sc *= h.head_b(j);
         p[static_cast<size_t>(j)] = coef(h.which_a, qscale, i) * sc * scale;
       }
       softmax(p);
@@ -522,6 +571,7 @@ MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const Layer
                                  x.cols(), w.shape.d_model));
   }
   if (!x.allFinite()) throw InputError("attention input: x has non-finite values");
+  if (o.window < 0) throw InputError(fmt::format("attention options: window {} is negative", o.window));
   LayerOptions opts = o;
   if (w.shape.variant == Variant::kFpba) opts.rope.enabled = false;
   const RopeTable rt = resolve_rope(opts.rope, rotary_dim(w.shape), x.rows());

@@ -20,6 +20,18 @@ gmha_cli_error_test(validate_bad_device "unknown device 'tpu'" validate --device
 gmha_cli_error_test(validate_bad_tokens "--tokens" validate --tokens 0)
 gmha_cli_error_test(bench_bad_dtype "unknown dtype 'fp8'" bench decode --design mfa:d=64,heads=2,c=16,cq=16 --dtype fp8)
 gmha_cli_error_test(bench_bad_context "context" bench decode --design mfa:d=64,heads=2,c=16,cq=16 --context 0)
+# gmha attention: help, argument errors, and a layer out of range on a synth folder (fixture).
+gmha_cli_test(attention_help "Examples:.*--input-norm" attention --help)
+gmha_cli_error_test(attention_bad_form "--form: unknown form 'sideways'" attention --weights w --layer 0 --input x.safetensors --out y.safetensors --form sideways)
+gmha_cli_error_test(attention_bad_dtype "--dtype: unknown dtype 'fp8'" attention --weights w --layer 0 --input x.safetensors --out y.safetensors --dtype fp8)
+gmha_cli_error_test(attention_missing_weights "no-such-ckpt: no such file or folder" attention --weights ${CMAKE_CURRENT_BINARY_DIR}/no-such-ckpt --layer 0 --input x.safetensors --out y.safetensors)
+gmha_cli_error_test(attention_needs_layer "--layer is required" attention --weights w --input x.safetensors --out y.safetensors)
+add_test(NAME cli.attention_synth_setup
+         COMMAND gmha synth ${CMAKE_CURRENT_BINARY_DIR}/cli-attention-llama --layout llama --d 32 --heads 4 --kv-heads 2 --layers 2 --dtype f32)
+set_tests_properties(cli.attention_synth_setup PROPERTIES FIXTURES_SETUP attention_llama)
+gmha_cli_error_test(attention_layer_out_of_range "layer 2 is out of range \\(num_hidden_layers 2: layers 0..1\\)" attention --weights ${CMAKE_CURRENT_BINARY_DIR}/cli-attention-llama --layer 2 --input ${CMAKE_CURRENT_BINARY_DIR}/no-such-x.safetensors --out ${CMAKE_CURRENT_BINARY_DIR}/cli-attention-y.safetensors)
+gmha_cli_error_test(attention_missing_input "no-such-x.safetensors: no such file" attention --weights ${CMAKE_CURRENT_BINARY_DIR}/cli-attention-llama --layer 1 --input ${CMAKE_CURRENT_BINARY_DIR}/no-such-x.safetensors --out ${CMAKE_CURRENT_BINARY_DIR}/cli-attention-y.safetensors)
+set_tests_properties(cli.attention_layer_out_of_range cli.attention_missing_input PROPERTIES FIXTURES_REQUIRED attention_llama)
 # Reports (issue 6): sweep, fit, report.
 gmha_cli_test(sweep_tiny_json "\"evaluated\": 6" sweep --d 64 --layers 2 --families mha,gqa,mqa --heads 4 --head-dims 16,32 --format json)
 gmha_cli_test(sweep_budget_table "Best design per family" sweep --d 7168 --layers 61 --families mla,mfa --max-kv-bytes-per-token 70272 --context 32k)

@@ -30,6 +30,12 @@ struct Checkpoint {
 /// path when the format is unknown or the file is malformed.
 Checkpoint open_checkpoint(const std::string& path);
 
+/// As above, but the config comes from the config.json at `config_path` (a lone .safetensors file
+/// with its config elsewhere, or an explicit override of the folder's / the format's own config);
+/// the architecture follows its model_type (text_config's for multimodal wrappers). Throws
+/// InputError naming `config_path` when it cannot be read or is not a JSON object.
+Checkpoint open_checkpoint(const std::string& path, const std::string& config_path);
+
 /// HF config (model_type llama, qwen2, qwen3) built from GGUF metadata; `where` names the file.
 /// Throws InputError naming the missing key or an architecture it cannot map.
 nlohmann::json hf_config_from_gguf(const nlohmann::json& metadata, const std::string& where);

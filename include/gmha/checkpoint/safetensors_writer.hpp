@@ -37,4 +37,9 @@ std::vector<std::string> write_safetensors(const std::string& dir,
                                            const std::vector<TensorToWrite>& tensors,
                                            const SafetensorsWriteOptions& options = {});
 
+/// Writes `tensors` as one safetensors file at `path` (any name; written to a temporary name and
+/// renamed into place). Throws InputError as write_safetensors does.
+void write_safetensors_file(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                            const SafetensorsWriteOptions& options = {});
+
 }  // namespace gmha

@@ -18,7 +18,10 @@ using MatrixRM = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 
 struct LayerWeights {
   AttentionShape shape;
-  std::map<std::string, MatrixRM> tensors;  // name -> [rows, cols] (vectors: [n, 1])
+  // name -> [rows, cols] (vectors: [n, 1]). Besides attention_weights(shape), the GQA family may
+  // hold "q_norm" and "k_norm" [h, 1]: Qwen3's per-head RMSNorm of each head's q and k before
+  // RoPE (eps = LayerOptions::norm_eps). Optional so random weights and designs stay unchanged.
+  std::map<std::string, MatrixRM> tensors;
 
   /// The tensor `name`; throws InputError naming it when absent.
   const MatrixRM& at(const std::string& name) const;
@@ -30,6 +33,7 @@ struct LayerOptions {
   RopeConfig rope;          // rope.enabled = false for --no-rope (and always for FPBA)
   double norm_eps = 1e-6;   // eps of the layer's inner RMSNorms (MLA q_a/kv_a, MFA inter_norm)
   double scale = 0.0;       // softmax scale override; 0 = the variant's default (softmax_scale)
+  int64_t window = 0;       // sliding window W: token i attends to j with i - W < j <= i; 0 = all
 };
 
 /// Random weights of every tensor attention_weights(shape) lists, drawn from N(0, 1/fan_in)
@@ -37,8 +41,9 @@ struct LayerOptions {
 /// Deterministic in `seed`. Throws InputError when the shape is invalid.
 LayerWeights random_layer_weights(const AttentionShape& shape, uint64_t seed);
 
-/// Checks that `w` holds every tensor of its shape with the right dimensions and finite values;
-/// throws InputError naming the first bad tensor.
+/// Checks that `w` holds every tensor of its shape with the right dimensions and finite values
+/// (and the optional q_norm/k_norm: GQA family only, [h, 1]); throws InputError naming the first
+/// bad tensor.
 void check_layer_weights(const LayerWeights& w, const std::string& where);
 
 /// The softmax scale of a variant (primer §2): 1/sqrt(qk width) with qk width h (GQA family),

@@ -10,6 +10,8 @@
 //             shared RoPE key, W_UK absorbed into the query and W_UV into the output; MFA: one K
 //             and one V of width C; MFA-KR: the pre-RoPE K only, v = k + alpha . (N k)).
 // Input x is [T, d] (the layer's input after its input norm) at positions 0..T-1; output [T, d].
+// All three forms also apply LayerOptions::window (a sliding window, as a mask) and the GQA
+// family's optional per-head q_norm/k_norm (Qwen3; in bilinear, per-head per-token scalars).
 #include <cstdint>
 #include <string_view>
 #include <optional>
