@@ -45,9 +45,10 @@ AttentionShape design_shape(const std::string& design) {
 KernelPath kernel_path(const std::string& name) {
   if (name == "auto") return KernelPath::kAuto;
   if (name == "portable") return KernelPath::kPortable;
+  if (name == "avx2") return KernelPath::kAvx2;
   if (name == "avx512") return KernelPath::kAvx512;
   if (name == "cuda") return KernelPath::kCuda;
-  throw errors::unknown_name("--kernel", "kernel", name, "auto, portable, avx512, cuda");
+  throw errors::unknown_name("--kernel", "kernel", name, "auto, portable, avx2, avx512, cuda");
 }
 
 nlohmann::json to_json(const std::string& design, const DecodeBenchOptions& o, const DecodeBenchResult& r) {
@@ -129,7 +130,7 @@ void add_bench_command(CLI::App& app) {
   dec->add_option("--threads", a->threads, "threads (0 = all cores)")->capture_default_str();
   dec->add_option("--repeats", a->repeats, "timed steps (0 = about one second's worth)")->capture_default_str();
   dec->add_option("--kernel", a->kernel,
-                  "auto (AVX-512 when the CPU has it, else portable), portable, avx512 or cuda")
+                  "auto (AVX-512, else AVX2+FMA, else portable), portable, avx2, avx512 or cuda")
       ->capture_default_str();
   dec->add_flag("--portable", a->portable, "same as --kernel portable");
   dec->add_option("--format", a->format, "table, md, csv, json or latex")->capture_default_str();

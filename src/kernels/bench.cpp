@@ -1,5 +1,7 @@
 #include "gmha/kernels/bench.hpp"
 
+#include "decode_ops.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <atomic>
@@ -200,8 +202,7 @@ DecodeBenchResult bench_decode(const AttentionShape& s, const DecodeBenchOptions
 
   DecodeBenchResult r;
   r.threads = resolve_threads(o.threads);
-  r.kernel = cpu_kernel_path_name(o.path);
-  if (o.dtype == CacheDType::kBF16 && r.kernel == "avx512") r.kernel = "avx512 (bf16 converted)";
+  r.kernel = o.path == KernelPath::kCuda ? "cuda" : detail::decode_kernel_description(p, o.path);
   r.flops = 2.0 * static_cast<double>(o.batch) * static_cast<double>(s.heads) * static_cast<double>(o.context) *
             static_cast<double>(qk + vwidth);
   r.bytes = static_cast<double>(total);

@@ -290,7 +290,7 @@ void qk_nv(bool dp, bool k_bf16, const QueryPack& q, int64_t h0, const void* k, 
 
 template <bool DP>
 void qk(const QueryPack& q, int64_t h0, int64_t nh, const void* k, bool k_bf16, int64_t k_stride,
-        int64_t nb, int64_t depth, float* s, int64_t s_stride) {
+        int64_t nb, int64_t depth, float* s, int64_t s_stride, PrefetchCursor*) {
   const bool dp = DP && k_bf16;
   switch (round16(nh) / 16) {
     case 1: return qk_nv<1>(dp, k_bf16, q, h0, k, k_stride, nb, depth, s, s_stride);
@@ -360,7 +360,8 @@ void pv_heads(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const vo
 }
 
 void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v, bool v_bf16,
-        int64_t v_stride, int64_t nb, int64_t vw, float* o, int64_t o_stride, const float* alpha) {
+        int64_t v_stride, int64_t nb, int64_t vw, float* o, int64_t o_stride, const float* alpha,
+        PrefetchCursor*) {
   for (int64_t w0 = 0; w0 < vw; w0 += 64) {
     const int64_t width = vw - w0 < 64 ? vw - w0 : 64;
     __mmask16 mask[4];
@@ -378,8 +379,8 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
   }
 }
 
-const BlockOps kOps{qk<false>, softmax, pv, false};
-const BlockOps kOpsDp{qk<true>, softmax, pv, true};
+const BlockOps kOps{qk<false>, softmax, pv, false, false, kWidenMinHeads, kWidenMinHeads};
+const BlockOps kOpsDp{qk<true>, softmax, pv, true, false, kWidenMinHeads, kWidenMinHeads};
 
 }  // namespace
 

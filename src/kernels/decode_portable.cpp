@@ -16,7 +16,7 @@ float load(const void* base, bool bf16, int64_t index) {
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 void qk(const QueryPack& q, int64_t h0, int64_t nh, const void* k, bool k_bf16, int64_t k_stride,
-        int64_t nb, int64_t depth, float* s, int64_t s_stride) {
+        int64_t nb, int64_t depth, float* s, int64_t s_stride, PrefetchCursor*) {
   const int64_t nh16 = round16(nh);
   for (int64_t j = 0; j < nb; ++j) {
     float* row = s + j * s_stride + h0;
@@ -44,7 +44,8 @@ void softmax(float* s, int64_t s_stride, int64_t h0, int64_t nh16, int64_t nb, f
 }
 
 void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v, bool v_bf16,
-        int64_t v_stride, int64_t nb, int64_t vw, float* o, int64_t o_stride, const float* alpha) {
+        int64_t v_stride, int64_t nb, int64_t vw, float* o, int64_t o_stride, const float* alpha,
+        PrefetchCursor*) {
   for (int64_t h = h0; h < h0 + nh; ++h) {
     float* orow = o + h * o_stride;
     for (int64_t w = 0; w < vw; ++w) orow[w] *= alpha[h];

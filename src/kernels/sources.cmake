@@ -7,6 +7,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/kernels/compare.cpp
   src/kernels/decode.cpp
   src/kernels/decode_portable.cpp
+  src/kernels/decode_avx2.cpp
   src/kernels/decode_avx512.cpp
   src/kernels/fast_decoder.cpp
   src/kernels/bench.cpp

@@ -113,8 +113,7 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
     if (o.device == "cuda") {
       paths = {KernelPath::kCuda};
     } else {
-      paths = {KernelPath::kPortable};
-      if (cpu_kernel_path_name() != "portable") paths.push_back(KernelPath::kAvx512);
+      paths = cpu_kernel_paths();
     }
     for (KernelPath path : paths) {
       const std::string pname = path == KernelPath::kCuda ? "cuda" : cpu_kernel_path_name(path);

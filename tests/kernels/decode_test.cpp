@@ -16,11 +16,7 @@ using namespace gmha;
 
 namespace {
 
-std::vector<KernelPath> paths() {
-  std::vector<KernelPath> p{KernelPath::kPortable};
-  if (cpu_kernel_path_name() != "portable") p.push_back(KernelPath::kAvx512);
-  return p;
-}
+std::vector<KernelPath> paths() { return cpu_kernel_paths(); }
 
 // Runs one DecodeProblem over a random cache (K and V separate) and checks it against double.
 Comparison run_core(int64_t groups, int64_t hpg, int64_t qk, int64_t vw, int64_t tokens, CacheDType dt,

@@ -3,8 +3,9 @@
 // long-context inference. The context is split across threads (split-K); each split runs an
 // online softmax over blocks of 48 cached tokens (scores S = K_blk Q^T, running max and sum,
 // O = O * alpha + P V_blk) and the splits are merged exactly at the end. AVX-512 kernels
-// (and AVX512-BF16 dot products for a bf16 cache) are chosen at run time when the CPU has them;
-// a portable path runs everywhere else and is the baseline the tests compare against.
+// (and AVX512-BF16 dot products for a bf16 cache), else AVX2+FMA kernels, are chosen at run time
+// when the CPU has them; a portable path runs everywhere else and is the baseline the tests
+// compare against.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,7 +16,7 @@ namespace gmha {
 
 enum class CacheDType { kF32, kBF16 };
 /// kCuda copies the cache to the GPU and runs src/kernels/cuda/ (InputError without CUDA).
-enum class KernelPath { kAuto, kPortable, kAvx512, kCuda };
+enum class KernelPath { kAuto, kPortable, kAvx2, kAvx512, kCuda };
 
 /// "fp32" / "bf16".
 std::string cache_dtype_name(CacheDType t);
@@ -27,8 +28,11 @@ int64_t cache_dtype_bytes(CacheDType t);
 uint16_t float_to_bf16(float f);
 float bf16_to_float(uint16_t b);
 
-/// The kernel path kAuto resolves to on this CPU, e.g. "avx512+bf16" or "portable".
+/// The kernel path `p` runs as on this CPU: "avx512+bf16", "avx512", "avx2" or "portable" (kAuto:
+/// the fastest this CPU has).
 std::string cpu_kernel_path_name(KernelPath p = KernelPath::kAuto);
+/// Every CPU path this CPU can run, portable first (what tests and `gmha validate` check).
+std::vector<KernelPath> cpu_kernel_paths();
 
 /// One decode step's core attention: out = softmax(q K^T * scale) V per query head, over every
 /// cached token. Element (b, g, j, i) of the K cache is at
