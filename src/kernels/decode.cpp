@@ -55,6 +55,7 @@ const detail::BlockOps& select_ops(KernelPath path, bool bf16_keys) {
 struct DecodePlan {
   const detail::BlockOps* ops = nullptr;
   bool widen_k = false, widen_v = false;  // bf16 blocks widened to float before qk / pv
+  bool stage_k = false;                   // K blocks copied (or widened) to contiguous float rows
   bool bf16_keys = false;                 // qk reads bf16 keys
   bool use_pairs = false;                 // ... through the AVX512-BF16 query pairs
 };
@@ -66,7 +67,9 @@ DecodePlan plan_decode(const DecodeProblem& p, KernelPath path) {
   plan.ops = &select_ops(path, bf16 && p.key_rope == nullptr && p.heads_per_group < detail::kWidenMinHeads);
   plan.widen_k = bf16 && p.key_rope == nullptr && p.heads_per_group >= plan.ops->widen_keys_min_heads;
   plan.widen_v = bf16 && p.heads_per_group >= plan.ops->widen_values_min_heads;
-  plan.bf16_keys = bf16 && p.key_rope == nullptr && !plan.widen_k;
+  plan.stage_k = plan.widen_k ||
+                 (plan.ops->stages_strided_keys && p.key_rope == nullptr && p.k_row_stride != p.qk_width);
+  plan.bf16_keys = bf16 && p.key_rope == nullptr && !plan.stage_k;
   plan.use_pairs = plan.ops->uses_bf16_pairs && plan.bf16_keys;
   return plan;
 }
@@ -87,6 +90,13 @@ const char* elem(const void* base, CacheDType t, int64_t index) {
 void widen_rows(const uint16_t* src, int64_t stride, int64_t rows, int64_t width, float* dst) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < width; ++c) dst[r * width + c] = detail::bf16_bits_to_float(src[r * stride + c]);
+}
+
+// Rows of float or bf16 (stride `stride`) as dense float rows of `width`.
+void stage_rows(const void* src, bool bf16, int64_t stride, int64_t rows, int64_t width, float* dst) {
+  if (bf16) return widen_rows(static_cast<const uint16_t*>(src), stride, rows, width, dst);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(dst + r * width, static_cast<const float*>(src) + r * stride, static_cast<size_t>(width) * 4);
 }
 
 // MFA-KR: rotates the block's pre-RoPE keys (rows j0 .. j0 + nb) to their positions, into float
@@ -151,6 +161,7 @@ std::string detail::decode_kernel_description(const DecodeProblem& p, KernelPath
   std::string name = cpu_kernel_path_name(path);
   if (plan.widen_k && plan.widen_v) return name + ", bf16 blocks widened";
   if (plan.widen_k) return name + ", bf16 keys widened";
+  if (plan.stage_k) return name + (p.dtype == CacheDType::kBF16 ? ", strided bf16 keys widened" : ", strided keys staged");
   return name;
 }
 
@@ -222,7 +233,7 @@ void decode_attention(const DecodeProblem& p, const float* q, float* out, int th
   auto worker = [&]() {
     std::vector<float> s(static_cast<size_t>(kDecodeBlock * hp)), alpha(static_cast<size_t>(hp));
     std::vector<float> rot(p.key_rope ? static_cast<size_t>(kDecodeBlock * qk) : 0);
-    std::vector<float> kf(plan.widen_k ? static_cast<size_t>(kDecodeBlock * qk) : 0);
+    std::vector<float> kf(plan.stage_k ? static_cast<size_t>(kDecodeBlock * qk) : 0);
     std::vector<float> vf(plan.widen_v ? static_cast<size_t>(kDecodeBlock * vw) : 0);
     for (int64_t it = next++; it < items; it = next++) {
       const int64_t b = it / splits, sp = it % splits;
@@ -258,8 +269,8 @@ void decode_attention(const DecodeProblem& p, const float* q, float* out, int th
           const void* vb = elem(p.v, p.dtype, v_off + j0 * p.v_row_stride);
           bool v_bf16 = p.dtype == CacheDType::kBF16;
           int64_t v_stride = p.v_row_stride;
-          if (plan.widen_k) {
-            widen_rows(static_cast<const uint16_t*>(kb), k_stride, nb, qk, kf.data());
+          if (plan.stage_k) {
+            stage_rows(kb, k_bf16, k_stride, nb, qk, kf.data());
             kb = kf.data();
             k_bf16 = false;
             k_stride = qk;

@@ -150,8 +150,31 @@ inline void qk_tile_6x2(const float* qt, int64_t hp, const void* k, int64_t k_st
 #undef GMHA_STORE_S
 }
 
-// QK with one head vector (<= 8 heads): R tokens at a time (12 in the body, 1 for the tail).
-// Lanes 8..16 of each S row are zeroed so softmax never reads stale values in padded heads.
+// QK 12 tokens x one head vector (<= 8 heads). Lanes 8..16 of each S row are zeroed so softmax
+// never reads stale values in padded heads.
+template <bool BF16>
+inline void qk_tile_12x1(const float* qt, int64_t hp, const void* k, int64_t k_stride, int64_t depth,
+                         float* s, int64_t s_stride) {
+#define GMHA_ACC1(r) __m256 a##r = _mm256_setzero_ps()
+  GMHA_ACC1(0); GMHA_ACC1(1); GMHA_ACC1(2); GMHA_ACC1(3); GMHA_ACC1(4); GMHA_ACC1(5);
+  GMHA_ACC1(6); GMHA_ACC1(7); GMHA_ACC1(8); GMHA_ACC1(9); GMHA_ACC1(10); GMHA_ACC1(11);
+#undef GMHA_ACC1
+  const float* qp = qt;
+  for (int64_t d = 0; d < depth; ++d, qp += hp) {
+    const __m256 q0 = _mm256_loadu_ps(qp);
+#define GMHA_FMA1(r) a##r = _mm256_fmadd_ps(bcast_key(k, BF16, r * k_stride + d), q0, a##r)
+    GMHA_FMA1(0); GMHA_FMA1(1); GMHA_FMA1(2); GMHA_FMA1(3); GMHA_FMA1(4); GMHA_FMA1(5);
+    GMHA_FMA1(6); GMHA_FMA1(7); GMHA_FMA1(8); GMHA_FMA1(9); GMHA_FMA1(10); GMHA_FMA1(11);
+#undef GMHA_FMA1
+  }
+  const __m256 zero = _mm256_setzero_ps();
+#define GMHA_STORE1(r) _mm256_storeu_ps(s + r * s_stride, a##r); _mm256_storeu_ps(s + r * s_stride + 8, zero)
+  GMHA_STORE1(0); GMHA_STORE1(1); GMHA_STORE1(2); GMHA_STORE1(3); GMHA_STORE1(4); GMHA_STORE1(5);
+  GMHA_STORE1(6); GMHA_STORE1(7); GMHA_STORE1(8); GMHA_STORE1(9); GMHA_STORE1(10); GMHA_STORE1(11);
+#undef GMHA_STORE1
+}
+
+// QK with one head vector, R (few) tokens: the block tail.
 template <int R, bool BF16>
 inline void qk_tile_rx1(const float* qt, int64_t hp, const void* k, int64_t k_stride, int64_t depth,
                         float* s, int64_t s_stride) {
@@ -194,7 +217,7 @@ void qk_heads(const QueryPack& q, int64_t h0, int64_t nh, const void* k, int64_t
     int64_t j = 0;
     for (; j + 12 <= nb; j += 12) {
       prefetch_lines(pf, depth);
-      qk_tile_rx1<12, BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride);
+      qk_tile_12x1<BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride);
     }
     for (; j < nb; ++j) {
       qk_tile_rx1<1, BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride);
@@ -270,10 +293,37 @@ inline void pv_tile_6x2(const float* s, int64_t s_stride, int64_t h, const float
   GMHA_STORE_O(0) GMHA_STORE_O(1) GMHA_STORE_O(2) GMHA_STORE_O(3) GMHA_STORE_O(4) GMHA_STORE_O(5)
 #undef GMHA_STORE_O
 }
+
+// PV 4 heads x 16 value columns (GQA's common 4 heads per group), same contract as pv_tile_6x2.
+inline void pv_tile_4x2(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
+                        int64_t width, float* o, int64_t o_stride, const float* alpha) {
+  const int64_t c0 = width < 8 ? width : 8, c1 = width - c0;
+#define GMHA_LOAD_O(r)                                                                   \
+  const __m256 al##r = _mm256_set1_ps(alpha[h + r]);                                     \
+  __m256 a##r##0 = _mm256_mul_ps(al##r, load_o(o + (h + r) * o_stride + w0, c0));        \
+  __m256 a##r##1 = c1 > 0 ? _mm256_mul_ps(al##r, load_o(o + (h + r) * o_stride + w0 + 8, c1)) : _mm256_setzero_ps();
+  GMHA_LOAD_O(0) GMHA_LOAD_O(1) GMHA_LOAD_O(2) GMHA_LOAD_O(3)
+#undef GMHA_LOAD_O
+  const float* sp = s + h;
+  const float* vp = vt;
+  for (int64_t j = 0; j < nb; ++j, sp += s_stride, vp += 16) {
+    const __m256 v0 = _mm256_loadu_ps(vp), v1 = _mm256_loadu_ps(vp + 8);
+    __m256 p;
+    p = _mm256_broadcast_ss(sp); GMHA_FMA2(0, p);
+    p = _mm256_broadcast_ss(sp + 1); GMHA_FMA2(1, p);
+    p = _mm256_broadcast_ss(sp + 2); GMHA_FMA2(2, p);
+    p = _mm256_broadcast_ss(sp + 3); GMHA_FMA2(3, p);
+  }
+#define GMHA_STORE_O(r)                                                    \
+  store_o(o + (h + r) * o_stride + w0, c0, a##r##0);                       \
+  if (c1 > 0) store_o(o + (h + r) * o_stride + w0 + 8, c1, a##r##1);
+  GMHA_STORE_O(0) GMHA_STORE_O(1) GMHA_STORE_O(2) GMHA_STORE_O(3)
+#undef GMHA_STORE_O
+}
 #undef GMHA_FMA2
 #undef GMHA_ACC2
 
-// PV for RH (< 6) heads: the head remainder, same contract as pv_tile_6x2.
+// PV for RH (< 4) heads: the head remainder, same contract as pv_tile_6x2.
 template <int RH>
 inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
                     int64_t width, float* o, int64_t o_stride, const float* alpha) {
@@ -331,7 +381,7 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
       prefetch_lines(pf, nb / 6);
       pv_tile_6x2(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     }
-    for (; h + 4 <= h0 + nh; h += 4) pv_tile<4>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
+    for (; h + 4 <= h0 + nh; h += 4) pv_tile_4x2(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     for (; h + 2 <= h0 + nh; h += 2) pv_tile<2>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     for (; h < h0 + nh; ++h) pv_tile<1>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
   }
@@ -340,7 +390,7 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
 // Keys of compute-bound streams widened per block (a bf16 broadcast costs four instructions
 // against one for a float; AVX2 has no bf16 arithmetic), memory-bound ones read as bf16; values
 // are widened by pv's own packing.
-const BlockOps kOps{qk, softmax, pv, false, true, kWidenMinHeads, BlockOps::kNever};
+const BlockOps kOps{qk, softmax, pv, false, true, kWidenMinHeads, BlockOps::kNever, true};
 
 }  // namespace
 

@@ -59,6 +59,10 @@ struct BlockOps {
   // least this many query heads; kNever: the ops read bf16 themselves.
   int64_t widen_keys_min_heads = kNever;
   int64_t widen_values_min_heads = kNever;
+  // K rows of one stream that are not contiguous (GQA: the groups interleave within a token's
+  // row) are copied to a contiguous float block before qk. Rows a multiple of 4 KiB apart map to
+  // one L1 set, and a 12-row tile then misses L1 on every depth step.
+  bool stages_strided_keys = false;
   static constexpr int64_t kNever = INT64_MAX;
 };
 
