@@ -6,11 +6,6 @@
 
 namespace gmha {
 
-float decode_bf16(uint16_t bits) {
-  // bf16 is the top half of a float32: shifting is exact for every value, NaN included.
-  return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
-}
-
 float decode_f16(uint16_t bits) {
   const bool neg = bits & 0x8000;
   const int exp = (bits >> 10) & 0x1f;

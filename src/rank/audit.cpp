@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <cstring>
 #include <thread>
 
@@ -127,15 +128,57 @@ class LayerTensor {
   Index cols() const { return cols_; }
   /// Rows [r0, r0+n) transposed: the cols×n factor whose columns are those rows.
   MatrixXd rows_transposed(Index r0, Index n) const {
-    if (is_double_) return Eigen::Map<const RowMajorD>(d_, rows_, cols_).middleRows(r0, n).transpose();
-    return Eigen::Map<const RowMajorF>(f_, rows_, cols_).middleRows(r0, n).transpose().cast<double>();
+    MatrixXd out;
+    rows_transposed(r0, n, out);
+    return out;
   }
-  /// Columns [c0, c0+n) transposed: the n×rows matrix Xᵀ of the rows×n factor X, copied in
-  /// contiguous row segments (a column gather of the row-major weight would be a slow transpose).
-  MatrixXd columns_transposed(Index c0, Index n) const {
+  /// The same into `out` (resized; its storage is reused when the size is unchanged).
+  void rows_transposed(Index r0, Index n, MatrixXd& out) const {
+    if (is_double_) {
+      out = Eigen::Map<const RowMajorD>(d_, rows_, cols_).middleRows(r0, n).transpose();
+    } else {
+      out = Eigen::Map<const RowMajorF>(f_, rows_, cols_).middleRows(r0, n).transpose().cast<double>();
+    }
+  }
+  /// Rewrites the storage as column groups of `width` (cols a multiple of it), group-major:
+  /// [cols / width][rows][width]. A group is then one contiguous block, Xᵀ column-major, and
+  /// columns_transposed of a whole group is a sequential copy; read in place it was a gather of
+  /// `rows` short segments a row apart (16 KiB at Llama-3-8B's o_proj), repeated for every head,
+  /// and cost more than the head's Gram matrix. One pass, rows split over `threads`.
+  void group_columns(Index width, TensorArena& arena, int threads) {
+    if (is_double_ || width <= 0 || cols_ % width != 0 || cols_ == width) return;
+    float* grouped = arena.floats(static_cast<size_t>(rows_ * cols_));
+    const Index groups = cols_ / width;
+    std::vector<std::function<void()>> tasks;
+    const int parts = static_cast<int>(std::clamp<Index>(rows_ / 64, 1, threads));
+    for (int p = 0; p < parts; ++p) {
+      tasks.push_back([&, p] {
+        for (Index r = rows_ * p / parts; r < rows_ * (p + 1) / parts; ++r)
+          for (Index g = 0; g < groups; ++g)
+            std::memcpy(grouped + (g * rows_ + r) * width, f_ + r * cols_ + g * width,
+                        static_cast<size_t>(width) * sizeof(float));
+      });
+    }
+    run_tasks(tasks, threads);
+    f_ = grouped;
+    group_width_ = width;
+  }
+  /// Columns [c0, c0+n) transposed into `out`: the n×rows matrix Xᵀ of the rows×n factor X,
+  /// copied in contiguous row segments (a column gather of the row-major weight would be a slow
+  /// transpose; see group_columns for the contiguous case).
+  void columns_transposed(Index c0, Index n, MatrixXd& out) const {
     using Strided = Eigen::OuterStride<>;
-    if (is_double_) return Eigen::Map<const MatrixXd, 0, Strided>(d_ + c0, n, rows_, Strided(cols_));
-    return Eigen::Map<const Eigen::MatrixXf, 0, Strided>(f_ + c0, n, rows_, Strided(cols_)).cast<double>();
+    if (group_width_ > 0) {
+      if (n != group_width_ || c0 % n != 0) {
+        throw std::logic_error(fmt::format("audit: columns [{}, {}) of '{}' cross its groups of {}", c0, c0 + n,
+                                        name_, group_width_));
+      }
+      out = Eigen::Map<const Eigen::MatrixXf>(f_ + (c0 / n) * rows_ * n, n, rows_).cast<double>();
+    } else if (is_double_) {
+      out = Eigen::Map<const MatrixXd, 0, Strided>(d_ + c0, n, rows_, Strided(cols_));
+    } else {
+      out = Eigen::Map<const Eigen::MatrixXf, 0, Strided>(f_ + c0, n, rows_, Strided(cols_)).cast<double>();
+    }
   }
   /// A vector tensor as doubles.
   VectorXd vector() const {
@@ -160,6 +203,7 @@ class LayerTensor {
   }
   std::string name_;
   Index rows_ = 0, cols_ = 0;
+  Index group_width_ = 0;  // > 0 after group_columns
   bool is_double_ = false, finite_ = true;
   const float* f_ = nullptr;   // arena storage, valid for the layer being audited
   const double* d_ = nullptr;
@@ -195,11 +239,32 @@ CircuitAudit circuit(const Factor& a, const Factor& b, int64_t nominal, double t
   return c;
 }
 
-// Columns of m scaled by γ (diag(γ) on the right).
 // m·diag(γ) in place; an empty γ (no per-head norm) leaves m as it is, without a pass over it.
-MatrixXd scale_columns(MatrixXd m, const VectorXd& gamma) {
+MatrixXd& scale_columns(MatrixXd& m, const VectorXd& gamma) {
   if (gamma.size() > 0) m *= gamma.asDiagonal();
   return m;
+}
+
+// A factor-sized scratch matrix per worker thread, reused across heads and layers: a fresh d×h
+// double matrix per head (4 MiB at Llama-3-8B's shape) came from mmap, and faulting in its pages
+// cost more than the copy into it.
+MatrixXd& thread_scratch() {
+  thread_local MatrixXd m;
+  return m;
+}
+
+// The factor of head/group rows [r0, r0 + n) of `t`, columns scaled by γ (see scale_columns).
+Factor reduce_rows(const LayerTensor& t, Index r0, Index n, const VectorXd& gamma = VectorXd()) {
+  MatrixXd& x = thread_scratch();
+  t.rows_transposed(r0, n, x);
+  return reduce(scale_columns(x, gamma));
+}
+
+// The factor whose transpose is columns [c0, c0 + n) of `t` (an o_proj head).
+Factor reduce_columns(const LayerTensor& t, Index c0, Index n) {
+  MatrixXd& xt = thread_scratch();
+  t.columns_transposed(c0, n, xt);
+  return reduce_transposed(xt);
 }
 
 // Per-layer work shared by all layouts: tasks fill these, then circuits are formed.
@@ -258,6 +323,11 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
     return &it->second;
   };
   for (const auto& name : factor_names(lay)) load(name);
+  // o_proj is read one head's columns at a time: store it head-major.
+  if (!lay.o_proj.empty()) {
+    const int64_t vo_width = lay.kind == LayoutKind::kMla ? lay.shape.v_head_dim : lay.shape.head_dim;
+    t.at(lay.o_proj).group_columns(vo_width, arena, threads);
+  }
   for (const auto& name : {lay.q_a_layernorm, lay.kv_a_layernorm, lay.inter_norm, lay.kr_alpha,
                            lay.q_norm, lay.k_norm})
     load(name);
@@ -282,19 +352,20 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
       w.q.resize(n), w.o.resize(n), w.k.resize(g), w.v.resize(g);
       // Measured SLSD: the stacked key factors, k_projᵀ (d × g·h), largest task first.
       tasks.push_back([&] {
-        MatrixXd kt = k.rows_transposed(0, g * h);
+        thread_local MatrixXd kt;  // d × g·h, reused across layers (see thread_scratch)
+        k.rows_transposed(0, g * h, kt);
         if (kn.size() > 0)
           for (int64_t j = 0; j < g; ++j) kt.middleCols(j * h, h) *= kn.asDiagonal();
         if (!all_finite(kt.data(), kt.size())) return void(w.key_finite = false);
         w.key_sigma = tall_singular_values(kt);
       });
       for (int64_t c = 0; c < n; ++c) {
-        tasks.push_back([&, c] { w.q[c] = reduce(scale_columns(q.rows_transposed(c * h, h), qn)); });
-        tasks.push_back([&, c] { w.o[c] = reduce_transposed(o.columns_transposed(c * h, h)); });
+        tasks.push_back([&, c] { w.q[c] = reduce_rows(q, c * h, h, qn); });
+        tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * h, h); });
       }
       for (int64_t j = 0; j < g; ++j) {
-        tasks.push_back([&, j] { w.k[j] = reduce(scale_columns(k.rows_transposed(j * h, h), kn)); });
-        tasks.push_back([&, j] { w.v[j] = reduce(v.rows_transposed(j * h, h)); });
+        tasks.push_back([&, j] { w.k[j] = reduce_rows(k, j * h, h, kn); });
+        tasks.push_back([&, j] { w.v[j] = reduce_rows(v, j * h, h); });
       }
       run_tasks(tasks, threads);  // the tasks refer to this block's locals
       tasks.clear();
@@ -349,7 +420,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
           w.k[c] = latent(c * (nope + hv), nope);
           w.v[c] = latent(c * (nope + hv) + nope, hv);
         });
-        tasks.push_back([&, c] { w.o[c] = reduce_transposed(o.columns_transposed(c * hv, hv)); });
+        tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * hv, hv); });
       }
       run_tasks(tasks, threads);
       tasks.clear();
@@ -385,7 +456,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
           if (!rsq.finite) return void(w.q[c] = {MatrixXd(), false});
           w.q[c] = reduce(rsq.r * gamma.asDiagonal() * wq.rows_transposed(c * C, C));
         });
-        tasks.push_back([&, c] { w.o[c] = reduce_transposed(o.columns_transposed(c * C, C)); });
+        tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * C, C); });
       }
       run_tasks(tasks, threads);
       tasks.clear();
