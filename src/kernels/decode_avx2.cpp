@@ -9,7 +9,7 @@
 //       broadcast keys feed 12 FMAs. Heads are walked in slices of 16 so a slice of Q^T
 //       (depth x 16 floats, 16 KiB at depth 256) stays in L1 while the block's keys stream from
 //       L2. Streams with <= 8 query heads (GQA) use 12 tokens x 1 vector instead.
-//   pv: 6 heads x 16 value columns (2 vectors) = 12 accumulators; per token 2 loads of V and 6
+//   pv: 6 heads x 16 value columns (2 vectors) = 12 accumulators (4 x 16 for 4-head groups); per token 2 loads of V and 6
 //       broadcast probabilities. Value columns are walked in 16-wide tiles so a tile of V
 //       (48 tokens x 16 floats, 3 KiB) stays in L1 across the head tiles.
 // A bf16 cache is widened in the broadcast / load (shift into the high half of a float); for
@@ -264,15 +264,22 @@ void softmax(float* s, int64_t s_stride, int64_t h0, int64_t nh16, int64_t nb, f
   }
 }
 
-// PV 6 heads x 16 value columns: O[h + r][w0 .. w0 + width) = O * alpha + sum_j P[j][h + r] V[j],
-// V a packed tile [nb][16] (zero beyond `width`); O is read and written for `width` columns only.
-inline void pv_tile_6x2(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
-                        int64_t width, float* o, int64_t o_stride, const float* alpha) {
+// PV RH (6 or 4: GQA's common 4 heads per group) heads x 16 value columns:
+// O[h + r][w0 .. w0 + width) = O * alpha + sum_j P[j][h + r] V[j], V a packed tile [nb][16] (zero
+// beyond `width`); O is read and written for `width` columns only. Rows 4 and 5 are compiled
+// out for RH = 4 (their accumulators stay zero and are never stored).
+template <int RH>
+inline void pv_tile_x2(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
+                       int64_t width, float* o, int64_t o_stride, const float* alpha) {
+  static_assert(RH == 4 || RH == 6, "named-accumulator PV tiles have 4 or 6 heads");
   const int64_t c0 = width < 8 ? width : 8, c1 = width - c0;  // valid lanes per vector
-#define GMHA_LOAD_O(r)                                                                   \
-  const __m256 al##r = _mm256_set1_ps(alpha[h + r]);                                     \
-  __m256 a##r##0 = _mm256_mul_ps(al##r, load_o(o + (h + r) * o_stride + w0, c0));        \
-  __m256 a##r##1 = c1 > 0 ? _mm256_mul_ps(al##r, load_o(o + (h + r) * o_stride + w0 + 8, c1)) : _mm256_setzero_ps();
+#define GMHA_LOAD_O(r)                                                                           \
+  [[maybe_unused]] __m256 a##r##0 = _mm256_setzero_ps(), a##r##1 = _mm256_setzero_ps();          \
+  if (r < RH) {                                                                                  \
+    const __m256 al = _mm256_set1_ps(alpha[h + r]);                                              \
+    a##r##0 = _mm256_mul_ps(al, load_o(o + (h + r) * o_stride + w0, c0));                        \
+    if (c1 > 0) a##r##1 = _mm256_mul_ps(al, load_o(o + (h + r) * o_stride + w0 + 8, c1));        \
+  }
   GMHA_LOAD_O(0) GMHA_LOAD_O(1) GMHA_LOAD_O(2) GMHA_LOAD_O(3) GMHA_LOAD_O(4) GMHA_LOAD_O(5)
 #undef GMHA_LOAD_O
   const float* sp = s + h;
@@ -284,46 +291,23 @@ inline void pv_tile_6x2(const float* s, int64_t s_stride, int64_t h, const float
     p = _mm256_broadcast_ss(sp + 1); GMHA_FMA2(1, p);
     p = _mm256_broadcast_ss(sp + 2); GMHA_FMA2(2, p);
     p = _mm256_broadcast_ss(sp + 3); GMHA_FMA2(3, p);
-    p = _mm256_broadcast_ss(sp + 4); GMHA_FMA2(4, p);
-    p = _mm256_broadcast_ss(sp + 5); GMHA_FMA2(5, p);
+    if constexpr (RH == 6) {
+      p = _mm256_broadcast_ss(sp + 4); GMHA_FMA2(4, p);
+      p = _mm256_broadcast_ss(sp + 5); GMHA_FMA2(5, p);
+    }
   }
-#define GMHA_STORE_O(r)                                                    \
-  store_o(o + (h + r) * o_stride + w0, c0, a##r##0);                       \
-  if (c1 > 0) store_o(o + (h + r) * o_stride + w0 + 8, c1, a##r##1);
+#define GMHA_STORE_O(r)                                                      \
+  if (r < RH) {                                                              \
+    store_o(o + (h + r) * o_stride + w0, c0, a##r##0);                       \
+    if (c1 > 0) store_o(o + (h + r) * o_stride + w0 + 8, c1, a##r##1);       \
+  }
   GMHA_STORE_O(0) GMHA_STORE_O(1) GMHA_STORE_O(2) GMHA_STORE_O(3) GMHA_STORE_O(4) GMHA_STORE_O(5)
-#undef GMHA_STORE_O
-}
-
-// PV 4 heads x 16 value columns (GQA's common 4 heads per group), same contract as pv_tile_6x2.
-inline void pv_tile_4x2(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
-                        int64_t width, float* o, int64_t o_stride, const float* alpha) {
-  const int64_t c0 = width < 8 ? width : 8, c1 = width - c0;
-#define GMHA_LOAD_O(r)                                                                   \
-  const __m256 al##r = _mm256_set1_ps(alpha[h + r]);                                     \
-  __m256 a##r##0 = _mm256_mul_ps(al##r, load_o(o + (h + r) * o_stride + w0, c0));        \
-  __m256 a##r##1 = c1 > 0 ? _mm256_mul_ps(al##r, load_o(o + (h + r) * o_stride + w0 + 8, c1)) : _mm256_setzero_ps();
-  GMHA_LOAD_O(0) GMHA_LOAD_O(1) GMHA_LOAD_O(2) GMHA_LOAD_O(3)
-#undef GMHA_LOAD_O
-  const float* sp = s + h;
-  const float* vp = vt;
-  for (int64_t j = 0; j < nb; ++j, sp += s_stride, vp += 16) {
-    const __m256 v0 = _mm256_loadu_ps(vp), v1 = _mm256_loadu_ps(vp + 8);
-    __m256 p;
-    p = _mm256_broadcast_ss(sp); GMHA_FMA2(0, p);
-    p = _mm256_broadcast_ss(sp + 1); GMHA_FMA2(1, p);
-    p = _mm256_broadcast_ss(sp + 2); GMHA_FMA2(2, p);
-    p = _mm256_broadcast_ss(sp + 3); GMHA_FMA2(3, p);
-  }
-#define GMHA_STORE_O(r)                                                    \
-  store_o(o + (h + r) * o_stride + w0, c0, a##r##0);                       \
-  if (c1 > 0) store_o(o + (h + r) * o_stride + w0 + 8, c1, a##r##1);
-  GMHA_STORE_O(0) GMHA_STORE_O(1) GMHA_STORE_O(2) GMHA_STORE_O(3)
 #undef GMHA_STORE_O
 }
 #undef GMHA_FMA2
 #undef GMHA_ACC2
 
-// PV for RH (< 4) heads: the head remainder, same contract as pv_tile_6x2.
+// PV for RH (< 4) heads: the head remainder, same contract as pv_tile_x2.
 template <int RH>
 inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
                     int64_t width, float* o, int64_t o_stride, const float* alpha) {
@@ -379,9 +363,9 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
     int64_t h = h0;
     for (; h + 6 <= h0 + nh; h += 6) {
       prefetch_lines(pf, nb / 6);
-      pv_tile_6x2(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
+      pv_tile_x2<6>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     }
-    for (; h + 4 <= h0 + nh; h += 4) pv_tile_4x2(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
+    for (; h + 4 <= h0 + nh; h += 4) pv_tile_x2<4>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     for (; h + 2 <= h0 + nh; h += 2) pv_tile<2>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     for (; h < h0 + nh; ++h) pv_tile<1>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
   }
