@@ -117,9 +117,12 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     gf.decode_kv_bytes_read = bytes_of_bits(checked_mul(layer_read_bits, n, "kv read"));
 
     // Core attention FLOPs: 2 per multiply-add, QK and PV (primer §3). Linear attention reads the
-    // state with q and updates it with k^T v: 2 x 2 x heads x d_k x d_v.
+    // state with q and updates it with k^T v: 2 x 2 x heads x d_k x d_v. The Step-3 paper's
+    // Tables 2-3 charge MiniMax-M1's lightning layers 10 x heads x d_k x d_v (the one whole
+    // multiple both its 8K and 32K figures fit; it states no formula): step3-paper does too.
     if (a.variant == Variant::kLinear) {
-      gf.attn_flops = checked_product({4, gf.state_elements_per_layer, n}, "attention flops");
+      const int64_t per_state = o.convention == Convention::kStep3Paper ? 10 : 4;
+      gf.attn_flops = checked_product({per_state, gf.state_elements_per_layer, n}, "attention flops");
     } else {
       const DecodeWidths w = decode_widths(a, o.convention);
       gf.attn_flops = checked_product(

@@ -15,11 +15,12 @@ std::vector<Hardware> list_hardware() {
   // (primer §3); prices of the others are assumed rental rates per card-hour (override them with
   // --hardware-def). Networks: per-node scale-out bandwidth, as the primer's sparsity example.
   return {
-      // Step-3 paper Table 4.
+      // Step-3 paper Table 4; networks per its §5.4 (Table 7's sparsity floors): H800 and H20
+      // 8 × 400 Gb/s, A800 and Ascend 910B 8 × 200 Gb/s.
       {"h800", 2.0, 9.89e14, 1.98e15, 3.35e12, 80e9, 400e9, "Step-3 paper Table 4 (arXiv 2507.19427)"},
       {"h20", 0.8, 1.48e14, 2.96e14, 4.00e12, 96e9, 400e9, "Step-3 paper Table 4 (arXiv 2507.19427)"},
-      {"a800", 0.75, 3.12e14, 0, 2.00e12, 80e9, 400e9, "Step-3 paper Table 4 (arXiv 2507.19427)"},
-      {"ascend-910b", 0.67, 2.80e14, 0, 1.60e12, 64e9, 400e9,
+      {"a800", 0.75, 3.12e14, 0, 2.00e12, 80e9, 200e9, "Step-3 paper Table 4 (arXiv 2507.19427)"},
+      {"ascend-910b", 0.67, 2.80e14, 0, 1.60e12, 64e9, 200e9,
        "Step-3 paper Table 4 (arXiv 2507.19427)"},
       // NVIDIA H100 SXM5 datasheet: 989 TFLOPS BF16, 1979 TFLOPS FP8 dense, 3.35 TB/s, 80 GB.
       {"h100", 2.0, 9.89e14, 1.979e15, 3.35e12, 80e9, 400e9,
