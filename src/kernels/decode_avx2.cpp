@@ -154,13 +154,16 @@ inline void qk_tile_6x2(const float* qt, int64_t hp, const void* k, int64_t k_st
 // never reads stale values in padded heads.
 template <bool BF16>
 inline void qk_tile_12x1(const float* qt, int64_t hp, const void* k, int64_t k_stride, int64_t depth,
-                         float* s, int64_t s_stride) {
+                         float* s, int64_t s_stride, PrefetchCursor* pf) {
 #define GMHA_ACC1(r) __m256 a##r = _mm256_setzero_ps()
   GMHA_ACC1(0); GMHA_ACC1(1); GMHA_ACC1(2); GMHA_ACC1(3); GMHA_ACC1(4); GMHA_ACC1(5);
   GMHA_ACC1(6); GMHA_ACC1(7); GMHA_ACC1(8); GMHA_ACC1(9); GMHA_ACC1(10); GMHA_ACC1(11);
 #undef GMHA_ACC1
   const float* qp = qt;
   for (int64_t d = 0; d < depth; ++d, qp += hp) {
+    // One prefetch of the next block per depth step: this tile is memory-bound, and a burst per
+    // tile stalled on the miss buffers with the FMAs waiting behind it.
+    prefetch_lines(pf, 1);
     const __m256 q0 = _mm256_loadu_ps(qp);
 #define GMHA_FMA1(r) a##r = _mm256_fmadd_ps(bcast_key(k, BF16, r * k_stride + d), q0, a##r)
     GMHA_FMA1(0); GMHA_FMA1(1); GMHA_FMA1(2); GMHA_FMA1(3); GMHA_FMA1(4); GMHA_FMA1(5);
@@ -216,8 +219,7 @@ void qk_heads(const QueryPack& q, int64_t h0, int64_t nh, const void* k, int64_t
     const float* qt = q.qt16 + h0 * depth;
     int64_t j = 0;
     for (; j + 12 <= nb; j += 12) {
-      prefetch_lines(pf, depth);
-      qk_tile_12x1<BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride);
+      qk_tile_12x1<BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride, pf);
     }
     for (; j < nb; ++j) {
       qk_tile_rx1<1, BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride);
@@ -270,7 +272,7 @@ void softmax(float* s, int64_t s_stride, int64_t h0, int64_t nh16, int64_t nb, f
 // out for RH = 4 (their accumulators stay zero and are never stored).
 template <int RH>
 inline void pv_tile_x2(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
-                       int64_t width, float* o, int64_t o_stride, const float* alpha) {
+                       int64_t width, float* o, int64_t o_stride, const float* alpha, PrefetchCursor* pf) {
   static_assert(RH == 4 || RH == 6, "named-accumulator PV tiles have 4 or 6 heads");
   const int64_t c0 = width < 8 ? width : 8, c1 = width - c0;  // valid lanes per vector
 #define GMHA_LOAD_O(r)                                                                           \
@@ -285,6 +287,9 @@ inline void pv_tile_x2(const float* s, int64_t s_stride, int64_t h, const float*
   const float* sp = s + h;
   const float* vp = vt;
   for (int64_t j = 0; j < nb; ++j, sp += s_stride, vp += 16) {
+    // 4-head tiles (GQA) are memory-bound: one prefetch of the next block per token, spread out
+    // (6-head tiles get a short burst per tile from pv instead).
+    if constexpr (RH == 4) prefetch_lines(pf, 1);
     const __m256 v0 = _mm256_loadu_ps(vp), v1 = _mm256_loadu_ps(vp + 8);
     __m256 p;
     p = _mm256_broadcast_ss(sp); GMHA_FMA2(0, p);
@@ -346,15 +351,15 @@ inline void pack_values(const void* v, int64_t v_stride, int64_t nb, int64_t w0,
   }
 }
 
-// Each head tile also issues nb / 6 prefetches of the next block (nb per column tile for fewer
-// than 6 heads).
+// Each 6-head tile also issues nb / 6 prefetches of the next block (4-head tiles one per token,
+// and fewer heads nb per column tile).
 void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v, bool v_bf16,
         int64_t v_stride, int64_t nb, int64_t vw, float* o, int64_t o_stride, const float* alpha,
         PrefetchCursor* pf) {
   float vt[kDecodeBlock * 16];
   for (int64_t w0 = 0; w0 < vw; w0 += 16) {
     const int64_t width = vw - w0 < 16 ? vw - w0 : 16;
-    if (nh < 6) prefetch_lines(pf, nb);
+    if (nh < 4) prefetch_lines(pf, nb);
     if (v_bf16) {
       pack_values<true>(v, v_stride, nb, w0, width, vt);
     } else {
@@ -363,9 +368,9 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
     int64_t h = h0;
     for (; h + 6 <= h0 + nh; h += 6) {
       prefetch_lines(pf, nb / 6);
-      pv_tile_x2<6>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
+      pv_tile_x2<6>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha, pf);
     }
-    for (; h + 4 <= h0 + nh; h += 4) pv_tile_x2<4>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
+    for (; h + 4 <= h0 + nh; h += 4) pv_tile_x2<4>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha, pf);
     for (; h + 2 <= h0 + nh; h += 2) pv_tile<2>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     for (; h < h0 + nh; ++h) pv_tile<1>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
   }
