@@ -19,15 +19,16 @@ namespace {
 std::vector<KernelPath> paths() { return cpu_kernel_paths(); }
 
 // Runs one DecodeProblem over a random cache (K and V separate) and checks it against double.
+// With batch > 1 the cache is [batch][tokens][row] and q / out are [batch][groups][heads][width].
 Comparison run_core(int64_t groups, int64_t hpg, int64_t qk, int64_t vw, int64_t tokens, CacheDType dt,
-                    KernelPath path, int threads, uint64_t seed) {
+                    KernelPath path, int threads, uint64_t seed, int64_t batch = 1) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> n(0.0f, 1.0f);
   const int64_t kw = groups * qk + 3, vwid = groups * vw + 1;  // padded rows test the strides
-  std::vector<float> kf(static_cast<size_t>(tokens * kw)), vf(static_cast<size_t>(tokens * vwid));
+  std::vector<float> kf(static_cast<size_t>(batch * tokens * kw)), vf(static_cast<size_t>(batch * tokens * vwid));
   for (auto& v : kf) v = n(rng);
   for (auto& v : vf) v = n(rng);
-  std::vector<float> q(static_cast<size_t>(groups * hpg * qk));
+  std::vector<float> q(static_cast<size_t>(batch * groups * hpg * qk));
   for (auto& v : q) v = 2.0f * n(rng);  // sharp enough softmax to matter
   std::vector<uint16_t> kb(kf.size()), vb(vf.size());
   if (dt == CacheDType::kBF16) {
@@ -35,6 +36,7 @@ Comparison run_core(int64_t groups, int64_t hpg, int64_t qk, int64_t vw, int64_t
     for (size_t i = 0; i < vf.size(); ++i) vf[i] = bf16_to_float(vb[i] = float_to_bf16(vf[i]));
   }
   DecodeProblem p;
+  p.batch = batch;
   p.groups = groups;
   p.heads_per_group = hpg;
   p.qk_width = qk;
@@ -46,25 +48,28 @@ Comparison run_core(int64_t groups, int64_t hpg, int64_t qk, int64_t vw, int64_t
   p.v = dt == CacheDType::kBF16 ? static_cast<const void*>(vb.data()) : vf.data();
   p.k_row_stride = kw;
   p.k_group_stride = qk;
+  p.k_batch_stride = tokens * kw;
   p.v_row_stride = vwid;
   p.v_group_stride = vw;
-  std::vector<float> out(static_cast<size_t>(groups * hpg * vw), std::nanf(""));  // poisoned
+  p.v_batch_stride = tokens * vwid;
+  std::vector<float> out(static_cast<size_t>(batch * groups * hpg * vw), std::nanf(""));  // poisoned
   decode_attention(p, q.data(), out.data(), threads, path);
-  MatrixRM got(groups * hpg, vw), ref(groups * hpg, vw);
-  for (int64_t g = 0; g < groups; ++g) {
+  MatrixRM got(batch * groups * hpg, vw), ref(batch * groups * hpg, vw);
+  for (int64_t sq = 0; sq < batch * groups; ++sq) {
+    const int64_t g = sq % groups, kbase = sq / groups * tokens * kw, vbase = sq / groups * tokens * vwid;
     for (int64_t h = 0; h < hpg; ++h) {
-      const int64_t row = g * hpg + h;
+      const int64_t row = sq * hpg + h;
       std::vector<double> s(static_cast<size_t>(tokens));
       double mx = -INFINITY, sum = 0;
       for (int64_t j = 0; j < tokens; ++j) {
         double dot = 0;
-        for (int64_t d = 0; d < qk; ++d) dot += double(q[static_cast<size_t>(row * qk + d)]) * kf[static_cast<size_t>(j * kw + g * qk + d)];
+        for (int64_t d = 0; d < qk; ++d) dot += double(q[static_cast<size_t>(row * qk + d)]) * kf[static_cast<size_t>(kbase + j * kw + g * qk + d)];
         mx = std::max(mx, s[static_cast<size_t>(j)] = dot * p.scale);
       }
       for (auto& v : s) sum += (v = std::exp(v - mx));
       for (int64_t c = 0; c < vw; ++c) {
         double acc = 0;
-        for (int64_t j = 0; j < tokens; ++j) acc += s[static_cast<size_t>(j)] * vf[static_cast<size_t>(j * vwid + g * vw + c)];
+        for (int64_t j = 0; j < tokens; ++j) acc += s[static_cast<size_t>(j)] * vf[static_cast<size_t>(vbase + j * vwid + g * vw + c)];
         ref(row, c) = acc / sum;
         got(row, c) = out[static_cast<size_t>(row * vw + c)];
       }
@@ -94,6 +99,21 @@ TEST_CASE("decode kernel: fp32 matches double softmax(qK^T s)V on odd shapes, ev
       for (int threads : {1, 3}) {
         const Comparison r = run_core(c.groups, c.hpg, c.qk, c.vw, c.tokens, CacheDType::kF32, path, threads, seed++);
         INFO("path " << int(path) << " heads " << c.hpg << " qk " << c.qk << " tokens " << c.tokens << ": " << r.summary());
+        CHECK(r.passed(2e-6));
+      }
+    }
+  }
+}
+
+TEST_CASE("decode kernel: batched sequences each match their own double softmax, every path", "[kernels]") {
+  // Work items cover every KV group of one batch row; the partial results of (row, group, split)
+  // must land in their own slots and merge per sequence.
+  for (KernelPath path : paths()) {
+    uint64_t seed = 50;
+    for (int threads : {1, 2, 5}) {
+      for (CacheDType dt : {CacheDType::kF32, CacheDType::kBF16}) {
+        const Comparison r = run_core(3, 4, 24, 20, 300, dt, path, threads, seed++, /*batch=*/3);
+        INFO("path " << int(path) << " threads " << threads << " " << cache_dtype_name(dt) << ": " << r.summary());
         CHECK(r.passed(2e-6));
       }
     }
