@@ -11,6 +11,7 @@
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/json_text.hpp"
 
 namespace gmha {
 
@@ -474,12 +475,7 @@ ModelDesign read_hf_config(const std::string& path) {
   if (fs::is_directory(path, ec)) file = (fs::path(path) / "config.json").string();
   if (!fs::exists(file, ec)) throw InputError(file + ": no such file");
   const std::string text = read_text_file(file);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}: malformed JSON at byte {}", file, e.byte));
-  }
+  const json j = parse_json_text(text, file);
   ModelDesign m = model_from_hf_config(j, file);
   // Name a model by its folder when given one (the usual way checkpoints are laid out).
   m.name = fs::is_directory(path, ec) ? fs::path(path).lexically_normal().filename().string()

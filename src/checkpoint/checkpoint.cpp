@@ -12,6 +12,7 @@
 #include "gmha/checkpoint/safetensors.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/json_text.hpp"
 
 namespace gmha {
 namespace fs = std::filesystem;
@@ -301,12 +302,7 @@ Checkpoint open_checkpoint(const std::string& path) {
 Checkpoint open_checkpoint(const std::string& path, const std::string& config_path) {
   Checkpoint c = open_checkpoint(path);
   const std::string text = read_text_file(config_path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("{}: malformed JSON at byte {}", config_path, e.byte));
-  }
+  nlohmann::json j = parse_json_text(text, config_path);
   if (!j.is_object()) throw InputError(fmt::format("{}: not a JSON object", config_path));
   c.config = std::move(j);
   c.architecture = architecture_of(c.config);

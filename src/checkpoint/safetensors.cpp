@@ -13,6 +13,7 @@
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/json_text.hpp"
 
 namespace gmha {
 namespace fs = std::filesystem;
@@ -85,13 +86,7 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
     throw InputError(fmt::format("{}: header length {} exceeds the 100 MB limit", where, n));
   if (n < 2) throw InputError(fmt::format("{}: header length {} is too short for JSON", where, n));
   const char* text = reinterpret_cast<const char*>(file.data() + 8);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text, text + n);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(
-        fmt::format("{}: header is not valid JSON (at byte {} of {})", where, e.byte, n));
-  }
+  const nlohmann::json header = parse_json_text(std::string_view(text, n), where, "header");
   if (!header.is_object()) throw InputError(fmt::format("{}: header is not a JSON object", where));
 
   SafetensorsHeader h;
@@ -190,12 +185,7 @@ struct SafetensorsSource::Impl {
 namespace {
 
 nlohmann::json read_json_file(const std::string& path) {
-  const std::string text = read_text_file(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON (at byte {})", path, e.byte));
-  }
+  return parse_json_text(read_text_file(path), path);
 }
 
 // Block size of FP8 weights: quantization_config.weight_block_size [rows, cols], else 128 x 128.

@@ -15,6 +15,7 @@
 #include "gmha/checkpoint/layout.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/json_text.hpp"
 #include "gmha/rank/audit.hpp"
 #include "gmha/rank/audit_json.hpp"
 #include "gmha/report/table.hpp"
@@ -192,13 +193,7 @@ void run_audit(const AuditCliOptions& o) {
 void run_merge(const AuditCliOptions& o) {
   std::vector<AuditReport> shards;
   for (const auto& p : o.merge_inputs) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(read_text_file(p));
-    } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(fmt::format("{}: not JSON ({})", p, e.what()));
-    }
-    shards.push_back(audit_from_json(j, p));
+    shards.push_back(audit_from_json(parse_json_text(read_text_file(p), p), p));
   }
   const AuditReport merged = merge_audits(shards, o.merge_inputs);
   emit(render_report(merged, o.merge_format, true, o.worst), o.out);

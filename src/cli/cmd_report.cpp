@@ -13,6 +13,7 @@
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/json_text.hpp"
 #include "gmha/rank/audit_json.hpp"
 #include "gmha/report/model_report.hpp"
 
@@ -56,13 +57,7 @@ std::string command_of(const ReportCliOptions& o, const HardwareArgs& hw) {
 AuditReport load_audit(const std::string& path) {
   if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
     const std::string text = read_text_file(path);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(fmt::format("--audit {}: not valid JSON ({})", path, e.what()));
-    }
-    return audit_from_json(j, path);
+    return audit_from_json(parse_json_text(text, "--audit " + path), path);
   }
   AuditOptions ao;
   if (::isatty(2)) {

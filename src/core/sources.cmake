@@ -3,5 +3,6 @@ list(APPEND GMHA_LIB_SOURCES
   src/core/error.cpp
   src/core/dtype.cpp
   src/core/atomic_file.cpp
+  src/core/json_text.cpp
   src/core/blas.cpp
 )

@@ -103,7 +103,14 @@ class LayerTensor {
   using RowMajorD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
   LayerTensor() = default;
-  LayerTensor(const TensorSource& src, const std::string& name, int threads, TensorArena& arena)
+  /// With `group_width` > 0 (o_proj: the head's value width) a float tensor is stored in column
+  /// groups, group-major: [cols / width][rows][width]. A group is then one contiguous block (Xᵀ,
+  /// column-major) and columns_transposed of a group is a sequential copy; read in the row-major
+  /// layout it was a gather of `rows` short segments a row apart (16 KiB at Llama-3-8B's o_proj),
+  /// repeated for every head, and cost more than the head's Gram matrix. Rows are regrouped as
+  /// they are converted, so the layout costs no second copy of the tensor.
+  LayerTensor(const TensorSource& src, const std::string& name, int threads, TensorArena& arena,
+              Index group_width = 0)
       : name_(name) {
     const TensorInfo& info = src.info(name);
     rows_ = info.rows();
@@ -117,6 +124,7 @@ class LayerTensor {
       finite_ = all_finite(d_, rows_ * cols_);
     } else {
       float* buf = arena.floats(n);
+      if (group_width > 0 && cols_ % group_width == 0 && cols_ > group_width) group_width_ = group_width;
       read_parallel<float>(src, {buf, n}, threads);
       f_ = buf;
       finite_ = all_finite(f_, rows_ * cols_);
@@ -140,32 +148,9 @@ class LayerTensor {
       out = Eigen::Map<const RowMajorF>(f_, rows_, cols_).middleRows(r0, n).transpose().cast<double>();
     }
   }
-  /// Rewrites the storage as column groups of `width` (cols a multiple of it), group-major:
-  /// [cols / width][rows][width]. A group is then one contiguous block, Xᵀ column-major, and
-  /// columns_transposed of a whole group is a sequential copy; read in place it was a gather of
-  /// `rows` short segments a row apart (16 KiB at Llama-3-8B's o_proj), repeated for every head,
-  /// and cost more than the head's Gram matrix. One pass, rows split over `threads`.
-  void group_columns(Index width, TensorArena& arena, int threads) {
-    if (is_double_ || width <= 0 || cols_ % width != 0 || cols_ == width) return;
-    float* grouped = arena.floats(static_cast<size_t>(rows_ * cols_));
-    const Index groups = cols_ / width;
-    std::vector<std::function<void()>> tasks;
-    const int parts = static_cast<int>(std::clamp<Index>(rows_ / 64, 1, threads));
-    for (int p = 0; p < parts; ++p) {
-      tasks.push_back([&, p] {
-        for (Index r = rows_ * p / parts; r < rows_ * (p + 1) / parts; ++r)
-          for (Index g = 0; g < groups; ++g)
-            std::memcpy(grouped + (g * rows_ + r) * width, f_ + r * cols_ + g * width,
-                        static_cast<size_t>(width) * sizeof(float));
-      });
-    }
-    run_tasks(tasks, threads);
-    f_ = grouped;
-    group_width_ = width;
-  }
   /// Columns [c0, c0+n) transposed into `out`: the n×rows matrix Xᵀ of the rows×n factor X,
   /// copied in contiguous row segments (a column gather of the row-major weight would be a slow
-  /// transpose; see group_columns for the contiguous case).
+  /// transpose; a grouped tensor, see the constructor, gives each group contiguously).
   void columns_transposed(Index c0, Index n, MatrixXd& out) const {
     using Strided = Eigen::OuterStride<>;
     if (group_width_ > 0) {
@@ -195,15 +180,34 @@ class LayerTensor {
     for (int p = 0; p < parts; ++p) {
       tasks.push_back([&, p] {
         const Index b = rows_ * p / parts, e = rows_ * (p + 1) / parts;
-        src.read_rows(name_, b, e,
-                      out.subspan(static_cast<size_t>(b * cols_), static_cast<size_t>((e - b) * cols_)));
+        if (group_width_ == 0) {
+          src.read_rows(name_, b, e,
+                        out.subspan(static_cast<size_t>(b * cols_), static_cast<size_t>((e - b) * cols_)));
+        } else {
+          read_rows_grouped(src, b, e, out);
+        }
       });
     }
     run_tasks(tasks, threads);
   }
+  // Rows [b, e) converted a few at a time into a small buffer, then scattered to their groups.
+  template <typename T>
+  void read_rows_grouped(const TensorSource& src, Index b, Index e, std::span<T> out) {
+    constexpr Index kRows = 16;
+    const Index w = group_width_, groups = cols_ / w;
+    std::vector<T> chunk(static_cast<size_t>(kRows * cols_));
+    for (Index r0 = b; r0 < e; r0 += kRows) {
+      const Index r1 = std::min(e, r0 + kRows);
+      src.read_rows(name_, r0, r1, std::span<T>(chunk.data(), static_cast<size_t>((r1 - r0) * cols_)));
+      for (Index r = r0; r < r1; ++r)
+        for (Index g = 0; g < groups; ++g)
+          std::memcpy(out.data() + (g * rows_ + r) * w, chunk.data() + (r - r0) * cols_ + g * w,
+                      static_cast<size_t>(w) * sizeof(T));
+    }
+  }
   std::string name_;
   Index rows_ = 0, cols_ = 0;
-  Index group_width_ = 0;  // > 0 after group_columns
+  Index group_width_ = 0;  // > 0: float storage in column groups of this width (see constructor)
   bool is_double_ = false, finite_ = true;
   const float* f_ = nullptr;   // arena storage, valid for the layer being audited
   const double* d_ = nullptr;
@@ -313,21 +317,18 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
   const int64_t n = s.heads;
   // Load the layer's tensors (the reader drops their file pages as it converts).
   std::map<std::string, LayerTensor> t;
+  // o_proj is read one head's columns at a time: stored head-major (see LayerTensor).
+  const int64_t vo_width = lay.kind == LayoutKind::kMla ? s.v_head_dim : s.head_dim;
   auto load = [&](const std::string& name) -> const LayerTensor* {
     if (name.empty()) return nullptr;
     auto [it, inserted] = t.try_emplace(name);
     if (inserted) {
-      it->second = LayerTensor(src, name, threads, arena);
+      it->second = LayerTensor(src, name, threads, arena, name == lay.o_proj ? vo_width : 0);
       if (!it->second.finite()) out.nonfinite_tensors.push_back(name);
     }
     return &it->second;
   };
   for (const auto& name : factor_names(lay)) load(name);
-  // o_proj is read one head's columns at a time: store it head-major.
-  if (!lay.o_proj.empty()) {
-    const int64_t vo_width = lay.kind == LayoutKind::kMla ? lay.shape.v_head_dim : lay.shape.head_dim;
-    t.at(lay.o_proj).group_columns(vo_width, arena, threads);
-  }
   for (const auto& name : {lay.q_a_layernorm, lay.kv_a_layernorm, lay.inter_norm, lay.kr_alpha,
                            lay.q_norm, lay.k_norm})
     load(name);

@@ -235,7 +235,15 @@ TEST_CASE("hf config: files and folders are read; malformed JSON is one clear li
     read_hf_config(bad.string());
     FAIL("no error");
   } catch (const InputError& e) {
-    CHECK_THAT(std::string(e.what()), Catch::Contains("bad.json: malformed JSON at byte"));
+    CHECK_THAT(std::string(e.what()), Catch::Contains("bad.json: not valid JSON (at byte"));
+  }
+  // A number beyond double's range is a JSON error too, not a foreign exception.
+  { std::ofstream(bad) << "{\"model_type\": \"llama\", \"hidden_size\": 1e999}"; }
+  try {
+    read_hf_config(bad.string());
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("bad.json: not valid JSON (number overflow parsing '1e999')"));
   }
   CHECK_THROWS_AS(read_hf_config((fs::path(dir) / "missing.json").string()), InputError);
   fs::remove_all(dir);
