@@ -258,16 +258,22 @@ MatrixXd& thread_scratch() {
 }
 
 // The factor of head/group rows [r0, r0 + n) of `t`, columns scaled by γ (see scale_columns).
+// A tensor found finite when it was loaded needs no second scan of each head's double copy:
+// float values times a finite float-derived γ cannot overflow a double. Only a tensor with a
+// non-finite value is scanned per head, to flag exactly the heads it reaches.
 Factor reduce_rows(const LayerTensor& t, Index r0, Index n, const VectorXd& gamma = VectorXd()) {
   MatrixXd& x = thread_scratch();
   t.rows_transposed(r0, n, x);
-  return reduce(scale_columns(x, gamma));
+  scale_columns(x, gamma);
+  if (t.finite() && gamma.allFinite()) return {triangular_factor(x), true};
+  return reduce(x);
 }
 
 // The factor whose transpose is columns [c0, c0 + n) of `t` (an o_proj head).
 Factor reduce_columns(const LayerTensor& t, Index c0, Index n) {
   MatrixXd& xt = thread_scratch();
   t.columns_transposed(c0, n, xt);
+  if (t.finite()) return {triangular_factor_of_transpose(xt), true};
   return reduce_transposed(xt);
 }
 
