@@ -6,14 +6,17 @@
 //
 // Register tiles (16 ymm registers, 8 floats each):
 //   qk: 6 tokens x 16 heads (2 vectors) = 12 accumulators; per depth step 2 loads of Q^T and 6
-//       broadcast keys feed 12 FMAs. Heads are walked in slices of 16 so a slice of Q^T
-//       (depth x 16 floats, 16 KiB at depth 256) stays in L1 while the block's keys stream from
-//       L2. Streams with <= 8 query heads (GQA) use 12 tokens x 1 vector instead.
-//   pv: 6 heads x 16 value columns (2 vectors) = 12 accumulators (4 x 16 for 4-head groups); per token 2 loads of V and 6
-//       broadcast probabilities. Value columns are walked in 16-wide tiles so a tile of V
-//       (48 tokens x 16 floats, 3 KiB) stays in L1 across the head tiles.
-// A bf16 cache is widened in the broadcast / load (shift into the high half of a float); for
-// compute-bound streams decode.cpp widens each block once instead.
+//       broadcast keys feed 12 FMAs. Heads are walked in slices of 16, each slice of Q^T stored
+//       contiguous (QueryPack::qt16: depth x 16 floats, 16 KiB at depth 256) so that it stays in
+//       L1 while the block's keys stream from L2. Streams with <= 8 query heads (GQA) use 12
+//       tokens x 1 vector instead.
+//   pv: 6 heads x 16 value columns (2 vectors) = 12 accumulators (4 x 16 for 4-head groups); per
+//       token 2 loads of V and 6 broadcast probabilities. Value columns are walked in 16-wide
+//       tiles, each packed to a contiguous [48][16] float tile (3 KiB, bf16 widened on the way)
+//       that stays in L1 across the head tiles.
+// bf16 keys are widened in the broadcast (shift into the high half of a float); decode.cpp widens
+// the keys of compute-bound streams once per block and stages strided (GQA) key rows contiguous.
+// While a block computes, the tiles prefetch the next block's rows (PrefetchCursor).
 #include "decode_ops.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -42,7 +45,8 @@ inline __m256 bcast_key(const void* k, bool bf16, int64_t index) {
 
 // Lanes [0, count) set, for maskload / maskstore of a partial vector (count in 1..8).
 inline __m256i lane_mask(int64_t count) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // 8 values from v + index; with `count` < 8 only lanes [0, count) are read (the rest are 0).
@@ -91,12 +95,14 @@ inline __m256 exp2_ps(__m256 x) {
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 // Issues up to n prefetches (into L2) of the next block's lines; a no-op once they are all issued.
 inline void prefetch_lines(PrefetchCursor* pf, int64_t n) {
+  if (!pf) return;
   while (n > 0 && pf->current < 2) {
     const PrefetchCursor::Range& r = pf->range[pf->current];
     if (pf->row >= r.rows) {
@@ -105,7 +111,8 @@ inline void prefetch_lines(PrefetchCursor* pf, int64_t n) {
       continue;
     }
     const char* begin = r.base + pf->row * r.stride;
-    const char* line = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(begin) & ~uintptr_t{63});
+    const char* line =
+        reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(begin) & ~uintptr_t{63});
     _mm_prefetch(line + pf->offset, _MM_HINT_T1);
     --n;
     pf->offset += 64;
@@ -124,27 +131,39 @@ inline const void* key_row(const void* k, bool bf16, int64_t offset) {
 // The full tiles spelled out with named accumulators (GCC 12 spills accumulator arrays of this
 // size to the stack inside the depth loop; see decode_avx512.cpp).
 #define GMHA_ACC2(r) __m256 a##r##0 = _mm256_setzero_ps(), a##r##1 = _mm256_setzero_ps()
-#define GMHA_FMA2(r, x) \
-  a##r##0 = _mm256_fmadd_ps(x, v0, a##r##0); a##r##1 = _mm256_fmadd_ps(x, v1, a##r##1)
+#define GMHA_FMA2(r, x)                      \
+  a##r##0 = _mm256_fmadd_ps(x, v0, a##r##0); \
+  a##r##1 = _mm256_fmadd_ps(x, v1, a##r##1)
 
 // QK 6 tokens x 16 heads: S[r][0..16) = sum_d K[r][d] Q^T[d][0..16).
 template <bool BF16>
 inline void qk_tile_6x2(const float* qt, int64_t hp, const void* k, int64_t k_stride, int64_t depth,
                         float* s, int64_t s_stride) {
-  GMHA_ACC2(0); GMHA_ACC2(1); GMHA_ACC2(2); GMHA_ACC2(3); GMHA_ACC2(4); GMHA_ACC2(5);
+  GMHA_ACC2(0);
+  GMHA_ACC2(1);
+  GMHA_ACC2(2);
+  GMHA_ACC2(3);
+  GMHA_ACC2(4);
+  GMHA_ACC2(5);
   const float* qp = qt;
   for (int64_t d = 0; d < depth; ++d, qp += hp) {
     const __m256 v0 = _mm256_loadu_ps(qp), v1 = _mm256_loadu_ps(qp + 8);
     __m256 kb;
-    kb = bcast_key(k, BF16, d); GMHA_FMA2(0, kb);
-    kb = bcast_key(k, BF16, k_stride + d); GMHA_FMA2(1, kb);
-    kb = bcast_key(k, BF16, 2 * k_stride + d); GMHA_FMA2(2, kb);
-    kb = bcast_key(k, BF16, 3 * k_stride + d); GMHA_FMA2(3, kb);
-    kb = bcast_key(k, BF16, 4 * k_stride + d); GMHA_FMA2(4, kb);
-    kb = bcast_key(k, BF16, 5 * k_stride + d); GMHA_FMA2(5, kb);
+    kb = bcast_key(k, BF16, d);
+    GMHA_FMA2(0, kb);
+    kb = bcast_key(k, BF16, k_stride + d);
+    GMHA_FMA2(1, kb);
+    kb = bcast_key(k, BF16, 2 * k_stride + d);
+    GMHA_FMA2(2, kb);
+    kb = bcast_key(k, BF16, 3 * k_stride + d);
+    GMHA_FMA2(3, kb);
+    kb = bcast_key(k, BF16, 4 * k_stride + d);
+    GMHA_FMA2(4, kb);
+    kb = bcast_key(k, BF16, 5 * k_stride + d);
+    GMHA_FMA2(5, kb);
   }
-#define GMHA_STORE_S(r)                          \
-  _mm256_storeu_ps(s + r * s_stride, a##r##0);   \
+#define GMHA_STORE_S(r)                        \
+  _mm256_storeu_ps(s + r * s_stride, a##r##0); \
   _mm256_storeu_ps(s + r * s_stride + 8, a##r##1);
   GMHA_STORE_S(0) GMHA_STORE_S(1) GMHA_STORE_S(2) GMHA_STORE_S(3) GMHA_STORE_S(4) GMHA_STORE_S(5)
 #undef GMHA_STORE_S
@@ -153,11 +172,21 @@ inline void qk_tile_6x2(const float* qt, int64_t hp, const void* k, int64_t k_st
 // QK 12 tokens x one head vector (<= 8 heads). Lanes 8..16 of each S row are zeroed so softmax
 // never reads stale values in padded heads.
 template <bool BF16>
-inline void qk_tile_12x1(const float* qt, int64_t hp, const void* k, int64_t k_stride, int64_t depth,
-                         float* s, int64_t s_stride, PrefetchCursor* pf) {
+inline void qk_tile_12x1(const float* qt, int64_t hp, const void* k, int64_t k_stride,
+                         int64_t depth, float* s, int64_t s_stride, PrefetchCursor* pf) {
 #define GMHA_ACC1(r) __m256 a##r = _mm256_setzero_ps()
-  GMHA_ACC1(0); GMHA_ACC1(1); GMHA_ACC1(2); GMHA_ACC1(3); GMHA_ACC1(4); GMHA_ACC1(5);
-  GMHA_ACC1(6); GMHA_ACC1(7); GMHA_ACC1(8); GMHA_ACC1(9); GMHA_ACC1(10); GMHA_ACC1(11);
+  GMHA_ACC1(0);
+  GMHA_ACC1(1);
+  GMHA_ACC1(2);
+  GMHA_ACC1(3);
+  GMHA_ACC1(4);
+  GMHA_ACC1(5);
+  GMHA_ACC1(6);
+  GMHA_ACC1(7);
+  GMHA_ACC1(8);
+  GMHA_ACC1(9);
+  GMHA_ACC1(10);
+  GMHA_ACC1(11);
 #undef GMHA_ACC1
   const float* qp = qt;
   for (int64_t d = 0; d < depth; ++d, qp += hp) {
@@ -166,14 +195,36 @@ inline void qk_tile_12x1(const float* qt, int64_t hp, const void* k, int64_t k_s
     prefetch_lines(pf, 1);
     const __m256 q0 = _mm256_loadu_ps(qp);
 #define GMHA_FMA1(r) a##r = _mm256_fmadd_ps(bcast_key(k, BF16, r * k_stride + d), q0, a##r)
-    GMHA_FMA1(0); GMHA_FMA1(1); GMHA_FMA1(2); GMHA_FMA1(3); GMHA_FMA1(4); GMHA_FMA1(5);
-    GMHA_FMA1(6); GMHA_FMA1(7); GMHA_FMA1(8); GMHA_FMA1(9); GMHA_FMA1(10); GMHA_FMA1(11);
+    GMHA_FMA1(0);
+    GMHA_FMA1(1);
+    GMHA_FMA1(2);
+    GMHA_FMA1(3);
+    GMHA_FMA1(4);
+    GMHA_FMA1(5);
+    GMHA_FMA1(6);
+    GMHA_FMA1(7);
+    GMHA_FMA1(8);
+    GMHA_FMA1(9);
+    GMHA_FMA1(10);
+    GMHA_FMA1(11);
 #undef GMHA_FMA1
   }
   const __m256 zero = _mm256_setzero_ps();
-#define GMHA_STORE1(r) _mm256_storeu_ps(s + r * s_stride, a##r); _mm256_storeu_ps(s + r * s_stride + 8, zero)
-  GMHA_STORE1(0); GMHA_STORE1(1); GMHA_STORE1(2); GMHA_STORE1(3); GMHA_STORE1(4); GMHA_STORE1(5);
-  GMHA_STORE1(6); GMHA_STORE1(7); GMHA_STORE1(8); GMHA_STORE1(9); GMHA_STORE1(10); GMHA_STORE1(11);
+#define GMHA_STORE1(r)                      \
+  _mm256_storeu_ps(s + r * s_stride, a##r); \
+  _mm256_storeu_ps(s + r * s_stride + 8, zero)
+  GMHA_STORE1(0);
+  GMHA_STORE1(1);
+  GMHA_STORE1(2);
+  GMHA_STORE1(3);
+  GMHA_STORE1(4);
+  GMHA_STORE1(5);
+  GMHA_STORE1(6);
+  GMHA_STORE1(7);
+  GMHA_STORE1(8);
+  GMHA_STORE1(9);
+  GMHA_STORE1(10);
+  GMHA_STORE1(11);
 #undef GMHA_STORE1
 }
 
@@ -186,7 +237,8 @@ inline void qk_tile_rx1(const float* qt, int64_t hp, const void* k, int64_t k_st
   const float* qp = qt;
   for (int64_t d = 0; d < depth; ++d, qp += hp) {
     const __m256 q0 = _mm256_loadu_ps(qp);
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(bcast_key(k, BF16, r * k_stride + d), q0, acc[r]);
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm256_fmadd_ps(bcast_key(k, BF16, r * k_stride + d), q0, acc[r]);
   }
   for (int r = 0; r < R; ++r) {
     _mm256_storeu_ps(s + r * s_stride, acc[r]);
@@ -213,16 +265,18 @@ inline void qk_tile_1x2(const float* qt, int64_t hp, const void* k, int64_t dept
 // memory-bound, little compute to hide the next block's misses behind) prefetches of the next
 // block.
 template <bool BF16>
-void qk_heads(const QueryPack& q, int64_t h0, int64_t nh, const void* k, int64_t k_stride, int64_t nb,
-              int64_t depth, float* s, int64_t s_stride, PrefetchCursor* pf) {
+void qk_heads(const QueryPack& q, int64_t h0, int64_t nh, const void* k, int64_t k_stride,
+              int64_t nb, int64_t depth, float* s, int64_t s_stride, PrefetchCursor* pf) {
   if (nh <= 8) {
     const float* qt = q.qt16 + h0 * depth;
     int64_t j = 0;
     for (; j + 12 <= nb; j += 12) {
-      qk_tile_12x1<BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride, pf);
+      qk_tile_12x1<BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth,
+                         s + j * s_stride + h0, s_stride, pf);
     }
     for (; j < nb; ++j) {
-      qk_tile_rx1<1, BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + h0, s_stride);
+      qk_tile_rx1<1, BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth,
+                           s + j * s_stride + h0, s_stride);
     }
     return;
   }
@@ -231,9 +285,11 @@ void qk_heads(const QueryPack& q, int64_t h0, int64_t nh, const void* k, int64_t
     int64_t j = 0;
     for (; j + 6 <= nb; j += 6) {
       prefetch_lines(pf, depth / 8);
-      qk_tile_6x2<BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth, s + j * s_stride + hs, s_stride);
+      qk_tile_6x2<BF16>(qt, 16, key_row(k, BF16, j * k_stride), k_stride, depth,
+                        s + j * s_stride + hs, s_stride);
     }
-    for (; j < nb; ++j) qk_tile_1x2<BF16>(qt, 16, key_row(k, BF16, j * k_stride), depth, s + j * s_stride + hs);
+    for (; j < nb; ++j)
+      qk_tile_1x2<BF16>(qt, 16, key_row(k, BF16, j * k_stride), depth, s + j * s_stride + hs);
   }
 }
 
@@ -271,20 +327,22 @@ void softmax(float* s, int64_t s_stride, int64_t h0, int64_t nh16, int64_t nb, f
 // beyond `width`); O is read and written for `width` columns only. Rows 4 and 5 are compiled
 // out for RH = 4 (their accumulators stay zero and are never stored).
 template <int RH>
-inline void pv_tile_x2(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
-                       int64_t width, float* o, int64_t o_stride, const float* alpha, PrefetchCursor* pf) {
+inline void pv_tile_x2(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb,
+                       int64_t w0, int64_t width, float* o, int64_t o_stride, const float* alpha,
+                       PrefetchCursor* pf) {
   static_assert(RH == 4 || RH == 6, "named-accumulator PV tiles have 4 or 6 heads");
   const int64_t c0 = width < 8 ? width : 8, c1 = width - c0;  // valid lanes per vector
-#define GMHA_LOAD_O(r)                                                                           \
-  [[maybe_unused]] __m256 a##r##0 = _mm256_setzero_ps(), a##r##1 = _mm256_setzero_ps();          \
-  if (r < RH) {                                                                                  \
-    const __m256 al = _mm256_set1_ps(alpha[h + r]);                                              \
-    a##r##0 = _mm256_mul_ps(al, load_o(o + (h + r) * o_stride + w0, c0));                        \
-    if (c1 > 0) a##r##1 = _mm256_mul_ps(al, load_o(o + (h + r) * o_stride + w0 + 8, c1));        \
+#define GMHA_LOAD_O(r)                                                                    \
+  [[maybe_unused]] __m256 a##r##0 = _mm256_setzero_ps(), a##r##1 = _mm256_setzero_ps();   \
+  if (r < RH) {                                                                           \
+    const __m256 al = _mm256_set1_ps(alpha[h + r]);                                       \
+    a##r##0 = _mm256_mul_ps(al, load_o(o + (h + r) * o_stride + w0, c0));                 \
+    if (c1 > 0) a##r##1 = _mm256_mul_ps(al, load_o(o + (h + r) * o_stride + w0 + 8, c1)); \
   }
-  GMHA_LOAD_O(0) GMHA_LOAD_O(1) GMHA_LOAD_O(2) GMHA_LOAD_O(3) GMHA_LOAD_O(4) GMHA_LOAD_O(5)
+  GMHA_LOAD_O(0)
+  GMHA_LOAD_O(1) GMHA_LOAD_O(2) GMHA_LOAD_O(3) GMHA_LOAD_O(4) GMHA_LOAD_O(5)
 #undef GMHA_LOAD_O
-  const float* sp = s + h;
+      const float* sp = s + h;
   const float* vp = vt;
   for (int64_t j = 0; j < nb; ++j, sp += s_stride, vp += 16) {
     // 4-head tiles (GQA) are memory-bound: one prefetch of the next block per token, spread out
@@ -292,19 +350,25 @@ inline void pv_tile_x2(const float* s, int64_t s_stride, int64_t h, const float*
     if constexpr (RH == 4) prefetch_lines(pf, 1);
     const __m256 v0 = _mm256_loadu_ps(vp), v1 = _mm256_loadu_ps(vp + 8);
     __m256 p;
-    p = _mm256_broadcast_ss(sp); GMHA_FMA2(0, p);
-    p = _mm256_broadcast_ss(sp + 1); GMHA_FMA2(1, p);
-    p = _mm256_broadcast_ss(sp + 2); GMHA_FMA2(2, p);
-    p = _mm256_broadcast_ss(sp + 3); GMHA_FMA2(3, p);
+    p = _mm256_broadcast_ss(sp);
+    GMHA_FMA2(0, p);
+    p = _mm256_broadcast_ss(sp + 1);
+    GMHA_FMA2(1, p);
+    p = _mm256_broadcast_ss(sp + 2);
+    GMHA_FMA2(2, p);
+    p = _mm256_broadcast_ss(sp + 3);
+    GMHA_FMA2(3, p);
     if constexpr (RH == 6) {
-      p = _mm256_broadcast_ss(sp + 4); GMHA_FMA2(4, p);
-      p = _mm256_broadcast_ss(sp + 5); GMHA_FMA2(5, p);
+      p = _mm256_broadcast_ss(sp + 4);
+      GMHA_FMA2(4, p);
+      p = _mm256_broadcast_ss(sp + 5);
+      GMHA_FMA2(5, p);
     }
   }
-#define GMHA_STORE_O(r)                                                      \
-  if (r < RH) {                                                              \
-    store_o(o + (h + r) * o_stride + w0, c0, a##r##0);                       \
-    if (c1 > 0) store_o(o + (h + r) * o_stride + w0 + 8, c1, a##r##1);       \
+#define GMHA_STORE_O(r)                                                \
+  if (r < RH) {                                                        \
+    store_o(o + (h + r) * o_stride + w0, c0, a##r##0);                 \
+    if (c1 > 0) store_o(o + (h + r) * o_stride + w0 + 8, c1, a##r##1); \
   }
   GMHA_STORE_O(0) GMHA_STORE_O(1) GMHA_STORE_O(2) GMHA_STORE_O(3) GMHA_STORE_O(4) GMHA_STORE_O(5)
 #undef GMHA_STORE_O
@@ -314,8 +378,8 @@ inline void pv_tile_x2(const float* s, int64_t s_stride, int64_t h, const float*
 
 // PV for RH (< 4) heads: the head remainder, same contract as pv_tile_x2.
 template <int RH>
-inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb, int64_t w0,
-                    int64_t width, float* o, int64_t o_stride, const float* alpha) {
+inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const float* vt, int64_t nb,
+                    int64_t w0, int64_t width, float* o, int64_t o_stride, const float* alpha) {
   const int64_t c0 = width < 8 ? width : 8, c1 = width - c0;
   __m256 acc0[RH], acc1[RH];
   for (int r = 0; r < RH; ++r) {
@@ -343,11 +407,13 @@ inline void pv_tile(const float* s, int64_t s_stride, int64_t h, const float* vt
 // (zero-padded): rows of the cache are often a power of two times 64 bytes apart, so a column
 // tile read in place would map to a few L1 sets and be evicted between head tiles.
 template <bool BF16>
-inline void pack_values(const void* v, int64_t v_stride, int64_t nb, int64_t w0, int64_t width, float* vt) {
+inline void pack_values(const void* v, int64_t v_stride, int64_t nb, int64_t w0, int64_t width,
+                        float* vt) {
   const int64_t c0 = width < 8 ? width : 8, c1 = width - c0;
   for (int64_t j = 0; j < nb; ++j) {
     _mm256_storeu_ps(vt + 16 * j, load_values(v, BF16, j * v_stride + w0, c0));
-    _mm256_storeu_ps(vt + 16 * j + 8, c1 > 0 ? load_values(v, BF16, j * v_stride + w0 + 8, c1) : _mm256_setzero_ps());
+    _mm256_storeu_ps(vt + 16 * j + 8, c1 > 0 ? load_values(v, BF16, j * v_stride + w0 + 8, c1)
+                                             : _mm256_setzero_ps());
   }
 }
 
@@ -370,8 +436,10 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
       prefetch_lines(pf, nb / 6);
       pv_tile_x2<6>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha, pf);
     }
-    for (; h + 4 <= h0 + nh; h += 4) pv_tile_x2<4>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha, pf);
-    for (; h + 2 <= h0 + nh; h += 2) pv_tile<2>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
+    for (; h + 4 <= h0 + nh; h += 4)
+      pv_tile_x2<4>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha, pf);
+    for (; h + 2 <= h0 + nh; h += 2)
+      pv_tile<2>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
     for (; h < h0 + nh; ++h) pv_tile<1>(s, s_stride, h, vt, nb, w0, width, o, o_stride, alpha);
   }
 }

@@ -3,10 +3,9 @@
 // place, so that every way nlohmann's parser can fail ends as the same kind of InputError: a
 // syntax error, but also a number outside double's range ("1e999") or invalid UTF-8, which it
 // reports as other exception types that would otherwise escape the input handling.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace gmha {
 
