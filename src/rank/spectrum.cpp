@@ -17,11 +17,11 @@
 namespace gmha {
 namespace {
 
-// Cholesky of the Gram matrix is used when λ_min(XᵀX) ≥ kGramRatio·λ_max, i.e. κ(X) ≤ 100;
-// Cholesky-QR then loses at most ~r·u·κ² ≈ 1e-12 of orthogonality. κ is estimated (see
-// condition_squared_estimate), and the estimate can fall short of the true κ, so the test asks
-// κ_est ≤ 31.6: a factor 3 of room before κ reaches 100. Even a miss by 30x (κ = 3000) keeps
-// R's error near r·u·κ² ≈ 1e-10 of σ₁, inside what the tests demand (1e-9).
+// Cholesky of the Gram matrix is used when the estimated λ_min(XᵀX) ≥ kGramRatio·λ_max, i.e.
+// κ_est(X) ≤ 31.6. The estimate (inverse_condition_squared_estimate) can fall short of the true κ,
+// so this keeps a factor 3 of room below κ = 100, where Cholesky-QR loses ~r·u·κ² ≈ 1e-12 of
+// orthogonality. Even a miss by 30x (κ = 3000) keeps R's error near r·u·κ² ≈ 1e-10 of σ₁, inside
+// what the tests demand (1e-9).
 constexpr double kGramRatio = 1e-3;
 // Power and inverse iteration steps of the κ estimate: ~4·r² FLOPs each, against the r³/3 of the
 // Cholesky and the ~10·r³ of the symmetric eigenvalue solve this estimate replaced (a sixth of the
