@@ -42,14 +42,7 @@ test::HfLlamaLayer stories_layer(const std::string& dir, int64_t layer) {
 
 // A synth folder (F32, 1 layer) with rope_theta 50 and rms_norm_eps 1e-3, so both show.
 std::string synth_folder(SynthLayout layout, const AttentionShape& shape) {
-  const std::string dir = test::scratch_dir("att-synth");
-  SynthOptions o;
-  o.layout = layout;
-  o.shape = shape;
-  o.dtype = "F32";
-  o.seed = 77;
-  o.vocab_size = 64;
-  write_synth_checkpoint(dir, o);
+  const std::string dir = test::synth_f32_folder("att-synth", layout, shape, 1, 77);
   test::edit_config(dir, {{"rope_theta", 50.0}, {"rms_norm_eps", 1e-3}});
   return dir;
 }

@@ -62,16 +62,7 @@ AttentionShape mfa_shape(Variant v) {
 }
 
 std::string synth(SynthLayout layout, const AttentionShape& shape) {
-  const std::string dir = test::scratch_dir("ckl-synth");
-  SynthOptions o;
-  o.layout = layout;
-  o.shape = shape;
-  o.layers = 2;
-  o.dtype = "F32";
-  o.seed = 5;
-  o.vocab_size = 64;
-  write_synth_checkpoint(dir, o);
-  return dir;
+  return test::synth_f32_folder("ckl-synth", layout, shape, 2, 5);
 }
 
 // A tiny Qwen3 folder: layer 0 full attention, layer 1 a sliding window of 3 (HF Qwen3Config:

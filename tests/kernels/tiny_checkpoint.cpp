@@ -7,6 +7,7 @@
 
 #include "gmha/checkpoint/safetensors_writer.hpp"
 #include "gmha/core/atomic_file.hpp"
+#include "support/test_paths.hpp"
 
 namespace gmha::test {
 
@@ -92,6 +93,20 @@ void edit_config(const std::string& dir, const nlohmann::json& patch) {
   nlohmann::json c = nlohmann::json::parse(read_text_file(dir + "/config.json"));
   c.merge_patch(patch);
   write_file_atomically(dir + "/config.json", c.dump(2));
+}
+
+std::string synth_f32_folder(const std::string& tag, SynthLayout layout, const AttentionShape& shape,
+                             int64_t layers, uint64_t seed) {
+  const std::string dir = scratch_dir(tag);
+  SynthOptions o;
+  o.layout = layout;
+  o.shape = shape;
+  o.layers = layers;
+  o.dtype = "F32";
+  o.seed = seed;
+  o.vocab_size = 64;
+  write_synth_checkpoint(dir, o);
+  return dir;
 }
 
 }  // namespace gmha::test

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "gmha/attention/variant.hpp"
+#include "gmha/rank/synth.hpp"
 #include "kernels/hf_attention_loops.hpp"
 
 namespace gmha::test {
@@ -23,6 +25,11 @@ void write_hf_folder(const std::string& weights_dir, const std::string& config_d
 
 /// Random float-exact x [T, d], N(0, 1), row-major.
 std::vector<double> random_tokens(int64_t tokens, int64_t d, uint64_t seed);
+
+/// A `gmha synth` folder (F32, vocab 64) of `layers` layers in a fresh scratch folder named after
+/// `tag`, deterministic from `seed`.
+std::string synth_f32_folder(const std::string& tag, SynthLayout layout, const AttentionShape& shape,
+                             int64_t layers, uint64_t seed);
 
 /// Reads, edits and rewrites `dir`/config.json.
 void edit_config(const std::string& dir, const nlohmann::json& patch);
