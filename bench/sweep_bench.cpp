@@ -5,16 +5,16 @@
 // re-evaluates every reported design with compute_figures. Counter designs/s is over all designs.
 #include <benchmark/benchmark.h>
 
-#include "gmha/report/sweep.hpp"
+#include "gmha/capacity/sweep.hpp"
 
 namespace {
 
-using gmha::report::SweepOptions;
+using gmha::SweepOptions;
 
 // The default space for DeepSeek-V3's width and depth (all six families).
 SweepOptions default_space() {
   SweepOptions o;
-  o.space = gmha::report::default_sweep_space(7168, 61);
+  o.space = gmha::default_sweep_space(7168, 61);
   o.context = 32768;
   return o;
 }
@@ -23,14 +23,14 @@ SweepOptions default_space() {
 SweepOptions million_space() {
   SweepOptions o = default_space();
   o.space.families = {gmha::Variant::kMfa, gmha::Variant::kMfaKr};
-  o.space.mfa_q_share = gmha::report::parse_int_grid("128-8192:128", "--mfa-cq");
+  o.space.mfa_q_share = gmha::parse_int_grid("128-8192:128", "--mfa-cq");
   return o;
 }
 
 void run(benchmark::State& state, const SweepOptions& o) {
   uint64_t designs = 0;
   for (auto _ : state) {
-    auto r = gmha::report::run_sweep(o);
+    auto r = gmha::run_sweep(o);
     designs += r.evaluated;
     benchmark::DoNotOptimize(r.frontier.data());
     state.counters["frontier"] = static_cast<double>(r.frontier.size());

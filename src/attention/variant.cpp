@@ -119,6 +119,7 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
   switch (s.variant) {
     case Variant::kFpba:
       r.frh = s.d_model;
+      r.vo_rank = s.d_model;
       r.slsd = s.d_model;
       r.frh_bound = "d";
       break;
@@ -126,6 +127,7 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
     case Variant::kMqa:
     case Variant::kGqa:
       r.frh = s.head_dim;
+      r.vo_rank = s.head_dim;
       r.slsd = checked_mul(s.kv_heads, s.head_dim, "slsd");
       r.frh_bound = "h";
       break;
@@ -136,11 +138,15 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
       if (s.kv_lora_rank < r.frh) { r.frh = s.kv_lora_rank; r.frh_bound = "C"; }
       if (s.q_lora_rank > 0 && s.q_lora_rank < r.frh) { r.frh = s.q_lora_rank; r.frh_bound = "q_lora"; }
       r.slsd = s.kv_lora_rank;
+      // VO circuit: W_UV,i (v x C) composed with o_proj's head block: rank <= min(v, C).
+      r.vo_rank = std::min(s.v_head_dim, s.kv_lora_rank);
       break;
     case Variant::kMfa:
     case Variant::kMfaKr:
-      r.frh = std::min(s.head_dim, s.q_share_dim);
-      r.frh_bound = s.q_share_dim < s.head_dim ? "C_q" : "C";
+      // C_q = 0 (a layout read without the shared query width) leaves C as the bound.
+      r.frh = s.q_share_dim > 0 ? std::min(s.head_dim, s.q_share_dim) : s.head_dim;
+      r.frh_bound = s.q_share_dim > 0 && s.q_share_dim < s.head_dim ? "C_q" : "C";
+      r.vo_rank = s.head_dim;
       r.slsd = s.head_dim;
       break;
     case Variant::kLinear:

@@ -9,20 +9,28 @@
 
 namespace gmha {
 
+AttentionCost attention_cost(const Hardware& h, double attn_flops, double kv_bytes_read,
+                             double linear_flops) {
+  // Unit costs, unrounded: dollars per FLOP and per byte moved.
+  const double u_flop = h.usd_per_hour / 3600.0 / h.peak_flops();
+  const double u_byte = h.usd_per_hour / 3600.0 / h.bandwidth;
+  const double compute = attn_flops * u_flop;
+  const double memory = kv_bytes_read * u_byte;
+  return {std::max(compute, memory) + linear_flops * u_flop, memory > compute};
+}
+
 CostFigures compute_cost(const ModelFigures& f, const std::vector<Hardware>& cards) {
   CostFigures c;
   double best_attn = std::numeric_limits<double>::infinity();
   double best_ffn = best_attn;
   for (const Hardware& h : cards) {
-    // Unit costs, unrounded (primer §3): dollars per FLOP and per byte moved.
     const double u_flop = h.usd_per_hour / 3600.0 / h.peak_flops();
-    const double u_byte = h.usd_per_hour / 3600.0 / h.bandwidth;
-    const double compute = static_cast<double>(f.attn_flops) * u_flop;
-    const double memory = f.decode_kv_bytes_read * u_byte;
+    const AttentionCost a = attention_cost(h, static_cast<double>(f.attn_flops),
+                                           f.decode_kv_bytes_read, static_cast<double>(f.linear_flops));
     CardCost cc;
     cc.card = h.name;
-    cc.bound = memory > compute ? "memory" : "compute";
-    cc.attn_usd_per_mtok = (std::max(compute, memory) + static_cast<double>(f.linear_flops) * u_flop) * 1e6;
+    cc.bound = a.memory_bound ? "memory" : "compute";
+    cc.attn_usd_per_mtok = a.usd_per_token * 1e6;
     cc.ffn_usd_per_mtok = static_cast<double>(f.ffn_flops) * u_flop * 1e6;
     cc.total_usd_per_mtok = cc.attn_usd_per_mtok + cc.ffn_usd_per_mtok;
     if (cc.attn_usd_per_mtok < best_attn) {

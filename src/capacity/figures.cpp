@@ -24,15 +24,6 @@ int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention 
   return context;
 }
 
-namespace {
-
-// Parameters of one layer's FFN: total and the part active for one token (router included in
-// both; it is d x E). GLU experts have `matrices` (3) matrices of d x I.
-struct FfnParams {
-  int64_t total = 0;
-  int64_t active = 0;
-  int64_t active_matmul = 0;  // what FFN FLOPs charge: active experts, no router
-};
 FfnParams ffn_params(const FfnShape& f, int64_t d) {
   FfnParams p;
   switch (f.kind) {
@@ -44,16 +35,38 @@ FfnParams ffn_params(const FfnShape& f, int64_t d) {
       const int64_t expert = checked_product({f.matrices, d, f.expert_intermediate}, "expert");
       const int64_t shared =
           checked_product({f.shared_experts, f.matrices, d, f.shared_intermediate}, "shared experts");
-      const int64_t router = checked_mul(d, f.routed_experts, "router");
+      p.router = checked_mul(d, f.routed_experts, "router");
       p.active_matmul = checked_add(checked_mul(expert, f.top_k, "active experts"), shared, "ffn");
       p.total = checked_add(checked_add(checked_mul(expert, f.routed_experts, "experts"), shared,
-                                        "ffn"), router, "ffn");
-      p.active = checked_add(p.active_matmul, router, "ffn");
+                                        "ffn"), p.router, "ffn");
+      p.active = checked_add(p.active_matmul, p.router, "ffn");
       break;
     }
   }
   return p;
 }
+
+int64_t decode_attention_flops(const AttentionShape& a, int64_t tokens, Convention c) {
+  if (a.variant == Variant::kLinear) {
+    // The Step-3 paper's Tables 2-3 charge 10 x heads x d_k x d_v (the one whole multiple both
+    // its 8K and 32K figures fit; it states no formula): step3-paper does too.
+    const int64_t per_state = c == Convention::kStep3Paper ? 10 : 4;
+    return checked_mul(per_state, linear_state_elements(a), "attention flops");
+  }
+  const DecodeWidths w = decode_widths(a, c);
+  return checked_product({2, w.query_heads, tokens, w.qk_width + w.pv_width}, "attention flops");
+}
+
+int64_t embedding_params(const ModelDesign& m) {
+  if (m.vocab_size <= 0) return 0;
+  return checked_product({m.vocab_size, m.d_model, m.tied_embeddings ? 1 : 2}, "embeddings");
+}
+
+int64_t norm_params(const ModelDesign& m) {
+  return checked_mul(m.d_model, 2 * static_cast<int64_t>(m.layers.size()) + 1, "norms");
+}
+
+namespace {
 
 // Bits -> bytes; exact while bits < 2^53 (all realistic sizes), else rounded.
 double bytes_of_bits(int64_t bits) { return static_cast<double>(bits) / 8.0; }
@@ -86,16 +99,9 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     gf.spec = l;
     gf.ranks = capacity_ranks(a);
 
-    int64_t matmul_weights = 0;
-    for (const WeightTensor& w : attention_weights(a)) {
-      gf.attn_params_per_layer = checked_add(gf.attn_params_per_layer, w.elements(), "attn params");
-      // MFA-KR's N is absorbed into o_proj at decode (v = (I + diag(a)N)k is linear), so it costs
-      // no FLOPs per token; every other matrix is applied once per token.
-      if (w.is_matrix && w.name != "kr_n") matmul_weights = checked_add(matmul_weights, w.elements(), "linear");
-    }
-    for (const CacheStream& c : cache_streams(a)) {
-      gf.kv_elements_per_token_per_layer += c.width;
-    }
+    const AttentionCounts counts = attention_counts(a);
+    gf.attn_params_per_layer = counts.params;
+    gf.kv_elements_per_token_per_layer = counts.cached_elements;
     const int bits = dtype_bits(l.kv_dtype);
     gf.state_elements_per_layer = linear_state_elements(a);
     const int64_t token_bits = checked_mul(gf.kv_elements_per_token_per_layer, bits, "kv bits");
@@ -116,19 +122,10 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
                                                 checked_mul(2, state_bits, "state read"), "kv read");
     gf.decode_kv_bytes_read = bytes_of_bits(checked_mul(layer_read_bits, n, "kv read"));
 
-    // Core attention FLOPs: 2 per multiply-add, QK and PV (primer §3). Linear attention reads the
-    // state with q and updates it with k^T v: 2 x 2 x heads x d_k x d_v. The Step-3 paper's
-    // Tables 2-3 charge MiniMax-M1's lightning layers 10 x heads x d_k x d_v (the one whole
-    // multiple both its 8K and 32K figures fit; it states no formula): step3-paper does too.
-    if (a.variant == Variant::kLinear) {
-      const int64_t per_state = o.convention == Convention::kStep3Paper ? 10 : 4;
-      gf.attn_flops = checked_product({per_state, gf.state_elements_per_layer, n}, "attention flops");
-    } else {
-      const DecodeWidths w = decode_widths(a, o.convention);
-      gf.attn_flops = checked_product(
-          {2, w.query_heads, gf.effective_tokens, w.qk_width + w.pv_width, n}, "attention flops");
-    }
-    gf.linear_flops = checked_product({2, matmul_weights, n}, "linear flops");
+    // Core attention FLOPs per token (decode_attention_flops), all layers of the group.
+    gf.attn_flops = checked_mul(decode_attention_flops(a, gf.effective_tokens, o.convention), n,
+                                "attention flops");
+    gf.linear_flops = checked_product({2, counts.decode_matmul, n}, "linear flops");
     const FfnParams fp = ffn_params(l.ffn, m.d_model);
     gf.ffn_params_per_layer = fp.total;
     gf.ffn_active_params_per_layer = fp.active;
@@ -189,10 +186,8 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   }
 
   // Embeddings (input and, unless tied, output) and the two RMSNorms per layer plus the final one.
-  if (m.vocab_size > 0) {
-    f.embedding_params = checked_product({m.vocab_size, m.d_model, m.tied_embeddings ? 1 : 2}, "embeddings");
-  }
-  const int64_t norms = checked_mul(m.d_model, 2 * f.layers + 1, "norms");
+  f.embedding_params = embedding_params(m);
+  const int64_t norms = norm_params(m);
   f.total_params = checked_add(checked_add(f.attn_params, f.ffn_params, "params"),
                                checked_add(f.embedding_params, norms, "params"), "params");
   f.active_params = checked_add(checked_add(f.attn_params, f.active_params, "params"),

@@ -1,8 +1,10 @@
-# Sources of the capacity area (explicit list, no globs).
+# Sources of the capacity area (explicit list, no globs): figures, cost, hardware, sweep, fit.
 list(APPEND GMHA_LIB_SOURCES
   src/capacity/hardware.cpp
   src/capacity/figures.cpp
   src/capacity/cost.cpp
   src/capacity/closed_form.cpp
   src/capacity/figures_json.cpp
+  src/capacity/sweep.cpp
+  src/capacity/fit.cpp
 )

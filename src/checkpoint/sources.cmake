@@ -1,4 +1,4 @@
-# Sources of the checkpoint area (explicit list, no globs).
+# Sources of the checkpoint area: file formats only (read, and the safetensors writer); core only.
 list(APPEND GMHA_LIB_SOURCES
   src/checkpoint/element_decode.cpp
   src/checkpoint/mapped_file.cpp
@@ -7,5 +7,5 @@ list(APPEND GMHA_LIB_SOURCES
   src/checkpoint/gguf.cpp
   src/checkpoint/llama2c.cpp
   src/checkpoint/checkpoint.cpp
-  src/checkpoint/layout.cpp
+  src/checkpoint/safetensors_writer.cpp
 )

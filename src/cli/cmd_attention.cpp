@@ -8,10 +8,10 @@
 
 #include "cli/commands.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
-#include "gmha/checkpoint/layout.hpp"
+#include "gmha/bridge/layout.hpp"
 #include "gmha/checkpoint/safetensors.hpp"
 #include "gmha/core/error.hpp"
-#include "gmha/kernels/checkpoint_layer.hpp"
+#include "gmha/bridge/checkpoint_layer.hpp"
 
 namespace gmha::cli {
 

@@ -12,7 +12,7 @@
 
 #include "cli/output.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
-#include "gmha/checkpoint/layout.hpp"
+#include "gmha/bridge/layout.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/json_text.hpp"

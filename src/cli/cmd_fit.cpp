@@ -11,7 +11,7 @@
 #include "gmha/capacity/cost.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
-#include "gmha/report/fit.hpp"
+#include "gmha/capacity/fit.hpp"
 #include "gmha/report/table.hpp"
 #include "gmha/report/units.hpp"
 
@@ -32,7 +32,7 @@ struct FitCliOptions {
   std::string out;
 };
 
-std::string context_text(const report::FitResult& f) {
+std::string context_text(const FitResult& f) {
   if (!f.max_context) return "any (no layer grows with T)";
   if (*f.max_context == 0) return "none";
   if (*f.max_context < 1000) return std::to_string(*f.max_context);
@@ -49,7 +49,7 @@ void run_fit(const FitCliOptions& c) {
   const auto cards = load_hardware(hw);
   const auto contexts = parse_count_list(c.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length");
-  report::FitOptions base;
+  FitOptions base;
   base.gpus = c.gpus;
   base.batch = c.batch;
   base.context = contexts.front();
@@ -94,13 +94,13 @@ void run_fit(const FitCliOptions& c) {
                    {"FFN compute-bound", report::Align::kLeft}};
 
   for (const ModelDesign& m : models) {
-    const auto sparsity = report::moe_sparsity(m);
+    const auto sparsity = moe_sparsity(m);
     bool shard_done = false;
     for (const Hardware& card : cards) {
-      report::FitOptions o = base;
+      FitOptions o = base;
       o.card = card;
-      const report::FitResult f = report::compute_fit(m, o);
-      const double per_token = report::kv_bytes_per_sequence_per_gpu(f, 1);
+      const FitResult f = compute_fit(m, o);
+      const double per_token = kv_bytes_per_sequence_per_gpu(f, 1);
       fit_t.add_row(
           {m.name, card.name, report::format_bytes(f.memory_per_gpu),
            report::format_bytes(f.weights_per_gpu),

@@ -17,7 +17,7 @@
 
 #include "cli/output.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
-#include "gmha/checkpoint/layout.hpp"
+#include "gmha/bridge/layout.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/report/table.hpp"
 

@@ -15,7 +15,7 @@
 #include "gmha/core/error.hpp"
 #include "gmha/core/json_text.hpp"
 #include "gmha/rank/audit_json.hpp"
-#include "gmha/report/model_report.hpp"
+#include "gmha/app/model_report.hpp"
 
 namespace gmha::cli {
 
@@ -73,7 +73,7 @@ AuditReport load_audit(const std::string& path) {
 void run_report(const ReportCliOptions& c) {
   if (c.out.empty()) throw InputError("--out: give a folder for the report");
   if (c.worst_heads < 0) throw errors::not_positive("--worst-heads", "worst heads", c.worst_heads);
-  report::ReportInput in;
+  app::ReportInput in;
   in.title = c.title;
   in.convention = read_convention(c.models.convention);
   if (!c.models.models.empty() || !c.models.designs.empty()) {
@@ -90,8 +90,8 @@ void run_report(const ReportCliOptions& c) {
   }
   in.worst_heads = static_cast<size_t>(c.worst_heads);
   in.command = command_of(c, hw);
-  const auto files = report::build_report(in);
-  report::write_report_folder(c.out, files);
+  const auto files = app::build_report(in);
+  app::write_report_folder(c.out, files);
   std::fprintf(stderr, "gmha report: wrote %zu files to %s (open report.html or report.md)\n",
                files.size(), c.out.c_str());
 }

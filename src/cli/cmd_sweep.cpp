@@ -12,7 +12,7 @@
 #include "cli/output.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
-#include "gmha/report/sweep.hpp"
+#include "gmha/capacity/sweep.hpp"
 #include "gmha/report/table.hpp"
 #include "gmha/report/units.hpp"
 
@@ -87,19 +87,19 @@ int64_t to_int_budget(double v, const std::string& flag) {
   return static_cast<int64_t>(std::floor(v));
 }
 
-std::string objective_name(report::SweepObjective o, const std::optional<Hardware>& card) {
+std::string objective_name(SweepObjective o, const std::optional<Hardware>& card) {
   switch (o) {
-    case report::SweepObjective::kTer:
+    case SweepObjective::kTer:
       return "ter";
-    case report::SweepObjective::kSlsd:
+    case SweepObjective::kSlsd:
       return "slsd";
-    case report::SweepObjective::kCost:
+    case SweepObjective::kCost:
       return "cost:" + card->name;
   }
   return "";
 }
 
-nlohmann::json design_json(const report::SweepDesign& d, bool with_cost) {
+nlohmann::json design_json(const SweepDesign& d, bool with_cost) {
   const ModelFigures& f = d.figures;
   const AttentionShape& a = d.model.layers.front().attention;
   nlohmann::json j;
@@ -135,7 +135,7 @@ nlohmann::json design_json(const report::SweepDesign& d, bool with_cost) {
   return j;
 }
 
-report::Table design_table(const std::string& title, const std::vector<report::SweepDesign>& ds,
+report::Table design_table(const std::string& title, const std::vector<SweepDesign>& ds,
                            const std::vector<size_t>& shown, bool with_cost, bool exact) {
   report::Table t;
   t.title = title;
@@ -188,15 +188,15 @@ std::vector<size_t> spread(size_t n, size_t limit) {
 
 void run_sweep_command(const SweepCliOptions& c) {
   const report::Format fmt_out = report::read_format(c.format);
-  report::SweepOptions o;
+  SweepOptions o;
   if (c.d <= 0) throw errors::not_positive("--d", "d", c.d);
   if (c.layers <= 0) throw errors::not_positive("--layers", "layers", c.layers);
   if (c.limit < 0) throw errors::not_positive("--limit", "limit", c.limit);
   if (c.top < 0) throw errors::not_positive("--top", "top", c.top);
-  o.space = report::default_sweep_space(c.d, c.layers);
-  o.space.families = report::parse_families(c.families);
+  o.space = default_sweep_space(c.d, c.layers);
+  o.space.families = parse_families(c.families);
   auto grid = [](const std::string& text, std::vector<int64_t>& dst, const char* flag, bool zero) {
-    if (!text.empty()) dst = report::parse_int_grid(text, flag, zero);
+    if (!text.empty()) dst = parse_int_grid(text, flag, zero);
   };
   grid(c.heads, o.space.heads, "--heads", false);
   grid(c.head_dims, o.space.head_dims, "--head-dims", false);
@@ -211,7 +211,7 @@ void run_sweep_command(const SweepCliOptions& c) {
   if (contexts.size() != 1) throw InputError("--context: give one context length for a sweep");
   o.context = contexts.front();
   o.convention = read_convention(c.convention);
-  o.objective = report::parse_objective(c.objective, o.card);
+  o.objective = parse_objective(c.objective, o.card);
   if (!c.max_kv.empty())
     o.budgets.max_kv_bytes_per_token = parse_amount(c.max_kv, "--max-kv-bytes-per-token", true);
   if (!c.max_params.empty()) {
@@ -226,7 +226,7 @@ void run_sweep_command(const SweepCliOptions& c) {
   if (c.min_ter > 0) o.budgets.min_ter = c.min_ter;
   o.top = static_cast<size_t>(c.top);
 
-  const report::SweepResult r = report::run_sweep(o);
+  const SweepResult r = run_sweep(o);
   const bool with_cost = o.card.has_value();
   std::string text;
   if (fmt_out == report::Format::kJson) {
@@ -257,7 +257,7 @@ void run_sweep_command(const SweepCliOptions& c) {
     // One flat CSV with exact values: a "set" column says where each row comes from.
     report::Table t;
     std::vector<size_t> all;
-    auto add = [&](const char* set, const std::vector<report::SweepDesign>& ds) {
+    auto add = [&](const char* set, const std::vector<SweepDesign>& ds) {
       std::vector<size_t> idx = spread(ds.size(), 0);
       report::Table part = design_table("", ds, idx, with_cost, true);
       if (t.columns.empty()) {

@@ -7,7 +7,7 @@
 #include "cli/output.hpp"
 #include "gmha/attention/presets.hpp"
 #include "gmha/core/error.hpp"
-#include "gmha/rank/synth.hpp"
+#include "gmha/bridge/synth.hpp"
 
 namespace gmha::cli {
 namespace {

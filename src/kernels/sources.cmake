@@ -3,7 +3,6 @@ list(APPEND GMHA_LIB_SOURCES
   src/kernels/rope.cpp
   src/kernels/layer_weights.cpp
   src/kernels/reference.cpp
-  src/kernels/checkpoint_layer.cpp
   src/kernels/compare.cpp
   src/kernels/decode.cpp
   src/kernels/decode_portable.cpp

@@ -17,7 +17,7 @@
 #include "gmha/core/blas.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/rank/spectrum.hpp"
-#include "gmha/rank/synth.hpp"
+#include "gmha/bridge/synth.hpp"
 
 namespace gmha {
 namespace {
@@ -345,7 +345,8 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
 
   LayerWork w;
   std::vector<std::function<void()>> tasks;
-  const int64_t qk_nom = nominal_qk_rank(s), vo_nom = nominal_vo_rank(s);
+  const CapacityRanks nominal = capacity_ranks(s);
+  const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
   auto group_of = [&](int64_t c) { return lay.kind == LayoutKind::kGqa ? c / (n / s.kv_heads) : 0; };
 
   switch (lay.kind) {

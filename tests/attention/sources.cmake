@@ -1,4 +1,4 @@
-# Tests of the attention area.
+# Tests of the attention (model description) area.
 list(APPEND GMHA_TEST_SOURCES
   attention/design_spec_test.cpp
   attention/hf_config_test.cpp

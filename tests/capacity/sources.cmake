@@ -1,6 +1,8 @@
-# Tests of the capacity area.
+# Tests of the capacity area: figures, cost, the Step-3 paper's tables, sweep, fit.
 list(APPEND GMHA_TEST_SOURCES
   capacity/figures_test.cpp
   capacity/cost_test.cpp
   capacity/step3_paper_table_test.cpp
+  capacity/sweep_test.cpp
+  capacity/fit_test.cpp
 )

@@ -1,4 +1,4 @@
-# Tests of the checkpoint area.
+# Tests of the checkpoint area (formats, and the safetensors writer).
 list(APPEND GMHA_TEST_SOURCES
   checkpoint/fixture_writer.cpp
   checkpoint/element_decode_test.cpp
@@ -7,6 +7,5 @@ list(APPEND GMHA_TEST_SOURCES
   checkpoint/llama2c_test.cpp
   checkpoint/malformed_test.cpp
   checkpoint/stories_test.cpp
-  checkpoint/layout_test.cpp
-  checkpoint/inspect_test.cpp
+  checkpoint/safetensors_writer_test.cpp
 )

@@ -43,7 +43,7 @@ bool bit_equal(const MatrixF& a, const MatrixF& b) {
 TEST_CASE("stories260K: the four copies list the same model", "[checkpoint][data]") {
   auto c = open_copies();
   if (!c) {
-    WARN("../shared/data/stories260K-* not found; skipping the real-model checks");
+    gmha::test::skip_missing("../shared/data/stories260K-* not found; skipping the real-model checks");
     return;
   }
   CHECK(c->f32.format == "safetensors");
@@ -74,7 +74,7 @@ TEST_CASE("stories260K: F32 copies are bit-equal tensor by tensor, BF16 is their
           "[checkpoint][data]") {
   auto c = open_copies();
   if (!c) {
-    WARN("../shared/data/stories260K-* not found; skipping the real-model checks");
+    gmha::test::skip_missing("../shared/data/stories260K-* not found; skipping the real-model checks");
     return;
   }
   int compared = 0;
@@ -101,7 +101,7 @@ TEST_CASE("stories260K: GGUF and llama2.c store q/k rows in adjacent-pair rotary
           "[checkpoint][data]") {
   auto c = open_copies();
   if (!c) {
-    WARN("../shared/data/stories260K-* not found; skipping the real-model checks");
+    gmha::test::skip_missing("../shared/data/stories260K-* not found; skipping the real-model checks");
     return;
   }
   // The stored rows differ from HF's (so the permutation is doing real work) and agree with

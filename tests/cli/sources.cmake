@@ -1,4 +1,10 @@
-# Tests of the cli area.
+# Tests of the gmha executable run as a user runs it (they link the whole library for fixtures).
 list(APPEND GMHA_TEST_SOURCES
+  checkpoint/fixture_writer.cpp
+  bridge/hf_attention_loops.cpp
+  bridge/tiny_checkpoint.cpp
   cli/compare_cli_test.cpp
+  cli/inspect_cli_test.cpp
+  cli/audit_cli_test.cpp
+  cli/attention_cli_test.cpp
 )

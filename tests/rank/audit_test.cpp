@@ -11,7 +11,7 @@
 #include "gmha/core/error.hpp"
 #include "gmha/rank/audit.hpp"
 #include "gmha/rank/audit_json.hpp"
-#include "gmha/rank/synth.hpp"
+#include "gmha/bridge/synth.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -99,7 +99,8 @@ TEST_CASE("audit: planted ranks come back exactly in every layout, F32 and BF16"
       const AuditReport r = audit_path(dir, ao);
       CHECK(r.rank_tol == std::ldexp(1.0, dtype == "F32" ? -22 : -6));
       REQUIRE(r.layers.size() == 2);
-      const int64_t qk_nom = nominal_qk_rank(c.shape), vo_nom = nominal_vo_rank(c.shape);
+      const CapacityRanks nominal = capacity_ranks(c.shape);
+      const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
       // F32 storage keeps the planted σ to ~1e-6; BF16 to its rounding (u = 2^-8).
       const double sigma_tol = dtype == "F32" ? 1e-5 : 2e-2;
       for (const auto& l : r.layers) {
@@ -299,7 +300,7 @@ TEST_CASE("audit: the stories260K copies give the same spectra", "[rank]") {
   const auto gguf = test::shared_data("stories260K-gguf/stories260K.gguf");
   const auto l2c = test::shared_data("stories260K-llama2c/stories260K.bin");
   if (!f32 || !bf16 || !gguf || !l2c) {
-    WARN("../shared/data/stories260K-* not found: skipping the real-checkpoint audit");
+    gmha::test::skip_missing("../shared/data/stories260K-* not found: skipping the real-checkpoint audit");
     return;
   }
   const AuditReport ref = audit_path(*f32, {});

@@ -9,6 +9,7 @@
 #include "gmha/core/error.hpp"
 #include "gmha/rank/metrics.hpp"
 #include "gmha/rank/spectrum.hpp"
+#include "support/test_paths.hpp"
 
 using namespace gmha;
 
@@ -194,7 +195,7 @@ TEST_CASE("metrics: default tolerance is 4u of the storage dtype, 2^-4 for fp8",
 
 TEST_CASE("spectrum: the OpenBLAS and Eigen Gram paths give the same factors", "[rank]") {
   if (!blas::available()) {
-    WARN("OpenBLAS (libopenblas.so.0) not found at run time: only the Eigen path is exercised");
+    gmha::test::skip_missing("OpenBLAS (libopenblas.so.0) not found at run time: only the Eigen path is exercised");
     return;
   }
   std::mt19937_64 rng(11);

@@ -1,5 +1,7 @@
 #include "support/test_paths.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +23,21 @@ std::optional<std::string> shared_data(const std::string& name) {
   if (fs::exists(p)) return fs::canonical(p).string();
   return std::nullopt;
 }
+
+namespace {
+std::atomic<int> g_skipped{0};
+}
+
+void skip_missing(const std::string& why) {
+  const char* require = std::getenv("GMHA_REQUIRE_DATA");
+  if (require && std::string(require) == "1") {
+    FAIL("missing input with GMHA_REQUIRE_DATA=1: " << why);
+  }
+  WARN("SKIPPED: " << why);
+  ++g_skipped;
+}
+
+int skipped_count() { return g_skipped.load(); }
 
 std::string scratch_dir(const std::string& tag) {
   static std::atomic<int> counter{0};

@@ -45,10 +45,11 @@ void validate_shape(const AttentionShape& s, const std::string& where);
 
 /// FRH, SLSD, TER of a layer (primer §1 and §4 nominal ranks). Linear attention has none (0).
 struct CapacityRanks {
-  int64_t frh = 0;
+  int64_t frh = 0;        // nominal rank of one head's QK circuit W_Q,i W_K,iᵀ
   int64_t slsd = 0;
   int64_t ter = 0;
   std::string frh_bound;  // what binds FRH, e.g. "h", "C", "C_q", "h_nope"
+  int64_t vo_rank = 0;    // nominal rank of one head's VO circuit W_V,i W_O,i (the audit's bound)
 };
 CapacityRanks capacity_ranks(const AttentionShape& s);
 

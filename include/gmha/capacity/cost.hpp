@@ -9,6 +9,16 @@
 
 namespace gmha {
 
+/// Attention's cost on `card` for one decoded token (docs/capacity.md, cost): the larger of the
+/// core FLOPs at the card's peak and the KV bytes read at its bandwidth, plus the projections'
+/// FLOPs at the peak. The one place the formula lives; compute_cost and the sweep call it.
+struct AttentionCost {
+  double usd_per_token = 0;
+  bool memory_bound = false;  // the KV read term is the larger one
+};
+AttentionCost attention_cost(const Hardware& card, double attn_flops, double kv_bytes_read,
+                             double linear_flops);
+
 struct CardCost {
   std::string card;
   double attn_usd_per_mtok = 0;

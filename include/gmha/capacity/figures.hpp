@@ -17,8 +17,32 @@ struct CapacityOptions {
   Convention convention = Convention::kExact;
 };
 
-/// Tokens a layer reads when decoding at context T (primer §2).
+/// Tokens a layer reads when decoding at context T (docs/capacity.md, spans).
 int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention c);
+
+// --- per-layer formulas: the one implementation compute_figures, the sweep and fit share -------
+
+/// Core attention FLOPs of one layer for one decoded token that reads `tokens` cached tokens:
+/// 2 per multiply-add over QK and PV, 2 x heads x tokens x (qk_width + pv_width); linear
+/// attention reads and updates its state, 4 x heads x d_k x d_v (10 under step3-paper, as that
+/// paper charges MiniMax-M1's lightning layers).
+int64_t decode_attention_flops(const AttentionShape& a, int64_t tokens, Convention c);
+
+/// Parameters of one layer's FFN: total and the part active for one token (router included in
+/// both; it is d x E); `active_matmul` is what FFN FLOPs charge (active experts, no router).
+/// GLU experts have `matrices` (3) matrices of d x I.
+struct FfnParams {
+  int64_t total = 0;
+  int64_t active = 0;
+  int64_t active_matmul = 0;
+  int64_t router = 0;  // d x E, part of total and active
+};
+FfnParams ffn_params(const FfnShape& f, int64_t d);
+
+/// Input embedding and, unless tied, the output head: vocab x d each; 0 when vocab is unknown.
+int64_t embedding_params(const ModelDesign& m);
+/// RMSNorm weights outside attention: two per layer (input, post-attention) and the final one.
+int64_t norm_params(const ModelDesign& m);
 
 /// Figures of one layer group (all its layers together unless named per_layer).
 struct GroupFigures {

@@ -1,7 +1,10 @@
 #pragma once
-// One error tree for the whole library. Every error carries the process exit code the CLI uses:
-// 2 for bad input (malformed files, impossible designs, overflowing sizes), 1 for a failed check
-// (a validation that ran and did not pass). The library throws; only src/cli/ prints and exits.
+// One error tree for the whole library. Every error carries the process exit code the CLI uses
+// (README, "Exit codes"): 1 a check that ran and failed (validation, an audit finding), 2 bad
+// input (malformed files, impossible designs, overflowing sizes), 3 an internal invariant that
+// broke (a gmha bug), 4 a device that failed (CUDA runtime errors, no device when one was asked
+// for). The library throws; only src/cli/ prints and exits. Messages name what the library was
+// given (the file, the field, the value); the CLI prefixes the flag that carried it.
 #include <stdexcept>
 #include <string>
 
@@ -28,6 +31,18 @@ class InputError : public Error {
 class CheckFailed : public Error {
  public:
   explicit CheckFailed(const std::string& message) : Error(message, 1) {}
+};
+
+/// An internal invariant broke: a bug in gmha, not in the input. Exit code 3.
+class InternalError : public Error {
+ public:
+  explicit InternalError(const std::string& message) : Error(message, 3) {}
+};
+
+/// A compute device failed or is missing (CUDA runtime errors). Exit code 4.
+class DeviceError : public Error {
+ public:
+  explicit DeviceError(const std::string& message) : Error(message, 4) {}
 };
 
 /// Named factories so the wording of common failures lives in one place.

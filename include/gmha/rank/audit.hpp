@@ -21,7 +21,7 @@
 
 #include "gmha/attention/variant.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
-#include "gmha/checkpoint/layout.hpp"
+#include "gmha/bridge/layout.hpp"
 #include "gmha/rank/metrics.hpp"
 
 namespace gmha {

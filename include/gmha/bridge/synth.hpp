@@ -1,0 +1,68 @@
+#pragma once
+// Known-answer checkpoints: Hugging Face-style folders (config.json + safetensors) whose every
+// head has a planted QK and VO rank. They are the test input of the audit, the demo for users
+// without a checkpoint, and the benchmark input.
+//
+// Construction (so the planted spectrum is exact before storage rounding): the shared factors
+// (k_proj/v_proj groups, MLA's q_a_proj and latent rows, MFA's S_Q/S_K/S_V) get orthonormal rows;
+// each head's own factor is U·diag(σ)·Vᵀ with orthonormal U, V, σ linearly spaced from 1 down to
+// 0.3 over the planted rank and 0 beyond it; RMSNorm weights γ are random in [0.5, 2] and divided
+// out of the up-projection, so an audit that forgets to fold γ gets a different spectrum. Every
+// head's circuit therefore has exactly σ = (1, …, 0.3, 0, …) with the planted rank.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gmha/attention/variant.hpp"
+
+namespace gmha {
+
+/// The checkpoint layouts synth writes (Hugging Face model_type in parentheses).
+enum class SynthLayout { kLlama /* llama: MHA/GQA/MQA */, kDeepseekV3 /* MLA */,
+                         kStep3 /* step3_text: MFA */, kMfaKr /* step3_text + kr_n/kr_alpha */ };
+
+/// "llama", "deepseek_v3", "step3", "mfa-kr".
+std::string_view synth_layout_name(SynthLayout l);
+/// Parses a layout name; throws InputError listing the names.
+SynthLayout read_synth_layout(std::string_view name);
+/// The layout that stores `variant` (GQA family -> llama, MLA -> deepseek_v3, ...); throws
+/// InputError for FPBA and linear attention.
+SynthLayout synth_layout_for(Variant variant);
+
+/// Planted rank of every head: one entry per (layer, head) in layer-major order, cycling through
+/// `ranks` (so {r} is a fixed rank and {1, 4, full} a per-head pattern). -1 means full (the
+/// nominal rank of the circuit).
+struct RankPattern {
+  std::vector<int64_t> ranks{-1};
+  /// The planted rank of head `head` of layer `layer` for a circuit of nominal rank `nominal`.
+  int64_t rank_of(int64_t layer, int64_t head, int64_t heads, int64_t nominal) const;
+};
+/// Parses "full", "8" or "1,4,full"; `flag` names the option in errors.
+RankPattern parse_rank_pattern(std::string_view text, const std::string& flag);
+
+struct SynthOptions {
+  SynthLayout layout = SynthLayout::kLlama;
+  AttentionShape shape;     // the attention shape of every layer (variant must match the layout)
+  int64_t layers = 1;
+  int64_t vocab_size = 0;   // written to config.json only (no embedding tensors are stored)
+  int64_t intermediate_size = 0;  // config.json's FFN width (no FFN tensors are stored)
+  RankPattern qk_rank, vo_rank;
+  uint64_t seed = 0;
+  std::string dtype = "BF16";       // F32 or BF16
+  uint64_t max_shard_bytes = 0;     // 0: one model.safetensors
+};
+
+/// What was written.
+struct SynthResult {
+  std::vector<std::string> files;  // config.json, shards, index
+  uint64_t tensor_bytes = 0;
+  int64_t tensors = 0;
+};
+
+/// Writes config.json and the attention weights (plus input RMSNorms) of every layer into `dir`
+/// (created when missing; files replaced atomically). Deterministic in `seed`. Throws InputError
+/// for an impossible shape, a planted rank above the nominal one or below 0, or a layout whose
+/// construction does not apply (MLA needs q_lora ≥ nope and C ≥ nope, v; MFA needs C_q ≥ C).
+SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& options);
+
+}  // namespace gmha

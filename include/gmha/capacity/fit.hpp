@@ -1,0 +1,75 @@
+#pragma once
+// What fits on a card (issue 6, `gmha fit`): the longest context at a batch, the largest batch at
+// a context, and the weights/KV split of each GPU's memory, with tensor parallelism over N GPUs.
+//
+// Tensor parallelism (Megatron-style, as vLLM/SGLang shard attention): query heads split N ways
+// (heads % N == 0). GQA's g KV heads split too while g >= N (g % N == 0); when g < N each KV head
+// is replicated N/g times (N % g == 0) and every rank caches one head. MLA's latent (C + h_rope)
+// and MFA's single K/V head (2C; MFA-KR: C) cannot be split: every rank caches the whole stream,
+// and their down-projections (q_a_proj, kv_a_proj_with_mqa; MFA's q_proj, k_proj, v_proj) are
+// replicated. Per-head up-projections and o_proj split by heads; FFN weights (dense or experts)
+// and embeddings split N ways; norms are replicated. Windowed layers keep min(T, W) tokens,
+// chunked layers at most min(T, C) (the most they ever hold), linear layers a fixed state.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gmha/attention/model.hpp"
+#include "gmha/capacity/hardware.hpp"
+#include "gmha/core/dtype.hpp"
+
+namespace gmha {
+
+struct FitOptions {
+  Hardware card;
+  int64_t gpus = 1;                      // tensor-parallel ranks N
+  std::optional<double> memory_per_gpu;  // bytes; default the card's memory_bytes
+  double memory_fraction = 0.9;          // usable share of each GPU's memory (runtime, activations)
+  DType weight_dtype = DType::kBF16;     // storage of the weights
+  int64_t batch = 1;                     // for the longest context
+  int64_t context = 8192;                // for the largest batch and the split
+};
+
+/// How one layer group shards over N ranks.
+struct GroupShard {
+  std::string label;  // e.g. "MLA, MoE"
+  int64_t layers = 0;
+  int64_t kv_heads = 0;                   // cached KV streams of the layer (1 for MLA/MFA)
+  int64_t kv_heads_per_gpu = 0;           // streams each rank caches
+  int64_t kv_replication = 1;             // how many ranks hold each stream
+  double kv_bytes_per_token_per_gpu = 0;  // one layer, one token
+  double state_bytes_per_gpu = 0;         // linear attention, one layer, one sequence
+  int64_t tokens_cap = 0;                 // 0: full span (grows with T); else W or C
+  std::string note;                       // e.g. "latent replicated on every rank"
+};
+
+struct FitResult {
+  int64_t gpus = 1;
+  double memory_per_gpu = 0;   // bytes
+  double usable_per_gpu = 0;   // memory_per_gpu x memory_fraction
+  double weights_per_gpu = 0;  // bytes of this rank's weight shard
+  double weights_total = 0;    // all ranks, bytes (replicated parts counted once per rank)
+  bool weights_fit = false;
+  double kv_budget_per_gpu = 0;  // usable - weights (0 when they do not fit)
+  // At (batch, context):
+  double kv_per_gpu = 0;    // KV cache + states of the whole batch on one rank
+  double free_per_gpu = 0;  // usable - weights - kv (negative: does not fit)
+  // Longest context at `batch`: nullopt when it is unbounded (no layer grows with T).
+  std::optional<int64_t> max_context;
+  int64_t max_batch = 0;  // at `context`; 0 when even one sequence does not fit
+  std::vector<GroupShard> groups;
+};
+
+/// Computes the fit. Throws InputError when the card has no memory size (give --memory), N does
+/// not divide the heads, GQA's g and N do not divide one another, or a count is not positive.
+FitResult compute_fit(const ModelDesign& m, const FitOptions& o);
+
+/// Bytes of one rank's KV cache for one sequence at context T (all layers, states included).
+double kv_bytes_per_sequence_per_gpu(const FitResult& f, int64_t context);
+
+/// Activated share of the experts, S = (top_k + shared) / (routed + shared), of the model's MoE
+/// layers (the first MoE group); nullopt for dense models.
+std::optional<double> moe_sparsity(const ModelDesign& m);
+
+}  // namespace gmha

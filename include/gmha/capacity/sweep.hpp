@@ -1,0 +1,191 @@
+#pragma once
+// Design-space sweep (issue 6, `gmha sweep`): enumerate attention designs of one width d and depth
+// L over variant families and shape grids, filter them by budgets, keep the Pareto frontier of
+// (TER up, KV bytes per token down, attention FLOPs per token down) and the best design per
+// family under an objective.
+//
+// Candidates are evaluated by a fast path (a few integer products per design, no allocation) that
+// reproduces compute_figures/compute_cost formula for formula. Every design that is reported is
+// re-evaluated with compute_figures on the ModelDesign its spec string parses to, and the two
+// must agree exactly (a mismatch is a std::logic_error, never a silently wrong row); tests also
+// compare the two on samples of whole spaces.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gmha/attention/model.hpp"
+#include "gmha/capacity/figures.hpp"
+#include "gmha/capacity/hardware.hpp"
+
+namespace gmha {
+
+/// What "best" means. kTer and kSlsd are maximised; kCost (attention $ per 1M decoded tokens on
+/// `SweepSpace::card` at the context) is minimised. Ties: smaller KV, fewer FLOPs, fewer params.
+enum class SweepObjective { kTer, kSlsd, kCost };
+
+/// The grids a sweep enumerates. Every list is a set of candidate values (sorted, unique).
+struct SweepSpace {
+  int64_t d_model = 0;
+  int64_t layers = 0;
+  std::vector<Variant> families;     // subset of mha, gqa, mqa, mla, mfa, mfa-kr
+  std::vector<int64_t> heads;        // n (GQA family) and m (MLA, MFA)
+  std::vector<int64_t> head_dims;    // h of MHA/GQA/MQA
+  std::vector<int64_t> mla_latents;  // C = kv_lora_rank
+  std::vector<int64_t> mla_nope;     // qk_nope_head_dim (v_head_dim = nope)
+  std::vector<int64_t> mla_rope;     // qk_rope_head_dim (0 allowed)
+  std::vector<int64_t> mla_q_lora;   // q_lora_rank (0 = plain q_proj)
+  std::vector<int64_t> mfa_dims;     // C of MFA / MFA-KR (one K/V head of width C)
+  std::vector<int64_t> mfa_q_share;  // C_q
+  DType kv_dtype = DType::kBF16;
+};
+
+/// The default grids for a width d (documented in docs/sweep.md): heads 1-256; h in
+/// {64, 80, 96, 128, 160, 192, 256}; MLA C 64-1024 step 64, nope {64, 128, 192}, rope {0, 32, 64},
+/// q_lora {0, 768, 1536, 3072}; MFA C 32-1024 step 32, C_q 256-8192 step 256 (C_q <= d kept).
+SweepSpace default_sweep_space(int64_t d_model, int64_t layers);
+
+struct SweepBudgets {
+  std::optional<double> max_kv_bytes_per_token;  // all layers, at the space's KV dtype
+  std::optional<int64_t> max_attn_params;        // all layers
+  std::optional<int64_t> max_attn_flops;         // core + projections, per decoded token at T
+  std::optional<int64_t> min_ter;                // capacity floor (makes cost objectives useful)
+};
+
+struct SweepOptions {
+  SweepSpace space;
+  SweepBudgets budgets;
+  int64_t context = 8192;
+  Convention convention = Convention::kExact;
+  SweepObjective objective = SweepObjective::kTer;
+  std::optional<Hardware> card;  // required for kCost
+  size_t top = 10;               // length of the overall ranking
+};
+
+/// A reported design with its figures (from compute_figures on the parsed spec).
+struct SweepDesign {
+  std::string family;  // variant_name: mha, gqa, ...
+  std::string spec;    // --design string that reproduces it
+  ModelDesign model;
+  ModelFigures figures;
+  int64_t attn_total_flops = 0;  // figures.attn_flops + figures.linear_flops
+  double attn_usd_per_mtok = 0;  // attention cost on the card (0 without a card)
+  double objective = 0;          // the objective's value (TER, SLSD or $/1M tokens)
+};
+
+struct SweepResult {
+  uint64_t evaluated = 0;             // designs enumerated and evaluated
+  uint64_t feasible = 0;              // designs within every budget
+  std::vector<SweepDesign> frontier;  // Pareto-optimal designs, by KV bytes per token ascending
+  std::vector<SweepDesign> best;      // best feasible design per family, in family order
+  std::vector<SweepDesign> ranked;    // the `top` best feasible designs overall
+};
+
+/// Number of designs the space enumerates (checked; InputError when it overflows).
+uint64_t sweep_space_size(const SweepSpace& space);
+
+/// Runs the sweep. Throws InputError for an impossible space (d or layers not positive, an empty
+/// grid, a grid value not positive, a cost objective without a card, a space over 200M designs).
+SweepResult run_sweep(const SweepOptions& options);
+
+/// Parses an integer grid: "64,128", "64-1024:64" (start-end:step), "1-256" (step 1), or a mix
+/// "1,2,4-64:4". Values must be positive (or zero when `allow_zero`) and at most 2^31-1; the
+/// result is sorted and unique. InputError names `flag`.
+std::vector<int64_t> parse_int_grid(const std::string& text, const std::string& flag,
+                                    bool allow_zero = false);
+
+/// Parses "mha,gqa,mqa,mla,mfa,mfa-kr" (or "all"); InputError names the unknown family.
+std::vector<Variant> parse_families(const std::string& text);
+
+/// Parses "ter", "slsd" or "cost:CARD" (card is a built-in name); InputError otherwise.
+SweepObjective parse_objective(const std::string& text, std::optional<Hardware>& card);
+
+// --- exposed for tests and the benchmark -------------------------------------------------------
+
+/// One enumerated candidate, as compact integers.
+struct SweepCandidate {
+  Variant variant = Variant::kGqa;
+  int32_t heads = 0, kv_heads = 0, head_dim = 0;       // GQA family; MFA: head_dim = C
+  int32_t latent = 0, nope = 0, rope = 0, q_lora = 0;  // MLA (v = nope)
+  int32_t q_share = 0;                                 // MFA C_q
+};
+
+/// Figures of a candidate by the fast path (what the sweep selects on).
+struct FastFigures {
+  int64_t ter = 0, slsd = 0, frh = 0;
+  int64_t kv_bits_per_token = 0;  // all layers (exact; int4 is 4 bits)
+  double kv_bytes_per_token = 0;  // all layers
+  int64_t attn_params = 0;        // all layers
+  int64_t attn_flops = 0;         // core, all layers, at T
+  int64_t linear_flops = 0;       // projections, all layers
+  double attn_usd_per_mtok = 0;   // with a card
+};
+FastFigures fast_figures(const SweepCandidate& c, const SweepOptions& o);
+/// The ModelDesign a candidate stands for (built through parse_design_spec of its spec string).
+ModelDesign candidate_model(const SweepCandidate& c, const SweepSpace& s);
+/// Calls `visit(candidate)` for every candidate of the space, in a fixed order.
+template <class F>
+void for_each_candidate(const SweepSpace& s, F&& visit);
+
+template <class F>
+void for_each_candidate(const SweepSpace& s, F&& visit) {
+  SweepCandidate c;
+  for (Variant v : s.families) {
+    c = SweepCandidate{};
+    c.variant = v;
+    switch (v) {
+      case Variant::kMha:
+      case Variant::kMqa:
+      case Variant::kGqa:
+        for (int64_t n : s.heads) {
+          for (int64_t h : s.head_dims) {
+            c.heads = static_cast<int32_t>(n);
+            c.head_dim = static_cast<int32_t>(h);
+            if (v == Variant::kMha || v == Variant::kMqa) {
+              c.kv_heads = v == Variant::kMha ? c.heads : 1;
+              visit(c);
+              continue;
+            }
+            // GQA proper: every divisor g of n with 1 < g < n (g = 1 is MQA, g = n is MHA).
+            for (int64_t g = 2; g < n; ++g) {
+              if (n % g != 0) continue;
+              c.kv_heads = static_cast<int32_t>(g);
+              visit(c);
+            }
+          }
+        }
+        break;
+      case Variant::kMla:
+        for (int64_t n : s.heads)
+          for (int64_t lat : s.mla_latents)
+            for (int64_t nope : s.mla_nope)
+              for (int64_t rope : s.mla_rope)
+                for (int64_t ql : s.mla_q_lora) {
+                  c.heads = static_cast<int32_t>(n);
+                  c.kv_heads = 1;
+                  c.latent = static_cast<int32_t>(lat);
+                  c.nope = static_cast<int32_t>(nope);
+                  c.rope = static_cast<int32_t>(rope);
+                  c.q_lora = static_cast<int32_t>(ql);
+                  visit(c);
+                }
+        break;
+      case Variant::kMfa:
+      case Variant::kMfaKr:
+        for (int64_t m : s.heads)
+          for (int64_t dim : s.mfa_dims)
+            for (int64_t cq : s.mfa_q_share) {
+              c.heads = static_cast<int32_t>(m);
+              c.kv_heads = 1;
+              c.head_dim = static_cast<int32_t>(dim);
+              c.q_share = static_cast<int32_t>(cq);
+              visit(c);
+            }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace gmha

@@ -1,0 +1,654 @@
+#include "gmha/app/model_report.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "gmha/capacity/cost.hpp"
+#include "gmha/capacity/figures.hpp"
+#include "gmha/core/atomic_file.hpp"
+#include "gmha/core/error.hpp"
+#include "gmha/report/svg_plot.hpp"
+#include "gmha/report/table.hpp"
+#include "gmha/report/units.hpp"
+
+namespace gmha::app {
+using namespace gmha::report;  // tables, units and SVG figures: the presentation layer
+namespace {
+
+namespace fs = std::filesystem;
+
+// A report is a list of blocks rendered twice: to Markdown and to HTML.
+struct Block {
+  enum Kind { kHeading, kText, kTable, kFigure, kCode } kind = kText;
+  int level = 2;
+  std::string text;  // heading, paragraph, code, or figure caption
+  Table table;
+  std::string slug;  // table: tables/<slug>.tex; figure: figures/<slug>.svg
+  std::string svg;
+};
+
+std::string html_escape(std::string_view s) { return xml_escape(s); }
+
+std::string to_html(const Table& t) {
+  std::string o = "<table>\n";
+  if (!t.title.empty()) o += "<caption>" + html_escape(t.title) + "</caption>\n";
+  o += "<thead><tr>";
+  for (const auto& c : t.columns) {
+    o += fmt::format("<th class=\"{}\">{}</th>", c.align == Align::kLeft ? "l" : "r",
+                     html_escape(c.header));
+  }
+  o += "</tr></thead>\n<tbody>\n";
+  for (const auto& row : t.rows) {
+    o += "<tr>";
+    for (size_t i = 0; i < row.size(); ++i) {
+      const bool left = i < t.columns.size() && t.columns[i].align == Align::kLeft;
+      o += fmt::format("<td class=\"{}\">{}</td>", left ? "l" : "r", html_escape(row[i]));
+    }
+    o += "</tr>\n";
+  }
+  o += "</tbody></table>\n";
+  for (const auto& n : t.notes) o += "<p class=\"note\">" + html_escape(n) + "</p>\n";
+  return o;
+}
+
+// Contexts for the figures: powers of two from 1K up to 1M (or the largest table context).
+std::vector<int64_t> figure_contexts(const std::vector<int64_t>& table_contexts) {
+  int64_t hi = int64_t{1} << 20;
+  for (int64_t t : table_contexts) hi = std::max(hi, t);
+  std::vector<int64_t> v;
+  for (int64_t t = 1024; t <= hi; t *= 2) v.push_back(t);
+  return v;
+}
+
+std::string model_label(const ModelDesign& m) { return m.name; }
+
+// Context lengths as people write them: 8K, 32K, 128K (binary K), exact otherwise.
+std::string tokens(int64_t t) {
+  if (t >= 1024 && t % 1024 == 0) return format_tick(static_cast<double>(t), TickFormat::kTokens);
+  return std::to_string(t);
+}
+
+Table capacity_table(const std::vector<ModelFigures>& figs) {
+  Table t;
+  t.title = "Capacity: heads, FRH, SLSD, TER, KV cache per token, parameters";
+  t.columns = {{"model", Align::kLeft},
+               {"variant", Align::kLeft},
+               {"layers"},
+               {"heads"},
+               {"KV heads"},
+               {"head dim"},
+               {"FRH"},
+               {"SLSD"},
+               {"TER"},
+               {"KV/token"},
+               {"KV dtype", Align::kLeft},
+               {"attn params"},
+               {"total params"},
+               {"active params"}};
+  for (const auto& f : figs) {
+    t.add_row({f.model, f.variant, std::to_string(f.layers), std::to_string(f.heads),
+               std::to_string(f.kv_heads), std::to_string(f.head_dim), std::to_string(f.ranks.frh),
+               std::to_string(f.ranks.slsd), std::to_string(f.ranks.ter),
+               format_bytes(f.kv_bytes_per_token), f.kv_dtype,
+               format_count(static_cast<double>(f.attn_params)),
+               format_count(static_cast<double>(f.total_params)),
+               format_count(static_cast<double>(f.active_params))});
+  }
+  t.notes.push_back(
+      "FRH, SLSD, TER of the main softmax attention (MFA paper Table 1, primer §1); "
+      "KV/token over all layers; parameters from the concrete weight shapes");
+  return t;
+}
+
+Table decode_table(const std::vector<std::vector<ModelFigures>>& per_ctx) {
+  Table t;
+  t.title = "Per-token decode at context T (batch 1)";
+  t.columns = {{"model", Align::kLeft}, {"T"},          {"KV cache"},
+               {"KV read/token"},       {"attn FLOPs"}, {"linear FLOPs"},
+               {"FFN FLOPs"},           {"FLOP/byte"}};
+  for (const auto& row : per_ctx) {
+    for (const auto& f : row) {
+      t.add_row({f.model, tokens(f.context), format_bytes(f.kv_bytes),
+                 format_bytes(f.decode_kv_bytes_read),
+                 format_flops(static_cast<double>(f.attn_flops)),
+                 format_flops(static_cast<double>(f.linear_flops)),
+                 f.ffn_known ? format_flops(static_cast<double>(f.ffn_flops)) : "unknown",
+                 format_number(f.arithmetic_intensity, 4)});
+    }
+  }
+  t.notes.push_back("arithmetic intensity = core attention FLOPs / KV bytes read (primer §3)");
+  return t;
+}
+
+Table cost_table(const std::vector<std::vector<ModelFigures>>& per_ctx,
+                 const std::vector<Hardware>& cards) {
+  Table t;
+  t.title =
+      "Decode cost per 1M tokens (attention bound by max(compute, KV reads) + projections; "
+      "FFN compute-bound)";
+  t.columns = {{"model", Align::kLeft},
+               {"T"},
+               {"card", Align::kLeft},
+               {"attention"},
+               {"FFN"},
+               {"total (one card)"},
+               {"attention bound", Align::kLeft}};
+  for (const auto& row : per_ctx) {
+    for (const auto& f : row) {
+      const CostFigures c = compute_cost(f, cards);
+      for (const auto& cc : c.cards) {
+        t.add_row({f.model, tokens(f.context), cc.card, format_usd(cc.attn_usd_per_mtok),
+                   format_usd(cc.ffn_usd_per_mtok), format_usd(cc.total_usd_per_mtok), cc.bound});
+      }
+      t.add_row({f.model, tokens(f.context),
+                 fmt::format("AFD: {} + {}", c.afd_attn_card, c.afd_ffn_card), "", "",
+                 format_usd(c.afd_usd_per_mtok), "disaggregated"});
+    }
+  }
+  t.notes.push_back(
+      "AFD = attention on its cheapest card + FFN on its cheapest card (Step-3 paper)");
+  return t;
+}
+
+std::string slug_of(std::string s) {
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return s;
+}
+
+// --- the audit section -------------------------------------------------------------------------
+
+void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_n,
+                  std::vector<Block>& out) {
+  const AuditSummary s = summarize(a);
+  out.push_back({Block::kHeading, 2, "Rank audit"});
+  out.push_back(
+      {Block::kText, 0,
+       fmt::format("Checkpoint {} ({}, {}), {} of {} layers audited, {} heads. Numerical "
+                   "rank tolerance τ = {} ({}); energy rank at p = {}. Nominal TER {}, "
+                   "measured TER {} (sum of QK numerical ranks), sum of QK entropy "
+                   "effective ranks {}. Heads below nominal rank: {}; dead heads: {}; "
+                   "layers with non-finite weights: {}.",
+                   source, a.format, a.architecture, s.layers, a.model_layers, s.heads,
+                   format_number(a.rank_tol, 4), a.rank_tol_source, format_number(a.energy, 4),
+                   s.nominal_ter, s.measured_ter, format_number(s.measured_ter_entropy, 5),
+                   s.heads_below_nominal, s.dead_heads, s.layers_with_nonfinite)});
+  Table lt;
+  lt.title = "Per layer: nominal vs measured capacity";
+  lt.columns = {{"layer"},        {"variant", Align::kLeft},   {"FRH"},
+                {"SLSD nominal"}, {"SLSD measured"},           {"TER nominal"},
+                {"TER measured"}, {"Σ entropy rank"},          {"below nominal"},
+                {"dead"},         {"non-finite", Align::kLeft}};
+  for (const auto& l : a.layers) {
+    std::string nf;
+    for (const auto& n : l.nonfinite_tensors) nf += (nf.empty() ? "" : ", ") + n;
+    lt.add_row({std::to_string(l.layer), l.variant, std::to_string(l.nominal.frh),
+                std::to_string(l.nominal.slsd), l.audited ? std::to_string(l.measured_slsd) : "-",
+                std::to_string(l.nominal.ter), l.audited ? std::to_string(l.measured_ter) : "-",
+                l.audited ? format_number(l.measured_ter_entropy, 5) : "-",
+                std::to_string(l.heads_below_nominal), std::to_string(l.dead_heads),
+                nf.empty() ? "" : nf});
+  }
+  Block tb{Block::kTable};
+  tb.table = lt;
+  tb.slug = "audit_layers";
+  out.push_back(tb);
+
+  // Figures: TER and SLSD per layer, nominal against measured.
+  LinePlot ter;
+  ter.title = "TER per layer: nominal vs measured";
+  ter.x = {"layer", AxisScale::kLinear, TickFormat::kNumber};
+  ter.y = {"total effective rank (TER)", AxisScale::kLinear, TickFormat::kNumber};
+  ter.y.min = 0;
+  PlotSeries nom{"nominal TER"}, mea{"measured TER (Σ numerical rank)"},
+      ent{"Σ entropy effective rank"};
+  LinePlot slsd;
+  slsd.title = "SLSD per layer: nominal vs measured";
+  slsd.x = ter.x;
+  slsd.y = {"shared latent subspace dim (SLSD)", AxisScale::kLinear, TickFormat::kNumber};
+  slsd.y.min = 0;
+  PlotSeries snom{"nominal SLSD"}, smea{"measured SLSD"};
+  for (const auto& l : a.layers) {
+    if (!l.audited) continue;
+    const double x = static_cast<double>(l.layer);
+    nom.x.push_back(x);
+    nom.y.push_back(static_cast<double>(l.nominal.ter));
+    mea.x.push_back(x);
+    mea.y.push_back(static_cast<double>(l.measured_ter));
+    ent.x.push_back(x);
+    ent.y.push_back(l.measured_ter_entropy);
+    snom.x.push_back(x);
+    snom.y.push_back(static_cast<double>(l.nominal.slsd));
+    smea.x.push_back(x);
+    smea.y.push_back(static_cast<double>(l.measured_slsd));
+  }
+  nom.markers = false;  // measured markers sit on it where the two agree
+  snom.markers = false;
+  ter.series = {nom, mea, ent};
+  slsd.series = {snom, smea};
+  out.push_back({Block::kFigure,
+                 0,
+                 "Measured TER (sum of the heads' QK numerical ranks) and the sum of QK entropy "
+                 "effective ranks against the nominal TER (plain line), per layer; where they "
+                 "agree the measured markers sit on the nominal line.",
+                 {},
+                 "audit_ter",
+                 render_line_plot(ter)});
+  out.push_back({Block::kFigure,
+                 0,
+                 "Measured SLSD (numerical rank of the stacked key factors) against nominal.",
+                 {},
+                 "audit_slsd",
+                 render_line_plot(slsd)});
+
+  // Heat map: QK entropy effective rank, layers x heads (NaN where a layer has fewer heads or
+  // a non-finite circuit).
+  size_t max_heads = 0;
+  for (const auto& l : a.layers) max_heads = std::max(max_heads, l.heads.size());
+  if (max_heads > 0) {
+    HeatMap h;
+    h.title = "QK entropy effective rank per head";
+    h.x_label = "head";
+    h.y_label = "layer";
+    h.value_label = "entropy effective rank (QK)";
+    for (const auto& l : a.layers) {
+      if (!l.audited) continue;
+      std::vector<double> row(max_heads, std::nan(""));
+      for (size_t i = 0; i < l.heads.size(); ++i) {
+        if (l.heads[i].qk.finite) row[i] = l.heads[i].qk.metrics.entropy_rank;
+      }
+      h.values.push_back(row);
+      h.row_labels.push_back(std::to_string(l.layer));
+    }
+    // Scale from 0 to the largest nominal rank, so full rank reads as the bright end.
+    h.min = 0;
+    int64_t nominal = 0;
+    for (const auto& l : a.layers) {
+      for (const auto& hd : l.heads) nominal = std::max(nominal, hd.qk.nominal_rank);
+    }
+    if (nominal > 0) h.max = static_cast<double>(nominal);
+    if (!h.values.empty()) {
+      out.push_back({Block::kFigure,
+                     0,
+                     "Entropy effective rank (Roy & Vetterli) of every head's QK circuit, on a "
+                     "scale from 0 to the nominal rank; crossed cells have no finite value.",
+                     {},
+                     "audit_entropy_heatmap",
+                     render_heat_map(h)});
+    }
+  }
+
+  // Worst heads: lowest QK entropy rank relative to the nominal rank.
+  struct Ref {
+    const LayerAudit* l;
+    const HeadAudit* h;
+    double ratio;
+  };
+  std::vector<Ref> refs;
+  for (const auto& l : a.layers) {
+    for (const auto& h : l.heads) {
+      if (!h.qk.finite || h.qk.nominal_rank <= 0) continue;
+      refs.push_back({&l, &h, h.qk.metrics.entropy_rank / static_cast<double>(h.qk.nominal_rank)});
+    }
+  }
+  std::stable_sort(refs.begin(), refs.end(),
+                   [](const Ref& x, const Ref& y) { return x.ratio < y.ratio; });
+  if (refs.size() > worst_n) refs.resize(worst_n);
+  if (!refs.empty()) {
+    Table wt;
+    wt.title = "Worst heads by QK entropy effective rank / nominal rank";
+    wt.columns = {{"layer"},       {"head"},         {"nominal rank"}, {"numerical rank"},
+                  {"energy rank"}, {"entropy rank"}, {"stable rank"},  {"σ₁"}};
+    LinePlot sp;
+    sp.title = "QK spectra of the worst heads";
+    sp.x = {"index i", AxisScale::kLinear, TickFormat::kNumber};
+    sp.y = {"σᵢ / σ₁", AxisScale::kLog, TickFormat::kNumber};
+    bool have_sigma = false;
+    for (const Ref& r : refs) {
+      const RankMetrics& m = r.h->qk.metrics;
+      wt.add_row({std::to_string(r.l->layer), std::to_string(r.h->head),
+                  std::to_string(r.h->qk.nominal_rank), std::to_string(m.numerical_rank),
+                  std::to_string(m.energy_rank), format_number(m.entropy_rank, 4),
+                  format_number(m.stable_rank, 4), format_number(m.sigma_1, 4)});
+      const auto& sig = r.h->qk.sigma;
+      if (sig.empty() || !(sig[0] > 0)) continue;
+      PlotSeries ps;
+      ps.name = fmt::format("layer {} head {}", r.l->layer, r.h->head);
+      for (size_t i = 0; i < sig.size(); ++i) {
+        ps.x.push_back(static_cast<double>(i + 1));
+        ps.y.push_back(sig[i] / sig[0]);
+      }
+      ps.markers = sig.size() <= 64;
+      sp.series.push_back(ps);
+      have_sigma = true;
+    }
+    Block wb{Block::kTable};
+    wb.table = wt;
+    wb.slug = "audit_worst_heads";
+    out.push_back(wb);
+    if (have_sigma) {
+      sp.references.push_back({a.rank_tol, fmt::format("τ = {}", format_number(a.rank_tol, 3))});
+      out.push_back({Block::kFigure,
+                     0,
+                     "Normalised singular values of the worst heads' QK circuits; values under the "
+                     "τ line do not count towards the numerical rank.",
+                     {},
+                     "audit_worst_spectra",
+                     render_line_plot(sp)});
+    } else {
+      out.push_back({Block::kText, 0,
+                     "(The audit JSON has no spectra: run `gmha audit --spectra --format json` to "
+                     "plot them.)"});
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ReportFile> build_report(const ReportInput& in) {
+  if (in.models.empty() && !in.audit) {
+    throw InputError("gmha report: nothing to report: give models, --design or --audit");
+  }
+  for (int64_t t : in.contexts) {
+    if (t <= 0) throw errors::not_positive("--context", "context", t);
+  }
+  std::vector<Block> blocks;
+  blocks.push_back({Block::kHeading, 1, in.title});
+  if (!in.command.empty()) {
+    blocks.push_back({Block::kText, 0, "Reproduce with:"});
+    blocks.push_back({Block::kCode, 0, in.command});
+  }
+
+  if (!in.models.empty()) {
+    const std::vector<int64_t> contexts =
+        in.contexts.empty() ? std::vector<int64_t>{8192} : in.contexts;
+    // Figures at every table context, and at a grid of contexts for the plots.
+    std::vector<std::vector<ModelFigures>> per_ctx;
+    for (int64_t t : contexts) {
+      std::vector<ModelFigures> row;
+      for (const auto& m : in.models) row.push_back(compute_figures(m, {t, 1, in.convention}));
+      per_ctx.push_back(std::move(row));
+    }
+    blocks.push_back({Block::kHeading, 2, "Models"});
+    std::string list;
+    for (const auto& m : in.models) {
+      list += fmt::format("- {}: {}{}\n", m.name,
+                          m.spec.empty() ? "(no single --design spec: its layers differ)" : m.spec,
+                          m.source.empty() ? "" : " — source: " + m.source);
+    }
+    blocks.push_back({Block::kText, 0, list});
+    if (!in.cards.empty()) {
+      Table ct;
+      ct.title = "Cards";
+      ct.columns = {{"card", Align::kLeft}, {"$/hour"}, {"peak FLOP/s (charged)"}, {"bandwidth"},
+                    {"ridge FLOP/byte"},    {"memory"}, {"source", Align::kLeft}};
+      for (const auto& h : in.cards) {
+        ct.add_row({h.name, format_number(h.usd_per_hour, 4), format_flop_rate(h.peak_flops()),
+                    format_number(h.bandwidth / 1e12, 4) + " TB/s", format_number(h.ridge(), 4),
+                    h.memory_bytes > 0 ? format_number(h.memory_bytes / 1e9, 4) + " GB" : "unknown",
+                    h.source});
+      }
+      Block b{Block::kTable};
+      b.table = ct;
+      b.slug = "cards";
+      blocks.push_back(b);
+    }
+    blocks.push_back({Block::kHeading, 2, "Capacity"});
+    Block cap{Block::kTable};
+    cap.table = capacity_table(per_ctx.front());
+    cap.slug = "capacity";
+    blocks.push_back(cap);
+    blocks.push_back({Block::kHeading, 2, "Decode per token"});
+    Block dec{Block::kTable};
+    dec.table = decode_table(per_ctx);
+    dec.table.notes.push_back(fmt::format(
+        "convention: {}", in.convention == Convention::kExact ? "exact" : "step3-paper"));
+    dec.slug = "decode";
+    blocks.push_back(dec);
+    if (!in.cards.empty()) {
+      blocks.push_back({Block::kHeading, 2, "Cost"});
+      Block cost{Block::kTable};
+      cost.table = cost_table(per_ctx, in.cards);
+      cost.slug = "cost";
+      blocks.push_back(cost);
+    }
+
+    // Figures over a grid of contexts.
+    const std::vector<int64_t> grid = figure_contexts(contexts);
+    std::vector<std::vector<ModelFigures>> curve;  // [model][context]
+    for (const auto& m : in.models) {
+      std::vector<ModelFigures> c;
+      for (int64_t t : grid) c.push_back(compute_figures(m, {t, 1, in.convention}));
+      curve.push_back(std::move(c));
+    }
+    blocks.push_back({Block::kHeading, 2, "Figures"});
+    LinePlot kv;
+    kv.title = "KV cache of one sequence vs context";
+    kv.x = {"context length T (tokens)", AxisScale::kLog, TickFormat::kTokens};
+    kv.y = {"KV cache (bytes, batch 1, all layers)", AxisScale::kLog, TickFormat::kBytes};
+    for (size_t i = 0; i < in.models.size(); ++i) {
+      PlotSeries s{model_label(in.models[i])};
+      for (const auto& f : curve[i]) {
+        s.x.push_back(static_cast<double>(f.context));
+        s.y.push_back(f.kv_bytes);
+      }
+      kv.series.push_back(s);
+    }
+    for (const auto& h : in.cards) {
+      if (h.memory_bytes > 0)
+        kv.references.push_back(
+            {h.memory_bytes,
+             fmt::format("{} {} GB", h.name, format_number(h.memory_bytes / 1e9, 4))});
+    }
+    blocks.push_back({Block::kFigure,
+                      0,
+                      "KV cache of one sequence (all layers) against context length; dashed lines: "
+                      "one card's memory.",
+                      {},
+                      "kv_cache_vs_context",
+                      render_line_plot(kv)});
+
+    LinePlot roof;
+    roof.title = "Roofline view: attention arithmetic intensity vs context";
+    roof.x = kv.x;
+    roof.y = {"attention FLOP per KV byte read", AxisScale::kLog, TickFormat::kNumber};
+    for (size_t i = 0; i < in.models.size(); ++i) {
+      PlotSeries s{model_label(in.models[i])};
+      for (const auto& f : curve[i]) {
+        s.x.push_back(static_cast<double>(f.context));
+        s.y.push_back(f.arithmetic_intensity);
+      }
+      roof.series.push_back(s);
+    }
+    for (const auto& h : in.cards) {
+      roof.references.push_back(
+          {h.ridge(), fmt::format("{} ridge {}", h.name, format_number(h.ridge(), 3))});
+    }
+    blocks.push_back(
+        {Block::kFigure,
+         0,
+         "Arithmetic intensity of decode attention (core FLOPs / KV bytes read) against "
+         "each card's ridge point (peak FLOP/s / bandwidth): below its ridge a model's "
+         "attention is memory-bound on that card, above it compute-bound.",
+         {},
+         "roofline",
+         render_line_plot(roof)});
+
+    for (const auto& h : in.cards) {
+      LinePlot cp;
+      cp.title = fmt::format("Decode cost per 1M tokens on {}", h.name);
+      cp.x = kv.x;
+      cp.y = {"USD per 1M tokens (attention + FFN, one card)", AxisScale::kLog, TickFormat::kUsd};
+      for (size_t i = 0; i < in.models.size(); ++i) {
+        PlotSeries s{model_label(in.models[i])};
+        for (const auto& f : curve[i]) {
+          const CostFigures c = compute_cost(f, {h});
+          s.x.push_back(static_cast<double>(f.context));
+          s.y.push_back(c.cards.front().total_usd_per_mtok);
+        }
+        cp.series.push_back(s);
+      }
+      blocks.push_back({Block::kFigure,
+                        0,
+                        fmt::format("Cost per 1M decoded tokens against context on {} (${}/hour).",
+                                    h.name, format_number(h.usd_per_hour, 4)),
+                        {},
+                        "cost_" + slug_of(h.name),
+                        render_line_plot(cp)});
+    }
+  }
+  if (in.audit) audit_blocks(*in.audit, in.audit_source, in.worst_heads, blocks);
+
+  // Render.
+  std::vector<ReportFile> files;
+  std::string md, html;
+  html +=
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\n<title>" +
+      html_escape(in.title) +
+      "</title>\n<style>\nbody{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:"
+      "1100px;margin:2em auto;padding:0 1em;color:#222}\ntable{border-collapse:collapse;"
+      "margin:1em 0;font-size:13px}\ncaption{font-weight:bold;text-align:left;padding:4px 0}\n"
+      "th,td{padding:3px 8px;border-bottom:1px solid #ddd}\nthead th{border-bottom:2px solid "
+      "#444}\n.r{text-align:right}.l{text-align:left}\n.note{font-size:12px;color:#555;margin:"
+      "0}\nfigure{margin:1.5em 0}\nfigcaption{font-size:13px;color:#444}\npre{background:#f4f4f4;"
+      "padding:8px;overflow-x:auto}\nsvg{max-width:100%;height:auto}\n</style></head><body>\n";
+  for (const Block& b : blocks) {
+    switch (b.kind) {
+      case Block::kHeading:
+        md += std::string(static_cast<size_t>(b.level), '#') + " " + b.text + "\n\n";
+        html += fmt::format("<h{0}>{1}</h{0}>\n", b.level, html_escape(b.text));
+        break;
+      case Block::kText:
+        md += b.text + "\n\n";
+        if (b.text.rfind("- ", 0) == 0) {  // a bullet list
+          html += "<ul>\n";
+          size_t pos = 0;
+          while (pos < b.text.size()) {
+            size_t nl = b.text.find('\n', pos);
+            std::string line =
+                b.text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+            if (line.size() > 2) html += "<li>" + html_escape(line.substr(2)) + "</li>\n";
+            if (nl == std::string::npos) break;
+            pos = nl + 1;
+          }
+          html += "</ul>\n";
+        } else {
+          html += "<p>" + html_escape(b.text) + "</p>\n";
+        }
+        break;
+      case Block::kCode:
+        md += "```sh\n" + b.text + "\n```\n\n";
+        html += "<pre>" + html_escape(b.text) + "</pre>\n";
+        break;
+      case Block::kTable:
+        md += "**" + b.table.title + "**\n\n";
+        {
+          Table t = b.table;
+          t.title.clear();  // printed above in bold
+          md += to_markdown(t) + "\n";
+        }
+        html += to_html(b.table);
+        if (!b.slug.empty()) {
+          files.push_back({"tables/" + b.slug + ".tex", to_latex(b.table)});
+          md += fmt::format("LaTeX: [tables/{0}.tex](tables/{0}.tex)\n\n", b.slug);
+        }
+        break;
+      case Block::kFigure: {
+        const std::string name = "figures/" + b.slug + ".svg";
+        files.push_back({name, b.svg});
+        md += fmt::format("![{0}]({1})\n\n*{0}*\n\n", b.text, name);
+        // Inline the SVG (minus any XML prolog) so the HTML needs no other file.
+        html += "<figure>\n" + b.svg + "<figcaption>" + html_escape(b.text) +
+                "</figcaption>\n</figure>\n";
+        break;
+      }
+    }
+  }
+  html += "</body></html>\n";
+  files.insert(files.begin(), {"report.html", html});
+  files.insert(files.begin(), {"report.md", md});
+  return files;
+}
+
+void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files) {
+  if (dir.empty()) throw InputError("--out: give a folder for the report");
+  fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();
+  std::error_code ec;
+  if (fs::exists(target, ec)) {
+    if (!fs::is_directory(target, ec)) {
+      throw InputError(fmt::format("--out {}: exists and is not a folder", dir));
+    }
+    // Replace only an earlier report (or an empty folder); never a checkpoint or anything else.
+    bool empty = fs::is_empty(target, ec);
+    if (!empty && !fs::exists(target / "report.md")) {
+      throw InputError(
+          fmt::format("--out {}: folder exists and is not a gmha report (no "
+                      "report.md); choose a new folder",
+                      dir));
+    }
+    for (const auto& e : fs::directory_iterator(target, ec)) {
+      const std::string n = e.path().filename().string();
+      if (n == "config.json" || n.ends_with(".safetensors") || n.ends_with(".gguf") ||
+          n.ends_with(".bin")) {
+        throw InputError(
+            fmt::format("--out {}: holds checkpoint file {}; refusing to replace it", dir, n));
+      }
+    }
+  }
+  const fs::path parent = target.parent_path();
+  if (!fs::is_directory(parent, ec)) {
+    throw InputError(
+        fmt::format("--out {}: parent folder {} does not exist", dir, parent.string()));
+  }
+  static std::atomic<int> counter{0};
+  const std::string tag =
+      fmt::format(".{}.tmp-{}-{}", target.filename().string(), ::getpid(), counter++);
+  const fs::path tmp = parent / tag;
+  fs::remove_all(tmp, ec);
+  try {
+    fs::create_directories(tmp);
+    for (const auto& f : files) {
+      const fs::path p = tmp / f.name;
+      fs::create_directories(p.parent_path());
+      std::ofstream out(p, std::ios::binary);
+      out.write(f.content.data(), static_cast<std::streamsize>(f.content.size()));
+      out.flush();
+      if (!out) throw InputError(fmt::format("--out {}: cannot write {}", dir, f.name));
+    }
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(tmp, ec);
+    throw InputError(fmt::format("--out {}: {}", dir, e.what()));
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  // Swap: move the old report aside, move the new one in, then delete the old one.
+  const fs::path old = parent / (tag + ".old");
+  const bool had = fs::exists(target, ec);
+  if (had) {
+    fs::rename(target, old, ec);
+    if (ec) {
+      fs::remove_all(tmp, ec);
+      throw InputError(fmt::format("--out {}: cannot replace the earlier report", dir));
+    }
+  }
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    std::error_code ec2;
+    if (had) fs::rename(old, target, ec2);
+    fs::remove_all(tmp, ec2);
+    throw InputError(
+        fmt::format("--out {}: cannot move the report into place ({})", dir, ec.message()));
+  }
+  if (had) fs::remove_all(old, ec);
+}
+
+}  // namespace gmha::app

@@ -1,0 +1,8 @@
+# Sources of the bridge area: checkpoints <-> models. Which tensors of a checkpoint form which
+# attention layer (layout), one checkpoint layer's forward pass and its hidden-state files
+# (checkpoint_layer), and planted-rank checkpoints written from a model shape (synth).
+list(APPEND GMHA_LIB_SOURCES
+  src/bridge/layout.cpp
+  src/bridge/checkpoint_layer.cpp
+  src/bridge/synth.cpp
+)

@@ -1,0 +1,433 @@
+#include "gmha/bridge/synth.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <Eigen/QR>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gmha/checkpoint/safetensors_writer.hpp"
+#include "gmha/core/atomic_file.hpp"
+#include "gmha/core/checked.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+namespace {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+constexpr double kSigmaMin = 0.3;  // planted σ run linearly from 1 down to 0.3·σ₁
+
+// splitmix64: decorrelates the seeds of the per-tensor generators.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// One generator per (seed, layer, role, index), so every tensor is reproducible on its own and
+// the order in which tensors are generated does not matter.
+std::mt19937_64 rng_for(uint64_t seed, int64_t layer, int role, int64_t index) {
+  return std::mt19937_64(mix(mix(mix(seed) ^ static_cast<uint64_t>(layer)) ^
+                             (static_cast<uint64_t>(role) << 32) ^ static_cast<uint64_t>(index)));
+}
+
+// rows×cols with orthonormal columns (rows ≥ cols), from a Gaussian matrix.
+MatrixXd orthonormal(Index rows, Index cols, std::mt19937_64& rng) {
+  std::normal_distribution<double> n(0.0, 1.0);
+  MatrixXd g(rows, cols);
+  for (Index i = 0; i < g.size(); ++i) g.data()[i] = n(rng);
+  if (rows >= 4 * cols) {
+    // Tall Gaussian matrices have κ close to 1: Cholesky-QR is exact to rounding and fast.
+    Eigen::LLT<MatrixXd> llt(g.transpose() * g);
+    return llt.matrixU().solve<Eigen::OnTheRight>(g);
+  }
+  Eigen::HouseholderQR<MatrixXd> qr(g);
+  return qr.householderQ() * MatrixXd::Identity(rows, cols);
+}
+
+// σ of a circuit of width `width` planted at `rank`: linear from 1 to 0.3, then zeros.
+VectorXd planted_sigma(Index width, int64_t rank) {
+  VectorXd s = VectorXd::Zero(width);
+  for (Index i = 0; i < rank; ++i) s(i) = rank == 1 ? 1.0 : 1.0 - (1.0 - kSigmaMin) * i / (rank - 1);
+  return s;
+}
+
+// A rows×width factor U·diag(σ)·Vᵀ with the planted spectrum.
+MatrixXd planted_factor(Index rows, Index width, int64_t rank, std::mt19937_64& rng) {
+  const MatrixXd u = orthonormal(rows, width, rng);
+  const MatrixXd v = orthonormal(width, width, rng);
+  return u * planted_sigma(width, rank).asDiagonal() * v.transpose();
+}
+
+// RMSNorm weights γ in [0.5, 2] (log-uniform).
+VectorXd norm_weights(Index n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(std::log(0.5), std::log(2.0));
+  VectorXd g(n);
+  for (Index i = 0; i < n; ++i) g(i) = std::exp(u(rng));
+  return g;
+}
+
+// Roles of the per-tensor generators.
+enum Role { kQHead = 1, kKGroup, kVGroup, kOHead, kQDown, kQNorm, kKvDown, kKvNorm, kKHead, kVHead,
+            kQRope, kSDown, kKrAlpha, kKrOrtho };
+
+// Copies `m` (rows×cols, any storage) into the row-major float block at (r0, c0) of `out`
+// (out_cols wide).
+void put(std::span<float> out, Index out_cols, Index r0, Index c0, const MatrixXd& m) {
+  for (Index i = 0; i < m.rows(); ++i)
+    for (Index j = 0; j < m.cols(); ++j)
+      out[static_cast<size_t>((r0 + i) * out_cols + c0 + j)] = static_cast<float>(m(i, j));
+}
+
+// Runs body(i) for i in [0, n) on all cores (generation of big tensors).
+template <typename F>
+void parallel_for(int64_t n, F body) {
+  const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::max<int64_t>(n, 1));
+  std::vector<std::thread> pool;
+  for (int64_t t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int64_t i = t; i < n; i += threads) body(i);
+    });
+  for (auto& th : pool) th.join();
+}
+
+void check_rank(const RankPattern& p, int64_t layers, int64_t heads, int64_t nominal,
+                const char* flag) {
+  for (int64_t r : p.ranks) {
+    if (r < -1 || r > nominal) {
+      throw InputError(fmt::format("{}: planted rank {} is outside 0..{} (the nominal rank)", flag,
+                                   r, nominal));
+    }
+  }
+  (void)layers;
+  (void)heads;
+}
+
+}  // namespace
+
+std::string_view synth_layout_name(SynthLayout l) {
+  switch (l) {
+    case SynthLayout::kLlama: return "llama";
+    case SynthLayout::kDeepseekV3: return "deepseek_v3";
+    case SynthLayout::kStep3: return "step3";
+    case SynthLayout::kMfaKr: return "mfa-kr";
+  }
+  return "?";
+}
+
+SynthLayout read_synth_layout(std::string_view name) {
+  for (SynthLayout l : {SynthLayout::kLlama, SynthLayout::kDeepseekV3, SynthLayout::kStep3,
+                        SynthLayout::kMfaKr}) {
+    if (name == synth_layout_name(l)) return l;
+  }
+  throw errors::unknown_name("--layout", "layout", std::string(name),
+                             "llama, deepseek_v3, step3, mfa-kr");
+}
+
+SynthLayout synth_layout_for(Variant v) {
+  switch (v) {
+    case Variant::kMha: case Variant::kMqa: case Variant::kGqa: return SynthLayout::kLlama;
+    case Variant::kMla: return SynthLayout::kDeepseekV3;
+    case Variant::kMfa: return SynthLayout::kStep3;
+    case Variant::kMfaKr: return SynthLayout::kMfaKr;
+    default:
+      throw InputError(fmt::format("synth: no checkpoint layout for {} attention",
+                                   variant_label(v)));
+  }
+}
+
+int64_t RankPattern::rank_of(int64_t layer, int64_t head, int64_t heads, int64_t nominal) const {
+  const int64_t i = (layer * heads + head) % static_cast<int64_t>(ranks.size());
+  const int64_t r = ranks[static_cast<size_t>(i)];
+  return r < 0 ? nominal : r;
+}
+
+RankPattern parse_rank_pattern(std::string_view text, const std::string& flag) {
+  RankPattern p;
+  p.ranks.clear();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item(text.substr(pos, comma - pos));
+    if (item == "full") {
+      p.ranks.push_back(-1);
+    } else {
+      size_t used = 0;
+      long long v = -1;
+      try {
+        v = std::stoll(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (item.empty() || used != item.size() || v < 0) {
+        throw InputError(fmt::format("{}: '{}' is not a rank (a number ≥ 0 or 'full'; lists "
+                                     "like 1,4,full cycle over heads)", flag, item));
+      }
+      p.ranks.push_back(v);
+    }
+    pos = comma + 1;
+  }
+  return p;
+}
+
+SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o) {
+  AttentionShape s = o.shape;
+  const std::string where = "synth";
+  validate_shape(s, where);
+  if (synth_layout_for(s.variant) != o.layout &&
+      !(o.layout == SynthLayout::kMfaKr && s.variant == Variant::kMfa)) {
+    throw InputError(fmt::format("synth: layout {} cannot store {} attention",
+                                 synth_layout_name(o.layout), variant_label(s.variant)));
+  }
+  if (o.layout == SynthLayout::kMfaKr) s.variant = Variant::kMfaKr;
+  if (o.layers <= 0) throw errors::not_positive(where, "layers", o.layers);
+  if (o.dtype != "F32" && o.dtype != "BF16") {
+    throw InputError(fmt::format("synth: dtype '{}' is not F32 or BF16", o.dtype));
+  }
+  const int64_t d = s.d_model, n = s.heads;
+  const CapacityRanks nominal = capacity_ranks(s);
+  const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
+  check_rank(o.qk_rank, o.layers, n, qk_nom, "--qk-rank");
+  check_rank(o.vo_rank, o.layers, n, vo_nom, "--vo-rank");
+  const std::string& dt = o.dtype;
+  // config.json needs an FFN width; no FFN tensors are written, so a GLU default will do.
+  const int64_t ffn = o.intermediate_size > 0 ? o.intermediate_size : (8 * d / 3 + 127) / 128 * 128;
+  const uint64_t seed = o.seed;
+  std::vector<TensorToWrite> tensors;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape,
+                 std::function<void(std::span<float>)> fill) {
+    tensors.push_back({name, dt, std::move(shape), std::move(fill)});
+  };
+  nlohmann::ordered_json config;
+  const std::string torch_dtype = dt == "F32" ? "float32" : "bfloat16";
+
+  switch (o.layout) {
+    case SynthLayout::kLlama: {
+      const int64_t g = s.kv_heads, h = s.head_dim;
+      if (h > d) throw InputError("synth: head_dim must not exceed hidden_size");
+      config = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
+                {"hidden_size", d}, {"intermediate_size", ffn},
+                {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
+                {"num_key_value_heads", g}, {"head_dim", h}};
+      for (int64_t l = 0; l < o.layers; ++l) {
+        const std::string b = fmt::format("model.layers.{}.", l);
+        add(b + "input_layernorm.weight", {d}, [](std::span<float> v) {
+          std::fill(v.begin(), v.end(), 1.0f);
+        });
+        // q_proj [n·h, d]: head c rows are A_cᵀ = (U Σ Vᵀ)ᵀ, A_c d×h planted.
+        add(b + "self_attn.q_proj.weight", {n * h, d}, [=](std::span<float> v) {
+          parallel_for(n, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kQHead, c);
+            put(v, d, c * h, 0, planted_factor(d, h, o.qk_rank.rank_of(l, c, n, h), rng).transpose());
+          });
+        });
+        // k_proj, v_proj [g·h, d]: each group's rows orthonormal (σ(B) all 1).
+        for (auto [proj_name, proj_role] : {std::pair{"k_proj", kKGroup}, std::pair{"v_proj", kVGroup}}) {
+          // Plain copies: lambdas may not capture structured bindings before C++20's P1091 (clang 14).
+          const std::string name = proj_name;
+          const auto role = proj_role;
+          add(b + "self_attn." + name + ".weight", {g * h, d}, [=](std::span<float> v) {
+            parallel_for(g, [&](int64_t j) {
+              auto rng = rng_for(seed, l, role, j);
+              put(v, d, j * h, 0, orthonormal(d, h, rng).transpose());
+            });
+          });
+        }
+        // o_proj [d, n·h]: head c columns are Wo_c = U Σ Vᵀ (d×h), the VO circuit's own factor.
+        add(b + "self_attn.o_proj.weight", {d, n * h}, [=](std::span<float> v) {
+          parallel_for(n, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kOHead, c);
+            put(v, n * h, 0, c * h, planted_factor(d, h, o.vo_rank.rank_of(l, c, n, h), rng));
+          });
+        });
+      }
+      break;
+    }
+    case SynthLayout::kDeepseekV3: {
+      const int64_t ql = s.q_lora_rank, C = s.kv_lora_rank, nope = s.qk_nope_dim,
+                    rope = s.qk_rope_dim, hv = s.v_head_dim, qk = nope + rope;
+      if ((ql > 0 && (ql < nope || ql < rope || ql > d)) || C < nope || C < hv || C + rope > d ||
+          (ql == 0 && qk > d)) {
+        throw InputError("synth: MLA construction needs q_lora ≥ nope, rope; kv_lora ≥ nope, v; "
+                         "q_lora and kv_lora + rope ≤ hidden_size");
+      }
+      config = {{"architectures", {"DeepseekV3ForCausalLM"}}, {"model_type", "deepseek_v3"},
+                {"hidden_size", d}, {"intermediate_size", ffn},
+                {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
+                {"num_key_value_heads", n}, {"q_lora_rank", ql > 0 ? nlohmann::ordered_json(ql)
+                                                                   : nlohmann::ordered_json()},
+                {"kv_lora_rank", C}, {"qk_nope_head_dim", nope}, {"qk_rope_head_dim", rope},
+                {"v_head_dim", hv}};
+      for (int64_t l = 0; l < o.layers; ++l) {
+        const std::string b = fmt::format("model.layers.{}.self_attn.", l);
+        add(fmt::format("model.layers.{}.input_layernorm.weight", l), {d},
+            [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+        // Query: per head c a nope block and a rope block. With q_lora the block is
+        // (U Σ Vᵀ)ᵀ·diag(1/γ_q) with U ql×width (q_a_proj has orthonormal rows); without, q_proj
+        // rows are (U Σ Vᵀ)ᵀ with U d×width.
+        const int64_t qin = ql > 0 ? ql : d;
+        auto q_blocks = [=](std::span<float> v) {
+          auto grng = rng_for(seed, l, kQNorm, 0);
+          const VectorXd gamma = ql > 0 ? norm_weights(ql, grng) : VectorXd::Ones(qin);
+          const VectorXd inv = gamma.cwiseInverse();
+          parallel_for(n, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kQHead, c);
+            put(v, qin, c * qk, 0,
+                planted_factor(qin, nope, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose() *
+                    inv.asDiagonal());
+            auto rrng = rng_for(seed, l, kQRope, c);
+            if (rope > 0)
+              put(v, qin, c * qk + nope, 0,
+                  planted_factor(qin, rope, rope, rrng).transpose() * inv.asDiagonal());
+          });
+        };
+        if (ql > 0) {
+          add(b + "q_a_proj.weight", {ql, d}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kQDown, 0);
+            put(v, d, 0, 0, orthonormal(d, ql, rng).transpose());
+          });
+          add(b + "q_a_layernorm.weight", {ql}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kQNorm, 0);
+            put(v, 1, 0, 0, norm_weights(ql, rng));
+          });
+          add(b + "q_b_proj.weight", {n * qk, ql}, q_blocks);
+        } else {
+          add(b + "q_proj.weight", {n * qk, d}, q_blocks);
+        }
+        // kv_a_proj_with_mqa [C + rope, d]: orthonormal rows (latent, then the RoPE key).
+        add(b + "kv_a_proj_with_mqa.weight", {C + rope, d}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kKvDown, 0);
+          put(v, d, 0, 0, orthonormal(d, C + rope, rng).transpose());
+        });
+        add(b + "kv_a_layernorm.weight", {C}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kKvNorm, 0);
+          put(v, 1, 0, 0, norm_weights(C, rng));
+        });
+        // kv_b_proj [n·(nope + v), C]: per head key rows Qᵀ·diag(1/γ_kv), then value rows
+        // Q'ᵀ·diag(1/γ_kv), Q and Q' with orthonormal columns (C×nope, C×v).
+        add(b + "kv_b_proj.weight", {n * (nope + hv), C}, [=](std::span<float> v) {
+          auto grng = rng_for(seed, l, kKvNorm, 0);
+          const VectorXd inv = norm_weights(C, grng).cwiseInverse();
+          parallel_for(n, [&](int64_t c) {
+            auto krng = rng_for(seed, l, kKHead, c), vrng = rng_for(seed, l, kVHead, c);
+            put(v, C, c * (nope + hv), 0, orthonormal(C, nope, krng).transpose() * inv.asDiagonal());
+            put(v, C, c * (nope + hv) + nope, 0,
+                orthonormal(C, hv, vrng).transpose() * inv.asDiagonal());
+          });
+        });
+        add(b + "o_proj.weight", {d, n * hv}, [=](std::span<float> v) {
+          parallel_for(n, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kOHead, c);
+            put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
+          });
+        });
+      }
+      break;
+    }
+    case SynthLayout::kStep3: case SynthLayout::kMfaKr: {
+      const int64_t C = s.head_dim, cq = s.q_share_dim > 0 ? s.q_share_dim : C;
+      if (cq < C || cq > d || 2 * C > d) {
+        throw InputError("synth: MFA construction needs C ≤ share_q_dim ≤ hidden_size and "
+                         "2·head_dim ≤ hidden_size");
+      }
+      config = {{"architectures", {"Step3TextForCausalLM"}}, {"model_type", "step3_text"},
+                {"hidden_size", d}, {"intermediate_size", ffn},
+                {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
+                {"num_attention_groups", 1}, {"head_dim", C}, {"share_q_dim", cq}};
+      const bool kr = o.layout == SynthLayout::kMfaKr;
+      for (int64_t l = 0; l < o.layers; ++l) {
+        const std::string b = fmt::format("model.layers.{}.self_attn.", l);
+        add(fmt::format("model.layers.{}.input_layernorm.weight", l), {d},
+            [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+        add(b + "q_proj.weight", {cq, d}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kSDown, 0);
+          put(v, d, 0, 0, orthonormal(d, cq, rng).transpose());
+        });
+        add(b + "inter_norm.weight", {cq}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kQNorm, 0);
+          put(v, 1, 0, 0, norm_weights(cq, rng));
+        });
+        add(b + "wq.weight", {n * C, cq}, [=](std::span<float> v) {
+          auto grng = rng_for(seed, l, kQNorm, 0);
+          const VectorXd inv = norm_weights(cq, grng).cwiseInverse();
+          parallel_for(n, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kQHead, c);
+            put(v, cq, c * C, 0,
+                planted_factor(cq, C, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose() *
+                    inv.asDiagonal());
+          });
+        });
+        // S_K and S_V: orthonormal rows, drawn together so they are independent directions.
+        add(b + "k_proj.weight", {C, d}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kKGroup, 0);
+          put(v, d, 0, 0, orthonormal(d, C, rng).transpose());
+        });
+        if (!kr) {
+          add(b + "v_proj.weight", {C, d}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kVGroup, 0);
+            put(v, d, 0, 0, orthonormal(d, C, rng).transpose());
+          });
+        } else {
+          // Key reuse: V = (I + diag(α)·N)·K with α in [0.5, 1] and N = diag(1/α)(O − I) for a
+          // random orthogonal O, so the value projection O·S_K has orthonormal rows.
+          add(b + "kr_n.weight", {C, C}, [=](std::span<float> v) {
+            auto arng = rng_for(seed, l, kKrAlpha, 0), orng = rng_for(seed, l, kKrOrtho, 0);
+            std::uniform_real_distribution<double> u(0.5, 1.0);
+            VectorXd alpha(C);
+            for (Index i = 0; i < C; ++i) alpha(i) = u(arng);
+            const MatrixXd ortho = orthonormal(C, C, orng);
+            put(v, C, 0, 0, alpha.cwiseInverse().asDiagonal() * (ortho - MatrixXd::Identity(C, C)));
+          });
+          add(b + "kr_alpha", {C}, [=](std::span<float> v) {
+            auto arng = rng_for(seed, l, kKrAlpha, 0);
+            std::uniform_real_distribution<double> u(0.5, 1.0);
+            for (Index i = 0; i < C; ++i) v[static_cast<size_t>(i)] = static_cast<float>(u(arng));
+          });
+        }
+        add(b + "o_proj.weight", {d, n * C}, [=](std::span<float> v) {
+          parallel_for(n, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kOHead, c);
+            put(v, n * C, 0, c * C, planted_factor(d, C, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
+          });
+        });
+      }
+      break;
+    }
+  }
+  config["vocab_size"] = o.vocab_size;
+  config["rms_norm_eps"] = 1e-6;
+  config["rope_theta"] = 10000.0;
+  config["tie_word_embeddings"] = false;
+  config["torch_dtype"] = torch_dtype;
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw InputError(fmt::format("{}: cannot create the folder: {}", dir, ec.message()));
+  SafetensorsWriteOptions wo;
+  wo.max_shard_bytes = o.max_shard_bytes;
+  wo.metadata = {{"gmha_synth", fmt::format("layout={} seed={} dtype={}",
+                                            synth_layout_name(o.layout), o.seed, o.dtype)}};
+  SynthResult r;
+  write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
+  r.files.push_back("config.json");
+  for (auto& f : write_safetensors(dir, tensors, wo)) r.files.push_back(f);
+  for (const auto& t : tensors) {
+    int64_t e = 1;
+    for (int64_t x : t.shape) e = checked_mul(e, x, "tensor elements");
+    r.tensor_bytes += static_cast<uint64_t>(e) * (dt == "F32" ? 4 : 2);
+  }
+  r.tensors = static_cast<int64_t>(tensors.size());
+  return r;
+}
+
+}  // namespace gmha

@@ -1,0 +1,208 @@
+#include "gmha/capacity/fit.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "gmha/attention/weights.hpp"
+#include "gmha/capacity/figures.hpp"
+#include "gmha/core/checked.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+namespace {
+
+// Largest context the search tries (2^40 tokens); beyond it a model "fits any context".
+constexpr int64_t kMaxContext = int64_t{1} << 40;
+
+// Weight elements of one attention layer held by one rank (see the header for the rules).
+double attention_elements_per_gpu(const AttentionShape& a, int64_t n, int64_t kv_per_gpu) {
+  double total = 0;
+  for (const WeightTensor& w : attention_weights(a)) {
+    const double e = static_cast<double>(w.elements());
+    bool replicated = false;
+    double per_gpu = e / static_cast<double>(n);
+    switch (a.variant) {
+      case Variant::kMha:
+      case Variant::kMqa:
+      case Variant::kGqa:
+        if (w.name.rfind("k_proj", 0) == 0 || w.name.rfind("v_proj", 0) == 0) {
+          // Rows are g*h: each rank holds kv_per_gpu heads (a replica when g < N).
+          per_gpu = e / static_cast<double>(a.kv_heads) * static_cast<double>(kv_per_gpu);
+        }
+        break;
+      case Variant::kMla:
+        replicated = w.name == "q_a_proj" || w.name == "q_a_layernorm" ||
+                     w.name == "kv_a_proj_with_mqa" || w.name == "kv_a_layernorm";
+        break;
+      case Variant::kMfa:
+      case Variant::kMfaKr:
+        replicated = w.name == "q_proj" || w.name == "inter_norm" || w.name == "k_proj" ||
+                     w.name == "v_proj" || w.name == "kr_n" || w.name == "kr_alpha";
+        break;
+      case Variant::kFpba:
+      case Variant::kLinear:
+        break;
+    }
+    total += replicated ? e : per_gpu;
+  }
+  return total;
+}
+
+}  // namespace
+
+FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
+  validate_model(m, m.name);
+  const int64_t n = o.gpus;
+  if (n <= 0) throw errors::not_positive("--gpus", "gpus", n);
+  if (o.batch <= 0) throw errors::not_positive("--batch", "batch", o.batch);
+  if (o.context <= 0) throw errors::not_positive("--context", "context", o.context);
+  if (!(o.memory_fraction > 0 && o.memory_fraction <= 1)) {
+    throw InputError(fmt::format("--memory-fraction: {} is not in (0, 1]", o.memory_fraction));
+  }
+  FitResult r;
+  r.gpus = n;
+  r.memory_per_gpu = o.memory_per_gpu ? *o.memory_per_gpu : o.card.memory_bytes;
+  if (!(r.memory_per_gpu > 0) || !std::isfinite(r.memory_per_gpu)) {
+    throw InputError(
+        fmt::format("card {}: no memory size known; give --memory BYTES", o.card.name));
+  }
+  r.usable_per_gpu = r.memory_per_gpu * o.memory_fraction;
+  const double wbytes = dtype_bits(o.weight_dtype) / 8.0;
+  const int64_t d = m.d_model;
+
+  double weight_elems = 0;  // one rank
+  double weight_elems_all = 0;
+  for (const LayerGroup& g : m.groups()) {
+    const AttentionShape& a = g.spec.attention;
+    const int64_t layers = static_cast<int64_t>(g.layers.size());
+    GroupShard s;
+    s.label = g.label();
+    s.layers = layers;
+    if (a.heads % n != 0) {
+      throw InputError(fmt::format("--gpus {}: {} query heads of layers {} do not split {} ways", n,
+                                   a.heads, g.layer_list(), n));
+    }
+    const int bits = dtype_bits(g.spec.kv_dtype);
+    const int64_t cached = attention_counts(a).cached_elements;  // one layer, all its streams
+    switch (a.variant) {
+      case Variant::kMha:
+      case Variant::kMqa:
+      case Variant::kGqa: {
+        const int64_t kv = a.kv_heads;
+        if (kv >= n ? kv % n != 0 : n % kv != 0) {
+          throw InputError(
+              fmt::format("--gpus {}: {} KV heads neither split {} ways nor replicate "
+                          "evenly (layers {})",
+                          n, kv, n, g.layer_list()));
+        }
+        s.kv_heads = kv;
+        s.kv_heads_per_gpu = kv >= n ? kv / n : 1;
+        s.kv_replication = kv >= n ? 1 : n / kv;
+        // The layer's K and V streams hold kv heads each; a rank caches kv_heads_per_gpu of them.
+        s.kv_bytes_per_token_per_gpu =
+            static_cast<double>(checked_product({cached / kv, s.kv_heads_per_gpu, bits}, "kv")) /
+            8.0;
+        s.note = kv >= n ? fmt::format("{} KV heads per rank", s.kv_heads_per_gpu)
+                         : fmt::format("g = {} < N: each KV head replicated on {} ranks", kv,
+                                       s.kv_replication);
+        break;
+      }
+      case Variant::kMla:
+      case Variant::kMfa:
+      case Variant::kMfaKr:
+        s.kv_heads = 1;
+        s.kv_heads_per_gpu = 1;
+        s.kv_replication = n;
+        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
+        s.note = a.variant == Variant::kMla ? "latent + RoPE key replicated on every rank"
+                                            : "single K/V head replicated on every rank";
+        if (n == 1) s.note = "";
+        break;
+      case Variant::kFpba:
+        s.kv_heads = a.heads;
+        s.kv_heads_per_gpu = a.heads / n;
+        s.kv_bytes_per_token_per_gpu =
+            static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / static_cast<double>(n);
+        break;
+      case Variant::kLinear:
+        s.kv_heads = a.heads;
+        s.kv_heads_per_gpu = a.heads / n;
+        s.state_bytes_per_gpu =
+            static_cast<double>(checked_mul(linear_state_elements(a), bits, "state")) / 8.0 /
+            static_cast<double>(n);
+        s.note = "fixed state, heads split";
+        break;
+    }
+    if (a.variant != Variant::kLinear && g.spec.span.kind != SpanKind::kFull) {
+      s.tokens_cap = g.spec.span.tokens;
+    }
+    const double attn = attention_elements_per_gpu(a, n, s.kv_heads_per_gpu);
+    const double attn_all = static_cast<double>(attention_counts(a).params);
+    // Experts and dense matrices split N ways; the router (d x E) is replicated.
+    const FfnParams fp = ffn_params(g.spec.ffn, d);
+    const double router = static_cast<double>(fp.router);
+    const double ffn_split = static_cast<double>(fp.total - fp.router);
+    weight_elems +=
+        static_cast<double>(layers) * (attn + ffn_split / static_cast<double>(n) + router);
+    weight_elems_all += static_cast<double>(layers) * (attn_all + ffn_split + router);
+    r.groups.push_back(std::move(s));
+  }
+  // Embeddings split over the vocabulary; RMSNorms (two per layer and the final one) replicated.
+  const double embed = static_cast<double>(embedding_params(m));
+  const double norms = static_cast<double>(norm_params(m));
+  weight_elems += embed / static_cast<double>(n) + norms;
+  weight_elems_all += embed + norms;
+  r.weights_per_gpu = weight_elems * wbytes;
+  r.weights_total = weight_elems_all * wbytes;
+  r.weights_fit = r.weights_per_gpu <= r.usable_per_gpu;
+  r.kv_budget_per_gpu = r.weights_fit ? r.usable_per_gpu - r.weights_per_gpu : 0;
+
+  const double per_seq = kv_bytes_per_sequence_per_gpu(r, o.context);
+  r.kv_per_gpu = per_seq * static_cast<double>(o.batch);
+  r.free_per_gpu = r.usable_per_gpu - r.weights_per_gpu - r.kv_per_gpu;
+  if (r.weights_fit && per_seq > 0) {
+    r.max_batch = static_cast<int64_t>(std::min(std::floor(r.kv_budget_per_gpu / per_seq), 9.2e18));
+  }
+  // Longest context at the batch: KV grows monotonically with T, so bisect on it.
+  auto fits = [&](int64_t t) {
+    return r.weights_fit && kv_bytes_per_sequence_per_gpu(r, t) * static_cast<double>(o.batch) <=
+                                r.kv_budget_per_gpu;
+  };
+  if (fits(kMaxContext)) {
+    r.max_context = std::nullopt;
+  } else if (!fits(1)) {
+    r.max_context = 0;
+  } else {
+    int64_t lo = 1, hi = kMaxContext;  // fits(lo), !fits(hi)
+    while (hi - lo > 1) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      (fits(mid) ? lo : hi) = mid;
+    }
+    r.max_context = lo;
+  }
+  return r;
+}
+
+double kv_bytes_per_sequence_per_gpu(const FitResult& f, int64_t context) {
+  double total = 0;
+  for (const GroupShard& g : f.groups) {
+    const int64_t tokens = g.tokens_cap > 0 ? std::min(context, g.tokens_cap) : context;
+    total += static_cast<double>(g.layers) *
+             (g.kv_bytes_per_token_per_gpu * static_cast<double>(tokens) + g.state_bytes_per_gpu);
+  }
+  return total;
+}
+
+std::optional<double> moe_sparsity(const ModelDesign& m) {
+  for (const LayerGroup& g : m.groups()) {
+    const FfnShape& f = g.spec.ffn;
+    if (f.kind != FfnKind::kMoe) continue;
+    return static_cast<double>(f.top_k + f.shared_experts) /
+           static_cast<double>(f.routed_experts + f.shared_experts);
+  }
+  return std::nullopt;
+}
+
+}  // namespace gmha

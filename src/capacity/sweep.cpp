@@ -1,0 +1,487 @@
+#include "gmha/capacity/sweep.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <queue>
+#include <stdexcept>
+
+#include "gmha/attention/design_spec.hpp"
+#include "gmha/capacity/cost.hpp"
+#include "gmha/core/checked.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+namespace {
+
+constexpr uint64_t kMaxDesigns = 1'000'000'000;  // ~30 s of evaluation; narrow the grids beyond
+constexpr size_t kChunk = 1 << 18;               // candidates per Pareto chunk (~20 MB)
+
+std::vector<int64_t> range(int64_t lo, int64_t hi, int64_t step, int64_t cap = 0) {
+  std::vector<int64_t> v;
+  for (int64_t x = lo; x <= hi; x += step) {
+    if (cap == 0 || x <= cap) v.push_back(x);
+  }
+  return v;
+}
+
+// A feasible candidate with the keys the selection uses. kv is exact in bits (per token, all
+// layers); score is "lower is better" (-TER, -SLSD or $/1M tokens).
+struct Record {
+  SweepCandidate c;
+  int64_t kv_bits = 0;
+  int64_t flops = 0;  // core + projections
+  int64_t ter = 0;
+  int64_t params = 0;
+  double score = 0;
+  uint64_t index = 0;  // enumeration order, the last tie-break
+};
+
+// Pareto order: KV ascending, FLOPs ascending, TER descending, then params, then enumeration.
+bool pareto_before(const Record& a, const Record& b) {
+  if (a.kv_bits != b.kv_bits) return a.kv_bits < b.kv_bits;
+  if (a.flops != b.flops) return a.flops < b.flops;
+  if (a.ter != b.ter) return a.ter > b.ter;
+  if (a.params != b.params) return a.params < b.params;
+  return a.index < b.index;
+}
+
+// Objective order: score, then KV, FLOPs, params, enumeration.
+bool rank_before(const Record& a, const Record& b) {
+  if (a.score != b.score) return a.score < b.score;
+  if (a.kv_bits != b.kv_bits) return a.kv_bits < b.kv_bits;
+  if (a.flops != b.flops) return a.flops < b.flops;
+  if (a.params != b.params) return a.params < b.params;
+  return a.index < b.index;
+}
+
+// Non-dominated subset (weak dominance: a point equal in all three keys to an earlier one is
+// dropped, so each frontier triple appears once, represented by its fewest-params design).
+// Sorted by KV, every earlier point has KV <=; a staircase map flops -> max TER (TER rising with
+// flops) answers "is there an earlier point with flops <= f and TER >= t" in O(log n).
+std::vector<Record> pareto(std::vector<Record> v) {
+  std::sort(v.begin(), v.end(), pareto_before);
+  std::map<int64_t, int64_t> stair;
+  std::vector<Record> out;
+  for (const Record& r : v) {
+    auto it = stair.upper_bound(r.flops);
+    if (it != stair.begin() && std::prev(it)->second >= r.ter) continue;  // dominated
+    out.push_back(r);
+    // Drop staircase steps this point now dominates (flops >= f and TER <= t), then insert it.
+    auto jt = stair.lower_bound(r.flops);
+    while (jt != stair.end() && jt->second <= r.ter) jt = stair.erase(jt);
+    stair[r.flops] = r.ter;
+  }
+  return out;
+}
+
+int64_t mul(int64_t a, int64_t b, const char* what) { return checked_mul(a, b, what); }
+
+std::string figures_mismatch(const SweepDesign& d, const char* what) {
+  return fmt::format("sweep: fast path and compute_figures disagree on {} for {}", what, d.spec);
+}
+
+}  // namespace
+
+SweepSpace default_sweep_space(int64_t d, int64_t layers) {
+  SweepSpace s;
+  s.d_model = d;
+  s.layers = layers;
+  s.families = {Variant::kMha, Variant::kGqa, Variant::kMqa,
+                Variant::kMla, Variant::kMfa, Variant::kMfaKr};
+  s.heads = range(1, 256, 1);
+  s.head_dims = {64, 80, 96, 128, 160, 192, 256};
+  s.mla_latents = range(64, 1024, 64);
+  s.mla_nope = {64, 128, 192};
+  s.mla_rope = {0, 32, 64};
+  s.mla_q_lora = {0, 768, 1536, 3072};
+  s.mfa_dims = range(32, 1024, 32);
+  s.mfa_q_share = range(256, 8192, 256, d > 0 ? std::max<int64_t>(d, 256) : 0);
+  return s;
+}
+
+std::vector<int64_t> parse_int_grid(const std::string& text, const std::string& flag,
+                                    bool allow_zero) {
+  auto number = [&](std::string_view s) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
+      throw InputError(
+          fmt::format("{}: '{}' is not an integer grid (e.g. 64,128 or 64-1024:64)", flag, text));
+    }
+    if (v < (allow_zero ? 0 : 1) || v > std::numeric_limits<int32_t>::max()) {
+      throw InputError(
+          fmt::format("{}: value {} out of range ({} to 2147483647)", flag, v, allow_zero ? 0 : 1));
+    }
+    return v;
+  };
+  std::vector<int64_t> out;
+  size_t pos = 0;
+  while (true) {
+    size_t comma = text.find(',', pos);
+    std::string_view item(text.data() + pos,
+                          (comma == std::string::npos ? text.size() : comma) - pos);
+    size_t dash = item.find('-');
+    if (dash == std::string_view::npos) {
+      out.push_back(number(item));
+    } else {
+      std::string_view rest = item.substr(dash + 1);
+      size_t colon = rest.find(':');
+      const int64_t lo = number(item.substr(0, dash));
+      const int64_t hi = number(rest.substr(0, colon));
+      const int64_t step = colon == std::string_view::npos ? 1 : number(rest.substr(colon + 1));
+      if (step <= 0) throw InputError(fmt::format("{}: step in '{}' must be positive", flag, item));
+      if (hi < lo) throw InputError(fmt::format("{}: range '{}' is empty", flag, item));
+      if ((hi - lo) / step > 10'000'000) {
+        throw InputError(fmt::format("{}: range '{}' has over 10M values", flag, item));
+      }
+      for (int64_t v = lo; v <= hi; v += step) out.push_back(v);
+    }
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<Variant> parse_families(const std::string& text) {
+  if (text == "all") return default_sweep_space(0, 0).families;
+  std::vector<Variant> out;
+  size_t pos = 0;
+  while (true) {
+    size_t comma = text.find(',', pos);
+    std::string name =
+        text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    auto v = find_variant(name);
+    if (!v || *v == Variant::kFpba || *v == Variant::kLinear) {
+      throw errors::unknown_name("--families", "family", name, "mha, gqa, mqa, mla, mfa, mfa-kr");
+    }
+    if (std::find(out.begin(), out.end(), *v) == out.end()) out.push_back(*v);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+SweepObjective parse_objective(const std::string& text, std::optional<Hardware>& card) {
+  if (text == "ter") return SweepObjective::kTer;
+  if (text == "slsd") return SweepObjective::kSlsd;
+  if (text.rfind("cost:", 0) == 0) {
+    card = read_hardware(text.substr(5));
+    return SweepObjective::kCost;
+  }
+  throw InputError(fmt::format("--objective: '{}' is not ter, slsd or cost:CARD", text));
+}
+
+uint64_t sweep_space_size(const SweepSpace& s) {
+  auto n = [](const std::vector<int64_t>& v) { return static_cast<uint64_t>(v.size()); };
+  uint64_t total = 0;
+  for (Variant v : s.families) {
+    uint64_t k = 0;
+    switch (v) {
+      case Variant::kMha:
+      case Variant::kMqa:
+        k = checked_mul_u64(n(s.heads), n(s.head_dims), "sweep size");
+        break;
+      case Variant::kGqa: {
+        uint64_t divisors = 0;  // proper divisors 1 < g < n, summed over the heads grid
+        for (int64_t h : s.heads) {
+          for (int64_t g = 2; g * g <= h; ++g) {
+            if (h % g == 0) divisors += g * g == h ? 1 : 2;  // g and h/g
+          }
+        }
+        k = checked_mul_u64(divisors, n(s.head_dims), "sweep size");
+        break;
+      }
+      case Variant::kMla:
+        k = n(s.heads);
+        for (const auto* g : {&s.mla_latents, &s.mla_nope, &s.mla_rope, &s.mla_q_lora}) {
+          k = checked_mul_u64(k, n(*g), "sweep size");
+        }
+        break;
+      case Variant::kMfa:
+      case Variant::kMfaKr:
+        k = checked_mul_u64(checked_mul_u64(n(s.heads), n(s.mfa_dims), "sweep size"),
+                            n(s.mfa_q_share), "sweep size");
+        break;
+      default:
+        break;
+    }
+    total = checked_add_u64(total, k, "sweep size");
+  }
+  return total;
+}
+
+namespace {
+// The shape a candidate stands for: one full-attention layer with no biases (the spec string
+// candidate_model parses gives the same shape; tests hold the two equal on whole spaces).
+AttentionShape candidate_shape(const SweepCandidate& c, int64_t d) {
+  AttentionShape a;
+  a.variant = c.variant;
+  a.d_model = d;
+  a.heads = c.heads;
+  a.kv_heads = c.kv_heads;
+  switch (c.variant) {
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa:
+      a.head_dim = c.head_dim;
+      break;
+    case Variant::kMla:
+      a.kv_heads = 1;
+      a.kv_lora_rank = c.latent;
+      a.qk_nope_dim = c.nope;
+      a.qk_rope_dim = c.rope;
+      a.v_head_dim = c.nope;  // the sweep ties v to nope
+      a.q_lora_rank = c.q_lora;
+      break;
+    case Variant::kMfa:
+    case Variant::kMfaKr:
+      a.kv_heads = 1;
+      a.head_dim = c.head_dim;
+      a.q_share_dim = c.q_share;
+      break;
+    default:
+      throw InternalError("sweep: unsupported family");
+  }
+  return a;
+}
+}  // namespace
+
+FastFigures fast_figures(const SweepCandidate& c, const SweepOptions& o) {
+  // The same per-layer formulas as compute_figures (attention_counts, capacity_ranks,
+  // decode_attention_flops, attention_cost) on the candidate's shape, times L full layers; no
+  // allocation, no ModelDesign.
+  const SweepSpace& s = o.space;
+  const int64_t L = s.layers, T = o.context;
+  const AttentionShape a = candidate_shape(c, s.d_model);
+  const AttentionCounts n = attention_counts(a);
+  const CapacityRanks r = capacity_ranks(a);
+  FastFigures f;
+  f.frh = r.frh;
+  f.slsd = r.slsd;
+  f.ter = r.ter;
+  const int64_t token_bits = mul(n.cached_elements, dtype_bits(s.kv_dtype), "kv bits");
+  const int64_t bits_all_layers = mul(token_bits, L, "kv");
+  f.kv_bits_per_token = bits_all_layers;
+  f.kv_bytes_per_token = static_cast<double>(bits_all_layers) / 8.0;
+  f.attn_params = mul(n.params, L, "params");
+  f.attn_flops = mul(decode_attention_flops(a, T, o.convention), L, "attention flops");
+  f.linear_flops = checked_product({2, n.decode_matmul, L}, "linear flops");
+  if (o.card) {
+    const double read = static_cast<double>(mul(mul(T, token_bits, "kv read"), L, "kv read")) / 8.0;
+    f.attn_usd_per_mtok = attention_cost(*o.card, static_cast<double>(f.attn_flops), read,
+                                         static_cast<double>(f.linear_flops))
+                              .usd_per_token *
+                          1e6;
+  }
+  return f;
+}
+
+ModelDesign candidate_model(const SweepCandidate& c, const SweepSpace& s) {
+  std::string spec;
+  switch (c.variant) {
+    case Variant::kMha:
+    case Variant::kMqa:
+      spec = fmt::format("{}:d={},heads={},hd={}", variant_name(c.variant), s.d_model, c.heads,
+                         c.head_dim);
+      break;
+    case Variant::kGqa:
+      spec =
+          fmt::format("gqa:d={},heads={},kv={},hd={}", s.d_model, c.heads, c.kv_heads, c.head_dim);
+      break;
+    case Variant::kMla:
+      spec = fmt::format("mla:d={},heads={},c={},qlora={},nope={},rope={},v={}", s.d_model, c.heads,
+                         c.latent, c.q_lora, c.nope, c.rope, c.nope);
+      break;
+    case Variant::kMfa:
+    case Variant::kMfaKr:
+      spec = fmt::format("{}:d={},heads={},c={},cq={}", variant_name(c.variant), s.d_model, c.heads,
+                         c.head_dim, c.q_share);
+      break;
+    default:
+      throw std::logic_error("sweep: unsupported family");
+  }
+  spec += fmt::format(",layers={},kv_dtype={}", s.layers, dtype_name(s.kv_dtype));
+  return parse_design_spec(spec);
+}
+
+SweepResult run_sweep(const SweepOptions& o) {
+  const SweepSpace& s = o.space;
+  if (s.d_model <= 0) throw errors::not_positive("--d", "d", s.d_model);
+  if (s.layers <= 0) throw errors::not_positive("--layers", "layers", s.layers);
+  if (s.layers > 100000)
+    throw InputError(fmt::format("--layers: {} is implausible (max 100000)", s.layers));
+  if (o.context <= 0) throw errors::not_positive("--context", "context", o.context);
+  if (s.families.empty()) throw InputError("--families: no family to sweep");
+  if (o.objective == SweepObjective::kCost && !o.card) {
+    throw InputError("--objective cost needs a card (cost:CARD)");
+  }
+  struct Grid {
+    const std::vector<int64_t>* v;
+    const char* flag;
+    bool zero_ok;
+    bool used;
+  };
+  auto uses = [&](std::initializer_list<Variant> vs) {
+    for (Variant v : vs) {
+      if (std::find(s.families.begin(), s.families.end(), v) != s.families.end()) return true;
+    }
+    return false;
+  };
+  const bool gqa = uses({Variant::kMha, Variant::kGqa, Variant::kMqa});
+  const bool mla = uses({Variant::kMla});
+  const bool mfa = uses({Variant::kMfa, Variant::kMfaKr});
+  for (const Grid& g :
+       {Grid{&s.heads, "--heads", false, true}, Grid{&s.head_dims, "--head-dims", false, gqa},
+        Grid{&s.mla_latents, "--mla-c", false, mla}, Grid{&s.mla_nope, "--mla-nope", false, mla},
+        Grid{&s.mla_rope, "--mla-rope", true, mla}, Grid{&s.mla_q_lora, "--mla-qlora", true, mla},
+        Grid{&s.mfa_dims, "--mfa-c", false, mfa}, Grid{&s.mfa_q_share, "--mfa-cq", false, mfa}}) {
+    if (!g.used) continue;
+    if (g.v->empty()) throw InputError(fmt::format("{}: the grid is empty", g.flag));
+    for (int64_t x : *g.v) {
+      if (x < (g.zero_ok ? 0 : 1) || x > std::numeric_limits<int32_t>::max()) {
+        throw InputError(fmt::format("{}: value {} out of range", g.flag, x));
+      }
+    }
+  }
+  const uint64_t size = sweep_space_size(s);
+  if (size > kMaxDesigns) {
+    throw InputError(fmt::format("sweep: the space has {} designs (max {}); narrow the grids", size,
+                                 kMaxDesigns));
+  }
+  // Validate the extreme corner once so that overflow is reported up front, as an input error.
+  if (o.budgets.max_kv_bytes_per_token && !(*o.budgets.max_kv_bytes_per_token >= 0)) {
+    throw InputError("--max-kv-bytes-per-token must be a non-negative number");
+  }
+
+  SweepResult r;
+  std::vector<Record> chunk, frontier;
+  chunk.reserve(std::min<uint64_t>(size, kChunk));
+  std::vector<Record> best(s.families.size());
+  std::vector<bool> have_best(s.families.size(), false);
+  // Max-heap by rank order: the top holds the worst of the current top-N.
+  auto worse = [](const Record& a, const Record& b) { return rank_before(a, b); };
+  std::priority_queue<Record, std::vector<Record>, decltype(worse)> top(worse);
+
+  auto flush = [&]() {
+    std::vector<Record> f = pareto(std::move(chunk));
+    frontier.insert(frontier.end(), f.begin(), f.end());
+    if (frontier.size() > 4 * kChunk) frontier = pareto(std::move(frontier));
+    chunk.clear();
+  };
+  for_each_candidate(s, [&](const SweepCandidate& c) {
+    const uint64_t index = r.evaluated++;
+    const FastFigures f = fast_figures(c, o);
+    const int64_t flops = checked_add(f.attn_flops, f.linear_flops, "attention flops");
+    if (o.budgets.max_kv_bytes_per_token &&
+        f.kv_bytes_per_token > *o.budgets.max_kv_bytes_per_token)
+      return;
+    if (o.budgets.max_attn_params && f.attn_params > *o.budgets.max_attn_params) return;
+    if (o.budgets.max_attn_flops && flops > *o.budgets.max_attn_flops) return;
+    if (o.budgets.min_ter && f.ter < *o.budgets.min_ter) return;
+    ++r.feasible;
+    Record rec;
+    rec.c = c;
+    rec.kv_bits = f.kv_bits_per_token;
+    rec.flops = flops;
+    rec.ter = f.ter;
+    rec.params = f.attn_params;
+    rec.index = index;
+    switch (o.objective) {
+      case SweepObjective::kTer:
+        rec.score = -static_cast<double>(f.ter);
+        break;
+      case SweepObjective::kSlsd:
+        rec.score = -static_cast<double>(f.slsd);
+        break;
+      case SweepObjective::kCost:
+        rec.score = f.attn_usd_per_mtok;
+        break;
+    }
+    const size_t fam = static_cast<size_t>(
+        std::find(s.families.begin(), s.families.end(), c.variant) - s.families.begin());
+    if (!have_best[fam] || rank_before(rec, best[fam])) {
+      best[fam] = rec;
+      have_best[fam] = true;
+    }
+    if (o.top > 0) {
+      if (top.size() < o.top) {
+        top.push(rec);
+      } else if (rank_before(rec, top.top())) {
+        top.pop();
+        top.push(rec);
+      }
+    }
+    chunk.push_back(rec);
+    if (chunk.size() >= kChunk) flush();
+  });
+  flush();
+  frontier = pareto(std::move(frontier));
+
+  // Re-evaluate every reported design with the library's own figures; they must agree exactly.
+  const std::vector<Hardware> cards =
+      o.card ? std::vector<Hardware>{*o.card} : std::vector<Hardware>{};
+  CapacityOptions co;
+  co.context = o.context;
+  co.convention = o.convention;
+  auto report_design = [&](const Record& rec) {
+    SweepDesign d;
+    d.family = std::string(variant_name(rec.c.variant));
+    d.model = candidate_model(rec.c, s);
+    d.spec = d.model.spec;
+    d.figures = compute_figures(d.model, co);
+    d.attn_total_flops = checked_add(d.figures.attn_flops, d.figures.linear_flops, "flops");
+    const FastFigures fast = fast_figures(rec.c, o);
+    if (d.figures.ranks.ter != fast.ter || d.figures.ranks.slsd != fast.slsd ||
+        d.figures.ranks.frh != fast.frh) {
+      throw std::logic_error(figures_mismatch(d, "ranks"));
+    }
+    if (d.figures.kv_bytes_per_token != fast.kv_bytes_per_token) {
+      throw std::logic_error(figures_mismatch(d, "KV bytes per token"));
+    }
+    if (d.figures.attn_params != fast.attn_params)
+      throw std::logic_error(figures_mismatch(d, "params"));
+    if (d.figures.attn_flops != fast.attn_flops || d.figures.linear_flops != fast.linear_flops) {
+      throw std::logic_error(figures_mismatch(d, "FLOPs"));
+    }
+    if (o.card) {
+      const CostFigures cost = compute_cost(d.figures, cards);
+      d.attn_usd_per_mtok = cost.cards.front().attn_usd_per_mtok;
+      if (d.attn_usd_per_mtok != fast.attn_usd_per_mtok) {
+        throw std::logic_error(figures_mismatch(d, "cost"));
+      }
+    }
+    switch (o.objective) {
+      case SweepObjective::kTer:
+        d.objective = static_cast<double>(d.figures.ranks.ter);
+        break;
+      case SweepObjective::kSlsd:
+        d.objective = static_cast<double>(d.figures.ranks.slsd);
+        break;
+      case SweepObjective::kCost:
+        d.objective = d.attn_usd_per_mtok;
+        break;
+    }
+    return d;
+  };
+  for (const Record& rec : frontier) r.frontier.push_back(report_design(rec));
+  for (size_t i = 0; i < best.size(); ++i) {
+    if (have_best[i]) r.best.push_back(report_design(best[i]));
+  }
+  std::vector<Record> ranked;
+  while (!top.empty()) {
+    ranked.push_back(top.top());
+    top.pop();
+  }
+  std::reverse(ranked.begin(), ranked.end());
+  for (const Record& rec : ranked) r.ranked.push_back(report_design(rec));
+  return r;
+}
+
+}  // namespace gmha
