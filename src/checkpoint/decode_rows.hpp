@@ -3,6 +3,7 @@
 // row-local ones (each row of a tensor is a contiguous run of bytes); llama2.c's version-2 Q8_0
 // keeps all its scales after all its values and is handled by its own reader.
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,7 +18,7 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace gmha::detail {
 
-enum class Encoding { kNone, kF64, kF32, kF16, kBF16, kF8E4M3, kF8E5M2, kGgufQ8_0 };
+enum class Encoding { kNone, kF64, kF32, kF16, kBF16, kF8E4M3, kF8E5M2, kE8M0, kGgufQ8_0 };
 
 /// Elements per GGUF Q8_0 block and its size in bytes (f16 scale + 32 int8).
 inline constexpr int64_t kQ80Block = 32;
@@ -30,7 +31,7 @@ inline uint64_t row_bytes(Encoding e, int64_t cols) {
     case Encoding::kF64: return c * 8;
     case Encoding::kF32: return c * 4;
     case Encoding::kF16: case Encoding::kBF16: return c * 2;
-    case Encoding::kF8E4M3: case Encoding::kF8E5M2: return c;
+    case Encoding::kF8E4M3: case Encoding::kF8E5M2: case Encoding::kE8M0: return c;
     case Encoding::kGgufQ8_0: return c / kQ80Block * kQ80BlockBytes;
     case Encoding::kNone: return 0;
   }
@@ -65,6 +66,13 @@ void decode(Encoding e, const std::byte* src, int64_t count, T* out) {
       return;
     case Encoding::kF8E5M2:
       for (int64_t i = 0; i < count; ++i) out[i] = decode_f8_e5m2(static_cast<uint8_t>(src[i]));
+      return;
+    case Encoding::kE8M0:
+      // OCP MX E8M0 scale: 2^(x - 127), exact in float except 0xff, which is NaN.
+      for (int64_t i = 0; i < count; ++i) {
+        const uint8_t x = static_cast<uint8_t>(src[i]);
+        out[i] = x == 0xff ? static_cast<T>(NAN) : static_cast<T>(std::ldexp(1.0f, int{x} - 127));
+      }
       return;
     case Encoding::kGgufQ8_0:
       // Blocks of 32: f16 scale d, then 32 int8 q; value = d * q (ggml dequantize_row_q8_0).

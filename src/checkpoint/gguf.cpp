@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <numeric>
 #include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "decode_rows.hpp"  // internal, beside this file
+#include "gguf_quants.hpp"
 #include "gmha/checkpoint/mapped_file.hpp"
 #include "gmha/core/error.hpp"
 
@@ -43,8 +45,11 @@ constexpr GgmlType kGgmlTypes[] = {
     {"BF16", 1, 2, Encoding::kBF16},     kNoType, kNoType, kNoType,  // 31-33 removed
     {"TQ1_0", 256, 54, Encoding::kNone}, {"TQ2_0", 256, 66, Encoding::kNone},
     kNoType, kNoType, kNoType,  // 36-38 removed
-    {"MXFP4", 32, 17, Encoding::kNone},
+    {"MXFP4", 32, 17, Encoding::kNone},  {"NVFP4", 64, 36, Encoding::kNone},
+    {"Q1_0", 128, 18, Encoding::kNone},  {"Q2_0", 64, 18, Encoding::kNone},
 };
+// Quantized types (Encoding::kNone above) convert through detail::gguf_quant when it knows them;
+// the block sizes there must agree with this table.
 
 const GgmlType* find_type(uint32_t id) {
   if (id >= std::size(kGgmlTypes) || !kGgmlTypes[id].name) return nullptr;
@@ -228,7 +233,7 @@ GgufHeader parse_gguf(std::span<const std::byte> file, const std::string& where)
       throw InputError(
           fmt::format("{}: offset {} is not a multiple of the alignment {}", at, off, h.alignment));
     t.dtype = gt->name;
-    t.convertible = gt->encoding != Encoding::kNone;
+    t.convertible = gt->encoding != Encoding::kNone || detail::gguf_quant(type) != nullptr;
     t.shape.assign(ne.rbegin(), ne.rend());  // torch order: slowest dimension first
     t.bytes = bytes;
     t.file = where;
@@ -282,12 +287,35 @@ void GgufSource::read_rows_impl(std::string_view name, int64_t begin, int64_t en
                                 std::span<T> out) const {
   const TensorInfo& t = info(name);
   detail::check_read(t, begin, end, out.size(), where_);
-  const Encoding e = find_type(header_.types[&t - header_.tensors.data()])->encoding;
-  const uint64_t rb = detail::row_bytes(e, t.cols());
+  const uint32_t type = header_.types[&t - header_.tensors.data()];
+  const int64_t cols = t.cols();
+  if (const detail::GgufQuant* q = detail::gguf_quant(type)) {
+    // A row is a whole number of blocks (checked on parsing: ne[0] % block == 0, and every
+    // higher dimension multiplies whole rows), so rows [begin, end) are a contiguous byte run.
+    const int64_t blocks_per_row = cols / q->block;
+    const uint64_t rb = static_cast<uint64_t>(blocks_per_row * q->block_bytes);
+    const uint64_t off = t.offset + static_cast<uint64_t>(begin) * rb;
+    const uint64_t len = static_cast<uint64_t>(end - begin) * rb;
+    auto bytes = file_->range(off, len, fmt::format("tensor '{}'", t.name));
+    if constexpr (std::is_same_v<T, float>) {
+      q->decode(bytes.data(), (end - begin) * blocks_per_row, out.data());
+    } else {
+      // Doubles hold the same float values: decode a row to float, then widen.
+      std::vector<float> row(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < end - begin; ++r) {
+        q->decode(bytes.data() + static_cast<uint64_t>(r) * rb, blocks_per_row, row.data());
+        std::copy(row.begin(), row.end(), out.begin() + r * cols);
+      }
+    }
+    file_->release(off, len);
+    return;
+  }
+  const Encoding e = find_type(type)->encoding;
+  const uint64_t rb = detail::row_bytes(e, cols);
   const uint64_t off = t.offset + static_cast<uint64_t>(begin) * rb;
   const uint64_t len = static_cast<uint64_t>(end - begin) * rb;
   auto bytes = file_->range(off, len, fmt::format("tensor '{}'", t.name));
-  detail::decode(e, bytes.data(), (end - begin) * t.cols(), out.data());
+  detail::decode(e, bytes.data(), (end - begin) * cols, out.data());
   file_->release(off, len);
 }
 

@@ -4,11 +4,14 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "decode_rows.hpp"  // internal, beside this file
+#include "safetensors_quant.hpp"
 #include "gmha/checkpoint/mapped_file.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/checked.hpp"
@@ -34,6 +37,7 @@ constexpr DtypeInfo kDtypes[] = {
     {"F64", 8, Encoding::kF64},       {"F32", 4, Encoding::kF32},
     {"F16", 2, Encoding::kF16},       {"BF16", 2, Encoding::kBF16},
     {"F8_E4M3", 1, Encoding::kF8E4M3}, {"F8_E5M2", 1, Encoding::kF8E5M2},
+    {"F8_E8M0", 1, Encoding::kE8M0},
     {"I8", 1, Encoding::kNone},       {"U8", 1, Encoding::kNone},
     {"I16", 2, Encoding::kNone},      {"U16", 2, Encoding::kNone},
     {"I32", 4, Encoding::kNone},      {"U32", 4, Encoding::kNone},
@@ -177,9 +181,15 @@ struct SafetensorsSource::Impl {
     Encoding encoding = Encoding::kNone;
     int64_t scale = -1;  // index of the block-scale tensor, -1 when none
     int64_t block_rows = 0, block_cols = 0;
+    int64_t quant = -1;  // index into quants for a tensor assembled from several stored ones
   };
   std::vector<std::shared_ptr<const MappedFile>> files;
   std::vector<Entry> entries;  // parallel to tensors_
+  // Quantized schemes: the stored tensors they read (all of the files' tensors, with their file
+  // index) and one scheme per logical tensor.
+  std::vector<TensorInfo> stored;
+  std::vector<size_t> stored_file;
+  std::vector<detail::QuantScheme> quants;
 };
 
 namespace {
@@ -188,7 +198,8 @@ nlohmann::json read_json_file(const std::string& path) {
   return parse_json_text(read_text_file(path), path);
 }
 
-// Block size of FP8 weights: quantization_config.weight_block_size [rows, cols], else 128 x 128.
+// Block size of FP8 weights: quantization_config.weight_block_size [rows, cols], else {0, 0}
+// (then inferred from each scale's shape).
 std::pair<int64_t, int64_t> fp8_block(const nlohmann::json& config, const std::string& where) {
   const nlohmann::json* q = nullptr;
   if (config.is_object() && config.contains("quantization_config"))
@@ -197,7 +208,7 @@ std::pair<int64_t, int64_t> fp8_block(const nlohmann::json& config, const std::s
            config["text_config"].is_object() &&
            config["text_config"].contains("quantization_config"))
     q = &config["text_config"]["quantization_config"];
-  if (!q || !q->is_object() || !q->contains("weight_block_size")) return {128, 128};
+  if (!q || !q->is_object() || !q->contains("weight_block_size")) return {0, 0};
   const auto& b = (*q)["weight_block_size"];
   if (!b.is_array() || b.size() != 2)
     throw InputError(fmt::format(
@@ -206,6 +217,78 @@ std::pair<int64_t, int64_t> fp8_block(const nlohmann::json& config, const std::s
   int64_t r = json_count(b[0], where, field), c = json_count(b[1], where, field);
   if (r == 0 || c == 0) throw errors::not_positive(where, field, 0);
   return {r, c};
+}
+
+}  // namespace
+
+namespace {
+
+// Replaces the stored tensors of every quantized scheme (codes, scales, zeros, ...) by one
+// logical tensor at the position of its codes, so layout detection sees X.weight [out, in] and
+// never the auxiliary tensors. The full stored list stays in impl for decoding.
+void assemble_quants(std::vector<TensorInfo>& tensors, SafetensorsSource::Impl& impl,
+                     const nlohmann::json& config, const std::string& path) {
+  std::vector<detail::QuantScheme> found = detail::find_quant_schemes(tensors, config, path);
+  if (found.empty()) return;
+  impl.stored = tensors;
+  for (const auto& e : impl.entries) impl.stored_file.push_back(e.file);
+  std::map<std::string, size_t> by_name;
+  for (size_t i = 0; i < tensors.size(); ++i) by_name[tensors[i].name] = i;
+  std::map<size_t, size_t> at_codes;  // stored index of the codes -> scheme
+  std::set<size_t> hidden;
+  for (size_t k = 0; k < found.size(); ++k) {
+    detail::QuantScheme& q = found[k];
+    if (q.kind == detail::QuantKind::kPacked) {
+      // compressed-tensors keeps the unpacked [out, in] in weight_shape.
+      const TensorInfo& ws = tensors[q.global.index];
+      const std::string at = fmt::format("{}: tensor '{}'", path, ws.name);
+      if (ws.elements() != 2) throw InputError(fmt::format("{}: weight_shape has {} values, not 2", at, ws.elements()));
+      const auto& mf = *impl.files[impl.entries[q.global.index].file];
+      auto b = mf.range(ws.offset, ws.bytes, "tensor '" + ws.name + "'");
+      int64_t dims[2];
+      for (int d = 0; d < 2; ++d)
+        dims[d] = ws.dtype == "I64" ? detail::load<int64_t>(b.data() + 8 * d)
+                                    : detail::load<int32_t>(b.data() + 4 * d);
+      const TensorInfo& codes = tensors[q.codes.index];
+      const TensorInfo& sc = tensors[q.scales.index];
+      const int64_t per = 32 / q.bits;
+      if (dims[0] <= 0 || dims[1] <= 0 || codes.shape[0] != dims[0] ||
+          codes.shape[1] != (dims[1] + per - 1) / per)
+        throw InputError(fmt::format("{}: weight_shape [{}, {}] does not match '{}' {} ({} values per int32)",
+                                     at, dims[0], dims[1], codes.name, shape_text(codes.shape), per));
+      if (sc.shape.size() != 2 || sc.shape[0] != dims[0] || sc.shape[1] <= 0 || dims[1] % sc.shape[1] != 0)
+        throw InputError(fmt::format("{}: tensor '{}': scale shape {} does not divide weight [{}, {}] into groups",
+                                     path, sc.name, shape_text(sc.shape), dims[0], dims[1]));
+      q.info.shape = {dims[0], dims[1]};
+      q.group = dims[1] / sc.shape[1];
+    }
+    for (const auto& name : q.info.parts) hidden.insert(by_name.at(name));
+    at_codes[q.codes.index] = k;
+  }
+  std::vector<TensorInfo> list;
+  std::vector<SafetensorsSource::Impl::Entry> entries;
+  std::set<std::string> names;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (auto it = at_codes.find(i); it != at_codes.end()) {
+      const detail::QuantScheme& q = found[it->second];
+      if (!names.insert(q.info.name).second || (by_name.count(q.info.name) && !hidden.count(by_name[q.info.name])))
+        throw InputError(fmt::format("{}: tensor '{}' is both stored and assembled from '{}'", path,
+                                     q.info.name, tensors[i].name));
+      list.push_back(q.info);
+      SafetensorsSource::Impl::Entry e;
+      e.file = impl.entries[i].file;
+      e.quant = static_cast<int64_t>(it->second);
+      entries.push_back(e);
+    } else if (!hidden.count(i)) {
+      if (!names.insert(tensors[i].name).second)
+        throw InputError(fmt::format("{}: tensor '{}' is both stored and assembled", path, tensors[i].name));
+      list.push_back(tensors[i]);
+      entries.push_back(impl.entries[i]);
+    }
+  }
+  tensors = std::move(list);
+  impl.entries = std::move(entries);
+  impl.quants = std::move(found);
 }
 
 }  // namespace
@@ -306,22 +389,37 @@ std::shared_ptr<SafetensorsSource> SafetensorsSource::open(const std::string& pa
     if (!owner.count(name))
       throw InputError(fmt::format("{}: index maps '{}' to '{}', which does not contain it",
                                    index.string(), name, f));
+  assemble_quants(s->tensors_, impl, s->config_, path);
   s->index_tensors();
 
-  // FP8 block scales: X.weight (F8) + X.weight_scale_inv [ceil(R/br), ceil(C/bc)].
-  std::pair<int64_t, int64_t> block{0, 0};
+  // FP8 block scales: X.weight (F8) + X.weight_scale_inv [ceil(R/br), ceil(C/bc)], or
+  // compressed-tensors' X.weight_scale of the same shape (also a multiplier). The block is the
+  // config's weight_block_size, else the one the scale grid implies (br = ceil(R / grid rows)).
+  const std::pair<int64_t, int64_t> config_block = fp8_block(s->config_, path + "/config.json");
   for (size_t i = 0; i < s->tensors_.size(); ++i) {
     TensorInfo& t = s->tensors_[i];
     if (t.dtype != "F8_E4M3" && t.dtype != "F8_E5M2") continue;
     const TensorInfo* sc = s->find(t.name + "_scale_inv");
-    if (!sc) continue;
-    if (block.first == 0) block = fp8_block(s->config_, path + "/config.json");
+    if (!sc) {
+      sc = s->find(t.name + "_scale");
+      if (!sc || sc->shape.size() != 2) continue;
+    }
     const std::string at = fmt::format("{}: tensor '{}'", path, sc->name);
     if (t.shape.size() != 2)
       throw InputError(fmt::format("{}: block scales need a 2-D weight, '{}' has shape {}", at,
                                    t.name, shape_text(t.shape)));
-    if (sc->dtype != "F32" && sc->dtype != "BF16" && sc->dtype != "F16" && sc->dtype != "F64")
-      throw InputError(fmt::format("{}: scale dtype {} is not a float type", at, sc->dtype));
+    if (sc->dtype != "F32" && sc->dtype != "BF16" && sc->dtype != "F16" && sc->dtype != "F64" &&
+        sc->dtype != "F8_E8M0")
+      throw InputError(fmt::format("{}: scale dtype {} is not a float or E8M0 type", at, sc->dtype));
+    std::pair<int64_t, int64_t> block = config_block;
+    if (block.first == 0) {
+      // Per dimension: DeepSeek's 128 when the grid fits it, else the block the grid implies.
+      auto infer = [](int64_t n, int64_t grid) {
+        if ((n + 127) / 128 == grid || grid <= 0) return int64_t{128};
+        return std::max<int64_t>(1, (n + grid - 1) / grid);
+      };
+      block = {infer(t.shape[0], sc->shape[0]), infer(t.shape[1], sc->shape[1])};
+    }
     const std::vector<int64_t> want = {(t.shape[0] + block.first - 1) / block.first,
                                        (t.shape[1] + block.second - 1) / block.second};
     if (sc->shape != want)
@@ -349,6 +447,19 @@ void SafetensorsSource::read_rows_impl(std::string_view name, int64_t begin, int
   detail::check_read(t, begin, end, out.size(), where_);
   const size_t idx = &t - tensors_.data();
   const Impl::Entry& e = impl_->entries[idx];
+  if (e.quant >= 0) {
+    const auto& q = impl_->quants[static_cast<size_t>(e.quant)];
+    if constexpr (std::is_same_v<T, float>) {
+      detail::decode_quant_rows(q, impl_->stored, impl_->files, impl_->stored_file, begin, end,
+                                out.data());
+    } else {
+      std::vector<float> buf(out.size());  // the same floats, widened
+      detail::decode_quant_rows(q, impl_->stored, impl_->files, impl_->stored_file, begin, end,
+                                buf.data());
+      std::copy(buf.begin(), buf.end(), out.begin());
+    }
+    return;
+  }
   const MappedFile& f = *impl_->files[e.file];
   const int64_t cols = t.cols();
   const uint64_t rb = detail::row_bytes(e.encoding, cols);

@@ -9,3 +9,10 @@ list(APPEND GMHA_LIB_SOURCES
   src/checkpoint/checkpoint.cpp
   src/checkpoint/safetensors_writer.cpp
 )
+# Quantized formats (issue 12). -ffp-contract=off: ggml's a * b - c must not become an FMA, or
+# the dequantised floats would differ from the reference in the last bit on FMA targets.
+list(APPEND GMHA_LIB_SOURCES
+  src/checkpoint/gguf_quants.cpp
+  src/checkpoint/safetensors_quant.cpp
+)
+set_source_files_properties(src/checkpoint/gguf_quants.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -79,11 +80,67 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
-nlohmann::json tensor_json(const TensorInfo& t) {
+// Storage format of a tensor: its type, with the scale tensor's type for FP8 block scales.
+std::string storage_format(const TensorSource& src, const TensorInfo& t) {
+  if (t.scale.empty()) return t.dtype;
+  const TensorInfo* sc = src.find(t.scale);
+  return t.dtype + "+" + (sc ? sc->dtype : std::string("?")) + " scales";
+}
+
+// Stored bits per weight, counting every byte behind the tensor: block scales and mins inside
+// GGUF blocks, and the separate scale / zero tensors of safetensors schemes (t.bytes already
+// sums `parts`; an FP8 weight's scale tensor is listed on its own and added here).
+double bits_per_weight(const TensorSource& src, const TensorInfo& t) {
+  uint64_t bytes = t.bytes;
+  if (!t.scale.empty())
+    if (const TensorInfo* sc = src.find(t.scale)) bytes += sc->bytes;
+  const int64_t n = t.elements();
+  return n > 0 ? 8.0 * static_cast<double>(bytes) / static_cast<double>(n) : 0.0;
+}
+
+struct MixEntry {
+  std::string format;
+  int64_t tensors = 0, elements = 0;
+  uint64_t bytes = 0;  // including scale tensors
+};
+// Tensors per storage format, most elements first (the file's mix).
+std::vector<MixEntry> storage_mix(const TensorSource& src) {
+  std::vector<MixEntry> mix;
+  std::set<std::string> scales;  // FP8 scale tensors are counted with their weight
+  for (const auto& t : src.tensors())
+    if (!t.scale.empty()) scales.insert(t.scale);
+  for (const auto& t : src.tensors()) {
+    if (scales.count(t.name)) continue;
+    const std::string f = storage_format(src, t);
+    auto it = std::find_if(mix.begin(), mix.end(), [&](const MixEntry& m) { return m.format == f; });
+    if (it == mix.end()) it = mix.insert(mix.end(), MixEntry{f});
+    ++it->tensors;
+    it->elements += t.elements();
+    it->bytes += static_cast<uint64_t>(bits_per_weight(src, t) * static_cast<double>(t.elements()) / 8.0 + 0.5);
+  }
+  std::stable_sort(mix.begin(), mix.end(),
+                   [](const MixEntry& a, const MixEntry& b) { return a.elements > b.elements; });
+  return mix;
+}
+double mix_bpw(const MixEntry& m) {
+  return m.elements > 0 ? 8.0 * static_cast<double>(m.bytes) / static_cast<double>(m.elements) : 0.0;
+}
+std::string mix_text(const std::vector<MixEntry>& mix) {
+  std::string s;
+  for (const auto& m : mix)
+    s += fmt::format("{}{} {} tensor{} {:.2f} bpw", s.empty() ? "" : ", ", m.format, m.tensors,
+                     m.tensors == 1 ? "" : "s", mix_bpw(m));
+  return s;
+}
+
+nlohmann::json tensor_json(const TensorSource& src, const TensorInfo& t) {
   nlohmann::json j = {{"name", t.name},   {"dtype", t.dtype}, {"shape", t.shape},
                       {"bytes", t.bytes}, {"file", t.file},   {"convertible", t.convertible}};
   if (t.stored_name != t.name) j["stored_name"] = t.stored_name;
   if (!t.scale.empty()) j["scale"] = t.scale;
+  if (!t.parts.empty()) j["parts"] = t.parts;
+  j["storage"] = storage_format(src, t);
+  j["bpw"] = bits_per_weight(src, t);
   return j;
 }
 
@@ -99,14 +156,16 @@ void run_tensor(const InspectOptions& o, const Checkpoint& c, report::Format f) 
   const TensorSource& src = o.stored_names ? *c.stored : *c.tensors;
   const TensorInfo& t = src.info(o.tensor);
   if (!o.stats) {
-    if (f == report::Format::kJson) return emit(dump(tensor_json(t)), o.out);
-    return emit(fmt::format("{}  {}  {}  {} bytes  {}{}\n", t.name, t.dtype, shape_text(t.shape),
-                            t.bytes, t.file, t.scale.empty() ? "" : "  scale " + t.scale),
+    if (f == report::Format::kJson) return emit(dump(tensor_json(src, t)), o.out);
+    return emit(fmt::format("{}  {}  {}  {} bytes  {:.3f} bpw  {}{}\n", t.name,
+                            storage_format(src, t), shape_text(t.shape), t.bytes,
+                            bits_per_weight(src, t), t.file,
+                            t.scale.empty() ? "" : "  scale " + t.scale),
                 o.out);
   }
   const Stats s = tensor_stats(src, t);
   if (f == report::Format::kJson) {
-    nlohmann::json j = tensor_json(t);
+    nlohmann::json j = tensor_json(src, t);
     j["elements"] = s.elements;
     j["min"] = num(s.min);
     j["max"] = num(s.max);
@@ -202,8 +261,16 @@ void run_inspect(const InspectOptions& o) {
       j["layer_layouts"] = per;
     }
     nlohmann::json ts = nlohmann::json::array();
-    for (const auto& t : src.tensors()) ts.push_back(tensor_json(t));
+    for (const auto& t : src.tensors()) ts.push_back(tensor_json(src, t));
     j["tensors"] = ts;
+    nlohmann::json mix = nlohmann::json::array();
+    for (const auto& m : storage_mix(src))
+      mix.push_back({{"storage", m.format},
+                     {"tensors", m.tensors},
+                     {"elements", m.elements},
+                     {"bytes", m.bytes},
+                     {"bpw", mix_bpw(m)}});
+    j["mix"] = mix;
     j["totals"] = {{"tensors", src.tensors().size()},
                    {"bytes", total_bytes},
                    {"elements", total_elements}};
@@ -222,15 +289,18 @@ void run_inspect(const InspectOptions& o) {
   } else {
     s += fmt::format("layout: unavailable ({})\n", no_layout);
   }
+  s += fmt::format("mix: {}\n", mix_text(storage_mix(src)));
   report::Table table;
   table.columns = {{"name", report::Align::kLeft},
                    {"dtype", report::Align::kLeft},
                    {"shape", report::Align::kLeft},
                    {"bytes", report::Align::kRight},
+                   {"bpw", report::Align::kRight},
                    {"file", report::Align::kLeft}};
   for (const auto& t : src.tensors())
-    table.add_row({t.name, t.dtype + (t.scale.empty() ? "" : " (scaled)"), shape_text(t.shape),
-                   std::to_string(t.bytes), std::filesystem::path(t.file).filename().string()});
+    table.add_row({t.name, storage_format(src, t), shape_text(t.shape), std::to_string(t.bytes),
+                   fmt::format("{:.3f}", bits_per_weight(src, t)),
+                   std::filesystem::path(t.file).filename().string()});
   table.notes.push_back(fmt::format("{} tensors, {} bytes, {} elements", src.tensors().size(),
                                     total_bytes, total_elements));
   s += "\n" + report::render(table, f);
@@ -245,8 +315,11 @@ void add_inspect_command(CLI::App& app) {
       "inspect",
       "Show what a checkpoint holds: format, architecture, the detected attention layout with its\n"
       "nominal FRH / SLSD / TER, and every tensor (name, dtype, shape, bytes, file). Reads\n"
-      "safetensors files and sharded folders (bf16/fp16/fp8 with block scales), GGUF v2/v3 and\n"
-      "llama2.c .bin files; tensor names are shown in Hugging Face convention.\n\n"
+      "safetensors files and sharded folders (bf16/fp16/fp8 with block scales, MXFP4, NVFP4,\n"
+      "GPTQ/AWQ int4, compressed-tensors), GGUF v2/v3 (F32/F16/BF16, Q4_0..Q8_1, K-quants,\n"
+      "IQ4_NL/IQ4_XS, MXFP4, NVFP4) and llama2.c .bin files; tensor names are shown in Hugging\n"
+      "Face convention. Each tensor's storage format and bits per weight (scales and zeros\n"
+      "counted) are shown, and the file's mix of formats.\n\n"
       "Examples:\n"
       "  gmha inspect ../shared/data/stories260K-hf-bf16\n"
       "  gmha inspect model.gguf --format json\n"

@@ -11,7 +11,7 @@
 using namespace gmha;
 using namespace gmha::test;
 
-TEST_CASE("gguf: F32, F16, BF16 and Q8_0 convert exactly; Q4_K is listed and refused",
+TEST_CASE("gguf: F32, F16, BF16 and Q8_0 convert exactly; IQ2_XXS is listed and refused",
           "[checkpoint]") {
   const std::string dir = scratch_dir("gguf-types");
   const auto v = ramp(64, 0.25f);
@@ -28,7 +28,7 @@ TEST_CASE("gguf: F32, F16, BF16 and Q8_0 convert exactly; Q4_K is listed and ref
   b.add_tensor("f16", {16, 4}, 1, f16_bytes(v));
   b.add_tensor("bf16", {16, 4}, 30, bf16_bytes(v));
   b.add_tensor("q8", {32, 2}, 8, q8_0_bytes(q, {0.5f, 0.125f}));
-  b.add_tensor("q4k", {256}, 12, std::string(144, '\0'));
+  b.add_tensor("iq2", {256}, 16, std::string(66, '\0'));
   write_bytes(dir + "/m.gguf", b.bytes(3, 64));
   auto g = GgufSource::open(dir + "/m.gguf");
   CHECK(g->header().version == 3);
@@ -45,10 +45,10 @@ TEST_CASE("gguf: F32, F16, BF16 and Q8_0 convert exactly; Q4_K is listed and ref
   REQUIRE(m.rows() == 2);
   for (int i = 0; i < 64; ++i) CHECK(m.data()[i] == q[static_cast<size_t>(i)]);
   CHECK(g->read_rows_d("q8", 1, 2)(0, 5) == q[37]);
-  CHECK(g->info("q4k").dtype == "Q4_K");
-  CHECK(g->info("q4k").bytes == 144);
-  CHECK_THROWS_WITH(g->read_matrix_f("q4k"),
-                    Catch::Contains("tensor 'q4k': type Q4_K is not supported for conversion"));
+  CHECK(g->info("iq2").dtype == "IQ2_XXS");
+  CHECK(g->info("iq2").bytes == 66);
+  CHECK_THROWS_WITH(g->read_matrix_f("iq2"),
+                    Catch::Contains("tensor 'iq2': type IQ2_XXS is not supported for conversion"));
 }
 
 TEST_CASE("gguf: version 2 files are read like version 3", "[checkpoint]") {

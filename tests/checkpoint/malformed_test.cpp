@@ -207,6 +207,8 @@ const std::vector<Case>& corpus() {
          write_bytes(d + "/model.safetensors",
                      safetensors_bytes({{"w.weight", "F8_E4M3", {130, 4}, std::string(520, '\x38')},
                                         {"w.weight_scale_inv", "F32", {1, 1}, f32_bytes({1})}}));
+         // The block comes from the config (without one, [1, 1] would imply 130x128 blocks).
+         write_bytes(d + "/config.json", R"({"quantization_config": {"weight_block_size": [128, 128]}})");
          return d;
        },
        "{}: tensor 'w.weight_scale_inv': shape [1, 1] does not match 128x128 blocks of 'w.weight' "

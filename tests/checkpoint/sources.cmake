@@ -9,3 +9,12 @@ list(APPEND GMHA_TEST_SOURCES
   checkpoint/stories_test.cpp
   checkpoint/safetensors_writer_test.cpp
 )
+# Quantized formats (issue 12); the encoder must not fuse a * b - c either (see
+# src/checkpoint/sources.cmake).
+list(APPEND GMHA_TEST_SOURCES
+  checkpoint/quant_encode.cpp
+  checkpoint/gguf_quant_test.cpp
+  checkpoint/safetensors_quant_test.cpp
+  checkpoint/quant_inspect_test.cpp
+)
+set_source_files_properties(checkpoint/quant_encode.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)

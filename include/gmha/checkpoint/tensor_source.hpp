@@ -28,6 +28,10 @@ struct TensorInfo {
   std::string file;            // path of the file (shard) that holds the data
   uint64_t offset = 0;         // absolute byte offset of the data in `file`
   std::string scale;           // block-scale tensor applied on conversion (fp8 releases), or empty
+  // A tensor assembled from several stored ones (safetensors MXFP4 / NVFP4 / GPTQ / AWQ /
+  // compressed-tensors): the stored tensors it is decoded from, which are not listed themselves;
+  // `bytes` is then their total. Empty for a tensor stored as one.
+  std::vector<std::string> parts;
 
   /// shape[0] (1 for a scalar): the unit of read_rows.
   int64_t rows() const;
