@@ -15,6 +15,5 @@ list(APPEND GMHA_TEST_SOURCES
   checkpoint/quant_encode.cpp
   checkpoint/gguf_quant_test.cpp
   checkpoint/safetensors_quant_test.cpp
-  checkpoint/quant_inspect_test.cpp
 )
 set_source_files_properties(checkpoint/quant_encode.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
