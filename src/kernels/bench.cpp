@@ -1,23 +1,22 @@
 #include "gmha/kernels/bench.hpp"
-#include "gmha/kernels/cuda_decode.hpp"
 
-#include "decode_ops.hpp"
+#include <fmt/format.h>
 
+#include <Eigen/Core>
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <thread>
 #include <vector>
 
-#include <Eigen/Core>
-#include <fmt/format.h>
-
+#include "decode_ops.hpp"
 #include "gmha/core/blas.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/kernels/cuda_decode.hpp"
 #include "gmha/kernels/layer_weights.hpp"
 
 namespace gmha {
@@ -222,14 +221,15 @@ DecodeBenchResult bench_decode(const AttentionShape& s, const DecodeBenchOptions
     cs.v_aliases_k = vw == 0;
     cs.key_rope = p.key_rope;
     CudaDecodeCache dev(cs);
-    dev.append(p.tokens, p.k, p.k_batch_stride, p.k_group_stride, p.k_row_stride, p.v, p.v_batch_stride,
-               p.v_group_stride, p.v_row_stride);
+    dev.append(p.tokens, p.k, p.k_batch_stride, p.k_group_stride, p.k_row_stride, p.v,
+               p.v_batch_stride, p.v_group_stride, p.v_row_stride);
     dev.decode(q.data(), out.data());  // uploads q, warms up
     r.kernel = "cuda " + dev.kernel_name();
     r.repeats = o.repeats > 0 ? o.repeats : 50;
     r.seconds = r.min_seconds = dev.time_decode(r.repeats);
   } else {
-    decode_attention(p, q.data(), out.data(), r.threads, o.path);  // warm-up: page in, spin up threads
+    decode_attention(p, q.data(), out.data(), r.threads,
+                     o.path);  // warm-up: page in, spin up threads
     std::vector<double> times;
     const auto start = Clock::now();
     const int max_reps = o.repeats > 0 ? o.repeats : 1000;

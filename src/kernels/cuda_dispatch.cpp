@@ -2,10 +2,10 @@
 // plain-typed API of src/kernels/cuda/decode_attention.cuh when the build has it
 // (GMHA_HAVE_CUDA, set by src/kernels/cuda/sources.cmake); without it every entry point throws
 // DeviceError. Bad shapes are InputError (exit 2); a missing or failing device DeviceError.
+#include <fmt/format.h>
+
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "decode_ops.hpp"
 #include "gmha/core/error.hpp"
@@ -40,19 +40,25 @@ void check_spec(const CudaCacheSpec& s) {
   const char* where = "CUDA cache";
   if (s.batch < 1) throw errors::not_positive(where, "batch", s.batch);
   if (s.groups < 1) throw errors::not_positive(where, "groups", s.groups);
-  if (s.heads_per_group < 1) throw errors::not_positive(where, "heads_per_group", s.heads_per_group);
+  if (s.heads_per_group < 1)
+    throw errors::not_positive(where, "heads_per_group", s.heads_per_group);
   if (s.qk_width < 1) throw errors::not_positive(where, "qk_width", s.qk_width);
   if (s.v_width < 1) throw errors::not_positive(where, "v_width", s.v_width);
   if (s.max_tokens < 1) throw errors::not_positive(where, "max_tokens", s.max_tokens);
   if (s.v_aliases_k && s.v_width > s.qk_width) {
-    throw InputError(fmt::format("CUDA cache: aliased values ({} wide) exceed the key row ({})", s.v_width, s.qk_width));
+    throw InputError(fmt::format("CUDA cache: aliased values ({} wide) exceed the key row ({})",
+                                 s.v_width, s.qk_width));
   }
-  if (s.v_width > 1024) throw InputError(fmt::format("--device cuda: value width {} above 1024", s.v_width));
+  if (s.v_width > 1024)
+    throw InputError(fmt::format("--device cuda: value width {} above 1024", s.v_width));
   if (s.kernel == CudaKernel::kV2 && s.v_width > 512) {
-    throw InputError(fmt::format("--device cuda: kernel v2 takes values up to 512 wide (got {})", s.v_width));
+    throw InputError(
+        fmt::format("--device cuda: kernel v2 takes values up to 512 wide (got {})", s.v_width));
   }
-  if (s.key_rope && s.key_rope->enabled && (s.key_rope->dim > s.qk_width || s.key_rope->dim % 2 != 0)) {
-    throw InputError(fmt::format("CUDA cache: key RoPE width {} does not fit keys {} wide", s.key_rope->dim, s.qk_width));
+  if (s.key_rope && s.key_rope->enabled &&
+      (s.key_rope->dim > s.qk_width || s.key_rope->dim % 2 != 0)) {
+    throw InputError(fmt::format("CUDA cache: key RoPE width {} does not fit keys {} wide",
+                                 s.key_rope->dim, s.qk_width));
   }
 }
 
@@ -113,23 +119,27 @@ CudaDecodeCache::CudaDecodeCache(const CudaCacheSpec& spec) : impl_(std::make_un
 
 CudaDecodeCache::~CudaDecodeCache() = default;
 
-void CudaDecodeCache::append(int64_t n, const void* k, int64_t kbs, int64_t kgs, int64_t krs, const void* v,
-                             int64_t vbs, int64_t vgs, int64_t vrs) {
+void CudaDecodeCache::append(int64_t n, const void* k, int64_t kbs, int64_t kgs, int64_t krs,
+                             const void* v, int64_t vbs, int64_t vgs, int64_t vrs) {
   Impl& m = *impl_;
   const CudaCacheSpec& s = m.spec;
   if (n < 1) throw errors::not_positive("CUDA cache append", "tokens", n);
-  if (tokens() + n > s.max_tokens) throw InputError(fmt::format("CUDA cache: full ({} tokens)", s.max_tokens));
-  if (!k || (!s.v_aliases_k && !v)) throw InputError("CUDA cache append: missing key or value rows");
+  if (tokens() + n > s.max_tokens)
+    throw InputError(fmt::format("CUDA cache: full ({} tokens)", s.max_tokens));
+  if (!k || (!s.v_aliases_k && !v))
+    throw InputError("CUDA cache append: missing key or value rows");
   const size_t es = static_cast<size_t>(cache_dtype_bytes(s.dtype));
   // Pack [batch][groups][n][width] so the device copy is one 2-D memcpy per stream.
-  auto pack = [&](std::vector<unsigned char>& dst, const void* src, int64_t width, int64_t bs, int64_t gs, int64_t rs) {
+  auto pack = [&](std::vector<unsigned char>& dst, const void* src, int64_t width, int64_t bs,
+                  int64_t gs, int64_t rs) {
     dst.resize(static_cast<size_t>(s.batch * s.groups * n * width) * es);
     unsigned char* d = dst.data();
     const auto* base = static_cast<const unsigned char*>(src);
     for (int64_t b = 0; b < s.batch; ++b) {
       for (int64_t g = 0; g < s.groups; ++g) {
         for (int64_t j = 0; j < n; ++j) {
-          std::memcpy(d, base + static_cast<size_t>(b * bs + g * gs + j * rs) * es, static_cast<size_t>(width) * es);
+          std::memcpy(d, base + static_cast<size_t>(b * bs + g * gs + j * rs) * es,
+                      static_cast<size_t>(width) * es);
           d += static_cast<size_t>(width) * es;
         }
       }
@@ -138,7 +148,8 @@ void CudaDecodeCache::append(int64_t n, const void* k, int64_t kbs, int64_t kgs,
   pack(m.k_pack, k, s.qk_width, kbs, kgs, krs);
   if (!s.v_aliases_k) pack(m.v_pack, v, s.v_width, vbs, vgs, vrs);
   char err[512] = {0};
-  if (cuda::cache_append(m.c, n, m.k_pack.data(), s.v_aliases_k ? nullptr : m.v_pack.data(), err, sizeof err) != 0) {
+  if (cuda::cache_append(m.c, n, m.k_pack.data(), s.v_aliases_k ? nullptr : m.v_pack.data(), err,
+                         sizeof err) != 0) {
     throw DeviceError(err);
   }
 }
@@ -168,10 +179,12 @@ struct CudaDecodeCache::Impl {
 
 CudaDecodeCache::CudaDecodeCache(const CudaCacheSpec& spec) : impl_(std::make_unique<Impl>()) {
   check_spec(spec);
-  throw DeviceError("--device cuda: this gmha was built without CUDA (configure with nvcc on PATH)");
+  throw DeviceError(
+      "--device cuda: this gmha was built without CUDA (configure with nvcc on PATH)");
 }
 CudaDecodeCache::~CudaDecodeCache() = default;
-void CudaDecodeCache::append(int64_t, const void*, int64_t, int64_t, int64_t, const void*, int64_t, int64_t, int64_t) {}
+void CudaDecodeCache::append(int64_t, const void*, int64_t, int64_t, int64_t, const void*, int64_t,
+                             int64_t, int64_t) {}
 void CudaDecodeCache::decode(const float*, float*) {}
 double CudaDecodeCache::time_decode(int) { return 0; }
 int64_t CudaDecodeCache::tokens() const { return 0; }
@@ -197,8 +210,8 @@ CudaCacheSpec spec_for(const DecodeProblem& p, int64_t max_tokens) {
   s.max_tokens = max_tokens;
   s.scale = p.scale;
   s.dtype = p.dtype;
-  s.v_aliases_k = p.v == p.k && p.v_row_stride == p.k_row_stride && p.v_group_stride == p.k_group_stride &&
-                  p.v_batch_stride == p.k_batch_stride;
+  s.v_aliases_k = p.v == p.k && p.v_row_stride == p.k_row_stride &&
+                  p.v_group_stride == p.k_group_stride && p.v_batch_stride == p.k_batch_stride;
   s.key_rope = p.key_rope && p.key_rope->enabled ? p.key_rope : nullptr;
   return s;
 }
@@ -208,8 +221,8 @@ CudaCacheSpec spec_for(const DecodeProblem& p, int64_t max_tokens) {
 // whole context appended, one step. FastDecoder and the benches keep a cache instead.
 void cuda_decode_attention(const DecodeProblem& p, const float* q, float* out) {
   CudaDecodeCache c(spec_for(p, p.tokens));
-  c.append(p.tokens, p.k, p.k_batch_stride, p.k_group_stride, p.k_row_stride, p.v, p.v_batch_stride, p.v_group_stride,
-           p.v_row_stride);
+  c.append(p.tokens, p.k, p.k_batch_stride, p.k_group_stride, p.k_row_stride, p.v, p.v_batch_stride,
+           p.v_group_stride, p.v_row_stride);
   c.decode(q, out);
 }
 

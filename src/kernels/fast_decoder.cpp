@@ -1,10 +1,10 @@
 // FastDecoder: a layer's decode form in float32 around decode_attention (see decode.hpp).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
@@ -79,7 +79,8 @@ struct FastDecoder::Impl {
     const int64_t es = cache_dtype_bytes(dt);
     const unsigned char* krow = kc.data() + t * k_width * es;
     const unsigned char* vrow = v_width ? vc.data() + t * v_width * es : nullptr;
-    dev->append(1, krow, 0, p.k_group_stride, p.k_row_stride, vrow, 0, p.v_group_stride, p.v_row_stride);
+    dev->append(1, krow, 0, p.k_group_stride, p.k_row_stride, vrow, 0, p.v_group_stride,
+                p.v_row_stride);
     dev->decode(q, out);
   }
 

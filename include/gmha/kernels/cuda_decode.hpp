@@ -52,9 +52,9 @@ class CudaDecodeCache {
   /// Appends n tokens. Element (b, g, j, i) of the new keys is at
   /// k + b*k_batch_stride + g*k_group_stride + j*k_row_stride + i (elements of the cache dtype:
   /// float for fp32, uint16_t bf16 bits for bf16); the same for v (ignored when V aliases K).
-  void append(int64_t n, const void* k, int64_t k_batch_stride, int64_t k_group_stride, int64_t k_row_stride,
-              const void* v = nullptr, int64_t v_batch_stride = 0, int64_t v_group_stride = 0,
-              int64_t v_row_stride = 0);
+  void append(int64_t n, const void* k, int64_t k_batch_stride, int64_t k_group_stride,
+              int64_t k_row_stride, const void* v = nullptr, int64_t v_batch_stride = 0,
+              int64_t v_group_stride = 0, int64_t v_row_stride = 0);
   /// One step over every cached token: q [batch][groups][heads][qk] fp32 (RoPE applied),
   /// out [batch][groups][heads][v_width] fp32. Synchronous.
   void decode(const float* q, float* out);

@@ -24,8 +24,12 @@ using bf16_t = uint16_t;  // bf16 bits in the cache (the top half of an IEEE flo
 // Shared device helpers.
 
 __device__ __forceinline__ float to_f(float x) { return x; }
-__device__ __forceinline__ float to_f(bf16_t x) { return __uint_as_float(static_cast<uint32_t>(x) << 16); }
-__device__ __forceinline__ bf16_t to_bf16(float x) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
+__device__ __forceinline__ float to_f(bf16_t x) {
+  return __uint_as_float(static_cast<uint32_t>(x) << 16);
+}
+__device__ __forceinline__ bf16_t to_bf16(float x) {
+  return __bfloat16_as_ushort(__float2bfloat16_rn(x));
+}
 
 // Element d of the key of token j (row = its cache row), rotated to position j for MFA-KR
 // (HF halves: d pairs with d +- rope_dim/2; interleaved: d pairs with d ^ 1).
@@ -124,12 +128,14 @@ __global__ void merge_kernel(int64_t heads_total, int64_t v_width, int splits, c
   float mx = -INFINITY;
   for (int s = 0; s < splits; ++s) mx = fmaxf(mx, part_m[s * heads_total + idx]);
   float denom = 0.0f;
-  for (int s = 0; s < splits; ++s) denom += exp2f(part_m[s * heads_total + idx] - mx) * part_l[s * heads_total + idx];
+  for (int s = 0; s < splits; ++s)
+    denom += exp2f(part_m[s * heads_total + idx] - mx) * part_l[s * heads_total + idx];
   const float inv = 1.0f / denom;
   for (int64_t c = threadIdx.x; c < v_width; c += blockDim.x) {
     float acc = 0.0f;
     for (int s = 0; s < splits; ++s) {
-      acc += exp2f(part_m[s * heads_total + idx] - mx) * part_o[(s * heads_total + idx) * v_width + c];
+      acc +=
+          exp2f(part_m[s * heads_total + idx] - mx) * part_o[(s * heads_total + idx) * v_width + c];
     }
     out[idx * v_width + c] = acc * inv;
   }
@@ -144,14 +150,15 @@ __global__ void merge_kernel(int64_t heads_total, int64_t v_width, int splits, c
 constexpr int kV1Threads = 128, kV1Warps = 4, kV1Tile = 64, kV1Chunk = 8;
 
 template <class T, int VMAX>
-__global__ void __launch_bounds__(kV1Threads) v1_kernel(DecodeArgs a, const T* k, const T* v, const float* q,
-                                                        int splits, float* part_m, float* part_l, float* part_o) {
+__global__ void __launch_bounds__(kV1Threads)
+    v1_kernel(DecodeArgs a, const T* k, const T* v, const float* q, int splits, float* part_m,
+              float* part_l, float* part_o) {
   extern __shared__ float smem[];
-  float* q_s = smem;                           // [kV1Chunk][qk]
-  float* s_s = q_s + kV1Chunk * a.qk_width;    // [kV1Chunk][kV1Tile]
-  float* alpha_s = s_s + kV1Chunk * kV1Tile;   // [kV1Chunk]
-  float* m_s = alpha_s + kV1Chunk;             // [kV1Chunk]
-  float* l_s = m_s + kV1Chunk;                 // [kV1Chunk]
+  float* q_s = smem;                          // [kV1Chunk][qk]
+  float* s_s = q_s + kV1Chunk * a.qk_width;   // [kV1Chunk][kV1Tile]
+  float* alpha_s = s_s + kV1Chunk * kV1Tile;  // [kV1Chunk]
+  float* m_s = alpha_s + kV1Chunk;            // [kV1Chunk]
+  float* l_s = m_s + kV1Chunk;                // [kV1Chunk]
   const int split = blockIdx.x;
   const int64_t seq = blockIdx.y, b = seq / a.groups, g = seq % a.groups;
   const int h0 = blockIdx.z * kV1Chunk;
@@ -199,7 +206,8 @@ __global__ void __launch_bounds__(kV1Threads) v1_kernel(DecodeArgs a, const T* k
     // Online softmax: warp h' / 2 ... simply one warp per head pair, lanes over the tile.
     for (int h = warp; h < kV1Chunk; h += kV1Warps) {
       float* s = s_s + h * kV1Tile;
-      const float x0 = lane < nb ? s[lane] : -INFINITY, x1 = lane + 32 < nb ? s[lane + 32] : -INFINITY;
+      const float x0 = lane < nb ? s[lane] : -INFINITY,
+                  x1 = lane + 32 < nb ? s[lane + 32] : -INFINITY;
       const float mx = fmaxf(m_s[h], warp_max(fmaxf(x0, x1)));
       const float p0 = exp2f(x0 - mx), p1 = exp2f(x1 - mx);
       s[lane] = p0;
@@ -287,9 +295,10 @@ V2Cfg v2_config(const DecodeArgs& a) {
   c.chunks = static_cast<int>((a.heads_per_group + mc - 1) / mc);
   c.v_in_k = a.v_alias && a.rope_dim == 0;
   c.ldv = c.v_in_k ? c.ldq : c.vt * 8 + 8;
-  const size_t bf = sizeof(bf16_t) * c.parts *
-                    (static_cast<size_t>(mc) * c.ldq + static_cast<size_t>(kV2Tile) * c.ldq +
-                     (c.v_in_k ? 0 : static_cast<size_t>(kV2Tile) * c.ldv) + static_cast<size_t>(mc) * kV2Ldp);
+  const size_t bf =
+      sizeof(bf16_t) * c.parts *
+      (static_cast<size_t>(mc) * c.ldq + static_cast<size_t>(kV2Tile) * c.ldq +
+       (c.v_in_k ? 0 : static_cast<size_t>(kV2Tile) * c.ldv) + static_cast<size_t>(mc) * kV2Ldp);
   const size_t bf_aligned = (bf + 15) / 16 * 16;
   c.smem = bf_aligned + sizeof(float) * (static_cast<size_t>(mc) * kV2Lds + 3 * mc);
   return c;
@@ -298,7 +307,8 @@ V2Cfg v2_config(const DecodeArgs& a) {
 __device__ __forceinline__ void mma_bf16_16816(float* d, const uint32_t* a, const uint32_t* b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, "
       "{%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
@@ -325,8 +335,8 @@ __device__ __forceinline__ void store8(bf16_t* dst, size_t part_stride, const fl
 // Loads a [kV2Tile][width] tile of rows t0 .. t0 + nb - 1 into dst ([parts][kV2Tile][ld]),
 // zero-filling rows >= nb and columns >= width up to `padded`. rope: keys rotated per token.
 template <class T, int P>
-__device__ void load_tile(const DecodeArgs& a, const T* base, int64_t row_stride, int64_t t0, int nb, int width,
-                          int padded, int ld, bool vec, bool rope, bf16_t* dst) {
+__device__ void load_tile(const DecodeArgs& a, const T* base, int64_t row_stride, int64_t t0,
+                          int nb, int width, int padded, int ld, bool vec, bool rope, bf16_t* dst) {
   const int per_row = padded / 8;
   const size_t pstride = static_cast<size_t>(kV2Tile) * ld;
   for (int idx = threadIdx.x; idx < kV2Tile * per_row; idx += kV2Threads) {
@@ -358,8 +368,8 @@ __device__ void load_tile(const DecodeArgs& a, const T* base, int64_t row_stride
 
 template <class T, int MT, int NTW>
 __global__ void __launch_bounds__(kV2Threads, 2)
-    v2_kernel(DecodeArgs a, V2Cfg cfg, const T* k, const T* v, const float* q, int splits, int vec_k, int vec_v,
-              float* part_m, float* part_l, float* part_o) {
+    v2_kernel(DecodeArgs a, V2Cfg cfg, const T* k, const T* v, const float* q, int splits,
+              int vec_k, int vec_v, float* part_m, float* part_l, float* part_o) {
   constexpr int P = std::is_same_v<T, float> ? 2 : 1;
   constexpr int Mc = 16 * MT;
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -415,7 +425,8 @@ __global__ void __launch_bounds__(kV2Threads, 2)
   for (int64_t t0 = range.begin; t0 < range.end; t0 += kV2Tile) {
     const int nb = static_cast<int>(range.end - t0 < kV2Tile ? range.end - t0 : kV2Tile);
     load_tile<T, P>(a, kb, a.k_row_stride, t0, nb, qk, qkp, ldq, vec_k, a.rope_dim > 0, Ks);
-    if (!cfg.v_in_k) load_tile<T, P>(a, vb, v_row_stride, t0, nb, vw, vt_count * 8, ldv, vec_v, false, Vs);
+    if (!cfg.v_in_k)
+      load_tile<T, P>(a, vb, v_row_stride, t0, nb, vw, vt_count * 8, ldv, vec_v, false, Vs);
     __syncthreads();  // (also orders the query and m/l initialisation on the first tile)
 
     // S = Q K^T: item = (m-tile, token n-tile of 8).
@@ -428,9 +439,11 @@ __global__ void __launch_bounds__(kV2Threads, 2)
 #pragma unroll
         for (int p = 0; p < P; ++p) {
 #pragma unroll
-          for (int r = 0; r < 4; ++r) af[p][r] = mma::load_a(Qs + (p * Mc + mt * 16) * ldq + k0, ldq, lane, r);
+          for (int r = 0; r < 4; ++r)
+            af[p][r] = mma::load_a(Qs + (p * Mc + mt * 16) * ldq + k0, ldq, lane, r);
 #pragma unroll
-          for (int r = 0; r < 2; ++r) bfr[p][r] = mma::load_b_nk(Ks + (p * kV2Tile + nt * 8) * ldq + k0, ldq, lane, r);
+          for (int r = 0; r < 2; ++r)
+            bfr[p][r] = mma::load_b_nk(Ks + (p * kV2Tile + nt * 8) * ldq + k0, ldq, lane, r);
         }
         if (P == 2) {
           mma_bf16_16816(s, af[0], bfr[P - 1]);  // hi * lo
@@ -483,7 +496,8 @@ __global__ void __launch_bounds__(kV2Threads, 2)
 #pragma unroll
           for (int p = 0; p < P; ++p) {
 #pragma unroll
-            for (int r = 0; r < 2; ++r) bfr[p][r] = mma::load_b_kn(Vs + p * v_pstride + k0 * ldv + vt * 8, ldv, lane, r);
+            for (int r = 0; r < 2; ++r)
+              bfr[p][r] = mma::load_b_kn(Vs + p * v_pstride + k0 * ldv + vt * 8, ldv, lane, r);
           }
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) {
@@ -491,7 +505,8 @@ __global__ void __launch_bounds__(kV2Threads, 2)
 #pragma unroll
             for (int p = 0; p < P; ++p) {
 #pragma unroll
-              for (int r = 0; r < 4; ++r) af[p][r] = mma::load_a(Ps + (p * Mc + mt * 16) * kV2Ldp + k0, kV2Ldp, lane, r);
+              for (int r = 0; r < 4; ++r)
+                af[p][r] = mma::load_a(Ps + (p * Mc + mt * 16) * kV2Ldp + k0, kV2Ldp, lane, r);
             }
             if (P == 2) {
               mma_bf16_16816(acc[mt][i], af[0], bfr[P - 1]);
@@ -534,11 +549,12 @@ __global__ void __launch_bounds__(kV2Threads, 2)
 int device_sms() {
   int dev = 0, sms = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return 1;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms < 1) return 1;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms < 1)
+    return 1;
   return sms;
 }
 
-constexpr int kMaxSplits = 1024;       // grid.y limit is 65535; the merge reads every split
+constexpr int kMaxSplits = 1024;          // grid.y limit is 65535; the merge reads every split
 constexpr int64_t kMinSplitTokens = 256;  // keeps the partials (H x V floats per split) small
 
 // Splits so the grid fills the SMs about `per_sm` CTAs each, no shorter than kMinSplitTokens.
@@ -548,7 +564,8 @@ int choose_splits(const DecodeArgs& a, int tile, int64_t ctas_per_split, int per
   if (a.splits > 0) {
     s = a.splits;
   } else {
-    const int64_t want = (static_cast<int64_t>(device_sms()) * per_sm + ctas_per_split - 1) / ctas_per_split;
+    const int64_t want =
+        (static_cast<int64_t>(device_sms()) * per_sm + ctas_per_split - 1) / ctas_per_split;
     const int64_t cap = (a.tokens + kMinSplitTokens - 1) / kMinSplitTokens;
     s = std::min(want, cap);
   }
@@ -565,25 +582,34 @@ bool vec_ok(const void* base, int esize, int64_t width, int64_t bs, int64_t gs, 
 }
 
 template <class T, int MT, int NTW>
-cudaError_t launch_v2_t(const DecodeArgs& a, const V2Cfg& c, const void* k, const void* v, const float* q,
-                        int splits, float* pm, float* pl, float* po, cudaStream_t st) {
+cudaError_t launch_v2_t(const DecodeArgs& a, const V2Cfg& c, const void* k, const void* v,
+                        const float* q, int splits, float* pm, float* pl, float* po,
+                        cudaStream_t st) {
   auto kern = v2_kernel<T, MT, NTW>;
-  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(c.smem));
+  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(c.smem));
   if (e != cudaSuccess) return e;
   const int es = static_cast<int>(sizeof(T));
-  const int vk = vec_ok(k, es, a.qk_width, a.k_batch_stride, a.k_group_stride, a.k_row_stride) ? 1 : 0;
-  const int vv = a.v_alias ? vk : (vec_ok(v, es, a.v_width, a.v_batch_stride, a.v_group_stride, a.v_row_stride) ? 1 : 0);
-  dim3 grid(static_cast<unsigned>(c.chunks), static_cast<unsigned>(splits), static_cast<unsigned>(a.batch * a.groups));
-  kern<<<grid, kV2Threads, c.smem, st>>>(a, c, static_cast<const T*>(k), static_cast<const T*>(v), q, splits, vk, vv, pm,
-                                         pl, po);
+  const int vk =
+      vec_ok(k, es, a.qk_width, a.k_batch_stride, a.k_group_stride, a.k_row_stride) ? 1 : 0;
+  const int vv =
+      a.v_alias
+          ? vk
+          : (vec_ok(v, es, a.v_width, a.v_batch_stride, a.v_group_stride, a.v_row_stride) ? 1 : 0);
+  dim3 grid(static_cast<unsigned>(c.chunks), static_cast<unsigned>(splits),
+            static_cast<unsigned>(a.batch * a.groups));
+  kern<<<grid, kV2Threads, c.smem, st>>>(a, c, static_cast<const T*>(k), static_cast<const T*>(v),
+                                         q, splits, vk, vv, pm, pl, po);
   return cudaGetLastError();
 }
 
 template <class T>
-cudaError_t launch_v2(const DecodeArgs& a, const V2Cfg& c, const void* k, const void* v, const float* q, int splits,
-                      float* pm, float* pl, float* po, cudaStream_t st) {
-#define GMHA_V2(MT_, NTW_) \
-  if (c.mt == MT_ && c.ntw == NTW_) return launch_v2_t<T, MT_, NTW_>(a, c, k, v, q, splits, pm, pl, po, st)
+cudaError_t launch_v2(const DecodeArgs& a, const V2Cfg& c, const void* k, const void* v,
+                      const float* q, int splits, float* pm, float* pl, float* po,
+                      cudaStream_t st) {
+#define GMHA_V2(MT_, NTW_)          \
+  if (c.mt == MT_ && c.ntw == NTW_) \
+  return launch_v2_t<T, MT_, NTW_>(a, c, k, v, q, splits, pm, pl, po, st)
   GMHA_V2(1, 2);
   GMHA_V2(2, 2);
   GMHA_V2(4, 2);
@@ -597,16 +623,18 @@ cudaError_t launch_v2(const DecodeArgs& a, const V2Cfg& c, const void* k, const 
 }
 
 template <class T>
-cudaError_t launch_v1(const DecodeArgs& a, const void* k, const void* v, const float* q, int splits, float* pm,
-                      float* pl, float* po, cudaStream_t st) {
+cudaError_t launch_v1(const DecodeArgs& a, const void* k, const void* v, const float* q, int splits,
+                      float* pm, float* pl, float* po, cudaStream_t st) {
   const size_t smem = sizeof(float) * (kV1Chunk * a.qk_width + kV1Chunk * kV1Tile + 3 * kV1Chunk);
   const int64_t vmax = (a.v_width + kV1Threads - 1) / kV1Threads;
   dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(a.batch * a.groups),
             static_cast<unsigned>((a.heads_per_group + kV1Chunk - 1) / kV1Chunk));
   auto run = [&](auto kern) {
-    cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(smem));
     if (e != cudaSuccess) return e;
-    kern<<<grid, kV1Threads, smem, st>>>(a, static_cast<const T*>(k), static_cast<const T*>(v), q, splits, pm, pl, po);
+    kern<<<grid, kV1Threads, smem, st>>>(a, static_cast<const T*>(k), static_cast<const T*>(v), q,
+                                         splits, pm, pl, po);
     return cudaGetLastError();
   };
   if (vmax <= 1) return run(v1_kernel<T, 1>);
@@ -667,15 +695,21 @@ int splits_for(const DecodeArgs& a) {
 
 int check_args(const DecodeArgs& a, char* err, size_t n) {
   const int ver = resolve_version(a);
-  if (a.batch < 1 || a.groups < 1 || a.heads_per_group < 1 || a.qk_width < 1 || a.v_width < 1 || a.tokens < 1) {
+  if (a.batch < 1 || a.groups < 1 || a.heads_per_group < 1 || a.qk_width < 1 || a.v_width < 1 ||
+      a.tokens < 1) {
     return fail(err, n, "CUDA decode: batch, groups, heads, widths and tokens must be positive");
   }
-  if (a.v_alias && a.v_width > a.qk_width) return fail(err, n, "CUDA decode: an aliased V is wider than the K row");
-  if (a.rope_dim > 0 && (a.rope_dim % 2 || a.rope_dim > a.qk_width || !a.rope_coarse || !a.rope_fine)) {
-    return fail(err, n, "CUDA decode: key RoPE needs an even rope_dim <= qk_width and device tables");
+  if (a.v_alias && a.v_width > a.qk_width)
+    return fail(err, n, "CUDA decode: an aliased V is wider than the K row");
+  if (a.rope_dim > 0 &&
+      (a.rope_dim % 2 || a.rope_dim > a.qk_width || !a.rope_coarse || !a.rope_fine)) {
+    return fail(err, n,
+                "CUDA decode: key RoPE needs an even rope_dim <= qk_width and device tables");
   }
   if (a.batch * a.groups > 65535) {
-    return fail(err, n, "CUDA decode: batch * groups = " + std::to_string(a.batch * a.groups) + " exceeds 65535");
+    return fail(
+        err, n,
+        "CUDA decode: batch * groups = " + std::to_string(a.batch * a.groups) + " exceeds 65535");
   }
   if (a.qk_width > 4096) return fail(err, n, "CUDA decode: qk_width above 4096");
   int dev = 0, optin = 0, major = 0;
@@ -684,22 +718,28 @@ int check_args(const DecodeArgs& a, char* err, size_t n) {
   cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
   switch (ver) {
     case kNaive:
-      if (heads_total(a) > 0x7fffffff) return fail(err, n, "CUDA decode v0: too many heads for grid.x");
+      if (heads_total(a) > 0x7fffffff)
+        return fail(err, n, "CUDA decode v0: too many heads for grid.x");
       return 0;
     case kV1: {
       if (a.v_width > 1024) return fail(err, n, "CUDA decode v1: value width above 1024");
-      const size_t smem = sizeof(float) * (kV1Chunk * a.qk_width + kV1Chunk * kV1Tile + 3 * kV1Chunk);
-      if (optin > 0 && smem > static_cast<size_t>(optin)) return fail(err, n, "CUDA decode v1: shared memory exceeds the device's");
-      if ((a.heads_per_group + kV1Chunk - 1) / kV1Chunk > 65535) return fail(err, n, "CUDA decode v1: too many heads");
+      const size_t smem =
+          sizeof(float) * (kV1Chunk * a.qk_width + kV1Chunk * kV1Tile + 3 * kV1Chunk);
+      if (optin > 0 && smem > static_cast<size_t>(optin))
+        return fail(err, n, "CUDA decode v1: shared memory exceeds the device's");
+      if ((a.heads_per_group + kV1Chunk - 1) / kV1Chunk > 65535)
+        return fail(err, n, "CUDA decode v1: too many heads");
       return 0;
     }
     case kV2: {
       if (a.v_width > 512) return fail(err, n, "CUDA decode v2: value width above 512 (use v1)");
-      if (major > 0 && major < 8) return fail(err, n, "CUDA decode v2: bf16 mma.sync needs sm_80 or newer");
+      if (major > 0 && major < 8)
+        return fail(err, n, "CUDA decode v2: bf16 mma.sync needs sm_80 or newer");
       const V2Cfg c = v2_config(a);
       if (optin > 0 && c.smem > static_cast<size_t>(optin)) {
-        return fail(err, n, "CUDA decode v2: needs " + std::to_string(c.smem) + " bytes of shared memory, device allows " +
-                                std::to_string(optin));
+        return fail(err, n,
+                    "CUDA decode v2: needs " + std::to_string(c.smem) +
+                        " bytes of shared memory, device allows " + std::to_string(optin));
       }
       if (c.chunks > 0x7fffffff) return fail(err, n, "CUDA decode v2: too many heads");
       return 0;
@@ -716,8 +756,8 @@ size_t workspace_bytes(const DecodeArgs& a) {
   return heads * s * sizeof(float) * (2 + static_cast<size_t>(a.v_width));
 }
 
-int decode_attention_device(const DecodeArgs& a_in, const void* k, const void* v, const float* q, float* out,
-                            void* workspace, void* stream) {
+int decode_attention_device(const DecodeArgs& a_in, const void* k, const void* v, const float* q,
+                            float* out, void* workspace, void* stream) {
   DecodeArgs a = a_in;
   if (a.v_alias) {
     v = k;
@@ -731,11 +771,11 @@ int decode_attention_device(const DecodeArgs& a_in, const void* k, const void* v
   if (ver == kNaive) {
     float* scores = static_cast<float*>(workspace);
     if (a.bf16) {
-      naive_kernel<bf16_t><<<static_cast<unsigned>(ht), 128, 0, st>>>(a, static_cast<const bf16_t*>(k),
-                                                                      static_cast<const bf16_t*>(v), q, out, scores);
+      naive_kernel<bf16_t><<<static_cast<unsigned>(ht), 128, 0, st>>>(
+          a, static_cast<const bf16_t*>(k), static_cast<const bf16_t*>(v), q, out, scores);
     } else {
-      naive_kernel<float><<<static_cast<unsigned>(ht), 128, 0, st>>>(a, static_cast<const float*>(k),
-                                                                     static_cast<const float*>(v), q, out, scores);
+      naive_kernel<float><<<static_cast<unsigned>(ht), 128, 0, st>>>(
+          a, static_cast<const float*>(k), static_cast<const float*>(v), q, out, scores);
     }
     return static_cast<int>(cudaGetLastError());
   }
@@ -745,7 +785,8 @@ int decode_attention_device(const DecodeArgs& a_in, const void* k, const void* v
   float* po = pl + static_cast<size_t>(ht) * splits;
   cudaError_t e;
   if (ver == kV1) {
-    e = a.bf16 ? launch_v1<bf16_t>(a, k, v, q, splits, pm, pl, po, st) : launch_v1<float>(a, k, v, q, splits, pm, pl, po, st);
+    e = a.bf16 ? launch_v1<bf16_t>(a, k, v, q, splits, pm, pl, po, st)
+               : launch_v1<float>(a, k, v, q, splits, pm, pl, po, st);
   } else {
     const V2Cfg c = v2_config(a);
     e = a.bf16 ? launch_v2<bf16_t>(a, c, k, v, q, splits, pm, pl, po, st)
@@ -819,8 +860,11 @@ int cache_create(const CacheSpec& s, DeviceCache** out, char* err, size_t n) {
     }
   };
   step(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "stream");
-  step(cudaMalloc(&c->k, seqs * static_cast<size_t>(s.max_tokens * s.qk_width) * es), "K cache allocation");
-  if (!s.v_aliases_k) step(cudaMalloc(&c->v, seqs * static_cast<size_t>(s.max_tokens * s.v_width) * es), "V cache allocation");
+  step(cudaMalloc(&c->k, seqs * static_cast<size_t>(s.max_tokens * s.qk_width) * es),
+       "K cache allocation");
+  if (!s.v_aliases_k)
+    step(cudaMalloc(&c->v, seqs * static_cast<size_t>(s.max_tokens * s.v_width) * es),
+         "V cache allocation");
   const size_t ht = static_cast<size_t>(s.batch * s.groups * s.heads_per_group);
   step(cudaMalloc(&c->q, ht * static_cast<size_t>(s.qk_width) * sizeof(float)), "q allocation");
   step(cudaMalloc(&c->out, ht * static_cast<size_t>(s.v_width) * sizeof(float)), "out allocation");
@@ -829,8 +873,12 @@ int cache_create(const CacheSpec& s, DeviceCache** out, char* err, size_t n) {
     step(cudaMalloc(&c->coarse, t.coarse.size() * sizeof(float)), "RoPE table allocation");
     step(cudaMalloc(&c->fine, t.fine.size() * sizeof(float)), "RoPE table allocation");
     if (e == cudaSuccess) {
-      step(cudaMemcpy(c->coarse, t.coarse.data(), t.coarse.size() * sizeof(float), cudaMemcpyHostToDevice), "RoPE upload");
-      step(cudaMemcpy(c->fine, t.fine.data(), t.fine.size() * sizeof(float), cudaMemcpyHostToDevice), "RoPE upload");
+      step(cudaMemcpy(c->coarse, t.coarse.data(), t.coarse.size() * sizeof(float),
+                      cudaMemcpyHostToDevice),
+           "RoPE upload");
+      step(
+          cudaMemcpy(c->fine, t.fine.data(), t.fine.size() * sizeof(float), cudaMemcpyHostToDevice),
+          "RoPE upload");
     }
     a.rope_coarse = c->coarse;
     a.rope_fine = c->fine;
@@ -866,7 +914,8 @@ void cache_destroy(DeviceCache* c) {
   delete c;
 }
 
-int cache_append(DeviceCache* c, int64_t n_tok, const void* k_packed, const void* v_packed, char* err, size_t n) {
+int cache_append(DeviceCache* c, int64_t n_tok, const void* k_packed, const void* v_packed,
+                 char* err, size_t n) {
   const CacheSpec& s = c->s;
   if (n_tok < 1) return 0;
   if (c->tokens + n_tok > s.max_tokens) {
@@ -896,12 +945,14 @@ int cache_decode(DeviceCache* c, const float* q, float* out, char* err, size_t n
   const size_t ht = static_cast<size_t>(s.batch * s.groups * s.heads_per_group);
   DecodeArgs a = c->a;
   a.tokens = c->tokens;
-  cudaError_t e = cudaMemcpyAsync(c->q, q, ht * static_cast<size_t>(s.qk_width) * sizeof(float), cudaMemcpyHostToDevice,
-                                  c->stream);
+  cudaError_t e = cudaMemcpyAsync(c->q, q, ht * static_cast<size_t>(s.qk_width) * sizeof(float),
+                                  cudaMemcpyHostToDevice, c->stream);
   if (e != cudaSuccess) return cuda_fail(err, n, "q upload", e);
-  e = static_cast<cudaError_t>(decode_attention_device(a, c->k, c->v, c->q, c->out, c->ws, c->stream));
+  e = static_cast<cudaError_t>(
+      decode_attention_device(a, c->k, c->v, c->q, c->out, c->ws, c->stream));
   if (e != cudaSuccess) return cuda_fail(err, n, "decode launch", e);
-  e = cudaMemcpyAsync(out, c->out, ht * static_cast<size_t>(s.v_width) * sizeof(float), cudaMemcpyDeviceToHost, c->stream);
+  e = cudaMemcpyAsync(out, c->out, ht * static_cast<size_t>(s.v_width) * sizeof(float),
+                      cudaMemcpyDeviceToHost, c->stream);
   if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
   if (e != cudaSuccess) return cuda_fail(err, n, "decode", e);
   return 0;
@@ -916,10 +967,13 @@ int cache_time(DeviceCache* c, int reps, double* median_seconds, char* err, size
   for (auto& x : ev) {
     if (e == cudaSuccess) e = cudaEventCreate(&x);
   }
-  if (e == cudaSuccess) e = static_cast<cudaError_t>(decode_attention_device(a, c->k, c->v, c->q, c->out, c->ws, c->stream));
+  if (e == cudaSuccess)
+    e = static_cast<cudaError_t>(
+        decode_attention_device(a, c->k, c->v, c->q, c->out, c->ws, c->stream));
   if (e == cudaSuccess) e = cudaEventRecord(ev[0], c->stream);
   for (int i = 0; i < reps && e == cudaSuccess; ++i) {
-    e = static_cast<cudaError_t>(decode_attention_device(a, c->k, c->v, c->q, c->out, c->ws, c->stream));
+    e = static_cast<cudaError_t>(
+        decode_attention_device(a, c->k, c->v, c->q, c->out, c->ws, c->stream));
     if (e == cudaSuccess) e = cudaEventRecord(ev[static_cast<size_t>(i) + 1], c->stream);
   }
   if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);

@@ -56,8 +56,8 @@ size_t workspace_bytes(const DecodeArgs& a);
 /// Runs on device pointers (q [batch][groups][heads][qk] fp32, out [..][v_width] fp32, caches)
 /// with `workspace` of workspace_bytes(a), asynchronously on `stream` (a cudaStream_t, nullptr =
 /// default). Returns the launch error code (0 ok).
-int decode_attention_device(const DecodeArgs& a, const void* k, const void* v, const float* q, float* out,
-                            void* workspace, void* stream);
+int decode_attention_device(const DecodeArgs& a, const void* k, const void* v, const float* q,
+                            float* out, void* workspace, void* stream);
 /// Splits version `a` would use (after check_args).
 int splits_for(const DecodeArgs& a);
 
@@ -79,7 +79,8 @@ struct DeviceCache;
 /// only after 0). cache_append copies n tokens from host arrays packed [batch][groups][n][width].
 int cache_create(const CacheSpec& s, DeviceCache** out, char* err, size_t err_len);
 void cache_destroy(DeviceCache* c);
-int cache_append(DeviceCache* c, int64_t n, const void* k_packed, const void* v_packed, char* err, size_t err_len);
+int cache_append(DeviceCache* c, int64_t n, const void* k_packed, const void* v_packed, char* err,
+                 size_t err_len);
 /// One step over the cached tokens: q host fp32 [batch][groups][heads][qk], out host fp32
 /// [batch][groups][heads][v_width]; copies q in, runs, copies out, synchronises the stream.
 int cache_decode(DeviceCache* c, const float* q, float* out, char* err, size_t err_len);

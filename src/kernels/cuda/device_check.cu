@@ -38,21 +38,21 @@ using gmha::cuda::DecodeArgs;
 
 namespace {
 
-#define CHECK_CUDA(x)                                                                            \
-  do {                                                                                           \
-    cudaError_t e_ = (x);                                                                        \
-    if (e_ != cudaSuccess) {                                                                     \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));   \
-      std::exit(3);                                                                              \
-    }                                                                                            \
+#define CHECK_CUDA(x)                                                                          \
+  do {                                                                                         \
+    cudaError_t e_ = (x);                                                                      \
+    if (e_ != cudaSuccess) {                                                                   \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(3);                                                                            \
+    }                                                                                          \
   } while (0)
-#define CHECK_CUBLAS(x)                                                                      \
-  do {                                                                                       \
-    cublasStatus_t s_ = (x);                                                                 \
-    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                       \
+#define CHECK_CUBLAS(x)                                                                       \
+  do {                                                                                        \
+    cublasStatus_t s_ = (x);                                                                  \
+    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                        \
       std::fprintf(stderr, "%s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #x, (int)s_); \
-      std::exit(3);                                                                          \
-    }                                                                                        \
+      std::exit(3);                                                                           \
+    }                                                                                         \
   } while (0)
 
 struct Shape {
@@ -95,7 +95,8 @@ struct Case {
   double factor = 1.0;
 };
 
-Case make_case(const Shape& s, int64_t batch, int64_t tokens, bool bf16, unsigned seed, double factor = 1.0) {
+Case make_case(const Shape& s, int64_t batch, int64_t tokens, bool bf16, unsigned seed,
+               double factor = 1.0) {
   Case c;
   c.s = s;
   DecodeArgs& a = c.a;
@@ -142,11 +143,13 @@ Case make_case(const Shape& s, int64_t batch, int64_t tokens, bool bf16, unsigne
 std::vector<double> reference(const Case& c) {
   const DecodeArgs& a = c.a;
   std::vector<double> ref(static_cast<size_t>(a.batch * a.groups * a.heads_per_group * a.v_width));
-  std::vector<double> s(static_cast<size_t>(a.tokens)), keys(static_cast<size_t>(a.tokens * a.qk_width));
+  std::vector<double> s(static_cast<size_t>(a.tokens)),
+      keys(static_cast<size_t>(a.tokens * a.qk_width));
   for (int64_t b = 0; b < a.batch; ++b) {
     for (int64_t g = 0; g < a.groups; ++g) {
       const float* kr0 = c.kf.data() + b * a.k_batch_stride + g * a.k_group_stride;
-      const float* vr0 = a.v_alias ? kr0 : c.vf.data() + b * a.v_batch_stride + g * a.v_group_stride;
+      const float* vr0 =
+          a.v_alias ? kr0 : c.vf.data() + b * a.v_batch_stride + g * a.v_group_stride;
       const int64_t vrs = a.v_alias ? a.k_row_stride : a.v_row_stride;
       for (int64_t j = 0; j < a.tokens; ++j) {
         double* key = keys.data() + j * a.qk_width;
@@ -154,7 +157,8 @@ std::vector<double> reference(const Case& c) {
         if (a.rope_dim > 0) {
           const int half = a.rope_dim / 2;
           for (int i = 0; i < half; ++i) {
-            const int ix = a.rope_interleaved ? 2 * i : i, iy = a.rope_interleaved ? 2 * i + 1 : i + half;
+            const int ix = a.rope_interleaved ? 2 * i : i,
+                      iy = a.rope_interleaved ? 2 * i + 1 : i + half;
             const double ang = static_cast<double>(j) * c.inv_freq[i], x = key[ix], y = key[iy];
             key[ix] = (x * std::cos(ang) - y * std::sin(ang)) * c.factor;
             key[iy] = (y * std::cos(ang) + x * std::sin(ang)) * c.factor;
@@ -167,7 +171,8 @@ std::vector<double> reference(const Case& c) {
         double mx = -INFINITY;
         for (int64_t j = 0; j < a.tokens; ++j) {
           double dot = 0;
-          for (int64_t d = 0; d < a.qk_width; ++d) dot += keys[static_cast<size_t>(j * a.qk_width + d)] * qh[d];
+          for (int64_t d = 0; d < a.qk_width; ++d)
+            dot += keys[static_cast<size_t>(j * a.qk_width + d)] * qh[d];
           s[static_cast<size_t>(j)] = dot * a.scale;
           mx = std::max(mx, s[static_cast<size_t>(j)]);
         }
@@ -204,16 +209,17 @@ Dev upload(Case& c) {
   Dev d;
   const size_t es = c.a.bf16 ? 2 : 4;
   CHECK_CUDA(cudaMalloc(&d.k, c.kf.size() * es));
-  CHECK_CUDA(cudaMemcpy(d.k, c.a.bf16 ? static_cast<const void*>(c.kb.data()) : c.kf.data(), c.kf.size() * es,
-                        cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(d.k, c.a.bf16 ? static_cast<const void*>(c.kb.data()) : c.kf.data(),
+                        c.kf.size() * es, cudaMemcpyHostToDevice));
   if (!c.vf.empty()) {
     CHECK_CUDA(cudaMalloc(&d.v, c.vf.size() * es));
-    CHECK_CUDA(cudaMemcpy(d.v, c.a.bf16 ? static_cast<const void*>(c.vb.data()) : c.vf.data(), c.vf.size() * es,
-                          cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaMemcpy(d.v, c.a.bf16 ? static_cast<const void*>(c.vb.data()) : c.vf.data(),
+                          c.vf.size() * es, cudaMemcpyHostToDevice));
   }
   CHECK_CUDA(cudaMalloc(&d.q, c.q.size() * 4));
   CHECK_CUDA(cudaMemcpy(d.q, c.q.data(), c.q.size() * 4, cudaMemcpyHostToDevice));
-  CHECK_CUDA(cudaMalloc(&d.out, static_cast<size_t>(c.a.batch * c.a.groups * c.a.heads_per_group * c.a.v_width) * 4));
+  CHECK_CUDA(cudaMalloc(
+      &d.out, static_cast<size_t>(c.a.batch * c.a.groups * c.a.heads_per_group * c.a.v_width) * 4));
   if (c.a.rope_dim) {
     const auto t = gmha::cuda::make_rope_tables(c.inv_freq.data(), c.a.rope_dim / 2, c.a.tokens);
     CHECK_CUDA(cudaMalloc(&d.coarse, t.coarse.size() * 4));
@@ -236,8 +242,8 @@ void ensure_ws(Dev& d, const DecodeArgs& a) {
 }
 
 void release(Dev& d) {
-  for (void* p : {d.k, d.v, d.ws, static_cast<void*>(d.q), static_cast<void*>(d.out), static_cast<void*>(d.coarse),
-                  static_cast<void*>(d.fine)}) {
+  for (void* p : {d.k, d.v, d.ws, static_cast<void*>(d.q), static_cast<void*>(d.out),
+                  static_cast<void*>(d.coarse), static_cast<void*>(d.fine)}) {
     if (p) CHECK_CUDA(cudaFree(p));
   }
 }
@@ -265,18 +271,21 @@ int failures = 0;
 
 void validate_all(bool quick, Json& js) {
   std::vector<ValCase> cases = {
-      {kGqa, 1, 1, 0, 1}, {kGqa, 3, 33, 0, 1}, {kGqa, 2, 1000, 0, 1}, {kGqa, 64, 67, 0, 1}, {kGqa, 1, 4097, 37, 1},
-      {kMqa, 2, 1000, 0, 1}, {kMha, 5, 129, 0, 1}, {kMla, 1, 1, 0, 1}, {kMla, 2, 1000, 0, 1}, {kMla, 8, 97, 0, 1},
-      {kMla, 1, 4097, 1000, 1}, {kMfa, 2, 1000, 0, 1}, {kMfa, 1, 4097, 129, 1}, {kMfa, 16, 41, 0, 1},
-      {kMfaKr, 2, 1000, 0, 1}, {kMfaKr, 1, 777, 0, 1.25}, {kMfaKrI, 2, 1000, 0, 1}, {kMfaKrI, 1, 4097, 64, 1.25},
-      {kOdd, 3, 50, 0, 1}, {kWideV, 2, 300, 0, 1},
+      {kGqa, 1, 1, 0, 1},        {kGqa, 3, 33, 0, 1},      {kGqa, 2, 1000, 0, 1},
+      {kGqa, 64, 67, 0, 1},      {kGqa, 1, 4097, 37, 1},   {kMqa, 2, 1000, 0, 1},
+      {kMha, 5, 129, 0, 1},      {kMla, 1, 1, 0, 1},       {kMla, 2, 1000, 0, 1},
+      {kMla, 8, 97, 0, 1},       {kMla, 1, 4097, 1000, 1}, {kMfa, 2, 1000, 0, 1},
+      {kMfa, 1, 4097, 129, 1},   {kMfa, 16, 41, 0, 1},     {kMfaKr, 2, 1000, 0, 1},
+      {kMfaKr, 1, 777, 0, 1.25}, {kMfaKrI, 2, 1000, 0, 1}, {kMfaKrI, 1, 4097, 64, 1.25},
+      {kOdd, 3, 50, 0, 1},       {kWideV, 2, 300, 0, 1},
   };
   if (quick) cases.resize(8);
-  std::printf("%-40s %-5s %-4s %5s %3s %6s %9s %9s %s\n", "validation", "cache", "ver", "T", "B", "splits", "rel err",
-              "tol", "result");
+  std::printf("%-40s %-5s %-4s %5s %3s %6s %9s %9s %s\n", "validation", "cache", "ver", "T", "B",
+              "splits", "rel err", "tol", "result");
   for (const ValCase& vc : cases) {
     for (int bf : {0, 1}) {
-      Case c = make_case(vc.s, vc.batch, vc.tokens, bf, 7 + static_cast<unsigned>(vc.tokens), vc.factor);
+      Case c =
+          make_case(vc.s, vc.batch, vc.tokens, bf, 7 + static_cast<unsigned>(vc.tokens), vc.factor);
       Dev d = upload(c);
       const std::vector<double> ref = reference(c);
       for (int ver : {gmha::cuda::kNaive, gmha::cuda::kV1, gmha::cuda::kV2}) {
@@ -286,13 +295,15 @@ void validate_all(bool quick, Json& js) {
         char err[256] = {0};
         if (gmha::cuda::check_args(a, err, sizeof err) != 0) {
           const bool expected = ver == gmha::cuda::kV2 && a.v_width > 512;
-          std::printf("%-40s %-5s v%-3d %5lld %3lld %6s %9s %9s %s\n", vc.s.name, bf ? "bf16" : "fp32", ver,
-                      (long long)a.tokens, (long long)a.batch, "-", "-", "-", expected ? "n/a (by design)" : err);
+          std::printf("%-40s %-5s v%-3d %5lld %3lld %6s %9s %9s %s\n", vc.s.name,
+                      bf ? "bf16" : "fp32", ver, (long long)a.tokens, (long long)a.batch, "-", "-",
+                      "-", expected ? "n/a (by design)" : err);
           if (!expected) ++failures;
           continue;
         }
         ensure_ws(d, a);
-        CHECK_CUDA(static_cast<cudaError_t>(gmha::cuda::decode_attention_device(a, d.k, d.v, d.q, d.out, d.ws, nullptr)));
+        CHECK_CUDA(static_cast<cudaError_t>(
+            gmha::cuda::decode_attention_device(a, d.k, d.v, d.q, d.out, d.ws, nullptr)));
         CHECK_CUDA(cudaDeviceSynchronize());
         std::vector<float> out(ref.size());
         CHECK_CUDA(cudaMemcpy(out.data(), d.out, out.size() * 4, cudaMemcpyDeviceToHost));
@@ -300,14 +311,17 @@ void validate_all(bool quick, Json& js) {
         const bool ok = e <= tol;
         failures += ok ? 0 : 1;
         const int splits = gmha::cuda::splits_for(a);
-        std::printf("%-40s %-5s v%-3d %5lld %3lld %6d %9.2e %9.1e %s\n", vc.s.name, bf ? "bf16" : "fp32", ver,
-                    (long long)a.tokens, (long long)a.batch, splits, e, tol, ok ? "pass" : "FAIL");
+        std::printf("%-40s %-5s v%-3d %5lld %3lld %6d %9.2e %9.1e %s\n", vc.s.name,
+                    bf ? "bf16" : "fp32", ver, (long long)a.tokens, (long long)a.batch, splits, e,
+                    tol, ok ? "pass" : "FAIL");
         char buf[512];
         std::snprintf(buf, sizeof buf,
-                      "{\"shape\": %s, \"dtype\": \"%s\", \"version\": %d, \"tokens\": %lld, \"batch\": %lld, "
-                      "\"splits\": %d, \"rope_factor\": %g, \"rel_error\": %.3e, \"tolerance\": %.1e, \"pass\": %s}",
-                      jstr(vc.s.name).c_str(), bf ? "bf16" : "fp32", ver, (long long)a.tokens, (long long)a.batch, splits,
-                      vc.factor, e, tol, ok ? "true" : "false");
+                      "{\"shape\": %s, \"dtype\": \"%s\", \"version\": %d, \"tokens\": %lld, "
+                      "\"batch\": %lld, "
+                      "\"splits\": %d, \"rope_factor\": %g, \"rel_error\": %.3e, \"tolerance\": "
+                      "%.1e, \"pass\": %s}",
+                      jstr(vc.s.name).c_str(), bf ? "bf16" : "fp32", ver, (long long)a.tokens,
+                      (long long)a.batch, splits, vc.factor, e, tol, ok ? "true" : "false");
         js.add(buf);
       }
       release(d);
@@ -318,7 +332,8 @@ void validate_all(bool quick, Json& js) {
 // Phase 2: the device cache, appended token by token as FastDecoder does, one decode per
 // appended token checked at a few lengths.
 void validate_cache(Json& js) {
-  std::printf("\n%-40s %-5s %9s %s\n", "device cache (append + decode)", "cache", "rel err", "result");
+  std::printf("\n%-40s %-5s %9s %s\n", "device cache (append + decode)", "cache", "rel err",
+              "result");
   for (const Shape& s : {kGqa, kMla, kMfaKrI}) {
     for (int bf : {0, 1}) {
       const int64_t T = 70, B = 2;
@@ -347,13 +362,18 @@ void validate_cache(Json& js) {
       const size_t es = bf ? 2 : 4;
       for (int64_t t = 0; t < T; ++t) {
         // Token t of every stream, packed [b][g][1][w].
-        std::vector<unsigned char> kp(static_cast<size_t>(B * s.groups * s.qk) * es), vp(static_cast<size_t>(B * s.groups * s.v) * es);
+        std::vector<unsigned char> kp(static_cast<size_t>(B * s.groups * s.qk) * es),
+            vp(static_cast<size_t>(B * s.groups * s.v) * es);
         for (int64_t bg = 0; bg < B * s.groups; ++bg) {
           const size_t src = static_cast<size_t>((bg * T + t) * s.qk);
-          std::memcpy(kp.data() + bg * s.qk * es, bf ? static_cast<const void*>(full.kb.data() + src) : full.kf.data() + src, s.qk * es);
+          std::memcpy(kp.data() + bg * s.qk * es,
+                      bf ? static_cast<const void*>(full.kb.data() + src) : full.kf.data() + src,
+                      s.qk * es);
           if (!s.alias) {
             const size_t vs = static_cast<size_t>((bg * T + t) * s.v);
-            std::memcpy(vp.data() + bg * s.v * es, bf ? static_cast<const void*>(full.vb.data() + vs) : full.vf.data() + vs, s.v * es);
+            std::memcpy(vp.data() + bg * s.v * es,
+                        bf ? static_cast<const void*>(full.vb.data() + vs) : full.vf.data() + vs,
+                        s.v * es);
           }
         }
         if (gmha::cuda::cache_append(dc, 1, kp.data(), vp.data(), err, sizeof err) != 0) break;
@@ -361,8 +381,11 @@ void validate_cache(Json& js) {
           // Reference over the first t+1 tokens: a case whose caches are the prefix.
           Case pre = make_case(s, B, t + 1, bf, 11);
           for (int64_t bg = 0; bg < B * s.groups; ++bg) {
-            std::copy_n(full.kf.begin() + bg * T * s.qk, (t + 1) * s.qk, pre.kf.begin() + bg * (t + 1) * s.qk);
-            if (!s.alias) std::copy_n(full.vf.begin() + bg * T * s.v, (t + 1) * s.v, pre.vf.begin() + bg * (t + 1) * s.v);
+            std::copy_n(full.kf.begin() + bg * T * s.qk, (t + 1) * s.qk,
+                        pre.kf.begin() + bg * (t + 1) * s.qk);
+            if (!s.alias)
+              std::copy_n(full.vf.begin() + bg * T * s.v, (t + 1) * s.v,
+                          pre.vf.begin() + bg * (t + 1) * s.v);
           }
           pre.q = full.q;
           std::vector<float> out(static_cast<size_t>(B * s.groups * s.heads_per_group * s.v));
@@ -374,12 +397,15 @@ void validate_cache(Json& js) {
       const double tol = tolerance(gmha::cuda::resolve_version(probe), bf);
       const bool ok = err[0] == 0 && worst <= tol;
       failures += ok ? 0 : 1;
-      std::printf("%-40s %-5s %9.2e %s %s\n", s.name, bf ? "bf16" : "fp32", worst, ok ? "pass" : "FAIL", err);
+      std::printf("%-40s %-5s %9.2e %s %s\n", s.name, bf ? "bf16" : "fp32", worst,
+                  ok ? "pass" : "FAIL", err);
       char buf[512];
       std::snprintf(buf, sizeof buf,
-                    "{\"shape\": %s, \"dtype\": \"%s\", \"api\": \"device cache\", \"tokens\": %lld, \"batch\": %lld, "
+                    "{\"shape\": %s, \"dtype\": \"%s\", \"api\": \"device cache\", \"tokens\": "
+                    "%lld, \"batch\": %lld, "
                     "\"rel_error\": %.3e, \"tolerance\": %.1e, \"pass\": %s}",
-                    jstr(s.name).c_str(), bf ? "bf16" : "fp32", (long long)T, (long long)B, worst, tol, ok ? "true" : "false");
+                    jstr(s.name).c_str(), bf ? "bf16" : "fp32", (long long)T, (long long)B, worst,
+                    tol, ok ? "true" : "false");
       js.add(buf);
       gmha::cuda::cache_destroy(dc);
     }
@@ -390,14 +416,18 @@ void validate_cache(Json& js) {
 // Timing.
 
 __global__ void fill_kernel(void* p, size_t n, int bf16, uint32_t seed) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ seed;
     h ^= h >> 16;
     h *= 0x7feb352dU;
     h ^= h >> 15;
-    const float x = (static_cast<float>(h & 0xffffff) / 16777216.0f - 0.5f) * 3.4f;  // ~unit variance
-    if (bf16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(x);
-    else static_cast<float*>(p)[i] = x;
+    const float x =
+        (static_cast<float>(h & 0xffffff) / 16777216.0f - 0.5f) * 3.4f;  // ~unit variance
+    if (bf16)
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(x);
+    else
+      static_cast<float*>(p)[i] = x;
   }
 }
 
@@ -423,7 +453,8 @@ __global__ void softmax_rows(const float* s, TP* p, int64_t cols, float scale) {
   sum = 0;
   for (int w = 0; w < blockDim.x / 32; ++w) sum += red[w];
   const float inv = 1.0f / sum;
-  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) out[j] = static_cast<TP>(__expf((row[j] - mx) * scale) * inv);
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
+    out[j] = static_cast<TP>(__expf((row[j] - mx) * scale) * inv);
 }
 
 template <class F>
@@ -476,7 +507,9 @@ Peaks device_peaks() {
   void *a, *b;
   CHECK_CUDA(cudaMalloc(&a, bytes));
   CHECK_CUDA(cudaMalloc(&b, bytes));
-  p.copy_bps = 2.0 * bytes / time_median([&] { CHECK_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice)); }, 5);
+  p.copy_bps =
+      2.0 * bytes /
+      time_median([&] { CHECK_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice)); }, 5);
   CHECK_CUDA(cudaFree(a));
   CHECK_CUDA(cudaFree(b));
   return p;
@@ -498,11 +531,12 @@ void time_all(bool quick, const Peaks& pk, Json& js, cublasHandle_t cb) {
   cases.push_back({kGqa, 8, T, 0});
   cases.push_back({kMla, 8, T, 0});
   if (quick) cases.resize(4);
-  std::printf("\n%-38s %-4s %6s %3s %-3s %8s %8s %6s %8s %6s %-6s %9s %7s\n", "timing", "dt", "T", "B", "ver", "us",
-              "GB/s", "%HBM", "TFLOP/s", "%TC", "bound", "cuBLAS us", "speedup");
+  std::printf("\n%-38s %-4s %6s %3s %-3s %8s %8s %6s %8s %6s %-6s %9s %7s\n", "timing", "dt", "T",
+              "B", "ver", "us", "GB/s", "%HBM", "TFLOP/s", "%TC", "bound", "cuBLAS us", "speedup");
   for (const TimeCase& tc : cases) {
     const Shape& s = tc.s;
-    Case c = make_case(s, tc.batch, 1, tc.bf16, 3);  // geometry and q only; caches filled on the device
+    Case c =
+        make_case(s, tc.batch, 1, tc.bf16, 3);  // geometry and q only; caches filled on the device
     DecodeArgs a = c.a;
     a.tokens = tc.tokens;
     a.k_group_stride = tc.tokens * s.qk;
@@ -528,7 +562,8 @@ void time_all(bool quick, const Peaks& pk, Json& js, cublasHandle_t cb) {
     const int64_t ht = tc.batch * s.groups * s.heads_per_group;
     CHECK_CUDA(cudaMalloc(&out, static_cast<size_t>(ht * s.v) * 4));
     if (s.rope) {
-      const auto t = gmha::cuda::make_rope_tables(c.inv_freq.data(), static_cast<int>(s.qk / 2), tc.tokens);
+      const auto t =
+          gmha::cuda::make_rope_tables(c.inv_freq.data(), static_cast<int>(s.qk / 2), tc.tokens);
       CHECK_CUDA(cudaMalloc(&coarse, t.coarse.size() * 4));
       CHECK_CUDA(cudaMalloc(&fine, t.fine.size() * 4));
       CHECK_CUDA(cudaMemcpy(coarse, t.coarse.data(), t.coarse.size() * 4, cudaMemcpyHostToDevice));
@@ -545,9 +580,14 @@ void time_all(bool quick, const Peaks& pk, Json& js, cublasHandle_t cb) {
     CHECK_CUDA(cudaMalloc(&ws, gmha::cuda::workspace_bytes(a)));
     const int ver = gmha::cuda::resolve_version(a);
     const double sec = time_median(
-        [&] { CHECK_CUDA(static_cast<cudaError_t>(gmha::cuda::decode_attention_device(a, k, v, q, out, ws, nullptr))); }, 20);
+        [&] {
+          CHECK_CUDA(static_cast<cudaError_t>(
+              gmha::cuda::decode_attention_device(a, k, v, q, out, ws, nullptr)));
+        },
+        20);
     const double bytes = static_cast<double>((kn + vn) * es);
-    const double flops = 2.0 * static_cast<double>(ht) * static_cast<double>(tc.tokens) * static_cast<double>(s.qk + s.v);
+    const double flops = 2.0 * static_cast<double>(ht) * static_cast<double>(tc.tokens) *
+                         static_cast<double>(s.qk + s.v);
     const double t_mem = bytes / pk.hbm_bps, t_tc = flops / pk.tensor_flops;
     const char* bound = t_mem >= t_tc ? "HBM" : "tensor";
 
@@ -572,45 +612,52 @@ void time_all(bool quick, const Peaks& pk, Json& js, cublasHandle_t cb) {
       const int64_t vstride = tc.tokens * vrs;
       const void* vbase = s.alias ? k : v;
       auto run = [&] {
-        CHECK_CUBLAS(cublasGemmStridedBatchedEx(cb, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(tc.tokens), static_cast<int>(H),
-                                                static_cast<int>(s.qk), &one, k, in_t, static_cast<int>(s.qk),
-                                                tc.tokens * s.qk, qb, in_t, static_cast<int>(s.qk), H * s.qk, &zero, sbuf,
-                                                CUDA_R_32F, static_cast<int>(tc.tokens), H * tc.tokens,
-                                                static_cast<int>(nseq), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        CHECK_CUBLAS(cublasGemmStridedBatchedEx(
+            cb, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(tc.tokens), static_cast<int>(H),
+            static_cast<int>(s.qk), &one, k, in_t, static_cast<int>(s.qk), tc.tokens * s.qk, qb,
+            in_t, static_cast<int>(s.qk), H * s.qk, &zero, sbuf, CUDA_R_32F,
+            static_cast<int>(tc.tokens), H * tc.tokens, static_cast<int>(nseq), CUBLAS_COMPUTE_32F,
+            CUBLAS_GEMM_DEFAULT));
         if (tc.bf16) {
-          softmax_rows<__nv_bfloat16><<<static_cast<unsigned>(nseq * H), 256>>>(sbuf, static_cast<__nv_bfloat16*>(p),
-                                                                                tc.tokens, static_cast<float>(a.scale));
+          softmax_rows<__nv_bfloat16><<<static_cast<unsigned>(nseq * H), 256>>>(
+              sbuf, static_cast<__nv_bfloat16*>(p), tc.tokens, static_cast<float>(a.scale));
         } else {
-          softmax_rows<float><<<static_cast<unsigned>(nseq * H), 256>>>(sbuf, static_cast<float*>(p), tc.tokens,
-                                                                        static_cast<float>(a.scale));
+          softmax_rows<float><<<static_cast<unsigned>(nseq * H), 256>>>(
+              sbuf, static_cast<float*>(p), tc.tokens, static_cast<float>(a.scale));
         }
-        CHECK_CUBLAS(cublasGemmStridedBatchedEx(cb, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(s.v), static_cast<int>(H),
-                                                static_cast<int>(tc.tokens), &one, vbase, in_t, static_cast<int>(vrs),
-                                                vstride, p, in_t, static_cast<int>(tc.tokens), H * tc.tokens, &zero, ob,
-                                                CUDA_R_32F, static_cast<int>(s.v), H * s.v, static_cast<int>(nseq),
-                                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        CHECK_CUBLAS(cublasGemmStridedBatchedEx(
+            cb, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(s.v), static_cast<int>(H),
+            static_cast<int>(tc.tokens), &one, vbase, in_t, static_cast<int>(vrs), vstride, p, in_t,
+            static_cast<int>(tc.tokens), H * tc.tokens, &zero, ob, CUDA_R_32F,
+            static_cast<int>(s.v), H * s.v, static_cast<int>(nseq), CUBLAS_COMPUTE_32F,
+            CUBLAS_GEMM_DEFAULT));
       };
       cublas_sec = time_median(run, 10);
-      for (void* x : {qb, p, static_cast<void*>(sbuf), static_cast<void*>(ob)}) CHECK_CUDA(cudaFree(x));
+      for (void* x : {qb, p, static_cast<void*>(sbuf), static_cast<void*>(ob)})
+        CHECK_CUDA(cudaFree(x));
     }
-    std::printf("%-38s %-4s %6lld %3lld v%-2d %8.1f %8.0f %5.0f%% %8.1f %5.0f%% %-6s %9.1f %6.2fx\n", s.name,
-                tc.bf16 ? "bf16" : "fp32", (long long)tc.tokens, (long long)tc.batch, ver, sec * 1e6, bytes / sec / 1e9,
-                100 * bytes / sec / pk.hbm_bps, flops / sec / 1e12, 100 * flops / sec / pk.tensor_flops, bound,
-                cublas_sec * 1e6, cublas_sec / sec);
+    std::printf(
+        "%-38s %-4s %6lld %3lld v%-2d %8.1f %8.0f %5.0f%% %8.1f %5.0f%% %-6s %9.1f %6.2fx\n",
+        s.name, tc.bf16 ? "bf16" : "fp32", (long long)tc.tokens, (long long)tc.batch, ver,
+        sec * 1e6, bytes / sec / 1e9, 100 * bytes / sec / pk.hbm_bps, flops / sec / 1e12,
+        100 * flops / sec / pk.tensor_flops, bound, cublas_sec * 1e6, cublas_sec / sec);
     char buf[1024];
-    std::snprintf(buf, sizeof buf,
-                  "{\"shape\": %s, \"dtype\": \"%s\", \"tokens\": %lld, \"batch\": %lld, \"groups\": %lld, "
-                  "\"heads_per_group\": %lld, \"qk\": %lld, \"v\": %lld, \"version\": %d, \"splits\": %d, "
-                  "\"seconds\": %.6e, \"bytes\": %.6e, \"flops\": %.6e, \"hbm_fraction\": %.4f, "
-                  "\"tensor_fraction\": %.4f, \"bound\": \"%s\", \"bound_fraction\": %.4f, \"cublas_seconds\": %.6e, "
-                  "\"speedup_vs_cublas\": %.3f}",
-                  jstr(s.name).c_str(), tc.bf16 ? "bf16" : "fp32", (long long)tc.tokens, (long long)tc.batch,
-                  (long long)s.groups, (long long)s.heads_per_group, (long long)s.qk, (long long)s.v, ver,
-                  gmha::cuda::splits_for(a), sec, bytes, flops, bytes / sec / pk.hbm_bps,
-                  flops / sec / pk.tensor_flops, bound, std::max(t_mem, t_tc) / sec, cublas_sec, cublas_sec / sec);
+    std::snprintf(
+        buf, sizeof buf,
+        "{\"shape\": %s, \"dtype\": \"%s\", \"tokens\": %lld, \"batch\": %lld, \"groups\": %lld, "
+        "\"heads_per_group\": %lld, \"qk\": %lld, \"v\": %lld, \"version\": %d, \"splits\": %d, "
+        "\"seconds\": %.6e, \"bytes\": %.6e, \"flops\": %.6e, \"hbm_fraction\": %.4f, "
+        "\"tensor_fraction\": %.4f, \"bound\": \"%s\", \"bound_fraction\": %.4f, "
+        "\"cublas_seconds\": %.6e, "
+        "\"speedup_vs_cublas\": %.3f}",
+        jstr(s.name).c_str(), tc.bf16 ? "bf16" : "fp32", (long long)tc.tokens, (long long)tc.batch,
+        (long long)s.groups, (long long)s.heads_per_group, (long long)s.qk, (long long)s.v, ver,
+        gmha::cuda::splits_for(a), sec, bytes, flops, bytes / sec / pk.hbm_bps,
+        flops / sec / pk.tensor_flops, bound, std::max(t_mem, t_tc) / sec, cublas_sec,
+        cublas_sec / sec);
     js.add(buf);
-    for (void* x : {k, v, ws, static_cast<void*>(q), static_cast<void*>(out), static_cast<void*>(coarse),
-                    static_cast<void*>(fine)}) {
+    for (void* x : {k, v, ws, static_cast<void*>(q), static_cast<void*>(out),
+                    static_cast<void*>(coarse), static_cast<void*>(fine)}) {
       if (x) CHECK_CUDA(cudaFree(x));
     }
   }
@@ -622,8 +669,10 @@ int main(int argc, char** argv) {
   const char* json_path = nullptr;
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
-    else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      json_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--quick"))
+      quick = true;
     else {
       std::fprintf(stderr, "usage: device_check [--json FILE] [--quick]\n");
       return 2;
@@ -636,10 +685,13 @@ int main(int argc, char** argv) {
   cudaDeviceProp prop;
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
   const Peaks pk = device_peaks();
-  std::printf("device: %s (sm_%d%d), %d SMs at %.0f MHz, HBM peak %.0f GB/s (memory clock %.0f MHz x %d bits x 2), "
-              "copy %.0f GB/s, bf16 tensor peak %.0f TFLOP/s (%d FLOP/clk/SM)\n\n",
-              prop.name, prop.major, prop.minor, pk.sms, pk.clock_khz / 1e3, pk.hbm_bps / 1e9, pk.mem_clock_khz / 1e3,
-              pk.bus_bits, pk.copy_bps / 1e9, pk.tensor_flops / 1e12, pk.per_sm_clk);
+  std::printf(
+      "device: %s (sm_%d%d), %d SMs at %.0f MHz, HBM peak %.0f GB/s (memory clock %.0f MHz x %d "
+      "bits x 2), "
+      "copy %.0f GB/s, bf16 tensor peak %.0f TFLOP/s (%d FLOP/clk/SM)\n\n",
+      prop.name, prop.major, prop.minor, pk.sms, pk.clock_khz / 1e3, pk.hbm_bps / 1e9,
+      pk.mem_clock_khz / 1e3, pk.bus_bits, pk.copy_bps / 1e9, pk.tensor_flops / 1e12,
+      pk.per_sm_clk);
   const auto t0 = std::chrono::steady_clock::now();
   Json val, cache, timing;
   validate_all(quick, val);
@@ -657,16 +709,22 @@ int main(int argc, char** argv) {
       return 3;
     }
     std::fprintf(f,
-                 "{\n  \"device\": %s, \"sm\": \"%d%d\", \"sms\": %d, \"clock_mhz\": %.0f, \"memory_clock_mhz\": %.0f, "
-                 "\"bus_bits\": %d,\n  \"hbm_peak_gbps\": %.1f, \"copy_gbps\": %.1f, \"tensor_peak_tflops\": %.1f, "
+                 "{\n  \"device\": %s, \"sm\": \"%d%d\", \"sms\": %d, \"clock_mhz\": %.0f, "
+                 "\"memory_clock_mhz\": %.0f, "
+                 "\"bus_bits\": %d,\n  \"hbm_peak_gbps\": %.1f, \"copy_gbps\": %.1f, "
+                 "\"tensor_peak_tflops\": %.1f, "
                  "\"quick\": %s, \"wall_seconds\": %.1f, \"validation_failures\": %d,\n"
-                 "  \"validation\": [\n    %s\n  ],\n  \"device_cache\": [\n    %s\n  ],\n  \"timing\": [\n    %s\n  ]\n}\n",
-                 jstr(prop.name).c_str(), prop.major, prop.minor, pk.sms, pk.clock_khz / 1e3, pk.mem_clock_khz / 1e3,
-                 pk.bus_bits, pk.hbm_bps / 1e9, pk.copy_bps / 1e9, pk.tensor_flops / 1e12, quick ? "true" : "false", wall,
-                 failures, val.s.c_str(), cache.s.c_str(), timing.s.c_str());
+                 "  \"validation\": [\n    %s\n  ],\n  \"device_cache\": [\n    %s\n  ],\n  "
+                 "\"timing\": [\n    %s\n  ]\n}\n",
+                 jstr(prop.name).c_str(), prop.major, prop.minor, pk.sms, pk.clock_khz / 1e3,
+                 pk.mem_clock_khz / 1e3, pk.bus_bits, pk.hbm_bps / 1e9, pk.copy_bps / 1e9,
+                 pk.tensor_flops / 1e12, quick ? "true" : "false", wall, failures, val.s.c_str(),
+                 cache.s.c_str(), timing.s.c_str());
     std::fclose(f);
   }
-  if (failures) std::printf("\n%d checks FAILED (%d in validation)\n", failures, val_failures);
-  else std::printf("\nall checks passed (%.0f s)\n", wall);
+  if (failures)
+    std::printf("\n%d checks FAILED (%d in validation)\n", failures, val_failures);
+  else
+    std::printf("\nall checks passed (%.0f s)\n", wall);
   return failures ? 1 : 0;
 }

@@ -34,9 +34,13 @@ GMHA_HD Coord a_coord(int lane, int e) {
   return {(lane >> 2) + ((e >> 1) & 1) * 8, (lane & 3) * 2 + (e & 1) + (e >> 2) * 8};
 }
 /// Element e (0..3) of lane's B fragment: its (k, n) in the 16x8 B tile.
-GMHA_HD Coord b_coord(int lane, int e) { return {(lane & 3) * 2 + (e & 1) + (e >> 1) * 8, lane >> 2}; }
+GMHA_HD Coord b_coord(int lane, int e) {
+  return {(lane & 3) * 2 + (e & 1) + (e >> 1) * 8, lane >> 2};
+}
 /// Element e (0..3) of lane's C/D fragment: its (row, col) in the 16x8 C tile.
-GMHA_HD Coord c_coord(int lane, int e) { return {(lane >> 2) + (e >> 1) * 8, (lane & 3) * 2 + (e & 1)}; }
+GMHA_HD Coord c_coord(int lane, int e) {
+  return {(lane >> 2) + (e >> 1) * 8, (lane & 3) * 2 + (e & 1)};
+}
 
 GMHA_HD uint32_t pack(uint16_t lo, uint16_t hi) {
   return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);

@@ -49,8 +49,9 @@ inline RopeTablesHost make_rope_tables(const double* inv_freq, int pairs, int64_
 #if defined(__CUDACC__)
 __host__ __device__
 #endif
-inline void rope_cos_sin(const float* coarse, const float* fine, int pairs, int64_t j, int i, float* cs,
-                         float* sn) {
+    inline void
+    rope_cos_sin(const float* coarse, const float* fine, int pairs, int64_t j, int i, float* cs,
+                 float* sn) {
   const float* a = coarse + ((j / kRopeFine) * pairs + i) * 2;
   const float* b = fine + ((j % kRopeFine) * pairs + i) * 2;
   *cs = a[0] * b[0] - a[1] * b[1];
