@@ -82,7 +82,7 @@ bool cpu_has_avx2();
 bool cpu_has_avx512_bf16();
 
 /// CUDA (cuda_dispatch.cpp): whether the build has it, devices found, and the step on the GPU
-/// (throws InputError without CUDA or a device).
+/// (throws DeviceError without CUDA or a device; see gmha/kernels/cuda_decode.hpp).
 bool cuda_built();
 int cuda_devices();
 void cuda_decode_attention(const DecodeProblem& p, const float* q, float* out);

@@ -1,12 +1,14 @@
 // FastDecoder: a layer's decode form in float32 around decode_attention (see decode.hpp).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 #include <map>
-
-#include <fmt/format.h>
+#include <memory>
 
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/kernels/cuda_decode.hpp"
 #include "gmha/kernels/decode.hpp"
 
 namespace gmha {
@@ -30,6 +32,9 @@ struct FastDecoder::Impl {
   int64_t max_tokens = 0, t = 0;
   int64_t k_width = 0, v_width = 0;  // cached elements per token in each stream (v 0 = none)
   std::vector<unsigned char> kc, vc;
+  // KernelPath::kCuda: the cache lives on the device as well, created at the first step for
+  // max_tokens; each step appends the new token's rows and copies only q in and out back.
+  std::unique_ptr<CudaDecodeCache> dev;
 
   const MatF& at(const char* n) const { return w.at(n); }
 
@@ -49,6 +54,34 @@ struct FastDecoder::Impl {
     const double ms = x.cast<double>().squaredNorm() / static_cast<double>(x.size());
     const float f = static_cast<float>(1.0 / std::sqrt(ms + o.norm_eps));
     return x.cwiseProduct(Eigen::Map<const VecF>(at(gamma).data(), x.size())) * f;
+  }
+
+  // The attention step: on the CPU over the host cache, or on the device cache (appending
+  // token t first).
+  void attend(const DecodeProblem& p, const float* q, float* out) {
+    if (path != KernelPath::kCuda) {
+      decode_attention(p, q, out, threads, path);
+      return;
+    }
+    if (!dev) {
+      CudaCacheSpec cs;
+      cs.groups = p.groups;
+      cs.heads_per_group = p.heads_per_group;
+      cs.qk_width = p.qk_width;
+      cs.v_width = p.v_width;
+      cs.max_tokens = max_tokens;
+      cs.scale = p.scale;
+      cs.dtype = dt;
+      cs.v_aliases_k = v_width == 0;
+      cs.key_rope = p.key_rope;
+      dev = std::make_unique<CudaDecodeCache>(cs);
+    }
+    const int64_t es = cache_dtype_bytes(dt);
+    const unsigned char* krow = kc.data() + t * k_width * es;
+    const unsigned char* vrow = v_width ? vc.data() + t * v_width * es : nullptr;
+    dev->append(1, krow, 0, p.k_group_stride, p.k_row_stride, vrow, 0, p.v_group_stride,
+                p.v_row_stride);
+    dev->decode(q, out);
   }
 
   DecodeProblem problem(int64_t groups, int64_t hpg, int64_t qk, int64_t vw) const {
@@ -154,7 +187,7 @@ std::vector<float> FastDecoder::step(const float* x_ptr) {
       p.k_group_stride = p.v_group_stride = d;  // head c's key/value at [c*d, c*d + d) of the row
       VecF q(d * d), out(d * d);
       for (int64_t c = 0; c < d; ++c) q.segment(c * d, d) = x;  // every head's query is x
-      decode_attention(p, q.data(), out.data(), m.threads, m.path);
+      m.attend(p, q.data(), out.data());
       for (int64_t c = 0; c < d; ++c) y += out.segment(c * d, d);
       break;
     }
@@ -175,7 +208,7 @@ std::vector<float> FastDecoder::step(const float* x_ptr) {
       DecodeProblem p = m.problem(s.kv_heads, s.heads / s.kv_heads, hd, hd);
       p.k_group_stride = p.v_group_stride = hd;
       VecF out(s.heads * hd);
-      decode_attention(p, q.data(), out.data(), m.threads, m.path);
+      m.attend(p, q.data(), out.data());
       y = m.at("o_proj") * out;
       break;
     }
@@ -196,7 +229,7 @@ std::vector<float> FastDecoder::step(const float* x_ptr) {
         qa.segment(c * (C + rope) + C, rope) = q.segment(c * (nope + rope) + nope, rope);
         apply_rope(m.rt, t, qa.data() + c * (C + rope) + C);
       }
-      decode_attention(m.problem(1, s.heads, C + rope, C), qa.data(), out.data(), m.threads, m.path);
+      m.attend(m.problem(1, s.heads, C + rope, C), qa.data(), out.data());
       VecF heads(s.heads * vd);
       for (int64_t c = 0; c < s.heads; ++c) heads.segment(c * vd, vd) = m.w_uv[static_cast<size_t>(c)] * out.segment(c * C, C);
       y = m.at("o_proj") * heads;
@@ -218,7 +251,7 @@ std::vector<float> FastDecoder::step(const float* x_ptr) {
       DecodeProblem p = m.problem(1, s.heads, C, C);
       if (kr) p.key_rope = &m.rt;
       VecF out(s.heads * C);
-      decode_attention(p, q.data(), out.data(), m.threads, m.path);
+      m.attend(p, q.data(), out.data());
       if (kr) {
         // v = k + alpha . (N k) is linear: apply it once to each head's weighted key sum.
         const Eigen::Map<const VecF> alpha(m.at("kr_alpha").data(), C);

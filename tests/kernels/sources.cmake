@@ -2,5 +2,6 @@
 list(APPEND GMHA_TEST_SOURCES
   kernels/reference_test.cpp
   kernels/decode_test.cpp
+  kernels/cuda_test.cpp
   kernels/validate_test.cpp
 )
