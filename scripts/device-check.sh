@@ -65,11 +65,11 @@ elif ! timeout 60 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGMHA_CUDA=
   log "gmha not configured (Eigen, fmt, CLI11, nlohmann_json or Catch2 absent? see $OUTDIR/cmake.log); standalone results stand"
   echo "skipped: cmake configure failed" >"$OUTDIR/gmha_validate.txt"
 else
-  if timeout $(( $(left) - 90 )) cmake --build "$BUILD" -j"$(nproc)" >>"$OUTDIR/cmake.log" 2>&1; then
+  if timeout $(( $(left) - 90 )) cmake --build "$BUILD" -j"$(nproc)" --target gmha gmha_tests_kernels >>"$OUTDIR/cmake.log" 2>&1; then
     set +e
     timeout 60 "$BUILD/gmha" validate --device cuda 2>&1 | tee "$OUTDIR/gmha_validate.txt"
     v=${PIPESTATUS[0]}
-    (cd "$BUILD" && timeout 30 ./tests/gmha_tests "[cuda]" 2>&1 | tee "$OUTDIR/gmha_cuda_tests.txt"; exit "${PIPESTATUS[0]}")
+    (cd "$BUILD" && timeout 30 ./tests/gmha_tests_kernels "[cuda]" 2>&1 | tee "$OUTDIR/gmha_cuda_tests.txt"; exit "${PIPESTATUS[0]}")
     t=$?
     set -e
     if [[ "$v" != 0 || "$t" != 0 ]]; then log "gmha validate --device cuda ($v) or CUDA tests ($t) failed"; status=1; fi

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
 jobs="$(nproc)"
 echo "== Release build (-Wall -Wextra -Werror)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGMHA_WERROR=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGMHA_WERROR=ON -DGMHA_CUDA=OFF >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 echo "== ASan + UBSan build"

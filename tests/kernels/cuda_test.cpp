@@ -15,6 +15,7 @@
 #include "gmha/kernels/cuda_decode.hpp"
 #include "gmha/kernels/decode.hpp"
 #include "gmha/kernels/reference.hpp"
+#include "support/test_paths.hpp"
 #include "kernels/cuda/mma_layout.hpp"
 #include "kernels/cuda/rope_tables.hpp"
 
@@ -69,11 +70,11 @@ void emulated_mma(const uint32_t a[32][4], const uint32_t b[32][2], float d[32][
 
 bool have_device(const char* what) {
   if (!cuda_built()) {
-    WARN("this gmha was built without CUDA; skipping " << what);
+    test::skip_unavailable(std::string("this gmha was built without CUDA: ") + what);
     return false;
   }
   if (cuda_device_count() == 0) {
-    WARN("no CUDA device found; skipping " << what);
+    test::skip_unavailable(std::string("no CUDA device found: ") + what);
     return false;
   }
   return true;
@@ -169,9 +170,9 @@ TEST_CASE("cuda rope tables: coarse x fine rotation equals the direct angle at l
   CHECK(worst < 1e-6);
 }
 
-TEST_CASE("cuda: DeviceError is its own error type with exit code 3", "[cuda]") {
+TEST_CASE("cuda: DeviceError is its own error type with exit code 4", "[cuda]") {
   const DeviceError e("no device");
-  CHECK(e.exit_code() == 3);
+  CHECK(e.exit_code() == 4);
   CHECK(dynamic_cast<const InputError*>(static_cast<const Error*>(&e)) == nullptr);
   CudaCacheSpec s;
   s.qk_width = s.v_width = 2048;

@@ -37,6 +37,11 @@ void skip_missing(const std::string& why) {
   ++g_skipped;
 }
 
+void skip_unavailable(const std::string& why) {
+  WARN("SKIPPED: " << why);
+  ++g_skipped;
+}
+
 int skipped_count() { return g_skipped.load(); }
 
 std::string scratch_dir(const std::string& tag) {

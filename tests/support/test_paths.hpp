@@ -18,7 +18,9 @@ std::optional<std::string> shared_data(const std::string& name);
 /// here; otherwise the reason is printed and the test binary exits 77 at the end of the run,
 /// which CTest reports as skipped. A test with a missing input is never reported as passed.
 void skip_missing(const std::string& why);
-/// How many skip_missing calls this run made.
+/// As skip_missing, for what no CI machine has (a CUDA device): always a skip, never a failure.
+void skip_unavailable(const std::string& why);
+/// How many skip_missing / skip_unavailable calls this run made.
 int skipped_count();
 /// A fresh, empty scratch directory unique to this call, under the system temp dir.
 std::string scratch_dir(const std::string& tag);

@@ -3,7 +3,7 @@
 // max_tokens, appended a token (or a prefix) at a time, each step copying only the new token's
 // rows in and the output out. Kernels: src/kernels/cuda/decode_attention.cuh (v0 naive,
 // v1 split-K CUDA cores, v2 bf16 tensor cores). Without CUDA in the build every constructor
-// throws DeviceError.
+// throws DeviceError (gmha/core/error.hpp, exit code 4).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,14 +13,6 @@
 #include "gmha/kernels/rope.hpp"
 
 namespace gmha {
-
-/// A device that failed or is missing (no driver, no GPU, out of device memory, a kernel
-/// launch error): the input was fine, the machine was not. Exit code 3. Lives here until the
-/// core error header takes it.
-class DeviceError : public Error {
- public:
-  explicit DeviceError(const std::string& message) : Error(message, 3) {}
-};
 
 /// Which kernel decodes: kAuto picks v2 for a bf16 cache with values <= 512 wide, else v1.
 enum class CudaKernel { kAuto, kNaive, kV1, kV2 };

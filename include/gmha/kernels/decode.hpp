@@ -59,6 +59,12 @@ struct DecodeProblem {
 /// Runs the step. q is [batch][groups][heads_per_group][qk_width] (RoPE already applied to the
 /// query), out is [batch][groups][heads_per_group][v_width]. `threads` <= 0 means all cores.
 /// Throws InputError on inconsistent sizes (zero tokens, strides narrower than the widths).
+/// Whether decode_attention on `path` rounds the pre-scaled query q * scale * log2(e) to bf16
+/// (the AVX512-BF16 dot product over a bf16 cache pairs query elements; an odd last element stays
+/// float), so that a test's double reference can apply the same rounding and keep a float32
+/// tolerance.
+bool decode_rounds_query_to_bf16(const DecodeProblem& p, KernelPath path);
+
 void decode_attention(const DecodeProblem& p, const float* q, float* out, int threads = 0,
                       KernelPath path = KernelPath::kAuto);
 
