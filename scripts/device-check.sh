@@ -35,7 +35,7 @@ CC="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d
 (( CC >= 80 )) || { log "sm_$CC: the v2 kernel needs sm_80 or newer"; exit 2; }
 
 echo "== build device_check (sm_${CC}) with $NVCC"
-if ! timeout 180 "$NVCC" -O3 -std=c++17 -arch="sm_${CC}" -lineinfo -o "$OUTDIR/device_check" \
+if ! timeout 180 "$NVCC" -O3 -std=c++17 -arch="sm_${CC}" -lineinfo -Iinclude -o "$OUTDIR/device_check" \
     src/kernels/cuda/device_check.cu src/kernels/cuda/decode_attention.cu -lcublas \
     >"$OUTDIR/build.log" 2>&1; then
   cat "$OUTDIR/build.log" >&2; log "nvcc build failed"; exit 3

@@ -357,7 +357,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
     throw InputError("gmha report: nothing to report: give models, --design or --audit");
   }
   for (int64_t t : in.contexts) {
-    if (t <= 0) throw errors::not_positive("--context", "context", t);
+    if (t <= 0) throw errors::option_not_positive("context", t);
   }
   std::vector<Block> blocks;
   blocks.push_back({Block::kHeading, 1, in.title});
@@ -578,7 +578,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
 }
 
 void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files) {
-  if (dir.empty()) throw InputError("--out: give a folder for the report");
+  if (dir.empty()) throw errors::bad_option("out", "give a folder for the report");
   fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();
   std::error_code ec;

@@ -8,6 +8,7 @@
 
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 
 namespace gmha {
 
@@ -41,19 +42,11 @@ class SpecFields {
   int64_t get(const std::string& k) const {
     auto it = kv_.find(k);
     if (it == kv_.end()) {
-      throw InputError(fmt::format("--design '{}': missing key '{}'", spec_, k));
+      throw InputError(fmt::format("design '{}': missing key '{}'", spec_, k));
     }
-    const std::string& s = it->second;
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc::result_out_of_range) {
-      throw InputError(fmt::format("--design '{}': {}={} overflows 64 bits", spec_, k, s));
-    }
-    if (ec != std::errc() || p != s.data() + s.size()) {
-      throw InputError(fmt::format("--design '{}': {}='{}' is not an integer", spec_, k, s));
-    }
+    const int64_t v = parse_integer(it->second, fmt::format("design '{}': {}", spec_, k));
     if (v <= 0) {
-      throw InputError(fmt::format("--design '{}': {} must be positive (got {})", spec_, k, v));
+      throw InputError(fmt::format("design '{}': {} must be positive (got {})", spec_, k, v));
     }
     return v;
   }
@@ -76,34 +69,31 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
   const std::string vname = spec.substr(0, colon);
   auto variant = find_variant(vname);
   if (!variant) {
-    throw errors::unknown_name("--design '" + spec + "'", "variant", vname,
+    throw errors::unknown_name("design '" + spec + "'", "variant", vname,
                                "fpba, mha, mqa, gqa, mla, mfa, mfa-kr, linear");
   }
   std::map<std::string, std::string> kv;
   const std::set<std::string> own = variant_keys(*variant);
   if (colon != std::string::npos) {
-    size_t pos = colon + 1;
-    while (pos <= spec.size()) {
-      size_t comma = spec.find(',', pos);
-      std::string item = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    for (std::string_view item_view :
+         split_list(std::string_view(spec).substr(colon + 1), "design '" + spec + "'")) {
+      const std::string item(item_view);
       size_t eq = item.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
-        throw InputError(fmt::format("--design '{}': '{}' is not key=value", spec, item));
+        throw InputError(fmt::format("design '{}': '{}' is not key=value", spec, item));
       }
       std::string key = item.substr(0, eq);
       if (!kCommonKeys.count(key) && !own.count(key)) {
-        throw InputError(fmt::format("--design '{}': unknown key '{}' for {}", spec, key,
+        throw InputError(fmt::format("design '{}': unknown key '{}' for {}", spec, key,
                                      variant_name(*variant)));
       }
       if (!kv.emplace(key, item.substr(eq + 1)).second) {
-        throw InputError(fmt::format("--design '{}': key '{}' given twice", spec, key));
+        throw InputError(fmt::format("design '{}': key '{}' given twice", spec, key));
       }
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
     }
   }
   SpecFields f(spec, kv);
-  const std::string where = "--design '" + spec + "'";
+  const std::string where = "design '" + spec + "'";
 
   AttentionShape a;
   a.variant = *variant;

@@ -11,6 +11,7 @@
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 #include "gmha/core/json_text.hpp"
 
 namespace gmha {
@@ -67,21 +68,12 @@ class Fields {
     std::vector<int64_t> out;
     if (v.is_string()) {
       // Step's moe_layers_enum is a comma-separated string.
-      std::string s = v.get<std::string>();
-      size_t pos = 0;
-      while (pos < s.size()) {
-        size_t comma = s.find(',', pos);
-        std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        try {
-          size_t used = 0;
-          long long x = std::stoll(item, &used);
-          if (item.find_first_not_of(" 0123456789-") != std::string::npos) throw std::invalid_argument("x");
-          out.push_back(x);
-        } catch (const std::exception&) {
-          throw InputError(fmt::format("{}: field '{}' has a non-integer item '{}'", where_, k, item));
-        }
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
+      const std::string s = v.get<std::string>();
+      const std::string what = fmt::format("{}: field '{}'", where_, k);
+      for (std::string_view item : split_list(s, what)) {
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        out.push_back(parse_integer(item, what));
       }
       return out;
     }

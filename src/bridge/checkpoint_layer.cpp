@@ -234,7 +234,7 @@ CheckpointLayer load_checkpoint_layer(const Checkpoint& ck, const Layout& layout
 }
 
 void round_to_bf16(MatrixRM& m) {
-  for (double& v : m.reshaped()) v = decode_bf16(encode_bf16(static_cast<float>(v)));
+  for (double& v : m.reshaped()) v = bf16_to_float(float_to_bf16(static_cast<float>(v)));
 }
 
 void round_layer_to_bf16(CheckpointLayer& l) {

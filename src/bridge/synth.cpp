@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <random>
-#include <thread>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -15,6 +14,8 @@
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parallel.hpp"
+#include "gmha/core/parse.hpp"
 
 namespace gmha {
 namespace {
@@ -89,24 +90,12 @@ void put(std::span<float> out, Index out_cols, Index r0, Index c0, const MatrixX
       out[static_cast<size_t>((r0 + i) * out_cols + c0 + j)] = static_cast<float>(m(i, j));
 }
 
-// Runs body(i) for i in [0, n) on all cores (generation of big tensors).
-template <typename F>
-void parallel_for(int64_t n, F body) {
-  const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::max<int64_t>(n, 1));
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (int64_t i = t; i < n; i += threads) body(i);
-    });
-  for (auto& th : pool) th.join();
-}
-
 void check_rank(const RankPattern& p, int64_t layers, int64_t heads, int64_t nominal,
                 const char* flag) {
   for (int64_t r : p.ranks) {
     if (r < -1 || r > nominal) {
-      throw InputError(fmt::format("{}: planted rank {} is outside 0..{} (the nominal rank)", flag,
-                                   r, nominal));
+      throw errors::bad_option(
+          flag, fmt::format("planted rank {} is outside 0..{} (the nominal rank)", r, nominal));
     }
   }
   (void)layers;
@@ -130,8 +119,8 @@ SynthLayout read_synth_layout(std::string_view name) {
                         SynthLayout::kMfaKr}) {
     if (name == synth_layout_name(l)) return l;
   }
-  throw errors::unknown_name("--layout", "layout", std::string(name),
-                             "llama, deepseek_v3, step3, mfa-kr");
+  throw errors::bad_option("layout", fmt::format("unknown layout '{}' (known: llama, deepseek_v3, "
+                                                "step3, mfa-kr)", name));
 }
 
 SynthLayout synth_layout_for(Variant v) {
@@ -155,27 +144,9 @@ int64_t RankPattern::rank_of(int64_t layer, int64_t head, int64_t heads, int64_t
 RankPattern parse_rank_pattern(std::string_view text, const std::string& flag) {
   RankPattern p;
   p.ranks.clear();
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    const size_t comma = std::min(text.find(',', pos), text.size());
-    const std::string item(text.substr(pos, comma - pos));
-    if (item == "full") {
-      p.ranks.push_back(-1);
-    } else {
-      size_t used = 0;
-      long long v = -1;
-      try {
-        v = std::stoll(item, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (item.empty() || used != item.size() || v < 0) {
-        throw InputError(fmt::format("{}: '{}' is not a rank (a number ≥ 0 or 'full'; lists "
-                                     "like 1,4,full cycle over heads)", flag, item));
-      }
-      p.ranks.push_back(v);
-    }
-    pos = comma + 1;
+  for (std::string_view item : split_list(text, flag)) {
+    // A rank is a count ≥ 0 or 'full'; lists like 1,4,full cycle over heads.
+    p.ranks.push_back(item == "full" ? -1 : parse_integer(item, flag, 0));
   }
   return p;
 }
@@ -197,8 +168,8 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
   const int64_t d = s.d_model, n = s.heads;
   const CapacityRanks nominal = capacity_ranks(s);
   const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
-  check_rank(o.qk_rank, o.layers, n, qk_nom, "--qk-rank");
-  check_rank(o.vo_rank, o.layers, n, vo_nom, "--vo-rank");
+  check_rank(o.qk_rank, o.layers, n, qk_nom, "qk-rank");
+  check_rank(o.vo_rank, o.layers, n, vo_nom, "vo-rank");
   const std::string& dt = o.dtype;
   // config.json needs an FFN width; no FFN tensors are written, so a GLU default will do.
   const int64_t ffn = o.intermediate_size > 0 ? o.intermediate_size : (8 * d / 3 + 127) / 128 * 128;
@@ -226,7 +197,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
         });
         // q_proj [n·h, d]: head c rows are A_cᵀ = (U Σ Vᵀ)ᵀ, A_c d×h planted.
         add(b + "self_attn.q_proj.weight", {n * h, d}, [=](std::span<float> v) {
-          parallel_for(n, [&](int64_t c) {
+          parallel_for(n, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kQHead, c);
             put(v, d, c * h, 0, planted_factor(d, h, o.qk_rank.rank_of(l, c, n, h), rng).transpose());
           });
@@ -237,7 +208,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
           const std::string name = proj_name;
           const auto role = proj_role;
           add(b + "self_attn." + name + ".weight", {g * h, d}, [=](std::span<float> v) {
-            parallel_for(g, [&](int64_t j) {
+            parallel_for(g, 0, [&](int64_t j) {
               auto rng = rng_for(seed, l, role, j);
               put(v, d, j * h, 0, orthonormal(d, h, rng).transpose());
             });
@@ -245,7 +216,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
         }
         // o_proj [d, n·h]: head c columns are Wo_c = U Σ Vᵀ (d×h), the VO circuit's own factor.
         add(b + "self_attn.o_proj.weight", {d, n * h}, [=](std::span<float> v) {
-          parallel_for(n, [&](int64_t c) {
+          parallel_for(n, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kOHead, c);
             put(v, n * h, 0, c * h, planted_factor(d, h, o.vo_rank.rank_of(l, c, n, h), rng));
           });
@@ -280,7 +251,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
           auto grng = rng_for(seed, l, kQNorm, 0);
           const VectorXd gamma = ql > 0 ? norm_weights(ql, grng) : VectorXd::Ones(qin);
           const VectorXd inv = gamma.cwiseInverse();
-          parallel_for(n, [&](int64_t c) {
+          parallel_for(n, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kQHead, c);
             put(v, qin, c * qk, 0,
                 planted_factor(qin, nope, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose() *
@@ -318,7 +289,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
         add(b + "kv_b_proj.weight", {n * (nope + hv), C}, [=](std::span<float> v) {
           auto grng = rng_for(seed, l, kKvNorm, 0);
           const VectorXd inv = norm_weights(C, grng).cwiseInverse();
-          parallel_for(n, [&](int64_t c) {
+          parallel_for(n, 0, [&](int64_t c) {
             auto krng = rng_for(seed, l, kKHead, c), vrng = rng_for(seed, l, kVHead, c);
             put(v, C, c * (nope + hv), 0, orthonormal(C, nope, krng).transpose() * inv.asDiagonal());
             put(v, C, c * (nope + hv) + nope, 0,
@@ -326,7 +297,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
           });
         });
         add(b + "o_proj.weight", {d, n * hv}, [=](std::span<float> v) {
-          parallel_for(n, [&](int64_t c) {
+          parallel_for(n, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kOHead, c);
             put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
           });
@@ -360,7 +331,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
         add(b + "wq.weight", {n * C, cq}, [=](std::span<float> v) {
           auto grng = rng_for(seed, l, kQNorm, 0);
           const VectorXd inv = norm_weights(cq, grng).cwiseInverse();
-          parallel_for(n, [&](int64_t c) {
+          parallel_for(n, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kQHead, c);
             put(v, cq, c * C, 0,
                 planted_factor(cq, C, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose() *
@@ -395,7 +366,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
           });
         }
         add(b + "o_proj.weight", {d, n * C}, [=](std::span<float> v) {
-          parallel_for(n, [&](int64_t c) {
+          parallel_for(n, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kOHead, c);
             put(v, n * C, 0, c * C, planted_factor(d, C, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
           });

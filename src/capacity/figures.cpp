@@ -75,8 +75,8 @@ double bytes_of_bits(int64_t bits) { return static_cast<double>(bits) / 8.0; }
 
 ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   validate_model(m, m.name);
-  if (o.context <= 0) throw errors::not_positive("--context", "context", o.context);
-  if (o.batch <= 0) throw errors::not_positive("--batch", "batch", o.batch);
+  if (o.context <= 0) throw errors::option_not_positive("context", o.context);
+  if (o.batch <= 0) throw errors::option_not_positive("batch", o.batch);
 
   ModelFigures f;
   f.model = m.name;

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "gmha/core/error.hpp"
 
 namespace gmha {
@@ -31,7 +33,7 @@ std::string_view convention_name(Convention c) {
 Convention read_convention(const std::string& name) {
   if (name == "exact") return Convention::kExact;
   if (name == "step3-paper" || name == "step3") return Convention::kStep3Paper;
-  throw errors::unknown_name("--convention", "convention", name, "exact, step3-paper");
+  throw errors::bad_option("convention", fmt::format("unknown convention '{}' (known: exact, step3-paper)", name));
 }
 
 json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention c) {

@@ -55,18 +55,18 @@ double attention_elements_per_gpu(const AttentionShape& a, int64_t n, int64_t kv
 FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
   validate_model(m, m.name);
   const int64_t n = o.gpus;
-  if (n <= 0) throw errors::not_positive("--gpus", "gpus", n);
-  if (o.batch <= 0) throw errors::not_positive("--batch", "batch", o.batch);
-  if (o.context <= 0) throw errors::not_positive("--context", "context", o.context);
+  if (n <= 0) throw errors::option_not_positive("gpus", n);
+  if (o.batch <= 0) throw errors::option_not_positive("batch", o.batch);
+  if (o.context <= 0) throw errors::option_not_positive("context", o.context);
   if (!(o.memory_fraction > 0 && o.memory_fraction <= 1)) {
-    throw InputError(fmt::format("--memory-fraction: {} is not in (0, 1]", o.memory_fraction));
+    throw errors::bad_option("memory-fraction", fmt::format("{} is not in (0, 1]", o.memory_fraction));
   }
   FitResult r;
   r.gpus = n;
   r.memory_per_gpu = o.memory_per_gpu ? *o.memory_per_gpu : o.card.memory_bytes;
   if (!(r.memory_per_gpu > 0) || !std::isfinite(r.memory_per_gpu)) {
-    throw InputError(
-        fmt::format("card {}: no memory size known; give --memory BYTES", o.card.name));
+    throw errors::bad_option(
+        "memory", fmt::format("card {} has no memory size; give one (bytes per GPU)", o.card.name));
   }
   r.usable_per_gpu = r.memory_per_gpu * o.memory_fraction;
   const double wbytes = dtype_bits(o.weight_dtype) / 8.0;
@@ -81,8 +81,8 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
     s.label = g.label();
     s.layers = layers;
     if (a.heads % n != 0) {
-      throw InputError(fmt::format("--gpus {}: {} query heads of layers {} do not split {} ways", n,
-                                   a.heads, g.layer_list(), n));
+      throw errors::bad_option("gpus", fmt::format("{}: {} query heads of layers {} do not split {} ways",
+                                                   n, a.heads, g.layer_list(), n));
     }
     const int bits = dtype_bits(g.spec.kv_dtype);
     const int64_t cached = attention_counts(a).cached_elements;  // one layer, all its streams
@@ -92,10 +92,10 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
       case Variant::kGqa: {
         const int64_t kv = a.kv_heads;
         if (kv >= n ? kv % n != 0 : n % kv != 0) {
-          throw InputError(
-              fmt::format("--gpus {}: {} KV heads neither split {} ways nor replicate "
-                          "evenly (layers {})",
-                          n, kv, n, g.layer_list()));
+          throw errors::bad_option(
+              "gpus", fmt::format("{}: {} KV heads neither split {} ways nor replicate "
+                                  "evenly (layers {})",
+                                  n, kv, n, g.layer_list()));
         }
         s.kv_heads = kv;
         s.kv_heads_per_gpu = kv >= n ? kv / n : 1;

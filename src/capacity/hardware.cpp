@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 
 namespace gmha {
 
@@ -49,12 +50,12 @@ Hardware read_hardware(std::string_view name) {
   }
   std::string known;
   for (const auto& h : list_hardware()) known += (known.empty() ? "" : ", ") + h.name;
-  throw errors::unknown_name("--hardware", "card", std::string(name), known);
+  throw errors::bad_option("hardware", fmt::format("unknown card '{}' (known: {})", name, known));
 }
 
 Hardware parse_hardware_def(std::string_view spec_view) {
   const std::string spec(spec_view);
-  const std::string where = "--hardware-def '" + spec + "'";
+  const std::string where = "hardware definition '" + spec + "'";
   const size_t colon = spec.find(':');
   if (colon == std::string::npos || colon == 0) {
     throw InputError(where + ": expected name:price=..,bf16=..,fp8=..,bw=..");
@@ -66,10 +67,8 @@ Hardware parse_hardware_def(std::string_view spec_view) {
                                            {"fp8", &h.fp8_flops},      {"bw", &h.bandwidth},
                                            {"mem", &h.memory_bytes},   {"net", &h.network_bandwidth}};
   std::map<std::string, bool> seen;
-  size_t pos = colon + 1;
-  while (pos <= spec.size()) {
-    size_t comma = spec.find(',', pos);
-    std::string item = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+  for (std::string_view item_view : split_list(std::string_view(spec).substr(colon + 1), where)) {
+    const std::string item(item_view);
     size_t eq = item.find('=');
     if (eq == std::string::npos) throw InputError(fmt::format("{}: '{}' is not key=value", where, item));
     std::string key = item.substr(0, eq), val = item.substr(eq + 1);
@@ -77,15 +76,9 @@ Hardware parse_hardware_def(std::string_view spec_view) {
     if (it == fields.end()) {
       throw InputError(fmt::format("{}: unknown key '{}' (price, bf16, fp8, bw, mem, net)", where, key));
     }
-    char* end = nullptr;
-    double v = std::strtod(val.c_str(), &end);
-    if (val.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
-      throw InputError(fmt::format("{}: {}='{}' is not a non-negative number", where, key, val));
-    }
-    *it->second = v;
+    // Amounts with SI/IEC units: bf16=989e12, bw=3.35T, mem=80GB, mem=141GiB.
+    *it->second = parse_amount(val, fmt::format("{}: {}", where, key), AmountKind::kCount);
     seen[key] = true;
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
   }
   for (const char* k : {"price", "bw"}) {
     if (!seen[k]) throw InputError(fmt::format("{}: missing key '{}'", where, k));

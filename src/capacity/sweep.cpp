@@ -14,6 +14,7 @@
 #include "gmha/capacity/cost.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 
 namespace gmha {
 namespace {
@@ -104,66 +105,16 @@ SweepSpace default_sweep_space(int64_t d, int64_t layers) {
   return s;
 }
 
-std::vector<int64_t> parse_int_grid(const std::string& text, const std::string& flag,
-                                    bool allow_zero) {
-  auto number = [&](std::string_view s) {
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
-      throw InputError(
-          fmt::format("{}: '{}' is not an integer grid (e.g. 64,128 or 64-1024:64)", flag, text));
-    }
-    if (v < (allow_zero ? 0 : 1) || v > std::numeric_limits<int32_t>::max()) {
-      throw InputError(
-          fmt::format("{}: value {} out of range ({} to 2147483647)", flag, v, allow_zero ? 0 : 1));
-    }
-    return v;
-  };
-  std::vector<int64_t> out;
-  size_t pos = 0;
-  while (true) {
-    size_t comma = text.find(',', pos);
-    std::string_view item(text.data() + pos,
-                          (comma == std::string::npos ? text.size() : comma) - pos);
-    size_t dash = item.find('-');
-    if (dash == std::string_view::npos) {
-      out.push_back(number(item));
-    } else {
-      std::string_view rest = item.substr(dash + 1);
-      size_t colon = rest.find(':');
-      const int64_t lo = number(item.substr(0, dash));
-      const int64_t hi = number(rest.substr(0, colon));
-      const int64_t step = colon == std::string_view::npos ? 1 : number(rest.substr(colon + 1));
-      if (step <= 0) throw InputError(fmt::format("{}: step in '{}' must be positive", flag, item));
-      if (hi < lo) throw InputError(fmt::format("{}: range '{}' is empty", flag, item));
-      if ((hi - lo) / step > 10'000'000) {
-        throw InputError(fmt::format("{}: range '{}' has over 10M values", flag, item));
-      }
-      for (int64_t v = lo; v <= hi; v += step) out.push_back(v);
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 std::vector<Variant> parse_families(const std::string& text) {
   if (text == "all") return default_sweep_space(0, 0).families;
   std::vector<Variant> out;
-  size_t pos = 0;
-  while (true) {
-    size_t comma = text.find(',', pos);
-    std::string name =
-        text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+  for (std::string_view name_view : split_list(text, "families")) {
+    const std::string name(name_view);
     auto v = find_variant(name);
     if (!v || *v == Variant::kFpba || *v == Variant::kLinear) {
-      throw errors::unknown_name("--families", "family", name, "mha, gqa, mqa, mla, mfa, mfa-kr");
+      throw errors::bad_option("families", fmt::format("unknown family '{}' (known: mha, gqa, mqa, mla, mfa, mfa-kr)", name));
     }
     if (std::find(out.begin(), out.end(), *v) == out.end()) out.push_back(*v);
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
   }
   return out;
 }
@@ -175,7 +126,7 @@ SweepObjective parse_objective(const std::string& text, std::optional<Hardware>&
     card = read_hardware(text.substr(5));
     return SweepObjective::kCost;
   }
-  throw InputError(fmt::format("--objective: '{}' is not ter, slsd or cost:CARD", text));
+  throw errors::bad_option("objective", fmt::format("'{}' is not ter, slsd or cost:CARD", text));
 }
 
 uint64_t sweep_space_size(const SweepSpace& s) {
@@ -313,14 +264,14 @@ ModelDesign candidate_model(const SweepCandidate& c, const SweepSpace& s) {
 
 SweepResult run_sweep(const SweepOptions& o) {
   const SweepSpace& s = o.space;
-  if (s.d_model <= 0) throw errors::not_positive("--d", "d", s.d_model);
-  if (s.layers <= 0) throw errors::not_positive("--layers", "layers", s.layers);
+  if (s.d_model <= 0) throw errors::option_not_positive("d", s.d_model);
+  if (s.layers <= 0) throw errors::option_not_positive("layers", s.layers);
   if (s.layers > 100000)
-    throw InputError(fmt::format("--layers: {} is implausible (max 100000)", s.layers));
-  if (o.context <= 0) throw errors::not_positive("--context", "context", o.context);
-  if (s.families.empty()) throw InputError("--families: no family to sweep");
+    throw errors::bad_option("layers", fmt::format("{} is implausible (max 100000)", s.layers));
+  if (o.context <= 0) throw errors::option_not_positive("context", o.context);
+  if (s.families.empty()) throw errors::bad_option("families", "no family to sweep");
   if (o.objective == SweepObjective::kCost && !o.card) {
-    throw InputError("--objective cost needs a card (cost:CARD)");
+    throw errors::bad_option("objective", "cost needs a card (cost:CARD)");
   }
   struct Grid {
     const std::vector<int64_t>* v;
@@ -338,15 +289,15 @@ SweepResult run_sweep(const SweepOptions& o) {
   const bool mla = uses({Variant::kMla});
   const bool mfa = uses({Variant::kMfa, Variant::kMfaKr});
   for (const Grid& g :
-       {Grid{&s.heads, "--heads", false, true}, Grid{&s.head_dims, "--head-dims", false, gqa},
-        Grid{&s.mla_latents, "--mla-c", false, mla}, Grid{&s.mla_nope, "--mla-nope", false, mla},
-        Grid{&s.mla_rope, "--mla-rope", true, mla}, Grid{&s.mla_q_lora, "--mla-qlora", true, mla},
-        Grid{&s.mfa_dims, "--mfa-c", false, mfa}, Grid{&s.mfa_q_share, "--mfa-cq", false, mfa}}) {
+       {Grid{&s.heads, "heads", false, true}, Grid{&s.head_dims, "head-dims", false, gqa},
+        Grid{&s.mla_latents, "mla-c", false, mla}, Grid{&s.mla_nope, "mla-nope", false, mla},
+        Grid{&s.mla_rope, "mla-rope", true, mla}, Grid{&s.mla_q_lora, "mla-qlora", true, mla},
+        Grid{&s.mfa_dims, "mfa-c", false, mfa}, Grid{&s.mfa_q_share, "mfa-cq", false, mfa}}) {
     if (!g.used) continue;
-    if (g.v->empty()) throw InputError(fmt::format("{}: the grid is empty", g.flag));
+    if (g.v->empty()) throw errors::bad_option(g.flag, "the grid is empty");
     for (int64_t x : *g.v) {
       if (x < (g.zero_ok ? 0 : 1) || x > std::numeric_limits<int32_t>::max()) {
-        throw InputError(fmt::format("{}: value {} out of range", g.flag, x));
+        throw errors::bad_option(g.flag, fmt::format("value {} out of range", x));
       }
     }
   }
@@ -357,7 +308,7 @@ SweepResult run_sweep(const SweepOptions& o) {
   }
   // Validate the extreme corner once so that overflow is reported up front, as an input error.
   if (o.budgets.max_kv_bytes_per_token && !(*o.budgets.max_kv_bytes_per_token >= 0)) {
-    throw InputError("--max-kv-bytes-per-token must be a non-negative number");
+    throw errors::bad_option("max-kv-bytes-per-token", "must be a non-negative number");
   }
 
   SweepResult r;

@@ -56,10 +56,10 @@ void decode(Encoding e, const std::byte* src, int64_t count, T* out) {
       for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(load<float>(src + 4 * i));
       return;
     case Encoding::kF16:
-      for (int64_t i = 0; i < count; ++i) out[i] = decode_f16(load<uint16_t>(src + 2 * i));
+      for (int64_t i = 0; i < count; ++i) out[i] = f16_to_float(load<uint16_t>(src + 2 * i));
       return;
     case Encoding::kBF16:
-      for (int64_t i = 0; i < count; ++i) out[i] = decode_bf16(load<uint16_t>(src + 2 * i));
+      for (int64_t i = 0; i < count; ++i) out[i] = bf16_to_float(load<uint16_t>(src + 2 * i));
       return;
     case Encoding::kF8E4M3:
       for (int64_t i = 0; i < count; ++i) out[i] = decode_f8_e4m3(static_cast<uint8_t>(src[i]));
@@ -78,7 +78,7 @@ void decode(Encoding e, const std::byte* src, int64_t count, T* out) {
       // Blocks of 32: f16 scale d, then 32 int8 q; value = d * q (ggml dequantize_row_q8_0).
       for (int64_t b = 0; b < count / kQ80Block; ++b) {
         const std::byte* blk = src + b * kQ80BlockBytes;
-        const T d = static_cast<T>(decode_f16(load<uint16_t>(blk)));
+        const T d = static_cast<T>(f16_to_float(load<uint16_t>(blk)));
         for (int64_t j = 0; j < kQ80Block; ++j)
           out[b * kQ80Block + j] = d * static_cast<T>(static_cast<int8_t>(blk[2 + j]));
       }

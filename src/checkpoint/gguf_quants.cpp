@@ -18,7 +18,7 @@ inline uint8_t u8(const std::byte* p, int64_t i) { return static_cast<uint8_t>(p
 inline float f16_at(const std::byte* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
-  return decode_f16(v);
+  return f16_to_float(v);
 }
 
 // IQ4_NL / IQ4_XS non-linear levels (ggml-common.h kvalues_iq4nl).

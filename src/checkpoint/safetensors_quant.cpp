@@ -30,8 +30,8 @@ std::string shape_text(const std::vector<int64_t>& s) {
 // One element of a stored scale / zero / index tensor, by dtype.
 float scale_at(const TensorInfo& t, const std::byte* d, int64_t i) {
   if (t.dtype == "F32") return load<float>(d + 4 * i);
-  if (t.dtype == "F16") return decode_f16(load<uint16_t>(d + 2 * i));
-  if (t.dtype == "BF16") return decode_bf16(load<uint16_t>(d + 2 * i));
+  if (t.dtype == "F16") return f16_to_float(load<uint16_t>(d + 2 * i));
+  if (t.dtype == "BF16") return bf16_to_float(load<uint16_t>(d + 2 * i));
   if (t.dtype == "F8_E4M3") return decode_f8_e4m3(static_cast<uint8_t>(d[i]));
   return 0.0f;  // dtypes are checked on detection
 }

@@ -109,7 +109,7 @@ void write_shard(const std::string& path, const std::vector<Planned>& shard,
       out.write(values.data(), p.bytes);
     } else {
       half.resize(p.elements);
-      for (size_t i = 0; i < values.size(); ++i) half[i] = encode_bf16(values[i]);
+      for (size_t i = 0; i < values.size(); ++i) half[i] = float_to_bf16(values[i]);
       out.write(half.data(), p.bytes);
     }
   }

@@ -10,6 +10,7 @@
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/attention/presets.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 #include "gmha/kernels/bench.hpp"
 #include "gmha/report/table.hpp"
 
@@ -82,7 +83,7 @@ void run_bench_decode(const BenchArgs& a) {
   o.threads = a.threads;
   o.repeats = a.repeats;
   o.path = a.portable ? KernelPath::kPortable : kernel_path(a.kernel);
-  const std::vector<long long> contexts = parse_count_list(a.context, "--context");
+  const std::vector<int64_t> contexts = parse_token_counts(a.context, "--context");
   const MachineRates machine = measure_machine(a.threads);
   nlohmann::json runs = nlohmann::json::array();
   report::Table t;

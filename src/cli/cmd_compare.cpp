@@ -7,6 +7,7 @@
 #include "cli/output.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 
 namespace gmha::cli {
 
@@ -24,7 +25,7 @@ struct CompareOptions {
 void run_compare(const CompareOptions& o) {
   const Convention conv = read_convention(o.models.convention);
   const report::Format fmt = report::read_format(o.format);
-  const auto contexts = parse_count_list(o.context, "--context");
+  const auto contexts = parse_token_counts(o.context, "--context");
   if (o.batch <= 0) throw errors::not_positive("--batch", "batch", o.batch);
   const auto models = load_models(o.models, conv);
   const auto cards = load_hardware(o.hardware);

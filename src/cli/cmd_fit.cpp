@@ -11,6 +11,7 @@
 #include "gmha/capacity/cost.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 #include "gmha/capacity/fit.hpp"
 #include "gmha/report/table.hpp"
 #include "gmha/report/units.hpp"
@@ -47,7 +48,7 @@ void run_fit(const FitCliOptions& c) {
   HardwareArgs hw = c.hardware;
   if (hw.hardware.empty() && hw.hardware_defs.empty()) hw.hardware = "h100";
   const auto cards = load_hardware(hw);
-  const auto contexts = parse_count_list(c.context, "--context");
+  const auto contexts = parse_token_counts(c.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length");
   FitOptions base;
   base.gpus = c.gpus;

@@ -14,6 +14,7 @@
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/json_text.hpp"
+#include "gmha/core/parse.hpp"
 #include "gmha/rank/audit_json.hpp"
 #include "gmha/app/model_report.hpp"
 
@@ -83,7 +84,7 @@ void run_report(const ReportCliOptions& c) {
   if (hw.hardware.empty() && hw.hardware_defs.empty()) hw.hardware = "h800,h20";
   in.cards = load_hardware(hw);
   in.contexts.clear();
-  for (long long t : parse_count_list(c.context, "--context")) in.contexts.push_back(t);
+  for (long long t : parse_token_counts(c.context, "--context")) in.contexts.push_back(t);
   if (!c.audit.empty()) {
     in.audit = load_audit(c.audit);
     in.audit_source = c.audit;

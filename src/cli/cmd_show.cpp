@@ -10,6 +10,7 @@
 #include "gmha/capacity/figures.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 #include "gmha/report/units.hpp"
 
 namespace gmha::cli {
@@ -126,7 +127,7 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
 
 void run_show(const ShowOptions& o) {
   const Convention conv = read_convention(o.models.convention);
-  const auto contexts = parse_count_list(o.context, "--context");
+  const auto contexts = parse_token_counts(o.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length for show");
   std::string text;
   for (const auto& m : load_models(o.models, conv)) {

@@ -12,6 +12,7 @@
 #include "cli/output.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 #include "gmha/capacity/sweep.hpp"
 #include "gmha/report/table.hpp"
 #include "gmha/report/units.hpp"
@@ -36,51 +37,6 @@ struct SweepCliOptions {
   long long top = 10;
   std::string out;
 };
-
-// "70272", "1e12", "68.6K" (binary for bytes when `binary`), "37B" (decimal: K M B/G T P).
-double parse_amount(const std::string& text, const std::string& flag, bool binary) {
-  std::string s = text;
-  double mult = 1;
-  if (!s.empty()) {
-    std::string suffix;
-    while (!s.empty() && std::isalpha(static_cast<unsigned char>(s.back())) &&
-           std::tolower(static_cast<unsigned char>(s.back())) != 'e') {
-      suffix.insert(suffix.begin(), s.back());
-      s.pop_back();
-    }
-    for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (suffix == "B" && binary) suffix = "";  // "100B" bytes
-    if (!suffix.empty() && suffix.back() == 'B' && binary && suffix.size() > 1) suffix.pop_back();
-    if (suffix.size() == 2 && suffix[1] == 'I') suffix.pop_back();  // KiB -> K
-    const double k = binary ? 1024 : 1000;
-    if (suffix.empty())
-      mult = 1;
-    else if (suffix == "K")
-      mult = k;
-    else if (suffix == "M")
-      mult = k * k;
-    else if (suffix == "G" || (!binary && suffix == "B"))
-      mult = k * k * k;
-    else if (suffix == "T")
-      mult = k * k * k * k;
-    else if (suffix == "P")
-      mult = k * k * k * k * k;
-    else
-      throw InputError(fmt::format("{}: unknown unit in '{}'", flag, text));
-  }
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (s.empty() || used != s.size() || !std::isfinite(v) || v < 0) {
-    throw InputError(
-        fmt::format("{}: '{}' is not a non-negative amount (e.g. 70272, 64K, 1e12)", flag, text));
-  }
-  return v * mult;
-}
 
 int64_t to_int_budget(double v, const std::string& flag) {
   if (v >= 9.2e18) throw errors::overflow(flag, "budget");
@@ -195,8 +151,10 @@ void run_sweep_command(const SweepCliOptions& c) {
   if (c.top < 0) throw errors::not_positive("--top", "top", c.top);
   o.space = default_sweep_space(c.d, c.layers);
   o.space.families = parse_families(c.families);
+  // Grid values are sizes the sweep multiplies: positive (0 allowed for RoPE and q_lora) and
+  // within int32, which keeps every product below 2^63.
   auto grid = [](const std::string& text, std::vector<int64_t>& dst, const char* flag, bool zero) {
-    if (!text.empty()) dst = parse_int_grid(text, flag, zero);
+    if (!text.empty()) dst = parse_int_ranges(text, flag, zero ? 0 : 1, INT32_MAX);
   };
   grid(c.heads, o.space.heads, "--heads", false);
   grid(c.head_dims, o.space.head_dims, "--head-dims", false);
@@ -207,20 +165,20 @@ void run_sweep_command(const SweepCliOptions& c) {
   grid(c.mfa_c, o.space.mfa_dims, "--mfa-c", false);
   grid(c.mfa_cq, o.space.mfa_q_share, "--mfa-cq", false);
   o.space.kv_dtype = read_kv_dtype(c.kv_dtype, "--kv-dtype");
-  const auto contexts = parse_count_list(c.context, "--context");
+  const auto contexts = parse_token_counts(c.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length for a sweep");
   o.context = contexts.front();
   o.convention = read_convention(c.convention);
   o.objective = parse_objective(c.objective, o.card);
   if (!c.max_kv.empty())
-    o.budgets.max_kv_bytes_per_token = parse_amount(c.max_kv, "--max-kv-bytes-per-token", true);
+    o.budgets.max_kv_bytes_per_token = parse_amount(c.max_kv, "--max-kv-bytes-per-token", AmountKind::kBytes);
   if (!c.max_params.empty()) {
     o.budgets.max_attn_params =
-        to_int_budget(parse_amount(c.max_params, "--max-attn-params", false), "--max-attn-params");
+        to_int_budget(parse_amount(c.max_params, "--max-attn-params", AmountKind::kCount), "--max-attn-params");
   }
   if (!c.max_flops.empty()) {
     o.budgets.max_attn_flops =
-        to_int_budget(parse_amount(c.max_flops, "--max-attn-flops", false), "--max-attn-flops");
+        to_int_budget(parse_amount(c.max_flops, "--max-attn-flops", AmountKind::kCount), "--max-attn-flops");
   }
   if (c.min_ter < 0) throw errors::not_positive("--min-ter", "min TER", c.min_ter);
   if (c.min_ter > 0) o.budgets.min_ter = c.min_ter;

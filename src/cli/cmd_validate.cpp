@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 #include "gmha/kernels/validate.hpp"
 #include "gmha/report/table.hpp"
 
@@ -30,13 +31,7 @@ uint64_t read_seed(const std::string& text) {
     std::random_device rd;
     return (static_cast<uint64_t>(rd()) << 32) ^ rd();
   }
-  try {
-    size_t used = 0;
-    const unsigned long long v = std::stoull(text, &used, 0);
-    if (used == text.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw InputError(fmt::format("--seed: '{}' is not a non-negative integer", text));
+  return static_cast<uint64_t>(parse_integer(text, "--seed", 0));
 }
 
 void run_validate(const ValidateArgs& a) {

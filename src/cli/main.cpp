@@ -3,11 +3,35 @@
 // 1 failed check), CLI parse errors exit 2 as well.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 #include "gmha/core/error.hpp"
+
+namespace {
+
+// The deepest subcommand the user ran (e.g. `bench decode`).
+const CLI::App* ran_subcommand(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) return ran_subcommand(*sub);
+  return &app;
+}
+
+// A library InputError about one of the caller's options starts with the option's name
+// ("context: must be positive"); shown under the flag the user typed ("--context: ...") when
+// the command has that flag.
+std::string with_flag(const CLI::App& app, const gmha::InputError& e) {
+  const std::string& option = e.option();
+  const std::string message = e.what();
+  if (option.empty() || message.rfind(option + ":", 0) != 0) return message;
+  for (const CLI::App* a = ran_subcommand(app); a != nullptr; a = a->get_parent()) {
+    if (a->get_option_no_throw("--" + option) != nullptr) return "--" + message;
+  }
+  return message;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -46,6 +70,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "gmha: error: %s\n", e.what());
     return 2;
+  } catch (const gmha::InputError& e) {
+    std::fprintf(stderr, "gmha: error: %s\n", with_flag(app, e).c_str());
+    return e.exit_code();
   } catch (const gmha::Error& e) {
     std::fprintf(stderr, "gmha: error: %s\n", e.what());
     return e.exit_code();

@@ -5,6 +5,7 @@
 #include "gmha/capacity/figures.hpp"
 #include "gmha/core/dtype.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
 
 namespace gmha::cli {
 
@@ -43,13 +44,8 @@ std::vector<Hardware> load_hardware(const HardwareArgs& h) {
   if (h.hardware == "all") {
     out = list_hardware();
   } else if (!h.hardware.empty()) {
-    size_t pos = 0;
-    while (pos <= h.hardware.size()) {
-      size_t comma = h.hardware.find(',', pos);
-      std::string name = h.hardware.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      out.push_back(read_hardware(name));
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
+    for (std::string_view name : split_list(h.hardware, "--hardware")) {
+      out.push_back(read_hardware(std::string(name)));
     }
   }
   for (const auto& d : h.hardware_defs) out.push_back(parse_hardware_def(d));

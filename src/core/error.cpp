@@ -4,6 +4,14 @@
 
 namespace gmha::errors {
 
+InputError bad_option(const std::string& option, const std::string& text) {
+  return InputError(fmt::format("{}: {}", option, text), option);
+}
+
+InputError option_not_positive(const std::string& option, long long value) {
+  return bad_option(option, fmt::format("must be positive (got {})", value));
+}
+
 InputError not_positive(const std::string& where, const std::string& field, long long value) {
   return InputError(fmt::format("{}: {} must be positive (got {})", where, field, value));
 }

@@ -9,13 +9,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include "decode_ops.hpp"
 #include "gmha/core/blas.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parallel.hpp"
 #include "gmha/kernels/cuda_decode.hpp"
 #include "gmha/kernels/layer_weights.hpp"
 
@@ -26,20 +26,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-int resolve_threads(int threads) {
-  if (threads > 0) return threads;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
-}
-
-template <class F>
-void parallel(int threads, F&& f) {
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(f, t);
-  f(0);
-  for (auto& th : pool) th.join();
-}
 
 // OpenBLAS's sgemm rate with `threads` threads (gmha/core/blas.hpp loads it at run time); 0 when
 // it is not installed.
@@ -67,7 +53,7 @@ double eigen_sgemm_gflops(int threads) {
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
     const auto t0 = Clock::now();
-    parallel(threads, [&](int t) { c[static_cast<size_t>(t)].noalias() = a * b[static_cast<size_t>(t)]; });
+    run_on_threads(threads, [&](int t) { c[static_cast<size_t>(t)].noalias() = a * b[static_cast<size_t>(t)]; });
     best = std::max(best, 2.0 * n * n * n * threads / since(t0) / 1e9);
   }
   return best;
@@ -76,7 +62,7 @@ double eigen_sgemm_gflops(int threads) {
 double read_bandwidth_gbps(int threads) {
   const size_t n = size_t{1} << 27;  // 512 MiB of floats, far above any cache
   std::vector<float> buf(n);
-  parallel(threads, [&](int t) {  // first touch by the reading thread
+  run_on_threads(threads, [&](int t) {  // first touch by the reading thread
     const size_t b = n * static_cast<size_t>(t) / static_cast<size_t>(threads);
     const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
     std::fill(buf.begin() + static_cast<std::ptrdiff_t>(b), buf.begin() + static_cast<std::ptrdiff_t>(e), 1.0f);
@@ -85,7 +71,7 @@ double read_bandwidth_gbps(int threads) {
   double best = 0;
   for (int rep = 0; rep < 4; ++rep) {
     const auto t0 = Clock::now();
-    parallel(threads, [&](int t) {
+    run_on_threads(threads, [&](int t) {
       const size_t b = n * static_cast<size_t>(t) / static_cast<size_t>(threads);
       const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
       float s[16] = {};
@@ -118,8 +104,8 @@ MachineRates measure_machine(int threads) {
 DecodeBenchResult bench_decode(const AttentionShape& s, const DecodeBenchOptions& o,
                                const MachineRates* machine) {
   validate_shape(s, "bench decode");
-  if (o.context < 1) throw errors::not_positive("bench decode", "--context", o.context);
-  if (o.batch < 1) throw errors::not_positive("bench decode", "--batch", o.batch);
+  if (o.context < 1) throw errors::option_not_positive("context", o.context);
+  if (o.batch < 1) throw errors::option_not_positive("batch", o.batch);
   // Cache layout per variant: K rows of width kw, V rows of width vw (0 = V aliases K).
   int64_t groups = 1, hpg = s.heads, qk = 0, vwidth = 0, kw = 0, vw = 0;
   bool key_rope = false;

@@ -50,10 +50,10 @@ void check_spec(const CudaCacheSpec& s) {
                                  s.v_width, s.qk_width));
   }
   if (s.v_width > 1024)
-    throw InputError(fmt::format("--device cuda: value width {} above 1024", s.v_width));
+    throw InputError(fmt::format("CUDA decode: value width {} above 1024", s.v_width));
   if (s.kernel == CudaKernel::kV2 && s.v_width > 512) {
     throw InputError(
-        fmt::format("--device cuda: kernel v2 takes values up to 512 wide (got {})", s.v_width));
+        fmt::format("CUDA decode: kernel v2 takes values up to 512 wide (got {})", s.v_width));
   }
   if (s.key_rope && s.key_rope->enabled &&
       (s.key_rope->dim > s.qk_width || s.key_rope->dim % 2 != 0)) {
@@ -76,7 +76,7 @@ struct CudaDecodeCache::Impl {
 
 CudaDecodeCache::CudaDecodeCache(const CudaCacheSpec& spec) : impl_(std::make_unique<Impl>()) {
   check_spec(spec);
-  if (cuda::device_count() == 0) throw DeviceError("--device cuda: no CUDA device found");
+  if (cuda::device_count() == 0) throw DeviceError("CUDA: no device found");
   Impl& m = *impl_;
   m.spec = spec;
   cuda::CacheSpec s;
@@ -180,7 +180,7 @@ struct CudaDecodeCache::Impl {
 CudaDecodeCache::CudaDecodeCache(const CudaCacheSpec& spec) : impl_(std::make_unique<Impl>()) {
   check_spec(spec);
   throw DeviceError(
-      "--device cuda: this gmha was built without CUDA (configure with nvcc on PATH)");
+      "CUDA: this gmha was built without CUDA (configure with nvcc on PATH)");
 }
 CudaDecodeCache::~CudaDecodeCache() = default;
 void CudaDecodeCache::append(int64_t, const void*, int64_t, int64_t, int64_t, const void*, int64_t,

@@ -4,13 +4,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "decode_ops.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parallel.hpp"
 
 namespace gmha {
 
@@ -27,15 +27,6 @@ CacheDType read_cache_dtype(const std::string& name, const std::string& where) {
 
 int64_t cache_dtype_bytes(CacheDType t) { return t == CacheDType::kBF16 ? 2 : 4; }
 
-uint16_t float_to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-  u += 0x7FFFu + ((u >> 16) & 1u);  // round to nearest, ties to even
-  return static_cast<uint16_t>(u >> 16);
-}
-
-float bf16_to_float(uint16_t b) { return detail::bf16_bits_to_float(b); }
 
 namespace {
 
@@ -86,12 +77,6 @@ DecodePlan plan_decode(const DecodeProblem& p, KernelPath path) {
 
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
-int resolve_threads(int threads) {
-  if (threads > 0) return threads;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
-}
-
 const char* elem(const void* base, CacheDType t, int64_t index) {
   return static_cast<const char*>(base) + index * cache_dtype_bytes(t);
 }
@@ -99,7 +84,7 @@ const char* elem(const void* base, CacheDType t, int64_t index) {
 // bf16 rows (stride `stride`) widened to dense float rows of `width`.
 void widen_rows(const uint16_t* src, int64_t stride, int64_t rows, int64_t width, float* dst) {
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < width; ++c) dst[r * width + c] = detail::bf16_bits_to_float(src[r * stride + c]);
+    for (int64_t c = 0; c < width; ++c) dst[r * width + c] = bf16_to_float(src[r * stride + c]);
 }
 
 // Rows of float or bf16 (stride `stride`) as dense float rows of `width`.
@@ -302,15 +287,7 @@ void decode_attention(const DecodeProblem& p, const float* q, float* out, int th
     }
   };
   const int spawn = static_cast<int>(std::min<int64_t>(nthreads, items));
-  if (spawn <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<size_t>(spawn - 1));
-    for (int t = 1; t < spawn; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
-  }
+  run_on_threads(spawn, [&](int) { worker(); });
 
   // Merge the splits exactly: rescale each partial to the common max.
   for (int64_t sq = 0; sq < nseq; ++sq) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "gmha/core/float_formats.hpp"
+
 namespace gmha {
 struct DecodeProblem;
 enum class KernelPath;
@@ -89,12 +91,5 @@ void cuda_decode_attention(const DecodeProblem& p, const float* q, float* out);
 
 /// What decode_attention runs for `p` on `path` (a CPU path): e.g. "avx2, bf16 keys widened".
 std::string decode_kernel_description(const DecodeProblem& p, KernelPath path);
-
-inline float bf16_bits_to_float(uint16_t b) {
-  uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  __builtin_memcpy(&f, &u, 4);
-  return f;
-}
 
 }  // namespace gmha::detail

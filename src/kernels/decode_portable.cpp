@@ -9,7 +9,7 @@ namespace gmha::detail {
 namespace {
 
 float load(const void* base, bool bf16, int64_t index) {
-  return bf16 ? bf16_bits_to_float(static_cast<const uint16_t*>(base)[index])
+  return bf16 ? bf16_to_float(static_cast<const uint16_t*>(base)[index])
               : static_cast<const float*>(base)[index];
 }
 
@@ -53,7 +53,7 @@ void pv(const float* s, int64_t s_stride, int64_t h0, int64_t nh, const void* v,
       const float p = s[j * s_stride + h];
       if (v_bf16) {
         const uint16_t* vr = static_cast<const uint16_t*>(v) + j * v_stride;
-        for (int64_t w = 0; w < vw; ++w) orow[w] += p * bf16_bits_to_float(vr[w]);
+        for (int64_t w = 0; w < vw; ++w) orow[w] += p * bf16_to_float(vr[w]);
       } else {
         const float* vr = static_cast<const float*>(v) + j * v_stride;
         for (int64_t w = 0; w < vw; ++w) orow[w] += p * vr[w];

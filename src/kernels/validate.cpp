@@ -68,8 +68,8 @@ std::vector<std::string> default_validation_designs() {
 }
 
 std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
-  if (o.device != "cpu" && o.device != "cuda") throw errors::unknown_name("--device", "device", o.device, "cpu, cuda");
-  if (o.tokens < 1 || o.tokens > 512) throw InputError(fmt::format("--tokens must be in 1..512 (got {})", o.tokens));
+  if (o.device != "cpu" && o.device != "cuda") throw errors::bad_option("device", fmt::format("unknown device '{}' (known: cpu, cuda)", o.device));
+  if (o.tokens < 1 || o.tokens > 512) throw errors::bad_option("tokens", fmt::format("must be in 1..512 (got {})", o.tokens));
   const std::vector<std::string> designs = o.designs.empty() ? default_validation_designs() : o.designs;
   std::mt19937_64 rng(o.seed);
   std::vector<ValidationRow> rows;
@@ -83,10 +83,10 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
         break;
       }
     }
-    if (!layer) throw InputError(fmt::format("--design {}: no softmax attention layer to validate", design));
+    if (!layer) throw InputError(fmt::format("design {}: no softmax attention layer to validate", design));
     const AttentionShape s = preset ? reduced(layer->attention) : layer->attention;
     if (!preset && s.d_model > 1024) {
-      throw InputError(fmt::format("--design {}: d = {} is too large for the double reference (max 1024)", design, s.d_model));
+      throw InputError(fmt::format("design {}: d = {} is too large for the double reference (max 1024)", design, s.d_model));
     }
     const std::string label = preset ? fmt::format("{} (reduced: d={}, heads={})", design, s.d_model, s.heads) : design;
     const LayerWeights w = random_layer_weights(s, rng());

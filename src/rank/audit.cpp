@@ -9,13 +9,14 @@
 #include <set>
 #include <stdexcept>
 #include <cstring>
-#include <thread>
 
 #include <Eigen/Core>
 #include <fmt/format.h>
 
 #include "gmha/core/blas.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parse.hpp"
+#include "gmha/core/parallel.hpp"
 #include "gmha/rank/spectrum.hpp"
 #include "gmha/bridge/synth.hpp"
 
@@ -28,26 +29,8 @@ using Eigen::VectorXd;
 
 // Runs every task on `threads` workers; the first exception is rethrown after all have stopped.
 void run_tasks(std::vector<std::function<void()>>& tasks, int threads) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (size_t i = next++; i < tasks.size(); i = next++) {
-      try {
-        tasks[i]();
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = tasks.size();
-      }
-    }
-  };
-  const int n = std::max(1, std::min<int>(threads, static_cast<int>(tasks.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for(static_cast<int64_t>(tasks.size()), std::max(threads, 1),
+               [&](int64_t i) { tasks[static_cast<size_t>(i)](); });
 }
 
 // Whether every value is finite, from the exponent bits alone: a branch-free loop the compiler
@@ -518,39 +501,14 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
 }  // namespace
 
 std::vector<int64_t> parse_layer_list(std::string_view text, int64_t layers, const std::string& flag) {
-  std::set<int64_t> out;
-  size_t pos = 0;
-  auto number = [&](const std::string& item) -> int64_t {
-    size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || v < 0) {
-      throw InputError(fmt::format("{}: '{}' is not a layer index (e.g. 0-3,10)", flag, item));
-    }
+  std::vector<int64_t> out = parse_int_ranges(text, flag, 0, INT64_MAX);
+  for (int64_t v : out) {
     if (v >= layers) {
       throw InputError(fmt::format("{}: layer {} is out of range (the model has {} layers)", flag,
                                    v, layers));
     }
-    return v;
-  };
-  while (pos <= text.size()) {
-    const size_t comma = std::min(text.find(',', pos), text.size());
-    const std::string item(text.substr(pos, comma - pos));
-    const size_t dash = item.find('-');
-    if (dash == std::string::npos) {
-      out.insert(number(item));
-    } else {
-      const int64_t a = number(item.substr(0, dash)), b = number(item.substr(dash + 1));
-      if (b < a) throw InputError(fmt::format("{}: range '{}' runs backwards", flag, item));
-      for (int64_t i = a; i <= b; ++i) out.insert(i);
-    }
-    pos = comma + 1;
   }
-  return {out.begin(), out.end()};
+  return out;
 }
 
 AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const AuditOptions& opt) {
@@ -561,7 +519,7 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
   r.model_layers = static_cast<int64_t>(layout.layers.size());
   r.energy = opt.energy;
   if (!(opt.energy > 0.0 && opt.energy <= 1.0)) {
-    throw InputError(fmt::format("--energy: {} is not in (0, 1]", opt.energy));
+    throw errors::bad_option("energy", fmt::format("{} is not in (0, 1]", opt.energy));
   }
   std::vector<int64_t> todo = opt.layers;
   if (todo.empty()) {
@@ -576,7 +534,7 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
   const TensorSource& src = *ck.tensors;
   if (opt.rank_tol) {
     if (!(*opt.rank_tol > 0.0 && *opt.rank_tol < 1.0)) {
-      throw InputError(fmt::format("--rank-tol: {} is not in (0, 1)", *opt.rank_tol));
+      throw errors::bad_option("rank-tol", fmt::format("{} is not in (0, 1)", *opt.rank_tol));
     }
     r.rank_tol = *opt.rank_tol;
     r.rank_tol_source = "--rank-tol";
@@ -594,7 +552,7 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
     }
   }
   const int threads = opt.threads > 0 ? opt.threads
-                                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+                                      : resolve_threads(0);
   blas::available();  // loads OpenBLAS (it may set OPENBLAS_CORETYPE) before any worker starts
   int64_t done = 0;
   TensorArena arena;  // conversion buffers shared by every layer

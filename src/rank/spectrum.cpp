@@ -4,7 +4,6 @@
 #include <cmath>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
@@ -13,6 +12,7 @@
 
 #include "gmha/core/blas.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/core/parallel.hpp"
 
 namespace gmha {
 namespace {
@@ -52,14 +52,10 @@ Eigen::MatrixXd gram(const Eigen::Ref<const Eigen::MatrixXd>& x, int threads) {
     return g;
   }
   std::vector<Eigen::MatrixXd> partial(static_cast<size_t>(parts), Eigen::MatrixXd::Zero(r, r));
-  std::vector<std::thread> pool;
-  for (int p = 0; p < parts; ++p) {
-    pool.emplace_back([&, p] {
-      const Eigen::Index begin = m * p / parts, end = m * (p + 1) / parts;
-      gram_block(x.middleRows(begin, end - begin), partial[static_cast<size_t>(p)]);
-    });
-  }
-  for (auto& t : pool) t.join();
+  run_on_threads(parts, [&](int p) {
+    const Eigen::Index begin = m * p / parts, end = m * (p + 1) / parts;
+    gram_block(x.middleRows(begin, end - begin), partial[static_cast<size_t>(p)]);
+  });
   for (const auto& part : partial) g.triangularView<Eigen::Lower>() += part;
   return g;
 }

@@ -147,7 +147,7 @@ Format read_format(const std::string& name) {
   if (name == "csv") return Format::kCsv;
   if (name == "json") return Format::kJson;
   if (name == "latex" || name == "tex") return Format::kLatex;
-  throw errors::unknown_name("--format", "format", name, "table, md, csv, json, latex");
+  throw InputError(fmt::format("format: unknown format '{}' (known: table, md, csv, json, latex)", name), "format");
 }
 
 std::string render(const Table& t, Format f) {

@@ -11,23 +11,23 @@
 using namespace gmha;
 
 TEST_CASE("f16: subnormals, extremes, infinities and NaN decode exactly", "[checkpoint]") {
-  CHECK(decode_f16(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
-  CHECK(decode_f16(0x03ff) == std::ldexp(1023.0f, -24));  // largest subnormal
-  CHECK(decode_f16(0x0400) == std::ldexp(1.0f, -14));  // smallest normal
-  CHECK(decode_f16(0x3c00) == 1.0f);
-  CHECK(decode_f16(0xc000) == -2.0f);
-  CHECK(decode_f16(0x7bff) == 65504.0f);
-  CHECK(decode_f16(0x7c00) == INFINITY);
-  CHECK(decode_f16(0xfc00) == -INFINITY);
-  CHECK(std::isnan(decode_f16(0x7e00)));
-  CHECK(std::signbit(decode_f16(0x8000)));
+  CHECK(f16_to_float(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+  CHECK(f16_to_float(0x03ff) == std::ldexp(1023.0f, -24));  // largest subnormal
+  CHECK(f16_to_float(0x0400) == std::ldexp(1.0f, -14));  // smallest normal
+  CHECK(f16_to_float(0x3c00) == 1.0f);
+  CHECK(f16_to_float(0xc000) == -2.0f);
+  CHECK(f16_to_float(0x7bff) == 65504.0f);
+  CHECK(f16_to_float(0x7c00) == INFINITY);
+  CHECK(f16_to_float(0xfc00) == -INFINITY);
+  CHECK(std::isnan(f16_to_float(0x7e00)));
+  CHECK(std::signbit(f16_to_float(0x8000)));
 }
 
 TEST_CASE("f16: all 65536 codes agree with the compiler's _Float16", "[checkpoint]") {
   int mismatches = 0;
   for (uint32_t b = 0; b < 65536; ++b) {
     const float ref = static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(b)));
-    const float got = decode_f16(static_cast<uint16_t>(b));
+    const float got = f16_to_float(static_cast<uint16_t>(b));
     if (std::isnan(ref) ? !std::isnan(got) : std::bit_cast<uint32_t>(ref) != std::bit_cast<uint32_t>(got))
       ++mismatches;
   }
@@ -36,18 +36,18 @@ TEST_CASE("f16: all 65536 codes agree with the compiler's _Float16", "[checkpoin
 
 TEST_CASE("bf16: decoding is the top half of float32 and rounding is to nearest even",
           "[checkpoint]") {
-  CHECK(decode_bf16(0x3f80) == 1.0f);
-  CHECK(decode_bf16(0x0001) == std::ldexp(1.0f, -133));  // smallest subnormal
-  CHECK(decode_bf16(0x7f80) == INFINITY);
-  CHECK(std::isnan(decode_bf16(0x7fc0)));
+  CHECK(bf16_to_float(0x3f80) == 1.0f);
+  CHECK(bf16_to_float(0x0001) == std::ldexp(1.0f, -133));  // smallest subnormal
+  CHECK(bf16_to_float(0x7f80) == INFINITY);
+  CHECK(std::isnan(bf16_to_float(0x7fc0)));
   // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1); a hair above rounds up.
-  CHECK(encode_bf16(1.0f + std::ldexp(1.0f, -8)) == 0x3f80);
-  CHECK(encode_bf16(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3f82);
-  CHECK(encode_bf16(std::nextafter(1.0f + std::ldexp(1.0f, -8), 2.0f)) == 0x3f81);
-  CHECK(std::isnan(decode_bf16(encode_bf16(NAN))));
+  CHECK(float_to_bf16(1.0f + std::ldexp(1.0f, -8)) == 0x3f80);
+  CHECK(float_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3f82);
+  CHECK(float_to_bf16(std::nextafter(1.0f + std::ldexp(1.0f, -8), 2.0f)) == 0x3f81);
+  CHECK(std::isnan(bf16_to_float(float_to_bf16(NAN))));
   for (uint32_t b = 0; b < 65536; ++b) {
-    const float v = decode_bf16(static_cast<uint16_t>(b));
-    if (!std::isnan(v)) REQUIRE(encode_bf16(v) == b);  // every bf16 value round-trips
+    const float v = bf16_to_float(static_cast<uint16_t>(b));
+    if (!std::isnan(v)) REQUIRE(float_to_bf16(v) == b);  // every bf16 value round-trips
   }
 }
 

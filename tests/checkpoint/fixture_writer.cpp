@@ -27,7 +27,7 @@ std::string f16_bytes(const std::vector<float>& v) {
 }
 std::string bf16_bytes(const std::vector<float>& v) {
   std::string s;
-  for (float x : v) put(s, encode_bf16(x));
+  for (float x : v) put(s, float_to_bf16(x));
   return s;
 }
 std::vector<float> ramp(int n, float offset) {

@@ -88,12 +88,6 @@ uint64_t sweep_space_size(const SweepSpace& space);
 /// grid, a grid value not positive, a cost objective without a card, a space over 200M designs).
 SweepResult run_sweep(const SweepOptions& options);
 
-/// Parses an integer grid: "64,128", "64-1024:64" (start-end:step), "1-256" (step 1), or a mix
-/// "1,2,4-64:4". Values must be positive (or zero when `allow_zero`) and at most 2^31-1; the
-/// result is sorted and unique. InputError names `flag`.
-std::vector<int64_t> parse_int_grid(const std::string& text, const std::string& flag,
-                                    bool allow_zero = false);
-
 /// Parses "mha,gqa,mqa,mla,mfa,mfa-kr" (or "all"); InputError names the unknown family.
 std::vector<Variant> parse_families(const std::string& text);
 

@@ -6,18 +6,14 @@
 #include <bit>
 #include <cstdint>
 
+#include "gmha/core/float_formats.hpp"
+
 namespace gmha {
 
-/// bfloat16 bits -> float (exact; NaN payloads kept). Inline so that the readers' conversion loops
-/// vectorise (bf16 is the top half of a float32: the shift is exact for every value).
-inline float decode_bf16(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
-/// IEEE binary16 bits -> float (exact, subnormals, ±inf and NaN).
-float decode_f16(uint16_t bits);
+// bf16 and f16: bf16_to_float, float_to_bf16, f16_to_float in gmha/core/float_formats.hpp.
 /// OCP F8_E4M3FN bits -> float: bias 7, subnormals, max 448, 0x7f/0xff NaN, no infinity.
 float decode_f8_e4m3(uint8_t bits);
 /// OCP F8_E5M2 bits -> float: bias 15, subnormals, 0x7c/0xfc ±inf, 0x7d-0x7f/0xfd-0xff NaN.
 float decode_f8_e5m2(uint8_t bits);
-/// float -> bfloat16 bits, round to nearest even (NaN stays NaN). Used by tests and writers.
-uint16_t encode_bf16(float value);
 
 }  // namespace gmha

@@ -7,6 +7,7 @@
 // given (the file, the field, the value); the CLI prefixes the flag that carried it.
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace gmha {
 
@@ -21,10 +22,17 @@ class Error : public std::runtime_error {
   int exit_code_;
 };
 
-/// Bad input from the user: a file, a field, a flag. Exit code 2.
+/// Bad input from the user: a file, a field, a value. Exit code 2. When the bad value is one of
+/// the caller's options, `option()` names it ("context", "gpus", "rank-tol") and the message
+/// starts with it; the CLI then shows the message under that option's flag (--context: ...).
 class InputError : public Error {
  public:
-  explicit InputError(const std::string& message) : Error(message, 2) {}
+  explicit InputError(const std::string& message, std::string option = {})
+      : Error(message, 2), option_(std::move(option)) {}
+  const std::string& option() const { return option_; }
+
+ private:
+  std::string option_;
 };
 
 /// A numerical check that ran and failed (validate, audit thresholds). Exit code 1.
@@ -47,6 +55,10 @@ class DeviceError : public Error {
 
 /// Named factories so the wording of common failures lives in one place.
 namespace errors {
+/// "<option>: <text>" for a bad value of the caller's option `option` (see InputError::option).
+InputError bad_option(const std::string& option, const std::string& text);
+/// "<option>: must be positive (got <value>)"
+InputError option_not_positive(const std::string& option, long long value);
 /// "<where>: <field> must be positive (got <value>)"
 InputError not_positive(const std::string& where, const std::string& field, long long value);
 /// "<where>: <what> overflows 64 bits"

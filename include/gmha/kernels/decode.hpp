@@ -7,6 +7,8 @@
 // when the CPU has them; a portable path runs everywhere else and is the baseline the tests
 // compare against.
 #include <cstdint>
+
+#include "gmha/core/float_formats.hpp"
 #include <string>
 #include <vector>
 
@@ -24,9 +26,7 @@ std::string cache_dtype_name(CacheDType t);
 CacheDType read_cache_dtype(const std::string& name, const std::string& where);
 /// Bytes per cached element (4 or 2).
 int64_t cache_dtype_bytes(CacheDType t);
-/// Rounds to bf16 (round to nearest even), as the bf16 cache stores values.
-uint16_t float_to_bf16(float f);
-float bf16_to_float(uint16_t b);
+// A bf16 cache stores float_to_bf16 of each value (gmha/core/float_formats.hpp).
 
 /// The kernel path `p` runs as on this CPU: "avx512+bf16", "avx512", "avx2" or "portable" (kAuto:
 /// the fastest this CPU has).

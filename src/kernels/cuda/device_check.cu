@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "decode_attention.cuh"
+#include "gmha/core/float_formats.hpp"
 #include "rope_tables.hpp"
 
 using gmha::cuda::DecodeArgs;
@@ -71,19 +72,6 @@ const Shape kMfaKr{"mfa-kr halves (64 heads, K 256)", 1, 64, 256, 256, true, 1};
 const Shape kMfaKrI{"mfa-kr interleaved (64 heads, K 256)", 1, 64, 256, 256, true, 2};
 const Shape kOdd{"odd widths (5 heads, qk 14, v 14, kr)", 1, 5, 14, 14, true, 1};
 const Shape kWideV{"wide values (4 heads, 1x1024, v1 only)", 1, 4, 1024, 1024, false, 0};
-
-uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
-float from_bf16(uint16_t b) {
-  uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 // Host case: caches packed per stream [b][g][T][w] (the device cache's layout).
 struct Case {
@@ -133,8 +121,8 @@ Case make_case(const Shape& s, int64_t batch, int64_t tokens, bool bf16, unsigne
   for (auto& x : c.vf) x = n(rng);
   for (auto& x : c.q) x = 2.0f * n(rng);  // peaked softmax: errors in the max show
   if (bf16) {
-    for (auto& x : c.kf) c.kb.push_back(to_bf16(x)), x = from_bf16(c.kb.back());
-    for (auto& x : c.vf) c.vb.push_back(to_bf16(x)), x = from_bf16(c.vb.back());
+    for (auto& x : c.kf) c.kb.push_back(gmha::float_to_bf16(x)), x = gmha::bf16_to_float(c.kb.back());
+    for (auto& x : c.vf) c.vb.push_back(gmha::float_to_bf16(x)), x = gmha::bf16_to_float(c.vb.back());
   }
   return c;
 }
