@@ -577,78 +577,54 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
   return files;
 }
 
-void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files) {
-  if (dir.empty()) throw InputError("--out: give a folder for the report");
-  fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
-  if (target.filename().empty()) target = target.parent_path();
+// The checks that keep a report from replacing anything else; --force skips them.
+void check_report_target(const std::string& dir) {
+  const fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
   std::error_code ec;
-  if (fs::exists(target, ec)) {
-    if (!fs::is_directory(target, ec)) {
-      throw InputError(fmt::format("--out {}: exists and is not a folder", dir));
-    }
-    // Replace only an earlier report (or an empty folder); never a checkpoint or anything else.
-    bool empty = fs::is_empty(target, ec);
-    if (!empty && !fs::exists(target / "report.md")) {
+  if (!fs::is_directory(target, ec) || fs::is_empty(target, ec)) return;
+  // Replace only an earlier report (or an empty folder); never a checkpoint or anything else.
+  if (!fs::exists(target / "report.md")) {
+    throw InputError(
+        fmt::format("--out {}: folder exists and is not a gmha report (no "
+                    "report.md); choose a new folder",
+                    dir));
+  }
+  for (const auto& e : fs::directory_iterator(target, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n == "config.json" || n.ends_with(".safetensors") || n.ends_with(".gguf") ||
+        n.ends_with(".bin")) {
       throw InputError(
-          fmt::format("--out {}: folder exists and is not a gmha report (no "
-                      "report.md); choose a new folder",
-                      dir));
-    }
-    for (const auto& e : fs::directory_iterator(target, ec)) {
-      const std::string n = e.path().filename().string();
-      if (n == "config.json" || n.ends_with(".safetensors") || n.ends_with(".gguf") ||
-          n.ends_with(".bin")) {
-        throw InputError(
-            fmt::format("--out {}: holds checkpoint file {}; refusing to replace it", dir, n));
-      }
+          fmt::format("--out {}: holds checkpoint file {}; refusing to replace it", dir, n));
     }
   }
-  const fs::path parent = target.parent_path();
-  if (!fs::is_directory(parent, ec)) {
-    throw InputError(
-        fmt::format("--out {}: parent folder {} does not exist", dir, parent.string()));
-  }
-  static std::atomic<int> counter{0};
-  const std::string tag =
-      fmt::format(".{}.tmp-{}-{}", target.filename().string(), ::getpid(), counter++);
-  const fs::path tmp = parent / tag;
-  fs::remove_all(tmp, ec);
+}
+
+// Writes one file of the report inside the staging folder.
+void write_report_file(const fs::path& root, const ReportFile& f, const std::string& dir) {
+  const fs::path p = root / f.name;
+  fs::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary);
+  out.write(f.content.data(), static_cast<std::streamsize>(f.content.size()));
+  out.flush();
+  if (!out) throw InputError(fmt::format("--out {}: cannot write {}", dir, f.name));
+}
+
+void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files,
+                         bool force) {
+  if (dir.empty()) throw InputError("--out: give a folder for the report");
+  if (!force) check_report_target(dir);
+  uint64_t bytes = 0;
+  for (const auto& f : files) bytes += f.content.size();
+  const fs::path parent = fs::absolute(fs::path(dir)).lexically_normal().parent_path();
+  require_free_space("--out", parent.string(), bytes);
+  // The folder checks above are the report's own; the stage only has to refuse non-folders.
+  StagedFolder stage("--out", dir, true, [](const std::string&) { return true; });
   try {
-    fs::create_directories(tmp);
-    for (const auto& f : files) {
-      const fs::path p = tmp / f.name;
-      fs::create_directories(p.parent_path());
-      std::ofstream out(p, std::ios::binary);
-      out.write(f.content.data(), static_cast<std::streamsize>(f.content.size()));
-      out.flush();
-      if (!out) throw InputError(fmt::format("--out {}: cannot write {}", dir, f.name));
-    }
+    for (const auto& f : files) write_report_file(stage.path(), f, dir);
   } catch (const fs::filesystem_error& e) {
-    fs::remove_all(tmp, ec);
     throw InputError(fmt::format("--out {}: {}", dir, e.what()));
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
   }
-  // Swap: move the old report aside, move the new one in, then delete the old one.
-  const fs::path old = parent / (tag + ".old");
-  const bool had = fs::exists(target, ec);
-  if (had) {
-    fs::rename(target, old, ec);
-    if (ec) {
-      fs::remove_all(tmp, ec);
-      throw InputError(fmt::format("--out {}: cannot replace the earlier report", dir));
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ec2;
-    if (had) fs::rename(old, target, ec2);
-    fs::remove_all(tmp, ec2);
-    throw InputError(
-        fmt::format("--out {}: cannot move the report into place ({})", dir, ec.message()));
-  }
-  if (had) fs::remove_all(old, ec);
+  stage.commit();
 }
 
 }  // namespace gmha::app

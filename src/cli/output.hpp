@@ -6,7 +6,9 @@
 
 namespace gmha::cli {
 
-/// Writes `content` to stdout, or atomically to `out_path` when it is not empty.
+/// Writes `content` to stdout (`out_path` empty or "-"), or else to `out_path` through
+/// write_file_atomically: a regular file is replaced keeping its mode, a symlink is written
+/// through, a device, FIFO or folder is refused with InputError naming it.
 void emit(std::string_view content, const std::string& out_path);
 
 /// Expands "8192,32k,128K,1M" into token counts; throws InputError naming `flag`.

@@ -59,6 +59,16 @@ struct SynthResult {
   int64_t tensors = 0;
 };
 
+/// What write_synth_checkpoint would write, computed without generating or writing anything
+/// (so a command can check free space and memory first). Throws as write_synth_checkpoint does
+/// for a bad shape, and InputError when a size overflows 64 bits.
+struct SynthSize {
+  uint64_t tensor_bytes = 0;        // stored bytes of every tensor
+  uint64_t largest_fill_bytes = 0;  // the float buffer of the largest tensor (the writer's peak)
+  int64_t tensors = 0;
+};
+SynthSize synth_checkpoint_size(const SynthOptions& options);
+
 /// Writes config.json and the attention weights (plus input RMSNorms) of every layer into `dir`
 /// (created when missing; files replaced atomically). Deterministic in `seed`. Throws InputError
 /// for an impossible shape, a planted rank above the nominal one or below 0, or a layout whose
