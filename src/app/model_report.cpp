@@ -175,11 +175,12 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
                    "rank tolerance τ = {} ({}); energy rank at p = {}. Nominal TER {}, "
                    "measured TER {} (sum of QK numerical ranks), sum of QK entropy "
                    "effective ranks {}. Heads below nominal rank: {}; dead heads: {}; "
-                   "layers with non-finite weights: {}.",
+                   "layers with non-finite weights: {} ({} heads left out of the totals).",
                    source, a.format, a.architecture, s.layers, a.model_layers, s.heads,
                    format_number(a.rank_tol, 4), a.rank_tol_source, format_number(a.energy, 4),
                    s.nominal_ter, s.measured_ter, format_number(s.measured_ter_entropy, 5),
-                   s.heads_below_nominal, s.dead_heads, s.layers_with_nonfinite)});
+                   s.heads_below_nominal, s.dead_heads, s.layers_with_nonfinite,
+                   s.nonfinite_heads)});
   Table lt;
   lt.title = "Per layer: nominal vs measured capacity";
   lt.columns = {{"layer"},        {"variant", Align::kLeft},   {"FRH"},
@@ -190,7 +191,7 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
     std::string nf;
     for (const auto& n : l.nonfinite_tensors) nf += (nf.empty() ? "" : ", ") + n;
     lt.add_row({std::to_string(l.layer), l.variant, std::to_string(l.nominal.frh),
-                std::to_string(l.nominal.slsd), l.audited ? std::to_string(l.measured_slsd) : "-",
+                std::to_string(l.nominal.slsd), !l.audited ? "-" : l.key_finite ? std::to_string(l.measured_slsd) : "n/a",
                 std::to_string(l.nominal.ter), l.audited ? std::to_string(l.measured_ter) : "-",
                 l.audited ? format_number(l.measured_ter_entropy, 5) : "-",
                 std::to_string(l.heads_below_nominal), std::to_string(l.dead_heads),
@@ -226,8 +227,10 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
     ent.y.push_back(l.measured_ter_entropy);
     snom.x.push_back(x);
     snom.y.push_back(static_cast<double>(l.nominal.slsd));
-    smea.x.push_back(x);
-    smea.y.push_back(static_cast<double>(l.measured_slsd));
+    if (l.key_finite) {  // no point where the keys held NaN/Inf
+      smea.x.push_back(x);
+      smea.y.push_back(static_cast<double>(l.measured_slsd));
+    }
   }
   nom.markers = false;  // measured markers sit on it where the two agree
   snom.markers = false;
@@ -556,7 +559,9 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
         }
         html += to_html(b.table);
         if (!b.slug.empty()) {
-          files.push_back({"tables/" + b.slug + ".tex", to_latex(b.table)});
+          Table labelled = b.table;  // \label{tab:<slug>}, so a paper can \ref the table
+          labelled.label = b.slug;
+          files.push_back({"tables/" + b.slug + ".tex", to_latex(labelled)});
           md += fmt::format("LaTeX: [tables/{0}.tex](tables/{0}.tex)\n\n", b.slug);
         }
         break;

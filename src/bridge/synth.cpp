@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -445,6 +446,17 @@ SynthSize synth_checkpoint_size(const SynthOptions& o) {
 
 SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o) {
   SynthPlan plan = plan_synth(o);
+  if (o.progress) {
+    // Each tensor is generated when the writer reaches it: report after its values exist.
+    const auto total = static_cast<int64_t>(plan.tensors.size());
+    auto done = std::make_shared<int64_t>(0);
+    for (auto& t : plan.tensors) {
+      t.fill = [fill = std::move(t.fill), done, total, progress = o.progress](std::span<float> v) {
+        if (fill) fill(v);
+        progress(++*done, total);
+      };
+    }
+  }
   const auto& config = plan.config;
   const auto& tensors = plan.tensors;
   std::error_code ec;

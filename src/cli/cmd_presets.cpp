@@ -34,7 +34,8 @@ void list_presets_as(const ListOptions& o) {
     return emit(j.dump(2) + "\n", o.out);
   }
   report::Table t;
-  t.columns = {{"preset", report::Align::kLeft}, {"description", report::Align::kLeft},
+  t.columns = {{"preset", report::Align::kLeft},
+               {"description", report::Align::kLeft},
                {"source", report::Align::kLeft}};
   for (const auto& p : list_presets()) t.add_row({p.name, p.description, p.source});
   emit(report::render(t, f), o.out);
@@ -42,7 +43,9 @@ void list_presets_as(const ListOptions& o) {
 
 nlohmann::ordered_json hardware_json(const Hardware& h) {
   // Unknown figures (0 in the table of cards) are null, not a zero that reads as a measurement.
-  auto known = [](double v) { return v > 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); };
+  auto known = [](double v) {
+    return v > 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json();
+  };
   return {{"name", h.name},
           {"usd_per_hour", h.usd_per_hour},
           {"bf16_flops", h.bf16_flops},
@@ -62,16 +65,22 @@ void list_hardware_as(const ListOptions& o) {
     return emit(j.dump(2) + "\n", o.out);
   }
   report::Table t;
-  t.columns = {{"card", report::Align::kLeft}, {"USD/h"}, {"BF16"}, {"FP8"}, {"bandwidth"},
-               {"memory"}, {"ridge FLOP/B"}, {"source", report::Align::kLeft}};
+  t.columns = {{"card", report::Align::kLeft},
+               {"USD/h"},
+               {"BF16"},
+               {"FP8"},
+               {"bandwidth"},
+               {"memory"},
+               {"ridge FLOP/B"},
+               {"source", report::Align::kLeft}};
   for (const auto& h : list_hardware()) {
-    t.add_row({h.name, report::format_number(h.usd_per_hour),
-               report::format_flop_rate(h.bf16_flops),
-               h.fp8_flops > 0 ? report::format_flop_rate(h.fp8_flops) : "-",
-               fmt::format("{} GB/s", report::format_number(h.bandwidth / 1e9)),
-               h.memory_bytes > 0 ? fmt::format("{} GB", report::format_number(h.memory_bytes / 1e9))
-                                  : "-",
-               report::format_number(h.ridge(), 4), h.source});
+    t.add_row(
+        {h.name, report::format_number(h.usd_per_hour), report::format_flop_rate(h.bf16_flops),
+         h.fp8_flops > 0 ? report::format_flop_rate(h.fp8_flops) : "-",
+         fmt::format("{} GB/s", report::format_number(h.bandwidth / 1e9)),
+         h.memory_bytes > 0 ? fmt::format("{} GB", report::format_number(h.memory_bytes / 1e9))
+                            : "-",
+         report::format_number(h.ridge(), 4), h.source});
   }
   emit(report::render(t, f), o.out);
 }
@@ -80,8 +89,9 @@ void list_hardware_as(const ListOptions& o) {
 
 void add_presets_command(CLI::App& app) {
   auto o = std::make_shared<ListOptions>();
-  CLI::App* cmd = app.add_subcommand("presets", "List built-in model presets with their sources.\n\n"
-                                                "Example:\n  gmha presets --format md");
+  CLI::App* cmd = app.add_subcommand("presets",
+                                     "List built-in model presets with their sources.\n\n"
+                                     "Example:\n  gmha presets --format md");
   add_list_options(cmd, *o);
   cmd->callback([o] { list_presets_as(*o); });
 }
@@ -89,9 +99,10 @@ void add_presets_command(CLI::App& app) {
 void add_hardware_command(CLI::App& app) {
   auto o = std::make_shared<ListOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "hardware", "List built-in accelerators (price, peak FLOP/s, bandwidth, ridge) with sources.\n\n"
-                  "Example:\n  gmha hardware\n  gmha compare step3 --hardware h20 "
-                  "--hardware-def mycard:price=1.5,bf16=5e14,fp8=1e15,bw=4e12");
+      "hardware",
+      "List built-in accelerators (price, peak FLOP/s, bandwidth, ridge) with sources.\n\n"
+      "Example:\n  gmha hardware\n  gmha compare step3 --hardware h20 "
+      "--hardware-def mycard:price=1.5,bf16=5e14,fp8=1e15,bw=4e12");
   add_list_options(cmd, *o);
   cmd->callback([o] { list_hardware_as(*o); });
 }

@@ -135,6 +135,13 @@ void run(const SynthCliOptions& o) {
   else throw InputError(fmt::format("--dtype: '{}' is not bf16 or f32", o.dtype));
   if (o.shard_gb < 0) throw InputError("--shard-gb: must not be negative");
   s.max_shard_bytes = static_cast<uint64_t>(o.shard_gb * 1e9);
+  if (::isatty(STDERR_FILENO)) {
+    s.progress = [](int64_t done, int64_t total) {
+      std::fprintf(stderr, "\rsynth: %lld/%lld tensors", static_cast<long long>(done),
+                   static_cast<long long>(total));
+      if (done == total) std::fprintf(stderr, "\n");
+    };
+  }
   check_sizes(o.out_dir, s);
   StagedFolder folder("synth", o.out_dir, o.force, is_synth_folder);
   const SynthResult r = write_synth_checkpoint(folder.path(), s);

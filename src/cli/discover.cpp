@@ -1,10 +1,9 @@
 #include "cli/discover.hpp"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
 
@@ -37,26 +36,57 @@ std::vector<std::string> long_options(const CLI::App& cmd) {
   return names;
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+// A description's first sentence on one line, at most ~90 columns (cut at a word).
+std::string summary_line(const std::string& description) {
+  std::string s = description.substr(0, description.find("\n\n"));
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  const size_t stop = s.find(". ");
+  if (stop != std::string::npos) s = s.substr(0, stop + 1);
+  constexpr size_t kMax = 90;
+  if (s.size() > kMax) {
+    const size_t space = s.rfind(' ', kMax - 3);
+    s = s.substr(0, space == std::string::npos ? kMax - 3 : space) + "...";
+  }
+  return s;
+}
 
 bool path_exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
 
+// "audit merge" for a subcommand; "" for gmha itself (main prefixes "gmha: error: ").
 std::string path_of(const CLI::App& cmd) {
   std::string s;
-  for (const CLI::App* a = &cmd; a != nullptr; a = a->get_parent()) {
+  for (const CLI::App* a = &cmd; a != nullptr && a->get_parent() != nullptr; a = a->get_parent()) {
     s = a->get_name() + (s.empty() ? "" : " " + s);
   }
   return s;
 }
 
+std::string prefixed(const CLI::App& cmd, const std::string& message) {
+  const std::string p = path_of(cmd);
+  return p.empty() ? message : p + ": " + message;
+}
+
+std::string did_you_mean(const std::optional<std::string>& near) {
+  return near ? fmt::format(" (did you mean '{}'?)", *near) : "";
+}
+
+std::string help_for(const CLI::App& cmd) {
+  return path_of(cmd).empty() ? "gmha help" : "gmha help " + path_of(cmd);
+}
+
 std::string unknown_command(const CLI::App& parent, const std::string& word) {
-  const auto names = subcommand_names(parent);
-  const auto near = closest(word, names);
-  return fmt::format("{}: unknown command '{}'{}; `gmha help` lists the commands", path_of(parent),
-                     word, near ? fmt::format(" (did you mean '{}'?)", *near) : "");
+  const auto near = closest(word, subcommand_names(parent));
+  return prefixed(parent, fmt::format("unknown command '{}'{}; `{}` lists the commands", word,
+                                      did_you_mean(near), help_for(parent)));
+}
+
+std::string unknown_option(const CLI::App& cmd, const std::string& name) {
+  const auto near = closest(name, long_options(cmd));
+  return prefixed(cmd, fmt::format("unknown option '{}'{}; `{}` lists the options", name,
+                                   did_you_mean(near), help_for(cmd)));
 }
 
 // A positional that looks like a misspelt sub-subcommand of a command that also takes a path
@@ -65,9 +95,9 @@ void check_subcommand_typo(const CLI::App& cmd, const std::string& word) {
   const auto names = subcommand_names(cmd);
   if (names.empty() || path_exists(word)) return;
   if (const auto near = closest(word, names)) {
-    throw InputError(fmt::format("{}: '{}' is not a checkpoint (no such file or folder); did you "
-                                 "mean `{} {}`?",
-                                 path_of(cmd), word, path_of(cmd), *near));
+    throw InputError(prefixed(cmd, fmt::format("'{}' is not a checkpoint (no such file or "
+                                               "folder); did you mean `gmha {} {}`?",
+                                               word, path_of(cmd), *near)));
   }
 }
 
@@ -102,13 +132,14 @@ std::optional<std::string> closest(const std::string& word,
 }
 
 std::string command_summary(const CLI::App& app) {
-  std::string s = first_line(app.get_description()) + "\n\nUsage: gmha COMMAND [OPTIONS]\n\n"
+  std::string s = summary_line(app.get_description()) +
+                  "\n\nUsage: gmha COMMAND [OPTIONS]\n\n"
                   "Commands:\n";
   const auto names = subcommand_names(app);
   size_t width = 0;
   for (const auto& n : names) width = std::max(width, n.size());
   for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; })) {
-    s += fmt::format("  {:<{}}  {}\n", c->get_name(), width, first_line(c->get_description()));
+    s += fmt::format("  {:<{}}  {}\n", c->get_name(), width, summary_line(c->get_description()));
   }
   s += "\n`gmha help COMMAND` (or `gmha COMMAND --help`) shows a command's options and examples.\n";
   return s;
@@ -135,11 +166,7 @@ void check_names(CLI::App& app, const std::vector<std::string>& args) {
       const std::string name = a.substr(0, a.find('='));
       const auto names = long_options(*cmd);
       if (std::find(names.begin(), names.end(), name) == names.end()) {
-        const auto near = closest(name, names);
-        throw InputError(fmt::format("{}: unknown option '{}'{}; `gmha help {}` lists the options",
-                                     path_of(*cmd), name,
-                                     near ? fmt::format(" (did you mean '{}'?)", *near) : "",
-                                     cmd == &app ? "" : path_of(*cmd).substr(5)));
+        throw InputError(unknown_option(*cmd, name));
       }
       continue;
     }

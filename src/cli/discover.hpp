@@ -2,18 +2,18 @@
 // Finding your way: the one-line-per-command summary (bare `gmha`, `gmha help`), `gmha help CMD`,
 // and "did you mean" for misspelt commands and options, checked before CLI11 parses so the
 // message names the word that was wrong rather than CLI11's "arguments were not expected".
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace gmha::cli {
 
 /// Levenshtein distance (insert, delete, substitute; each 1).
 size_t edit_distance(const std::string& a, const std::string& b);
 /// The candidate closest to `word` when it is close enough to be a likely typo, else nullopt.
-std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates);
+std::optional<std::string> closest(const std::string& word,
+                                   const std::vector<std::string>& candidates);
 
 /// "gmha: <what> ...\n\nCommands:\n  compare  <first line of its description>\n ...".
 std::string command_summary(const CLI::App& app);

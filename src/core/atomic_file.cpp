@@ -1,6 +1,7 @@
 #include "gmha/core/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
 
@@ -91,9 +90,10 @@ OutputTarget resolve_output_target(const std::string& path) {
       return {p.string(), static_cast<unsigned>(st.st_mode & 07777), true,
               static_cast<long long>(st.st_uid), static_cast<long long>(st.st_gid)};
     }
-    throw InputError(fmt::format("{}: is {}; refusing to replace it (give a regular file, or - "
-                                 "for stdout)",
-                                 path, kind_of(st.st_mode)));
+    throw InputError(
+        fmt::format("{}: is {}; refusing to replace it (give a regular file, or - "
+                    "for stdout)",
+                    path, kind_of(st.st_mode)));
   }
 }
 
@@ -102,14 +102,15 @@ void write_file_atomically(const std::string& path, std::string_view content) {
   std::string tmp = target.path + ".tmp.XXXXXX";
   const int fd = mkstemp(tmp.data());
   if (fd < 0) {
-    throw InputError(fmt::format("{}: cannot create temporary file: {}", path, std::strerror(errno)));
+    throw InputError(
+        fmt::format("{}: cannot create temporary file: {}", path, std::strerror(errno)));
   }
   write_all(fd, content, path, tmp);
   // mkstemp creates 0600: a replaced file keeps its mode (and, where we may, its owner).
   ::fchmod(fd, static_cast<mode_t>(target.mode));
   if (target.exists && ::geteuid() == 0) {
-    [[maybe_unused]] int ignored = ::fchown(fd, static_cast<uid_t>(target.uid),
-                                            static_cast<gid_t>(target.gid));
+    [[maybe_unused]] int ignored =
+        ::fchown(fd, static_cast<uid_t>(target.uid), static_cast<gid_t>(target.gid));
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int e = errno;
@@ -148,8 +149,8 @@ void require_free_space(const std::string& flag, const std::string& path, uint64
   const uint64_t need = bytes > UINT64_MAX - margin ? UINT64_MAX : bytes + margin;
   const uint64_t free = free_bytes_at(path);
   if (need > free) {
-    throw InputError(fmt::format("{} {}: needs {:.3g} GB but only {:.3g} GB are free there",
-                                 flag, path, static_cast<double>(need) / 1e9,
+    throw InputError(fmt::format("{} {}: needs {:.3g} GB but only {:.3g} GB are free there", flag,
+                                 path, static_cast<double>(need) / 1e9,
                                  static_cast<double>(free) / 1e9));
   }
 }
@@ -172,9 +173,10 @@ StagedFolder::StagedFolder(const std::string& flag, const std::string& target, b
     std::error_code ec;
     const bool empty = fs::is_empty(t, ec);
     if (!empty && !force && !is_own(target_)) {
-      throw InputError(fmt::format("{} {}: folder is not empty and is not an earlier output of "
-                                   "this command; choose a new folder (or --force to replace it)",
-                                   flag, target));
+      throw InputError(
+          fmt::format("{} {}: folder is not empty and is not an earlier output of "
+                      "this command; choose a new folder (or --force to replace it)",
+                      flag, target));
     }
   }
   const fs::path parent = t.parent_path();
@@ -198,8 +200,8 @@ StagedFolder::~StagedFolder() {
 
 void StagedFolder::commit() {
   const fs::path t = target_;
-  const fs::path old = t.parent_path() / fmt::format(".{}.old-{}", t.filename().string(),
-                                                     unique_suffix());
+  const fs::path old =
+      t.parent_path() / fmt::format(".{}.old-{}", t.filename().string(), unique_suffix());
   std::error_code ec;
   const bool had = fs::exists(fs::symlink_status(t, ec));
   // Move the earlier folder aside, the new one in, then delete the earlier one: at every moment
@@ -211,8 +213,8 @@ void StagedFolder::commit() {
   if (std::rename(staging_.c_str(), target_.c_str()) != 0) {
     const int e = errno;
     if (had) std::rename(old.c_str(), target_.c_str());
-    throw InputError(
-        fmt::format("{} {}: cannot move the folder into place: {}", flag_, given_, std::strerror(e)));
+    throw InputError(fmt::format("{} {}: cannot move the folder into place: {}", flag_, given_,
+                                 std::strerror(e)));
   }
   committed_ = true;
   if (had) fs::remove_all(old, ec);

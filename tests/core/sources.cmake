@@ -1,4 +1,5 @@
 # Tests of the core area.
 list(APPEND GMHA_TEST_SOURCES
   core/dtype_test.cpp
+  core/atomic_file_test.cpp
 )

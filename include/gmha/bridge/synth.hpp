@@ -10,6 +10,7 @@
 // out of the up-projection, so an audit that forgets to fold γ gets a different spectrum. Every
 // head's circuit therefore has exactly σ = (1, …, 0.3, 0, …) with the planted rank.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,8 @@ struct SynthOptions {
   uint64_t seed = 0;
   std::string dtype = "BF16";       // F32 or BF16
   uint64_t max_shard_bytes = 0;     // 0: one model.safetensors
+  /// Called after each tensor is generated with (tensors done, tensors); may be empty.
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 /// What was written.

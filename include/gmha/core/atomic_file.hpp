@@ -19,7 +19,7 @@ namespace gmha {
 struct OutputTarget {
   std::string path;
   unsigned mode = 0644;
-  bool exists = false;         // a regular file is there now
+  bool exists = false;           // a regular file is there now
   long long uid = -1, gid = -1;  // its owner, kept when the writer may (root)
 };
 /// Resolves `path` as described above; throws InputError naming `path` for a directory, device,
