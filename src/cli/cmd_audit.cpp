@@ -233,6 +233,7 @@ void run_audit(const AuditCliOptions& o) {
   if (o.path.empty()) throw InputError("audit: a checkpoint PATH (or `merge a.json b.json`) is required");
   audit_format(o.format, "--format");  // fail on a bad --format or --worst before the work
   check_worst(o.worst);
+  check_output(o.out);  // an audit can take minutes: refuse a bad --out first
   const Checkpoint ck = open_checkpoint(o.path);
   const Layout layout = detect_layout(ck);
   AuditOptions a;

@@ -246,6 +246,7 @@ void run_sweep_command(const SweepCliOptions& c) {
   o.top = static_cast<size_t>(c.top);
 
   check_design_count(o.space, c.max_designs);
+  check_output(c.out);
   const SweepResult r = run_sweep(o);
   const bool with_cost = o.card.has_value();
   std::string text;

@@ -25,10 +25,12 @@ CLI::App* find_subcommand(CLI::App& app, const std::string& name) {
   return nullptr;
 }
 
-// "--name" for every long option of `cmd` and of the apps above it (CLI11 accepts those too).
+// "--name" for every long option of `cmd`, and of the apps above it where CLI11 passes unknown
+// options up (fallthrough; off by default, so `audit merge --worst` is an error).
 std::vector<std::string> long_options(const CLI::App& cmd) {
   std::vector<std::string> names;
-  for (const CLI::App* a = &cmd; a != nullptr; a = a->get_parent()) {
+  for (const CLI::App* a = &cmd; a != nullptr;
+       a = a->get_fallthrough() ? a->get_parent() : nullptr) {
     for (const CLI::Option* o : a->get_options()) {
       for (const std::string& n : o->get_lnames()) names.push_back("--" + n);
     }

@@ -22,6 +22,10 @@ void emit(std::string_view content, const std::string& out_path) {
   }
 }
 
+void check_output(const std::string& out_path) {
+  if (!out_path.empty() && out_path != "-") resolve_output_target(out_path);
+}
+
 std::vector<long long> parse_count_list(const std::string& text, const std::string& flag) {
   std::vector<long long> out;
   size_t pos = 0;

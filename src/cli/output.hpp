@@ -11,6 +11,9 @@ namespace gmha::cli {
 /// through, a device, FIFO or folder is refused with InputError naming it.
 void emit(std::string_view content, const std::string& out_path);
 
+/// Refuses, before a long computation, an `out_path` that emit would refuse at the end.
+void check_output(const std::string& out_path);
+
 /// Expands "8192,32k,128K,1M" into token counts; throws InputError naming `flag`.
 std::vector<long long> parse_count_list(const std::string& text, const std::string& flag);
 

@@ -81,7 +81,7 @@ TEST_CASE("cli bad input: each case exits with its code and one line naming the 
       {"presets --format latex", 0, R"(\\toprule)"},
       {"presets --format yaml", 2, R"(--format.*'yaml')"},
       {"audit {ck} --worst -1", 2, R"(--worst: -1 is negative)"},
-      {"audit merge {dir}/x.json --worst -2", 2, R"(--worst: -2 is negative)"},
+      {"audit merge {dir}/x.json --worst 2", 2, R"(audit merge: unknown option '--worst')"},
       {"audit {ck} --format latex", 2, R"(--format: audit writes table, md, csv or json)"},
       {"synth {dir}/huge --d 1000000 --heads 8", 2, R"(synth .*huge.*(memory|free))"},
       {"synth {dir}/wide --d 64 --heads 0", 2, R"(heads)"},
