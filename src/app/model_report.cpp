@@ -620,8 +620,7 @@ void write_report_folder(const std::string& dir, const std::vector<ReportFile>& 
   if (!force) check_report_target(dir);
   uint64_t bytes = 0;
   for (const auto& f : files) bytes += f.content.size();
-  const fs::path parent = fs::absolute(fs::path(dir)).lexically_normal().parent_path();
-  require_free_space("--out", parent.string(), bytes);
+  require_free_space("--out", dir, bytes);  // statvfs on dir or its nearest existing ancestor
   // The folder checks above are the report's own; the stage only has to refuse non-folders.
   StagedFolder stage("--out", dir, true, [](const std::string&) { return true; });
   try {

@@ -69,13 +69,12 @@ void check_sizes(const std::string& out_dir, const SynthOptions& s) {
                      static_cast<double>(::sysconf(_SC_PAGESIZE));
   if (ram > 0 && static_cast<double>(size.largest_fill_bytes) > ram / 2) {
     throw InputError(fmt::format(
-        "synth {}: the largest tensor needs {:.3g} GB of memory to generate, more than half of "
-        "this machine's {:.3g} GB; use smaller --d/--heads/--head-dim",
+        "synth {}: the largest tensor needs {:.1f} GB of memory to generate, more than half of "
+        "this machine's {:.1f} GB; use smaller --d/--heads/--head-dim",
         out_dir, static_cast<double>(size.largest_fill_bytes) / 1e9, ram / 1e9));
   }
-  const std::filesystem::path parent =
-      std::filesystem::absolute(std::filesystem::path(out_dir)).lexically_normal().parent_path();
-  require_free_space("synth", parent.string(), size.tensor_bytes);
+  // statvfs on the folder, or on its nearest existing ancestor when it is new.
+  require_free_space("synth", out_dir, size.tensor_bytes);
 }
 
 void run(const SynthCliOptions& o) {

@@ -84,6 +84,9 @@ TEST_CASE("cli bad input: each case exits with its code and one line naming the 
       {"audit merge {dir}/x.json --worst 2", 2, R"(audit merge: unknown option '--worst')"},
       {"audit {ck} --format latex", 2, R"(--format: audit writes table, md, csv or json)"},
       {"synth {dir}/huge --d 1000000 --heads 8", 2, R"(synth .*huge.*(memory|free))"},
+      // 100000 layers of 4 x 8192^2 BF16 weights: ~54 TB, more than any test disk.
+      {"synth {dir}/deep --d 8192 --heads 64 --layers 100000", 2,
+       R"(synth .*deep: needs [0-9.e+]+ GB but only [0-9.e+]+ GB are free there)"},
       {"synth {dir}/wide --d 64 --heads 0", 2, R"(heads)"},
       // --out: devices, FIFOs and folders are refused and left alone.
       {"presets --out /dev/full", 2, R"(/dev/full: is a character device; refusing to replace it)"},
@@ -117,6 +120,7 @@ TEST_CASE("cli bad input: each case exits with its code and one line naming the 
   CHECK(S_ISFIFO(st.st_mode));
   CHECK(fs::is_empty(dir + "/a-folder"));
   CHECK_FALSE(fs::exists(dir + "/huge"));
+  CHECK_FALSE(fs::exists(dir + "/deep"));
   CHECK_FALSE(has_debris(dir));
 }
 
