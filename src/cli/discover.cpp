@@ -96,6 +96,10 @@ std::string unknown_option(const CLI::App& cmd, const std::string& name) {
 void check_subcommand_typo(const CLI::App& cmd, const std::string& word) {
   const auto names = subcommand_names(cmd);
   if (names.empty() || path_exists(word)) return;
+  // Without a positional argument (bench) any other word is an unknown subcommand.
+  const bool takes_path =
+      !cmd.get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
+  if (!takes_path) throw InputError(unknown_command(cmd, word));
   if (const auto near = closest(word, names)) {
     throw InputError(prefixed(cmd, fmt::format("'{}' is not a checkpoint (no such file or "
                                                "folder); did you mean `gmha {} {}`?",
@@ -134,7 +138,7 @@ std::optional<std::string> closest(const std::string& word,
 }
 
 std::string command_summary(const CLI::App& app) {
-  std::string s = summary_line(app.get_description()) +
+  std::string s = app.get_description().substr(0, app.get_description().find("\n\n")) +
                   "\n\nUsage: gmha COMMAND [OPTIONS]\n\n"
                   "Commands:\n";
   const auto names = subcommand_names(app);

@@ -106,6 +106,12 @@ TEST_CASE("cli bad input: each case exits with its code and one line naming the 
        R"(unknown option '--contxt' \(did you mean '--context'\?\))"},
       {"audit mrge {dir}/a.json", 2,
        R"('mrge' is not a checkpoint \(no such file or folder\); did you mean `gmha audit merge`\?)"},
+      {"bench decod", 2,
+       R"(^gmha: error: bench: unknown command 'decod' \(did you mean 'decode'\?\))"},
+      {"bench decode --contxt 1", 2,
+       R"(bench decode: unknown option '--contxt' \(did you mean '--context'\?\); `gmha help bench decode`)"},
+      {"audit {ck} --frmat json", 2,
+       R"(audit: unknown option '--frmat' \(did you mean '--format'\?\))"},
       // Long sweeps are capped up front.
       {"sweep --d 7168 --layers 61 --max-designs 10", 2,
        R"(--max-designs: the grid has \d+ designs, above the cap of 10)"},
