@@ -73,6 +73,7 @@ AuditReport load_audit(const std::string& path) {
 
 void run_report(const ReportCliOptions& c) {
   if (c.out.empty()) throw InputError("--out: give a folder for the report");
+  if (c.out == "-") throw InputError("--out -: a report is a folder of files; give its path");
   if (c.worst_heads < 0) throw errors::not_positive("--worst-heads", "worst heads", c.worst_heads);
   app::ReportInput in;
   in.title = c.title;

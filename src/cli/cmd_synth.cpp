@@ -141,6 +141,7 @@ void run(const SynthCliOptions& o) {
       if (done == total) std::fprintf(stderr, "\n");
     };
   }
+  if (o.out_dir == "-") throw InputError("synth -: a checkpoint is a folder; give its path");
   check_sizes(o.out_dir, s);
   StagedFolder folder("synth", o.out_dir, o.force, is_synth_folder);
   const SynthResult r = write_synth_checkpoint(folder.path(), s);

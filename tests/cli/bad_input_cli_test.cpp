@@ -95,6 +95,10 @@ TEST_CASE("cli bad input: each case exits with its code and one line naming the 
       {"presets --out {dir}/a-folder", 2, R"(a-folder: is a folder; refusing)"},
       {"presets --out {dir}/no-such-folder/x.txt", 2, R"(folder .*no-such-folder does not exist)"},
       {"presets --format md --out -", 0, R"(\| preset \|)"},
+      {"report step3 --out -", 2, R"(--out -: a report is a folder of files)"},
+      {"synth - --d 32 --heads 2", 2, R"(synth -: a checkpoint is a folder)"},
+      {"attention --weights {ck} --layer 0 --input {dir}/x.safetensors --out /dev/full", 2,
+       R"(/dev/full: is a character device)"},
       // Discoverability.
       {"", 0, R"(Commands:\n(.*\n)*  synth +Write)"},
       {"help", 0, R"(  compare +)"},
