@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -273,4 +275,38 @@ TEST_CASE("cli report: every LaTeX table compiles with pdflatex", "[cli][report]
     ++compiled;
   }
   CHECK(compiled >= 4);
+}
+
+namespace {
+// Runs `gmha <args>` under a pseudo-terminal (util-linux `script`), returning what it printed.
+std::string run_on_terminal(const std::string& args) {
+  const std::string cmd =
+      "script -qec \"'" + gmha::test::gmha_binary() + "' " + args + "\" /dev/null 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("cli progress: on stderr only when it is a terminal", "[cli]") {
+  const std::string dir = gmha::test::scratch_dir("progress");
+  const std::string synth = "synth '" + dir + "/ck' --d 32 --heads 2 --layers 2 --dtype f32";
+  const std::string sweep = "sweep --d 64 --layers 2 --families mha --heads 4 --format json";
+  // Piped (as run_gmha captures it): no progress, nothing but the result.
+  auto r = run_gmha(synth);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.empty());
+  r = run_gmha(sweep);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.empty());
+  if (std::system("command -v script >/dev/null 2>&1") != 0) {
+    gmha::test::skip_missing("script (util-linux) not found: no pseudo-terminal to test with");
+    return;
+  }
+  CHECK_THAT(run_on_terminal(synth), Catch::Contains("synth: 10/10 tensors"));
+  CHECK_THAT(run_on_terminal(sweep), Catch::Contains("sweep: evaluating 7 designs"));
 }
