@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libeigen3-dev libcli11-dev libfmt-dev catch2
       nlohmann-json3-dev libbenchmark-dev librsvg2-bin libxml2-utils
-      libopenblas0-pthread)  # optional at run time (dlopen); installed so tests cover that path
+      libopenblas0-pthread  # optional at run time (dlopen); installed so tests cover that path
+      texlive-latex-base texlive-latex-recommended texlive-science)  # pdflatex for the LaTeX tables test
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

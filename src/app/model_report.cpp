@@ -175,11 +175,12 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
                    "rank tolerance τ = {} ({}); energy rank at p = {}. Nominal TER {}, "
                    "measured TER {} (sum of QK numerical ranks), sum of QK entropy "
                    "effective ranks {}. Heads below nominal rank: {}; dead heads: {}; "
-                   "layers with non-finite weights: {}.",
+                   "layers with non-finite weights: {} ({} heads left out of the totals).",
                    source, a.format, a.architecture, s.layers, a.model_layers, s.heads,
                    format_number(a.rank_tol, 4), a.rank_tol_source, format_number(a.energy, 4),
                    s.nominal_ter, s.measured_ter, format_number(s.measured_ter_entropy, 5),
-                   s.heads_below_nominal, s.dead_heads, s.layers_with_nonfinite)});
+                   s.heads_below_nominal, s.dead_heads, s.layers_with_nonfinite,
+                   s.nonfinite_heads)});
   Table lt;
   lt.title = "Per layer: nominal vs measured capacity";
   lt.columns = {{"layer"},        {"variant", Align::kLeft},   {"FRH"},
@@ -190,7 +191,7 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
     std::string nf;
     for (const auto& n : l.nonfinite_tensors) nf += (nf.empty() ? "" : ", ") + n;
     lt.add_row({std::to_string(l.layer), l.variant, std::to_string(l.nominal.frh),
-                std::to_string(l.nominal.slsd), l.audited ? std::to_string(l.measured_slsd) : "-",
+                std::to_string(l.nominal.slsd), !l.audited ? "-" : l.key_finite ? std::to_string(l.measured_slsd) : "n/a",
                 std::to_string(l.nominal.ter), l.audited ? std::to_string(l.measured_ter) : "-",
                 l.audited ? format_number(l.measured_ter_entropy, 5) : "-",
                 std::to_string(l.heads_below_nominal), std::to_string(l.dead_heads),
@@ -226,8 +227,10 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
     ent.y.push_back(l.measured_ter_entropy);
     snom.x.push_back(x);
     snom.y.push_back(static_cast<double>(l.nominal.slsd));
-    smea.x.push_back(x);
-    smea.y.push_back(static_cast<double>(l.measured_slsd));
+    if (l.key_finite) {  // no point where the keys held NaN/Inf
+      smea.x.push_back(x);
+      smea.y.push_back(static_cast<double>(l.measured_slsd));
+    }
   }
   nom.markers = false;  // measured markers sit on it where the two agree
   snom.markers = false;
@@ -556,7 +559,9 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
         }
         html += to_html(b.table);
         if (!b.slug.empty()) {
-          files.push_back({"tables/" + b.slug + ".tex", to_latex(b.table)});
+          Table labelled = b.table;  // \label{tab:<slug>}, so a paper can \ref the table
+          labelled.label = b.slug;
+          files.push_back({"tables/" + b.slug + ".tex", to_latex(labelled)});
           md += fmt::format("LaTeX: [tables/{0}.tex](tables/{0}.tex)\n\n", b.slug);
         }
         break;
@@ -577,78 +582,53 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
   return files;
 }
 
-void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files) {
-  if (dir.empty()) throw errors::bad_option("out", "give a folder for the report");
-  fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
-  if (target.filename().empty()) target = target.parent_path();
+// The checks that keep a report from replacing anything else; --force skips them.
+void check_report_target(const std::string& dir) {
+  const fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
   std::error_code ec;
-  if (fs::exists(target, ec)) {
-    if (!fs::is_directory(target, ec)) {
-      throw InputError(fmt::format("--out {}: exists and is not a folder", dir));
-    }
-    // Replace only an earlier report (or an empty folder); never a checkpoint or anything else.
-    bool empty = fs::is_empty(target, ec);
-    if (!empty && !fs::exists(target / "report.md")) {
+  if (!fs::is_directory(target, ec) || fs::is_empty(target, ec)) return;
+  // Replace only an earlier report (or an empty folder); never a checkpoint or anything else.
+  if (!fs::exists(target / "report.md")) {
+    throw InputError(
+        fmt::format("--out {}: folder exists and is not a gmha report (no "
+                    "report.md); choose a new folder",
+                    dir));
+  }
+  for (const auto& e : fs::directory_iterator(target, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n == "config.json" || n.ends_with(".safetensors") || n.ends_with(".gguf") ||
+        n.ends_with(".bin")) {
       throw InputError(
-          fmt::format("--out {}: folder exists and is not a gmha report (no "
-                      "report.md); choose a new folder",
-                      dir));
-    }
-    for (const auto& e : fs::directory_iterator(target, ec)) {
-      const std::string n = e.path().filename().string();
-      if (n == "config.json" || n.ends_with(".safetensors") || n.ends_with(".gguf") ||
-          n.ends_with(".bin")) {
-        throw InputError(
-            fmt::format("--out {}: holds checkpoint file {}; refusing to replace it", dir, n));
-      }
+          fmt::format("--out {}: holds checkpoint file {}; refusing to replace it", dir, n));
     }
   }
-  const fs::path parent = target.parent_path();
-  if (!fs::is_directory(parent, ec)) {
-    throw InputError(
-        fmt::format("--out {}: parent folder {} does not exist", dir, parent.string()));
-  }
-  static std::atomic<int> counter{0};
-  const std::string tag =
-      fmt::format(".{}.tmp-{}-{}", target.filename().string(), ::getpid(), counter++);
-  const fs::path tmp = parent / tag;
-  fs::remove_all(tmp, ec);
+}
+
+// Writes one file of the report inside the staging folder.
+void write_report_file(const fs::path& root, const ReportFile& f, const std::string& dir) {
+  const fs::path p = root / f.name;
+  fs::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary);
+  out.write(f.content.data(), static_cast<std::streamsize>(f.content.size()));
+  out.flush();
+  if (!out) throw InputError(fmt::format("--out {}: cannot write {}", dir, f.name));
+}
+
+void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files,
+                         bool force) {
+  if (dir.empty()) throw errors::bad_option("out", "give a folder for the report");
+  if (!force) check_report_target(dir);
+  uint64_t bytes = 0;
+  for (const auto& f : files) bytes += f.content.size();
+  require_free_space("--out", dir, bytes);  // statvfs on dir or its nearest existing ancestor
+  // The folder checks above are the report's own; the stage only has to refuse non-folders.
+  StagedFolder stage("--out", dir, true, [](const std::string&) { return true; });
   try {
-    fs::create_directories(tmp);
-    for (const auto& f : files) {
-      const fs::path p = tmp / f.name;
-      fs::create_directories(p.parent_path());
-      std::ofstream out(p, std::ios::binary);
-      out.write(f.content.data(), static_cast<std::streamsize>(f.content.size()));
-      out.flush();
-      if (!out) throw InputError(fmt::format("--out {}: cannot write {}", dir, f.name));
-    }
+    for (const auto& f : files) write_report_file(stage.path(), f, dir);
   } catch (const fs::filesystem_error& e) {
-    fs::remove_all(tmp, ec);
     throw InputError(fmt::format("--out {}: {}", dir, e.what()));
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
   }
-  // Swap: move the old report aside, move the new one in, then delete the old one.
-  const fs::path old = parent / (tag + ".old");
-  const bool had = fs::exists(target, ec);
-  if (had) {
-    fs::rename(target, old, ec);
-    if (ec) {
-      fs::remove_all(tmp, ec);
-      throw InputError(fmt::format("--out {}: cannot replace the earlier report", dir));
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ec2;
-    if (had) fs::rename(old, target, ec2);
-    fs::remove_all(tmp, ec2);
-    throw InputError(
-        fmt::format("--out {}: cannot move the report into place ({})", dir, ec.message()));
-  }
-  if (had) fs::remove_all(old, ec);
+  stage.commit();
 }
 
 }  // namespace gmha::app

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <random>
 
 #include <Eigen/Cholesky>
@@ -151,7 +152,16 @@ RankPattern parse_rank_pattern(std::string_view text, const std::string& flag) {
   return p;
 }
 
-SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o) {
+namespace {
+
+// Everything synth writes, before a byte is written: config.json and the tensors with their
+// fill callbacks (values are generated only when the writer reaches a tensor).
+struct SynthPlan {
+  nlohmann::ordered_json config;
+  std::vector<TensorToWrite> tensors;
+};
+
+SynthPlan plan_synth(const SynthOptions& o) {
   AttentionShape s = o.shape;
   const std::string where = "synth";
   validate_shape(s, where);
@@ -381,6 +391,45 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
   config["tie_word_embeddings"] = false;
   config["torch_dtype"] = torch_dtype;
 
+  return {std::move(config), std::move(tensors)};
+}
+
+uint64_t tensor_bytes(const TensorToWrite& t) {
+  uint64_t e = 1;
+  for (int64_t x : t.shape) e = checked_mul_u64(e, static_cast<uint64_t>(x), "tensor elements");
+  return checked_mul_u64(e, t.dtype == "F32" ? 4u : 2u, "tensor bytes");
+}
+
+}  // namespace
+
+SynthSize synth_checkpoint_size(const SynthOptions& o) {
+  const SynthPlan plan = plan_synth(o);
+  SynthSize size;
+  size.tensors = static_cast<int64_t>(plan.tensors.size());
+  for (const auto& t : plan.tensors) {
+    const uint64_t b = tensor_bytes(t);
+    size.tensor_bytes = checked_add_u64(size.tensor_bytes, b, "checkpoint bytes");
+    // The writer fills a float buffer of the whole tensor, whatever the stored dtype.
+    size.largest_fill_bytes = std::max(size.largest_fill_bytes, t.dtype == "F32" ? b : 2 * b);
+  }
+  return size;
+}
+
+SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o) {
+  SynthPlan plan = plan_synth(o);
+  if (o.progress) {
+    // Each tensor is generated when the writer reaches it: report after its values exist.
+    const auto total = static_cast<int64_t>(plan.tensors.size());
+    auto done = std::make_shared<int64_t>(0);
+    for (auto& t : plan.tensors) {
+      t.fill = [fill = std::move(t.fill), done, total, progress = o.progress](std::span<float> v) {
+        if (fill) fill(v);
+        progress(++*done, total);
+      };
+    }
+  }
+  const auto& config = plan.config;
+  const auto& tensors = plan.tensors;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw InputError(fmt::format("{}: cannot create the folder: {}", dir, ec.message()));
@@ -392,11 +441,7 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
   write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
   r.files.push_back("config.json");
   for (auto& f : write_safetensors(dir, tensors, wo)) r.files.push_back(f);
-  for (const auto& t : tensors) {
-    int64_t e = 1;
-    for (int64_t x : t.shape) e = checked_mul(e, x, "tensor elements");
-    r.tensor_bytes += static_cast<uint64_t>(e) * (dt == "F32" ? 4 : 2);
-  }
+  for (const auto& t : tensors) r.tensor_bytes += tensor_bytes(t);
   r.tensors = static_cast<int64_t>(tensors.size());
   return r;
 }

@@ -21,9 +21,13 @@ namespace gmha {
 namespace {
 
 // A file written under a temporary name and renamed into place by commit(); removed on failure.
+// The target is resolved as every --out is (core/atomic_file.hpp): a symlink is written through,
+// a device, FIFO or folder is refused, a replaced file keeps its mode.
 class AtomicStream {
  public:
-  explicit AtomicStream(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp.XXXXXX") {
+  explicit AtomicStream(std::string path)
+      : path_(std::move(path)), target_(resolve_output_target(path_)),
+        tmp_(target_.path + ".tmp.XXXXXX") {
     fd_ = mkstemp(tmp_.data());
     if (fd_ < 0) fail("cannot create a temporary file");
   }
@@ -47,12 +51,12 @@ class AtomicStream {
     }
   }
   void commit() {
-    ::fchmod(fd_, 0644);
+    ::fchmod(fd_, static_cast<mode_t>(target_.mode));
     if (::fsync(fd_) != 0) fail("write failed");
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) fail("write failed");
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename into place");
+    if (std::rename(tmp_.c_str(), target_.path.c_str()) != 0) fail("cannot rename into place");
     committed_ = true;
   }
 
@@ -60,7 +64,9 @@ class AtomicStream {
   [[noreturn]] void fail(const char* what) {
     throw InputError(fmt::format("{}: {}: {}", path_, what, std::strerror(errno)));
   }
-  std::string path_, tmp_;
+  std::string path_;
+  OutputTarget target_;
+  std::string tmp_;
   int fd_ = -1;
   bool committed_ = false;
 };

@@ -10,6 +10,7 @@
 #include "gmha/checkpoint/checkpoint.hpp"
 #include "gmha/bridge/layout.hpp"
 #include "gmha/checkpoint/safetensors.hpp"
+#include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/bridge/checkpoint_layer.hpp"
 
@@ -36,8 +37,10 @@ std::string read_dtype(const std::string& d) {
 // *.safetensors file to a checkpoint folder (which would make the folder unreadable).
 void check_out_path(const std::string& out, const Checkpoint& ck, const AttentionCliOptions& o) {
   std::error_code ec;
+  if (out == "-") throw InputError("--out -: y is a safetensors file; give its path, not stdout");
   if (fs::is_directory(out, ec))
     throw InputError(fmt::format("--out {}: is a folder, expected a file", out));
+  resolve_output_target(out);  // a device, FIFO or missing folder: refused before the forward pass
   std::vector<std::string> inputs = {ck.path, o.input};
   if (!o.config.empty()) inputs.push_back(o.config);
   if (const auto* s = dynamic_cast<const SafetensorsSource*>(ck.stored.get()))

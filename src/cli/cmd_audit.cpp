@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -35,12 +36,26 @@ struct AuditCliOptions {
   std::string out;
   std::vector<std::string> merge_inputs;
   std::string merge_format = "json";
+  bool allow_nonfinite = false;
 };
 
 std::string g4(double v) { return fmt::format("{:.4g}", v); }
 std::string f2(double v) { return fmt::format("{:.2f}", v); }
 
-std::string nonfinite_text(const LayerAudit& l) { return l.nonfinite_tensors.empty() ? "" : "yes"; }
+constexpr const char* kNa = "n/a";  // a figure that could not be computed (NaN/Inf weights)
+
+std::string nonfinite_text(const LayerAudit& l) {
+  if (l.nonfinite_heads > 0) return fmt::format("{} heads left out", l.nonfinite_heads);
+  return l.nonfinite_tensors.empty() && l.key_finite ? "" : "yes";
+}
+
+// The smallest QK entropy rank over the layer's finite heads, or n/a when none is finite.
+std::string min_entropy_text(const LayerAudit& l) {
+  std::optional<double> m;
+  for (const auto& h : l.heads)
+    if (h.finite()) m = std::min(m.value_or(h.qk.metrics.entropy_rank), h.qk.metrics.entropy_rank);
+  return m ? f2(*m) : kNa;
+}
 
 report::Table layer_table(const AuditReport& r) {
   report::Table t;
@@ -57,12 +72,11 @@ report::Table layer_table(const AuditReport& r) {
       t.add_row({std::to_string(l.layer), l.layout, "-", "-", "-", "-", "-", "-", "-", "-", "-", ""});
       continue;
     }
-    double min_e = l.heads.empty() ? 0.0 : l.heads[0].qk.metrics.entropy_rank;
-    for (const auto& h : l.heads) min_e = std::min(min_e, h.qk.metrics.entropy_rank);
     t.add_row({std::to_string(l.layer), l.variant, std::to_string(l.nominal.frh),
-               std::to_string(l.nominal.slsd), std::to_string(l.measured_slsd),
+               std::to_string(l.nominal.slsd),
+               l.key_finite ? std::to_string(l.measured_slsd) : kNa,
                std::to_string(l.nominal.ter), std::to_string(l.measured_ter),
-               f2(l.measured_ter_entropy), f2(min_e), std::to_string(l.heads_below_nominal),
+               f2(l.measured_ter_entropy), min_entropy_text(l), std::to_string(l.heads_below_nominal),
                std::to_string(l.dead_heads), nonfinite_text(l)});
   }
   return t;
@@ -73,7 +87,9 @@ report::Table worst_table(const AuditReport& r, int count) {
   std::vector<Ref> refs;
   for (const auto& l : r.layers)
     for (const auto& h : l.heads) refs.push_back({&l, &h});
+  // Heads with NaN/Inf weights first (they are the worst), then by entropy rank.
   std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+    if (a.h->finite() != b.h->finite()) return !a.h->finite();
     if (a.h->qk.metrics.entropy_rank != b.h->qk.metrics.entropy_rank)
       return a.h->qk.metrics.entropy_rank < b.h->qk.metrics.entropy_rank;
     return std::pair(a.l->layer, a.h->head) < std::pair(b.l->layer, b.h->head);
@@ -90,13 +106,14 @@ report::Table worst_table(const AuditReport& r, int count) {
     if (!h.qk.finite || !h.vo.finite) flags += "non-finite ";
     if (h.qk_dead || h.vo_dead) flags += "dead ";
     if (h.qk_below_nominal || h.vo_below_nominal) flags += "below-nominal";
+    const bool qk = h.qk.finite, vo = h.vo.finite;
     t.add_row({std::to_string(x.l->layer), std::to_string(h.head), std::to_string(h.kv_head),
-               g4(h.qk.metrics.sigma_1),
-               fmt::format("{}/{}", h.qk.metrics.numerical_rank, h.qk.nominal_rank),
-               std::to_string(h.qk.metrics.energy_rank), f2(h.qk.metrics.entropy_rank),
-               f2(h.qk.metrics.stable_rank),
-               fmt::format("{}/{}", h.vo.metrics.numerical_rank, h.vo.nominal_rank),
-               f2(h.vo.metrics.entropy_rank), flags});
+               qk ? g4(h.qk.metrics.sigma_1) : kNa,
+               qk ? fmt::format("{}/{}", h.qk.metrics.numerical_rank, h.qk.nominal_rank) : kNa,
+               qk ? std::to_string(h.qk.metrics.energy_rank) : kNa,
+               qk ? f2(h.qk.metrics.entropy_rank) : kNa, qk ? f2(h.qk.metrics.stable_rank) : kNa,
+               vo ? fmt::format("{}/{}", h.vo.metrics.numerical_rank, h.vo.nominal_rank) : kNa,
+               vo ? f2(h.vo.metrics.entropy_rank) : kNa, flags});
   }
   return t;
 }
@@ -110,11 +127,14 @@ report::Table summary_table(const AuditReport& r) {
   t.add_row({"heads audited", std::to_string(s.heads)});
   t.add_row({"TER nominal / measured", fmt::format("{} / {}", s.nominal_ter, s.measured_ter)});
   t.add_row({"TER entropy-rank sum", f2(s.measured_ter_entropy)});
+  const bool any_finite = s.heads > s.nonfinite_heads;
   t.add_row({"QK entropy rank min / mean",
-             fmt::format("{} / {}", f2(s.min_qk_entropy_rank), f2(s.mean_qk_entropy_rank))});
+             any_finite ? fmt::format("{} / {}", f2(s.min_qk_entropy_rank), f2(s.mean_qk_entropy_rank))
+                        : std::string(kNa)});
   t.add_row({"heads below nominal rank", std::to_string(s.heads_below_nominal)});
   t.add_row({"dead heads", std::to_string(s.dead_heads)});
   t.add_row({"layers with non-finite weights", std::to_string(s.layers_with_nonfinite)});
+  t.add_row({"heads left out of the totals (non-finite)", std::to_string(s.nonfinite_heads)});
   return t;
 }
 
@@ -125,12 +145,14 @@ report::Table csv_table(const AuditReport& r) {
                {"below_nominal"}, {"dead"}, {"finite"}};
   auto row = [&](const LayerAudit& l, const HeadAudit& h, const char* name, const CircuitAudit& c,
                  bool below, bool dead) {
+    auto num = [&](std::string v) { return c.finite ? v : std::string(kNa); };
     t.add_row({std::to_string(l.layer), std::to_string(h.head), std::to_string(h.kv_head), name,
-               std::to_string(c.nominal_rank), fmt::format("{:.17g}", c.metrics.sigma_1),
-               std::to_string(c.metrics.numerical_rank), std::to_string(c.metrics.energy_rank),
-               fmt::format("{:.17g}", c.metrics.entropy_rank),
-               fmt::format("{:.17g}", c.metrics.stable_rank), below ? "1" : "0", dead ? "1" : "0",
-               c.finite ? "1" : "0"});
+               std::to_string(c.nominal_rank), num(fmt::format("{:.17g}", c.metrics.sigma_1)),
+               num(std::to_string(c.metrics.numerical_rank)),
+               num(std::to_string(c.metrics.energy_rank)),
+               num(fmt::format("{:.17g}", c.metrics.entropy_rank)),
+               num(fmt::format("{:.17g}", c.metrics.stable_rank)), below ? "1" : "0",
+               dead ? "1" : "0", c.finite ? "1" : "0"});
   };
   for (const auto& l : r.layers)
     for (const auto& h : l.heads) {
@@ -141,8 +163,45 @@ report::Table csv_table(const AuditReport& r) {
   return t;
 }
 
-std::string render_report(const AuditReport& r, const std::string& format, bool spectra, int worst) {
+// The formats audit writes. LaTeX is refused: the report is several tables and a header line,
+// not one table a paper can \input (gmha report writes those).
+report::Format audit_format(const std::string& format, const char* flag) {
   const report::Format f = report::read_format(format);
+  if (f == report::Format::kLatex) {
+    throw InputError(fmt::format("{}: audit writes table, md, csv or json, not '{}' (gmha report "
+                                 "--audit writes LaTeX tables)",
+                                 flag, format));
+  }
+  return f;
+}
+
+void check_worst(int worst) {
+  if (worst < 0) {
+    throw InputError(fmt::format("--worst: {} is negative; give how many heads to list (0 or more)",
+                                 worst));
+  }
+}
+
+// NaN/Inf weights are a finding: the report is written, then the audit exits 1 (unless allowed).
+void check_finite(const AuditReport& r, bool allowed) {
+  const AuditSummary s = summarize(r);
+  if (allowed || s.layers_with_nonfinite == 0) return;
+  std::string first;
+  for (const auto& l : r.layers) {
+    if (!l.nonfinite_tensors.empty()) {
+      first = l.nonfinite_tensors.front();
+      break;
+    }
+  }
+  throw CheckFailed(fmt::format(
+      "{}: {} heads in {} layers hold NaN/Inf weights{}; they are reported as n/a and left out "
+      "of the totals (--allow-nonfinite to exit 0)",
+      r.checkpoint, s.nonfinite_heads, s.layers_with_nonfinite,
+      first.empty() ? "" : fmt::format(" (first: {})", first)));
+}
+
+std::string render_report(const AuditReport& r, const std::string& format, bool spectra, int worst) {
+  const report::Format f = audit_format(format, "--format");
   if (f == report::Format::kJson) return audit_to_json(r, spectra).dump(2) + "\n";
   if (f == report::Format::kCsv) return report::to_csv(csv_table(r));
   std::string head = fmt::format(
@@ -172,7 +231,9 @@ void draw_progress(int64_t done, int64_t total, std::chrono::steady_clock::time_
 
 void run_audit(const AuditCliOptions& o) {
   if (o.path.empty()) throw InputError("audit: a checkpoint PATH (or `merge a.json b.json`) is required");
-  report::read_format(o.format);  // fail on a bad --format before the work
+  audit_format(o.format, "--format");  // fail on a bad --format or --worst before the work
+  check_worst(o.worst);
+  check_output(o.out);  // an audit can take minutes: refuse a bad --out first
   const Checkpoint ck = open_checkpoint(o.path);
   const Layout layout = detect_layout(ck);
   AuditOptions a;
@@ -188,15 +249,19 @@ void run_audit(const AuditCliOptions& o) {
   }
   const AuditReport r = audit_checkpoint(ck, layout, a);
   emit(render_report(r, o.format, o.spectra, o.worst), o.out);
+  check_finite(r, o.allow_nonfinite);
 }
 
 void run_merge(const AuditCliOptions& o) {
+  audit_format(o.merge_format, "--format");
+  check_worst(o.worst);
   std::vector<AuditReport> shards;
   for (const auto& p : o.merge_inputs) {
     shards.push_back(audit_from_json(parse_json_text(read_text_file(p), p), p));
   }
   const AuditReport merged = merge_audits(shards, o.merge_inputs);
   emit(render_report(merged, o.merge_format, true, o.worst), o.out);
+  check_finite(merged, o.allow_nonfinite);
 }
 
 }  // namespace
@@ -228,6 +293,8 @@ void add_audit_command(CLI::App& app) {
   cmd->add_flag("--spectra", o->spectra, "With --format json: include every singular value");
   cmd->add_option("--worst", o->worst, "Heads listed in the worst-heads table")->capture_default_str();
   cmd->add_option("--out", o->out, "Write the report to this file (atomically) instead of stdout");
+  cmd->add_flag("--allow-nonfinite", o->allow_nonfinite,
+                "Exit 0 even when weights hold NaN/Inf (they are still reported and left out)");
   CLI::App* merge = cmd->add_subcommand(
       "merge",
       "Join JSON shards of one audit (from `gmha audit --layers ... --format json`) into one\n"
@@ -237,6 +304,7 @@ void add_audit_command(CLI::App& app) {
   merge->add_option("shards", o->merge_inputs, "JSON shards")->required();
   merge->add_option("--format", o->merge_format, "json | table | md | csv")->capture_default_str();
   merge->add_option("--out", o->out, "Write the report to this file (atomically)");
+  merge->add_flag("--allow-nonfinite", o->allow_nonfinite, "Exit 0 even when a shard found NaN/Inf");
   merge->callback([o] { run_merge(*o); });
   cmd->require_subcommand(0, 1);
   cmd->callback([o, merge] {

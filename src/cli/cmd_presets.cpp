@@ -1,6 +1,8 @@
 // gmha presets / gmha hardware: list the built-in models and cards with their sources.
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "gmha/attention/presets.hpp"
@@ -9,42 +11,100 @@
 #include "gmha/report/units.hpp"
 
 namespace gmha::cli {
+namespace {
+
+struct ListOptions {
+  std::string format = "table";
+  std::string out;
+};
+
+void add_list_options(CLI::App* cmd, ListOptions& o) {
+  cmd->add_option("--format", o.format, "table, md, csv, json or latex")->capture_default_str();
+  cmd->add_option("--out", o.out, "Write to this file (atomically) instead of stdout");
+}
+
+void list_presets_as(const ListOptions& o) {
+  const report::Format f = report::read_format(o.format);
+  if (f == report::Format::kJson) {
+    // JSON holds the exact fields, not a rendered table.
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& p : list_presets()) {
+      j.push_back({{"name", p.name}, {"description", p.description}, {"source", p.source}});
+    }
+    return emit(j.dump(2) + "\n", o.out);
+  }
+  report::Table t;
+  t.columns = {{"preset", report::Align::kLeft},
+               {"description", report::Align::kLeft},
+               {"source", report::Align::kLeft}};
+  for (const auto& p : list_presets()) t.add_row({p.name, p.description, p.source});
+  emit(report::render(t, f), o.out);
+}
+
+nlohmann::ordered_json hardware_json(const Hardware& h) {
+  // Unknown figures (0 in the table of cards) are null, not a zero that reads as a measurement.
+  auto known = [](double v) {
+    return v > 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json();
+  };
+  return {{"name", h.name},
+          {"usd_per_hour", h.usd_per_hour},
+          {"bf16_flops", h.bf16_flops},
+          {"fp8_flops", known(h.fp8_flops)},
+          {"bandwidth_bytes_per_s", h.bandwidth},
+          {"memory_bytes", known(h.memory_bytes)},
+          {"network_bytes_per_s", known(h.network_bandwidth)},
+          {"ridge_flop_per_byte", h.ridge()},
+          {"source", h.source}};
+}
+
+void list_hardware_as(const ListOptions& o) {
+  const report::Format f = report::read_format(o.format);
+  if (f == report::Format::kJson) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& h : list_hardware()) j.push_back(hardware_json(h));
+    return emit(j.dump(2) + "\n", o.out);
+  }
+  report::Table t;
+  t.columns = {{"card", report::Align::kLeft},
+               {"USD/h"},
+               {"BF16"},
+               {"FP8"},
+               {"bandwidth"},
+               {"memory"},
+               {"ridge FLOP/B"},
+               {"source", report::Align::kLeft}};
+  for (const auto& h : list_hardware()) {
+    t.add_row(
+        {h.name, report::format_number(h.usd_per_hour), report::format_flop_rate(h.bf16_flops),
+         h.fp8_flops > 0 ? report::format_flop_rate(h.fp8_flops) : "-",
+         fmt::format("{} GB/s", report::format_number(h.bandwidth / 1e9)),
+         h.memory_bytes > 0 ? fmt::format("{} GB", report::format_number(h.memory_bytes / 1e9))
+                            : "-",
+         report::format_number(h.ridge(), 4), h.source});
+  }
+  emit(report::render(t, f), o.out);
+}
+
+}  // namespace
 
 void add_presets_command(CLI::App& app) {
-  auto format = std::make_shared<std::string>("table");
-  CLI::App* cmd = app.add_subcommand("presets", "List built-in model presets with their sources.\n\n"
-                                                "Example:\n  gmha presets --format md");
-  cmd->add_option("--format", *format, "table, md, csv or latex")->capture_default_str();
-  cmd->callback([format] {
-    report::Table t;
-    t.columns = {{"preset", report::Align::kLeft}, {"description", report::Align::kLeft},
-                 {"source", report::Align::kLeft}};
-    for (const auto& p : list_presets()) t.add_row({p.name, p.description, p.source});
-    emit(report::render(t, report::read_format(*format)), "");
-  });
+  auto o = std::make_shared<ListOptions>();
+  CLI::App* cmd = app.add_subcommand("presets",
+                                     "List built-in model presets with their sources.\n\n"
+                                     "Example:\n  gmha presets --format md");
+  add_list_options(cmd, *o);
+  cmd->callback([o] { list_presets_as(*o); });
 }
 
 void add_hardware_command(CLI::App& app) {
-  auto format = std::make_shared<std::string>("table");
+  auto o = std::make_shared<ListOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "hardware", "List built-in accelerators (price, peak FLOP/s, bandwidth, ridge) with sources.\n\n"
-                  "Example:\n  gmha hardware\n  gmha compare step3 --hardware h20 "
-                  "--hardware-def mycard:price=1.5,bf16=5e14,fp8=1e15,bw=4e12");
-  cmd->add_option("--format", *format, "table, md, csv or latex")->capture_default_str();
-  cmd->callback([format] {
-    report::Table t;
-    t.columns = {{"card", report::Align::kLeft}, {"USD/h"}, {"BF16"}, {"FP8"}, {"bandwidth"},
-                 {"memory"}, {"ridge FLOP/B"}, {"source", report::Align::kLeft}};
-    for (const auto& h : list_hardware()) {
-      t.add_row({h.name, report::format_number(h.usd_per_hour),
-                 report::format_flop_rate(h.bf16_flops),
-                 h.fp8_flops > 0 ? report::format_flop_rate(h.fp8_flops) : "-",
-                 fmt::format("{} GB/s", report::format_number(h.bandwidth / 1e9)),
-                 h.memory_bytes > 0 ? fmt::format("{} GB", report::format_number(h.memory_bytes / 1e9)) : "-",
-                 report::format_number(h.ridge(), 4), h.source});
-    }
-    emit(report::render(t, report::read_format(*format)), "");
-  });
+      "hardware",
+      "List built-in accelerators (price, peak FLOP/s, bandwidth, ridge) with sources.\n\n"
+      "Example:\n  gmha hardware\n  gmha compare step3 --hardware h20 "
+      "--hardware-def mycard:price=1.5,bf16=5e14,fp8=1e15,bw=4e12");
+  add_list_options(cmd, *o);
+  cmd->callback([o] { list_hardware_as(*o); });
 }
 
 }  // namespace gmha::cli

@@ -30,6 +30,7 @@ struct ReportCliOptions {
   std::string title = "gmha report";
   long long worst_heads = 4;
   std::string out;
+  bool force = false;
 };
 
 std::string quote(const std::string& s) {
@@ -73,6 +74,7 @@ AuditReport load_audit(const std::string& path) {
 
 void run_report(const ReportCliOptions& c) {
   if (c.out.empty()) throw InputError("--out: give a folder for the report");
+  if (c.out == "-") throw InputError("--out -: a report is a folder of files; give its path");
   if (c.worst_heads < 0) throw errors::not_positive("--worst-heads", "worst heads", c.worst_heads);
   app::ReportInput in;
   in.title = c.title;
@@ -92,7 +94,7 @@ void run_report(const ReportCliOptions& c) {
   in.worst_heads = static_cast<size_t>(c.worst_heads);
   in.command = command_of(c, hw);
   const auto files = app::build_report(in);
-  app::write_report_folder(c.out, files);
+  app::write_report_folder(c.out, files, c.force);
   std::fprintf(stderr, "gmha report: wrote %zu files to %s (open report.html or report.md)\n",
                files.size(), c.out.c_str());
 }
@@ -126,6 +128,8 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--out", opts->out,
                   "Report folder (replaced atomically; must be new, empty or an earlier report)")
       ->required();
+  cmd->add_flag("--force", opts->force,
+                "Replace --out even when it is a non-empty folder that is not an earlier report");
   cmd->callback([opts] { run_report(*opts); });
 }
 

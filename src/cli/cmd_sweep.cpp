@@ -1,5 +1,9 @@
 // gmha sweep: search a design space of one width and depth for the Pareto frontier of
 // (TER, KV bytes per token, attention FLOPs) and the best design per family.
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -30,6 +34,7 @@ struct SweepCliOptions {
   std::string context = "8k";
   std::string convention = "exact";
   std::string max_kv, max_params, max_flops;
+  long long max_designs = 5'000'000;
   long long min_ter = 0;
   std::string objective = "ter";
   std::string format = "table";
@@ -142,6 +147,20 @@ std::vector<size_t> spread(size_t n, size_t limit) {
   return v;
 }
 
+// The design count up front: a sweep over the cap is refused before it runs (the cap can be
+// raised), and on a terminal the count is announced so a long sweep is not mistaken for a hang.
+void check_design_count(const SweepSpace& space, long long cap) {
+  if (cap <= 0) throw errors::not_positive("--max-designs", "max designs", cap);
+  const uint64_t n = sweep_space_size(space);
+  if (n > static_cast<uint64_t>(cap)) {
+    throw InputError(fmt::format("--max-designs: the grid has {} designs, above the cap of {}; "
+                                 "narrow --heads/--head-dims/... or raise --max-designs",
+                                 n, cap));
+  }
+  if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "sweep: evaluating %llu designs...\n",
+                                            static_cast<unsigned long long>(n));
+}
+
 void run_sweep_command(const SweepCliOptions& c) {
   const report::Format fmt_out = report::read_format(c.format);
   SweepOptions o;
@@ -184,6 +203,8 @@ void run_sweep_command(const SweepCliOptions& c) {
   if (c.min_ter > 0) o.budgets.min_ter = c.min_ter;
   o.top = static_cast<size_t>(c.top);
 
+  check_design_count(o.space, c.max_designs);
+  check_output(c.out);
   const SweepResult r = run_sweep(o);
   const bool with_cost = o.card.has_value();
   std::string text;
@@ -317,6 +338,9 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--top", opts->top, "Length of the overall ranking")->capture_default_str();
   cmd->add_option("--format", opts->format, "table, md, csv, json or latex")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");
+  cmd->add_option("--max-designs", opts->max_designs,
+                  "Refuse a grid with more designs than this (raise it for a long sweep)")
+      ->capture_default_str();
   cmd->callback([opts] { run_sweep_command(*opts); });
 }
 

@@ -2,10 +2,17 @@
 // write_synth_checkpoint; prints what was written.
 #include "cli/cmd_synth.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "cli/output.hpp"
 #include "gmha/attention/presets.hpp"
+#include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/bridge/synth.hpp"
 
@@ -22,7 +29,53 @@ struct SynthCliOptions {
   uint64_t seed = 0;
   std::string dtype = "bf16";
   double shard_gb = 0;
+  bool force = false;
 };
+
+// Whether a safetensors file's JSON header carries synth's "gmha_synth" metadata.
+bool written_by_synth(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  unsigned char len[8] = {};
+  if (!in.read(reinterpret_cast<char*>(len), 8)) return false;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | len[i];
+  std::string header(std::min<uint64_t>(n, 1 << 20), '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header.size()));
+  return header.find("\"gmha_synth\"") != std::string::npos;
+}
+
+// An earlier synth folder: only config.json, safetensors files and the index, and a safetensors
+// header that synth wrote. Anything else (a real checkpoint, a user's files) is not ours.
+bool is_synth_folder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool marked = false;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.ends_with(".safetensors")) {
+      marked = marked || written_by_synth(e.path());
+    } else if (n != "config.json" && n != "model.safetensors.index.json") {
+      return false;
+    }
+  }
+  return !ec && marked;
+}
+
+// Refuses, before anything is generated or written, a checkpoint that cannot fit: on the disk
+// (statvfs) or, for the largest tensor's float buffer, in this machine's memory.
+void check_sizes(const std::string& out_dir, const SynthOptions& s) {
+  const SynthSize size = synth_checkpoint_size(s);
+  const double ram = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
+                     static_cast<double>(::sysconf(_SC_PAGESIZE));
+  if (ram > 0 && static_cast<double>(size.largest_fill_bytes) > ram / 2) {
+    throw InputError(fmt::format(
+        "synth {}: the largest tensor needs {:.1f} GB of memory to generate, more than half of "
+        "this machine's {:.1f} GB; use smaller --d/--heads/--head-dim",
+        out_dir, static_cast<double>(size.largest_fill_bytes) / 1e9, ram / 1e9));
+  }
+  // statvfs on the folder, or on its nearest existing ancestor when it is new.
+  require_free_space("synth", out_dir, size.tensor_bytes);
+}
 
 void run(const SynthCliOptions& o) {
   SynthOptions s;
@@ -81,7 +134,18 @@ void run(const SynthCliOptions& o) {
   else throw InputError(fmt::format("--dtype: '{}' is not bf16 or f32", o.dtype));
   if (o.shard_gb < 0) throw InputError("--shard-gb: must not be negative");
   s.max_shard_bytes = static_cast<uint64_t>(o.shard_gb * 1e9);
-  const SynthResult r = write_synth_checkpoint(o.out_dir, s);
+  if (::isatty(STDERR_FILENO)) {
+    s.progress = [](int64_t done, int64_t total) {
+      std::fprintf(stderr, "\rsynth: %lld/%lld tensors", static_cast<long long>(done),
+                   static_cast<long long>(total));
+      if (done == total) std::fprintf(stderr, "\n");
+    };
+  }
+  if (o.out_dir == "-") throw InputError("synth -: a checkpoint is a folder; give its path");
+  check_sizes(o.out_dir, s);
+  StagedFolder folder("synth", o.out_dir, o.force, is_synth_folder);
+  const SynthResult r = write_synth_checkpoint(folder.path(), s);
+  folder.commit();
   emit(fmt::format("wrote {} ({} layout, {} layers, {} tensors, {:.3f} GB of {} weights): {}\n",
                    o.out_dir, synth_layout_name(s.layout), s.layers, r.tensors,
                    static_cast<double>(r.tensor_bytes) / 1e9, s.dtype, fmt::join(r.files, ", ")),
@@ -106,7 +170,7 @@ void add_synth_command(CLI::App& app) {
       "  gmha synth /tmp/mla --layout deepseek_v3 --d 512 --heads 4 --q-lora 96 --kv-lora 64 "
       "--nope 32 --rope 16 --v-dim 32 --layers 2 --dtype f32\n"
       "  gmha synth /tmp/step3 --preset step3 --layers 2 --shard-gb 1");
-  cmd->add_option("out_dir", o->out_dir, "Folder to write (created when missing)")->required();
+  cmd->add_option("out_dir", o->out_dir, "Folder to write (new, empty, or an earlier synth folder; replaced as a whole)")->required();
   cmd->add_option("--preset", o->preset, "Take the shapes of a preset (see `gmha presets`)");
   cmd->add_option("--layout", o->layout, "llama | deepseek_v3 | step3 | mfa-kr (default: from the "
                                          "preset, else llama)");
@@ -130,6 +194,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--shard-gb", o->shard_gb,
                   "Shard above this many GB (model-0000k-of-0000n + index); 0: one file")
       ->capture_default_str();
+  cmd->add_flag("--force", o->force,
+                "Replace out_dir even when it is a non-empty folder that synth did not write");
   cmd->callback([o] { run(*o); });
 }
 

@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/discover.hpp"
 #include "gmha/core/error.hpp"
 
 namespace {
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
       "  gmha presets",
       "gmha"};
   app.require_subcommand(1);
+  app.footer("`gmha help` lists the commands; `gmha help COMMAND` shows one.");
   app.set_version_flag("--version", "gmha 0.1.0");
   // One line per subcommand (src/cli/cmd_<name>.cpp).
   gmha::cli::add_compare_command(app);
@@ -60,6 +63,12 @@ int main(int argc, char** argv) {
   gmha::cli::add_audit_command(app);
   gmha::cli::add_synth_command(app);
   try {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    if (const auto text = gmha::cli::help_text(app, args)) {
+      std::fputs(text->c_str(), stdout);
+      return 0;
+    }
+    gmha::cli::check_names(app, args);
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

@@ -482,8 +482,13 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
     max_vo = std::max(max_vo, h.vo.metrics.sigma_1);
   }
   for (auto& h : out.heads) {
-    out.measured_ter += h.qk.metrics.numerical_rank;
-    out.measured_ter_entropy += h.qk.metrics.entropy_rank;
+    // A head with a NaN/Inf factor has no metrics: counting its zeros would understate TER.
+    if (h.finite()) {
+      out.measured_ter += h.qk.metrics.numerical_rank;
+      out.measured_ter_entropy += h.qk.metrics.entropy_rank;
+    } else {
+      ++out.nonfinite_heads;
+    }
     h.qk_below_nominal = h.qk.finite && h.qk.metrics.numerical_rank < h.qk.nominal_rank;
     h.vo_below_nominal = h.vo.finite && h.vo.metrics.numerical_rank < h.vo.nominal_rank;
     h.qk_dead = h.qk.finite && h.qk.metrics.sigma_1 <= tol * max_qk;
@@ -491,6 +496,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
     if (h.qk_below_nominal || h.vo_below_nominal) ++out.heads_below_nominal;
     if (h.qk_dead || h.vo_dead) ++out.dead_heads;
   }
+  out.key_finite = w.key_finite;
   if (w.key_finite && !w.key_sigma.empty()) {
     out.key_sigma = w.key_sigma;
     out.measured_slsd = rank_metrics(w.key_sigma, tol, energy).numerical_rank;
@@ -584,15 +590,19 @@ AuditSummary summarize(const AuditReport& r) {
     s.measured_ter_entropy += l.measured_ter_entropy;
     s.heads_below_nominal += l.heads_below_nominal;
     s.dead_heads += l.dead_heads;
-    if (!l.nonfinite_tensors.empty()) ++s.layers_with_nonfinite;
+    if (!l.nonfinite_tensors.empty() || !l.key_finite || l.nonfinite_heads > 0)
+      ++s.layers_with_nonfinite;
+    s.nonfinite_heads += l.nonfinite_heads;
     for (const auto& h : l.heads) {
+      if (!h.finite()) continue;
       entropy_sum += h.qk.metrics.entropy_rank;
       if (first || h.qk.metrics.entropy_rank < s.min_qk_entropy_rank)
         s.min_qk_entropy_rank = h.qk.metrics.entropy_rank;
       first = false;
     }
   }
-  if (s.heads > 0) s.mean_qk_entropy_rank = entropy_sum / static_cast<double>(s.heads);
+  const int64_t finite_heads = s.heads - s.nonfinite_heads;
+  if (finite_heads > 0) s.mean_qk_entropy_rank = entropy_sum / static_cast<double>(finite_heads);
   return s;
 }
 

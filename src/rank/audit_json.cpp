@@ -16,11 +16,13 @@ ojson circuit_json(const CircuitAudit& c, bool spectra) {
   ojson j;
   j["nominal_rank"] = c.nominal_rank;
   j["finite"] = c.finite;
-  j["sigma_1"] = c.metrics.sigma_1;
-  j["numerical_rank"] = c.metrics.numerical_rank;
-  j["energy_rank"] = c.metrics.energy_rank;
-  j["entropy_rank"] = c.metrics.entropy_rank;
-  j["stable_rank"] = c.metrics.stable_rank;
+  // A non-finite circuit has no metrics: null, never a 0 that reads as a measured rank.
+  auto metric = [&](auto v) { return c.finite ? ojson(v) : ojson(); };
+  j["sigma_1"] = metric(c.metrics.sigma_1);
+  j["numerical_rank"] = metric(c.metrics.numerical_rank);
+  j["energy_rank"] = metric(c.metrics.energy_rank);
+  j["entropy_rank"] = metric(c.metrics.entropy_rank);
+  j["stable_rank"] = metric(c.metrics.stable_rank);
   if (spectra && !c.sigma.empty()) j["sigma"] = c.sigma;
   return j;
 }
@@ -47,6 +49,7 @@ struct Reader {
     CircuitAudit c;
     c.nominal_rank = get<int64_t>(j, "nominal_rank", path);
     c.finite = get<bool>(j, "finite", path);
+    if (!c.finite) return c;  // metrics are null (audit_to_json)
     c.metrics.sigma_1 = get<double>(j, "sigma_1", path);
     c.metrics.numerical_rank = get<int64_t>(j, "numerical_rank", path);
     c.metrics.energy_rank = get<int64_t>(j, "energy_rank", path);
@@ -78,10 +81,12 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
     lj["audited"] = l.audited;
     lj["nominal"] = {{"frh", l.nominal.frh}, {"slsd", l.nominal.slsd}, {"ter", l.nominal.ter},
                      {"frh_bound", l.nominal.frh_bound}};
-    lj["measured"] = {{"slsd", l.measured_slsd}, {"ter", l.measured_ter},
+    lj["measured"] = {{"slsd", l.key_finite ? ojson(l.measured_slsd) : ojson()},
+                      {"ter", l.measured_ter},
                       {"ter_entropy", l.measured_ter_entropy}};
     lj["flags"] = {{"heads_below_nominal", l.heads_below_nominal},
                    {"dead_heads", l.dead_heads},
+                   {"nonfinite_heads", l.nonfinite_heads},
                    {"nonfinite_tensors", l.nonfinite_tensors}};
     if (spectra && !l.key_sigma.empty()) lj["key_sigma"] = l.key_sigma;
     ojson heads = ojson::array();
@@ -109,6 +114,7 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
                   {"heads_below_nominal", s.heads_below_nominal},
                   {"dead_heads", s.dead_heads},
                   {"layers_with_nonfinite", s.layers_with_nonfinite},
+                  {"nonfinite_heads", s.nonfinite_heads},
                   {"min_qk_entropy_rank", s.min_qk_entropy_rank},
                   {"mean_qk_entropy_rank", s.mean_qk_entropy_rank}};
   return j;
@@ -140,7 +146,8 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
     l.nominal.ter = rd.get<int64_t>(nom, "ter", p + "nominal.");
     if (nom.contains("frh_bound")) l.nominal.frh_bound = rd.get<std::string>(nom, "frh_bound", p);
     const auto& mea = rd.at(lj, "measured", p);
-    l.measured_slsd = rd.get<int64_t>(mea, "slsd", p + "measured.");
+    l.key_finite = !rd.at(mea, "slsd", p + "measured.").is_null();
+    if (l.key_finite) l.measured_slsd = rd.get<int64_t>(mea, "slsd", p + "measured.");
     l.measured_ter = rd.get<int64_t>(mea, "ter", p + "measured.");
     l.measured_ter_entropy = rd.get<double>(mea, "ter_entropy", p + "measured.");
     const auto& fl = rd.at(lj, "flags", p);
@@ -163,6 +170,7 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
       h.vo_below_nominal = rd.get<bool>(hf, "vo_below_nominal", hp + "flags.");
       h.qk_dead = rd.get<bool>(hf, "qk_dead", hp + "flags.");
       h.vo_dead = rd.get<bool>(hf, "vo_dead", hp + "flags.");
+      if (!h.finite()) ++l.nonfinite_heads;  // recounted: older files lack the flag
       l.heads.push_back(std::move(h));
     }
     r.layers.push_back(std::move(l));

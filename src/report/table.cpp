@@ -1,6 +1,10 @@
 #include "gmha/report/table.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
+#include <regex>
+#include <string_view>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -104,38 +108,165 @@ std::string to_csv(const Table& t) {
   return out;
 }
 
+namespace {
+
+// pdflatex (with its default inputenc) stops at Unicode it has no definition for, so the
+// characters gmha's tables use are written as LaTeX; anything else becomes '?' rather than an
+// error. Math-mode replacements are merged into one $...$ run ("σ₁" -> "$\sigma_1$").
+struct LatexChar {
+  const char* utf8;
+  const char* latex;
+  bool math;
+};
+constexpr LatexChar kLatexChars[] = {
+    {"Σ", "\\Sigma", true},   {"σ", "\\sigma", true},    {"τ", "\\tau", true},
+    {"α", "\\alpha", true},   {"γ", "\\gamma", true},    {"μ", "\\mu", true},
+    {"µ", "\\mu", true},      {"×", "\\times", true},    {"·", "\\cdot", true},
+    {"≤", "\\leq", true},     {"≥", "\\geq", true},      {"≈", "\\approx", true},
+    {"→", "\\to", true},      {"−", "-", true},          {"±", "\\pm", true},
+    {"∞", "\\infty", true},   {"²", "^2", true},         {"³", "^3", true},
+    {"₀", "_0", true},        {"₁", "_1", true},         {"₂", "_2", true},
+    {"₃", "_3", true},        {"₄", "_4", true},         {"₅", "_5", true},
+    {"₆", "_6", true},        {"₇", "_7", true},         {"₈", "_8", true},
+    {"₉", "_9", true},        {"ᵀ", "^{\\top}", true},   {"–", "--", false},
+    {"—", "---", false},      {"…", "\\ldots{}", false}, {"§", "\\S{}", false},
+    {"é", "\\'e", false},     {"ö", "\\\"o", false},     {"ü", "\\\"u", false},
+};
+
+// Length of the UTF-8 sequence that starts with byte `c`.
+size_t utf8_length(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c >> 5) == 0x6) return 2;
+  if ((c >> 4) == 0xE) return 3;
+  if ((c >> 3) == 0x1E) return 4;
+  return 1;
+}
+
+}  // namespace
+
 std::string latex_escape(const std::string& s) {
   std::string o;
-  for (char ch : s) {
+  bool in_math = false;
+  auto text = [&](std::string_view t) {
+    if (in_math) o += '$', in_math = false;
+    o += t;
+  };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch >= 0x80) {
+      const size_t n = std::min(utf8_length(ch), s.size() - i);
+      const std::string_view seq(s.data() + i, n);
+      i += n;
+      const LatexChar* hit = nullptr;
+      for (const auto& lc : kLatexChars)
+        if (seq == lc.utf8) hit = &lc;
+      if (hit == nullptr) {
+        text("?");
+      } else if (hit->math) {
+        // A letter after a macro name would run into it ("\sigma x" is fine, "\sigmax" is not).
+        if (!in_math) o += '$', in_math = true;
+        else if (hit->latex[0] == '\\' && !o.empty() && std::isalpha(static_cast<unsigned char>(o.back())))
+          o += ' ';
+        o += hit->latex;
+      } else {
+        text(hit->latex);
+      }
+      continue;
+    }
+    ++i;
     switch (ch) {
       case '&': case '%': case '$': case '#': case '_': case '{': case '}':
-        o += '\\';
-        o += ch;
+        text(std::string{'\\', static_cast<char>(ch)});
         break;
-      case '~': o += "\\textasciitilde{}"; break;
-      case '^': o += "\\textasciicircum{}"; break;
-      case '\\': o += "\\textbackslash{}"; break;
-      default: o += ch;
+      case '~': text("\\textasciitilde{}"); break;
+      case '^': text("\\textasciicircum{}"); break;
+      case '\\': text("\\textbackslash{}"); break;
+      case '<': text("\\textless{}"); break;
+      case '>': text("\\textgreater{}"); break;
+      case '|': text("\\textbar{}"); break;
+      default: text(std::string(1, static_cast<char>(ch)));
     }
   }
+  if (in_math) o += '$';
   return o;
 }
 
+namespace {
+
+// A cell as siunitx reads it: a plain number with an optional unit after one space
+// ("70.3 KB") or a leading "$" (USD). Empty or "-" cells are placeholders.
+struct NumericCell {
+  bool placeholder = false;
+  std::string number, unit;
+};
+
+bool plain_number(const std::string& s) {
+  static const std::regex re(R"(^[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$)");
+  return std::regex_match(s, re);
+}
+
+std::optional<NumericCell> numeric_cell(const std::string& cell) {
+  if (cell.empty() || cell == "-" || cell == "n/a" || cell == "unknown") return NumericCell{true};
+  if (cell[0] == '$' && plain_number(cell.substr(1))) return NumericCell{false, cell.substr(1), "USD"};
+  const size_t sp = cell.find(' ');
+  const std::string num = cell.substr(0, sp);
+  if (!plain_number(num)) return std::nullopt;
+  const std::string unit = sp == std::string::npos ? "" : cell.substr(sp + 1);
+  if (unit.find(' ') != std::string::npos) return std::nullopt;
+  return NumericCell{false, num, unit};
+}
+
+// An S column when every cell of a right-aligned column is a number with the same unit; the
+// unit then moves to the header. Otherwise nullopt (a plain r column).
+std::optional<std::string> column_unit(const Table& t, size_t c) {
+  if (t.columns[c].align != Align::kRight) return std::nullopt;
+  std::optional<std::string> unit;
+  for (const auto& r : t.rows) {
+    const auto n = numeric_cell(r[c]);
+    if (!n) return std::nullopt;
+    if (n->placeholder) continue;
+    if (unit && *unit != n->unit) return std::nullopt;
+    unit = n->unit;
+  }
+  return unit;
+}
+
+}  // namespace
+
 std::string to_latex(const Table& t) {
+  std::vector<std::optional<std::string>> units(t.columns.size());
   std::string spec;
-  for (const auto& c : t.columns) spec += c.align == Align::kLeft ? "l" : "r";
-  std::string out = "% requires \\usepackage{booktabs}\n\\begin{table}[t]\n\\centering\n";
+  for (size_t c = 0; c < t.columns.size(); ++c) {
+    units[c] = column_unit(t, c);
+    spec += units[c] ? "S" : t.columns[c].align == Align::kLeft ? "l" : "r";
+  }
+  std::string out =
+      "% requires \\usepackage{booktabs,siunitx,graphicx}\n\\begin{table}[t]\n\\centering\n";
   if (!t.title.empty()) out += "\\caption{" + latex_escape(t.title) + "}\n";
+  if (!t.label.empty()) out += "\\label{tab:" + t.label + "}\n";
+  // Shrink a table wider than the column to fit; never enlarge a narrow one.
+  out += "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n";
   out += "\\begin{tabular}{" + spec + "}\n\\toprule\n";
   for (size_t c = 0; c < t.columns.size(); ++c) {
-    out += (c ? " & " : "") + latex_escape(t.columns[c].header);
+    std::string h = latex_escape(t.columns[c].header);
+    if (units[c] && !units[c]->empty()) h += " (" + latex_escape(*units[c]) + ")";
+    out += (c ? " & " : "") + (units[c] ? "{" + h + "}" : h);  // S headers are braced text
   }
   out += " \\\\\n\\midrule\n";
   for (const auto& r : t.rows) {
-    for (size_t c = 0; c < r.size(); ++c) out += (c ? " & " : "") + latex_escape(r[c]);
+    for (size_t c = 0; c < r.size(); ++c) {
+      std::string cell;
+      if (!units[c]) {
+        cell = latex_escape(r[c]);
+      } else {
+        const auto n = numeric_cell(r[c]);
+        cell = n->placeholder ? "{" + latex_escape(r[c]) + "}" : n->number;
+      }
+      out += (c ? " & " : "") + cell;
+    }
     out += " \\\\\n";
   }
-  out += "\\bottomrule\n\\end{tabular}\n";
+  out += "\\bottomrule\n\\end{tabular}}\n";
   for (const auto& n : t.notes) out += "\\par\\footnotesize " + latex_escape(n) + "\n";
   out += "\\end{table}\n";
   return out;

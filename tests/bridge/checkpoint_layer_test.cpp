@@ -196,7 +196,7 @@ TEST_CASE("checkpoint layer: options follow each family's HF code", "[kernels]")
 }
 
 TEST_CASE(
-    "checkpoint layer: GGUF, llama2.c and HF F32 copies give the same y; BF16 within rounding",
+    "checkpoint layer: GGUF, llama2.c and HF F32 copies give the same y, BF16 within rounding",
     "[kernels][data]") {
   const auto f32 = test::shared_data("stories260K-hf-f32");
   const auto bf16 = test::shared_data("stories260K-hf-bf16");

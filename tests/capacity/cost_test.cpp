@@ -7,7 +7,7 @@
 
 using namespace gmha;
 
-TEST_CASE("cost: attention is max(compute, memory) + linear; FFN compute-bound", "[capacity]") {
+TEST_CASE("cost: attention is max(compute, memory) + linear, FFN compute-bound", "[capacity]") {
   ModelFigures f;
   f.attn_flops = 3000;
   f.decode_kv_bytes_read = 500;

@@ -107,7 +107,7 @@ TEST_CASE("figures: chunked layers read ((T-1) mod C)+1 exactly, min(T,C) in ste
   CHECK(effective_tokens(chunk, 100, Convention::kStep3Paper) == 100);
 }
 
-TEST_CASE("figures: Llama 4 is 36 chunked + 12 global layers; MoE every second layer", "[capacity]") {
+TEST_CASE("figures: Llama 4 is 36 chunked + 12 global layers, MoE every second layer", "[capacity]") {
   ModelDesign m = read_preset("llama4-maverick");
   apply_step3_paper_precision(m);
   const auto f = compute_figures(m, {32768, 1, Convention::kStep3Paper});

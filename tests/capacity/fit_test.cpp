@@ -99,7 +99,7 @@ TEST_CASE("fit: on one GPU the weights are the capacity figures' parameters", "[
   }
 }
 
-TEST_CASE("fit: windowed models fit any context; weights that do not fit leave nothing",
+TEST_CASE("fit: windowed models fit any context, weights that do not fit leave nothing",
           "[report][fit]") {
   const ModelDesign w = parse_design_spec("gqa:d=64,heads=4,kv=2,hd=16,layers=2,window=100");
   CHECK_FALSE(compute_fit(w, tiny_card(1)).max_context.has_value());

@@ -11,7 +11,7 @@
 using namespace gmha;
 using namespace gmha::test;
 
-TEST_CASE("gguf: F32, F16, BF16 and Q8_0 convert exactly; IQ2_XXS is listed and refused",
+TEST_CASE("gguf: F32, F16, BF16 and Q8_0 convert exactly, IQ2_XXS is listed and refused",
           "[checkpoint]") {
   const std::string dir = scratch_dir("gguf-types");
   const auto v = ramp(64, 0.25f);

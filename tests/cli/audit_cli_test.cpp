@@ -16,7 +16,7 @@ int count_lines(const std::string& s) {
 }
 }  // namespace
 
-TEST_CASE("cli: synth then audit finds the planted ranks; shards merge; bad input exits 2",
+TEST_CASE("cli: synth then audit finds the planted ranks, shards merge, bad input exits 2",
           "[rank][cli]") {
   const std::string dir = gmha::test::scratch_dir("cli-synth");
   const std::string ck = dir + "/ck";

@@ -167,7 +167,7 @@ TEST_CASE("metrics: a flat spectrum of k values has every rank equal to k", "[ra
   CHECK(m.stable_rank == Approx(7.0).epsilon(1e-14));
 }
 
-TEST_CASE("metrics: a zero matrix has all metrics 0; bad τ, p and σ are input errors", "[rank]") {
+TEST_CASE("metrics: a zero matrix has all metrics 0, bad τ, p and σ are input errors", "[rank]") {
   const std::vector<double> zero(4, 0.0);
   const RankMetrics m = rank_metrics(zero, 0.01, 0.99);
   CHECK(m.sigma_1 == 0.0);

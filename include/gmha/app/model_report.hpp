@@ -39,10 +39,11 @@ struct ReportFile {
 /// and no audit), a context is not positive, or a model's figures cannot be computed.
 std::vector<ReportFile> build_report(const ReportInput& input);
 
-/// Writes the files into `dir` atomically-ish: everything goes to a fresh sibling temp folder
-/// first, which then replaces `dir` by rename (an earlier report there is replaced; any other
-/// non-empty folder, or one holding checkpoint files, is refused with InputError). A failure
-/// leaves `dir` as it was.
-void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files);
+/// Writes the files into `dir` atomically-ish: free space is checked first, then everything goes
+/// to a fresh sibling temp folder, which then replaces `dir` by rename (an earlier report there
+/// is replaced; any other non-empty folder, or one holding checkpoint files, is refused with
+/// InputError unless `force`). A failure leaves `dir` as it was.
+void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files,
+                         bool force = false);
 
 }  // namespace gmha::app

@@ -10,6 +10,7 @@
 // out of the up-projection, so an audit that forgets to fold γ gets a different spectrum. Every
 // head's circuit therefore has exactly σ = (1, …, 0.3, 0, …) with the planted rank.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,8 @@ struct SynthOptions {
   uint64_t seed = 0;
   std::string dtype = "BF16";       // F32 or BF16
   uint64_t max_shard_bytes = 0;     // 0: one model.safetensors
+  /// Called after each tensor is generated with (tensors done, tensors); may be empty.
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 /// What was written.
@@ -58,6 +61,16 @@ struct SynthResult {
   uint64_t tensor_bytes = 0;
   int64_t tensors = 0;
 };
+
+/// What write_synth_checkpoint would write, computed without generating or writing anything
+/// (so a command can check free space and memory first). Throws as write_synth_checkpoint does
+/// for a bad shape, and InputError when a size overflows 64 bits.
+struct SynthSize {
+  uint64_t tensor_bytes = 0;        // stored bytes of every tensor
+  uint64_t largest_fill_bytes = 0;  // the float buffer of the largest tensor (the writer's peak)
+  int64_t tensors = 0;
+};
+SynthSize synth_checkpoint_size(const SynthOptions& options);
 
 /// Writes config.json and the attention weights (plus input RMSNorms) of every layer into `dir`
 /// (created when missing; files replaced atomically). Deterministic in `seed`. Throws InputError

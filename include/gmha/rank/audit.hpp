@@ -41,6 +41,9 @@ struct HeadAudit {
   std::optional<CircuitAudit> qk_rope;  // MLA only, not part of TER
   bool qk_below_nominal = false, vo_below_nominal = false;
   bool qk_dead = false, vo_dead = false;  // σ₁ ≤ τ × the layer's largest σ₁ of that circuit
+  /// Every circuit of the head was computed (no factor held NaN/Inf). A head that is not finite
+  /// has no metrics and is left out of every total (TER, entropy sums, min/mean).
+  bool finite() const { return qk.finite && vo.finite && (!qk_rope || qk_rope->finite); }
 };
 
 struct LayerAudit {
@@ -49,9 +52,11 @@ struct LayerAudit {
   std::string variant; // variant_name of the shape: mha, mqa, gqa, mla, mfa, mfa-kr, linear
   bool audited = true; // false for linear-attention layers (a fixed state, no circuits)
   CapacityRanks nominal;            // frh, slsd, ter of the shape
-  int64_t measured_slsd = 0;        // numerical rank of the stacked key factors
-  int64_t measured_ter = 0;         // Σ of the heads' QK numerical ranks
-  double measured_ter_entropy = 0;  // Σ of the heads' QK entropy ranks
+  int64_t measured_slsd = 0;        // numerical rank of the stacked key factors (when key_finite)
+  bool key_finite = true;           // false: the key factors held NaN/Inf, no SLSD measured
+  int64_t measured_ter = 0;         // Σ of the finite heads' QK numerical ranks
+  double measured_ter_entropy = 0;  // Σ of the finite heads' QK entropy ranks
+  int64_t nonfinite_heads = 0;      // heads left out of the sums above (HeadAudit::finite)
   std::vector<double> key_sigma;    // spectrum of the stacked key factors
   std::vector<HeadAudit> heads;
   std::vector<std::string> nonfinite_tensors;  // tensors of the layer holding NaN or Inf
@@ -77,7 +82,8 @@ struct AuditSummary {
   double measured_ter_entropy = 0.0;
   int64_t heads_below_nominal = 0, dead_heads = 0;
   int64_t layers_with_nonfinite = 0;
-  double min_qk_entropy_rank = 0.0, mean_qk_entropy_rank = 0.0;
+  int64_t nonfinite_heads = 0;  // heads left out of measured TER and the entropy min/mean
+  double min_qk_entropy_rank = 0.0, mean_qk_entropy_rank = 0.0;  // over the finite heads
 };
 AuditSummary summarize(const AuditReport& report);
 

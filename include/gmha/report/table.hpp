@@ -18,6 +18,7 @@ struct Table {
   std::vector<Column> columns;
   std::vector<std::vector<std::string>> rows;  // each row has columns.size() cells
   std::vector<std::string> notes;          // printed below (footnotes)
+  std::string label;                       // LaTeX \label{tab:<label>} (letters, digits, -)
 
   /// Appends a row; throws std::logic_error when the cell count differs from the columns.
   void add_row(std::vector<std::string> cells);
@@ -29,8 +30,13 @@ std::string to_text(const Table& t);
 std::string to_markdown(const Table& t);
 /// RFC 4180 CSV: header line, then rows; cells quoted when they hold , " or newlines.
 std::string to_csv(const Table& t);
-/// LaTeX table with booktabs rules (\toprule, \midrule, \bottomrule); specials escaped.
+/// LaTeX table that pdflatex compiles with \usepackage{booktabs,siunitx,graphicx}: booktabs
+/// rules, specials escaped, Unicode (Σ, σ₁, τ, ×, ...) as math, \label{tab:<label>}, numeric
+/// columns sharing one unit as siunitx S columns with the unit in the header, and the tabular
+/// shrunk to the line width when wider.
 std::string to_latex(const Table& t);
+/// Escapes text for LaTeX as to_latex does (specials, Unicode as math or '?').
+std::string latex_escape(const std::string& s);
 
 /// Output formats shared by commands.
 enum class Format { kTable, kMarkdown, kCsv, kJson, kLatex };
