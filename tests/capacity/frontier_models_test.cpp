@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gmha/attention/hf_config.hpp"
+#include "gmha/attention/presets.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "gmha/core/error.hpp"
 
@@ -274,4 +275,18 @@ TEST_CASE("frontier: unknown types and unmodelled keys fail closed naming them",
   nlohmann::json oss = nlohmann::json::parse(kGptOss120b);
   oss["num_kv_shared_layers"] = 10;
   CHECK_THROWS_WITH(model_from_hf_config(oss, "config.json"), Catch::Contains("num_kv_shared_layers"));
+}
+
+TEST_CASE("frontier: each 2025 preset is its published config", "[capacity]") {
+  const std::pair<const char*, const char*> pairs[] = {
+      {"gpt-oss-120b", kGptOss120b}, {"qwen3-next-80b-a3b", kQwen3Next}, {"deepseek-v3.2", kDeepSeekV32},
+      {"glm-4.5", kGlm45}, {"gemma-3-27b", kGemma3_27b}};
+  for (const auto& [name, config] : pairs) {
+    INFO(name);
+    const ModelDesign p = read_preset(name);
+    const ModelDesign c = parse(config);
+    REQUIRE(p.layers.size() == c.layers.size());
+    for (size_t i = 0; i < p.layers.size(); ++i) CHECK(same_layer(p.layers[i], c.layers[i]));
+    CHECK(at(p, 4096).total_params == at(c, 4096).total_params);
+  }
 }
