@@ -154,13 +154,16 @@ ModelDesign glm4_moe(const Fields& f) {
   LayerSpec l;
   l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
   l.attention.qk_norm = f.bool_or("use_qk_norm", false);
-  l.attention.rotary_dim = rotary_dim(f, l.attention.head_dim);
+  // Glm4MoeConfig: partial_rotary_factor 0.5, n_shared_experts 1, first_k_dense_replace 1 when
+  // omitted (docs/model_defaults.md).
+  l.attention.rotary_dim = f.has("partial_rotary_factor") ? rotary_dim(f, l.attention.head_dim)
+                                                          : l.attention.head_dim / 2;
   l.ffn = dense_ffn(f);
   ModelDesign m = uniform(f, l);
-  const int64_t shared = f.int_or("n_shared_experts", 0);
+  const int64_t shared = f.int_or("n_shared_experts", 1);
   const FfnShape moe = moe_ffn(f, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size",
                                shared, f.int_or("moe_intermediate_size", 0));
-  const int64_t first_dense = f.int_or("first_k_dense_replace", 0);
+  const int64_t first_dense = f.int_or("first_k_dense_replace", 1);
   for (size_t i = static_cast<size_t>(std::max<int64_t>(first_dense, 0)); i < m.layers.size(); ++i) {
     m.layers[i].ffn = moe;
   }

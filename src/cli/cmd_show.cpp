@@ -2,6 +2,8 @@
 // with its numbers filled in, next to the MFA paper's closed form.
 #include <fmt/format.h>
 
+#include "cli/capacity_tables.hpp"
+
 #include "cli/commands.hpp"
 #include "cli/model_args.hpp"
 #include "cli/output.hpp"
@@ -52,6 +54,23 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
   s += fmt::format("d = {}, layers = {}, vocab = {}, context T = {}, convention {}\n", m.d_model,
                    m.layers.size(), m.vocab_size ? std::to_string(m.vocab_size) : "unknown",
                    context, convention_name(conv));
+  // The per-layer-kind table: one line per mixer, fill rule and cache source.
+  s += fmt::format("\nlayer kinds at T = {} ({} cache-owning layers; KV/token {} B, minimal {} B, "
+                   "index keys {} B; state per sequence {} B{}):\n", context, f.cache_owning_layers,
+                   report::format_exact(f.kv_bytes_per_token), report::format_exact(f.kv_bytes_per_token_minimal),
+                   f.indexer_bytes_per_token, report::format_exact(f.state_bytes_per_sequence),
+                   f.beyond_max_context ? fmt::format("; T is beyond max_position_embeddings {}", f.max_context) : "");
+  s += fmt::format("  {:<34} {:<14} {:>5}  {:<34} {:<16} {:>14} {:>14} {:<16}\n", "kind", "layers", "count",
+                   "geometry", "fill", "KV/token/layer", "state/layer", "FRH/SLSD/TER");
+  for (const auto& k : f.kinds) {
+    s += fmt::format("  {:<34} {:<14} {:>5}  {:<34} {:<16} {:>14} {:>14} {:<16}\n", k.label, k.layer_list,
+                     k.layer_count, kind_geometry(k.spec), kind_fill(k.spec),
+                     report::format_exact(k.kv_bytes_per_token_per_layer),
+                     report::format_exact(k.state_bytes_per_layer),
+                     k.softmax_ranks ? fmt::format("{}/{}/{}", k.softmax_ranks->frh, k.softmax_ranks->slsd,
+                                                   k.softmax_ranks->ter)
+                                     : "n/a");
+  }
   int gi = 0;
   for (const auto& g : f.groups) {
     const AttentionShape& a = g.spec.attention;
