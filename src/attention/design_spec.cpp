@@ -208,7 +208,7 @@ std::string design_spec_of(const ModelDesign& m) {
   AttentionShape classic = a;
   classic.rotary_dim = 0;
   if (a.variant != Variant::kMla) classic.v_head_dim = 0;
-  classic.kv_tied = classic.o_bias = classic.sinks = classic.qk_norm = false;
+  classic.kv_tied = classic.o_bias = classic.sinks = classic.qk_norm = classic.qk_norm_per_layer = false;
   classic.gate = OutputGate::kNone;
   classic.index_heads = classic.index_head_dim = 0;
   classic.recurrent = RecurrentKind::kLightning;

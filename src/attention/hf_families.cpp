@@ -170,6 +170,53 @@ ModelDesign glm4_moe(const Fields& f) {
   return m;
 }
 
+// OLMo 2: GQA (MHA in the released sizes) with q/k RMSNorms over whole projections and norms
+// after attention and FFN (two per layer, as counted); dense FFN.
+ModelDesign olmo2(const Fields& f) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
+  l.attention.qk_norm = true;
+  l.attention.qk_norm_per_layer = true;
+  l.ffn = dense_ffn(f);
+  return uniform(f, l);
+}
+
+// MiniMax-M2: GQA with q/k norms over whole projections (qk_norm_type "per_layer"), RoPE on
+// rotary_dim of each head, every layer MoE (sigmoid router, no shared expert). attn_type_list
+// must say softmax (1) everywhere: lightning layers are MiniMax-M1's, not M2's.
+ModelDesign minimax_m2(const Fields& f) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
+  l.attention.qk_norm = f.bool_or("use_qk_norm", true);
+  if (f.has("qk_norm_type")) {
+    const json& t = f.raw().at("qk_norm_type");
+    if (!t.is_string() || (t.get<std::string>() != "per_layer" && t.get<std::string>() != "per_head")) {
+      throw InputError(fmt::format("{}: field 'qk_norm_type' = {} is not per_layer or per_head", f.where(), t.dump()));
+    }
+    l.attention.qk_norm_per_layer = t.get<std::string>() == "per_layer";
+  } else {
+    l.attention.qk_norm_per_layer = true;  // MiniMaxM2Config default
+  }
+  l.attention.rotary_dim = f.int_or("rotary_dim", l.attention.head_dim);
+  const int64_t shared = f.int_or("shared_intermediate_size", 0);
+  l.ffn = moe_ffn(f, "num_local_experts", "num_experts_per_tok", "intermediate_size",
+                  shared > 0 ? 1 : 0, shared);
+  ModelDesign m = uniform(f, l);
+  if (auto types = f.opt_int_list("attn_type_list")) {
+    if (types->size() != m.layers.size()) {
+      throw InputError(fmt::format("{}: attn_type_list has {} entries for {} layers", f.where(),
+                                   types->size(), m.layers.size()));
+    }
+    for (size_t i = 0; i < types->size(); ++i) {
+      if ((*types)[i] != 1) {
+        throw InputError(fmt::format("{}: attn_type_list[{}] = {}: minimax_m2 layers are softmax (1)",
+                                     f.where(), i, (*types)[i]));
+      }
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 void reject_unmodelled(const Fields& f, const std::string& type, std::initializer_list<const char*> keys) {
@@ -193,6 +240,8 @@ std::optional<ModelDesign> read_frontier_family(const Fields& f, const std::stri
     return qwen3_next(f, base);
   }
   if (type == "glm4_moe") return glm4_moe(f);
+  if (type == "minimax_m2") return minimax_m2(f);
+  if (type == "olmo2") return olmo2(f);
   return std::nullopt;
 }
 

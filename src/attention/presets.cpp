@@ -116,6 +116,13 @@ constexpr const char* kGemma3_27b = R"({"model_type": "gemma3", "text_config": {
   "num_attention_heads": 32, "num_hidden_layers": 62, "num_key_value_heads": 16,
   "sliding_window": 1024}})";
 
+constexpr const char* kMiniMaxM2 = R"({"model_type": "minimax_m2", "hidden_size": 3072,
+  "intermediate_size": 1536, "num_hidden_layers": 62, "num_attention_heads": 48,
+  "num_key_value_heads": 8, "head_dim": 128, "rotary_dim": 64, "num_local_experts": 256,
+  "num_experts_per_tok": 8, "shared_intermediate_size": 0, "use_qk_norm": true,
+  "qk_norm_type": "per_layer", "max_position_embeddings": 196608, "vocab_size": 200064,
+  "attention_bias": false, "tie_word_embeddings": false})";
+
 struct Preset {
   PresetInfo info;
   std::function<ModelDesign()> make;
@@ -143,6 +150,9 @@ const std::vector<Preset>& presets() {
     add("gemma-3-27b", "Gemma 3 27B (text): GQA 32/16 x 128, 52 sliding-1024 + 10 global layers",
         "https://huggingface.co/google/gemma-3-27b-it/blob/main/config.json (+ Gemma3TextConfig defaults)",
         [](const std::string& n, const std::string& s) { return from_config(n, s, kGemma3_27b); });
+    add("minimax-m2", "MiniMax-M2 230B: GQA 48/8 x 128 with per-layer q/k norms, 256 experts top-8",
+        "https://huggingface.co/MiniMaxAI/MiniMax-M2/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kMiniMaxM2); });
     add("deepseek-v3", "DeepSeek-V3 671B: MLA, 3 dense + 58 MoE layers (256 experts, top-8, 1 shared)",
         "deepseek-ai/DeepSeek-V3 config.json; models.json",
         [](const std::string& n, const std::string& s) {

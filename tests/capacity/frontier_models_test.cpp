@@ -117,7 +117,75 @@ const char* kGemma3_27b = R"({
     "patch_size": 14, "vision_use_head": false}
 })";
 
+// https://huggingface.co/MiniMaxAI/MiniMax-M2/blob/main/config.json (architecture fields, as
+// mirrored by public engine test fixtures of the released checkpoint)
+const char* kMiniMaxM2 = R"({
+  "architectures": ["MiniMaxM2ForCausalLM"], "model_type": "minimax_m2", "hidden_act": "silu",
+  "hidden_size": 3072, "intermediate_size": 1536, "num_hidden_layers": 62,
+  "num_attention_heads": 48, "num_key_value_heads": 8, "head_dim": 128, "rotary_dim": 64,
+  "num_local_experts": 256, "num_experts_per_tok": 8, "shared_intermediate_size": 0,
+  "scoring_func": "sigmoid", "use_routing_bias": true, "use_qk_norm": true,
+  "qk_norm_type": "per_layer", "max_position_embeddings": 196608, "vocab_size": 200064,
+  "rms_norm_eps": 1e-06, "attention_dropout": 0.0, "num_mtp_modules": 3,
+  "mtp_transformer_layers": 1, "use_mtp": true, "attention_bias": false,
+  "tie_word_embeddings": false,
+  "attn_type_list": [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+                     1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],
+  "rope_theta": 5000000
+})";
+
+// https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json
+const char* kOlmo2_7b = R"({
+  "architectures": ["Olmo2ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "eos_token_id": 100257, "hidden_act": "silu", "hidden_size": 4096,
+  "initializer_range": 0.02, "intermediate_size": 11008, "max_position_embeddings": 4096,
+  "model_type": "olmo2", "num_attention_heads": 32, "num_hidden_layers": 32,
+  "num_key_value_heads": 32, "pad_token_id": 100277, "rms_norm_eps": 1e-06,
+  "rope_scaling": null, "rope_theta": 500000, "tie_word_embeddings": false,
+  "torch_dtype": "float32", "use_cache": true, "vocab_size": 100352
+})";
+
 }  // namespace
+
+TEST_CASE("frontier: OLMo 2 7B, q/k norms over whole projections", "[capacity]") {
+  const ModelDesign m = parse(kOlmo2_7b);
+  const auto f = at(m, 4096);
+  // 4 * 4096^2 + q_norm 4096 + k_norm 4096 = 67117056 per layer.
+  CHECK(f.groups.at(0).attn_params_per_layer == 67108864 + 8192);
+  // MHA: K, V of 32 x 128 bf16 = 16384 B per token and layer.
+  CHECK(f.kv_bytes_per_token == 32 * 16384);
+  CHECK(f.kv_bytes == 32.0 * 4096 * 16384);      // 2147483648
+  CHECK(at(m, 1024).kv_bytes == 32.0 * 1024 * 16384);  // 536870912
+  CHECK(f.max_context == 4096);
+  CHECK(at(m, 8192).beyond_max_context);  // 8192 > 4096 is marked, not silently computed
+  CHECK_FALSE(f.beyond_max_context);
+  // 32 * (67117056 + 3*4096*11008) + 2*100352*4096 + norms 4096*65 = 7298617344; card 7.3 B.
+  CHECK(f.total_params == 7298617344LL);
+  CHECK(off(f.total_params, 7.3e9) < 0.015);
+}
+
+TEST_CASE("frontier: MiniMax-M2, per-layer q/k norms, 256 experts top-8 on every layer", "[capacity]") {
+  const ModelDesign m = parse(kMiniMaxM2);
+  CHECK(m.layers[0].attention.rotary_dim == 64);
+  const auto f = at(m, 8192);
+  // q 6144*3072 + k, v 1024*3072 + o 3072*6144 + q_norm 6144 + k_norm 1024 (over whole
+  // projections, qk_norm_type per_layer).
+  CHECK(f.groups.at(0).attn_params_per_layer == 44040192 + 6144 + 1024);
+  // K, V of 8 x 128 bf16 = 4096 B per token and layer.
+  CHECK(f.kv_bytes_per_token == 62 * 4096);
+  CHECK(f.kv_bytes == 62.0 * 8192 * 4096);                 // 2080374784
+  CHECK(at(m, 196608).kv_bytes == 62.0 * 196608 * 4096);   // 49928994816
+  // 62 * (44047360 + 256 * 3*3072*1536 + router 3072*256) + 2*200064*3072 + norms 3072*125
+  // = 228689748992; card: 230 B (with its 3 MTP modules, outside num_hidden_layers).
+  CHECK(f.total_params == 228689748992LL);
+  CHECK(off(f.total_params, 230e9) < 0.015);
+  // Active without embeddings: 62 * (44047360 + 8*14155776 + 786432) + norms 384000
+  // = 9801344000 (card: "10B active").
+  CHECK(f.active_params_excl_embeddings == 9801344000LL);
+  nlohmann::json lightning = nlohmann::json::parse(kMiniMaxM2);
+  lightning["attn_type_list"][5] = 0;
+  CHECK_THROWS_WITH(model_from_hf_config(lightning, "config.json"), Catch::Contains("attn_type_list[5]"));
+}
 
 TEST_CASE("frontier: gpt-oss-120b, sinks and biases, 18 sliding-128 + 18 full layers", "[capacity]") {
   const ModelDesign m = parse(kGptOss120b);
@@ -280,7 +348,7 @@ TEST_CASE("frontier: unknown types and unmodelled keys fail closed naming them",
 TEST_CASE("frontier: each 2025 preset is its published config", "[capacity]") {
   const std::pair<const char*, const char*> pairs[] = {
       {"gpt-oss-120b", kGptOss120b}, {"qwen3-next-80b-a3b", kQwen3Next}, {"deepseek-v3.2", kDeepSeekV32},
-      {"glm-4.5", kGlm45}, {"gemma-3-27b", kGemma3_27b}};
+      {"glm-4.5", kGlm45}, {"gemma-3-27b", kGemma3_27b}, {"minimax-m2", kMiniMaxM2}};
   for (const auto& [name, config] : pairs) {
     INFO(name);
     const ModelDesign p = read_preset(name);

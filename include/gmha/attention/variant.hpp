@@ -61,6 +61,8 @@ struct AttentionShape {
   bool o_bias = false;      // bias on o_proj (gpt-oss attention_bias)
   bool sinks = false;       // one learned sink logit per query head (gpt-oss); no cache
   bool qk_norm = false;     // RMSNorm over each q and k head: q_norm, k_norm [head_dim]
+  bool qk_norm_per_layer = false;  // ...over all heads at once instead: q_norm [n*h], k_norm [g*h]
+                                   // (MiniMax-M2 qk_norm_type "per_layer", OLMo 2)
   OutputGate gate = OutputGate::kNone;
   // DSA lightning indexer (DeepSeek-V3.2): H_I heads of width d_I reading one cached index key
   // of d_I per token (stored fp8 + an fp32 scale per 128 elements, whatever the KV dtype).

@@ -186,9 +186,10 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
       }
       if (s.gate == OutputGate::kHeadwise) mat("g_proj", s.heads, d);
       if (s.qk_norm) {
-        // One RMSNorm weight over head_dim, shared by all heads (Qwen3-style q_norm / k_norm).
-        vec("q_norm", s.head_dim);
-        vec("k_norm", s.head_dim);
+        // One RMSNorm weight over head_dim shared by all heads (Qwen3-style q_norm / k_norm), or
+        // one over the whole projection when normalised per layer (MiniMax-M2, OLMo 2).
+        vec("q_norm", s.qk_norm_per_layer ? q : s.head_dim);
+        vec("k_norm", s.qk_norm_per_layer ? kv : s.head_dim);
       }
       mat("o_proj", d, o);
       if (s.o_bias) vec("o_proj.bias", d);
