@@ -14,7 +14,7 @@ namespace gmha {
 
 namespace {
 
-// Shape builders (values from ../shared/docs/models.json and the cited configs).
+// Shape builders (values from the config each preset cites as its source).
 AttentionShape gqa(int64_t d, int64_t heads, int64_t kv, int64_t hd, bool bias = false) {
   AttentionShape a;
   a.variant = kv == heads ? Variant::kMha : kv == 1 ? Variant::kMqa : Variant::kGqa;

@@ -76,6 +76,9 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
     const AttentionShape& a = g.spec.attention;
     s += fmt::format("\n## group {}: {} — layers {} ({} layers), KV dtype {}\n", ++gi, g.label,
                      g.layer_list, g.layer_count, dtype_name(g.spec.kv_dtype));
+    if (!g.spec.has_mixer) {
+      s += "no token mixer: no attention weights, cache or attention FLOPs\n";
+    } else {
     s += "weights per layer ([out, in]):\n";
     int64_t matrices = 0;
     for (const auto& w : attention_weights(a)) {
@@ -108,14 +111,23 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
       s += fmt::format("tokens read at T = {}: {}\n", context, g.effective_tokens);
       s += fmt::format("attention FLOPs/token = 2 * heads * T_eff * (qk + pv) * layers = 2 * {} * {} * ({} + {}) * {} = {}\n",
                        w.query_heads, g.effective_tokens, w.qk_width, w.pv_width, g.layer_count, g.attn_flops);
-      s += fmt::format("KV bytes read/token = T_eff * {} B * layers = {} * {} * {} = {}\n",
-                       report::format_exact(g.kv_bytes_per_token_per_layer), g.effective_tokens,
-                       report::format_exact(g.kv_bytes_per_token_per_layer), g.layer_count,
-                       report::format_exact(g.decode_kv_bytes_read));
+      if (g.index_key_bytes_per_layer > 0) {
+        // Top-k selection: the selected tokens' cache rows plus every token's index key.
+        s += fmt::format("KV bytes read/token = (T_eff * {} B + T * {} B index key) * layers = {}\n",
+                         report::format_exact(g.kv_bytes_per_token_per_layer -
+                                              static_cast<double>(g.index_key_bytes_per_layer)),
+                         g.index_key_bytes_per_layer, report::format_exact(g.decode_kv_bytes_read));
+      } else {
+        s += fmt::format("KV bytes read/token = T_eff * {} B * layers = {} * {} * {} = {}\n",
+                         report::format_exact(g.kv_bytes_per_token_per_layer), g.effective_tokens,
+                         report::format_exact(g.kv_bytes_per_token_per_layer), g.layer_count,
+                         report::format_exact(g.decode_kv_bytes_read));
+      }
     }
     s += fmt::format("linear FLOPs/token = 2 * {} matrix weights * {} layers = {}{}\n", matrices,
                      g.layer_count, g.linear_flops,
                      a.variant == Variant::kMfaKr ? " (kr_n absorbed into o_proj)" : "");
+    }
     const FfnShape& ffn = g.spec.ffn;
     if (ffn.kind == FfnKind::kDense) {
       s += fmt::format("FFN (dense GLU): 2 * 3 * d * I * layers = 2 * 3 * {} * {} * {} = {}\n",
