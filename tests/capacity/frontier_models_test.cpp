@@ -3,12 +3,16 @@
 // held within 1.5 % of the model card, with what the card counts said beside each.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/attention/presets.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "gmha/core/error.hpp"
+#include "support/test_paths.hpp"
 
 using namespace gmha;
 
@@ -357,4 +361,20 @@ TEST_CASE("frontier: each 2025 preset is its published config", "[capacity]") {
     for (size_t i = 0; i < p.layers.size(); ++i) CHECK(same_layer(p.layers[i], c.layers[i]));
     CHECK(at(p, 4096).total_params == at(c, 4096).total_params);
   }
+}
+
+TEST_CASE("frontier: Python json's Infinity and NaN literals are read as null", "[capacity]") {
+  namespace fs = std::filesystem;
+  const std::string dir = test::scratch_dir("pyjson");
+  const fs::path file = fs::path(dir) / "config.json";
+  // Gemma-style soft-cap written by Python's json as Infinity; a string holding "NaN" stays.
+  { std::ofstream(file) << R"({"model_type": "olmo2", "hidden_size": 64, "intermediate_size": 128,
+      "num_attention_heads": 4, "num_hidden_layers": 2, "vocab_size": 10, "note": "NaN stays",
+      "final_logit_softcapping": Infinity, "attn_logit_softcapping": -Infinity, "eps": NaN})"; }
+  const ModelDesign m = read_hf_config(file.string());
+  CHECK(m.layers.size() == 2);
+  // A field gmha needs, written as Infinity, fails as missing, naming it.
+  { std::ofstream(file) << R"({"model_type": "olmo2", "hidden_size": Infinity})"; }
+  CHECK_THROWS_WITH(read_hf_config(file.string()), Catch::Contains("hidden_size"));
+  fs::remove_all(dir);
 }
