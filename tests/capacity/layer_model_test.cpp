@@ -5,6 +5,7 @@
 
 #include "gmha/attention/model.hpp"
 #include "gmha/capacity/figures.hpp"
+#include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
 
 using namespace gmha;
@@ -129,4 +130,45 @@ TEST_CASE("layers: Mamba2, KDA and short-conv states per sequence", "[capacity]"
   const auto c = at(model({conv}), 8);
   CHECK(c.state_bytes_per_sequence == 4096.0);
   CHECK(c.groups.at(0).recurrent.state_capacity == 0);
+}
+
+TEST_CASE("layers: JSON has layer_kinds, null ranks for recurrent layers, and the new totals", "[capacity]") {
+  LayerSpec attn = gqa(256, 4, 2, 64);
+  LayerSpec gdn;
+  AttentionShape& a = gdn.attention;
+  a.variant = Variant::kLinear;
+  a.recurrent = RecurrentKind::kGatedDeltaNet;
+  a.d_model = 256;
+  a.heads = 4;
+  a.kv_heads = 4;
+  a.key_heads = 2;
+  a.head_dim = 32;
+  a.state_value_dim = 32;
+  a.conv_kernel = 4;
+  attn.ffn = {FfnKind::kDense, 512};  // a known FFN, so the parameter keys are numbers
+  gdn.ffn = attn.ffn;
+  ModelDesign m = model({gdn, gdn, gdn, attn});
+  m.vocab_size = 100;
+  m.max_context = 64;
+  const auto j = figures_to_json(at(m, 128), nullptr, Convention::kExact);
+  REQUIRE(j.at("layer_kinds").size() == 2);
+  const auto& rec = j.at("layer_kinds").at(0);
+  CHECK(rec.at("mixer") == "GatedDeltaNet");
+  CHECK(rec.at("layers") == "0-2");
+  CHECK(rec.at("frh").is_null());  // n/a, never 0
+  CHECK(rec.at("state_capacity") == 4 * 32 * 32);
+  // State 4*32*32 + conv (4-1)*(2*2*32 + 4*32), both bf16: (4096 + 768) * 2 B.
+  CHECK(rec.at("state_bytes_per_layer") == 9728);
+  const auto& soft = j.at("layer_kinds").at(1);
+  CHECK(soft.at("frh") == 64);
+  CHECK(soft.at("geometry").at("kv_heads") == 2);
+  CHECK(soft.at("kv_bytes_per_token_per_layer") == 2 * 2 * 64 * 2);
+  CHECK(j.at("groups").at(0).at("frh").is_null());
+  CHECK(j.at("state_bytes_per_sequence") == 3 * 9728);
+  CHECK(j.at("cache_owning_layers") == 1);
+  CHECK(j.at("max_context") == 64);
+  CHECK(j.at("beyond_max_context") == true);
+  // Embeddings 2 * 100 * 256 untied; the input one is 100 * 256.
+  CHECK(j.at("active_params").get<int64_t>() - j.at("active_params_excl_input_embedding").get<int64_t>() == 25600);
+  CHECK(j.at("active_params").get<int64_t>() - j.at("active_params_excl_embeddings").get<int64_t>() == 51200);
 }
