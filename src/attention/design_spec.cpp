@@ -193,6 +193,17 @@ std::string design_spec_of(const ModelDesign& m) {
   if (groups.size() != 1) return "";
   const LayerSpec& l = groups[0].spec;
   const AttentionShape& a = l.attention;
+  // The design grammar expresses the classic variants only: a layer using any of the layer-level
+  // extras (docs/capacity.md, "Layer kinds") has no --design string that reproduces it.
+  AttentionShape classic = a;
+  classic.rotary_dim = 0;
+  if (a.variant != Variant::kMla) classic.v_head_dim = 0;
+  classic.kv_tied = classic.o_bias = classic.sinks = classic.qk_norm = classic.qk_norm_per_layer = false;
+  classic.gate = OutputGate::kNone;
+  classic.index_heads = classic.index_head_dim = 0;
+  classic.recurrent = RecurrentKind::kLightning;
+  classic.key_heads = classic.conv_kernel = classic.inner = 0;
+  if (!(classic == a) || !l.has_mixer || l.kv_source >= 0 || l.span.kind == SpanKind::kTopK) return "";
   std::string s = fmt::format("{}:d={}", variant_name(a.variant), a.d_model);
   switch (a.variant) {
     case Variant::kFpba: break;

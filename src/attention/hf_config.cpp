@@ -1,5 +1,7 @@
 #include "gmha/attention/hf_config.hpp"
 
+#include "hf_fields.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -20,185 +22,37 @@ using nlohmann::json;
 
 namespace {
 
-// Typed field access that names the file and the field in every error.
-class Fields {
- public:
-  Fields(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
-  const std::string& where() const { return where_; }
-  const json& raw() const { return j_; }
+using namespace hf_detail;
 
-  bool has(const char* k) const { return j_.contains(k) && !j_.at(k).is_null(); }
-
-  std::optional<int64_t> opt_int(const char* k) const {
-    if (!has(k)) return std::nullopt;
-    const json& v = j_.at(k);
-    if (v.is_number_integer() || v.is_number_unsigned()) {
-      if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-        throw errors::overflow(where_, std::string("field '") + k + "'");
+// Python's json module writes Infinity, -Infinity and NaN (e.g. a soft-cap of Infinity), which
+// JSON does not allow. Outside strings they become null: no field gmha reads is infinite, and a
+// field it needs that was written so then fails as missing, naming it.
+std::string python_literals_to_null(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') { in_string = true; out += c; continue; }
+    bool replaced = false;
+    for (const char* lit : {"-Infinity", "Infinity", "NaN"}) {
+      const size_t n = std::char_traits<char>::length(lit);
+      if (text.compare(i, n, lit) == 0) {
+        out += "null";
+        i += n - 1;
+        replaced = true;
+        break;
       }
-      return v.get<int64_t>();
     }
-    // Some configs write integers as 4096.0.
-    if (v.is_number_float()) {
-      double d = v.get<double>();
-      // Range first: casting an out-of-range double to int64_t is undefined behaviour.
-      if (d > -9.2e18 && d < 9.2e18 && d == std::trunc(d)) {
-        return static_cast<int64_t>(d);
-      }
-    }
-    throw InputError(fmt::format("{}: field '{}' must be an integer (got {})", where_, k, v.dump()));
+    if (!replaced) out += c;
   }
-  int64_t req_int(const char* k) const {
-    auto v = opt_int(k);
-    if (!v) throw errors::missing_field(where_, k);
-    return *v;
-  }
-  int64_t int_or(const char* k, int64_t fallback) const { return opt_int(k).value_or(fallback); }
-  bool bool_or(const char* k, bool fallback) const {
-    if (!has(k)) return fallback;
-    const json& v = j_.at(k);
-    if (!v.is_boolean()) {
-      throw InputError(fmt::format("{}: field '{}' must be true or false (got {})", where_, k, v.dump()));
-    }
-    return v.get<bool>();
-  }
-  std::optional<std::vector<int64_t>> opt_int_list(const char* k) const {
-    if (!has(k)) return std::nullopt;
-    const json& v = j_.at(k);
-    std::vector<int64_t> out;
-    if (v.is_string()) {
-      // Step's moe_layers_enum is a comma-separated string.
-      const std::string s = v.get<std::string>();
-      const std::string what = fmt::format("{}: field '{}'", where_, k);
-      for (std::string_view item : split_list(s, what)) {
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        out.push_back(parse_integer(item, what));
-      }
-      return out;
-    }
-    if (!v.is_array()) {
-      throw InputError(fmt::format("{}: field '{}' must be a list of integers", where_, k));
-    }
-    for (const json& x : v) {
-      if (x.is_boolean()) { out.push_back(x.get<bool>() ? 1 : 0); continue; }
-      if (!x.is_number_integer() && !x.is_number_unsigned()) {
-        throw InputError(fmt::format("{}: field '{}' must be a list of integers", where_, k));
-      }
-      out.push_back(x.get<int64_t>());
-    }
-    return out;
-  }
-  std::optional<std::vector<std::string>> opt_string_list(const char* k) const {
-    if (!has(k)) return std::nullopt;
-    const json& v = j_.at(k);
-    if (!v.is_array()) throw InputError(fmt::format("{}: field '{}' must be a list of strings", where_, k));
-    std::vector<std::string> out;
-    for (const json& x : v) {
-      if (!x.is_string()) throw InputError(fmt::format("{}: field '{}' must be a list of strings", where_, k));
-      out.push_back(x.get<std::string>());
-    }
-    return out;
-  }
-
- private:
-  const json& j_;
-  std::string where_;
-};
-
-int64_t positive(const Fields& f, const char* k, int64_t v) {
-  if (v <= 0) throw errors::not_positive(f.where(), std::string("field '") + k + "'", v);
-  return v;
-}
-int64_t req_pos(const Fields& f, const char* k) { return positive(f, k, f.req_int(k)); }
-
-// The GQA-family attention shape from the common Hugging Face fields.
-AttentionShape gqa_shape(const Fields& f, bool bias) {
-  AttentionShape a;
-  a.d_model = req_pos(f, "hidden_size");
-  a.heads = req_pos(f, "num_attention_heads");
-  a.kv_heads = positive(f, "num_key_value_heads", f.int_or("num_key_value_heads", a.heads));
-  if (f.has("head_dim")) {
-    a.head_dim = req_pos(f, "head_dim");
-  } else {
-    if (a.d_model % a.heads != 0) {
-      throw InputError(fmt::format("{}: hidden_size {} is not divisible by num_attention_heads {} "
-                                   "and there is no head_dim", f.where(), a.d_model, a.heads));
-    }
-    a.head_dim = a.d_model / a.heads;
-  }
-  if (a.heads % a.kv_heads != 0) {
-    throw InputError(fmt::format("{}: num_attention_heads {} is not divisible by num_key_value_heads {}",
-                                 f.where(), a.heads, a.kv_heads));
-  }
-  a.variant = a.kv_heads == a.heads ? Variant::kMha : a.kv_heads == 1 ? Variant::kMqa : Variant::kGqa;
-  a.qkv_bias = bias;
-  return a;
-}
-
-FfnShape dense_ffn(const Fields& f, const char* key = "intermediate_size") {
-  FfnShape ffn;
-  ffn.kind = FfnKind::kDense;
-  ffn.intermediate = req_pos(f, key);
-  return ffn;
-}
-
-FfnShape moe_ffn(const Fields& f, const char* experts, const char* top_k, const char* inter,
-                 int64_t shared, int64_t shared_inter) {
-  FfnShape ffn;
-  ffn.kind = FfnKind::kMoe;
-  ffn.routed_experts = req_pos(f, experts);
-  ffn.top_k = req_pos(f, top_k);
-  // ERNIE-4.5-VL writes moe_intermediate_size as [text, vision]; the text value comes first.
-  if (f.has(inter) && f.raw().at(inter).is_array()) {
-    auto list = f.opt_int_list(inter);
-    if (list->empty()) throw errors::missing_field(f.where(), inter);
-    ffn.expert_intermediate = positive(f, inter, list->front());
-  } else {
-    ffn.expert_intermediate = req_pos(f, inter);
-  }
-  ffn.shared_experts = shared;
-  ffn.shared_intermediate = shared > 0 ? shared_inter : 0;
-  return ffn;
-}
-
-ModelDesign uniform(const Fields& f, const LayerSpec& base) {
-  ModelDesign m;
-  m.d_model = base.attention.d_model;
-  const int64_t layers = req_pos(f, "num_hidden_layers");
-  if (layers > 100000) {
-    throw InputError(fmt::format("{}: num_hidden_layers {} is implausible", f.where(), layers));
-  }
-  m.layers.assign(static_cast<size_t>(layers), base);
-  m.vocab_size = f.int_or("vocab_size", 0);
-  if (m.vocab_size < 0) throw errors::not_positive(f.where(), "field 'vocab_size'", m.vocab_size);
-  m.tied_embeddings = f.bool_or("tie_word_embeddings", false);
-  return m;
-}
-
-// Applies `layer_types` ("full_attention", "sliding_attention", "chunked_attention",
-// "linear_attention") when the config has it: newer transformers write it for many models.
-bool apply_layer_types(const Fields& f, ModelDesign& m, int64_t window) {
-  auto types = f.opt_string_list("layer_types");
-  if (!types) return false;
-  if (types->size() != m.layers.size()) {
-    throw InputError(fmt::format("{}: layer_types has {} entries for {} layers", f.where(),
-                                 types->size(), m.layers.size()));
-  }
-  for (size_t i = 0; i < types->size(); ++i) {
-    const std::string& t = (*types)[i];
-    if (t == "full_attention") {
-      m.layers[i].span = {};
-    } else if (t == "sliding_attention") {
-      if (window <= 0) throw errors::missing_field(f.where(), "sliding_window");
-      m.layers[i].span = {SpanKind::kSlidingWindow, window};
-    } else if (t == "chunked_attention") {
-      m.layers[i].span = {SpanKind::kChunked, req_pos(f, "attention_chunk_size")};
-    } else {
-      throw InputError(fmt::format("{}: layer_types[{}] = '{}' is not supported", f.where(), i, t));
-    }
-  }
-  return true;
+  return out;
 }
 
 ModelDesign llama_like(const Fields& f, const std::string& type) {
@@ -430,9 +284,47 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
       type = body->at("model_type").get<std::string>();
     }
   }
+  // Gemma 3 configs omit fields that Gemma3TextConfig defaults (docs/model_defaults.md): fill
+  // them in so an omitted field is transformers' value, never 0.
+  json filled;
+  if (type == "gemma3" || type == "gemma3_text") {
+    filled = *body;
+    const std::pair<const char*, json> defaults[] = {
+        {"vocab_size", 262208}, {"hidden_size", 2304}, {"intermediate_size", 9216},
+        {"num_hidden_layers", 26}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
+        {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 4096},
+        {"sliding_window_pattern", 6}};
+    for (const auto& [k, v] : defaults) {
+      if (!filled.contains(k) || filled.at(k).is_null()) filled[k] = v;
+    }
+    body = &filled;
+  }
   Fields f(*body, where);
+  // Keys that change the architecture; each family names the ones it reads, and any other
+  // present in a config fails closed (reject_unmodelled) instead of being silently ignored.
+  static const std::vector<std::string> kArchKeys = {
+      "index_topk", "cla_share_factor", "num_kv_shared_layers", "hybrid_override_pattern",
+      "kv_source_layer_ids", "compress_ratios", "attention_k_eq_v", "attn_output_gate",
+      "linear_num_value_heads", "sparse_topk_blocks", "block_configs", "use_qk_norm",
+      "partial_rotary_factor"};
+  std::set<std::string> handled;
   ModelDesign m;
-  if (type == "llama" || type == "mistral" || type == "mixtral" || type == "qwen2" ||
+  if (auto frontier = read_frontier_family(f, type)) {
+    m = std::move(*frontier);
+    if (type == "glm4_moe") handled = {"use_qk_norm", "partial_rotary_factor"};
+    else if (type == "minimax_m2") handled = {"use_qk_norm"};  // RoPE width from rotary_dim
+    else if (type != "gpt_oss") handled = {"attn_output_gate", "linear_num_value_heads", "partial_rotary_factor"};
+  } else if (type == "deepseek_v32") {
+    // DeepSeek-V3.2: V3's MLA plus the DSA lightning indexer; each layer keeps every token's
+    // latent and index key and attends to the index_topk it selects.
+    m = deepseek(f);
+    for (auto& l : m.layers) {
+      l.attention.index_heads = req_pos(f, "index_n_heads");
+      l.attention.index_head_dim = req_pos(f, "index_head_dim");
+      l.span = {SpanKind::kTopK, req_pos(f, "index_topk")};
+    }
+    handled = {"index_topk"};
+  } else if (type == "llama" || type == "mistral" || type == "mixtral" || type == "qwen2" ||
       type == "qwen3" || type == "qwen2_moe" || type == "qwen3_moe") {
     m = llama_like(f, type);
   } else if (type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2") {
@@ -447,12 +339,24 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
     m = ernie(f, type);
   } else if (type == "gemma" || type == "gemma2" || type == "gemma3" || type == "gemma3_text") {
     m = gemma(f, type);
+    // Gemma 3 normalises each q and k head (q_norm, k_norm), Gemma 2 soft-caps instead.
+    if (type == "gemma3" || type == "gemma3_text") {
+      for (auto& l : m.layers) l.attention.qk_norm = true;
+    }
   } else {
     throw InputError(fmt::format(
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
-        "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3)", where, type));
+        "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32)", where, type));
   }
+  std::vector<const char*> unhandled;
+  for (const auto& k : kArchKeys) {
+    if (!handled.count(k)) unhandled.push_back(k.c_str());
+  }
+  for (const char* k : unhandled) reject_unmodelled(f, type, {k});
+  m.max_context = f.int_or("max_position_embeddings", 0);
+  if (m.max_context < 0) throw errors::not_positive(where, "field 'max_position_embeddings'", m.max_context);
   m.name = where;
   m.source = where + " (model_type " + type + ")";
   validate_model(m, where);
@@ -466,7 +370,7 @@ ModelDesign read_hf_config(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) file = (fs::path(path) / "config.json").string();
   if (!fs::exists(file, ec)) throw InputError(file + ": no such file");
-  const std::string text = read_text_file(file);
+  const std::string text = python_literals_to_null(read_text_file(file));
   const json j = parse_json_text(text, file);
   ModelDesign m = model_from_hf_config(j, file);
   // Name a model by its folder when given one (the usual way checkpoints are laid out).

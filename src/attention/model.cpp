@@ -6,24 +6,31 @@
 
 namespace gmha {
 
-namespace {
-bool same_shape(const AttentionShape& a, const AttentionShape& b) {
-  return a.variant == b.variant && a.d_model == b.d_model && a.heads == b.heads &&
-         a.kv_heads == b.kv_heads && a.head_dim == b.head_dim && a.q_lora_rank == b.q_lora_rank &&
-         a.kv_lora_rank == b.kv_lora_rank && a.qk_nope_dim == b.qk_nope_dim &&
-         a.qk_rope_dim == b.qk_rope_dim && a.v_head_dim == b.v_head_dim &&
-         a.q_share_dim == b.q_share_dim && a.state_value_dim == b.state_value_dim &&
-         a.qkv_bias == b.qkv_bias && a.output_gate == b.output_gate;
+MixerKind mixer_kind(const LayerSpec& l) {
+  if (!l.has_mixer) return MixerKind::kNone;
+  return l.attention.variant == Variant::kLinear ? MixerKind::kRecurrent : MixerKind::kSoftmax;
 }
-}  // namespace
+
+bool owns_cache(const LayerSpec& l) { return mixer_kind(l) == MixerKind::kSoftmax && l.kv_source < 0; }
+
+bool same_kind(const LayerSpec& a, const LayerSpec& b) {
+  LayerSpec x = a;
+  x.ffn = b.ffn;
+  return x == b;
+}
 
 bool same_layer(const LayerSpec& a, const LayerSpec& b) {
-  return same_shape(a.attention, b.attention) && a.span == b.span && a.kv_dtype == b.kv_dtype &&
-         a.ffn == b.ffn && a.rope == b.rope;
+  return a == b;
 }
 
 std::string LayerGroup::label() const {
-  std::string s(variant_label(spec.attention.variant));
+  const AttentionShape& a = spec.attention;
+  std::string s = !spec.has_mixer ? std::string("no mixer")
+                  : a.variant == Variant::kLinear && a.recurrent != RecurrentKind::kLightning
+                      ? std::string(recurrent_name(a.recurrent))
+                      : std::string(variant_label(a.variant));
+  if (spec.span.kind == SpanKind::kTopK) s += fmt::format(" top-{}", spec.span.tokens);
+  if (spec.kv_source >= 0) s += fmt::format(" (cache of layer {})", spec.kv_source);
   if (spec.span.kind == SpanKind::kSlidingWindow) s += fmt::format(" sliding {}", spec.span.tokens);
   if (spec.span.kind == SpanKind::kChunked) s += fmt::format(" chunked {}", spec.span.tokens);
   if (!spec.rope) s += " NoPE";
@@ -63,14 +70,17 @@ std::vector<LayerGroup> ModelDesign::groups() const {
 bool ModelDesign::is_hybrid() const {
   for (const auto& l : layers) {
     const auto& f = layers.front();
-    if (l.attention.variant != f.attention.variant || !(l.span == f.span)) return true;
+    if (l.attention.variant != f.attention.variant || !(l.span == f.span) ||
+        mixer_kind(l) != mixer_kind(f) || l.attention.recurrent != f.attention.recurrent) {
+      return true;
+    }
   }
   return false;
 }
 
 void ModelDesign::set_kv_dtype(DType t) {
   for (auto& l : layers) {
-    if (l.attention.variant != Variant::kLinear) l.kv_dtype = t;
+    if (mixer_kind(l) == MixerKind::kSoftmax) l.kv_dtype = t;
   }
 }
 
@@ -81,9 +91,23 @@ void validate_model(const ModelDesign& m, const std::string& where) {
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const LayerSpec& l = m.layers[i];
     std::string w = m.layers.size() == 1 ? where : fmt::format("{} layer {}", where, i);
-    validate_shape(l.attention, w);
+    if (l.has_mixer) validate_shape(l.attention, w);
+    if (l.kv_source >= 0) {
+      // A shared cache comes from an earlier softmax layer that owns one with the same streams.
+      if (static_cast<size_t>(l.kv_source) >= i || !owns_cache(m.layers[static_cast<size_t>(l.kv_source)])) {
+        throw InputError(fmt::format("{}: kv source layer {} is not an earlier layer with its own cache",
+                                     w, l.kv_source));
+      }
+      if (mixer_kind(l) != MixerKind::kSoftmax) {
+        throw InputError(fmt::format("{}: only softmax layers can read another layer's cache", w));
+      }
+    }
+    if (l.span.kind == SpanKind::kTopK && l.attention.index_head_dim <= 0) {
+      throw InputError(fmt::format("{}: top-k selection needs an indexer (index_head_dim)", w));
+    }
     if (l.span.kind != SpanKind::kFull && l.span.tokens <= 0) {
-      throw errors::not_positive(w, l.span.kind == SpanKind::kChunked ? "chunk" : "window",
+      throw errors::not_positive(w, l.span.kind == SpanKind::kChunked ? "chunk"
+                                  : l.span.kind == SpanKind::kTopK ? "top-k" : "window",
                                  l.span.tokens);
     }
     const FfnShape& f = l.ffn;

@@ -4,14 +4,17 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "gmha/attention/design_spec.hpp"
+#include "gmha/attention/hf_config.hpp"
 #include "gmha/core/error.hpp"
 
 namespace gmha {
 
 namespace {
 
-// Shape builders (values from ../shared/docs/models.json and the cited configs).
+// Shape builders (values from the config each preset cites as its source).
 AttentionShape gqa(int64_t d, int64_t heads, int64_t kv, int64_t hd, bool bias = false) {
   AttentionShape a;
   a.variant = kv == heads ? Variant::kMha : kv == 1 ? Variant::kMqa : Variant::kGqa;
@@ -72,6 +75,54 @@ LayerSpec layer(AttentionShape a, FfnShape f) {
   return l;
 }
 
+// The 2025-2026 presets are their published config.json (the architecture fields, verbatim
+// names and values), read by the same code as a config file, so a preset and its config cannot
+// disagree (tests/capacity/frontier_models_test.cpp holds the figures).
+ModelDesign from_config(const std::string& name, const std::string& source, const char* config) {
+  ModelDesign m = model_from_hf_config(nlohmann::json::parse(config), name);
+  m.name = name;
+  m.source = source;
+  return m;
+}
+
+constexpr const char* kGptOss120b = R"({"model_type": "gpt_oss", "attention_bias": true,
+  "head_dim": 64, "hidden_size": 2880, "intermediate_size": 2880, "max_position_embeddings": 131072,
+  "num_attention_heads": 64, "num_experts_per_tok": 4, "num_hidden_layers": 36,
+  "num_key_value_heads": 8, "num_local_experts": 128, "sliding_window": 128,
+  "tie_word_embeddings": false, "vocab_size": 201088})";
+constexpr const char* kQwen3Next80b = R"({"model_type": "qwen3_next", "decoder_sparse_step": 1,
+  "full_attention_interval": 4, "head_dim": 256, "hidden_size": 2048, "intermediate_size": 5120,
+  "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_num_key_heads": 16,
+  "linear_num_value_heads": 32, "linear_value_head_dim": 128, "max_position_embeddings": 262144,
+  "moe_intermediate_size": 512, "num_attention_heads": 16, "num_experts": 512,
+  "num_experts_per_tok": 10, "num_hidden_layers": 48, "num_key_value_heads": 2,
+  "partial_rotary_factor": 0.25, "shared_expert_intermediate_size": 512,
+  "tie_word_embeddings": false, "torch_dtype": "bfloat16", "vocab_size": 151936})";
+constexpr const char* kDeepSeekV32 = R"({"model_type": "deepseek_v32", "hidden_size": 7168,
+  "intermediate_size": 18432, "moe_intermediate_size": 2048, "num_hidden_layers": 61,
+  "num_attention_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256,
+  "num_experts_per_tok": 8, "first_k_dense_replace": 3, "moe_layer_freq": 1, "q_lora_rank": 1536,
+  "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+  "vocab_size": 129280, "tie_word_embeddings": false, "max_position_embeddings": 163840,
+  "index_head_dim": 128, "index_n_heads": 64, "index_topk": 2048})";
+constexpr const char* kGlm45 = R"({"model_type": "glm4_moe", "attention_bias": true,
+  "head_dim": 128, "hidden_size": 5120, "partial_rotary_factor": 0.5, "intermediate_size": 12288,
+  "max_position_embeddings": 131072, "moe_intermediate_size": 1536, "num_attention_heads": 96,
+  "n_routed_experts": 160, "n_shared_experts": 1, "num_experts_per_tok": 8,
+  "first_k_dense_replace": 3, "num_hidden_layers": 92, "num_key_value_heads": 8,
+  "tie_word_embeddings": false, "use_qk_norm": true, "vocab_size": 151552})";
+constexpr const char* kGemma3_27b = R"({"model_type": "gemma3", "text_config": {
+  "model_type": "gemma3_text", "head_dim": 128, "hidden_size": 5376, "intermediate_size": 21504,
+  "num_attention_heads": 32, "num_hidden_layers": 62, "num_key_value_heads": 16,
+  "sliding_window": 1024}})";
+
+constexpr const char* kMiniMaxM2 = R"({"model_type": "minimax_m2", "hidden_size": 3072,
+  "intermediate_size": 1536, "num_hidden_layers": 62, "num_attention_heads": 48,
+  "num_key_value_heads": 8, "head_dim": 128, "rotary_dim": 64, "num_local_experts": 256,
+  "num_experts_per_tok": 8, "shared_intermediate_size": 0, "use_qk_norm": true,
+  "qk_norm_type": "per_layer", "max_position_embeddings": 196608, "vocab_size": 200064,
+  "attention_bias": false, "tie_word_embeddings": false})";
+
 struct Preset {
   PresetInfo info;
   std::function<ModelDesign()> make;
@@ -84,6 +135,24 @@ const std::vector<Preset>& presets() {
                    std::function<ModelDesign(const std::string&, const std::string&)> f) {
       p.push_back({{name, desc, src}, [=] { return f(name, src); }});
     };
+    add("gpt-oss-120b", "gpt-oss-120b: GQA 64/8 x 64 with sinks, sliding-128 and full layers alternate, 128 experts top-4",
+        "https://huggingface.co/openai/gpt-oss-120b/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kGptOss120b); });
+    add("qwen3-next-80b-a3b", "Qwen3-Next-80B-A3B: 36 Gated DeltaNet + 12 gated GQA layers, 512 experts top-10 + 1 shared",
+        "https://huggingface.co/Qwen/Qwen3-Next-80B-A3B-Instruct/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kQwen3Next80b); });
+    add("deepseek-v3.2", "DeepSeek-V3.2: MLA with the DSA indexer (64 x 128, top-2048 tokens), as V3 otherwise",
+        "https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Exp/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kDeepSeekV32); });
+    add("glm-4.5", "GLM-4.5 355B: GQA 96/8 x 128, q/k norms, half RoPE, 3 dense + 89 MoE layers (160 experts top-8, 1 shared)",
+        "https://huggingface.co/zai-org/GLM-4.5/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kGlm45); });
+    add("gemma-3-27b", "Gemma 3 27B (text): GQA 32/16 x 128, 52 sliding-1024 + 10 global layers",
+        "https://huggingface.co/google/gemma-3-27b-it/blob/main/config.json (+ Gemma3TextConfig defaults)",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kGemma3_27b); });
+    add("minimax-m2", "MiniMax-M2 230B: GQA 48/8 x 128 with per-layer q/k norms, 256 experts top-8",
+        "https://huggingface.co/MiniMaxAI/MiniMax-M2/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kMiniMaxM2); });
     add("deepseek-v3", "DeepSeek-V3 671B: MLA, 3 dense + 58 MoE layers (256 experts, top-8, 1 shared)",
         "deepseek-ai/DeepSeek-V3 config.json; models.json",
         [](const std::string& n, const std::string& s) {

@@ -6,5 +6,6 @@ list(APPEND GMHA_LIB_SOURCES
   src/attention/design_spec.cpp
   src/attention/presets.cpp
   src/attention/hf_config.cpp
+  src/attention/hf_families.cpp
   src/attention/resolve.cpp
 )

@@ -38,6 +38,17 @@ std::string_view variant_label(Variant v) {
   return "?";
 }
 
+std::string_view recurrent_name(RecurrentKind k) {
+  switch (k) {
+    case RecurrentKind::kLightning: return "Lightning";
+    case RecurrentKind::kGatedDeltaNet: return "GatedDeltaNet";
+    case RecurrentKind::kKda: return "KDA";
+    case RecurrentKind::kMamba2: return "Mamba2";
+    case RecurrentKind::kShortConv: return "ShortConv";
+  }
+  return "?";
+}
+
 std::optional<Variant> find_variant(std::string_view name) {
   std::string n(name);
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -57,6 +68,30 @@ namespace {
 void require_positive(int64_t v, const std::string& where, const char* field) {
   if (v <= 0) throw errors::not_positive(where, field, v);
 }
+
+// Shapes of the recurrent mixers other than lightning (docs/capacity.md, "Recurrent mixers").
+void validate_recurrent(const AttentionShape& s, const std::string& where) {
+  require_positive(s.conv_kernel, where, "conv kernel");
+  if (s.recurrent == RecurrentKind::kShortConv) {
+    require_positive(s.inner, where, "conv width");
+    return;
+  }
+  require_positive(s.heads, where, "heads");
+  require_positive(s.head_dim, where, "d_k (head_dim)");
+  require_positive(s.state_value_dim, where, "d_v (state width)");
+  if (s.recurrent == RecurrentKind::kGatedDeltaNet || s.recurrent == RecurrentKind::kMamba2) {
+    require_positive(s.key_heads, where, s.recurrent == RecurrentKind::kMamba2 ? "n_groups" : "key heads");
+    if (s.heads % s.key_heads != 0) {
+      throw InputError(fmt::format("{}: heads ({}) must be divisible by {} ({})", where, s.heads,
+                                   s.recurrent == RecurrentKind::kMamba2 ? "n_groups" : "key heads",
+                                   s.key_heads));
+    }
+  }
+  if (s.recurrent == RecurrentKind::kMamba2 && s.inner != checked_mul(s.heads, s.head_dim, "mamba")) {
+    throw InputError(fmt::format("{}: mamba intermediate width {} is not heads x head_dim ({} x {})",
+                                 where, s.inner, s.heads, s.head_dim));
+  }
+}
 }  // namespace
 
 void validate_shape(const AttentionShape& s, const std::string& where) {
@@ -69,10 +104,15 @@ void validate_shape(const AttentionShape& s, const std::string& where) {
       }
       checked_product({s.d_model, s.d_model, s.d_model, 2}, "fpba parameters (2d^3)");
       break;
+    case Variant::kLinear:
+      if (s.recurrent != RecurrentKind::kLightning) {
+        validate_recurrent(s, where);
+        break;
+      }
+      [[fallthrough]];
     case Variant::kMha:
     case Variant::kMqa:
     case Variant::kGqa:
-    case Variant::kLinear:
       require_positive(s.heads, where, "heads");
       require_positive(s.kv_heads, where, "kv_heads");
       require_positive(s.head_dim, where, "head_dim");
@@ -88,6 +128,10 @@ void validate_shape(const AttentionShape& s, const std::string& where) {
         throw InputError(fmt::format("{}: mqa needs kv_heads = 1 (got {})", where, s.kv_heads));
       }
       if (s.variant == Variant::kLinear) require_positive(s.state_value_dim, where, "state d_v");
+      if (s.v_head_dim < 0) throw errors::not_positive(where, "v_head_dim", s.v_head_dim);
+      if (s.kv_tied && s.v_head_dim > 0 && s.v_head_dim != s.head_dim) {
+        throw InputError(fmt::format("{}: K = V tying needs equal K and V head widths", where));
+      }
       break;
     case Variant::kMla:
       require_positive(s.heads, where, "heads");
@@ -127,7 +171,8 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
     case Variant::kMqa:
     case Variant::kGqa:
       r.frh = s.head_dim;
-      r.vo_rank = s.head_dim;
+      // VO circuit W_V,grp (v x d) with o_proj's head block (d x v): rank <= v.
+      r.vo_rank = s.v_head_dim > 0 ? s.v_head_dim : s.head_dim;
       r.slsd = checked_mul(s.kv_heads, s.head_dim, "slsd");
       r.frh_bound = "h";
       break;
@@ -154,6 +199,24 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
   }
   r.ter = checked_mul(s.heads, r.frh, "ter");
   return r;
+}
+
+std::optional<CapacityRanks> softmax_ranks(const AttentionShape& s) {
+  if (s.variant == Variant::kLinear) return std::nullopt;
+  return capacity_ranks(s);
+}
+
+RecurrentCapacity recurrent_capacity(const AttentionShape& s) {
+  if (s.variant != Variant::kLinear || s.recurrent == RecurrentKind::kShortConv) return {};
+  // Every state-owning head keeps a d_k x d_v matrix written by rank-1 updates k v^T. The keys
+  // span at most (key heads) x d_k directions: GDN's k heads are shared by groups of value heads;
+  // Mamba2's key is B (d_state wide), shared by the heads of one of n_groups groups.
+  const int64_t state = checked_product({s.heads, s.head_dim, s.state_value_dim}, "state capacity");
+  if (s.recurrent == RecurrentKind::kMamba2) {
+    return {state, checked_mul(s.key_heads, s.state_value_dim, "key rank bound")};
+  }
+  const int64_t key_heads = s.recurrent == RecurrentKind::kGatedDeltaNet ? s.key_heads : s.heads;
+  return {state, checked_mul(key_heads, s.head_dim, "key rank bound")};
 }
 
 }  // namespace gmha

@@ -31,15 +31,53 @@ AttentionCounts attention_counts(const AttentionShape& s) {
       n.decode_matmul = checked_add(n.decode_matmul, e, "attention matmul");
     }
   });
-  visit_cache_streams(s, [&](const char*, int64_t width) {
+  visit_cache_streams(s, [&](const char* name, int64_t width) {
     n.cached_elements = checked_add(n.cached_elements, width, "cached elements");
+    if (std::string_view(name) != "v_tied") {
+      n.cached_elements_minimal = checked_add(n.cached_elements_minimal, width, "cached elements");
+    }
   });
   return n;
 }
 
 int64_t linear_state_elements(const AttentionShape& s) {
-  if (s.variant != Variant::kLinear) return 0;
+  if (s.variant != Variant::kLinear || s.recurrent == RecurrentKind::kShortConv) return 0;
   return checked_product({s.heads, s.head_dim, s.state_value_dim}, "linear state");
+}
+
+int64_t conv_state_elements(const AttentionShape& s) {
+  // A causal conv of K taps keeps the previous K - 1 inputs of each channel.
+  const int64_t channels = conv_channels(s);
+  return channels == 0 ? 0 : checked_mul(s.conv_kernel - 1, channels, "conv state");
+}
+
+int64_t conv_channels(const AttentionShape& s) {
+  if (s.variant != Variant::kLinear) return 0;
+  int64_t width = 0;
+  switch (s.recurrent) {
+    case RecurrentKind::kLightning: return 0;
+    case RecurrentKind::kGatedDeltaNet:
+      width = checked_add(checked_product({2, s.key_heads, s.head_dim}, "conv"),
+                          checked_mul(s.heads, s.state_value_dim, "conv"), "conv");
+      break;
+    case RecurrentKind::kKda:
+      width = checked_add(checked_product({2, s.heads, s.head_dim}, "conv"),
+                          checked_mul(s.heads, s.state_value_dim, "conv"), "conv");
+      break;
+    case RecurrentKind::kMamba2:
+      width = checked_add(s.inner, checked_product({2, s.key_heads, s.state_value_dim}, "conv"), "conv");
+      break;
+    case RecurrentKind::kShortConv:
+      width = s.inner;
+      break;
+  }
+  return width;
+}
+
+int64_t index_key_bytes(const AttentionShape& s) {
+  if (s.index_head_dim <= 0) return 0;
+  const int64_t scales = (s.index_head_dim + 127) / 128;
+  return checked_add(s.index_head_dim, checked_mul(4, scales, "index key"), "index key");
 }
 
 DecodeWidths decode_widths(const AttentionShape& s, Convention c) {
@@ -49,7 +87,7 @@ DecodeWidths decode_widths(const AttentionShape& s, Convention c) {
     case Variant::kMha:
     case Variant::kMqa:
     case Variant::kGqa:
-      return {s.heads, s.head_dim, s.head_dim};
+      return {s.heads, s.head_dim, s.v_head_dim > 0 ? s.v_head_dim : s.head_dim};
     case Variant::kMla: {
       // Absorbed form: scores over the latent and the RoPE key, values over the latent.
       const int64_t qk = s.kv_lora_rank + s.qk_rope_dim;

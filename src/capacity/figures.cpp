@@ -20,8 +20,14 @@ int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention 
       // charges min(T, C); both agree at multiples of C.
       if (c == Convention::kStep3Paper) return std::min(context, span.tokens);
       return ((context - 1) % span.tokens) + 1;
+    case SpanKind::kTopK: return std::min(context, span.tokens);
   }
   return context;
+}
+
+int64_t stored_tokens(const AttentionSpan& span, int64_t context, Convention c) {
+  // Top-k selection keeps every token (any may be selected later) and reads k of them.
+  return span.kind == SpanKind::kTopK ? context : effective_tokens(span, context, c);
 }
 
 FfnParams ffn_params(const FfnShape& f, int64_t d) {
@@ -48,13 +54,30 @@ FfnParams ffn_params(const FfnShape& f, int64_t d) {
 
 int64_t decode_attention_flops(const AttentionShape& a, int64_t tokens, Convention c) {
   if (a.variant == Variant::kLinear) {
-    // The Step-3 paper's Tables 2-3 charge 10 x heads x d_k x d_v (the one whole multiple both
-    // its 8K and 32K figures fit; it states no formula): step3-paper does too.
-    const int64_t per_state = c == Convention::kStep3Paper ? 10 : 4;
-    return checked_mul(per_state, linear_state_elements(a), "attention flops");
+    // FLOPs per state element and token (docs/capacity.md, "Recurrent mixers"). Lightning: read
+    // with q and add k^T v, 4; the Step-3 paper's Tables 2-3 charge 10 (the one whole multiple
+    // both its 8K and 32K figures fit; it states no formula): step3-paper does too. Delta rules
+    // (GDN, KDA): decay 1 + S^T k 2 + rank-1 correction 2 + read with q 2 = 7. Mamba2: decay 1 +
+    // dt x B^T 2 + read with C 2 = 5. A causal conv of K taps: 2 x channels x K.
+    int64_t per_state = 0;
+    switch (a.recurrent) {
+      case RecurrentKind::kLightning: per_state = c == Convention::kStep3Paper ? 10 : 4; break;
+      case RecurrentKind::kGatedDeltaNet:
+      case RecurrentKind::kKda: per_state = 7; break;
+      case RecurrentKind::kMamba2: per_state = 5; break;
+      case RecurrentKind::kShortConv: per_state = 0; break;
+    }
+    const int64_t conv = checked_product({2, conv_channels(a), a.conv_kernel}, "conv flops");
+    return checked_add(checked_mul(per_state, linear_state_elements(a), "attention flops"), conv,
+                       "attention flops");
   }
   const DecodeWidths w = decode_widths(a, c);
   return checked_product({2, w.query_heads, tokens, w.qk_width + w.pv_width}, "attention flops");
+}
+
+int64_t indexer_flops(const AttentionShape& a, int64_t context) {
+  if (a.index_head_dim <= 0) return 0;
+  return checked_product({2, a.index_heads, a.index_head_dim, context}, "indexer flops");
 }
 
 int64_t embedding_params(const ModelDesign& m) {
@@ -71,6 +94,43 @@ namespace {
 // Bits -> bytes; exact while bits < 2^53 (all realistic sizes), else rounded.
 double bytes_of_bits(int64_t bits) { return static_cast<double>(bits) / 8.0; }
 
+// Folds layer groups into layer kinds: groups whose layers differ only in their FFN.
+std::vector<LayerKindFigures> layer_kinds(const std::vector<GroupFigures>& groups, const ModelDesign& m) {
+  std::vector<LayerKindFigures> kinds;
+  std::vector<std::vector<int>> members;
+  for (const GroupFigures& g : groups) {
+    size_t k = 0;
+    while (k < kinds.size() && !same_kind(kinds[k].spec, g.spec)) ++k;
+    if (k == kinds.size()) {
+      LayerKindFigures kf;
+      LayerGroup shown{g.spec, {}};
+      shown.spec.ffn = {};  // the kind's label names the mixer and fill rule, not an FFN
+      kf.label = shown.label();
+      kf.spec = g.spec;
+      kf.softmax_ranks = g.softmax_ranks;
+      kf.recurrent = g.recurrent;
+      kf.kv_bytes_per_token_per_layer = g.kv_bytes_per_token_per_layer;
+      kf.kv_bytes_per_token_minimal_per_layer = g.kv_bytes_per_token_minimal_per_layer;
+      kf.index_key_bytes_per_layer = g.index_key_bytes_per_layer;
+      kf.state_bytes_per_layer = g.state_bytes_per_layer;
+      kinds.push_back(kf);
+      members.emplace_back();
+    }
+    kinds[k].layer_count += g.layer_count;
+    kinds[k].kv_bytes += g.kv_bytes;
+    kinds[k].decode_kv_bytes_read += g.decode_kv_bytes_read;
+    // Recover the layer indices of the group to list the kind's layers in order.
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      if (same_layer(m.layers[i], g.spec)) members[k].push_back(static_cast<int>(i));
+    }
+  }
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    std::sort(members[k].begin(), members[k].end());
+    kinds[k].layer_list = LayerGroup{kinds[k].spec, members[k]}.layer_list();
+  }
+  return kinds;
+}
+
 }  // namespace
 
 ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
@@ -86,52 +146,93 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   f.context = o.context;
   f.batch = o.batch;
 
-  int64_t kv_bits_per_token = 0, cache_bits = 0, read_bits = 0;
+  int64_t kv_bits_per_token = 0, kv_bits_minimal = 0, cache_bits = 0, read_bits = 0, state_bits_all = 0;
   std::set<std::string> kv_dtypes;
   for (const LayerGroup& g : m.groups()) {
     const LayerSpec& l = g.spec;
     const AttentionShape& a = l.attention;
+    const MixerKind mixer = mixer_kind(l);
     const int64_t n = static_cast<int64_t>(g.layers.size());
     GroupFigures gf;
     gf.label = g.label();
     gf.layer_list = g.layer_list();
     gf.layer_count = n;
     gf.spec = l;
-    gf.ranks = capacity_ranks(a);
-
-    const AttentionCounts counts = attention_counts(a);
+    gf.owns_cache = owns_cache(l);
+    // A layer without a mixer has no attention weights, cache or FLOPs (only its FFN).
+    const AttentionCounts counts = mixer == MixerKind::kNone ? AttentionCounts{} : attention_counts(a);
+    if (mixer != MixerKind::kNone) {
+      gf.ranks = capacity_ranks(a);
+      gf.softmax_ranks = softmax_ranks(a);
+      gf.recurrent = recurrent_capacity(a);
+    }
     gf.attn_params_per_layer = counts.params;
     gf.kv_elements_per_token_per_layer = counts.cached_elements;
     const int bits = dtype_bits(l.kv_dtype);
-    gf.state_elements_per_layer = linear_state_elements(a);
-    const int64_t token_bits = checked_mul(gf.kv_elements_per_token_per_layer, bits, "kv bits");
-    gf.kv_bytes_per_token_per_layer = bytes_of_bits(token_bits);
-    const int64_t state_bits = checked_mul(gf.state_elements_per_layer, bits, "state bits");
-    if (a.variant != Variant::kLinear) {
+    // Bits one token puts in (or reads from) the cache of one layer: its streams in the KV
+    // dtype plus, for DSA, its index key in fp8 + fp32 scales (8 bits per byte).
+    gf.index_key_bytes_per_layer = mixer == MixerKind::kSoftmax ? index_key_bytes(a) : 0;
+    const int64_t index_bits = checked_mul(gf.index_key_bytes_per_layer, 8, "index bits");
+    const int64_t stream_bits = checked_mul(counts.cached_elements, bits, "kv bits");
+    const int64_t token_bits = checked_add(stream_bits, index_bits, "kv bits");
+    const int64_t minimal_bits = checked_add(
+        checked_mul(counts.cached_elements_minimal, bits, "kv bits"), index_bits, "kv bits");
+    // What the layer itself stores: nothing when it reads an earlier layer's cache.
+    const int64_t own_token_bits = gf.owns_cache ? token_bits : 0;
+    gf.kv_bytes_per_token_per_layer = bytes_of_bits(own_token_bits);
+    gf.kv_bytes_per_token_minimal_per_layer = bytes_of_bits(gf.owns_cache ? minimal_bits : 0);
+    gf.state_elements_per_layer = mixer == MixerKind::kRecurrent ? linear_state_elements(a) : 0;
+    gf.conv_state_elements_per_layer = mixer == MixerKind::kRecurrent ? conv_state_elements(a) : 0;
+    const int64_t state_bits = checked_add(
+        checked_mul(gf.state_elements_per_layer, bits, "state bits"),
+        checked_mul(gf.conv_state_elements_per_layer, dtype_bits(l.conv_dtype), "conv bits"), "state bits");
+    gf.state_bytes_per_layer = bytes_of_bits(state_bits);
+    if (mixer == MixerKind::kSoftmax) {
       gf.effective_tokens = effective_tokens(l.span, o.context, o.convention);
+      gf.stored_tokens = stored_tokens(l.span, o.context, o.convention);
       kv_dtypes.insert(std::string(dtype_name(l.kv_dtype)));
     }
 
-    // Whole cache at T x B: the tokens each layer keeps (its span) plus fixed states.
+    // Whole cache at T x B: the tokens each layer keeps (its fill rule) plus fixed states.
     const int64_t layer_cache_bits =
-        checked_add(checked_mul(gf.effective_tokens, token_bits, "kv cache"), state_bits, "kv cache");
+        checked_add(checked_mul(gf.stored_tokens, own_token_bits, "kv cache"), state_bits, "kv cache");
     const int64_t group_cache_bits = checked_product({layer_cache_bits, n, o.batch}, "kv cache (T x B)");
     gf.kv_bytes = bytes_of_bits(group_cache_bits);
-    // Decode reads every cached token once and reads + writes a linear state (primer §3).
-    const int64_t layer_read_bits = checked_add(checked_mul(gf.effective_tokens, token_bits, "kv read"),
-                                                checked_mul(2, state_bits, "state read"), "kv read");
+    // Decode reads the tokens it attends to (a shared layer reads its source's cache again),
+    // all index keys under top-k selection, and reads + writes a recurrent state (primer §3).
+    int64_t layer_read_bits = checked_mul(2, state_bits, "state read");
+    if (mixer == MixerKind::kSoftmax) {
+      layer_read_bits = checked_add(
+          layer_read_bits,
+          checked_add(checked_mul(gf.effective_tokens, stream_bits, "kv read"),
+                      checked_mul(gf.stored_tokens, index_bits, "index read"), "kv read"),
+          "kv read");
+    }
     gf.decode_kv_bytes_read = bytes_of_bits(checked_mul(layer_read_bits, n, "kv read"));
 
-    // Core attention FLOPs per token (decode_attention_flops), all layers of the group.
-    gf.attn_flops = checked_mul(decode_attention_flops(a, gf.effective_tokens, o.convention), n,
-                                "attention flops");
+    // Core attention FLOPs per token (decode_attention_flops, indexer_flops), all layers.
+    if (mixer != MixerKind::kNone) {
+      const int64_t per_layer =
+          checked_add(decode_attention_flops(a, gf.effective_tokens, o.convention),
+                      mixer == MixerKind::kSoftmax ? indexer_flops(a, gf.stored_tokens) : 0,
+                      "attention flops");
+      gf.attn_flops = checked_mul(per_layer, n, "attention flops");
+    }
     gf.linear_flops = checked_product({2, counts.decode_matmul, n}, "linear flops");
     const FfnParams fp = ffn_params(l.ffn, m.d_model);
     gf.ffn_params_per_layer = fp.total;
     gf.ffn_active_params_per_layer = fp.active;
     gf.ffn_flops = checked_product({2, fp.active_matmul, n}, "ffn flops");
 
-    kv_bits_per_token = checked_add(kv_bits_per_token, checked_mul(token_bits, n, "kv"), "kv");
+    kv_bits_per_token = checked_add(kv_bits_per_token, checked_mul(own_token_bits, n, "kv"), "kv");
+    kv_bits_minimal = checked_add(kv_bits_minimal,
+                                  checked_mul(gf.owns_cache ? minimal_bits : 0, n, "kv"), "kv");
+    if (gf.owns_cache) {
+      f.indexer_bytes_per_token = checked_add(
+          f.indexer_bytes_per_token, checked_mul(gf.index_key_bytes_per_layer, n, "index"), "index");
+      f.cache_owning_layers += n;
+    }
+    state_bits_all = checked_add(state_bits_all, checked_mul(state_bits, n, "state"), "state");
     cache_bits = checked_add(cache_bits, group_cache_bits, "kv cache");
     read_bits = checked_add(read_bits, checked_mul(layer_read_bits, n, "kv read"), "kv read");
     f.attn_flops = checked_add(f.attn_flops, gf.attn_flops, "attention flops");
@@ -143,6 +244,9 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     if (l.ffn.kind != FfnKind::kNone) f.ffn_known = true;
     f.groups.push_back(std::move(gf));
   }
+  f.kv_bytes_per_token_minimal = bytes_of_bits(kv_bits_minimal);
+  f.state_bytes_per_sequence = bytes_of_bits(state_bits_all);
+  f.kinds = layer_kinds(f.groups, m);
   f.kv_bytes_per_token = bytes_of_bits(kv_bits_per_token);
   f.kv_bytes = bytes_of_bits(cache_bits);
   f.decode_kv_bytes_read = bytes_of_bits(read_bits);
@@ -153,7 +257,7 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   // The model's main attention: its first full-span softmax group, else its first softmax group.
   const GroupFigures* main = nullptr;
   for (const auto& g : f.groups) {
-    if (g.spec.attention.variant == Variant::kLinear) continue;
+    if (mixer_kind(g.spec) != MixerKind::kSoftmax) continue;
     if (!main || (main->spec.span.kind != SpanKind::kFull && g.spec.span.kind == SpanKind::kFull)) {
       main = &g;
     }
@@ -164,25 +268,34 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   f.kv_heads = a.kv_heads;
   f.head_dim = a.variant == Variant::kMla ? a.qk_nope_dim + a.qk_rope_dim : a.head_dim;
   f.ranks = main->ranks;
+  f.softmax_ranks = main->softmax_ranks;
 
   std::vector<std::string> kinds;
   std::set<SpanKind> spans;
   for (const auto& l : m.layers) {
-    std::string v(variant_label(l.attention.variant));
+    const MixerKind mk = mixer_kind(l);
+    if (mk == MixerKind::kNone) continue;
+    std::string v = mk == MixerKind::kRecurrent && l.attention.recurrent != RecurrentKind::kLightning
+                        ? std::string(recurrent_name(l.attention.recurrent))
+                        : std::string(variant_label(l.attention.variant));
     if (std::find(kinds.begin(), kinds.end(), v) == kinds.end()) kinds.push_back(v);
-    if (l.attention.variant != Variant::kLinear) spans.insert(l.span.kind);
+    if (mk == MixerKind::kSoftmax) spans.insert(l.span.kind);
   }
+  if (kinds.empty()) kinds.push_back("none");
   f.variant = kinds.front();
   for (size_t i = 1; i < kinds.size(); ++i) f.variant += "+" + kinds[i];
   if (kinds.size() > 1 || spans.size() > 1) {
     std::string s;
     if (spans.count(SpanKind::kChunked)) s += "+chunked";
     if (spans.count(SpanKind::kSlidingWindow)) s += "+sliding";
+    if (spans.count(SpanKind::kTopK)) s += "+top-k";
     f.variant = "hybrid(" + f.variant + (spans.size() > 1 ? s : "") + ")";
   } else if (spans.count(SpanKind::kSlidingWindow)) {
     f.variant += " (sliding)";
   } else if (spans.count(SpanKind::kChunked)) {
     f.variant += " (chunked)";
+  } else if (spans.count(SpanKind::kTopK)) {
+    f.variant += " (top-k)";
   }
 
   // Embeddings (input and, unless tied, output) and the two RMSNorms per layer plus the final one.
@@ -192,12 +305,19 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
                                checked_add(f.embedding_params, norms, "params"), "params");
   f.active_params = checked_add(checked_add(f.attn_params, f.active_params, "params"),
                                 checked_add(f.embedding_params, norms, "params"), "params");
+  // The input embedding is a row lookup (no FLOPs per token); the output head is a matmul.
+  const int64_t input_embedding = m.vocab_size > 0 ? checked_mul(m.vocab_size, m.d_model, "embeddings") : 0;
+  f.active_params_excl_input_embedding = f.active_params - input_embedding;
+  f.active_params_excl_embeddings = f.active_params - f.embedding_params;
+  f.max_context = m.max_context;
+  f.beyond_max_context = m.max_context > 0 && o.context > m.max_context;
   return f;
 }
 
 void apply_step3_paper_precision(ModelDesign& m) {
   bool hybrid = m.is_hybrid();
   for (auto& l : m.layers) {
+    if (mixer_kind(l) == MixerKind::kNone) continue;
     if (l.attention.variant == Variant::kLinear) {
       l.kv_dtype = DType::kF32;
     } else if (hybrid && l.span.kind == SpanKind::kFull) {

@@ -21,8 +21,50 @@ std::string span_name(SpanKind k) {
     case SpanKind::kFull: return "full";
     case SpanKind::kSlidingWindow: return "sliding_window";
     case SpanKind::kChunked: return "chunked";
+    case SpanKind::kTopK: return "top_k";
   }
   return "?";
+}
+std::string mixer_name(const LayerSpec& l) {
+  switch (mixer_kind(l)) {
+    case MixerKind::kNone: return "none";
+    case MixerKind::kRecurrent: return std::string(recurrent_name(l.attention.recurrent));
+    case MixerKind::kSoftmax: return std::string(variant_name(l.attention.variant));
+  }
+  return "?";
+}
+// FRH/SLSD/TER are "n/a" for recurrent layers: JSON null, never 0 (frontier of docs/capacity.md).
+json rank_or_null(const std::optional<CapacityRanks>& r, int64_t CapacityRanks::*field) {
+  return r ? json((*r).*field) : json(nullptr);
+}
+// One layer kind's geometry: the fields its mixer uses, by their config names.
+json geometry(const LayerSpec& l) {
+  const AttentionShape& a = l.attention;
+  json g = json::object();
+  switch (mixer_kind(l)) {
+    case MixerKind::kNone: return g;
+    case MixerKind::kRecurrent:
+      g = {{"heads", a.heads}, {"key_heads", a.key_heads}, {"d_k", a.head_dim},
+           {"d_v", a.state_value_dim}, {"conv_kernel", a.conv_kernel}, {"inner", a.inner}};
+      return g;
+    case MixerKind::kSoftmax: break;
+  }
+  g = {{"heads", a.heads}, {"kv_heads", a.kv_heads}, {"head_dim", a.head_dim},
+       {"v_head_dim", a.v_head_dim > 0 ? a.v_head_dim : a.head_dim}, {"rotary_dim", a.rotary_dim},
+       {"kv_tied", a.kv_tied}, {"sinks", a.sinks}, {"qk_norm", a.qk_norm},
+       {"output_gate", a.gate == OutputGate::kNone ? "none"
+                       : a.gate == OutputGate::kElementwise ? "elementwise" : "headwise"}};
+  if (a.variant == Variant::kMla) {
+    g["kv_lora_rank"] = a.kv_lora_rank;
+    g["q_lora_rank"] = a.q_lora_rank;
+    g["qk_nope_head_dim"] = a.qk_nope_dim;
+    g["qk_rope_head_dim"] = a.qk_rope_dim;
+  }
+  if (a.index_head_dim > 0) {
+    g["index_n_heads"] = a.index_heads;
+    g["index_head_dim"] = a.index_head_dim;
+  }
+  return g;
 }
 }  // namespace
 
@@ -66,6 +108,15 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
       {"embedding_params", f.embedding_params},
       {"total_params", f.ffn_known ? json(f.total_params) : json(nullptr)},
       {"active_params", f.ffn_known ? json(f.active_params) : json(nullptr)},
+      {"active_params_excl_input_embedding",
+       f.ffn_known ? json(f.active_params_excl_input_embedding) : json(nullptr)},
+      {"active_params_excl_embeddings", f.ffn_known ? json(f.active_params_excl_embeddings) : json(nullptr)},
+      {"kv_bytes_per_token_minimal", exact(f.kv_bytes_per_token_minimal)},
+      {"indexer_bytes_per_token", f.indexer_bytes_per_token},
+      {"state_bytes_per_sequence", exact(f.state_bytes_per_sequence)},
+      {"cache_owning_layers", f.cache_owning_layers},
+      {"max_context", f.max_context > 0 ? json(f.max_context) : json(nullptr)},
+      {"beyond_max_context", f.beyond_max_context},
   };
   json groups = json::array();
   for (const auto& g : f.groups) {
@@ -81,14 +132,20 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
         {"kv_dtype", std::string(dtype_name(g.spec.kv_dtype))},
         {"heads", a.heads},
         {"kv_heads", a.kv_heads},
-        {"frh", g.ranks.frh},
-        {"slsd", g.ranks.slsd},
-        {"ter", g.ranks.ter},
+        {"mixer", mixer_name(g.spec)},
+        {"kv_source", g.spec.kv_source >= 0 ? json(g.spec.kv_source) : json(nullptr)},
+        {"frh", rank_or_null(g.softmax_ranks, &CapacityRanks::frh)},
+        {"slsd", rank_or_null(g.softmax_ranks, &CapacityRanks::slsd)},
+        {"ter", rank_or_null(g.softmax_ranks, &CapacityRanks::ter)},
         {"attn_params_per_layer", g.attn_params_per_layer},
         {"ffn_params_per_layer", g.ffn_params_per_layer},
         {"kv_elements_per_token_per_layer", g.kv_elements_per_token_per_layer},
         {"kv_bytes_per_token_per_layer", exact(g.kv_bytes_per_token_per_layer)},
         {"state_elements_per_layer", g.state_elements_per_layer},
+        {"conv_state_elements_per_layer", g.conv_state_elements_per_layer},
+        {"state_bytes_per_layer", exact(g.state_bytes_per_layer)},
+        {"index_key_bytes_per_layer", g.index_key_bytes_per_layer},
+        {"stored_tokens", g.stored_tokens},
         {"effective_tokens", g.effective_tokens},
         {"kv_bytes", exact(g.kv_bytes)},
         {"decode_kv_bytes_read", exact(g.decode_kv_bytes_read)},
@@ -99,6 +156,32 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
     groups.push_back(gj);
   }
   j["groups"] = groups;
+  json kinds = json::array();
+  for (const auto& k : f.kinds) {
+    kinds.push_back({
+        {"label", k.label},
+        {"layers", k.layer_list},
+        {"layer_count", k.layer_count},
+        {"mixer", mixer_name(k.spec)},
+        {"geometry", geometry(k.spec)},
+        {"fill", span_name(k.spec.span.kind)},
+        {"fill_tokens", k.spec.span.tokens},
+        {"kv_source", k.spec.kv_source >= 0 ? json(k.spec.kv_source) : json(nullptr)},
+        {"kv_dtype", std::string(dtype_name(k.spec.kv_dtype))},
+        {"frh", rank_or_null(k.softmax_ranks, &CapacityRanks::frh)},
+        {"slsd", rank_or_null(k.softmax_ranks, &CapacityRanks::slsd)},
+        {"ter", rank_or_null(k.softmax_ranks, &CapacityRanks::ter)},
+        {"state_capacity", k.recurrent.state_capacity > 0 ? json(k.recurrent.state_capacity) : json(nullptr)},
+        {"key_rank_bound", k.recurrent.key_rank_bound > 0 ? json(k.recurrent.key_rank_bound) : json(nullptr)},
+        {"kv_bytes_per_token_per_layer", exact(k.kv_bytes_per_token_per_layer)},
+        {"kv_bytes_per_token_minimal_per_layer", exact(k.kv_bytes_per_token_minimal_per_layer)},
+        {"index_key_bytes_per_layer", k.index_key_bytes_per_layer},
+        {"state_bytes_per_layer", exact(k.state_bytes_per_layer)},
+        {"kv_bytes", exact(k.kv_bytes)},
+        {"decode_kv_bytes_read", exact(k.decode_kv_bytes_read)},
+    });
+  }
+  j["layer_kinds"] = kinds;
   if (cost) {
     json cj = json::object();
     for (const auto& cc : cost->cards) {

@@ -20,6 +20,41 @@ std::string context_label(int64_t t) {
 std::string params_or_dash(const ModelFigures& f, int64_t v) { return f.ffn_known ? format_count(v) : "-"; }
 }  // namespace
 
+std::string kind_geometry(const LayerSpec& l) {
+  const AttentionShape& a = l.attention;
+  switch (mixer_kind(l)) {
+    case MixerKind::kNone: return "-";
+    case MixerKind::kRecurrent:
+      if (a.recurrent == RecurrentKind::kShortConv) return fmt::format("conv {}x{}", a.inner, a.conv_kernel);
+      return fmt::format("{}h x {}x{}{}", a.heads, a.head_dim, a.state_value_dim,
+                         a.key_heads > 0 ? fmt::format(" ({} key)", a.key_heads) : "");
+    case MixerKind::kSoftmax: break;
+  }
+  if (a.variant == Variant::kMla) {
+    return fmt::format("{}h, C {} + rope {}{}", a.heads, a.kv_lora_rank, a.qk_rope_dim,
+                       a.index_head_dim > 0 ? fmt::format(", indexer {}x{}", a.index_heads, a.index_head_dim) : "");
+  }
+  std::string g = fmt::format("{}/{} x {}", a.heads, a.kv_heads, a.head_dim);
+  if (a.v_head_dim > 0 && a.v_head_dim != a.head_dim) g += fmt::format("/{}", a.v_head_dim);
+  if (a.kv_tied) g += ", K=V";
+  if (a.sinks) g += ", sinks";
+  if (a.gate != OutputGate::kNone) g += ", gated";
+  return g;
+}
+
+std::string kind_fill(const LayerSpec& l) {
+  if (mixer_kind(l) != MixerKind::kSoftmax) return "-";
+  std::string s;
+  switch (l.span.kind) {
+    case SpanKind::kFull: s = "full"; break;
+    case SpanKind::kSlidingWindow: s = fmt::format("window {}", l.span.tokens); break;
+    case SpanKind::kChunked: s = fmt::format("chunk {}", l.span.tokens); break;
+    case SpanKind::kTopK: s = fmt::format("top-{}", l.span.tokens); break;
+  }
+  if (l.kv_source >= 0) s += fmt::format(", cache of {}", l.kv_source);
+  return s;
+}
+
 Table capacity_table(const std::vector<CompareRow>& rows) {
   Table t;
   t.title = "Capacity (per layer of the main attention; KV per token over all layers)";
@@ -56,25 +91,28 @@ Table decode_table(const std::vector<CompareRow>& rows) {
   return t;
 }
 
+// One line per layer kind (mixer, fill rule, cache source; the FFN aside) of each hybrid model.
 Table groups_table(const std::vector<CompareRow>& rows) {
   Table t;
-  t.title = "Layer groups of hybrid models (at each context)";
-  t.columns = {{"model", Align::kLeft}, {"group", Align::kLeft}, {"layers", Align::kLeft},
-               {"count"}, {"kv dtype"}, {"KV/token/layer"}, {"state/layer"}, {"tokens read"},
-               {"KV read/token"}, {"attn FLOPs"}};
+  t.title = "Layer kinds of hybrid models (at each context)";
+  t.columns = {{"model", Align::kLeft}, {"kind", Align::kLeft}, {"layers", Align::kLeft},
+               {"count"}, {"geometry", Align::kLeft}, {"fill", Align::kLeft}, {"kv dtype"},
+               {"KV/token/layer"}, {"state/layer"}, {"FRH/SLSD/TER", Align::kLeft},
+               {"KV cache (T x B)"}, {"KV read/token"}};
   std::set<std::pair<std::string, int64_t>> seen;
   for (const auto& r : rows) {
     const ModelFigures& f = r.figures;
-    if (f.groups.size() < 2 || !seen.insert({f.model, f.context}).second) continue;
-    for (const auto& g : f.groups) {
-      const double state_bytes = static_cast<double>(g.state_elements_per_layer) *
-                                 dtype_bits(g.spec.kv_dtype) / 8.0;
-      t.add_row({f.model + " @" + context_label(f.context), g.label, g.layer_list,
-                 std::to_string(g.layer_count), std::string(dtype_name(g.spec.kv_dtype)),
-                 format_bytes(g.kv_bytes_per_token_per_layer),
-                 g.state_elements_per_layer ? format_bytes(state_bytes) : "-",
-                 std::to_string(g.effective_tokens), format_bytes(g.decode_kv_bytes_read),
-                 format_flops(static_cast<double>(g.attn_flops))});
+    if (f.kinds.size() < 2 || !seen.insert({f.model, f.context}).second) continue;
+    for (const auto& k : f.kinds) {
+      t.add_row({f.model + " @" + context_label(f.context), k.label, k.layer_list,
+                 std::to_string(k.layer_count), kind_geometry(k.spec), kind_fill(k.spec),
+                 std::string(dtype_name(k.spec.kv_dtype)),
+                 k.kv_bytes_per_token_per_layer > 0 ? format_bytes(k.kv_bytes_per_token_per_layer) : "-",
+                 k.state_bytes_per_layer > 0 ? format_bytes(k.state_bytes_per_layer) : "-",
+                 k.softmax_ranks ? fmt::format("{}/{}/{}", k.softmax_ranks->frh, k.softmax_ranks->slsd,
+                                               k.softmax_ranks->ter)
+                                 : "n/a",
+                 format_bytes(k.kv_bytes), format_bytes(k.decode_kv_bytes_read)});
     }
   }
   return t;

@@ -20,6 +20,9 @@ report::Table capacity_table(const std::vector<CompareRow>& rows);
 report::Table decode_table(const std::vector<CompareRow>& rows);
 /// Layer groups of hybrid models (empty table when there are none).
 report::Table groups_table(const std::vector<CompareRow>& rows);
+/// A layer kind's geometry ("64/8 x 64, sinks", "32h x 128x128 (16 key)") and fill rule.
+std::string kind_geometry(const LayerSpec& l);
+std::string kind_fill(const LayerSpec& l);
 /// Per (model, context, card): attention / FFN / total cost and bound, then the AFD total.
 report::Table cost_table(const std::vector<CompareRow>& rows);
 /// One flat row per (model, context) with exact values (CSV).

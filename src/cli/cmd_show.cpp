@@ -2,6 +2,8 @@
 // with its numbers filled in, next to the MFA paper's closed form.
 #include <fmt/format.h>
 
+#include "cli/capacity_tables.hpp"
+
 #include "cli/commands.hpp"
 #include "cli/model_args.hpp"
 #include "cli/output.hpp"
@@ -53,11 +55,31 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
   s += fmt::format("d = {}, layers = {}, vocab = {}, context T = {}, convention {}\n", m.d_model,
                    m.layers.size(), m.vocab_size ? std::to_string(m.vocab_size) : "unknown",
                    context, convention_name(conv));
+  // The per-layer-kind table: one line per mixer, fill rule and cache source.
+  s += fmt::format("\nlayer kinds at T = {} ({} cache-owning layers; KV/token {} B, minimal {} B, "
+                   "index keys {} B; state per sequence {} B{}):\n", context, f.cache_owning_layers,
+                   report::format_exact(f.kv_bytes_per_token), report::format_exact(f.kv_bytes_per_token_minimal),
+                   f.indexer_bytes_per_token, report::format_exact(f.state_bytes_per_sequence),
+                   f.beyond_max_context ? fmt::format("; T is beyond max_position_embeddings {}", f.max_context) : "");
+  s += fmt::format("  {:<34} {:<14} {:>5}  {:<34} {:<16} {:>14} {:>14} {:<16}\n", "kind", "layers", "count",
+                   "geometry", "fill", "KV/token/layer", "state/layer", "FRH/SLSD/TER");
+  for (const auto& k : f.kinds) {
+    s += fmt::format("  {:<34} {:<14} {:>5}  {:<34} {:<16} {:>14} {:>14} {:<16}\n", k.label, k.layer_list,
+                     k.layer_count, kind_geometry(k.spec), kind_fill(k.spec),
+                     report::format_exact(k.kv_bytes_per_token_per_layer),
+                     report::format_exact(k.state_bytes_per_layer),
+                     k.softmax_ranks ? fmt::format("{}/{}/{}", k.softmax_ranks->frh, k.softmax_ranks->slsd,
+                                                   k.softmax_ranks->ter)
+                                     : "n/a");
+  }
   int gi = 0;
   for (const auto& g : f.groups) {
     const AttentionShape& a = g.spec.attention;
     s += fmt::format("\n## group {}: {} — layers {} ({} layers), KV dtype {}\n", ++gi, g.label,
                      g.layer_list, g.layer_count, dtype_name(g.spec.kv_dtype));
+    if (!g.spec.has_mixer) {
+      s += "no token mixer: no attention weights, cache or attention FLOPs\n";
+    } else {
     s += "weights per layer ([out, in]):\n";
     int64_t matrices = 0;
     for (const auto& w : attention_weights(a)) {
@@ -90,14 +112,23 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
       s += fmt::format("tokens read at T = {}: {}\n", context, g.effective_tokens);
       s += fmt::format("attention FLOPs/token = 2 * heads * T_eff * (qk + pv) * layers = 2 * {} * {} * ({} + {}) * {} = {}\n",
                        w.query_heads, g.effective_tokens, w.qk_width, w.pv_width, g.layer_count, g.attn_flops);
-      s += fmt::format("KV bytes read/token = T_eff * {} B * layers = {} * {} * {} = {}\n",
-                       report::format_exact(g.kv_bytes_per_token_per_layer), g.effective_tokens,
-                       report::format_exact(g.kv_bytes_per_token_per_layer), g.layer_count,
-                       report::format_exact(g.decode_kv_bytes_read));
+      if (g.index_key_bytes_per_layer > 0) {
+        // Top-k selection: the selected tokens' cache rows plus every token's index key.
+        s += fmt::format("KV bytes read/token = (T_eff * {} B + T * {} B index key) * layers = {}\n",
+                         report::format_exact(g.kv_bytes_per_token_per_layer -
+                                              static_cast<double>(g.index_key_bytes_per_layer)),
+                         g.index_key_bytes_per_layer, report::format_exact(g.decode_kv_bytes_read));
+      } else {
+        s += fmt::format("KV bytes read/token = T_eff * {} B * layers = {} * {} * {} = {}\n",
+                         report::format_exact(g.kv_bytes_per_token_per_layer), g.effective_tokens,
+                         report::format_exact(g.kv_bytes_per_token_per_layer), g.layer_count,
+                         report::format_exact(g.decode_kv_bytes_read));
+      }
     }
     s += fmt::format("linear FLOPs/token = 2 * {} matrix weights * {} layers = {}{}\n", matrices,
                      g.layer_count, g.linear_flops,
                      a.variant == Variant::kMfaKr ? " (kr_n absorbed into o_proj)" : "");
+    }
     const FfnShape& ffn = g.spec.ffn;
     if (ffn.kind == FfnKind::kDense) {
       s += fmt::format("FFN (dense GLU): 2 * 3 * d * I * layers = 2 * 3 * {} * {} * {} = {}\n",

@@ -5,4 +5,6 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/step3_paper_table_test.cpp
   capacity/sweep_test.cpp
   capacity/fit_test.cpp
+  capacity/frontier_models_test.cpp
+  capacity/layer_model_test.cpp
 )

@@ -1,6 +1,12 @@
 #pragma once
-// A model is a stack of layers; each layer has an attention shape, a span (full, sliding window,
-// chunked), a KV dtype and an FFN. Identical layers are reported together as layer groups.
+// A model is a stack of layers (docs/capacity.md, "Layer kinds"). Each layer has
+// - a mixer: softmax attention with its own geometry (AttentionShape), a recurrent mixer with a
+//   fixed per-sequence state (Variant::kLinear + RecurrentKind), or none (has_mixer = false);
+// - a fill rule (AttentionSpan): full, sliding window W, chunk C, or top-k selection;
+// - a cache source: its own, or the cache of an earlier layer (cross-layer sharing);
+// - a KV (or state) dtype and an FFN.
+// Identical layers are reported together as layer groups; groups with the same mixer, fill rule
+// and cache source (FFN aside) form a layer kind.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,13 +16,14 @@
 
 namespace gmha {
 
-enum class SpanKind { kFull, kSlidingWindow, kChunked };
+enum class SpanKind { kFull, kSlidingWindow, kChunked, kTopK };
 
-/// How many past tokens a layer attends to. Primer §2: a sliding window W reads min(T, W); a
-/// chunk C reads ((T-1) mod C) + 1 (exact) or min(T, C) (step3-paper convention).
+/// Which past tokens a layer keeps and reads. Primer §2: a sliding window W keeps and reads
+/// min(T, W); a chunk C reads ((T-1) mod C) + 1 (exact) or min(T, C) (step3-paper convention);
+/// top-k selection (DSA `index_topk`) keeps all T tokens and reads min(T, k) of them.
 struct AttentionSpan {
   SpanKind kind = SpanKind::kFull;
-  int64_t tokens = 0;  // W or C; 0 for full
+  int64_t tokens = 0;  // W, C or k; 0 for full
   bool operator==(const AttentionSpan&) const = default;
 };
 
@@ -41,7 +48,18 @@ struct LayerSpec {
   DType kv_dtype = DType::kBF16;
   FfnShape ffn;
   bool rope = true;  // false on NoPE layers (Llama 4 global layers); informational
+  bool has_mixer = true;  // false: no token mixer at all (Nemotron-H MLP-only blocks)
+  int kv_source = -1;     // -1: own cache; j: reads layer j's cache and stores none (CLA, Gemma 3n)
+  DType conv_dtype = DType::kBF16;  // recurrent layers' convolution state (the model dtype)
+  bool operator==(const LayerSpec&) const = default;
 };
+
+enum class MixerKind { kSoftmax, kRecurrent, kNone };
+MixerKind mixer_kind(const LayerSpec& l);
+/// True when the layer keeps a per-token cache of its own (a softmax layer not reading another's).
+bool owns_cache(const LayerSpec& l);
+/// The same layer kind: mixer, fill rule, cache source and dtypes equal; the FFN may differ.
+bool same_kind(const LayerSpec& a, const LayerSpec& b);
 
 bool same_layer(const LayerSpec& a, const LayerSpec& b);
 
@@ -61,6 +79,7 @@ struct ModelDesign {
   int64_t vocab_size = 0;          // 0 when unknown; embeddings then not counted
   bool tied_embeddings = false;
   std::vector<LayerSpec> layers;  // one per layer, in order
+  int64_t max_context = 0;        // max_position_embeddings; 0 when unknown
 
   /// Layers grouped by identical spec, ordered by first layer.
   std::vector<LayerGroup> groups() const;

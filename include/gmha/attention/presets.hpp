@@ -1,5 +1,5 @@
 #pragma once
-// Built-in model presets with their sources (../shared/docs/models.json, Hugging Face configs).
+// Built-in model presets, each with its source (the published Hugging Face config it follows).
 #include <string>
 #include <string_view>
 #include <vector>

@@ -18,6 +18,21 @@ std::string_view variant_label(Variant v);
 /// Parses a variant name (case-insensitive; mfa_kr and mfakr accepted), nullopt when unknown.
 std::optional<Variant> find_variant(std::string_view name);
 
+/// The recurrent mixer a `Variant::kLinear` layer runs (docs/capacity.md, "Recurrent mixers").
+/// Each keeps a fixed state per sequence instead of a per-token cache.
+enum class RecurrentKind {
+  kLightning,      // MiniMax lightning attention: per head a d_k x d_v state
+  kGatedDeltaNet,  // Qwen3-Next / Qwen3.5: value heads x d_k x d_v state + a causal conv state
+  kKda,            // Kimi Delta Attention: heads x d_k x d_v state (fp32) + q/k/v conv states
+  kMamba2,         // Mamba2 SSD: heads x head_dim x d_state state + a conv state
+  kShortConv,      // LFM2 gated short convolution: only a conv state of (L - 1) x d
+};
+std::string_view recurrent_name(RecurrentKind k);
+
+/// A softmax layer's output gate: none; element-wise (q_proj also emits a gate of n*h, Qwen3-Next
+/// `attn_output_gate`); head-wise (one gate per head from g_proj [n, d], Step-3.5).
+enum class OutputGate { kNone, kElementwise, kHeadwise };
+
 /// Shape of one attention layer. Fields not used by a variant stay 0.
 struct AttentionShape {
   Variant variant = Variant::kGqa;
@@ -37,13 +52,38 @@ struct AttentionShape {
   int64_t state_value_dim = 0;
   bool qkv_bias = false;  // Qwen2-style biases on q/k/v projections
   bool output_gate = false;  // linear attention with an output gate (MiniMax lightning)
+
+  // --- per-layer geometry and extras of softmax layers (docs/capacity.md, "Layer kinds") ---
+  // GQA family: v_head_dim > 0 is a V head width different from the K head (MiMo-V2 192/128);
+  // 0 means V = head_dim. (MLA uses v_head_dim as before.)
+  int64_t rotary_dim = 0;   // dims of each head that RoPE rotates; 0 = all (informational)
+  bool kv_tied = false;     // K = V (m_kv = 1): no v_proj; engines still allocate V (see cache)
+  bool o_bias = false;      // bias on o_proj (gpt-oss attention_bias)
+  bool sinks = false;       // one learned sink logit per query head (gpt-oss); no cache
+  bool qk_norm = false;     // RMSNorm over each q and k head: q_norm, k_norm [head_dim]
+  bool qk_norm_per_layer = false;  // ...over all heads at once instead: q_norm [n*h], k_norm [g*h]
+                                   // (MiniMax-M2 qk_norm_type "per_layer", OLMo 2)
+  OutputGate gate = OutputGate::kNone;
+  // DSA lightning indexer (DeepSeek-V3.2): H_I heads of width d_I reading one cached index key
+  // of d_I per token (stored fp8 + an fp32 scale per 128 elements, whatever the KV dtype).
+  int64_t index_heads = 0;
+  int64_t index_head_dim = 0;
+
+  // --- recurrent mixers (variant kLinear) ---
+  RecurrentKind recurrent = RecurrentKind::kLightning;
+  int64_t key_heads = 0;    // GDN: linear_num_key_heads (q/k heads; heads = value heads); Mamba2: n_groups
+  int64_t conv_kernel = 0;  // causal conv width K (GDN, KDA, Mamba2) or L_cache (short conv)
+  int64_t inner = 0;        // Mamba2: intermediate width (heads * head_dim); short conv: d
+
+  bool operator==(const AttentionShape&) const = default;
 };
 
 /// Throws InputError (naming `where` and the field) when the shape is impossible: a size zero or
 /// negative, heads not divisible by kv_heads, MLA/MFA fields missing.
 void validate_shape(const AttentionShape& s, const std::string& where);
 
-/// FRH, SLSD, TER of a layer (primer §1 and §4 nominal ranks). Linear attention has none (0).
+/// FRH, SLSD, TER of a layer (primer §1 and §4 nominal ranks). Linear attention has none (0):
+/// callers that report them use `softmax_ranks`, which says "n/a" for recurrent layers.
 struct CapacityRanks {
   int64_t frh = 0;        // nominal rank of one head's QK circuit W_Q,i W_K,iᵀ
   int64_t slsd = 0;
@@ -52,5 +92,15 @@ struct CapacityRanks {
   int64_t vo_rank = 0;    // nominal rank of one head's VO circuit W_V,i W_O,i (the audit's bound)
 };
 CapacityRanks capacity_ranks(const AttentionShape& s);
+/// capacity_ranks for softmax layers; nullopt (reported "n/a", never 0) for recurrent ones.
+std::optional<CapacityRanks> softmax_ranks(const AttentionShape& s);
+
+/// What a recurrent layer can hold instead (frontier §3): the state capacity H·d_k·d_v and the
+/// key rank bound H·d_k (H the heads that own a state). Zero for softmax layers.
+struct RecurrentCapacity {
+  int64_t state_capacity = 0;
+  int64_t key_rank_bound = 0;
+};
+RecurrentCapacity recurrent_capacity(const AttentionShape& s);
 
 }  // namespace gmha

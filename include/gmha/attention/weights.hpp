@@ -30,8 +30,19 @@ struct CacheStream {
 std::vector<WeightTensor> attention_weights(const AttentionShape& s);
 /// The vectors cached per token by one layer (empty for linear attention, which keeps a state).
 std::vector<CacheStream> cache_streams(const AttentionShape& s);
-/// Fixed recurrent state of a linear-attention layer in elements (heads * d_k * d_v); 0 otherwise.
+/// Fixed recurrent state of a linear-attention layer in elements (heads * d_k * d_v; Mamba2
+/// heads * head_dim * d_state; short conv none); 0 for softmax layers. Kept in the layer's KV dtype.
 int64_t linear_state_elements(const AttentionShape& s);
+/// Causal-convolution state of a recurrent layer in elements: (K - 1) x the convolved width
+/// (GDN 2·H_k·d_k + H_v·d_v; KDA 2·H·d_k + H·d_v; Mamba2 I + 2·G·N; short conv d). Kept in the
+/// model dtype (LayerSpec::conv_dtype). 0 for softmax layers and lightning attention.
+int64_t conv_state_elements(const AttentionShape& s);
+/// Channels the causal conv of a recurrent layer filters (the widths above); 0 without a conv.
+int64_t conv_channels(const AttentionShape& s);
+/// Bytes of one DSA index key per token and layer: d_I fp8 values plus one fp32 scale per 128
+/// (ceil), whatever the KV dtype: 132 for d_I = 128 (vLLM DeepseekV32IndexerCache). 0 without an
+/// indexer.
+int64_t index_key_bytes(const AttentionShape& s);
 
 /// The one enumeration of a layer's weights (primer §2 as docs/capacity.md derives it): calls
 /// `visit(name, rows, cols, is_matrix)` for each tensor in Hugging Face order. Allocation-free,
@@ -47,7 +58,8 @@ void visit_cache_streams(const AttentionShape& s, Visit&& visit);
 struct AttentionCounts {
   int64_t params = 0;           // every weight element: matrices, norms, biases
   int64_t decode_matmul = 0;    // matrix elements applied once per decoded token (2 FLOPs each)
-  int64_t cached_elements = 0;  // elements cached per token (0 for linear attention)
+  int64_t cached_elements = 0;  // elements cached per token as engines allocate (0 for linear)
+  int64_t cached_elements_minimal = 0;  // the architectural minimum: a tied V is not stored again
 };
 /// Allocation-free. MFA-KR's kr_n is absorbed into o_proj at decode (v = (I + diag(a)N)k is
 /// linear in k), so it counts as a parameter but costs no FLOPs per token.
@@ -66,6 +78,83 @@ DecodeWidths decode_widths(const AttentionShape& s, Convention c);
 
 // --- the enumerations ------------------------------------------------------------------------
 
+/// Weights of a recurrent mixer (docs/capacity.md, "Recurrent mixers"), as the Hugging Face
+/// modules name them. `mat(name, rows, cols)` and `vec(name, n)` as in visit_attention_weights.
+template <class Mat, class Vec>
+void visit_recurrent_weights(const AttentionShape& s, Mat&& mat, Vec&& vec) {
+  const int64_t d = s.d_model;
+  auto mul = [](int64_t a, int64_t b) { return checked_mul(a, b, "weight shape"); };
+  auto add = [](int64_t a, int64_t b) { return checked_add(a, b, "weight shape"); };
+  switch (s.recurrent) {
+    case RecurrentKind::kLightning: {
+      // Lightning attention (MiniMax): fused qkv_proj, output gate, out_proj, per-head norm.
+      const int64_t inner = mul(s.heads, s.head_dim);
+      mat("qkv_proj", mul(3, inner), d);
+      if (s.output_gate) mat("output_gate", inner, d);
+      mat("out_proj", d, inner);
+      vec("norm", inner);
+      break;
+    }
+    case RecurrentKind::kGatedDeltaNet: {
+      // Qwen3-Next: q, k (H_k x d_k each), v and the gate z (H_v x d_v each) from in_proj_qkvz;
+      // beta and alpha (one per value head) from in_proj_ba; a depthwise conv over q, k, v.
+      const int64_t qk = mul(s.key_heads, s.head_dim), vz = mul(s.heads, s.state_value_dim);
+      const int64_t conv_dim = add(mul(2, qk), vz);
+      mat("in_proj_qkvz", add(mul(2, qk), mul(2, vz)), d);
+      mat("in_proj_ba", mul(2, s.heads), d);
+      vec("conv1d", mul(conv_dim, s.conv_kernel));
+      vec("dt_bias", s.heads);
+      vec("A_log", s.heads);
+      vec("norm", s.state_value_dim);
+      mat("out_proj", d, vz);
+      break;
+    }
+    case RecurrentKind::kKda: {
+      // Kimi Delta Attention: q, k, v projections each with a short conv; a low-rank per-channel
+      // decay (f_a, f_b) and output gate (g_a, g_b) through a d_v bottleneck; beta per head.
+      const int64_t qk = mul(s.heads, s.head_dim), v = mul(s.heads, s.state_value_dim);
+      mat("q_proj", qk, d);
+      mat("k_proj", qk, d);
+      mat("v_proj", v, d);
+      vec("q_conv1d", mul(qk, s.conv_kernel));
+      vec("k_conv1d", mul(qk, s.conv_kernel));
+      vec("v_conv1d", mul(v, s.conv_kernel));
+      mat("f_a_proj", s.state_value_dim, d);
+      mat("f_b_proj", qk, s.state_value_dim);
+      mat("b_proj", s.heads, d);
+      vec("A_log", s.heads);
+      vec("dt_bias", qk);
+      mat("g_a_proj", s.state_value_dim, d);
+      mat("g_b_proj", v, s.state_value_dim);
+      vec("o_norm", s.state_value_dim);
+      mat("o_proj", d, v);
+      break;
+    }
+    case RecurrentKind::kMamba2: {
+      // Mamba2 mixer: in_proj gives z (I), x (I), B and C (G x N each) and dt (H); a depthwise
+      // conv with bias over x, B, C; per-head dt_bias, A_log, D; a gated RMSNorm over I.
+      const int64_t groups = mul(mul(2, s.key_heads), s.state_value_dim);
+      const int64_t conv_dim = add(s.inner, groups);
+      mat("in_proj", add(add(mul(2, s.inner), groups), s.heads), d);
+      vec("conv1d.weight", mul(conv_dim, s.conv_kernel));
+      vec("conv1d.bias", conv_dim);
+      vec("dt_bias", s.heads);
+      vec("A_log", s.heads);
+      vec("D", s.heads);
+      vec("norm", s.inner);
+      mat("out_proj", d, s.inner);
+      break;
+    }
+    case RecurrentKind::kShortConv: {
+      // LFM2: in_proj gives B, C and x (d each); a depthwise conv of L taps over B*x; out_proj.
+      mat("in_proj", mul(3, s.inner), d);
+      vec("conv", mul(s.inner, s.conv_kernel));
+      mat("out_proj", d, s.inner);
+      break;
+    }
+  }
+}
+
 template <class Visit>
 void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
   const int64_t d = s.d_model;
@@ -81,16 +170,30 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
     case Variant::kMha:
     case Variant::kMqa:
     case Variant::kGqa: {
+      const int64_t v_dim = s.v_head_dim > 0 ? s.v_head_dim : s.head_dim;
       const int64_t q = mul(s.heads, s.head_dim), kv = mul(s.kv_heads, s.head_dim);
-      mat("q_proj", q, d);
+      const int64_t v = mul(s.kv_heads, v_dim), o = mul(s.heads, v_dim);
+      // An element-wise output gate comes out of q_proj beside the query (Qwen3-Next doubles
+      // q_proj's rows); a head-wise one is its own g_proj with one output per head (Step-3.5).
+      const int64_t q_rows = s.gate == OutputGate::kElementwise ? mul(2, q) : q;
+      mat("q_proj", q_rows, d);
       mat("k_proj", kv, d);
-      mat("v_proj", kv, d);
+      if (!s.kv_tied) mat("v_proj", v, d);
       if (s.qkv_bias) {
-        vec("q_proj.bias", q);
+        vec("q_proj.bias", q_rows);
         vec("k_proj.bias", kv);
-        vec("v_proj.bias", kv);
+        if (!s.kv_tied) vec("v_proj.bias", v);
       }
-      mat("o_proj", d, q);
+      if (s.gate == OutputGate::kHeadwise) mat("g_proj", s.heads, d);
+      if (s.qk_norm) {
+        // One RMSNorm weight over head_dim shared by all heads (Qwen3-style q_norm / k_norm), or
+        // one over the whole projection when normalised per layer (MiniMax-M2, OLMo 2).
+        vec("q_norm", s.qk_norm_per_layer ? q : s.head_dim);
+        vec("k_norm", s.qk_norm_per_layer ? kv : s.head_dim);
+      }
+      mat("o_proj", d, o);
+      if (s.o_bias) vec("o_proj.bias", d);
+      if (s.sinks) vec("sinks", s.heads);
       break;
     }
     case Variant::kMla: {
@@ -106,6 +209,16 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
       vec("kv_a_layernorm", s.kv_lora_rank);
       mat("kv_b_proj", mul(s.heads, s.qk_nope_dim + s.v_head_dim), s.kv_lora_rank);
       mat("o_proj", d, mul(s.heads, s.v_head_dim));
+      if (s.index_head_dim > 0) {
+        // DSA lightning indexer: its query from the compressed query (or x), one key head, a
+        // LayerNorm on the key, one weight per indexer head (DeepSeek-V3.2-Exp inference/model.py).
+        const int64_t iq = mul(s.index_heads, s.index_head_dim);
+        mat("indexer.wq_b", iq, s.q_lora_rank > 0 ? s.q_lora_rank : d);
+        mat("indexer.wk", s.index_head_dim, d);
+        vec("indexer.k_norm", s.index_head_dim);
+        vec("indexer.k_norm.bias", s.index_head_dim);
+        mat("indexer.weights_proj", s.index_heads, d);
+      }
       break;
     }
     case Variant::kMfa:
@@ -125,15 +238,9 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
       mat("o_proj", d, mul(s.heads, c));
       break;
     }
-    case Variant::kLinear: {
-      // Lightning attention (MiniMax): fused qkv_proj, output gate, out_proj, per-head norm.
-      const int64_t inner = mul(s.heads, s.head_dim);
-      mat("qkv_proj", mul(3, inner), d);
-      if (s.output_gate) mat("output_gate", inner, d);
-      mat("out_proj", d, inner);
-      vec("norm", inner);
+    case Variant::kLinear:
+      visit_recurrent_weights(s, mat, vec);
       break;
-    }
   }
 }
 
@@ -148,7 +255,10 @@ void visit_cache_streams(const AttentionShape& s, Visit&& visit) {
     case Variant::kMqa:
     case Variant::kGqa:
       visit("k", checked_mul(s.kv_heads, s.head_dim, "cache width"));
-      visit("v", checked_mul(s.kv_heads, s.head_dim, "cache width"));
+      // K = V tied: the architecture needs K once, but vLLM allocates a V block beside K all the
+      // same ("v_tied"; attention_counts leaves it out of the minimal figure).
+      visit(s.kv_tied ? "v_tied" : "v",
+            checked_mul(s.kv_heads, s.v_head_dim > 0 ? s.v_head_dim : s.head_dim, "cache width"));
       break;
     case Variant::kMla:
       // Deployed cache: the normalised latent plus the one shared RoPE key (no separate V).

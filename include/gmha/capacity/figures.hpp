@@ -3,6 +3,7 @@
 // KV cache, bytes read and FLOPs per decoded token, arithmetic intensity. All counts are exact
 // 64-bit integers with overflow checks; byte counts are exact (int4 halves are tracked in bits).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,16 +18,23 @@ struct CapacityOptions {
   Convention convention = Convention::kExact;
 };
 
-/// Tokens a layer reads when decoding at context T (docs/capacity.md, spans).
+/// Tokens a layer reads when decoding at context T (docs/capacity.md, spans): top-k selection
+/// reads min(T, k).
 int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention c);
+/// Tokens a layer keeps at context T: as read, except top-k selection, which keeps all T.
+int64_t stored_tokens(const AttentionSpan& span, int64_t context, Convention c);
 
 // --- per-layer formulas: the one implementation compute_figures, the sweep and fit share -------
 
 /// Core attention FLOPs of one layer for one decoded token that reads `tokens` cached tokens:
 /// 2 per multiply-add over QK and PV, 2 x heads x tokens x (qk_width + pv_width); linear
 /// attention reads and updates its state, 4 x heads x d_k x d_v (10 under step3-paper, as that
-/// paper charges MiniMax-M1's lightning layers).
+/// paper charges MiniMax-M1's lightning layers); the delta rules (GDN, KDA) 7 and Mamba2 5 per
+/// state element, plus 2 x channels x K for a causal conv (docs/capacity.md).
 int64_t decode_attention_flops(const AttentionShape& a, int64_t tokens, Convention c);
+/// FLOPs of the DSA indexer for one decoded token at context T: its H_I heads score every
+/// cached index key, 2 x H_I x d_I x T (the ReLU and head weighting ignored). 0 without one.
+int64_t indexer_flops(const AttentionShape& a, int64_t context);
 
 /// Parameters of one layer's FFN: total and the part active for one token (router included in
 /// both; it is d x E); `active_matmul` is what FFN FLOPs charge (active experts, no router).
@@ -50,19 +58,44 @@ struct GroupFigures {
   std::string layer_list;  // e.g. "0-2,4-6"
   int64_t layer_count = 0;
   LayerSpec spec;
-  CapacityRanks ranks;
+  CapacityRanks ranks;     // zeros for recurrent layers: report softmax_ranks
+  std::optional<CapacityRanks> softmax_ranks;  // FRH/SLSD/TER; nullopt ("n/a") when recurrent
+  RecurrentCapacity recurrent;                 // state capacity, key rank bound (recurrent only)
+  bool owns_cache = false;                     // keeps a per-token cache of its own
   int64_t attn_params_per_layer = 0;
   int64_t ffn_params_per_layer = 0;
   int64_t ffn_active_params_per_layer = 0;
   int64_t kv_elements_per_token_per_layer = 0;  // cached elements per token (0 for linear)
   int64_t state_elements_per_layer = 0;         // linear attention state
-  double kv_bytes_per_token_per_layer = 0;      // exact: elements * bits / 8
+  double kv_bytes_per_token_per_layer = 0;      // exact: elements * bits / 8, incl. index keys;
+                                                // 0 for a layer reading another's cache
+  double kv_bytes_per_token_minimal_per_layer = 0;  // tied V stored once
+  int64_t index_key_bytes_per_layer = 0;        // DSA index key per token (fp8 + fp32 scales)
+  int64_t conv_state_elements_per_layer = 0;    // recurrent conv state (conv_dtype)
+  double state_bytes_per_layer = 0;             // recurrent state + conv state, per sequence
   int64_t effective_tokens = 0;                 // tokens read per layer at T
+  int64_t stored_tokens = 0;                    // tokens kept per layer at T
   double kv_bytes = 0;               // whole cache of the group at T x B (incl. states)
   double decode_kv_bytes_read = 0;   // bytes read for one token, all layers of the group
   int64_t attn_flops = 0;            // core attention FLOPs per token, all layers of the group
   int64_t linear_flops = 0;
   int64_t ffn_flops = 0;
+};
+
+/// Groups with one mixer, fill rule and cache source (FFN aside): one line per kind.
+struct LayerKindFigures {
+  std::string label;       // e.g. "GatedDeltaNet", "GQA sliding 128"
+  std::string layer_list;
+  int64_t layer_count = 0;
+  LayerSpec spec;          // of its first layer (the FFN may differ inside a kind)
+  std::optional<CapacityRanks> softmax_ranks;
+  RecurrentCapacity recurrent;
+  double kv_bytes_per_token_per_layer = 0;
+  double kv_bytes_per_token_minimal_per_layer = 0;
+  int64_t index_key_bytes_per_layer = 0;
+  double state_bytes_per_layer = 0;
+  double kv_bytes = 0;               // all layers of the kind at T x B
+  double decode_kv_bytes_read = 0;   // all layers of the kind, one token
 };
 
 struct ModelFigures {
@@ -76,10 +109,18 @@ struct ModelFigures {
   int64_t kv_heads = 0;
   int64_t head_dim = 0;
   CapacityRanks ranks;
+  std::optional<CapacityRanks> softmax_ranks;  // of the main softmax attention; nullopt if none
   int64_t context = 0;
+  int64_t max_context = 0;          // max_position_embeddings, 0 when unknown
+  bool beyond_max_context = false;  // T > max_context: marked, not silently trusted
   int64_t batch = 1;
   std::string kv_dtype;  // "fp8", or "mixed" when layers differ
-  double kv_bytes_per_token = 0;    // all layers, per token of context (0 for states)
+  double kv_bytes_per_token = 0;    // every byte a token adds over all layers, incl. index keys
+                                    // (shared-cache layers add none; recurrent states none)
+  double kv_bytes_per_token_minimal = 0;  // the same with a tied V stored once
+  int64_t indexer_bytes_per_token = 0;    // the index-key part of kv_bytes_per_token
+  double state_bytes_per_sequence = 0;    // recurrent + conv states, all layers, one sequence
+  int64_t cache_owning_layers = 0;        // distinct K/V subspaces: softmax layers with own cache
   double kv_bytes = 0;              // whole cache at T x B
   double decode_kv_bytes_read = 0;  // to decode one token (incl. 2x linear states)
   int64_t attn_flops = 0;
@@ -91,8 +132,11 @@ struct ModelFigures {
   int64_t embedding_params = 0;  // 0 when the vocabulary is unknown
   int64_t total_params = 0;
   int64_t active_params = 0;
+  int64_t active_params_excl_input_embedding = 0;  // the input embedding is a lookup, not a matmul
+  int64_t active_params_excl_embeddings = 0;       // neither the input embedding nor the head
   bool ffn_known = false;
   std::vector<GroupFigures> groups;
+  std::vector<LayerKindFigures> kinds;
 };
 
 /// Computes every figure from the concrete weights and cache streams. Throws InputError on
