@@ -101,7 +101,7 @@ Table capacity_table(const std::vector<ModelFigures>& figs) {
                format_count(static_cast<double>(f.active_params))});
   }
   t.notes.push_back(
-      "FRH, SLSD, TER of the main softmax attention (MFA paper Table 1, primer §1); "
+      "FRH, SLSD, TER of the main softmax attention (MFA paper Table 1, docs/capacity.md); "
       "KV/token over all layers; parameters from the concrete weight shapes");
   return t;
 }
@@ -122,7 +122,7 @@ Table decode_table(const std::vector<std::vector<ModelFigures>>& per_ctx) {
                  format_number(f.arithmetic_intensity, 4)});
     }
   }
-  t.notes.push_back("arithmetic intensity = core attention FLOPs / KV bytes read (primer §3)");
+  t.notes.push_back("arithmetic intensity = core attention FLOPs / KV bytes read (docs/capacity.md)");
   return t;
 }
 

@@ -153,7 +153,7 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
     if (l.span.kind != SpanKind::kFull) {
       throw InputError(fmt::format("{}: linear attention has a fixed state, no window", where));
     }
-    l.kv_dtype = DType::kF32;  // primer §2: states are kept in fp32 unless configured
+    l.kv_dtype = DType::kF32;  // docs/capacity.md: states are kept in fp32 unless configured
   }
   if (f.has("kv_dtype")) l.kv_dtype = read_kv_dtype(f.text("kv_dtype"), where + " kv_dtype");
 

@@ -135,7 +135,7 @@ ModelDesign step3(const Fields& f) {
   a.kv_heads = positive(f, "num_attention_groups", f.int_or("num_attention_groups", 1));
   if (a.kv_heads != 1) {
     throw InputError(fmt::format("{}: num_attention_groups = {}: gmha models MFA with one shared "
-                                 "K/V head (primer §2)", f.where(), a.kv_heads));
+                                 "K/V head (docs/capacity.md)", f.where(), a.kv_heads));
   }
   a.head_dim = req_pos(f, "head_dim");
   a.q_share_dim = positive(f, "share_q_dim", f.int_or("share_q_dim", a.head_dim));

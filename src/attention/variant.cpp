@@ -177,7 +177,7 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
       r.frh_bound = "h";
       break;
     case Variant::kMla:
-      // Nope circuit: rank bounded by h_nope (and C, q_lora when smaller; primer §4).
+      // Nope circuit: rank bounded by h_nope (and C, q_lora when smaller; docs/capacity.md).
       r.frh = s.qk_nope_dim;
       r.frh_bound = "h_nope";
       if (s.kv_lora_rank < r.frh) { r.frh = s.kv_lora_rank; r.frh_bound = "C"; }

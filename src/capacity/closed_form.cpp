@@ -3,7 +3,7 @@
 namespace gmha {
 
 ClosedForm closed_form(const AttentionShape& s) {
-  // MFA paper Table 1 (primer §1). d = n*h for the MHA family; C the latent; m heads.
+  // MFA paper Table 1 (docs/capacity.md). d = n*h for the MHA family; C the latent; m heads.
   const int64_t d = s.d_model, n = s.heads, h = s.head_dim, g = s.kv_heads;
   switch (s.variant) {
     case Variant::kFpba: return {2 * d * d, d, d, d, d * d};

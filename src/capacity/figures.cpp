@@ -16,7 +16,7 @@ int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention 
     case SpanKind::kFull: return context;
     case SpanKind::kSlidingWindow: return std::min(context, span.tokens);
     case SpanKind::kChunked:
-      // Exact: the token at position T sees its own chunk so far (primer §2). The Step-3 paper
+      // Exact: the token at position T sees its own chunk so far (docs/capacity.md). The Step-3 paper
       // charges min(T, C); both agree at multiples of C.
       if (c == Convention::kStep3Paper) return std::min(context, span.tokens);
       return ((context - 1) % span.tokens) + 1;
@@ -199,7 +199,7 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     const int64_t group_cache_bits = checked_product({layer_cache_bits, n, o.batch}, "kv cache (T x B)");
     gf.kv_bytes = bytes_of_bits(group_cache_bits);
     // Decode reads the tokens it attends to (a shared layer reads its source's cache again),
-    // all index keys under top-k selection, and reads + writes a recurrent state (primer §3).
+    // all index keys under top-k selection, and reads + writes a recurrent state (docs/capacity.md).
     int64_t layer_read_bits = checked_mul(2, state_bits, "state read");
     if (mixer == MixerKind::kSoftmax) {
       layer_read_bits = checked_add(

@@ -13,8 +13,8 @@ namespace gmha {
 
 std::vector<Hardware> list_hardware() {
   // Peak FLOP/s are dense (no sparsity). Prices of the first four are the Step-3 paper's Table 4
-  // (primer §3); prices of the others are assumed rental rates per card-hour (override them with
-  // --hardware-def). Networks: per-node scale-out bandwidth, as the primer's sparsity example.
+  // (docs/capacity.md); prices of the others are assumed rental rates per card-hour (override them with
+  // --hardware-def). Networks: per-node scale-out bandwidth, as docs/capacity.md's sparsity example.
   return {
       // Step-3 paper Table 4; networks per its §5.4 (Table 7's sparsity floors): H800 and H20
       // 8 × 400 Gb/s, A800 and Ascend 910B 8 × 200 Gb/s.

@@ -100,7 +100,7 @@ void run_bench_decode(const BenchArgs& a) {
                fmt::format("{:.0f}%", 100 * r.gflops / machine.sgemm_gflops),
                fmt::format("{:.3f}", r.floor_seconds * 1e3), fmt::format("{:.0f}%", 100 * r.floor_seconds / r.seconds)});
   }
-  t.notes.push_back("FLOPs 2*n*T*(qk+v) per sequence (primer §3); floor = max(FLOPs/sgemm, bytes/read bandwidth)");
+  t.notes.push_back("FLOPs 2*n*T*(qk+v) per sequence (docs/kernels.md); floor = max(FLOPs/sgemm, bytes/read bandwidth)");
   if (format == report::Format::kJson) {
     emit((runs.size() == 1 ? runs[0] : runs).dump(2) + "\n", a.out);
   } else {

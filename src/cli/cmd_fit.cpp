@@ -87,7 +87,7 @@ void run_fit(const FitCliOptions& c) {
                      {"note", report::Align::kLeft}};
   report::Table moe_t;
   moe_t.title =
-      "MoE sparsity floor per card (primer §3): S >= H * FLOPs * L / (Net * BW * 11.1 ms)";
+      "MoE sparsity floor per card (docs/capacity.md): S >= H * FLOPs * L / (Net * BW * 11.1 ms)";
   moe_t.columns = {{"model", report::Align::kLeft},
                    {"card", report::Align::kLeft},
                    {"floor S"},

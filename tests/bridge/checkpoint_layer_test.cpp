@@ -35,7 +35,7 @@ MatrixRM tokens(int64_t t, int64_t d, uint64_t seed) {
   return to_matrix(test::random_tokens(t, d, seed), t, d);
 }
 
-// Bilinear and decode against prefill (double: summation order only, primer §5).
+// Bilinear and decode against prefill (double: summation order only, docs/formats.md).
 void check_forms_agree(const CheckpointLayer& l, const MatrixRM& x, bool input_norm = false) {
   const MatrixRM ref = checkpoint_attention(l, x, AttentionForm::kPrefill, input_norm);
   for (AttentionForm f : {AttentionForm::kBilinear, AttentionForm::kDecode}) {

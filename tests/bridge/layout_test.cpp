@@ -143,7 +143,7 @@ TEST_CASE("layout: MFA (Step-3 names, nested prefix) and MFA-KR", "[checkpoint][
   CHECK(x.v_proj == "model.language_model.layers.0.self_attn.v_proj.weight");
   CHECK(capacity_ranks(x.shape).frh == 4);
 
-  // MFA-KR: no v_proj, the key-reuse pair instead (gmha's names, primer §2).
+  // MFA-KR: no v_proj, the key-reuse pair instead (gmha's names, docs/formats.md).
   mfa.erase("v_proj.weight");
   mfa["kr_n.weight"] = {4, 4};
   mfa["kr_alpha"] = {4};

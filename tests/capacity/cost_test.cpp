@@ -65,7 +65,7 @@ TEST_CASE("cost: roofline bounds on H20 follow arithmetic intensity vs the ridge
   CHECK(bound("step3").attn_usd_per_mtok < bound("deepseek-v3").attn_usd_per_mtok);
 }
 
-TEST_CASE("cost: MoE sparsity floor per the primer's formula", "[capacity]") {
+TEST_CASE("cost: MoE sparsity floor per the Step-3 paper's formula", "[capacity]") {
   // H800: 7168 * 1.98e15 * 61 / (4e11 * 3.35e12 * 0.0111) = 0.0582...
   const double s = moe_sparsity_floor(read_hardware("h800"), 7168, 61);
   CHECK(s == Approx(7168.0 * 1.98e15 * 61 / (4e11 * 3.35e12 * 0.0111)));

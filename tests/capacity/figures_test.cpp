@@ -1,4 +1,4 @@
-// Known answers computed by hand from the primer (§1–§3); each comment shows the arithmetic.
+// Known answers computed by hand from docs/capacity.md; each comment shows the arithmetic.
 #include <catch2/catch.hpp>
 
 #include "gmha/attention/design_spec.hpp"
@@ -174,7 +174,7 @@ TEST_CASE("closed form: Table 1 agrees with the concrete counts where it applies
     CHECK(cf.slsd == f.ranks.slsd);
     CHECK(cf.ter == f.ranks.ter);
     if (a.variant == Variant::kMla) {
-      // The paper's 2C is idealised; the deployed cache is C + h_rope (primer §2).
+      // The paper's 2C is idealised; the deployed cache is C + h_rope (docs/capacity.md).
       CHECK(cf.kv_per_token_per_layer == 2 * 64);
       CHECK(f.groups[0].kv_elements_per_token_per_layer == 64 + 16);
     } else {

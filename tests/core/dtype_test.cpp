@@ -6,7 +6,7 @@
 
 using namespace gmha;
 
-TEST_CASE("dtype: KV dtype names parse to the primer's byte sizes", "[core]") {
+TEST_CASE("dtype: KV dtype names parse to their byte sizes", "[core]") {
   CHECK(dtype_bits(read_kv_dtype("fp32", "t")) == 32);
   CHECK(dtype_bits(read_kv_dtype("bf16", "t")) == 16);
   CHECK(dtype_bits(read_kv_dtype("fp16", "t")) == 16);

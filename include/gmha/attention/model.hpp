@@ -18,7 +18,7 @@ namespace gmha {
 
 enum class SpanKind { kFull, kSlidingWindow, kChunked, kTopK };
 
-/// Which past tokens a layer keeps and reads. Primer §2: a sliding window W keeps and reads
+/// Which past tokens a layer keeps and reads. docs/capacity.md: a sliding window W keeps and reads
 /// min(T, W); a chunk C reads ((T-1) mod C) + 1 (exact) or min(T, C) (step3-paper convention);
 /// top-k selection (DSA `index_topk`) keeps all T tokens and reads min(T, k) of them.
 struct AttentionSpan {

@@ -1,7 +1,7 @@
 #pragma once
 // An attention variant is data: its shape parameters (this file), the named weight matrices of a
 // layer and the cache vectors it keeps per token (weights.hpp). Every figure gmha reports is derived
-// from those two lists, so parameters, cache and FLOPs cannot disagree. Spec: primer §1–§2.
+// from those two lists, so parameters, cache and FLOPs cannot disagree. Spec: docs/capacity.md.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -82,7 +82,7 @@ struct AttentionShape {
 /// negative, heads not divisible by kv_heads, MLA/MFA fields missing.
 void validate_shape(const AttentionShape& s, const std::string& where);
 
-/// FRH, SLSD, TER of a layer (primer §1 and §4 nominal ranks). Linear attention has none (0):
+/// FRH, SLSD, TER of a layer (docs/capacity.md nominal ranks). Linear attention has none (0):
 /// callers that report them use `softmax_ranks`, which says "n/a" for recurrent layers.
 struct CapacityRanks {
   int64_t frh = 0;        // nominal rank of one head's QK circuit W_Q,i W_K,iᵀ

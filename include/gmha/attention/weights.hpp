@@ -1,5 +1,5 @@
 #pragma once
-// The concrete parameterisation of each variant (primer §2): weight matrices as [out, in] like a
+// The concrete parameterisation of each variant (docs/capacity.md): weight matrices as [out, in] like a
 // Hugging Face Linear, norm/bias vectors, and the vectors cached per token.
 #include <cstdint>
 #include <string>
@@ -44,7 +44,7 @@ int64_t conv_channels(const AttentionShape& s);
 /// indexer.
 int64_t index_key_bytes(const AttentionShape& s);
 
-/// The one enumeration of a layer's weights (primer §2 as docs/capacity.md derives it): calls
+/// The one enumeration of a layer's weights (docs/capacity.md as docs/capacity.md derives it): calls
 /// `visit(name, rows, cols, is_matrix)` for each tensor in Hugging Face order. Allocation-free,
 /// so the sweep's inner loop can call it through attention_counts; attention_weights, fit's
 /// sharding and the figures all read the same list. Throws InputError on overflow.
@@ -65,7 +65,7 @@ struct AttentionCounts {
 /// linear in k), so it counts as a parameter but costs no FLOPs per token.
 AttentionCounts attention_counts(const AttentionShape& s);
 
-/// Widths that one decoded query meets per cached token (primer §3): QK dot width and PV width,
+/// Widths that one decoded query meets per cached token (docs/capacity.md): QK dot width and PV width,
 /// for `query_heads` heads. GQA/MFA: h and h (C and C); MLA absorbed: C + h_rope and C
 /// (step3-paper convention: C + h_rope for PV too); FPBA: d and d.
 struct DecodeWidths {

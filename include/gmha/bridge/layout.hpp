@@ -1,6 +1,6 @@
 #pragma once
 // The layout detector: from a checkpoint's config and tensor names, the attention layout of every
-// layer (primer §2): its AttentionShape (from the lead's config parser, the source of truth for
+// layer (docs/formats.md): its AttentionShape (from the lead's config parser, the source of truth for
 // shapes), its kind, and the full tensor name of each factor, checked to exist with the [out, in]
 // shape the kind implies. Consumers (audit, kernels) read factors by these names only.
 #include <string>

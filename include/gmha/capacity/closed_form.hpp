@@ -1,5 +1,5 @@
 #pragma once
-// The MFA paper's Table 1 closed forms (primer §1): a second, independent implementation that
+// The MFA paper's Table 1 closed forms (docs/capacity.md): a second, independent implementation that
 // tests hold against the concrete counts wherever the closed form applies.
 #include <cstdint>
 

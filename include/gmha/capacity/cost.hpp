@@ -1,5 +1,5 @@
 #pragma once
-// Decoding cost per 1M tokens on accelerators (primer §3, Step-3 paper): attention is bound by the
+// Decoding cost per 1M tokens on accelerators (docs/capacity.md, Step-3 paper): attention is bound by the
 // larger of compute and KV reads plus its linear FLOPs; the FFN is compute-bound under AFD.
 #include <string>
 #include <vector>
@@ -36,7 +36,7 @@ struct CostFigures {
 
 CostFigures compute_cost(const ModelFigures& f, const std::vector<Hardware>& cards);
 
-/// MoE sparsity floor for a card (primer §3): H * FLOPs * L / (Net * Bandwidth * 11.1 ms).
+/// MoE sparsity floor for a card (docs/capacity.md): H * FLOPs * L / (Net * Bandwidth * 11.1 ms).
 /// Throws InputError when the card has no network bandwidth.
 double moe_sparsity_floor(const Hardware& card, int64_t hidden, int64_t layers);
 

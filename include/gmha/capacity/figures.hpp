@@ -1,5 +1,5 @@
 #pragma once
-// Per-model figures at a context length T and batch B (primer §3): capacity ranks, parameters,
+// Per-model figures at a context length T and batch B (docs/capacity.md): capacity ranks, parameters,
 // KV cache, bytes read and FLOPs per decoded token, arithmetic intensity. All counts are exact
 // 64-bit integers with overflow checks; byte counts are exact (int4 halves are tracked in bits).
 #include <cstdint>

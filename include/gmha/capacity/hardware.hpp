@@ -1,5 +1,5 @@
 #pragma once
-// Accelerators for the roofline and cost model (primer §3, Step-3 paper Table 4, datasheets).
+// Accelerators for the roofline and cost model (docs/capacity.md, Step-3 paper Table 4, datasheets).
 #include <string>
 #include <string_view>
 #include <vector>

@@ -85,7 +85,8 @@ struct SweepResult {
 uint64_t sweep_space_size(const SweepSpace& space);
 
 /// Runs the sweep. Throws InputError for an impossible space (d or layers not positive, an empty
-/// grid, a grid value not positive, a cost objective without a card, a space over 200M designs).
+/// grid, a grid value not positive, a cost objective without a card, a space over 10^9 designs;
+/// the CLI caps it lower with --max-designs).
 SweepResult run_sweep(const SweepOptions& options);
 
 /// Parses "mha,gqa,mqa,mla,mfa,mfa-kr" (or "all"); InputError names the unknown family.

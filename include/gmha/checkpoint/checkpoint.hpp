@@ -7,7 +7,7 @@
 // GGUF (llama family) and llama2.c store q/k rows with rotary on adjacent pairs; HF Llama uses
 // rotate_half. The HF-named view applies HF's permutation within each head (HF row j*h/2 + i =
 // stored row 2i + j), so every copy of a model yields the same tensors. The permutation is inside
-// a head and does not change per-head ranks (primer §4).
+// a head and does not change per-head ranks (docs/formats.md).
 #include <memory>
 #include <string>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Exact decoding of the storage element types found in checkpoints (primer §6). Every value of the
+// Exact decoding of the storage element types found in checkpoints (docs/formats.md). Every value of the
 // narrow formats is exactly representable as float, so decoding never rounds: bf16 and f16
 // (subnormals included), OCP F8_E4M3FN (no infinities; S.1111.111 is NaN) and F8_E5M2 (IEEE-like,
 // with infinities and NaNs).

@@ -1,5 +1,5 @@
 #pragma once
-// safetensors (primer §6): one file, or a model folder whose model.safetensors.index.json maps
+// safetensors (docs/formats.md): one file, or a model folder whose model.safetensors.index.json maps
 // tensor names to shard files. Files are memory-mapped read-only and validated before anything is
 // trusted: header length within the file, well-formed JSON, known dtypes, shapes whose byte size
 // (checked for overflow) equals the data_offsets span, spans inside the data and not overlapping,

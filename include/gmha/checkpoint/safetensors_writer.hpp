@@ -1,5 +1,5 @@
 #pragma once
-// Writes safetensors (primer §6): one model.safetensors, or shards model-0000k-of-0000n.safetensors
+// Writes safetensors (docs/formats.md): one model.safetensors, or shards model-0000k-of-0000n.safetensors
 // plus model.safetensors.index.json (the Hugging Face naming) above a size. Tensors are streamed:
 // each one is filled by a callback when the writer reaches it, so a file larger than RAM costs one
 // tensor of memory. Every file is written to a temporary name and renamed into place (the index

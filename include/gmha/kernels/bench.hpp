@@ -2,7 +2,7 @@
 // Timing the decode kernel against what the machine can do, measured in the same run: the
 // sgemm rate (OpenBLAS through dlopen when installed, else Eigen's float GEMM) and the memory
 // read bandwidth. The floor of a decode step is the larger of FLOPs / sgemm rate and bytes /
-// bandwidth (primer §3 FLOP and byte counts).
+// bandwidth (docs/kernels.md FLOP and byte counts).
 #include <cstdint>
 #include <string>
 
@@ -36,7 +36,7 @@ struct DecodeBenchResult {
   int repeats = 0;
   double seconds = 0;     // median time of one decode step (all B sequences)
   double min_seconds = 0;
-  double flops = 0;       // core attention FLOPs of one step (primer §3), all sequences
+  double flops = 0;       // core attention FLOPs of one step (docs/kernels.md), all sequences
   double bytes = 0;       // cache bytes read by one step
   double gflops = 0;      // flops / seconds / 1e9
   double gbps = 0;        // bytes / seconds / 1e9

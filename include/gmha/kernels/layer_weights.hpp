@@ -46,7 +46,7 @@ LayerWeights random_layer_weights(const AttentionShape& shape, uint64_t seed);
 /// bad tensor.
 void check_layer_weights(const LayerWeights& w, const std::string& where);
 
-/// The softmax scale of a variant (primer §2): 1/sqrt(qk width) with qk width h (GQA family),
+/// The softmax scale of a variant (docs/kernels.md): 1/sqrt(qk width) with qk width h (GQA family),
 /// nope + rope (MLA), C (MFA), d (FPBA); MLA under yarn with mscale_all_dim multiplies it by
 /// yarn_get_mscale(factor, mscale_all_dim)^2 as DeepSeek does. `o.scale` > 0 overrides.
 double softmax_scale(const AttentionShape& s, const LayerOptions& o);

@@ -1,6 +1,6 @@
 #pragma once
 // The double-precision reference for one attention layer of every variant, in the three forms of
-// primer §5, which must agree:
+// docs/kernels.md, which must agree:
 //   bilinear  o_i = sum_c sum_j softmax_j(a_i x_i W_c(j-i) x_j^T b_j * s) (e_j x_j U_c), with the
 //             d x d circuits W_c, U_c formed explicitly (RoPE makes W_c depend on the offset
 //             j - i; RMSNorms between down and up projections contribute per-token scalars

@@ -1,5 +1,5 @@
 #pragma once
-// The rank audit of a checkpoint (primer §4): for every layer and head, the spectra of the QK
+// The rank audit of a checkpoint (docs/audit.md): for every layer and head, the spectra of the QK
 // circuit W_c and the VO circuit U_c from thin factors (spectrum.hpp), their four metrics
 // (metrics.hpp), and per layer the nominal FRH / SLSD / TER beside the measured ones.
 //
@@ -28,7 +28,7 @@ namespace gmha {
 
 /// One circuit (a head's QK, VO or MLA RoPE-QK matrix).
 struct CircuitAudit {
-  int64_t nominal_rank = 0;   // the smallest inner width of the product (primer §4)
+  int64_t nominal_rank = 0;   // the smallest inner width of the product (docs/audit.md)
   RankMetrics metrics;        // all 0 when !finite
   std::vector<double> sigma;  // nominal_rank singular values, descending
   bool finite = true;         // false: a factor held NaN/Inf, nothing was computed

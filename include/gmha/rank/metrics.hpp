@@ -1,5 +1,5 @@
 #pragma once
-// The four rank metrics of primer §4, computed from a spectrum (σ sorted descending), and the
+// The four rank metrics of docs/audit.md, computed from a spectrum (σ sorted descending), and the
 // default numerical-rank tolerance τ of a storage dtype.
 #include <cstdint>
 #include <optional>
@@ -8,7 +8,7 @@
 
 namespace gmha {
 
-/// Metrics of one matrix. Names follow the primer exactly; output keys are the snake_case names.
+/// Metrics of one matrix. Names as docs/audit.md defines them; output keys are the snake_case names.
 struct RankMetrics {
   double sigma_1 = 0.0;        // largest singular value σ₁
   int64_t numerical_rank = 0;  // #σ > τ·σ₁

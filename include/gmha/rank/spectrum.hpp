@@ -1,5 +1,5 @@
 #pragma once
-// Singular values of a circuit W = A·Bᵀ from its thin factors, never forming W (primer §4).
+// Singular values of a circuit W = A·Bᵀ from its thin factors, never forming W (docs/audit.md).
 // A is m_a×r and B is m_b×r (in the audit m is the model width d, r a head width). Each factor is
 // reduced to a small triangular R with RᵀR = XᵀX, so X = Q·R with Q orthonormal, and
 // σ(A·Bᵀ) = σ(R_a·R_bᵀ): an r×r problem. Everything is double precision.
