@@ -279,8 +279,9 @@ void add_audit_command(CLI::App& app) {
       "at a time, so memory stays near one layer's attention weights.\n\n"
       "Examples:\n"
       "  gmha audit ../shared/data/stories260K-hf-f32\n"
-      "  gmha audit model.gguf --format csv --out ranks.csv\n"
-      "  gmha audit /ckpt/deepseek-v3 --layers 0-9 --format json --out part0.json --spectra\n"
+      "  gmha audit ../shared/data/stories260K-gguf/stories260K.gguf --format csv --out ranks.csv\n"
+      "  gmha audit ../shared/data/stories260K-hf-f32 --layers 0-2 --format json --out part0.json --spectra\n"
+      "  gmha audit ../shared/data/stories260K-hf-f32 --layers 3-4 --format json --out part1.json --spectra\n"
       "  gmha audit merge part0.json part1.json --out all.json");
   cmd->add_option("path", o->path, "Checkpoint: safetensors file or folder, .gguf, llama2.c .bin");
   cmd->add_option("--format", o->format, "table | md | csv | json")->capture_default_str();
@@ -299,7 +300,7 @@ void add_audit_command(CLI::App& app) {
       "merge",
       "Join JSON shards of one audit (from `gmha audit --layers ... --format json`) into one\n"
       "report; fails when shards disagree on the model, τ or p, or overlap.\n\n"
-      "Example:\n"
+      "Examples:\n"
       "  gmha audit merge part0.json part1.json --out all.json");
   merge->add_option("shards", o->merge_inputs, "JSON shards")->required();
   merge->add_option("--format", o->merge_format, "json | table | md | csv")->capture_default_str();

@@ -70,7 +70,7 @@ void add_compare_command(CLI::App& app) {
       "Compare attention designs: FRH/SLSD/TER, parameters, KV cache, decode FLOPs, cost.\n\n"
       "Examples:\n"
       "  gmha compare step3 deepseek-v3 qwen3-235b-a22b --context 8k,32k --hardware h800,h20\n"
-      "  gmha compare path/to/config.json --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61\n"
+      "  gmha compare ../shared/data/stories260K-hf-f32/config.json --design mfa:d=288,heads=6,c=48,cq=96,layers=5\n"
       "  gmha compare llama3-8b --kv-dtype fp8 --format json --out figures.json\n"
       "  gmha compare step3 deepseek-v3 --convention step3-paper --hardware h800,h20,a800,ascend-910b");
   add_model_options(cmd, opts->models);

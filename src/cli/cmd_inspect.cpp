@@ -322,9 +322,9 @@ void add_inspect_command(CLI::App& app) {
       "counted) are shown, and the file's mix of formats.\n\n"
       "Examples:\n"
       "  gmha inspect ../shared/data/stories260K-hf-bf16\n"
-      "  gmha inspect model.gguf --format json\n"
-      "  gmha inspect stories260K.bin --tensor model.layers.0.self_attn.q_proj.weight --stats\n"
-      "  gmha inspect model.gguf --stored-names --tensor blk.0.attn_k.weight --stats --format json");
+      "  gmha inspect ../shared/data/stories260K-gguf/stories260K.gguf --format json\n"
+      "  gmha inspect ../shared/data/stories260K-llama2c/stories260K.bin --tensor model.layers.0.self_attn.q_proj.weight --stats\n"
+      "  gmha inspect ../shared/data/stories260K-gguf/stories260K.gguf --stored-names --tensor blk.0.attn_k.weight --stats --format json");
   cmd->add_option("path", opts->path, "Checkpoint: safetensors file or folder, .gguf, llama2.c .bin")
       ->required();
   cmd->add_option("--format", opts->format, "table | json | md | csv | latex")->capture_default_str();

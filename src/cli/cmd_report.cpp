@@ -113,9 +113,9 @@ void add_report_command(CLI::App& app) {
       "Examples:\n"
       "  gmha report step3 deepseek-v3 qwen3-235b-a22b --hardware h800,h20 --out step3-report\n"
       "  gmha report --audit ../shared/data/stories260K-hf-f32 --out stories-report\n"
-      "  gmha audit model/ --spectra --format json --out audit.json && "
+      "  gmha audit ../shared/data/stories260K-hf-bf16 --spectra --format json --out audit.json && "
       "gmha report --audit audit.json --out r\n"
-      "  gmha report --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 llama3-70b --out r");
+      "  gmha report llama3-70b --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 --out r2");
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
   cmd->add_option("--context", opts->context, "Contexts T for the tables (k = 1024)")

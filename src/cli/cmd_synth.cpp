@@ -164,12 +164,12 @@ void add_synth_command(CLI::App& app) {
       "and input norms are stored (config.json describes the whole model). Planted spectra run\n"
       "linearly from 1 to 0.3 (then zeros), so BF16 rounding cannot blur the rank.\n\n"
       "Examples:\n"
-      "  gmha synth /tmp/llama8b --preset llama3-8b --dtype bf16\n"
-      "  gmha synth /tmp/small --layout llama --d 256 --heads 8 --kv-heads 2 --layers 4 "
+      "  gmha synth llama8b --preset llama3-8b --layers 2 --dtype bf16\n"
+      "  gmha synth small --layout llama --d 256 --heads 8 --kv-heads 2 --layers 4 "
       "--qk-rank 1,8,full --seed 7\n"
-      "  gmha synth /tmp/mla --layout deepseek_v3 --d 512 --heads 4 --q-lora 96 --kv-lora 64 "
+      "  gmha synth mla --layout deepseek_v3 --d 512 --heads 4 --q-lora 96 --kv-lora 64 "
       "--nope 32 --rope 16 --v-dim 32 --layers 2 --dtype f32\n"
-      "  gmha synth /tmp/step3 --preset step3 --layers 2 --shard-gb 1");
+      "  gmha synth step3 --preset step3 --layers 2 --shard-gb 1");
   cmd->add_option("out_dir", o->out_dir, "Folder to write (new, empty, or an earlier synth folder; replaced as a whole)")->required();
   cmd->add_option("--preset", o->preset, "Take the shapes of a preset (see `gmha presets`)");
   cmd->add_option("--layout", o->layout, "llama | deepseek_v3 | step3 | mfa-kr (default: from the "

@@ -85,7 +85,8 @@ void add_validate_command(CLI::App& app) {
       "  gmha validate --design mla:d=64,heads=4,c=32,qlora=24,nope=16,rope=8,v=16 --seed 7\n"
       "  gmha validate --design step3 --design deepseek-v3 --format json\n"
       "  gmha validate --device cuda");
-  cmd->add_option("--design", a->designs, "design spec or preset (presets run reduced: d<=256, heads<=4)");
+  cmd->add_option("--design", a->designs, "design spec or preset (presets run reduced: d<=256, heads<=4)")
+      ->allow_extra_args(false);
   cmd->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--seed", a->seed, "random seed (default: fresh each run)");
   cmd->add_option("--tokens", a->tokens, "tokens per case, 1..512")->capture_default_str();

@@ -12,7 +12,8 @@ namespace gmha::cli {
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("models", a.models, "Presets (see `gmha presets`), config.json files or model folders");
   cmd->add_option("--design", a.designs,
-                  "Ad-hoc design, e.g. gqa:d=4096,heads=32,kv=8,hd=128,layers=32 (repeatable)");
+                  "Ad-hoc design, e.g. gqa:d=4096,heads=32,kv=8,hd=128,layers=32 (repeatable)")
+      ->allow_extra_args(false);  // one value per flag: `--design X preset` keeps the preset
   cmd->add_option("--kv-dtype", a.kv_dtype, "KV cache dtype for softmax layers: fp32, bf16, fp16, fp8, int8, int4");
   cmd->add_option("--convention", a.convention,
                   "exact (what a kernel does; default) or step3-paper (the Step-3 paper's accounting)");
@@ -21,7 +22,8 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
 void add_hardware_options(CLI::App* cmd, HardwareArgs& h) {
   cmd->add_option("--hardware", h.hardware, "Cards for roofline and cost, comma-separated, or 'all'");
   cmd->add_option("--hardware-def", h.hardware_defs,
-                  "Custom card name:price=USD/h,bf16=FLOP/s,fp8=FLOP/s,bw=B/s[,mem=B,net=B/s]");
+                  "Custom card name:price=USD/h,bf16=FLOP/s,fp8=FLOP/s,bw=B/s[,mem=B,net=B/s]")
+      ->allow_extra_args(false);
 }
 
 std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {

@@ -50,9 +50,21 @@ gmha_cli_error_test(fit_no_memory "--memory" fit llama3-8b --hardware-def x:pric
 gmha_cli_test(report_paper "wrote 9 files" report step3 deepseek-v3 --hardware h800 --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-paper)
 gmha_cli_error_test(report_nothing "nothing to report" report --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-nothing)
 gmha_cli_error_test(report_missing_audit "no-such-audit.json" report --audit ${CMAKE_CURRENT_BINARY_DIR}/no-such-audit.json --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-missing)
-gmha_cli_test(inspect_help "gmha inspect model.gguf --format json" inspect --help)
+gmha_cli_test(inspect_help "gmha inspect ../shared/data/stories260K-gguf/stories260K.gguf --format json" inspect --help)
 gmha_cli_error_test(inspect_missing "no-such-model.gguf: no such file or folder" inspect ${CMAKE_CURRENT_BINARY_DIR}/no-such-model.gguf)
 gmha_cli_error_test(inspect_stats_needs_tensor "--stats: needs --tensor" inspect ${PROJECT_SOURCE_DIR}/README.md --stats)
 gmha_cli_test(audit_help "Examples:.*gmha audit merge" audit --help)
 gmha_cli_test(synth_help "Examples:.*--preset llama3-8b" synth --help)
 gmha_cli_error_test(audit_missing_path "cannot|no such|not found|missing" audit /nonexistent/checkpoint)
+# Every --help example runs as written (tests/cli/help_examples.cmake). Release build only: the
+# examples are whole runs on real models, and the ASan build covers the same code in the tests
+# above.
+if(NOT GMHA_SANITIZE)
+  add_test(NAME cli.help_examples
+           COMMAND ${CMAKE_COMMAND} -E env "PATH=$<TARGET_FILE_DIR:gmha>:$ENV{PATH}"
+                   ${CMAKE_COMMAND} -DGMHA=$<TARGET_FILE:gmha> -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+                   -DWORK=${CMAKE_CURRENT_BINARY_DIR}/help-examples
+                   -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/help_examples.cmake)
+  set_tests_properties(cli.help_examples PROPERTIES TIMEOUT 600
+                       PASS_REGULAR_EXPRESSION "help examples ran and exited 0")
+endif()

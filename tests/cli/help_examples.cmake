@@ -1,0 +1,50 @@
+# Driver of cli.help_examples: every "Examples:" line of every command's --help is run as written
+# (a line ending in '\' continues on the next), in order, in a scratch folder beside a link to
+# ../shared, and must exit 0. Skipped only: `--device cuda` (no CI machine has a GPU) and
+# `gmha attention` (its examples read a hidden-state file the user brings; tests/cli/
+# attention_cli_test.cpp runs the command on files it writes).
+set(commands "compare" "show" "inspect" "bench decode" "validate" "sweep"
+             "fit" "report" "audit" "audit merge" "synth")  # presets, hardware: no options to show
+get_filename_component(bindir ${GMHA} DIRECTORY)
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK}/work)
+file(CREATE_LINK ${SOURCE_DIR}/../shared ${WORK}/shared SYMBOLIC)
+set(ran 0)
+foreach(cmd IN LISTS commands)
+  separate_arguments(cmd_args UNIX_COMMAND "${cmd}")
+  execute_process(COMMAND ${GMHA} ${cmd_args} --help OUTPUT_VARIABLE help RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "gmha ${cmd} --help exited ${rc}")
+  endif()
+  string(FIND "${help}" "Examples:" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "gmha ${cmd} --help has no Examples: section")
+  endif()
+  string(SUBSTRING "${help}" ${at} -1 help)
+  string(REPLACE "\\\n" " " help "${help}")  # join continued lines
+  string(REPLACE ";" "\\;" help "${help}")
+  string(REPLACE "\n" ";" lines "${help}")
+  foreach(line IN LISTS lines)
+    if(NOT line MATCHES "^  gmha ")
+      if(line STREQUAL "" OR line MATCHES "^Usage")
+        break()
+      endif()
+      continue()
+    endif()
+    string(STRIP "${line}" line)
+    if(line MATCHES "--device cuda" OR line MATCHES "^gmha attention")
+      message(STATUS "not run (see the header): ${line}")
+      continue()
+    endif()
+    execute_process(COMMAND sh -c "${line}" WORKING_DIRECTORY ${WORK}/work
+                    RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "help example of gmha ${cmd} failed (exit ${rc}):\n  ${line}\n${err}")
+    endif()
+    math(EXPR ran "${ran} + 1")
+  endforeach()
+endforeach()
+if(ran LESS 25)
+  message(FATAL_ERROR "only ${ran} help examples ran")
+endif()
+message(STATUS "${ran} help examples ran and exited 0")
