@@ -36,8 +36,7 @@ int main(int argc, char** argv) {
     const int64_t g = head / group;
     const Eigen::MatrixXd wk = ckpt.tensors->read_rows_d(l.k_proj, g * h, (g + 1) * h);
     // σ(W_Qᵀ W_K) = σ(A Bᵀ) with A = W_Qᵀ, B = W_Kᵀ (both d x h).
-    const std::vector<double> s =
-        gmha::circuit_singular_values(wq.transpose(), wk.transpose());
+    const std::vector<double> s = gmha::circuit_singular_values(wq.transpose(), wk.transpose());
     int rank = 0;
     for (double v : s) rank += v > 1e-6 * s.front() ? 1 : 0;
     std::printf("layer %d head %lld: %zu singular values, rank %d\n", layer,

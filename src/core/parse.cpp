@@ -1,12 +1,12 @@
 #include "gmha/core/parse.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
@@ -99,12 +99,23 @@ double parse_amount(std::string_view text, std::string_view what, AmountKind kin
       int power = 0;
       if (!u.empty()) {
         switch (std::toupper(static_cast<unsigned char>(u[0]))) {
-          case 'K': power = 1; break;
-          case 'M': power = 2; break;
-          case 'G': power = 3; break;
-          case 'T': power = 4; break;
-          case 'P': power = 5; break;
-          default: throw bad();
+          case 'K':
+            power = 1;
+            break;
+          case 'M':
+            power = 2;
+            break;
+          case 'G':
+            power = 3;
+            break;
+          case 'T':
+            power = 4;
+            break;
+          case 'P':
+            power = 5;
+            break;
+          default:
+            throw bad();
         }
       }
       mult = std::pow(base, power);

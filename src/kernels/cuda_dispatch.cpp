@@ -37,6 +37,10 @@ int cuda_device_count() {
 namespace {
 
 void check_spec(const CudaCacheSpec& s) {
+  if (s.dtype != DType::kF32 && s.dtype != DType::kBF16) {
+    throw InputError(fmt::format("CUDA cache: a {} cache is not supported (fp32, bf16)",
+                                 dtype_name(s.dtype)));
+  }
   const char* where = "CUDA cache";
   if (s.batch < 1) throw errors::not_positive(where, "batch", s.batch);
   if (s.groups < 1) throw errors::not_positive(where, "groups", s.groups);

@@ -17,15 +17,15 @@ namespace gmha {
 using detail::kDecodeBlock;
 using detail::kHeadChunk;
 
-std::string cache_dtype_name(CacheDType t) { return t == CacheDType::kBF16 ? "bf16" : "fp32"; }
+std::string cache_dtype_name(CacheDType t) { return std::string(dtype_name(t)); }
 
 CacheDType read_cache_dtype(const std::string& name, const std::string& where) {
-  if (name == "fp32" || name == "f32" || name == "float32") return CacheDType::kF32;
-  if (name == "bf16" || name == "bfloat16") return CacheDType::kBF16;
+  const std::optional<DType> t = find_kv_dtype(name);
+  if (t == DType::kF32 || t == DType::kBF16) return *t;
   throw errors::unknown_name(where, "dtype", name, "fp32, bf16");
 }
 
-int64_t cache_dtype_bytes(CacheDType t) { return t == CacheDType::kBF16 ? 2 : 4; }
+int64_t cache_dtype_bytes(CacheDType t) { return dtype_bits(t) / 8; }
 
 
 namespace {
@@ -176,6 +176,9 @@ void decode_attention(const DecodeProblem& p, const float* q, float* out, int th
     throw InputError("decode: cache rows narrower than the widths, or no cache");
   }
   if (!std::isfinite(p.scale) || p.scale <= 0) throw InputError("decode: softmax scale must be positive");
+  if (p.dtype != DType::kF32 && p.dtype != DType::kBF16) {
+    throw InputError(fmt::format("decode: a {} cache is not supported (fp32, bf16)", dtype_name(p.dtype)));
+  }
   if (path == KernelPath::kCuda) {
     detail::cuda_decode_attention(p, q, out);
     return;

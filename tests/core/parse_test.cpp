@@ -15,7 +15,8 @@ TEST_CASE("parse: integers are whole decimal texts within their range", "[core]"
   CHECK(parse_integer("42", "--x") == 42);
   CHECK(parse_integer("-7", "--x") == -7);
   CHECK(parse_integer("9223372036854775807", "--x") == INT64_MAX);
-  CHECK_THROWS_WITH(parse_integer("9223372036854775808", "--seed"), "--seed: '9223372036854775808' overflows 64 bits");
+  CHECK_THROWS_WITH(parse_integer("9223372036854775808", "--seed"),
+                    "--seed: '9223372036854775808' overflows 64 bits");
   CHECK_THROWS_WITH(parse_integer("12a", "--x"), "--x: '12a' is not an integer");
   CHECK_THROWS_WITH(parse_integer("", "--x"), "--x: '' is not an integer");
   CHECK_THROWS_WITH(parse_integer(" 1", "--x"), "--x: ' 1' is not an integer");
@@ -34,10 +35,12 @@ TEST_CASE("parse: token counts take k = 1024 and M = 1024^2", "[core]") {
   }
   CHECK_THROWS_WITH(parse_token_count("9007199254740993M", "--context"),
                     "--context: '9007199254740993M' overflows 64 bits");
-  CHECK_THROWS_WITH(parse_token_counts("8k,,32k", "--context"), "--context: empty item in '8k,,32k'");
+  CHECK_THROWS_WITH(parse_token_counts("8k,,32k", "--context"),
+                    "--context: empty item in '8k,,32k'");
 }
 
-TEST_CASE("parse: amounts are SI (K = 1000) or IEC (Ki = 1024), B for bytes or billions", "[core]") {
+TEST_CASE("parse: amounts are SI (K = 1000) or IEC (Ki = 1024), B for bytes or billions",
+          "[core]") {
   CHECK(parse_amount("70272", "--b", AmountKind::kBytes) == 70272.0);
   CHECK(parse_amount("1.5e12", "--b", AmountKind::kBytes) == 1.5e12);
   CHECK(parse_amount("64K", "--b", AmountKind::kBytes) == 64000.0);
@@ -52,8 +55,9 @@ TEST_CASE("parse: amounts are SI (K = 1000) or IEC (Ki = 1024), B for bytes or b
     INFO(bad);
     CHECK_THROWS_AS(parse_amount(bad, "--b", AmountKind::kBytes), InputError);
   }
-  CHECK_THROWS_WITH(parse_amount("lots", "--max-kv-bytes-per-token", AmountKind::kBytes),
-                    Catch::StartsWith("--max-kv-bytes-per-token: 'lots' is not a non-negative amount"));
+  CHECK_THROWS_WITH(
+      parse_amount("lots", "--max-kv-bytes-per-token", AmountKind::kBytes),
+      Catch::StartsWith("--max-kv-bytes-per-token: 'lots' is not a non-negative amount"));
 }
 
 TEST_CASE("parse: integer ranges are sorted, unique and bounded", "[core]") {
@@ -63,7 +67,8 @@ TEST_CASE("parse: integer ranges are sorted, unique and bounded", "[core]") {
   CHECK(parse_int_ranges("0,64", "--rope", 0, INT32_MAX) == V{0, 64});
   CHECK(parse_int_ranges("1-10:4", "--x", 1, 100) == V{1, 5, 9});
   CHECK(parse_int_ranges("0-2147483647:2147483647", "--x", 0, INT32_MAX) == V{0, 2147483647});
-  CHECK_THROWS_WITH(parse_int_ranges("0,64", "--heads", 1, INT32_MAX), "--heads: 0 is out of range (1 to 2147483647)");
+  CHECK_THROWS_WITH(parse_int_ranges("0,64", "--heads", 1, INT32_MAX),
+                    "--heads: 0 is out of range (1 to 2147483647)");
   CHECK_THROWS_WITH(parse_int_ranges("64-32", "--x", 1, 100), "--x: range '64-32' runs backwards");
   CHECK_THROWS_AS(parse_int_ranges("1-9:0", "--x", 1, 100), InputError);
   CHECK_THROWS_AS(parse_int_ranges("a", "--x", 1, 100), InputError);

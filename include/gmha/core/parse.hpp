@@ -34,8 +34,8 @@ std::vector<int64_t> parse_token_counts(std::string_view text, std::string_view 
 
 /// How an amount's unit letters scale it.
 enum class AmountKind {
-  kBytes,   // K M G T P = 1000^n, Ki..Pi = 1024^n, an optional trailing B
-  kCount,   // as kBytes, and B alone = billion (parameter counts: "37B")
+  kBytes,  // K M G T P = 1000^n, Ki..Pi = 1024^n, an optional trailing B
+  kCount,  // as kBytes, and B alone = billion (parameter counts: "37B")
 };
 /// A finite non-negative amount with an optional unit (see the rules above).
 double parse_amount(std::string_view text, std::string_view what, AmountKind kind);

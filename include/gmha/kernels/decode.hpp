@@ -8,6 +8,7 @@
 // compare against.
 #include <cstdint>
 
+#include "gmha/core/dtype.hpp"
 #include "gmha/core/float_formats.hpp"
 #include <string>
 #include <vector>
@@ -16,7 +17,9 @@
 
 namespace gmha {
 
-enum class CacheDType { kF32, kBF16 };
+/// The cache element types the decode kernels read: DType::kF32 and DType::kBF16 of the one dtype
+/// vocabulary (gmha/core/dtype.hpp); read_cache_dtype and decode_attention refuse the others.
+using CacheDType = DType;
 /// kCuda copies the cache to the GPU and runs src/kernels/cuda/ (InputError without CUDA).
 enum class KernelPath { kAuto, kPortable, kAvx2, kAvx512, kCuda };
 
