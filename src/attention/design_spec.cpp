@@ -132,6 +132,12 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
       a.kv_heads = 1;
       a.head_dim = f.get("c");
       a.q_share_dim = f.get_or("cq", a.head_dim);
+      // A shared query projection wider than the input adds parameters but no rank.
+      if (a.q_share_dim > a.d_model) {
+        throw InputError(fmt::format("design '{}': cq = {} exceeds d = {} (the shared query "
+                                     "projection cannot have rank above d)",
+                                     spec, a.q_share_dim, a.d_model));
+      }
       break;
     case Variant::kLinear:
       a.heads = f.get("heads");

@@ -171,7 +171,10 @@ inline ModelDesign uniform(const Fields& f, const LayerSpec& base) {
   }
   m.layers.assign(static_cast<size_t>(layers), base);
   m.vocab_size = f.int_or("vocab_size", 0);
-  if (m.vocab_size < 0) throw errors::not_positive(f.where(), "field 'vocab_size'", m.vocab_size);
+  // Present but 0 is nonsense (no embeddings); absent stays 0 = unknown (embeddings not counted).
+  if (m.vocab_size < 0 || (f.has("vocab_size") && m.vocab_size == 0)) {
+    throw errors::not_positive(f.where(), "field 'vocab_size'", m.vocab_size);
+  }
   m.tied_embeddings = f.bool_or("tie_word_embeddings", false);
   return m;
 }

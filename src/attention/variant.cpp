@@ -139,6 +139,10 @@ void validate_shape(const AttentionShape& s, const std::string& where) {
       require_positive(s.qk_nope_dim, where, "qk_nope_head_dim (nope)");
       require_positive(s.v_head_dim, where, "v_head_dim (v)");
       if (s.qk_rope_dim < 0) throw errors::not_positive(where, "qk_rope_head_dim (rope)", s.qk_rope_dim);
+      if (s.qk_rope_dim % 2 != 0) {
+        throw InputError(fmt::format("{}: qk_rope_head_dim (rope) = {} is odd; rotary dimensions come in pairs",
+                                     where, s.qk_rope_dim));
+      }
       if (s.q_lora_rank < 0) throw errors::not_positive(where, "q_lora_rank (qlora)", s.q_lora_rank);
       if (s.kv_heads != 1) {
         throw InputError(fmt::format("{}: mla caches one shared stream (kv_heads must be 1)", where));

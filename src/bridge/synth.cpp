@@ -385,7 +385,7 @@ SynthPlan plan_synth(const SynthOptions& o) {
       break;
     }
   }
-  config["vocab_size"] = o.vocab_size;
+  if (o.vocab_size > 0) config["vocab_size"] = o.vocab_size;  // 0: no embeddings written
   config["rms_norm_eps"] = 1e-6;
   config["rope_theta"] = 10000.0;
   config["tie_word_embeddings"] = false;

@@ -26,7 +26,7 @@ struct FitCliOptions {
   long long gpus = 1;
   long long batch = 1;
   std::string context = "32k";
-  double memory = 0;
+  std::string memory;  // an amount: 80e9, 80GB, 141GiB (README, numbers and units)
   double memory_fraction = 0.9;
   std::string weight_dtype = "bf16";
   std::string format = "table";
@@ -55,8 +55,10 @@ void run_fit(const FitCliOptions& c) {
   base.batch = c.batch;
   base.context = contexts.front();
   base.memory_fraction = c.memory_fraction;
-  if (c.memory < 0) throw InputError("--memory: must be a positive number of bytes");
-  if (c.memory > 0) base.memory_per_gpu = c.memory;
+  if (!c.memory.empty()) {
+    base.memory_per_gpu = parse_amount(c.memory, "--memory", AmountKind::kBytes);
+    if (!(*base.memory_per_gpu > 0)) throw InputError("--memory: must be a positive number of bytes");
+  }
   base.weight_dtype = read_kv_dtype(c.weight_dtype, "--weight-dtype");
 
   nlohmann::json jall = nlohmann::json::array();
@@ -204,7 +206,8 @@ void add_fit_command(CLI::App& app) {
   cmd->add_option("--context", opts->context,
                   "Context for the largest batch and the split (k = 1024)")
       ->capture_default_str();
-  cmd->add_option("--memory", opts->memory, "Memory per GPU in bytes (default: the card's)");
+  cmd->add_option("--memory", opts->memory,
+                  "Memory per GPU in bytes: 80e9, 80GB, 141GiB (default: the card's)");
   cmd->add_option("--memory-fraction", opts->memory_fraction,
                   "Usable share of each GPU's memory (the rest: runtime, activations)")
       ->capture_default_str();

@@ -1,5 +1,7 @@
 #include "cli/model_args.hpp"
 
+#include <fmt/format.h>
+
 #include "gmha/attention/resolve.hpp"
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/capacity/figures.hpp"
@@ -28,8 +30,23 @@ void add_hardware_options(CLI::App* cmd, HardwareArgs& h) {
 
 std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {
   std::vector<ModelDesign> out;
-  for (const auto& m : a.models) out.push_back(resolve_model(m));
-  for (const auto& d : a.designs) out.push_back(parse_design_spec(d));
+  // Capacity figures are over all layers: a design must say how many (validate and bench,
+  // which run one layer, take designs without it).
+  auto require_layers = [](const std::string& spec, const char* what) {
+    if (spec.find(":layers=") == std::string::npos && spec.find(",layers=") == std::string::npos) {
+      throw InputError(
+          fmt::format("{}'{}': give layers=N (the figures are over all layers)", what, spec));
+    }
+  };
+  for (const auto& m : a.models) {
+    ModelDesign d = resolve_model(m);
+    if (d.source == "--design") require_layers(m, "design ");
+    out.push_back(std::move(d));
+  }
+  for (const auto& d : a.designs) {
+    require_layers(d, "--design ");
+    out.push_back(parse_design_spec(d));
+  }
   if (out.empty()) {
     throw InputError("no model given: name presets (gmha presets), config.json files, or --design");
   }

@@ -122,6 +122,25 @@ TEST_CASE("cli bad input: each case exits with its code and one line naming the 
       {"sweep --d 7168 --layers 61 --max-designs 10", 2,
        R"(--max-designs: the grid has \d+ designs, above the cap of 10)"},
       {"sweep --d 64 --layers 2 --max-designs 0", 2, R"(--max-designs)"},
+      // Numbers: one parser, NaN/Inf/garbage refused with the flag named.
+      {"fit llama3-8b --memory nan", 2, R"(--memory: 'nan' is not a non-negative amount)"},
+      {"fit llama3-8b --memory inf", 2, R"(--memory: 'inf' is not a non-negative amount)"},
+      {"fit llama3-8b --memory 1e999", 2, R"(--memory: '1e999' is not a non-negative amount)"},
+      {"compare llama3-8b --context 8k,,32k", 2, R"(--context: empty item in '8k,,32k')"},
+      {"compare llama3-8b --context 1.5k", 2, R"(--context: '1.5k' is not a positive token count)"},
+      {"sweep --d 64 --layers 2 --max-kv-bytes-per-token nan", 2,
+       R"(--max-kv-bytes-per-token: 'nan' is not a non-negative amount)"},
+      {"sweep --d 64 --layers 2 --heads 0-4", 2, R"(--heads: 0 is out of range \(1 to 2147483647\))"},
+      // Impossible or degenerate designs name the field.
+      {"compare --design gqa:d=64,heads=4,kv=2,hd=16", 2, R"(give layers=N)"},
+      {"compare gqa:d=64,heads=4,kv=2,hd=16", 2, R"(give layers=N)"},
+      {"compare --design mla:d=64,heads=4,c=32,qlora=24,nope=16,rope=7,v=16,layers=2", 2,
+       R"(qk_rope_head_dim \(rope\) = 7 is odd)"},
+      {"compare --design mfa:d=64,heads=4,c=32,cq=128,layers=2", 2, R"(cq = 128 exceeds d = 64)"},
+      {"compare --design gqa:d=64,heads=4,kv=2,hd=16,layers=2,bogus=1", 2, R"(unknown key 'bogus')"},
+      // The library names the option; the CLI shows it under its flag.
+      {"fit llama3-8b --gpus 0", 2, R"(^gmha: error: --gpus: must be positive \(got 0\))"},
+      {"compare llama3-8b --hardware h999", 2, R"(^gmha: error: --hardware: unknown card 'h999')"},
   };
   for (const Case& c : cases) check_case(c, dir, ck);
   // Nothing was written where it was refused.
