@@ -590,7 +590,7 @@ void check_report_target(const std::string& dir) {
   // Replace only an earlier report (or an empty folder); never a checkpoint or anything else.
   if (!fs::exists(target / "report.md")) {
     throw InputError(
-        fmt::format("--out {}: folder exists and is not a gmha report (no "
+        fmt::format("report folder {}: exists and is not a gmha report (no "
                     "report.md); choose a new folder",
                     dir));
   }
@@ -599,7 +599,7 @@ void check_report_target(const std::string& dir) {
     if (n == "config.json" || n.ends_with(".safetensors") || n.ends_with(".gguf") ||
         n.ends_with(".bin")) {
       throw InputError(
-          fmt::format("--out {}: holds checkpoint file {}; refusing to replace it", dir, n));
+          fmt::format("report folder {}: holds checkpoint file {}; refusing to replace it", dir, n));
     }
   }
 }
@@ -611,7 +611,7 @@ void write_report_file(const fs::path& root, const ReportFile& f, const std::str
   std::ofstream out(p, std::ios::binary);
   out.write(f.content.data(), static_cast<std::streamsize>(f.content.size()));
   out.flush();
-  if (!out) throw InputError(fmt::format("--out {}: cannot write {}", dir, f.name));
+  if (!out) throw InputError(fmt::format("report folder {}: cannot write {}", dir, f.name));
 }
 
 void write_report_folder(const std::string& dir, const std::vector<ReportFile>& files,
@@ -620,13 +620,13 @@ void write_report_folder(const std::string& dir, const std::vector<ReportFile>& 
   if (!force) check_report_target(dir);
   uint64_t bytes = 0;
   for (const auto& f : files) bytes += f.content.size();
-  require_free_space("--out", dir, bytes);  // statvfs on dir or its nearest existing ancestor
+  require_free_space("report folder", dir, bytes);  // statvfs on dir or its nearest existing ancestor
   // The folder checks above are the report's own; the stage only has to refuse non-folders.
-  StagedFolder stage("--out", dir, true, [](const std::string&) { return true; });
+  StagedFolder stage("report folder", dir, true, [](const std::string&) { return true; });
   try {
     for (const auto& f : files) write_report_file(stage.path(), f, dir);
   } catch (const fs::filesystem_error& e) {
-    throw InputError(fmt::format("--out {}: {}", dir, e.what()));
+    throw InputError(fmt::format("report folder {}: {}", dir, e.what()));
   }
   stage.commit();
 }

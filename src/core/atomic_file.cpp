@@ -62,7 +62,7 @@ std::string unique_suffix() {
 }  // namespace
 
 OutputTarget resolve_output_target(const std::string& path) {
-  if (path.empty()) throw InputError("--out: the path is empty");
+  if (path.empty()) throw errors::bad_option("out", "the path is empty");
   fs::path p = path;
   // Follow symlinks by hand (a dangling link names the file to create); 40 is Linux's limit.
   for (int hops = 0;; ++hops) {

@@ -533,8 +533,9 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
   }
   for (int64_t i : todo) {
     if (i < 0 || i >= r.model_layers) {
-      throw InputError(fmt::format("--layers: layer {} is out of range (the model has {} layers)",
-                                   i, r.model_layers));
+      throw errors::bad_option(
+          "layers",
+          fmt::format("layer {} is out of range (the model has {} layers)", i, r.model_layers));
     }
   }
   const TensorSource& src = *ck.tensors;
