@@ -256,7 +256,7 @@ ModelDesign candidate_model(const SweepCandidate& c, const SweepSpace& s) {
                          c.head_dim, c.q_share);
       break;
     default:
-      throw std::logic_error("sweep: unsupported family");
+      throw InternalError("sweep: unsupported family");
   }
   spec += fmt::format(",layers={},kv_dtype={}", s.layers, dtype_name(s.kv_dtype));
   return parse_design_spec(spec);
@@ -391,21 +391,21 @@ SweepResult run_sweep(const SweepOptions& o) {
     const FastFigures fast = fast_figures(rec.c, o);
     if (d.figures.ranks.ter != fast.ter || d.figures.ranks.slsd != fast.slsd ||
         d.figures.ranks.frh != fast.frh) {
-      throw std::logic_error(figures_mismatch(d, "ranks"));
+      throw InternalError(figures_mismatch(d, "ranks"));
     }
     if (d.figures.kv_bytes_per_token != fast.kv_bytes_per_token) {
-      throw std::logic_error(figures_mismatch(d, "KV bytes per token"));
+      throw InternalError(figures_mismatch(d, "KV bytes per token"));
     }
     if (d.figures.attn_params != fast.attn_params)
-      throw std::logic_error(figures_mismatch(d, "params"));
+      throw InternalError(figures_mismatch(d, "params"));
     if (d.figures.attn_flops != fast.attn_flops || d.figures.linear_flops != fast.linear_flops) {
-      throw std::logic_error(figures_mismatch(d, "FLOPs"));
+      throw InternalError(figures_mismatch(d, "FLOPs"));
     }
     if (o.card) {
       const CostFigures cost = compute_cost(d.figures, cards);
       d.attn_usd_per_mtok = cost.cards.front().attn_usd_per_mtok;
       if (d.attn_usd_per_mtok != fast.attn_usd_per_mtok) {
-        throw std::logic_error(figures_mismatch(d, "cost"));
+        throw InternalError(figures_mismatch(d, "cost"));
       }
     }
     switch (o.objective) {

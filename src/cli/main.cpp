@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
   } catch (const gmha::InputError& e) {
     std::fprintf(stderr, "gmha: error: %s\n", with_flag(app, e).c_str());
     return e.exit_code();
+  } catch (const gmha::InternalError& e) {
+    std::fprintf(stderr, "gmha: internal error (a bug; please report the command): %s\n", e.what());
+    return e.exit_code();
   } catch (const gmha::Error& e) {
     std::fprintf(stderr, "gmha: error: %s\n", e.what());
     return e.exit_code();

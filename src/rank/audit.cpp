@@ -138,7 +138,7 @@ class LayerTensor {
     using Strided = Eigen::OuterStride<>;
     if (group_width_ > 0) {
       if (n != group_width_ || c0 % n != 0) {
-        throw std::logic_error(fmt::format("audit: columns [{}, {}) of '{}' cross its groups of {}", c0, c0 + n,
+        throw InternalError(fmt::format("audit: columns [{}, {}) of '{}' cross its groups of {}", c0, c0 + n,
                                         name_, group_width_));
       }
       out = Eigen::Map<const Eigen::MatrixXf>(f_ + (c0 / n) * rows_ * n, n, rows_).cast<double>();

@@ -15,7 +15,7 @@ namespace gmha::report {
 
 void Table::add_row(std::vector<std::string> cells) {
   if (cells.size() != columns.size()) {
-    throw std::logic_error(fmt::format("table '{}': row has {} cells, expected {}", title,
+    throw InternalError(fmt::format("table '{}': row has {} cells, expected {}", title,
                                        cells.size(), columns.size()));
   }
   rows.push_back(std::move(cells));
@@ -289,7 +289,7 @@ std::string render(const Table& t, Format f) {
     case Format::kLatex: return to_latex(t);
     case Format::kJson: break;
   }
-  throw std::logic_error("render: JSON is written by the command, not from a table");
+  throw InternalError("render: JSON is written by the command, not from a table");
 }
 
 }  // namespace gmha::report

@@ -7,7 +7,7 @@
 // Candidates are evaluated by a fast path (a few integer products per design, no allocation) that
 // reproduces compute_figures/compute_cost formula for formula. Every design that is reported is
 // re-evaluated with compute_figures on the ModelDesign its spec string parses to, and the two
-// must agree exactly (a mismatch is a std::logic_error, never a silently wrong row); tests also
+// must agree exactly (a mismatch is an InternalError, exit 3, never a silently wrong row); tests also
 // compare the two on samples of whole spaces.
 #include <cstdint>
 #include <optional>

@@ -20,7 +20,7 @@ struct Table {
   std::vector<std::string> notes;          // printed below (footnotes)
   std::string label;                       // LaTeX \label{tab:<label>} (letters, digits, -)
 
-  /// Appends a row; throws std::logic_error when the cell count differs from the columns.
+  /// Appends a row; throws InternalError when the cell count differs from the columns.
   void add_row(std::vector<std::string> cells);
 };
 
