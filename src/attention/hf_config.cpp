@@ -373,9 +373,10 @@ ModelDesign read_hf_config(const std::string& path) {
   const std::string text = python_literals_to_null(read_text_file(file));
   const json j = parse_json_text(text, file);
   ModelDesign m = model_from_hf_config(j, file);
-  // Name a model by its folder when given one (the usual way checkpoints are laid out).
-  m.name = fs::is_directory(path, ec) ? fs::path(path).lexically_normal().filename().string()
-                                      : file;
+  // Name a model by its folder (the usual way checkpoints are laid out: .../Llama-3-8B/config.json),
+  // or by the file's stem for another name; tables show the name, sources keep the path.
+  const fs::path f = fs::absolute(fs::path(file), ec).lexically_normal();
+  m.name = f.filename() == "config.json" ? f.parent_path().filename().string() : f.stem().string();
   if (m.name.empty()) m.name = file;
   return m;
 }
