@@ -1,6 +1,7 @@
 // gmha: attention capacity, checkpoint rank audits, reference kernels and report tables.
 // Only this layer prints and exits: library errors carry their exit code (2 bad input,
-// 1 failed check), CLI parse errors exit 2 as well.
+// 1 failed check, 3 internal error, 4 device error; README "Exit codes"), CLI parse errors
+// exit 2 as well.
 #include <cstdio>
 #include <exception>
 #include <string>
