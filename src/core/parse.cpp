@@ -54,8 +54,7 @@ int64_t parse_token_count(std::string_view text, std::string_view what) {
   }
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || v <= 0 ||
-      digits.front() == '-' || digits.front() == '+') {
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || v <= 0) {
     throw InputError(
         fmt::format("{}: '{}' is not a positive token count (e.g. 8192, 32k)", what, text));
   }

@@ -51,16 +51,6 @@ struct DecodePlan {
   bool use_pairs = false;                 // ... through the AVX512-BF16 query pairs
 };
 
-DecodePlan plan_decode(const DecodeProblem& p, KernelPath path);
-
-}  // namespace
-
-bool decode_rounds_query_to_bf16(const DecodeProblem& p, KernelPath path) {
-  return plan_decode(p, path).use_pairs;
-}
-
-namespace {
-
 DecodePlan plan_decode(const DecodeProblem& p, KernelPath path) {
   const bool bf16 = p.dtype == CacheDType::kBF16;
   DecodePlan plan;
@@ -143,6 +133,10 @@ detail::PrefetchCursor next_block_rows(const DecodeProblem& p, int64_t b, int64_
 }
 
 }  // namespace
+
+bool decode_rounds_query_to_bf16(const DecodeProblem& p, KernelPath path) {
+  return plan_decode(p, path).use_pairs;
+}
 
 std::string cpu_kernel_path_name(KernelPath p) {
   if (p == KernelPath::kCuda) return "cuda";

@@ -202,7 +202,8 @@ TEST_CASE("fast decoder: float32 layers match the double reference for every var
           FastDecoder dec(w, o, x.rows(), dt, 2, path);
           const Comparison r = compare(dec.run(x), ref);
           INFO(spec << " seed " << seed << " " << cache_dtype_name(dt) << ": " << r.summary());
-          CHECK(r.passed(dt == CacheDType::kF32 ? test::f32_layer_tolerance(s.d_model, 20, 70)
+          // Every spec here has a QK width of at most d, so d bounds the score sums too.
+          CHECK(r.passed(dt == CacheDType::kF32 ? test::f32_layer_tolerance(s.d_model, s.d_model, x.rows())
                                                 : test::bf16_cache_tolerance()));
         }
       }
