@@ -6,8 +6,6 @@
 
 namespace gmha::hf_detail {
 
-namespace {
-
 // The model dtype: what vLLM stores states and conv states in unless the config says otherwise.
 DType model_dtype(const Fields& f) {
   for (const char* k : {"torch_dtype", "dtype"}) {
@@ -73,6 +71,8 @@ std::vector<std::string> layer_types_or(const Fields& f, size_t n, std::string (
 [[noreturn]] void bad_layer_type(const Fields& f, size_t i, const std::string& t) {
   throw InputError(fmt::format("{}: layer_types[{}] = '{}' is not supported", f.where(), i, t));
 }
+
+namespace {
 
 // gpt-oss: GQA with biases on q/k/v/o and one learned sink logit per head; sliding (window 128)
 // and full layers alternate; every layer is MoE with num_local_experts experts, top-k.

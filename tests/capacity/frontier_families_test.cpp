@@ -1,0 +1,223 @@
+// Published config.json files of further families (smollm3, exaone4, kimi_linear), read as their
+// authors published them (the source of each is named above it), with KV at two contexts and the
+// parameter counts worked by hand. Each count is compared with the published figure it matches,
+// and the convention that figure uses is named.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "gmha/attention/hf_config.hpp"
+#include "gmha/capacity/figures.hpp"
+#include "gmha/core/error.hpp"
+
+using namespace gmha;
+
+namespace {
+
+ModelDesign parse(const char* text) {
+  return model_from_hf_config(nlohmann::json::parse(text), "config.json");
+}
+ModelFigures at(const ModelDesign& m, int64_t context) {
+  return compute_figures(m, {context, 1, Convention::kExact});
+}
+double off(int64_t got, double published) {
+  return std::abs(static_cast<double>(got) - published) / published;
+}
+
+// https://huggingface.co/HuggingFaceTB/SmolLM3-3B/blob/main/config.json, as mirrored verbatim by
+// github.com/fetchwiki/HuggingFaceTB-SmolLM3-3B (config.json, with model_files.json giving the two
+// safetensors shards' sizes). It writes no tie_word_embeddings: SmolLM3Config's default (true).
+const char* kSmolLM3_3b = R"({
+  "architectures": ["SmolLM3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "bos_token_id": 128000, "eos_token_id": 128012, "hidden_act": "silu", "hidden_size": 2048,
+  "initializer_range": 0.02, "intermediate_size": 11008,
+  "layer_types": ["full_attention","full_attention","full_attention","full_attention",
+    "full_attention","full_attention","full_attention","full_attention","full_attention",
+    "full_attention","full_attention","full_attention","full_attention","full_attention",
+    "full_attention","full_attention","full_attention","full_attention","full_attention",
+    "full_attention","full_attention","full_attention","full_attention","full_attention",
+    "full_attention","full_attention","full_attention","full_attention","full_attention",
+    "full_attention","full_attention","full_attention","full_attention","full_attention",
+    "full_attention","full_attention"],
+  "max_position_embeddings": 65536, "max_window_layers": 28, "mlp_bias": false,
+  "model_type": "smollm3", "no_rope_layer_interval": 4,
+  "no_rope_layers": [1,1,1,0,1,1,1,0,1,1,1,0,1,1,1,0,1,1,1,0,1,1,1,0,1,1,1,0,1,1,1,0,1,1,1,0],
+  "num_attention_heads": 16, "num_hidden_layers": 36, "num_key_value_heads": 4,
+  "pad_token_id": 128004, "pretraining_tp": 2, "rms_norm_eps": 1e-06, "rope_scaling": null,
+  "rope_theta": 5000000.0, "sliding_window": null, "torch_dtype": "bfloat16",
+  "transformers_version": "4.54.0.dev0", "use_cache": false, "use_sliding_window": false,
+  "vocab_size": 128256
+})";
+
+// LGAI-EXAONE/EXAONE-4.0-32B config.json as TensorRT-LLM's test of modeling_exaone4 publishes it
+// (EXAONE4_SINGLE_LAYER_CONFIG in tests/unittest/_torch/modeling/test_modeling_exaone4.py), with
+// the two fields that test shrinks put back as its own comments give them: num_hidden_layers 64
+// ("we use 4 instead of 64(all layers)") and sliding_window 4096 ("4 instead of 4096").
+const char* kExaone4_32b = R"({
+  "architectures": ["Exaone4ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1,
+  "eos_token_id": 361, "head_dim": 128, "hidden_act": "silu", "hidden_size": 5120,
+  "initializer_range": 0.02, "intermediate_size": 27392, "max_position_embeddings": 131072,
+  "model_type": "exaone4", "num_attention_heads": 40, "num_hidden_layers": 64,
+  "num_key_value_heads": 8, "pad_token_id": 0, "rms_norm_eps": 1e-05,
+  "rope_scaling": {"factor": 16.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+  "rope_theta": 1000000, "sliding_window": 4096, "sliding_window_pattern": 4,
+  "tie_word_embeddings": false, "torch_dtype": "bfloat16", "transformers_version": "4.54.0.dev0",
+  "use_cache": true, "vocab_size": 102400
+})";
+
+// moonshotai/Kimi-Linear-48B-A3B-Instruct config.json: the architecture fields as engines' test
+// fixtures reproduce them (the same values in several independent ones, e.g. the Kimi Linear
+// descriptions pinned to cyankiwi/Kimi-Linear-48B-A3B-Instruct-AWQ-4bit/config.json@5d029d18 and a
+// Rust loader's `released_48b_config_parses_with_one_based_layer_map` test).
+const char* kKimiLinear48b = R"({
+  "architectures": ["KimiLinearForCausalLM"], "model_type": "kimi_linear", "vocab_size": 163840,
+  "hidden_size": 2304, "head_dim": 72, "intermediate_size": 9216, "num_hidden_layers": 27,
+  "num_attention_heads": 32, "num_key_value_heads": 32, "hidden_act": "silu",
+  "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "rope_scaling": null,
+  "tie_word_embeddings": false, "first_k_dense_replace": 1, "moe_intermediate_size": 1024,
+  "moe_layer_freq": 1, "moe_renormalize": true, "moe_router_activation_func": "sigmoid",
+  "num_experts": 256, "num_experts_per_token": 8, "num_shared_experts": 1,
+  "routed_scaling_factor": 2.446, "use_grouped_topk": true, "num_expert_group": 1,
+  "topk_group": 1, "q_lora_rank": null, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+  "qk_rope_head_dim": 64, "v_head_dim": 128, "mla_use_nope": true, "num_nextn_predict_layers": 0,
+  "linear_attn_config": {"full_attn_layers": [4, 8, 12, 16, 20, 24, 27], "head_dim": 128,
+    "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26],
+    "num_heads": 32, "short_conv_kernel_size": 4},
+  "use_cache": true
+})";
+
+}  // namespace
+
+TEST_CASE("families: SmolLM3-3B, NoPE layers still cache", "[capacity]") {
+  const ModelDesign m = parse(kSmolLM3_3b);
+  REQUIRE(m.layers.size() == 36);
+  CHECK(m.tied_embeddings);  // omitted: SmolLM3Config's default
+  int nope = 0;
+  for (const auto& l : m.layers) nope += !l.rope;
+  CHECK(nope == 9);            // layers 3, 7, ..., 35
+  CHECK_FALSE(m.layers[3].rope);
+  const auto f = at(m, 32768);
+  // Every layer, NoPE or not, caches K and V of 4 heads x 128 in bf16: 2*4*128*2 = 2048 B.
+  CHECK(f.kv_bytes_per_token == 36 * 2048);  // 73728
+  CHECK(f.cache_owning_layers == 36);
+  CHECK(f.kv_bytes == 36.0 * 2048 * 32768);                    // 2415919104
+  CHECK(at(m, 131072).kv_bytes == 36.0 * 2048 * 131072);       // 9663676416
+  // Per layer: q 2048*2048 + k, v 512*2048 + o 2048*2048 = 10485760; FFN 3*2048*11008 = 67633152.
+  // 36 * 78118912 + tied embedding 128256*2048 + norms 2048*73 = 3075098624.
+  CHECK(f.total_params == 3075098624LL);
+  // The checkpoint: two bf16 shards of 4966315264 + 1183919744 B = 3075117504 elements with
+  // their JSON headers (37760 B apart); the card's "3B" rounds the same count (2.5 % below).
+  CHECK(off(f.total_params, (4966315264.0 + 1183919744.0) / 2) < 1e-4);
+  CHECK(f.active_params_excl_embeddings == 3075098624LL - 262668288LL);
+}
+
+TEST_CASE("families: SmolLM3 without layer_types but with use_sliding_window fails closed", "[capacity]") {
+  nlohmann::json c = nlohmann::json::parse(kSmolLM3_3b);
+  c.erase("layer_types");
+  CHECK(model_from_hf_config(c, "config.json").layers.size() == 36);  // all full, as published
+  c["use_sliding_window"] = true;
+  c["sliding_window"] = 4096;
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("use_sliding_window"));
+  // no_rope_layers omitted: no_rope_layer_interval 4 gives the same NoPE layers.
+  nlohmann::json d = nlohmann::json::parse(kSmolLM3_3b);
+  d.erase("no_rope_layers");
+  const ModelDesign m = model_from_hf_config(d, "config.json");
+  for (size_t i = 0; i < 36; ++i) CHECK(m.layers[i].rope == ((i + 1) % 4 != 0));
+}
+
+TEST_CASE("families: EXAONE-4.0-32B, 48 sliding-4096 + 16 global NoPE layers", "[capacity]") {
+  const ModelDesign m = parse(kExaone4_32b);
+  REQUIRE(m.layers.size() == 64);
+  for (size_t i = 0; i < 64; ++i) {
+    INFO("layer " << i);
+    const bool global = (i + 1) % 4 == 0;
+    CHECK((m.layers[i].span.kind == SpanKind::kFull) == global);
+    CHECK(m.layers[i].rope == !global);  // global layers use no RoPE
+  }
+  CHECK(m.layers[0].span == AttentionSpan{SpanKind::kSlidingWindow, 4096});
+  const auto f = at(m, 32768);
+  // K, V of 8 x 128 bf16 = 4096 B per token and layer, all 64 layers.
+  CHECK(f.kv_bytes_per_token == 64 * 4096);  // 262144
+  // 16 global layers keep T, 48 sliding keep min(T, 4096):
+  CHECK(f.kv_bytes == 16.0 * 4096 * 32768 + 48.0 * 4096 * 4096);    // 2952790016
+  CHECK(at(m, 131072).kv_bytes == 16.0 * 4096 * 131072 + 48.0 * 4096 * 4096);  // 9395240960
+  // Per layer: q 5120*5120 + k, v 1024*5120 + o 5120*5120 + q/k norms 2*128 = 62914816; FFN
+  // 3*5120*27392 = 420741120. 64 * 483655936 + norms 5120*129 = 30954640384 without embeddings;
+  // card (huggingface.co/LGAI-EXAONE/EXAONE-4.0-32B): "30.95B" without embeddings.
+  CHECK(f.active_params_excl_embeddings == 30954640384LL);
+  CHECK(off(f.active_params_excl_embeddings, 30.95e9) < 0.015);
+  CHECK(f.total_params == 30954640384LL + 2LL * 102400 * 5120);  // 32003216384
+}
+
+TEST_CASE("families: EXAONE 4 reads letter patterns and a null sliding_window", "[capacity]") {
+  nlohmann::json c = nlohmann::json::parse(kExaone4_32b);
+  c["sliding_window_pattern"] = "LLLG";
+  const ModelDesign letters = model_from_hf_config(c, "config.json");
+  const ModelDesign number = parse(kExaone4_32b);
+  for (size_t i = 0; i < 64; ++i) CHECK(same_layer(letters.layers[i], number.layers[i]));
+  c["sliding_window_pattern"] = "LXG";
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("sliding_window_pattern"));
+  // EXAONE-4.0-1.2B writes sliding_window null: every layer global, with RoPE.
+  c["sliding_window"] = nullptr;
+  const ModelDesign full = model_from_hf_config(c, "config.json");
+  for (const auto& l : full.layers) {
+    CHECK(l.span.kind == SpanKind::kFull);
+    CHECK(l.rope);
+  }
+}
+
+TEST_CASE("families: Kimi Linear 48B-A3B, 20 KDA + 7 MLA layers", "[capacity]") {
+  const ModelDesign m = parse(kKimiLinear48b);
+  REQUIRE(m.layers.size() == 27);
+  for (size_t i = 0; i < 27; ++i) {
+    INFO("layer " << i);
+    // full_attn_layers are 1-based: 4, 8, ..., 24 and 27 are layers 3, 7, ..., 23 and 26.
+    const bool mla = (i + 1) % 4 == 0 || i == 26;
+    CHECK((mixer_kind(m.layers[i]) == MixerKind::kSoftmax) == mla);
+  }
+  CHECK(m.layers[0].ffn.kind == FfnKind::kDense);
+  CHECK(m.layers[1].ffn.kind == FfnKind::kMoe);
+  const auto f = at(m, 32768);
+  REQUIRE(f.kinds.size() == 2);
+  const auto& kda = f.kinds[0].spec.attention.variant == Variant::kLinear ? f.kinds[0] : f.kinds[1];
+  CHECK(kda.layer_count == 20);
+  CHECK_FALSE(kda.softmax_ranks.has_value());
+  CHECK(kda.recurrent.state_capacity == 32 * 128 * 128);
+  // KDA state 32*128*128 fp32 = 2097152 B; q/k/v conv states (4-1)*(3*4096) bf16 = 73728 B.
+  CHECK(kda.state_bytes_per_layer == 2097152.0 + 73728.0);
+  CHECK(f.state_bytes_per_sequence == 20.0 * 2170880);  // 43417600
+  // MLA latent 512 + RoPE key 64 in bf16 = 1152 B per token, 7 layers (NoPE MLA caches the
+  // RoPE slice all the same).
+  CHECK(f.kv_bytes_per_token == 7 * 1152);  // 8064
+  CHECK(f.kv_bytes == 7.0 * 1152 * 32768 + 43417600);             // 307658752
+  CHECK(at(m, 131072).kv_bytes == 7.0 * 1152 * 131072 + 43417600);  // 1100382208
+  // KDA: q, k, v 3*4096*2304 + convs 3*4096*4 + f_a 128*2304 + f_b 4096*128 + b 32*2304 + A_log 32
+  // + dt_bias 4096 + g_a 128*2304 + g_b 4096*128 + o_norm 128 + o 2304*4096 = 39514272.
+  CHECK(kda.spec.attention.recurrent == RecurrentKind::kKda);
+  CHECK(f.groups.at(0).attn_params_per_layer == 39514272);
+  // MLA (no q compression): q 32*192*2304 + kv_a 576*2304 + 512 + kv_b 32*256*512 + o 2304*4096
+  // = 29114880. Total = 20*39514272 + 7*29114880 + dense 3*2304*9216 + 26*(257 experts
+  // 3*2304*1024 + router 2304*256) + embeddings 2*163840*2304 + norms 2304*55 = 49122675072.
+  // The checkpoint's tensor inventory adds the 26 routers' 256 score-correction biases (6656).
+  // The card's "48B total, 3B activated" are rounded: 2.3 % under this count; active is
+  // 3484453248 with both embeddings, 2729478528 without them.
+  CHECK(f.total_params == 49122675072LL);
+  CHECK(off(f.total_params, 49122675072.0 + 6656) < 1e-6);
+  CHECK(f.active_params == 3484453248LL);
+  CHECK(f.active_params_excl_embeddings == 2729478528LL);
+}
+
+TEST_CASE("families: Kimi Linear layer lists are checked and K3 extensions fail closed", "[capacity]") {
+  nlohmann::json c = nlohmann::json::parse(kKimiLinear48b);
+  c["linear_attn_config"]["full_attn_layers"] = {4, 8, 12, 16, 20, 24};  // layer 27 missing
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("layer 27"));
+  c["linear_attn_config"]["full_attn_layers"] = {4, 8, 12, 16, 20, 24, 27, 1};  // 1 listed twice
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("full_attn_layers lists layer 1"));
+  nlohmann::json k3 = nlohmann::json::parse(kKimiLinear48b);
+  k3["mla_use_output_gate"] = true;
+  CHECK_THROWS_WITH(model_from_hf_config(k3, "config.json"), Catch::Contains("mla_use_output_gate"));
+  nlohmann::json bare = nlohmann::json::parse(kKimiLinear48b);
+  bare.erase("linear_attn_config");
+  CHECK_THROWS_WITH(model_from_hf_config(bare, "config.json"), Catch::Contains("linear_attn_config"));
+}
