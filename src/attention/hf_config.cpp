@@ -359,6 +359,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   for (const char* k : unhandled) reject_unmodelled(f, type, {k});
   m.max_context = f.int_or("max_position_embeddings", 0);
   if (m.max_context < 0) throw errors::not_positive(where, "field 'max_position_embeddings'", m.max_context);
+  m.vision_params = vision_tower_params(config, where);
   m.name = where;
   m.source = where + " (model_type " + type + ")";
   validate_model(m, where);

@@ -224,6 +224,9 @@ std::vector<std::string> layer_types_or(const Fields& f, size_t n, std::string (
 
 // The 2025-2026 families (hf_families.cpp). Each returns nullopt when `type` is not its own.
 std::optional<ModelDesign> read_frontier_family(const Fields& f, const std::string& type);
+/// Parameters of the config's vision tower (hf_vision.cpp): 0 without a vision_config, the count
+/// for the kinds gmha models, ModelDesign::kVisionNotCounted for any other.
+int64_t vision_tower_params(const json& config, const std::string& where);
 /// Further families (hf_families_more.cpp): smollm3, exaone4, kimi_linear, ... nullopt otherwise.
 std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& type);
 

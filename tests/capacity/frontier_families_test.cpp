@@ -8,6 +8,7 @@
 
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/capacity/figures.hpp"
+#include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
 
 using namespace gmha;
@@ -85,6 +86,79 @@ const char* kKimiLinear48b = R"({
     "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26],
     "num_heads": 32, "short_conv_kernel_size": 4},
   "use_cache": true
+})";
+
+// https://huggingface.co/Qwen/Qwen3.5-0.8B/resolve/main/config.json, verbatim as fetched into a
+// public agent transcript (curl of that URL, 2026-05-25).
+const char* kQwen35_08b = R"({
+  "architectures": ["Qwen3_5ForConditionalGeneration"], "image_token_id": 248056,
+  "model_type": "qwen3_5",
+  "text_config": {"attention_bias": false, "attention_dropout": 0.0, "attn_output_gate": true,
+    "dtype": "bfloat16", "eos_token_id": 248044, "full_attention_interval": 4, "head_dim": 256,
+    "hidden_act": "silu", "hidden_size": 1024, "initializer_range": 0.02,
+    "intermediate_size": 3584,
+    "layer_types": ["linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention"],
+    "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_num_key_heads": 16,
+    "linear_num_value_heads": 16, "linear_value_head_dim": 128,
+    "max_position_embeddings": 262144, "mlp_only_layers": [], "model_type": "qwen3_5_text",
+    "mtp_num_hidden_layers": 1, "mtp_use_dedicated_embeddings": false,
+    "num_attention_heads": 8, "num_hidden_layers": 24, "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-06, "tie_word_embeddings": true, "use_cache": true,
+    "vocab_size": 248320, "mamba_ssm_dtype": "float32",
+    "rope_parameters": {"mrope_interleaved": true, "mrope_section": [11, 11, 10],
+      "rope_type": "default", "rope_theta": 10000000, "partial_rotary_factor": 0.25}},
+  "tie_word_embeddings": true, "transformers_version": "4.57.0.dev0", "video_token_id": 248057,
+  "vision_config": {"deepstack_visual_indexes": [], "depth": 12, "hidden_act": "gelu_pytorch_tanh",
+    "hidden_size": 768, "in_channels": 3, "initializer_range": 0.02, "intermediate_size": 3072,
+    "model_type": "qwen3_5", "num_heads": 12, "num_position_embeddings": 2304,
+    "out_hidden_size": 1024, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2},
+  "vision_end_token_id": 248054, "vision_start_token_id": 248053
+})";
+
+// Qwen3.5-35B-A3B's architecture as published in a Qwen3.6-35B-A3B config.json (the same
+// Qwen3_5MoeForConditionalGeneration geometry, field for field: an inventory of both snapshots,
+// Qwen3.5 ec2d4ece, Qwen3.6 7da11034, lists the same values), as a public checkpoint validator
+// reproduces it (valid_qwen36_config); its ModelOpt quantization_config is left out.
+const char* kQwen35_35b_a3b = R"({
+  "architectures": ["Qwen3_5MoeForConditionalGeneration"], "dtype": "bfloat16",
+  "image_token_id": 248056, "model_type": "qwen3_5_moe",
+  "text_config": {"attention_bias": false, "attention_dropout": 0.0, "attn_output_gate": true,
+    "bos_token_id": 248044, "dtype": "bfloat16", "eos_token_id": 248044,
+    "full_attention_interval": 4, "head_dim": 256, "hidden_act": "silu", "hidden_size": 2048,
+    "layer_types": ["linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention",
+      "linear_attention","linear_attention","linear_attention","full_attention"],
+    "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_num_key_heads": 16,
+    "linear_num_value_heads": 32, "linear_value_head_dim": 128, "mamba_ssm_dtype": "float32",
+    "max_position_embeddings": 262144, "model_type": "qwen3_5_moe_text",
+    "moe_intermediate_size": 512, "mtp_num_hidden_layers": 1,
+    "mtp_use_dedicated_embeddings": false, "num_attention_heads": 16, "num_experts": 256,
+    "num_experts_per_tok": 8, "num_hidden_layers": 40, "num_key_value_heads": 2,
+    "output_router_logits": false, "pad_token_id": null, "partial_rotary_factor": 0.25,
+    "rms_norm_eps": 1e-6,
+    "rope_parameters": {"mrope_interleaved": true, "mrope_section": [11, 11, 10],
+      "partial_rotary_factor": 0.25, "rope_theta": 10000000, "rope_type": "default"},
+    "shared_expert_intermediate_size": 512, "tie_word_embeddings": false, "use_cache": true,
+    "vocab_size": 248320},
+  "tie_word_embeddings": false, "video_token_id": 248057,
+  "vision_config": {"deepstack_visual_indexes": [], "depth": 27, "dtype": "bfloat16",
+    "hidden_act": "gelu_pytorch_tanh", "hidden_size": 1152, "in_channels": 3,
+    "intermediate_size": 4304, "model_type": "qwen3_5_moe_vision", "num_heads": 16,
+    "num_position_embeddings": 2304, "out_hidden_size": 2048, "patch_size": 16,
+    "spatial_merge_size": 2, "temporal_patch_size": 2},
+  "vision_end_token_id": 248054, "vision_start_token_id": 248053
 })";
 
 }  // namespace
@@ -220,4 +294,65 @@ TEST_CASE("families: Kimi Linear layer lists are checked and K3 extensions fail 
   nlohmann::json bare = nlohmann::json::parse(kKimiLinear48b);
   bare.erase("linear_attn_config");
   CHECK_THROWS_WITH(model_from_hf_config(bare, "config.json"), Catch::Contains("linear_attn_config"));
+}
+
+TEST_CASE("families: Qwen3.5-0.8B, 18 Gated DeltaNet + 6 gated GQA layers, fp32 states", "[capacity]") {
+  const ModelDesign m = parse(kQwen35_08b);
+  REQUIRE(m.layers.size() == 24);
+  CHECK(m.tied_embeddings);
+  const auto f = at(m, 32768);
+  // GDN state 16*128*128 in fp32 (mamba_ssm_dtype) = 1048576 B; conv (4-1)*(2*2048+2048) bf16
+  // = 36864 B; 18 layers.
+  CHECK(f.state_bytes_per_sequence == 18.0 * (1048576 + 36864));  // 19537920
+  // K, V of 2 x 256 bf16 = 2048 B per token, 6 full layers.
+  CHECK(f.kv_bytes_per_token == 6 * 2048);
+  CHECK(f.kv_bytes == 6.0 * 2048 * 32768 + 19537920);             // 422191104
+  CHECK(at(m, 131072).kv_bytes == 6.0 * 2048 * 131072 + 19537920);  // 1630150656
+  // GDN: in_proj_qkvz 8192*1024 + in_proj_ba 32*1024 + conv 6144*4 + 16 + 16 + 128 + out
+  // 1024*2048 = 10543264; gated GQA: q 4096*1024 + k, v 512*1024 + norms 512 + o 1024*2048
+  // = 7340544; FFN 3*1024*3584 = 11010048.
+  CHECK(f.groups.at(0).attn_params_per_layer == 10543264);
+  // 18*(10543264+11010048) + 6*(7340544+11010048) + tied 248320*1024 + norms 1024*49.
+  CHECK(f.total_params == 752393024LL);
+  // Vision (Qwen3-VL ViT): patch 3*2*16*16*768+768 + positions 2304*768 + 12 blocks of 7087872
+  // + merger 2*768 + 3072*3072+3072 + 1024*3072+1024 = 100592896. The name's "0.8B" rounds the
+  // text stack (0.752 B) or text + vision (0.853 B): neither is within 1.5 % of it.
+  CHECK(f.vision_params == 100592896);
+}
+
+TEST_CASE("families: Qwen3.5-35B-A3B, 30 GDN + 10 gated GQA layers, 256 experts top-8", "[capacity]") {
+  const ModelDesign m = parse(kQwen35_35b_a3b);
+  REQUIRE(m.layers.size() == 40);
+  const auto f = at(m, 32768);
+  // GDN state 32*128*128 fp32 = 2097152 B + conv 3*(4096+4096) bf16 = 49152 B; 30 layers.
+  CHECK(f.state_bytes_per_sequence == 30.0 * (2097152 + 49152));  // 64389120
+  CHECK(f.kv_bytes_per_token == 10 * 2048);                       // 20480
+  CHECK(f.kv_bytes == 10.0 * 2048 * 32768 + 64389120);            // 735477760
+  CHECK(at(m, 131072).kv_bytes == 10.0 * 2048 * 131072 + 64389120);  // 2748743680
+  // 30*33718464 (GDN) + 10*27263488 (gated GQA) + 40*(257*3*2048*512 + router 2048*256)
+  // + embeddings 2*248320*2048 + norms 2048*81 = 34660528768 (text stack).
+  CHECK(f.total_params == 34660528768LL);
+  // Vision: patch 3*2*16*16*1152+1152 + positions 2304*1152 + 27 blocks of 15239504 + merger
+  // 30679808 = 446571248. Card "35B": text + vision 35107100016 is 0.3 % over it (the MTP
+  // layer is outside num_hidden_layers and not counted).
+  CHECK(f.vision_params == 446571248);
+  CHECK(off(f.total_params + f.vision_params, 35e9) < 0.015);
+  // Active: 1284188800 attention + 40*(9*3*2048*512 + router 524288) + embeddings + norms.
+  // "A3B": 2.95 B without the input embedding (1.8 % under), 3.45 B with both.
+  CHECK(f.active_params == 3454907008LL);
+  CHECK(f.active_params_excl_input_embedding == 3454907008LL - 508559360LL);
+}
+
+TEST_CASE("families: vision towers are counted where modelled, else reported as not counted", "[capacity]") {
+  const auto json_of = [](const ModelDesign& m) {
+    return figures_to_json(at(m, 4096), nullptr, Convention::kExact);
+  };
+  CHECK(json_of(parse(kQwen35_35b_a3b)).at("vision_params") == 446571248);
+  CHECK(json_of(parse(kSmolLM3_3b)).at("vision_params") == 0);  // text-only: no tower
+  // A SigLIP tower (Gemma 3) is not modelled: present, not counted, null in JSON.
+  nlohmann::json c = nlohmann::json::parse(kSmolLM3_3b);
+  c["vision_config"] = {{"model_type", "siglip_vision_model"}, {"hidden_size", 1152}};
+  const ModelDesign m = model_from_hf_config(c, "config.json");
+  CHECK(m.vision_params == ModelDesign::kVisionNotCounted);
+  CHECK(json_of(m).at("vision_params").is_null());
 }
