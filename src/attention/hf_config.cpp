@@ -127,6 +127,23 @@ ModelDesign deepseek(const Fields& f) {
   return m;
 }
 
+// GLM-5 writes each layer's FFN as "dense" or "sparse" (mlp_layer_types); it must agree with
+// first_k_dense_replace, which deepseek() applied: a disagreement is reported, not resolved.
+void apply_mlp_layer_types(const Fields& f, const ModelDesign& m, const std::vector<std::string>& types) {
+  if (types.size() != m.layers.size()) {
+    throw InputError(fmt::format("{}: mlp_layer_types has {} entries for {} layers", f.where(),
+                                 types.size(), m.layers.size()));
+  }
+  for (size_t i = 0; i < types.size(); ++i) {
+    const bool moe = m.layers[i].ffn.kind == FfnKind::kMoe;
+    if ((types[i] != "dense" && types[i] != "sparse") || (types[i] == "sparse") != moe) {
+      throw InputError(fmt::format("{}: mlp_layer_types[{}] = '{}' disagrees with first_k_dense_replace "
+                                   "and moe_layer_freq (layer {} is {})", f.where(), i, types[i], i,
+                                   moe ? "sparse" : "dense"));
+    }
+  }
+}
+
 ModelDesign step3(const Fields& f) {
   AttentionShape a;
   a.variant = Variant::kMfa;
@@ -316,10 +333,16 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
     else if (type != "gpt_oss") handled = {"attn_output_gate", "linear_num_value_heads", "partial_rotary_factor"};
   } else if (auto more = read_more_family(f, type)) {
     m = std::move(*more);
-  } else if (type == "deepseek_v32") {
+  } else if (type == "deepseek_v32" || type == "glm_moe_dsa") {
     // DeepSeek-V3.2: V3's MLA plus the DSA lightning indexer; each layer keeps every token's
-    // latent and index key and attends to the index_topk it selects.
+    // latent and index key and attends to the index_topk it selects. GLM-5 (glm_moe_dsa) is the
+    // same architecture under the same field names (qk_nope 192, v 256). GLM-5.2's indexers
+    // shared across layers (index_topk_freq, indexer_types) change what is cached: refused.
+    if (type == "glm_moe_dsa") {
+      reject_unmodelled(f, type, {"index_topk_freq", "indexer_types", "index_skip_topk_offset"});
+    }
     m = deepseek(f);
+    if (auto mlp = f.opt_string_list("mlp_layer_types")) apply_mlp_layer_types(f, m, *mlp);
     for (auto& l : m.layers) {
       l.attention.index_heads = req_pos(f, "index_n_heads");
       l.attention.index_head_dim = req_pos(f, "index_head_dim");
@@ -350,7 +373,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, smollm3, exaone4, kimi_linear)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, kimi_linear)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {

@@ -161,6 +161,23 @@ const char* kQwen35_35b_a3b = R"({
   "vision_end_token_id": 248054, "vision_start_token_id": 248053
 })";
 
+// zai-org/GLM-5 config.json: its architecture fields exactly as GPTQModel's test pins them
+// (_UPSTREAM_GLM5_MODELING_SIGNATURE, "snapshot from the current upstream config.json files
+// fetched on 2026-04-07", tests of gptqmodel's glm_moe_dsa definition). That signature omits the
+// vocabulary: vocab_size 154880 and untied embeddings are the GLM-5 family's published values
+// (GLM-5.2's config.json as pinned by a public checkpoint validator; GLM-4.7-Flash's config.json).
+const char* kGlm5 = R"({
+  "architectures": ["GlmMoeDsaForCausalLM"], "first_k_dense_replace": 3, "hidden_act": "silu",
+  "hidden_size": 6144, "index_head_dim": 128, "index_n_heads": 32, "index_topk": 2048,
+  "intermediate_size": 12288, "kv_lora_rank": 512, "max_position_embeddings": 202752,
+  "model_type": "glm_moe_dsa", "moe_intermediate_size": 2048, "n_routed_experts": 256,
+  "n_shared_experts": 1, "num_attention_heads": 64, "num_experts_per_tok": 8,
+  "num_hidden_layers": 78, "num_key_value_heads": 64, "q_lora_rank": 2048,
+  "qk_nope_head_dim": 192, "qk_rope_head_dim": 64,
+  "rope_parameters": {"rope_theta": 1000000, "rope_type": "default"}, "v_head_dim": 256,
+  "vocab_size": 154880, "tie_word_embeddings": false
+})";
+
 }  // namespace
 
 TEST_CASE("families: SmolLM3-3B, NoPE layers still cache", "[capacity]") {
@@ -355,4 +372,43 @@ TEST_CASE("families: vision towers are counted where modelled, else reported as 
   const ModelDesign m = model_from_hf_config(c, "config.json");
   CHECK(m.vision_params == ModelDesign::kVisionNotCounted);
   CHECK(json_of(m).at("vision_params").is_null());
+}
+
+TEST_CASE("families: GLM-5, MLA (qk_nope 192, v 256) with the DSA indexer, top-2048", "[capacity]") {
+  const ModelDesign m = parse(kGlm5);
+  REQUIRE(m.layers.size() == 78);
+  CHECK(m.layers[0].span == AttentionSpan{SpanKind::kTopK, 2048});
+  CHECK(m.layers[2].ffn.kind == FfnKind::kDense);
+  CHECK(m.layers[3].ffn.kind == FfnKind::kMoe);
+  const auto f = at(m, 32768);
+  // Latent 512 + RoPE key 64 in bf16 = 1152 B, + index key 128 fp8 + fp32 scale = 132 B.
+  CHECK(f.kv_bytes_per_token == 78 * 1284);  // 100152
+  CHECK(f.indexer_bytes_per_token == 78 * 132);
+  CHECK(f.kv_bytes == 78.0 * 32768 * 1284);                  // 3281780736
+  CHECK(at(m, 131072).kv_bytes == 78.0 * 131072 * 1284);     // 13127122944
+  // Decode reads 2048 selected latents and every index key.
+  CHECK(f.decode_kv_bytes_read == 78.0 * (2048 * 1152 + 32768 * 132));  // 521404416
+  // q_a 2048*6144 + 2048 + q_b 64*256*2048 + kv_a 576*6144 + 512 + kv_b 64*448*512
+  // + o 6144*64*256 + indexer (wq_b 4096*2048 + wk 128*6144 + 256 + weights 32*6144) = 174394112.
+  CHECK(f.groups.at(0).attn_params_per_layer == 174394112);
+  // 78*174394112 + 3*3*6144*12288 + 75*(257*3*6144*2048 + 6144*256) + 2*154880*6144
+  // + norms 6144*157 = 743911199232; card: 744 B total (0.01 % off; the MTP layer is outside).
+  CHECK(f.total_params == 743911199232LL);
+  CHECK(off(f.total_params, 744e9) < 0.015);
+  // The card's "40B active" excludes both embedding tables: 39881544192 (0.3 % off).
+  CHECK(f.active_params_excl_embeddings == 39881544192LL);
+  CHECK(off(f.active_params_excl_embeddings, 40e9) < 0.015);
+}
+
+TEST_CASE("families: GLM-5 mlp_layer_types is checked; GLM-5.2's shared indexers fail closed", "[capacity]") {
+  nlohmann::json c = nlohmann::json::parse(kGlm5);
+  std::vector<std::string> types(78, "sparse");
+  types[0] = types[1] = types[2] = "dense";
+  c["mlp_layer_types"] = types;
+  CHECK(model_from_hf_config(c, "config.json").layers.size() == 78);
+  c["mlp_layer_types"][3] = "dense";
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("mlp_layer_types[3]"));
+  nlohmann::json shared = nlohmann::json::parse(kGlm5);
+  shared["index_topk_freq"] = 4;
+  CHECK_THROWS_WITH(model_from_hf_config(shared, "config.json"), Catch::Contains("index_topk_freq"));
 }
