@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gmha/attention/hf_config.hpp"
+#include "gmha/attention/presets.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
@@ -411,4 +412,18 @@ TEST_CASE("families: GLM-5 mlp_layer_types is checked; GLM-5.2's shared indexers
   nlohmann::json shared = nlohmann::json::parse(kGlm5);
   shared["index_topk_freq"] = 4;
   CHECK_THROWS_WITH(model_from_hf_config(shared, "config.json"), Catch::Contains("index_topk_freq"));
+}
+
+TEST_CASE("families: each preset is its published config", "[capacity]") {
+  const std::pair<const char*, const char*> pairs[] = {
+      {"glm-5", kGlm5}, {"kimi-linear-48b-a3b", kKimiLinear48b}, {"qwen3.5-35b-a3b", kQwen35_35b_a3b}};
+  for (const auto& [name, config] : pairs) {
+    INFO(name);
+    const ModelDesign p = read_preset(name);
+    const ModelDesign c = parse(config);
+    REQUIRE(p.layers.size() == c.layers.size());
+    for (size_t i = 0; i < p.layers.size(); ++i) CHECK(same_layer(p.layers[i], c.layers[i]));
+    CHECK(at(p, 4096).total_params == at(c, 4096).total_params);
+    CHECK(p.max_context == c.max_context);
+  }
 }
