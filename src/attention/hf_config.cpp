@@ -55,6 +55,23 @@ std::string python_literals_to_null(const std::string& text) {
   return out;
 }
 
+// The defaults of a model_type's transformers config class for the size fields a published
+// config may omit (docs/model_defaults.md); empty for families whose readers require them.
+std::vector<std::pair<const char*, json>> class_defaults(const std::string& type) {
+  if (type == "gemma3" || type == "gemma3_text") {  // Gemma3TextConfig
+    return {{"vocab_size", 262208}, {"hidden_size", 2304}, {"intermediate_size", 9216},
+            {"num_hidden_layers", 26}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
+            {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 4096},
+            {"sliding_window_pattern", 6}};
+  }
+  if (type == "olmo3") {  // Olmo3Config (num_key_value_heads defaults to num_attention_heads)
+    return {{"vocab_size", 50304}, {"hidden_size", 4096}, {"intermediate_size", 11008},
+            {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+            {"max_position_embeddings", 2048}, {"sliding_window", 4096}};
+  }
+  return {};
+}
+
 ModelDesign llama_like(const Fields& f, const std::string& type) {
   const bool bias = type == "qwen2" || type == "qwen2_moe" || f.bool_or("attention_bias", false);
   LayerSpec l;
@@ -301,16 +318,11 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
       type = body->at("model_type").get<std::string>();
     }
   }
-  // Gemma 3 configs omit fields that Gemma3TextConfig defaults (docs/model_defaults.md): fill
-  // them in so an omitted field is transformers' value, never 0.
+  // Configs omit fields that their transformers config class defaults (docs/model_defaults.md):
+  // fill them in so an omitted field is transformers' value, never 0.
   json filled;
-  if (type == "gemma3" || type == "gemma3_text") {
+  if (const auto defaults = class_defaults(type); !defaults.empty()) {
     filled = *body;
-    const std::pair<const char*, json> defaults[] = {
-        {"vocab_size", 262208}, {"hidden_size", 2304}, {"intermediate_size", 9216},
-        {"num_hidden_layers", 26}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
-        {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 4096},
-        {"sliding_window_pattern", 6}};
     for (const auto& [k, v] : defaults) {
       if (!filled.contains(k) || filled.at(k).is_null()) filled[k] = v;
     }
@@ -373,7 +385,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, kimi_linear)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, olmo3, kimi_linear)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {

@@ -1,4 +1,4 @@
-// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4 and
+// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, olmo3 and
 // kimi_linear. Each maps the published config.json onto the layer-level model (docs/capacity.md,
 // "Layer kinds"); a field a family needs and the config omits takes the default of that
 // model_type's transformers config class, and a key that would change the architecture in a way
@@ -84,6 +84,26 @@ ModelDesign exaone4(const Fields& f) {
   return m;
 }
 
+// OLMo 3: OLMo 2's layer (q/k RMSNorms over whole projections, post-norms) with three sliding
+// layers to one full layer. Olmo3Config: sliding_window 4096 and, without layer_types, layer i
+// slides unless (i + 1) % 4 == 0.
+ModelDesign olmo3(const Fields& f) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
+  l.attention.qk_norm = true;
+  l.attention.qk_norm_per_layer = true;
+  l.ffn = dense_ffn(f);
+  ModelDesign m = uniform(f, l);
+  const int64_t window = positive(f, "sliding_window", f.int_or("sliding_window", 4096));
+  const auto types = layer_types_or(f, m.layers.size(), [](size_t i, int64_t) {
+    return std::string((i + 1) % 4 != 0 ? "sliding_attention" : "full_attention"); }, 0);
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i] == "sliding_attention") m.layers[i].span = {SpanKind::kSlidingWindow, window};
+    else if (types[i] != "full_attention") bad_layer_type(f, i, types[i]);
+  }
+  return m;
+}
+
 // Kimi Linear: Kimi Delta Attention layers and MLA layers (DeepSeek-V3's, without query
 // compression when q_lora_rank is null), listed 1-based in linear_attn_config; dense FFN on the
 // first first_k_dense_replace layers, MoE with shared experts after. KDA keeps its state in fp32
@@ -165,6 +185,7 @@ ModelDesign kimi_linear(const Fields& f) {
 std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& type) {
   if (type == "smollm3") return smollm3(f);
   if (type == "exaone4") return exaone4(f);
+  if (type == "olmo3") return olmo3(f);
   if (type == "kimi_linear") return kimi_linear(f);
   return std::nullopt;
 }

@@ -179,6 +179,21 @@ const char* kGlm5 = R"({
   "vocab_size": 154880, "tie_word_embeddings": false
 })";
 
+// An OLMo 3 config at the 7B's attention geometry as an engine's config-loader test publishes it
+// (RopeScalingConfigTest.Olmo3LayerPatternAndYarn: 8 layers of the 32-layer stack, its
+// layer_types pattern and YaRN block). No verbatim allenai/Olmo-3-1025-7B config.json was found,
+// so this fixture checks the reader and Olmo3Config's defaults (intermediate_size 11008,
+// vocab_size 50304 fill what it omits), not the 7B's parameter count.
+const char* kOlmo3Fixture = R"({
+  "architectures": ["Olmo3ForCausalLM"], "model_type": "olmo3",
+  "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 32,
+  "num_hidden_layers": 8, "rope_theta": 500000, "sliding_window": 4096,
+  "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention",
+                  "sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+  "rope_scaling": {"attention_factor": 1.2079441541679836, "beta_fast": 32.0, "beta_slow": 1.0,
+                   "factor": 8.0, "original_max_position_embeddings": 8192, "rope_type": "yarn"}
+})";
+
 }  // namespace
 
 TEST_CASE("families: SmolLM3-3B, NoPE layers still cache", "[capacity]") {
@@ -401,7 +416,7 @@ TEST_CASE("families: GLM-5, MLA (qk_nope 192, v 256) with the DSA indexer, top-2
   CHECK(off(f.active_params_excl_embeddings, 40e9) < 0.015);
 }
 
-TEST_CASE("families: GLM-5 mlp_layer_types is checked; GLM-5.2's shared indexers fail closed", "[capacity]") {
+TEST_CASE("families: GLM-5 mlp_layer_types is checked and GLM-5.2's shared indexers fail closed", "[capacity]") {
   nlohmann::json c = nlohmann::json::parse(kGlm5);
   std::vector<std::string> types(78, "sparse");
   types[0] = types[1] = types[2] = "dense";
@@ -426,4 +441,26 @@ TEST_CASE("families: each preset is its published config", "[capacity]") {
     CHECK(at(p, 4096).total_params == at(c, 4096).total_params);
     CHECK(p.max_context == c.max_context);
   }
+}
+
+TEST_CASE("families: OLMo 3, three sliding-4096 layers to one full, Olmo3Config defaults", "[capacity]") {
+  const ModelDesign m = parse(kOlmo3Fixture);
+  REQUIRE(m.layers.size() == 8);
+  CHECK(m.layers[0].span == AttentionSpan{SpanKind::kSlidingWindow, 4096});
+  CHECK(m.layers[3].span.kind == SpanKind::kFull);
+  CHECK(m.vocab_size == 50304);                            // omitted: Olmo3Config's default
+  CHECK(m.layers[0].ffn.intermediate == 11008);           // likewise
+  CHECK(m.layers[0].attention.qk_norm_per_layer);
+  const auto f = at(m, 32768);
+  // MHA: K, V of 32 x 128 bf16 = 16384 B per token and layer; 2 full + 6 sliding layers.
+  CHECK(f.kv_bytes_per_token == 8 * 16384);
+  CHECK(f.kv_bytes == 2.0 * 16384 * 32768 + 6.0 * 16384 * 4096);    // 1476395008
+  CHECK(at(m, 131072).kv_bytes == 2.0 * 16384 * 131072 + 6.0 * 16384 * 4096);  // 4697620480
+  // 4*4096^2 + q_norm 4096 + k_norm 4096 per layer (over whole projections, as OLMo 2).
+  CHECK(f.groups.at(0).attn_params_per_layer == 67108864 + 8192);
+  // Without layer_types the default pattern is the same.
+  nlohmann::json c = nlohmann::json::parse(kOlmo3Fixture);
+  c.erase("layer_types");
+  const ModelDesign d = model_from_hf_config(c, "config.json");
+  for (size_t i = 0; i < 8; ++i) CHECK(same_layer(d.layers[i], m.layers[i]));
 }
