@@ -1,5 +1,5 @@
-// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, olmo3 and
-// kimi_linear. Each maps the published config.json onto the layer-level model (docs/capacity.md,
+// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, olmo3,
+// phi3 and kimi_linear. Each maps the published config.json onto the layer-level model (docs/capacity.md,
 // "Layer kinds"); a field a family needs and the config omits takes the default of that
 // model_type's transformers config class, and a key that would change the architecture in a way
 // the reader does not model fails closed, naming it.
@@ -104,6 +104,23 @@ ModelDesign olmo3(const Fields& f) {
   return m;
 }
 
+// Phi-3 / Phi-4 (phi3): GQA from a fused qkv_proj and SwiGLU from a fused gate_up_proj (the
+// same weights as separate projections); sliding_window, when written, applies to every layer
+// (Phi3Attention passes it to each layer); partial_rotary_factor only narrows RoPE.
+ModelDesign phi3(const Fields& f) {
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
+  l.attention.rotary_dim = rotary_dim(f, l.attention.head_dim);
+  l.ffn = dense_ffn(f);
+  ModelDesign m = uniform(f, l);  // Phi3Config: tie_word_embeddings false
+  const int64_t window = f.int_or("sliding_window", 0);
+  if (window < 0) throw errors::not_positive(f.where(), "field 'sliding_window'", window);
+  if (window > 0) {
+    for (auto& x : m.layers) x.span = {SpanKind::kSlidingWindow, window};
+  }
+  return m;
+}
+
 // Kimi Linear: Kimi Delta Attention layers and MLA layers (DeepSeek-V3's, without query
 // compression when q_lora_rank is null), listed 1-based in linear_attn_config; dense FFN on the
 // first first_k_dense_replace layers, MoE with shared experts after. KDA keeps its state in fp32
@@ -186,6 +203,7 @@ std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& 
   if (type == "smollm3") return smollm3(f);
   if (type == "exaone4") return exaone4(f);
   if (type == "olmo3") return olmo3(f);
+  if (type == "phi3") return phi3(f);
   if (type == "kimi_linear") return kimi_linear(f);
   return std::nullopt;
 }

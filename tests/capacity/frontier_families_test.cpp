@@ -194,6 +194,20 @@ const char* kOlmo3Fixture = R"({
                    "factor": 8.0, "original_max_position_embeddings": 8192, "rope_type": "yarn"}
 })";
 
+// microsoft/Phi-3-medium-4k-instruct config.json as llm-engine's hardware-inference test
+// publishes it (test_infer_hardware, the Phi3ForCausalLM config beside phi-3-medium).
+const char* kPhi3Medium = R"({
+  "architectures": ["Phi3ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1,
+  "embd_pdrop": 0.0, "eos_token_id": 32000, "hidden_act": "silu", "hidden_size": 5120,
+  "initializer_range": 0.02, "intermediate_size": 17920, "max_position_embeddings": 4096,
+  "model_type": "phi3", "num_attention_heads": 40, "num_hidden_layers": 40,
+  "num_key_value_heads": 10, "original_max_position_embeddings": 4096, "pad_token_id": 32000,
+  "resid_pdrop": 0.0, "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 10000.0,
+  "sliding_window": 2047, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "transformers_version": "4.39.3", "use_cache": true, "attention_bias": false,
+  "vocab_size": 32064
+})";
+
 }  // namespace
 
 TEST_CASE("families: SmolLM3-3B, NoPE layers still cache", "[capacity]") {
@@ -463,4 +477,23 @@ TEST_CASE("families: OLMo 3, three sliding-4096 layers to one full, Olmo3Config 
   c.erase("layer_types");
   const ModelDesign d = model_from_hf_config(c, "config.json");
   for (size_t i = 0; i < 8; ++i) CHECK(same_layer(d.layers[i], m.layers[i]));
+}
+
+TEST_CASE("families: Phi-3-medium, GQA 40/10 with a 2047-token window on every layer", "[capacity]") {
+  const ModelDesign m = parse(kPhi3Medium);
+  REQUIRE(m.layers.size() == 40);
+  for (const auto& l : m.layers) CHECK(l.span == AttentionSpan{SpanKind::kSlidingWindow, 2047});
+  // K, V of 10 x 128 bf16 = 5120 B per token and layer.
+  const auto f = at(m, 4096);
+  CHECK(f.kv_bytes_per_token == 40 * 5120);               // 204800
+  CHECK(f.kv_bytes == 40.0 * 5120 * 2047);                // 419225600: the window caps the cache
+  CHECK(at(m, 1024).kv_bytes == 40.0 * 5120 * 1024);      // 209715200: under the window
+  CHECK(at(m, 32768).beyond_max_context);                 // past max_position_embeddings 4096
+  // Per layer: q 5120^2 + k, v 1280*5120 + o 5120^2 = 65536000; FFN 3*5120*17920 = 275251200.
+  // 40 * 340787200 + embeddings 2*32064*5120 + norms 5120*81 = 13960238080; card: 14 B (0.3 %).
+  CHECK(f.total_params == 13960238080LL);
+  CHECK(off(f.total_params, 14e9) < 0.015);
+  nlohmann::json phi4_mini = nlohmann::json::parse(kPhi3Medium);
+  phi4_mini["partial_rotary_factor"] = 0.75;  // read (RoPE width), not refused
+  CHECK(model_from_hf_config(phi4_mini, "config.json").layers[0].attention.rotary_dim == 96);
 }
