@@ -365,6 +365,10 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   } else if (type == "llama" || type == "mistral" || type == "mixtral" || type == "qwen2" ||
       type == "qwen3" || type == "qwen2_moe" || type == "qwen3_moe") {
     m = llama_like(f, type);
+  } else if (type == "qwen3_vl" || type == "qwen3_vl_text" || type == "qwen3_vl_moe" ||
+             type == "qwen3_vl_moe_text") {
+    // Qwen3-VL's text stack is Qwen3 (dense) or Qwen3-MoE; its ViT is counted as vision_params.
+    m = llama_like(f, type.rfind("qwen3_vl_moe", 0) == 0 ? "qwen3_moe" : "qwen3");
   } else if (type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2") {
     m = deepseek(f);
   } else if (type == "step3" || type == "step3_vl" || type == "step3_text" || type == "step3v") {
@@ -386,7 +390,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {

@@ -208,6 +208,29 @@ const char* kPhi3Medium = R"({
   "vocab_size": 32064
 })";
 
+// Qwen/Qwen3-VL-8B-Instruct config.json as TensorRT-LLM's Qwen3-VL test publishes it
+// (QWEN3_VL_8B_CONFIG, _name_or_path Qwen3-VL-8B-Instruct), with the layer count that test
+// shrinks put back as its own comment gives it ("Only 4 layers for testing, 36 layers for full
+// model").
+const char* kQwen3Vl8b = R"({
+  "architectures": ["Qwen3VLForConditionalGeneration"], "image_token_id": 151655,
+  "model_type": "qwen3_vl",
+  "text_config": {"attention_bias": false, "attention_dropout": 0.0, "bos_token_id": 151643,
+    "dtype": "bfloat16", "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu",
+    "hidden_size": 4096, "initializer_range": 0.02, "intermediate_size": 12288,
+    "max_position_embeddings": 262144, "model_type": "qwen3_vl_text", "num_attention_heads": 32,
+    "num_hidden_layers": 36, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
+    "rope_scaling": {"mrope_interleaved": true, "mrope_section": [24, 20, 20], "rope_type": "default"},
+    "rope_theta": 5000000, "tie_word_embeddings": false, "use_cache": true, "vocab_size": 151936},
+  "tie_word_embeddings": false, "transformers_version": "4.57.0.dev0", "video_token_id": 151656,
+  "vision_config": {"deepstack_visual_indexes": [8, 16, 24], "depth": 27,
+    "hidden_act": "gelu_pytorch_tanh", "hidden_size": 1152, "in_channels": 3,
+    "initializer_range": 0.02, "intermediate_size": 4304, "model_type": "qwen3_vl",
+    "num_heads": 16, "num_position_embeddings": 2304, "out_hidden_size": 4096, "patch_size": 16,
+    "spatial_merge_size": 2, "temporal_patch_size": 2},
+  "vision_end_token_id": 151653, "vision_start_token_id": 151652
+})";
+
 }  // namespace
 
 TEST_CASE("families: SmolLM3-3B, NoPE layers still cache", "[capacity]") {
@@ -496,4 +519,22 @@ TEST_CASE("families: Phi-3-medium, GQA 40/10 with a 2047-token window on every l
   nlohmann::json phi4_mini = nlohmann::json::parse(kPhi3Medium);
   phi4_mini["partial_rotary_factor"] = 0.75;  // read (RoPE width), not refused
   CHECK(model_from_hf_config(phi4_mini, "config.json").layers[0].attention.rotary_dim == 96);
+}
+
+TEST_CASE("families: Qwen3-VL-8B, Qwen3 text stack and a ViT with three deepstack mergers", "[capacity]") {
+  const ModelDesign m = parse(kQwen3Vl8b);
+  REQUIRE(m.layers.size() == 36);
+  const auto f = at(m, 32768);
+  // K, V of 8 x 128 bf16 = 4096 B per token and layer.
+  CHECK(f.kv_bytes_per_token == 36 * 4096);                  // 147456
+  CHECK(f.kv_bytes == 36.0 * 4096 * 32768);                  // 4831838208
+  CHECK(at(m, 131072).kv_bytes == 36.0 * 4096 * 131072);     // 19327352832
+  // 36 * (q 4096^2 + k, v 1024*4096 + o 4096^2 + FFN 3*4096*12288) + 2*151936*4096 + 4096*73
+  // = 8190726144 (text; Qwen3's 256 q/k-norm weights per layer are not counted).
+  CHECK(f.total_params == 8190726144LL);
+  // ViT: patch 1770624 + positions 2654208 + 27 blocks of 15239504 + merger 2*1152 +
+  // 4608*4608+4608 + 4096*4608+4096 = 40119040 + 3 deepstack mergers (norm over 4608) of
+  // 40125952 each = 576388336. Text + vision = 8767114480. The name's "8B" is not within 1.5 %
+  // of either count (text 2.4 % over it); no finer published figure was found to hold it to.
+  CHECK(f.vision_params == 576388336);
 }
