@@ -114,18 +114,7 @@ ModelDesign llama_like(const Fields& f, const std::string& type) {
 }
 
 ModelDesign deepseek(const Fields& f) {
-  AttentionShape a;
-  a.variant = Variant::kMla;
-  a.d_model = req_pos(f, "hidden_size");
-  a.heads = req_pos(f, "num_attention_heads");
-  a.kv_heads = 1;  // MLA caches one shared latent stream, whatever num_key_value_heads says
-  a.q_lora_rank = f.int_or("q_lora_rank", 0);
-  if (a.q_lora_rank < 0) throw errors::not_positive(f.where(), "field 'q_lora_rank'", a.q_lora_rank);
-  a.kv_lora_rank = req_pos(f, "kv_lora_rank");
-  a.qk_nope_dim = req_pos(f, "qk_nope_head_dim");
-  a.qk_rope_dim = f.req_int("qk_rope_head_dim");
-  if (a.qk_rope_dim < 0) throw errors::not_positive(f.where(), "field 'qk_rope_head_dim'", a.qk_rope_dim);
-  a.v_head_dim = req_pos(f, "v_head_dim");
+  const AttentionShape a = mla_shape(f);
   LayerSpec l;
   l.attention = a;
   l.ffn = dense_ffn(f);

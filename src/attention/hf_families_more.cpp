@@ -1,5 +1,5 @@
-// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, olmo3,
-// phi3 and kimi_linear. Each maps the published config.json onto the layer-level model (docs/capacity.md,
+// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, phi3
+// and kimi_linear. Each maps the published config.json onto the layer-level model (docs/capacity.md,
 // "Layer kinds"); a field a family needs and the config omits takes the default of that
 // model_type's transformers config class, and a key that would change the architecture in a way
 // the reader does not model fails closed, naming it.
@@ -84,26 +84,6 @@ ModelDesign exaone4(const Fields& f) {
   return m;
 }
 
-// OLMo 3: OLMo 2's layer (q/k RMSNorms over whole projections, post-norms) with three sliding
-// layers to one full layer. Olmo3Config: sliding_window 4096 and, without layer_types, layer i
-// slides unless (i + 1) % 4 == 0.
-ModelDesign olmo3(const Fields& f) {
-  LayerSpec l;
-  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
-  l.attention.qk_norm = true;
-  l.attention.qk_norm_per_layer = true;
-  l.ffn = dense_ffn(f);
-  ModelDesign m = uniform(f, l);
-  const int64_t window = positive(f, "sliding_window", f.int_or("sliding_window", 4096));
-  const auto types = layer_types_or(f, m.layers.size(), [](size_t i, int64_t) {
-    return std::string((i + 1) % 4 != 0 ? "sliding_attention" : "full_attention"); }, 0);
-  for (size_t i = 0; i < types.size(); ++i) {
-    if (types[i] == "sliding_attention") m.layers[i].span = {SpanKind::kSlidingWindow, window};
-    else if (types[i] != "full_attention") bad_layer_type(f, i, types[i]);
-  }
-  return m;
-}
-
 // Phi-3 / Phi-4 (phi3): GQA from a fused qkv_proj and SwiGLU from a fused gate_up_proj (the
 // same weights as separate projections); sliding_window, when written, applies to every layer
 // (Phi3Attention passes it to each layer); partial_rotary_factor only narrows RoPE.
@@ -126,17 +106,7 @@ ModelDesign phi3(const Fields& f) {
 // first first_k_dense_replace layers, MoE with shared experts after. KDA keeps its state in fp32
 // (vLLM's KimiLinear state dtype) and its q/k/v conv states in the model dtype.
 ModelDesign kimi_linear(const Fields& f) {
-  AttentionShape a;
-  a.variant = Variant::kMla;
-  a.d_model = req_pos(f, "hidden_size");
-  a.heads = req_pos(f, "num_attention_heads");
-  a.kv_heads = 1;  // one latent stream, whatever num_key_value_heads says
-  a.q_lora_rank = f.int_or("q_lora_rank", 0);
-  if (a.q_lora_rank < 0) throw errors::not_positive(f.where(), "field 'q_lora_rank'", a.q_lora_rank);
-  a.kv_lora_rank = req_pos(f, "kv_lora_rank");
-  a.qk_nope_dim = req_pos(f, "qk_nope_head_dim");
-  a.qk_rope_dim = req_pos(f, "qk_rope_head_dim");
-  a.v_head_dim = req_pos(f, "v_head_dim");
+  const AttentionShape a = mla_shape(f);
   LayerSpec mla;
   mla.attention = a;
   mla.rope = !f.bool_or("mla_use_nope", false);  // NoPE MLA: the RoPE slice is cached all the same
@@ -202,7 +172,6 @@ ModelDesign kimi_linear(const Fields& f) {
 std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& type) {
   if (type == "smollm3") return smollm3(f);
   if (type == "exaone4") return exaone4(f);
-  if (type == "olmo3") return olmo3(f);
   if (type == "phi3") return phi3(f);
   if (type == "kimi_linear") return kimi_linear(f);
   return std::nullopt;

@@ -137,6 +137,24 @@ inline AttentionShape gqa_shape(const Fields& f, bool bias) {
   return a;
 }
 
+// The MLA attention shape from DeepSeek-V2/V3's fields (also Kimi K2, Kimi Linear, GLM-5):
+// q_lora_rank 0 or null means a plain q_proj.
+inline AttentionShape mla_shape(const Fields& f) {
+  AttentionShape a;
+  a.variant = Variant::kMla;
+  a.d_model = req_pos(f, "hidden_size");
+  a.heads = req_pos(f, "num_attention_heads");
+  a.kv_heads = 1;  // MLA caches one shared latent stream, whatever num_key_value_heads says
+  a.q_lora_rank = f.int_or("q_lora_rank", 0);
+  if (a.q_lora_rank < 0) throw errors::not_positive(f.where(), "field 'q_lora_rank'", a.q_lora_rank);
+  a.kv_lora_rank = req_pos(f, "kv_lora_rank");
+  a.qk_nope_dim = req_pos(f, "qk_nope_head_dim");
+  a.qk_rope_dim = f.req_int("qk_rope_head_dim");
+  if (a.qk_rope_dim < 0) throw errors::not_positive(f.where(), "field 'qk_rope_head_dim'", a.qk_rope_dim);
+  a.v_head_dim = req_pos(f, "v_head_dim");
+  return a;
+}
+
 inline FfnShape dense_ffn(const Fields& f, const char* key = "intermediate_size") {
   FfnShape ffn;
   ffn.kind = FfnKind::kDense;
