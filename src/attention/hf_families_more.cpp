@@ -1,8 +1,8 @@
 // Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, phi3
-// and kimi_linear. Each maps the published config.json onto the layer-level model (docs/capacity.md,
-// "Layer kinds"); a field a family needs and the config omits takes the default of that
-// model_type's transformers config class, and a key that would change the architecture in a way
-// the reader does not model fails closed, naming it.
+// and kimi_linear. Each maps the published config.json onto the layer-level model
+// (docs/capacity.md, "Layer kinds"); a field a family needs and the config omits takes the default
+// of that model_type's transformers config class, and a key that would change the architecture in a
+// way the reader does not model fails closed, naming it.
 #include "hf_fields.hpp"
 
 namespace gmha::hf_detail {
@@ -27,12 +27,14 @@ ModelDesign smollm3(const Fields& f) {
   std::vector<int64_t> rope;
   if (auto v = f.opt_int_list("no_rope_layers")) {
     if (v->size() != n) {
-      throw InputError(fmt::format("{}: no_rope_layers has {} entries for {} layers", f.where(), v->size(), n));
+      throw InputError(
+          fmt::format("{}: no_rope_layers has {} entries for {} layers", f.where(), v->size(), n));
     }
     rope = *v;
   } else {
     // SmolLM3Config: layer i uses RoPE unless (i + 1) % no_rope_layer_interval == 0 (default 4).
-    const int64_t every = positive(f, "no_rope_layer_interval", f.int_or("no_rope_layer_interval", 4));
+    const int64_t every =
+        positive(f, "no_rope_layer_interval", f.int_or("no_rope_layer_interval", 4));
     for (size_t i = 0; i < n; ++i) rope.push_back((static_cast<int64_t>(i) + 1) % every != 0);
   }
   for (size_t i = 0; i < n; ++i) m.layers[i].rope = rope[i] != 0;
@@ -65,19 +67,21 @@ ModelDesign exaone4(const Fields& f) {
         const std::string p = pattern->get<std::string>();
         const char c = p.empty() ? '?' : p[i % p.size()];
         if (c != 'L' && c != 'G') {
-          throw InputError(fmt::format("{}: field 'sliding_window_pattern' = '{}' must be letters L and G",
-                                       f.where(), p));
+          throw InputError(fmt::format(
+              "{}: field 'sliding_window_pattern' = '{}' must be letters L and G", f.where(), p));
         }
         sliding = c == 'L';
       } else {
-        const int64_t every = positive(f, "sliding_window_pattern", f.int_or("sliding_window_pattern", 4));
+        const int64_t every =
+            positive(f, "sliding_window_pattern", f.int_or("sliding_window_pattern", 4));
         sliding = (static_cast<int64_t>(i) + 1) % every != 0;
       }
       if (sliding) m.layers[i].span = {SpanKind::kSlidingWindow, window};
     }
   }
-  const bool hybrid = std::any_of(m.layers.begin(), m.layers.end(),
-                                  [](const LayerSpec& x) { return x.span.kind == SpanKind::kSlidingWindow; });
+  const bool hybrid = std::any_of(m.layers.begin(), m.layers.end(), [](const LayerSpec& x) {
+    return x.span.kind == SpanKind::kSlidingWindow;
+  });
   for (auto& x : m.layers) {
     if (hybrid && x.span.kind == SpanKind::kFull) x.rope = false;  // global layers are NoPE
   }
@@ -139,7 +143,8 @@ ModelDesign kimi_linear(const Fields& f) {
     auto list = lin.opt_int_list(key);
     if (!list) throw errors::missing_field(lin.where(), key);
     for (int64_t one_based : *list) {
-      if (one_based < 1 || one_based > static_cast<int64_t>(n) || kind[static_cast<size_t>(one_based - 1)] != 0) {
+      if (one_based < 1 || one_based > static_cast<int64_t>(n) ||
+          kind[static_cast<size_t>(one_based - 1)] != 0) {
         throw InputError(fmt::format("{}: {} lists layer {} (1-based, {} layers, each listed once)",
                                      lin.where(), key, one_based, n));
       }
@@ -155,8 +160,9 @@ ModelDesign kimi_linear(const Fields& f) {
   const int64_t freq = positive(f, "moe_layer_freq", f.int_or("moe_layer_freq", 1));
   for (size_t i = 0; i < n; ++i) {
     if (kind[i] == 0) {
-      throw InputError(fmt::format("{}: layer {} (1-based) is in neither kda_layers nor full_attn_layers",
-                                   lin.where(), i + 1));
+      throw InputError(
+          fmt::format("{}: layer {} (1-based) is in neither kda_layers nor full_attn_layers",
+                      lin.where(), i + 1));
     }
     const FfnShape ffn = m.layers[i].ffn;
     if (kind[i] == 1) m.layers[i] = kda;

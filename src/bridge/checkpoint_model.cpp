@@ -1,10 +1,10 @@
 #include "gmha/bridge/checkpoint_model.hpp"
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
@@ -24,7 +24,8 @@ bool looks_like_checkpoint_file(const std::string& path) {
   char head[4] = {};
   std::ifstream in(path, std::ios::binary);
   in.read(head, 4);
-  return in.gcount() == 4 && (std::memcmp(head, "GGUF", 4) == 0 || std::memcmp(head, "42ka", 4) == 0);
+  return in.gcount() == 4 &&
+         (std::memcmp(head, "GGUF", 4) == 0 || std::memcmp(head, "42ka", 4) == 0);
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ TEST_CASE("checkpoint_model: stories260K as GGUF, llama2.c and config.json", "[b
   CHECK(b->max_context == 512);
 }
 
-TEST_CASE("checkpoint_model: other inputs are not checkpoints; unmapped GGUFs fail naming the file", "[bridge]") {
+TEST_CASE("checkpoint_model: other inputs are not checkpoints and broken GGUFs fail naming the file", "[bridge]") {
   CHECK_FALSE(model_from_checkpoint_file("step3"));  // a preset name
   auto hf = shared_data("stories260K-hf-f32");
   if (!hf) {
