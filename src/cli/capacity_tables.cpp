@@ -16,10 +16,7 @@ using report::Table;
 using namespace report;
 
 namespace {
-std::string context_label(int64_t t) {
-  if (t % 1024 == 0) return fmt::format("{}K", t / 1024);
-  return fmt::format("{}", t);
-}
+std::string context_label(int64_t t) { return format_token_count(t); }
 }  // namespace
 
 std::string kind_geometry(const LayerSpec& l) {

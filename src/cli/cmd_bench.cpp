@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/model_args.hpp"
 #include "cli/output.hpp"
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/attention/presets.hpp"
@@ -20,9 +21,9 @@ namespace {
 
 struct BenchArgs {
   std::string design;
-  std::string context = "32768";
+  std::string context = kDefaultContext;
   int64_t batch = 1;
-  std::string dtype = "fp32";
+  std::string dtype = "bf16";  // the cache dtype every other command assumes
   int threads = 0;
   int repeats = 0;
   bool portable = false;

@@ -1,6 +1,8 @@
 // gmha compare: capacity, KV cache, decode FLOPs and cost of models side by side.
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "cli/capacity_tables.hpp"
 #include "cli/commands.hpp"
 #include "cli/model_args.hpp"
@@ -16,7 +18,7 @@ namespace {
 struct CompareOptions {
   ModelArgs models;
   HardwareArgs hardware;
-  std::string context = "8k,32k";
+  std::string context = kDefaultContexts;
   long long batch = 1;
   std::string format = "table";
   std::string out;
@@ -52,7 +54,14 @@ void run_compare(const CompareOptions& o) {
     report::Table groups = groups_table(rows);
     if (!groups.rows.empty()) tables.push_back(groups);
     if (!cards.empty()) tables.push_back(cost_table(rows));
-    tables.front().notes.push_back(std::string("convention: ") + std::string(convention_name(conv)));
+    // What every figure below assumes, defaults included (README, "Defaults").
+    std::string ctx;
+    for (long long t : contexts) ctx += (ctx.empty() ? "" : ", ") + report::format_token_count(t);
+    text = ::fmt::format("contexts {}; batch {}; convention {}; KV dtype per model (kv dtype column; "
+                       "--kv-dtype sets it){}\n\n",
+                       ctx, o.batch, convention_name(conv),
+                       cards.empty() ? "; no cost without --hardware" : "");
+    if (fmt == report::Format::kLatex) text.clear();  // LaTeX output is the tables alone
     for (size_t i = 0; i < tables.size(); ++i) {
       if (i) text += "\n";
       text += report::render(tables[i], fmt);

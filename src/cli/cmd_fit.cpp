@@ -25,7 +25,7 @@ struct FitCliOptions {
   HardwareArgs hardware;
   long long gpus = 1;
   long long batch = 1;
-  std::string context = "32k";
+  std::string context = kDefaultContext;
   std::string memory;  // an amount: 80e9, 80GB, 141GiB (README, numbers and units)
   double memory_fraction = 0.9;
   std::string weight_dtype = "bf16";
@@ -46,7 +46,9 @@ void run_fit(const FitCliOptions& c) {
   const Convention conv = read_convention(c.models.convention);
   const auto models = load_models(c.models, conv);
   HardwareArgs hw = c.hardware;
-  if (hw.hardware.empty() && hw.hardware_defs.empty()) hw.hardware = "h100";
+  // Fit needs a card; without --hardware it assumes an H100 and says so in the title.
+  const bool default_card = hw.hardware.empty() && hw.hardware_defs.empty();
+  if (default_card) hw.hardware = "h100";
   const auto cards = load_hardware(hw);
   const auto contexts = parse_token_counts(c.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length");
@@ -65,9 +67,10 @@ void run_fit(const FitCliOptions& c) {
   report::Table fit_t;
   fit_t.title = fmt::format(
       "Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
-      "weights {}, {}% of memory usable",
+      "weights {}, {}% of memory usable{}",
       c.gpus, c.batch, base.context, dtype_name(base.weight_dtype),
-      report::format_number(c.memory_fraction * 100));
+      report::format_number(c.memory_fraction * 100),
+      default_card ? "; card h100 by default (--hardware chooses)" : "");
   fit_t.columns = {{"model", report::Align::kLeft},
                    {"card", report::Align::kLeft},
                    {"memory/GPU"},

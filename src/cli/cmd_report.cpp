@@ -25,7 +25,7 @@ namespace {
 struct ReportCliOptions {
   ModelArgs models;
   HardwareArgs hardware;
-  std::string context = "8k,32k,128k";
+  std::string context = kDefaultContexts;
   std::string audit;
   std::string title = "gmha report";
   long long worst_heads = 4;

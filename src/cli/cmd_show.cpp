@@ -22,7 +22,7 @@ namespace {
 
 struct ShowOptions {
   ModelArgs models;
-  std::string context = "32k";
+  std::string context = kDefaultContext;
   std::string out;
 };
 

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/model_args.hpp"
 #include "cli/output.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
@@ -31,7 +32,7 @@ struct SweepCliOptions {
   std::string families = "all";
   std::string heads, head_dims, mla_c, mla_nope, mla_rope, mla_qlora, mfa_c, mfa_cq;
   std::string kv_dtype = "bf16";
-  std::string context = "8k";
+  std::string context = kDefaultContext;
   std::string convention = "exact";
   std::string max_kv, max_params, max_flops;
   long long max_designs = 5'000'000;

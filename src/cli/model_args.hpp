@@ -13,6 +13,11 @@
 
 namespace gmha::cli {
 
+/// The context lengths every command assumes when --context is not given (README, "Defaults"):
+/// commands that take a list use kDefaultContexts, commands that take one use its largest.
+inline constexpr const char* kDefaultContexts = "8k,32k";
+inline constexpr const char* kDefaultContext = "32k";
+
 struct ModelArgs {
   std::vector<std::string> models;   // presets, config.json files, model folders
   std::vector<std::string> designs;  // --design specs

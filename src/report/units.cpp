@@ -69,6 +69,12 @@ std::string format_flop_rate(double r) { return format_flops(r) + "/s"; }
 
 std::string format_usd(double usd) { return "$" + format_number(usd, 4); }
 
+std::string format_token_count(int64_t t) {
+  if (t != 0 && t % (1024 * 1024) == 0) return fmt::format("{}M", t / (1024 * 1024));
+  if (t != 0 && t % 1024 == 0) return fmt::format("{}K", t / 1024);
+  return fmt::format("{}", t);
+}
+
 UnitColumn unit_column(const std::vector<double>& values, Quantity q) {
   struct Scale {
     const char* name;

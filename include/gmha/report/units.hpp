@@ -22,6 +22,10 @@ std::string format_number(double v, int digits = 4);
 /// An exact count as an integer string, or with .5 when it is a half (int4 bytes).
 std::string format_exact(double v);
 
+/// A token count as the CLI reads it: K = 1024 tokens (32768 -> "32K"), M = 1024² when exact;
+/// other counts in full.
+std::string format_token_count(int64_t tokens);
+
 /// What a column of numbers measures, for unit_column.
 enum class Quantity {
   kBytes,  // binary: B, KiB, MiB, GiB, TiB
