@@ -36,9 +36,11 @@ struct FitCliOptions {
 std::string context_text(const FitResult& f) {
   if (!f.max_context) return "any (no layer grows with T)";
   if (*f.max_context == 0) return "none";
-  if (*f.max_context < 1000) return std::to_string(*f.max_context);
-  return fmt::format("{} ({})", *f.max_context,
-                     report::format_count(static_cast<double>(*f.max_context)));
+  // Capped: memory holds more, but the model was not trained past max_position_embeddings.
+  const std::string cap = f.capped_at_model_max ? " (model max)" : "";
+  if (*f.max_context < 1000) return std::to_string(*f.max_context) + cap;
+  return fmt::format("{} ({}){}", *f.max_context,
+                     report::format_count(static_cast<double>(*f.max_context)), cap);
 }
 
 void run_fit(const FitCliOptions& c) {
@@ -59,14 +61,14 @@ void run_fit(const FitCliOptions& c) {
     base.memory_per_gpu = parse_amount(c.memory, "--memory", AmountKind::kBytes);
     if (!(*base.memory_per_gpu > 0)) throw InputError("--memory: must be a positive number of bytes");
   }
-  base.weight_dtype = read_kv_dtype(c.weight_dtype, "--weight-dtype");
+  base.weights = read_weight_format(c.weight_dtype, "--weight-dtype");
 
   nlohmann::json jall = nlohmann::json::array();
   report::Table fit_t;
   fit_t.title = fmt::format(
       "Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
       "weights {}, {}% of memory usable",
-      c.gpus, c.batch, base.context, dtype_name(base.weight_dtype),
+      c.gpus, c.batch, base.context, base.weights.name,
       report::format_number(c.memory_fraction * 100));
   fit_t.columns = {{"model", report::Align::kLeft},
                    {"card", report::Align::kLeft},
@@ -126,7 +128,8 @@ void run_fit(const FitCliOptions& c) {
       }
       std::optional<double> floor;
       if (card.network_bandwidth > 0) {
-        floor = moe_sparsity_floor(card, m.d_model, static_cast<int64_t>(m.layers.size()));
+        floor = moe_sparsity_floor(card, m.d_model, static_cast<int64_t>(m.layers.size()),
+                                   compute_dtype_of(c.hardware, conv));
         moe_t.add_row({m.name, card.name, report::format_number(*floor, 3),
                        sparsity ? report::format_number(*sparsity, 3) : "dense",
                        sparsity ? (*sparsity >= *floor ? "yes" : "no: too sparse") : "n/a"});
@@ -138,7 +141,8 @@ void run_fit(const FitCliOptions& c) {
       j["gpus"] = f.gpus;
       j["batch"] = o.batch;
       j["context"] = o.context;
-      j["weight_dtype"] = std::string(dtype_name(o.weight_dtype));
+      j["weight_dtype"] = o.weights.name;
+      j["weight_bits_per_weight"] = o.weights.bits_per_weight;
       j["memory_per_gpu"] = f.memory_per_gpu;
       j["usable_per_gpu"] = f.usable_per_gpu;
       j["weights_per_gpu"] = f.weights_per_gpu;
@@ -147,6 +151,7 @@ void run_fit(const FitCliOptions& c) {
       j["kv_budget_per_gpu"] = f.kv_budget_per_gpu;
       j["kv_bytes_per_token_per_gpu"] = per_token;
       j["max_context"] = f.max_context ? nlohmann::json(*f.max_context) : nlohmann::json(nullptr);
+      j["max_context_capped_at_model_max"] = f.capped_at_model_max;
       j["max_batch"] = f.max_batch;
       j["kv_per_gpu"] = f.kv_per_gpu;
       j["free_per_gpu"] = f.free_per_gpu;
@@ -169,7 +174,8 @@ void run_fit(const FitCliOptions& c) {
   }
   fit_t.notes.push_back(
       "KV/token/GPU: one sequence, one token of context, all layers (windowed layers "
-      "count until full); longest context: largest T with batch x KV(T) <= budget");
+      "count until full); longest context: largest T with batch x KV(T) <= budget, at most the "
+      "model's max_position_embeddings (marked \"model max\")");
   std::string text;
   if (fmt_out == report::Format::kJson) {
     text = jall.dump(2) + "\n";
@@ -200,7 +206,7 @@ void add_fit_command(CLI::App& app) {
       "json");
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
-  cmd->add_option("--gpus", opts->gpus, "Tensor-parallel GPUs per model replica N")
+  cmd->add_option("--gpus,--tp", opts->gpus, "Tensor-parallel GPUs per model replica N")
       ->capture_default_str();
   cmd->add_option("--batch", opts->batch, "Batch for the longest context")->capture_default_str();
   cmd->add_option("--context", opts->context,
@@ -212,7 +218,7 @@ void add_fit_command(CLI::App& app) {
                   "Usable share of each GPU's memory (the rest: runtime, activations)")
       ->capture_default_str();
   cmd->add_option("--weight-dtype", opts->weight_dtype,
-                  "Weight storage: bf16, fp16, fp8, int8, int4, fp32")
+                  "Weight storage, scales counted: bf16, fp16, fp32, fp8, int8, int4, mxfp4, nvfp4")
       ->capture_default_str();
   cmd->add_option("--format", opts->format, "table, md, csv, json or latex")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");

@@ -5,6 +5,7 @@ set(GMHA_CLI_SOURCES
   src/cli/discover.cpp
   src/cli/model_args.cpp
   src/cli/capacity_tables.cpp
+  src/cli/serving_tables.cpp
   src/cli/cmd_compare.cpp
   src/cli/cmd_show.cpp
   src/cli/cmd_presets.cpp
