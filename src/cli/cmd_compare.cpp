@@ -1,4 +1,5 @@
 // gmha compare: capacity, KV cache, decode FLOPs and cost of models side by side.
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/capacity_tables.hpp"
@@ -78,6 +79,13 @@ void run_compare(const CompareOptions& o) {
       tables.push_back(serving_device_table(serving));
     }
     tables.front().notes.push_back(std::string("convention: ") + std::string(convention_name(conv)));
+    // Figures past max_position_embeddings are extrapolations: say which rows they are.
+    for (const auto& r : rows) {
+      const ModelFigures& f = r.figures;
+      if (!f.beyond_max_context) continue;
+      tables[1].notes.push_back(fmt::format("{} at {}: beyond max_position_embeddings ({})", f.model,
+                                            f.context, f.max_context));
+    }
     for (size_t i = 0; i < tables.size(); ++i) {
       if (i) text += "\n";
       text += report::render(tables[i], fmt);
