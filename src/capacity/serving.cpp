@@ -152,6 +152,7 @@ ServingModel serving_model(const ModelDesign& m, const ModelFigures& f, const Se
     s.kv_bytes_per_token_per_device += layers * g.kv_bytes_per_token_per_layer * share;
     s.state_bytes_per_sequence_per_device += layers * g.state_bytes_per_layer * share;
     s.kv_read_bytes_per_sequence_per_device += g.decode_kv_bytes_read * share;
+    s.kv_bytes_per_sequence_per_device += g.kv_bytes / static_cast<double>(f.batch) * share;
     if (mixer_kind(g.spec) == MixerKind::kSoftmax) {
       s.kv_replication = std::max(s.kv_replication, s.shards[i].kv_replication);
     }
@@ -196,6 +197,18 @@ ServingPoint serving_point(const ServingModel& s, const Hardware& card, int64_t 
                    weight_bytes_read_per_device(s, prompt) / card.bandwidth;
   p.prefill_usd_per_mtok = usd_per_second * p.ttft_seconds / prompt * 1e6;
   return p;
+}
+
+double memory_per_device(const ServingModel& s, int64_t batch) {
+  return s.weight_bytes_per_device + static_cast<double>(batch) * s.kv_bytes_per_sequence_per_device;
+}
+
+int64_t largest_batch(const ServingModel& s, double usable_bytes) {
+  const double room = usable_bytes - s.weight_bytes_per_device;
+  if (room < 0) return 0;
+  if (s.kv_bytes_per_sequence_per_device <= 0) return kMaxBatch;  // nothing grows with the batch
+  return static_cast<int64_t>(std::min(std::floor(room / s.kv_bytes_per_sequence_per_device),
+                                       static_cast<double>(kMaxBatch)));
 }
 
 }  // namespace gmha

@@ -15,6 +15,7 @@ set(GMHA_CLI_SOURCES
   src/cli/cmd_attention.cpp
   src/cli/cmd_sweep.cpp
   src/cli/cmd_fit.cpp
+  src/cli/cmd_throughput.cpp
   src/cli/cmd_report.cpp
   src/cli/cmd_audit.cpp
   src/cli/cmd_synth.cpp

@@ -45,6 +45,7 @@ struct ServingModel {
   double kv_bytes_per_token_per_device = 0;   // one token of context, all layers, one rank
   double kv_read_bytes_per_sequence_per_device = 0;  // one decode step of one sequence
   double state_bytes_per_sequence_per_device = 0;    // recurrent states, one rank
+  double kv_bytes_per_sequence_per_device = 0;       // whole cache + states of one sequence at T
   int64_t kv_replication = 1;        // of the softmax layers: the largest over layer kinds
   double arithmetic_intensity_per_device = 0;  // core attention FLOPs / KV bytes, one rank, x Q
   double prefill_flops = 0;          // a prompt of `context` tokens, whole model (causal)
@@ -90,5 +91,10 @@ struct ServingPoint {
 
 /// The step at batch B on `card`. Throws InputError when B < 1.
 ServingPoint serving_point(const ServingModel& s, const Hardware& card, int64_t batch);
+
+/// Bytes one rank holds serving `batch` sequences at the context: its weights, caches and states.
+double memory_per_device(const ServingModel& s, int64_t batch);
+/// The largest batch with memory_per_device <= usable_bytes; 0 when not even one sequence fits.
+int64_t largest_batch(const ServingModel& s, double usable_bytes);
 
 }  // namespace gmha
