@@ -47,7 +47,7 @@ gmha_cli_test(fit_tp_replication "replicated on every rank" fit step3 --hardware
 gmha_cli_test(fit_hand_json "\"max_context\": 3711" fit --design gqa:d=64,heads=4,kv=2,hd=16,layers=2 --hardware-def t:price=1,bf16=1e12,bw=1e9,mem=1e6 --memory-fraction 1 --format json)
 gmha_cli_error_test(fit_bad_gpus "do not split 3 ways" fit llama3-8b --gpus 3)
 gmha_cli_error_test(fit_no_memory "--memory" fit llama3-8b --hardware-def x:price=1,bf16=1e12,bw=1e9)
-gmha_cli_test(report_paper "wrote 9 files" report step3 deepseek-v3 --hardware h800 --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-paper)
+gmha_cli_test(report_paper "wrote 10 files" report step3 deepseek-v3 --hardware h800 --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-paper)
 gmha_cli_error_test(report_nothing "nothing to report" report --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-nothing)
 gmha_cli_error_test(report_missing_audit "no-such-audit.json" report --audit ${CMAKE_CURRENT_BINARY_DIR}/no-such-audit.json --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-missing)
 gmha_cli_test(inspect_help "gmha inspect ../shared/data/stories260K-gguf/stories260K.gguf --format json" inspect --help)
