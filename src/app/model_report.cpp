@@ -463,9 +463,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
       to.context = contexts.front();
       to.serving.tp = in.tp;
       to.serving.compute_dtype = in.compute_dtype;
-      to.serving.weights = in.weight_dtype.empty()
-                               ? default_weight_format(m.name, m.quant_method, m.quant_format, m.torch_dtype)
-                               : read_weight_format(in.weight_dtype, "--weight-dtype");
+      to.serving.weights = weights_of(m, in.weight_dtype);
       for (const auto& h : in.cards) {
         if (h.memory_bytes > 0) frontier.push_back(throughput_curve(m, h, to, in.convention));
       }
@@ -509,9 +507,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
       ServingOptions so;
       so.tp = in.tp;
       so.compute_dtype = in.compute_dtype;
-      so.weights = in.weight_dtype.empty()
-                       ? default_weight_format(m.name, m.quant_method, m.quant_format, m.torch_dtype)
-                       : read_weight_format(in.weight_dtype, "--weight-dtype");
+      so.weights = weights_of(m, in.weight_dtype);
       serve_opts.push_back(so);
     }
     LinePlot kv;

@@ -76,6 +76,11 @@ std::optional<int64_t> least_amortised_batch(const ServingModel& s, const Hardwa
 
 }  // namespace
 
+WeightFormat weights_of(const ModelDesign& m, const std::string& requested) {
+  if (!requested.empty()) return read_weight_format(requested, "--weight-dtype");
+  return default_weight_format(m.name, m.quant_method, m.quant_format, m.torch_dtype);
+}
+
 double expected_experts_touched(int64_t routed, int64_t top_k, double tokens) {
   if (routed <= 0) return 0;
   const double e = static_cast<double>(routed);

@@ -13,6 +13,7 @@
 #include "gmha/core/error.hpp"
 #include "gmha/core/parse.hpp"
 #include "gmha/capacity/fit.hpp"
+#include "gmha/capacity/serving.hpp"
 #include "gmha/report/table.hpp"
 #include "gmha/report/units.hpp"
 
@@ -28,7 +29,7 @@ struct FitCliOptions {
   std::string context = "32k";
   std::string memory;  // an amount: 80e9, 80GB, 141GiB (README, numbers and units)
   double memory_fraction = 0.9;
-  std::string weight_dtype = "bf16";
+  std::string weight_dtype;  // empty: each model's own (quantization_config, else torch_dtype)
   std::string format = "table";
   std::string out;
 };
@@ -61,14 +62,15 @@ void run_fit(const FitCliOptions& c) {
     base.memory_per_gpu = parse_amount(c.memory, "--memory", AmountKind::kBytes);
     if (!(*base.memory_per_gpu > 0)) throw InputError("--memory: must be a positive number of bytes");
   }
-  base.weights = read_weight_format(c.weight_dtype, "--weight-dtype");
+  if (!c.weight_dtype.empty()) base.weights = read_weight_format(c.weight_dtype, "--weight-dtype");
 
   nlohmann::json jall = nlohmann::json::array();
   report::Table fit_t;
   fit_t.title = fmt::format(
       "Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
       "weights {}, {}% of memory usable",
-      c.gpus, c.batch, base.context, base.weights.name,
+      c.gpus, c.batch, base.context,
+      c.weight_dtype.empty() ? std::string("each model's own") : base.weights.name,
       report::format_number(c.memory_fraction * 100));
   fit_t.columns = {{"model", report::Align::kLeft},
                    {"card", report::Align::kLeft},
@@ -92,6 +94,8 @@ void run_fit(const FitCliOptions& c) {
   report::Table moe_t;
   moe_t.title =
       "MoE sparsity floor per card (docs/capacity.md): S >= H * FLOPs * L / (Net * BW * 11.1 ms)";
+  moe_t.notes.push_back(fmt::format("FLOPs: the {} dense peak (--compute-dtype)",
+                                    compute_dtype_name(compute_dtype_of(c.hardware, conv))));
   moe_t.columns = {{"model", report::Align::kLeft},
                    {"card", report::Align::kLeft},
                    {"floor S"},
@@ -100,10 +104,16 @@ void run_fit(const FitCliOptions& c) {
 
   for (const ModelDesign& m : models) {
     const auto sparsity = moe_sparsity(m);
+    const bool beyond = m.max_context > 0 && base.context > m.max_context;
+    if (beyond) {
+      fit_t.notes.push_back(fmt::format("{}: context {} is beyond its max_position_embeddings ({})",
+                                        m.name, base.context, m.max_context));
+    }
     bool shard_done = false;
     for (const Hardware& card : cards) {
       FitOptions o = base;
       o.card = card;
+      o.weights = weights_of(m, c.weight_dtype);
       const FitResult f = compute_fit(m, o);
       const double per_token = kv_bytes_per_sequence_per_gpu(f, 1);
       fit_t.add_row(
@@ -152,6 +162,7 @@ void run_fit(const FitCliOptions& c) {
       j["kv_bytes_per_token_per_gpu"] = per_token;
       j["max_context"] = f.max_context ? nlohmann::json(*f.max_context) : nlohmann::json(nullptr);
       j["max_context_capped_at_model_max"] = f.capped_at_model_max;
+      j["beyond_max_context"] = beyond;
       j["max_batch"] = f.max_batch;
       j["kv_per_gpu"] = f.kv_per_gpu;
       j["free_per_gpu"] = f.free_per_gpu;
@@ -218,8 +229,8 @@ void add_fit_command(CLI::App& app) {
                   "Usable share of each GPU's memory (the rest: runtime, activations)")
       ->capture_default_str();
   cmd->add_option("--weight-dtype", opts->weight_dtype,
-                  "Weight storage, scales counted: bf16, fp16, fp32, fp8, int8, int4, mxfp4, nvfp4")
-      ->capture_default_str();
+                  "Weight storage, scales counted: bf16, fp16, fp32, fp8, int8, int4, mxfp4, nvfp4 "
+                  "(default: the config's quantization_config, else its dtype)");
   cmd->add_option("--format", opts->format, "table, md, csv, json or latex")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");
   cmd->callback([opts] { run_fit(*opts); });

@@ -5,6 +5,7 @@
 #include "gmha/attention/resolve.hpp"
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/capacity/figures.hpp"
+#include "gmha/capacity/serving.hpp"
 #include "gmha/core/dtype.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/parse.hpp"
@@ -43,8 +44,7 @@ void add_serving_options(CLI::App* cmd, ServingArgs& s) {
 }
 
 WeightFormat weight_format_of(const ServingArgs& s, const ModelDesign& m) {
-  if (!s.weight_dtype.empty()) return read_weight_format(s.weight_dtype, "--weight-dtype");
-  return default_weight_format(m.name, m.quant_method, m.quant_format, m.torch_dtype);
+  return weights_of(m, s.weight_dtype);
 }
 
 ComputeDType compute_dtype_of(const HardwareArgs& h, Convention c) {

@@ -22,6 +22,10 @@
 
 namespace gmha {
 
+/// `requested` (a --weight-dtype value, "" for none), else the model's own weights
+/// (default_weight_format of its quantization_config and torch_dtype).
+WeightFormat weights_of(const ModelDesign& m, const std::string& requested);
+
 struct ServingOptions {
   int64_t tp = 1;             // N: tensor-parallel devices of one card group
   int64_t decode_tokens = 1;  // Q: query tokens per sequence and step sharing one KV read (MTP,
