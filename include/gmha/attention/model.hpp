@@ -85,6 +85,10 @@ struct ModelDesign {
   std::string quant_method;
   std::string quant_format;
   std::string torch_dtype;  // the config's torch_dtype / dtype as written ("" when absent)
+  /// Parameters of the vision tower beside the text stack (not in the layer list or its
+  /// counts): 0 without one, kVisionNotCounted when the config has one gmha does not count.
+  int64_t vision_params = 0;
+  static constexpr int64_t kVisionNotCounted = -1;
 
   /// Layers grouped by identical spec, ordered by first layer.
   std::vector<LayerGroup> groups() const;
