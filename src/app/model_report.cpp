@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gmha/app/throughput.hpp"
 #include "gmha/capacity/cost.hpp"
 #include "gmha/capacity/figures.hpp"
+#include "gmha/capacity/serving.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/report/svg_plot.hpp"
@@ -134,11 +136,11 @@ Table decode_table(const std::vector<std::vector<ModelFigures>>& per_ctx) {
 }
 
 Table cost_table(const std::vector<std::vector<ModelFigures>>& per_ctx,
-                 const std::vector<Hardware>& cards) {
+                 const std::vector<Hardware>& cards, ComputeDType dtype) {
   Table t;
   t.title =
-      "Decode cost per 1M tokens (attention bound by max(compute, KV reads) + projections; "
-      "FFN compute-bound)";
+      "Decode cost per 1M tokens, Step-3 large-batch model (attention bound by max(compute, KV "
+      "reads) + projections; FFN compute-bound; weight reads amortised away)";
   t.columns = {{"model", Align::kLeft},
                {"T"},
                {"card", Align::kLeft},
@@ -148,7 +150,7 @@ Table cost_table(const std::vector<std::vector<ModelFigures>>& per_ctx,
                {"attention bound", Align::kLeft}};
   for (const auto& row : per_ctx) {
     for (const auto& f : row) {
-      const CostFigures c = compute_cost(f, cards);
+      const CostFigures c = compute_cost(f, cards, dtype);
       for (const auto& cc : c.cards) {
         t.add_row({f.model, tokens(f.context), cc.card, format_usd(cc.attn_usd_per_mtok),
                    format_usd(cc.ffn_usd_per_mtok), format_usd(cc.total_usd_per_mtok), cc.bound});
@@ -160,6 +162,32 @@ Table cost_table(const std::vector<std::vector<ModelFigures>>& per_ctx,
   }
   t.notes.push_back(
       "AFD = attention on its cheapest card + FFN on its cheapest card (Step-3 paper)");
+  t.notes.push_back(fmt::format("peak charged: {} dense where the card has it, else the next wider",
+                                compute_dtype_name(dtype)));
+  return t;
+}
+
+// Serving at the first context: batch 1 and the largest batch that fits, per model and card.
+Table serving_table(const std::vector<ThroughputCurve>& curves, int64_t tp) {
+  Table t;
+  t.title = fmt::format("Serving on TP {} card groups: batch 1 and the largest batch that fits", tp);
+  t.columns = {{"model", Align::kLeft}, {"T"},          {"card", Align::kLeft}, {"weights/device"},
+               {"ms/token B=1"},        {"$/1M B=1"},   {"largest B"},          {"tok/s/device"},
+               {"$/1M at B"},           {"TTFT"}};
+  for (const auto& c : curves) {
+    const ThroughputPoint& one = c.points.front();
+    const ThroughputPoint* best = nullptr;
+    for (const auto& p : c.points) {
+      if (p.fits) best = &p;
+    }
+    t.add_row({c.model, tokens(c.context), c.card, format_bytes(one.step.weight_bytes_per_device),
+               format_number(one.ms_per_token, 4), format_usd(one.step.usd_per_mtok),
+               best ? std::to_string(best->step.batch) : "none",
+               best ? format_number(best->step.tokens_per_second_per_device, 4) : "-",
+               best ? format_usd(best->step.usd_per_mtok) : "-",
+               format_number(one.step.ttft_seconds * 1e3, 4) + " ms"});
+  }
+  t.notes.push_back("a step reads the active weights once and every sequence's KV (docs/capacity.md)");
   return t;
 }
 
@@ -410,9 +438,14 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
       ct.title = "Cards";
       ct.columns = {{"card", Align::kLeft}, {"$/hour"}, {"peak FLOP/s (charged)"}, {"bandwidth"},
                     {"ridge FLOP/byte"},    {"memory"}, {"source", Align::kLeft}};
+      ct.notes.push_back(fmt::format("peak charged: {} dense, or the next wider precision a card has",
+                                     compute_dtype_name(in.compute_dtype)));
       for (const auto& h : in.cards) {
-        ct.add_row({h.name, format_number(h.usd_per_hour, 4), format_flop_rate(h.peak_flops()),
-                    format_number(h.bandwidth / 1e12, 4) + " TB/s", format_number(h.ridge(), 4),
+        ct.add_row({h.name, format_number(h.usd_per_hour, 4),
+                    format_flop_rate(h.peak_flops(in.compute_dtype)) + " " +
+                        std::string(compute_dtype_name(h.charged_dtype(in.compute_dtype))),
+                    format_number(h.bandwidth / 1e12, 4) + " TB/s",
+                    format_number(h.ridge(in.compute_dtype), 4),
                     h.memory_bytes > 0 ? format_number(h.memory_bytes / 1e9, 4) + " GB" : "unknown",
                     h.source});
       }
@@ -436,9 +469,45 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
     if (!in.cards.empty()) {
       blocks.push_back({Block::kHeading, 2, "Cost"});
       Block cost{Block::kTable};
-      cost.table = cost_table(per_ctx, in.cards);
+      cost.table = cost_table(per_ctx, in.cards, in.compute_dtype);
       cost.slug = "cost";
       blocks.push_back(cost);
+    }
+    // The serving frontier at the first table context, per model and card with a memory size.
+    std::vector<ThroughputCurve> frontier;
+    std::vector<ServingModel> serving;  // per model, at every figure context (KV figure)
+    for (const auto& m : in.models) {
+      ThroughputOptions to;
+      to.context = contexts.front();
+      to.serving.tp = in.tp;
+      to.serving.compute_dtype = in.compute_dtype;
+      to.serving.weights = weights_of(m, in.weight_dtype);
+      for (const auto& h : in.cards) {
+        if (h.memory_bytes > 0) frontier.push_back(throughput_curve(m, h, to, in.convention));
+      }
+    }
+    if (!frontier.empty()) {
+      blocks.push_back({Block::kHeading, 2, "Serving"});
+      Block st{Block::kTable};
+      st.table = serving_table(frontier, in.tp);
+      st.slug = "serving";
+      blocks.push_back(st);
+      bool any_fits = false;
+      for (const auto& c : frontier) {
+        for (const auto& p : c.points) any_fits = any_fits || p.fits;
+      }
+      if (any_fits) {
+        blocks.push_back(
+            {Block::kFigure,
+             0,
+             fmt::format("Throughput against latency at T = {}, TP {}: each point a batch (1, 2, 4, ... "
+                         "up to the largest that fits in memory); a step reads the weights once "
+                         "and every sequence's KV, at the {} peak.",
+                         tokens(contexts.front()), in.tp, compute_dtype_name(in.compute_dtype)),
+             {},
+             "throughput_latency",
+             throughput_svg(frontier, "Output tokens/s per device vs ms per token")});
+      }
     }
 
     // Figures over a grid of contexts.
@@ -450,54 +519,96 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
       curve.push_back(std::move(c));
     }
     blocks.push_back({Block::kHeading, 2, "Figures"});
+    // Per device at the report's TP: one sequence's cache, and the memory the weights leave.
+    std::vector<ServingOptions> serve_opts;
+    for (const auto& m : in.models) {
+      ServingOptions so;
+      so.tp = in.tp;
+      so.compute_dtype = in.compute_dtype;
+      so.weights = weights_of(m, in.weight_dtype);
+      serve_opts.push_back(so);
+    }
     LinePlot kv;
-    kv.title = "KV cache of one sequence vs context";
+    kv.title = fmt::format("KV cache of one sequence per device vs context (TP {})", in.tp);
     kv.x = {"context length T (tokens)", AxisScale::kLog, TickFormat::kTokens};
-    kv.y = {"KV cache (bytes, batch 1, all layers)", AxisScale::kLog, TickFormat::kBytes};
+    kv.y = {"KV cache per device (bytes, binary units, batch 1)", AxisScale::kLog, TickFormat::kBytes};
+    std::string no_room;
     for (size_t i = 0; i < in.models.size(); ++i) {
       PlotSeries s{model_label(in.models[i])};
+      double weights = 0;
       for (const auto& f : curve[i]) {
+        if (f.beyond_max_context) break;  // plots stop at max_position_embeddings
+        const ServingModel sm = serving_model(in.models[i], f, serve_opts[i]);
+        weights = sm.weight_bytes_per_device;
         s.x.push_back(static_cast<double>(f.context));
-        s.y.push_back(f.kv_bytes);
+        s.y.push_back(sm.kv_bytes_per_sequence_per_device);
       }
       kv.series.push_back(s);
-    }
-    for (const auto& h : in.cards) {
-      if (h.memory_bytes > 0)
-        kv.references.push_back(
-            {h.memory_bytes,
-             fmt::format("{} {} GB", h.name, format_number(h.memory_bytes / 1e9, 4))});
+      std::string too_small;  // cards whose memory the weights alone exceed
+      for (const auto& h : in.cards) {
+        if (h.memory_bytes <= 0) continue;
+        const double room = h.memory_bytes - weights;
+        if (room > 0) {
+          kv.references.push_back({room, fmt::format("{} - {} weights: {}", h.name, model_label(in.models[i]),
+                                                     format_bytes(room))});
+        } else {
+          too_small += (too_small.empty() ? "" : ", ") + h.name;
+        }
+      }
+      if (!too_small.empty()) {
+        no_room += fmt::format(" {}'s weights per device ({}) exceed the memory of {}.",
+                               model_label(in.models[i]), format_bytes(weights), too_small);
+      }
     }
     blocks.push_back({Block::kFigure,
                       0,
-                      "KV cache of one sequence (all layers) against context length; dashed lines: "
-                      "one card's memory.",
+                      "KV cache of one sequence per device (all layers, replicated streams counted on "
+                      "every device that holds them) against context, up to each model's "
+                      "max_position_embeddings; dashed lines: a card's memory minus the model's "
+                      "weights per device." + no_room,
                       {},
                       "kv_cache_vs_context",
                       render_line_plot(kv)});
 
+    // A roofline: attainable FLOP/s against arithmetic intensity, log-log. Each card's roof is
+    // min(peak, bandwidth x I) at the charged precision; each model's decode attention is a
+    // point per context on each card's roof.
     LinePlot roof;
-    roof.title = "Roofline view: attention arithmetic intensity vs context";
-    roof.x = kv.x;
-    roof.y = {"attention FLOP per KV byte read", AxisScale::kLog, TickFormat::kNumber};
+    roof.title = fmt::format("Roofline of decode attention ({} peaks)", compute_dtype_name(in.compute_dtype));
+    roof.x = {"arithmetic intensity (attention FLOP per KV byte read)", AxisScale::kLog,
+              TickFormat::kNumber};
+    roof.y = {"attainable FLOP/s", AxisScale::kLog, TickFormat::kNumber};
+    double lo = 1, hi = 1e4;
+    for (const auto& h : in.cards) hi = std::max(hi, 4 * h.ridge(in.compute_dtype));
+    for (const auto& h : in.cards) {
+      const double peak = h.peak_flops(in.compute_dtype);
+      PlotSeries r{fmt::format("{} roof ({})", h.name, compute_dtype_name(h.charged_dtype(in.compute_dtype)))};
+      r.x = {lo, h.ridge(in.compute_dtype), hi};
+      r.y = {h.bandwidth * lo, peak, peak};
+      r.markers = false;
+      roof.series.push_back(r);
+    }
     for (size_t i = 0; i < in.models.size(); ++i) {
       PlotSeries s{model_label(in.models[i])};
-      for (const auto& f : curve[i]) {
-        s.x.push_back(static_cast<double>(f.context));
-        s.y.push_back(f.arithmetic_intensity);
+      s.line = false;
+      for (const auto& row : per_ctx) {
+        const ModelFigures& f = row[i];
+        if (f.arithmetic_intensity <= 0) continue;
+        for (const auto& h : in.cards) {
+          s.x.push_back(f.arithmetic_intensity);
+          s.y.push_back(std::min(h.peak_flops(in.compute_dtype), h.bandwidth * f.arithmetic_intensity));
+        }
       }
       roof.series.push_back(s);
-    }
-    for (const auto& h : in.cards) {
-      roof.references.push_back(
-          {h.ridge(), fmt::format("{} ridge {}", h.name, format_number(h.ridge(), 3))});
     }
     blocks.push_back(
         {Block::kFigure,
          0,
-         "Arithmetic intensity of decode attention (core FLOPs / KV bytes read) against "
-         "each card's ridge point (peak FLOP/s / bandwidth): below its ridge a model's "
-         "attention is memory-bound on that card, above it compute-bound.",
+         fmt::format("Roofline: each card's attainable FLOP/s, min({} peak, bandwidth x intensity), "
+                     "against arithmetic intensity (core attention FLOPs / KV bytes read); each "
+                     "model's decode attention at the table contexts sits on every card's roof: left "
+                     "of a card's ridge it is memory-bound there, right of it compute-bound.",
+                     compute_dtype_name(in.compute_dtype)),
          {},
          "roofline",
          render_line_plot(roof)});
@@ -510,7 +621,8 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
       for (size_t i = 0; i < in.models.size(); ++i) {
         PlotSeries s{model_label(in.models[i])};
         for (const auto& f : curve[i]) {
-          const CostFigures c = compute_cost(f, {h});
+          if (f.beyond_max_context) break;  // plots stop at max_position_embeddings
+          const CostFigures c = compute_cost(f, {h}, in.compute_dtype);
           s.x.push_back(static_cast<double>(f.context));
           s.y.push_back(c.cards.front().total_usd_per_mtok);
         }

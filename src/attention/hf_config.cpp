@@ -293,6 +293,31 @@ ModelDesign gemma(const Fields& f, const std::string& type) {
 
 }  // namespace
 
+namespace {
+// quantization_config: kept as written; which weight format it means is the capacity area's
+// (weight_format_of_quant_method), which fails closed on what it does not model.
+void read_quantization_config(const Fields& f, ModelDesign& m) {
+  for (const char* k : {"torch_dtype", "dtype"}) {
+    if (m.torch_dtype.empty() && f.has(k) && f.raw().at(k).is_string()) {
+      m.torch_dtype = f.raw().at(k).get<std::string>();
+    }
+  }
+  if (!f.has("quantization_config")) return;
+  const json& q = f.raw().at("quantization_config");
+  const std::string field = f.where() + ": field 'quantization_config";
+  if (!q.is_object()) throw InputError(field + "' must be an object");
+  auto text = [&](const char* k) -> std::string {
+    if (!q.contains(k) || q.at(k).is_null()) return "";
+    if (!q.at(k).is_string()) throw InputError(fmt::format("{}.{}' must be a string", field, k));
+    return q.at(k).get<std::string>();
+  };
+  m.quant_method = text("quant_method");
+  for (const char* k : {"fmt", "format", "quant_algo"}) {
+    if (m.quant_format.empty()) m.quant_format = text(k);
+  }
+}
+}  // namespace
+
 ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   if (!config.is_object()) throw InputError(where + ": config is not a JSON object");
   if (!config.contains("model_type") || !config.at("model_type").is_string()) {
@@ -388,6 +413,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   for (const char* k : unhandled) reject_unmodelled(f, type, {k});
   m.max_context = f.int_or("max_position_embeddings", 0);
   if (m.max_context < 0) throw errors::not_positive(where, "field 'max_position_embeddings'", m.max_context);
+  read_quantization_config(f, m);
   m.vision_params = vision_tower_params(config, where);
   m.name = where;
   m.source = where + " (model_type " + type + ")";

@@ -1,6 +1,7 @@
 #include "gmha/attention/presets.hpp"
 
 #include <functional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -331,10 +332,30 @@ bool is_preset(std::string_view name) {
   return false;
 }
 
+namespace {
+// max_position_embeddings of the presets built in code (the config-text presets carry their
+// own), from each model's published config.json. Llama-3.1-405B, Qwen2.5 and Qwen3 list their
+// native window (Qwen3 reaches 131072 only with YaRN scaling, which the config does not enable).
+int64_t preset_max_context(std::string_view name) {
+  static const std::pair<std::string_view, int64_t> kMax[] = {
+      {"deepseek-v3", 163840},     {"deepseek-v2-lite", 163840}, {"kimi-k2", 131072},
+      {"qwen3-235b-a22b", 40960},  {"qwen3-32b", 40960},         {"qwen2.5-7b", 131072},
+      {"qwen2.5-72b", 131072},     {"llama3-8b", 8192},          {"llama3-70b", 8192},
+      {"llama3.1-405b", 131072},   {"mistral-7b-v0.1", 32768},   {"mixtral-8x7b", 32768},
+      {"gemma2-9b", 8192},
+  };
+  for (const auto& [preset, tokens] : kMax) {
+    if (preset == name) return tokens;
+  }
+  return 0;
+}
+}  // namespace
+
 ModelDesign read_preset(std::string_view name) {
   for (const auto& p : presets()) {
     if (p.info.name == name) {
       ModelDesign m = p.make();
+      if (m.max_context == 0) m.max_context = preset_max_context(name);
       validate_model(m, m.name);
       return m;
     }

@@ -189,8 +189,12 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
       cj[cc.card] = {{"attn_usd_per_mtok", cc.attn_usd_per_mtok},
                      {"ffn_usd_per_mtok", cc.ffn_usd_per_mtok},
                      {"total_usd_per_mtok", cc.total_usd_per_mtok},
-                     {"bound", cc.bound}};
+                     {"bound", cc.bound},
+                     {"compute_dtype", std::string(compute_dtype_name(cc.compute_dtype))},
+                     {"peak_flops_charged", cc.peak_flops_charged}};
     }
+    j["compute_dtype"] = std::string(compute_dtype_name(cost->compute_dtype));
+    j["cost_model"] = "step3-large-batch";
     j["cost"] = cj;
     j["afd_usd_per_mtok"] = cost->afd_usd_per_mtok;
     j["afd_attn_card"] = cost->afd_attn_card;

@@ -52,6 +52,148 @@ double attention_elements_per_gpu(const AttentionShape& a, int64_t n, int64_t kv
 
 }  // namespace
 
+KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, const char* option) {
+  KvSplit s;
+  switch (a.variant) {
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa: {
+      const int64_t kv = a.kv_heads;
+      if (kv <= 0) return s;  // no mixer: nothing cached
+      if (kv >= n ? kv % n != 0 : n % kv != 0) {
+        throw errors::bad_option(
+            option, fmt::format("{}: {} KV heads neither split {} ways nor replicate "
+                                "evenly (layers {})",
+                                n, kv, n, layers));
+      }
+      s.kv_heads = kv;
+      s.kv_heads_per_gpu = kv >= n ? kv / n : 1;
+      s.replication = kv >= n ? 1 : n / kv;
+      s.note = kv >= n ? fmt::format("{} KV heads per rank", s.kv_heads_per_gpu)
+                       : fmt::format("g = {} < N: each KV head replicated on {} ranks", kv,
+                                     s.replication);
+      break;
+    }
+    case Variant::kMla:
+    case Variant::kMfa:
+    case Variant::kMfaKr:
+      s.kv_heads = 1;
+      s.kv_heads_per_gpu = 1;
+      s.replication = n;
+      s.note = n == 1 ? ""
+               : a.variant == Variant::kMla ? "latent + RoPE key replicated on every rank"
+                                            : "single K/V head replicated on every rank";
+      break;
+    case Variant::kFpba:
+    case Variant::kLinear:
+      s.kv_heads = a.heads;
+      s.kv_heads_per_gpu = a.heads / n;
+      if (a.variant == Variant::kLinear) s.note = "fixed state, heads split";
+      break;
+  }
+  return s;
+}
+
+TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const WeightFormat& wf,
+                                    const char* option) {
+  validate_model(m, m.name);
+  if (n <= 0) throw errors::option_not_positive(option, n);
+  TensorParallelWeights r;
+  const double wbytes = wf.bits_per_weight / 8.0;
+  const int64_t d = m.d_model;
+  double weight_elems = 0;  // one rank
+  double weight_elems_all = 0;
+  for (const LayerGroup& g : m.groups()) {
+    const AttentionShape& a = g.spec.attention;
+    const int64_t layers = static_cast<int64_t>(g.layers.size());
+    GroupShard s;
+    s.label = g.label();
+    s.layers = layers;
+    if (mixer_kind(g.spec) == MixerKind::kNone) {
+      // No mixer: nothing cached or sharded by heads; its FFN splits N ways like any other.
+      const FfnParams fp = ffn_params(g.spec.ffn, d);
+      const double router = static_cast<double>(fp.router);
+      const double ffn_split = static_cast<double>(fp.total - fp.router);
+      weight_elems += static_cast<double>(layers) * (ffn_split / static_cast<double>(n) + router);
+      weight_elems_all += static_cast<double>(layers) * (ffn_split + router);
+      r.groups.push_back(std::move(s));
+      continue;
+    }
+    if (a.heads % n != 0) {
+      throw errors::bad_option(option, fmt::format("{}: {} query heads of layers {} do not split {} ways",
+                                                   n, a.heads, g.layer_list(), n));
+    }
+    const int bits = dtype_bits(g.spec.kv_dtype);
+    const int64_t cached = attention_counts(a).cached_elements;  // one layer, all its streams
+    const KvSplit k = kv_split(a, n, g.layer_list(), option);
+    s.kv_heads = k.kv_heads;
+    s.kv_heads_per_gpu = k.kv_heads_per_gpu;
+    s.kv_replication = k.replication;
+    s.note = k.note;
+    switch (a.variant) {
+      case Variant::kMha:
+      case Variant::kMqa:
+      case Variant::kGqa:
+        // The layer's K and V streams hold kv heads each; a rank caches kv_heads_per_gpu of them.
+        if (k.kv_heads > 0) {
+          s.kv_bytes_per_token_per_gpu =
+              static_cast<double>(
+                  checked_product({cached / k.kv_heads, s.kv_heads_per_gpu, bits}, "kv")) /
+              8.0;
+        }
+        break;
+      case Variant::kMla:
+      case Variant::kMfa:
+      case Variant::kMfaKr:
+        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
+        break;
+      case Variant::kFpba:
+        s.kv_bytes_per_token_per_gpu =
+            static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / static_cast<double>(n);
+        break;
+      case Variant::kLinear:
+        s.state_bytes_per_gpu =
+            static_cast<double>(checked_mul(linear_state_elements(a), bits, "state")) / 8.0 /
+            static_cast<double>(n);
+        break;
+    }
+    if (a.variant != Variant::kLinear && g.spec.span.kind != SpanKind::kFull) {
+      s.tokens_cap = g.spec.span.tokens;
+    }
+    const double attn = attention_elements_per_gpu(a, n, s.kv_heads_per_gpu);
+    const double attn_all = static_cast<double>(attention_counts(a).params);
+    // Experts and dense matrices split N ways; the router (d x E) is replicated.
+    const FfnParams fp = ffn_params(g.spec.ffn, d);
+    const double router = static_cast<double>(fp.router);
+    const double ffn_split = static_cast<double>(fp.total - fp.router);
+    if (g.spec.ffn.kind == FfnKind::kMoe && g.spec.ffn.routed_experts > 0) {
+      const FfnShape& f = g.spec.ffn;
+      s.routed_experts = f.routed_experts;
+      s.top_k = f.top_k;
+      s.expert_bytes_per_gpu = static_cast<double>(f.matrices) * static_cast<double>(d) *
+                               static_cast<double>(f.expert_intermediate) /
+                               static_cast<double>(n) * wbytes;
+    }
+    weight_elems +=
+        static_cast<double>(layers) * (attn + ffn_split / static_cast<double>(n) + router);
+    weight_elems_all += static_cast<double>(layers) * (attn_all + ffn_split + router);
+    r.groups.push_back(std::move(s));
+  }
+  // Embeddings split over the vocabulary; RMSNorms (two per layer and the final one) replicated.
+  const double embed = static_cast<double>(embedding_params(m));
+  const double norms = static_cast<double>(norm_params(m));
+  weight_elems += embed / static_cast<double>(n) + norms;
+  weight_elems_all += embed + norms;
+  r.per_gpu = weight_elems * wbytes;
+  r.total = weight_elems_all * wbytes;
+  // A tied embedding is the output head too, read every step; an untied input one is a lookup.
+  if (m.vocab_size > 0 && !m.tied_embeddings) {
+    r.input_embedding_per_gpu = static_cast<double>(m.vocab_size) * static_cast<double>(d) /
+                                static_cast<double>(n) * wbytes;
+  }
+  return r;
+}
+
 FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
   validate_model(m, m.name);
   const int64_t n = o.gpus;
@@ -69,93 +211,12 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
         "memory", fmt::format("card {} has no memory size; give one (bytes per GPU)", o.card.name));
   }
   r.usable_per_gpu = r.memory_per_gpu * o.memory_fraction;
-  const double wbytes = dtype_bits(o.weight_dtype) / 8.0;
-  const int64_t d = m.d_model;
-
-  double weight_elems = 0;  // one rank
-  double weight_elems_all = 0;
-  for (const LayerGroup& g : m.groups()) {
-    const AttentionShape& a = g.spec.attention;
-    const int64_t layers = static_cast<int64_t>(g.layers.size());
-    GroupShard s;
-    s.label = g.label();
-    s.layers = layers;
-    if (a.heads % n != 0) {
-      throw errors::bad_option("gpus", fmt::format("{}: {} query heads of layers {} do not split {} ways",
-                                                   n, a.heads, g.layer_list(), n));
-    }
-    const int bits = dtype_bits(g.spec.kv_dtype);
-    const int64_t cached = attention_counts(a).cached_elements;  // one layer, all its streams
-    switch (a.variant) {
-      case Variant::kMha:
-      case Variant::kMqa:
-      case Variant::kGqa: {
-        const int64_t kv = a.kv_heads;
-        if (kv >= n ? kv % n != 0 : n % kv != 0) {
-          throw errors::bad_option(
-              "gpus", fmt::format("{}: {} KV heads neither split {} ways nor replicate "
-                                  "evenly (layers {})",
-                                  n, kv, n, g.layer_list()));
-        }
-        s.kv_heads = kv;
-        s.kv_heads_per_gpu = kv >= n ? kv / n : 1;
-        s.kv_replication = kv >= n ? 1 : n / kv;
-        // The layer's K and V streams hold kv heads each; a rank caches kv_heads_per_gpu of them.
-        s.kv_bytes_per_token_per_gpu =
-            static_cast<double>(checked_product({cached / kv, s.kv_heads_per_gpu, bits}, "kv")) /
-            8.0;
-        s.note = kv >= n ? fmt::format("{} KV heads per rank", s.kv_heads_per_gpu)
-                         : fmt::format("g = {} < N: each KV head replicated on {} ranks", kv,
-                                       s.kv_replication);
-        break;
-      }
-      case Variant::kMla:
-      case Variant::kMfa:
-      case Variant::kMfaKr:
-        s.kv_heads = 1;
-        s.kv_heads_per_gpu = 1;
-        s.kv_replication = n;
-        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
-        s.note = a.variant == Variant::kMla ? "latent + RoPE key replicated on every rank"
-                                            : "single K/V head replicated on every rank";
-        if (n == 1) s.note = "";
-        break;
-      case Variant::kFpba:
-        s.kv_heads = a.heads;
-        s.kv_heads_per_gpu = a.heads / n;
-        s.kv_bytes_per_token_per_gpu =
-            static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / static_cast<double>(n);
-        break;
-      case Variant::kLinear:
-        s.kv_heads = a.heads;
-        s.kv_heads_per_gpu = a.heads / n;
-        s.state_bytes_per_gpu =
-            static_cast<double>(checked_mul(linear_state_elements(a), bits, "state")) / 8.0 /
-            static_cast<double>(n);
-        s.note = "fixed state, heads split";
-        break;
-    }
-    if (a.variant != Variant::kLinear && g.spec.span.kind != SpanKind::kFull) {
-      s.tokens_cap = g.spec.span.tokens;
-    }
-    const double attn = attention_elements_per_gpu(a, n, s.kv_heads_per_gpu);
-    const double attn_all = static_cast<double>(attention_counts(a).params);
-    // Experts and dense matrices split N ways; the router (d x E) is replicated.
-    const FfnParams fp = ffn_params(g.spec.ffn, d);
-    const double router = static_cast<double>(fp.router);
-    const double ffn_split = static_cast<double>(fp.total - fp.router);
-    weight_elems +=
-        static_cast<double>(layers) * (attn + ffn_split / static_cast<double>(n) + router);
-    weight_elems_all += static_cast<double>(layers) * (attn_all + ffn_split + router);
-    r.groups.push_back(std::move(s));
-  }
-  // Embeddings split over the vocabulary; RMSNorms (two per layer and the final one) replicated.
-  const double embed = static_cast<double>(embedding_params(m));
-  const double norms = static_cast<double>(norm_params(m));
-  weight_elems += embed / static_cast<double>(n) + norms;
-  weight_elems_all += embed + norms;
-  r.weights_per_gpu = weight_elems * wbytes;
-  r.weights_total = weight_elems_all * wbytes;
+  TensorParallelWeights w = shard_weights(m, n, o.weights);
+  r.weights_per_gpu = w.per_gpu;
+  r.weights_total = w.total;
+  r.input_embedding_per_gpu = w.input_embedding_per_gpu;
+  r.groups = std::move(w.groups);
+  r.model_max_context = m.max_context;
   r.weights_fit = r.weights_per_gpu <= r.usable_per_gpu;
   r.kv_budget_per_gpu = r.weights_fit ? r.usable_per_gpu - r.weights_per_gpu : 0;
 
@@ -181,6 +242,12 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
       (fits(mid) ? lo : hi) = mid;
     }
     r.max_context = lo;
+  }
+  // Past max_position_embeddings the model is untrained (RoPE scaling aside): the longest
+  // context the model serves is the smaller of the two, and the table says which bound.
+  if (m.max_context > 0 && (!r.max_context || *r.max_context > m.max_context)) {
+    r.max_context = m.max_context;
+    r.capped_at_model_max = true;
   }
   return r;
 }

@@ -11,6 +11,48 @@
 
 namespace gmha {
 
+std::string_view compute_dtype_name(ComputeDType d) {
+  switch (d) {
+    case ComputeDType::kBf16: return "bf16";
+    case ComputeDType::kFp8: return "fp8";
+    case ComputeDType::kFp4: return "fp4";
+  }
+  return "?";
+}
+
+ComputeDType read_compute_dtype(std::string_view name) {
+  if (name == "bf16") return ComputeDType::kBf16;
+  if (name == "fp8") return ComputeDType::kFp8;
+  if (name == "fp4") return ComputeDType::kFp4;
+  throw errors::bad_option("compute-dtype",
+                           fmt::format("unknown compute dtype '{}' (known: bf16, fp8, fp4)", name));
+}
+
+ComputeDType Hardware::charged_dtype(ComputeDType d) const {
+  if (d == ComputeDType::kFp4 && fp4_flops > 0) return ComputeDType::kFp4;
+  if (d != ComputeDType::kBf16 && fp8_flops > 0) return ComputeDType::kFp8;
+  return ComputeDType::kBf16;
+}
+
+double Hardware::peak_flops(ComputeDType d) const {
+  switch (charged_dtype(d)) {
+    case ComputeDType::kFp4: return fp4_flops;
+    case ComputeDType::kFp8: return fp8_flops;
+    case ComputeDType::kBf16: break;
+  }
+  return bf16_flops;
+}
+
+namespace {
+// NVIDIA HGX B200 datasheet: FP4 Tensor Core 144 PFLOPS for 8 GPUs with sparsity, i.e. 18 per
+// GPU sparse and 9 dense. No other built-in card has FP4 tensor cores (Hopper, Ada, Ampere,
+// CDNA 3 and the Ascend 910B stop at FP8 or BF16).
+Hardware with_fp4(Hardware h, double fp4) {
+  h.fp4_flops = fp4;
+  return h;
+}
+}  // namespace
+
 std::vector<Hardware> list_hardware() {
   // Peak FLOP/s are dense (no sparsity). Prices of the first four are the Step-3 paper's Table 4
   // (docs/capacity.md); prices of the others are assumed rental rates per card-hour (override them with
@@ -30,8 +72,9 @@ std::vector<Hardware> list_hardware() {
       {"h200", 2.5, 9.89e14, 1.979e15, 4.8e12, 141e9, 400e9,
        "NVIDIA H200 Tensor Core GPU datasheet (SXM); price assumed"},
       // NVIDIA B200 (HGX B200 datasheet): 2.25 PFLOPS BF16, 4.5 PFLOPS FP8 dense, 8 TB/s, 180 GB.
-      {"b200", 4.0, 2.25e15, 4.5e15, 8.0e12, 180e9, 800e9,
-       "NVIDIA HGX B200 datasheet (per GPU, dense); price assumed"},
+      with_fp4({"b200", 4.0, 2.25e15, 4.5e15, 8.0e12, 180e9, 800e9,
+                "NVIDIA HGX B200 datasheet (per GPU, dense); price assumed"},
+               9.0e15),
       // AMD Instinct MI300X datasheet: 1307.4 TFLOPS BF16, 2614.9 TFLOPS FP8 dense, 5.3 TB/s, 192 GB.
       {"mi300x", 2.0, 1.3074e15, 2.6149e15, 5.3e12, 192e9, 400e9,
        "AMD Instinct MI300X datasheet; price assumed"},
@@ -64,7 +107,8 @@ Hardware parse_hardware_def(std::string_view spec_view) {
   h.name = spec.substr(0, colon);
   h.source = "--hardware-def";
   std::map<std::string, double*> fields = {{"price", &h.usd_per_hour}, {"bf16", &h.bf16_flops},
-                                           {"fp8", &h.fp8_flops},      {"bw", &h.bandwidth},
+                                           {"fp8", &h.fp8_flops},      {"fp4", &h.fp4_flops},
+                                           {"bw", &h.bandwidth},
                                            {"mem", &h.memory_bytes},   {"net", &h.network_bandwidth}};
   std::map<std::string, bool> seen;
   for (std::string_view item_view : split_list(std::string_view(spec).substr(colon + 1), where)) {
@@ -74,7 +118,7 @@ Hardware parse_hardware_def(std::string_view spec_view) {
     std::string key = item.substr(0, eq), val = item.substr(eq + 1);
     auto it = fields.find(key);
     if (it == fields.end()) {
-      throw InputError(fmt::format("{}: unknown key '{}' (price, bf16, fp8, bw, mem, net)", where, key));
+      throw InputError(fmt::format("{}: unknown key '{}' (price, bf16, fp8, fp4, bw, mem, net)", where, key));
     }
     // Amounts with SI/IEC units: bf16=989e12, bw=3.35T, mem=80GB, mem=141GiB.
     *it->second = parse_amount(val, fmt::format("{}: {}", where, key), AmountKind::kCount);
@@ -85,6 +129,9 @@ Hardware parse_hardware_def(std::string_view spec_view) {
   }
   if (h.bf16_flops <= 0 && h.fp8_flops <= 0) {
     throw InputError(fmt::format("{}: give bf16= or fp8= peak FLOP/s", where));
+  }
+  if (h.fp4_flops > 0 && h.fp8_flops <= 0) {
+    throw InputError(fmt::format("{}: fp4= needs fp8= too (a card with FP4 has FP8)", where));
   }
   if (h.bandwidth <= 0) throw InputError(fmt::format("{}: bw must be positive", where));
   if (h.bf16_flops <= 0) h.bf16_flops = h.fp8_flops;

@@ -7,4 +7,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/capacity/figures_json.cpp
   src/capacity/sweep.cpp
   src/capacity/fit.cpp
+  src/capacity/weight_format.cpp
+  src/capacity/serving.cpp
+  src/capacity/serving_json.cpp
 )

@@ -13,6 +13,7 @@
 #include "gmha/core/error.hpp"
 #include "gmha/core/parse.hpp"
 #include "gmha/capacity/fit.hpp"
+#include "gmha/capacity/serving.hpp"
 #include "gmha/report/table.hpp"
 #include "gmha/report/units.hpp"
 
@@ -28,7 +29,7 @@ struct FitCliOptions {
   std::string context = kDefaultContext;
   std::string memory;  // an amount: 80e9, 80GB, 141GiB (README, numbers and units)
   double memory_fraction = 0.9;
-  std::string weight_dtype = "bf16";
+  std::string weight_dtype;  // empty: each model's own (quantization_config, else torch_dtype)
   std::string format = "table";
   std::string out;
 };
@@ -36,9 +37,11 @@ struct FitCliOptions {
 std::string context_text(const FitResult& f) {
   if (!f.max_context) return "any (no layer grows with T)";
   if (*f.max_context == 0) return "none";
-  if (*f.max_context < 1000) return std::to_string(*f.max_context);
-  return fmt::format("{} ({})", *f.max_context,
-                     report::format_count(static_cast<double>(*f.max_context)));
+  // Capped: memory holds more, but the model was not trained past max_position_embeddings.
+  const std::string cap = f.capped_at_model_max ? " (model max)" : "";
+  if (*f.max_context < 1000) return std::to_string(*f.max_context) + cap;
+  return fmt::format("{} ({}){}", *f.max_context,
+                     report::format_count(static_cast<double>(*f.max_context)), cap);
 }
 
 void run_fit(const FitCliOptions& c) {
@@ -61,14 +64,15 @@ void run_fit(const FitCliOptions& c) {
     base.memory_per_gpu = parse_amount(c.memory, "--memory", AmountKind::kBytes);
     if (!(*base.memory_per_gpu > 0)) throw InputError("--memory: must be a positive number of bytes");
   }
-  base.weight_dtype = read_kv_dtype(c.weight_dtype, "--weight-dtype");
+  if (!c.weight_dtype.empty()) base.weights = read_weight_format(c.weight_dtype, "--weight-dtype");
 
   nlohmann::json jall = nlohmann::json::array();
   report::Table fit_t;
   fit_t.title = fmt::format(
       "Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
       "weights {}, {}% of memory usable{}",
-      c.gpus, c.batch, base.context, dtype_name(base.weight_dtype),
+      c.gpus, c.batch, base.context,
+      c.weight_dtype.empty() ? std::string("each model's own") : base.weights.name,
       report::format_number(c.memory_fraction * 100),
       default_card ? "; card h100 by default (--hardware chooses)" : "");
   fit_t.columns = {{"model", report::Align::kLeft},
@@ -93,6 +97,8 @@ void run_fit(const FitCliOptions& c) {
   report::Table moe_t;
   moe_t.title =
       "MoE sparsity floor per card (docs/capacity.md): S >= H * FLOPs * L / (Net * BW * 11.1 ms)";
+  moe_t.notes.push_back(fmt::format("FLOPs: the {} dense peak (--compute-dtype)",
+                                    compute_dtype_name(compute_dtype_of(c.hardware, conv))));
   moe_t.columns = {{"model", report::Align::kLeft},
                    {"card", report::Align::kLeft},
                    {"floor S"},
@@ -101,10 +107,16 @@ void run_fit(const FitCliOptions& c) {
 
   for (const ModelDesign& m : models) {
     const auto sparsity = moe_sparsity(m);
+    const bool beyond = m.max_context > 0 && base.context > m.max_context;
+    if (beyond) {
+      fit_t.notes.push_back(fmt::format("{}: context {} is beyond its max_position_embeddings ({})",
+                                        m.name, base.context, m.max_context));
+    }
     bool shard_done = false;
     for (const Hardware& card : cards) {
       FitOptions o = base;
       o.card = card;
+      o.weights = weights_of(m, c.weight_dtype);
       const FitResult f = compute_fit(m, o);
       const double per_token = kv_bytes_per_sequence_per_gpu(f, 1);
       fit_t.add_row(
@@ -129,7 +141,8 @@ void run_fit(const FitCliOptions& c) {
       }
       std::optional<double> floor;
       if (card.network_bandwidth > 0) {
-        floor = moe_sparsity_floor(card, m.d_model, static_cast<int64_t>(m.layers.size()));
+        floor = moe_sparsity_floor(card, m.d_model, static_cast<int64_t>(m.layers.size()),
+                                   compute_dtype_of(c.hardware, conv));
         moe_t.add_row({m.name, card.name, report::format_number(*floor, 3),
                        sparsity ? report::format_number(*sparsity, 3) : "dense",
                        sparsity ? (*sparsity >= *floor ? "yes" : "no: too sparse") : "n/a"});
@@ -141,7 +154,8 @@ void run_fit(const FitCliOptions& c) {
       j["gpus"] = f.gpus;
       j["batch"] = o.batch;
       j["context"] = o.context;
-      j["weight_dtype"] = std::string(dtype_name(o.weight_dtype));
+      j["weight_dtype"] = o.weights.name;
+      j["weight_bits_per_weight"] = o.weights.bits_per_weight;
       j["memory_per_gpu"] = f.memory_per_gpu;
       j["usable_per_gpu"] = f.usable_per_gpu;
       j["weights_per_gpu"] = f.weights_per_gpu;
@@ -150,6 +164,8 @@ void run_fit(const FitCliOptions& c) {
       j["kv_budget_per_gpu"] = f.kv_budget_per_gpu;
       j["kv_bytes_per_token_per_gpu"] = per_token;
       j["max_context"] = f.max_context ? nlohmann::json(*f.max_context) : nlohmann::json(nullptr);
+      j["max_context_capped_at_model_max"] = f.capped_at_model_max;
+      j["beyond_max_context"] = beyond;
       j["max_batch"] = f.max_batch;
       j["kv_per_gpu"] = f.kv_per_gpu;
       j["free_per_gpu"] = f.free_per_gpu;
@@ -172,7 +188,8 @@ void run_fit(const FitCliOptions& c) {
   }
   fit_t.notes.push_back(
       "KV/token/GPU: one sequence, one token of context, all layers (windowed layers "
-      "count until full); longest context: largest T with batch x KV(T) <= budget");
+      "count until full); longest context: largest T with batch x KV(T) <= budget, at most the "
+      "model's max_position_embeddings (marked \"model max\")");
   std::string text;
   if (fmt_out == report::Format::kJson) {
     text = jall.dump(2) + "\n";
@@ -203,7 +220,7 @@ void add_fit_command(CLI::App& app) {
       "json");
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
-  cmd->add_option("--gpus", opts->gpus, "Tensor-parallel GPUs per model replica N")
+  cmd->add_option("--gpus,--tp", opts->gpus, "Tensor-parallel GPUs per model replica N")
       ->capture_default_str();
   cmd->add_option("--batch", opts->batch, "Batch for the longest context")->capture_default_str();
   cmd->add_option("--context", opts->context,
@@ -215,8 +232,8 @@ void add_fit_command(CLI::App& app) {
                   "Usable share of each GPU's memory (the rest: runtime, activations)")
       ->capture_default_str();
   cmd->add_option("--weight-dtype", opts->weight_dtype,
-                  "Weight storage: bf16, fp16, fp8, int8, int4, fp32")
-      ->capture_default_str();
+                  "Weight storage, scales counted: bf16, fp16, fp32, fp8, int8, int4, mxfp4, nvfp4 "
+                  "(default: the config's quantization_config, else its dtype)");
   cmd->add_option("--format", opts->format, "table, md, csv, json or latex")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");
   cmd->callback([opts] { run_fit(*opts); });

@@ -50,10 +50,16 @@ nlohmann::ordered_json hardware_json(const Hardware& h) {
           {"usd_per_hour", h.usd_per_hour},
           {"bf16_flops", h.bf16_flops},
           {"fp8_flops", known(h.fp8_flops)},
+          {"fp4_flops", known(h.fp4_flops)},
           {"bandwidth_bytes_per_s", h.bandwidth},
           {"memory_bytes", known(h.memory_bytes)},
           {"network_bytes_per_s", known(h.network_bandwidth)},
-          {"ridge_flop_per_byte", h.ridge()},
+          {"ridge_flop_per_byte", h.ridge()},  // the Step-3 paper's: FP8 where the card has it
+          {"ridge_bf16_flop_per_byte", h.ridge(ComputeDType::kBf16)},
+          {"ridge_fp8_flop_per_byte", h.fp8_flops > 0 ? nlohmann::ordered_json(h.ridge(ComputeDType::kFp8))
+                                                      : nlohmann::ordered_json()},
+          {"ridge_fp4_flop_per_byte", h.fp4_flops > 0 ? nlohmann::ordered_json(h.ridge(ComputeDType::kFp4))
+                                                      : nlohmann::ordered_json()},
           {"source", h.source}};
 }
 
@@ -64,25 +70,37 @@ void list_hardware_as(const ListOptions& o) {
     for (const auto& h : list_hardware()) j.push_back(hardware_json(h));
     return emit(j.dump(2) + "\n", o.out);
   }
+  // Peaks and ridges per precision in separate columns (dense, no sparsity); the sources in a
+  // second table keep both under 100 columns.
   report::Table t;
-  t.columns = {{"card", report::Align::kLeft},
-               {"USD/h"},
-               {"BF16"},
-               {"FP8"},
-               {"bandwidth"},
-               {"memory"},
-               {"ridge FLOP/B"},
-               {"source", report::Align::kLeft}};
+  t.title = "Accelerators: dense peaks (TFLOP/s) and ridges (peak / bandwidth) per precision";
+  t.columns = {{"card", report::Align::kLeft}, {"USD/h"}, {"BF16"},       {"FP8"},
+               {"FP4"},                        {"GB/s"},  {"GB"},         {"ridge BF16"},
+               {"ridge FP8"},                  {"ridge FP4"}};
+  report::Table src;
+  src.title = "Sources";
+  src.columns = {{"card", report::Align::kLeft}, {"source", report::Align::kLeft}};
+  auto rate = [](double v) { return v > 0 ? report::format_number(v / 1e12, 5) : std::string("-"); };
   for (const auto& h : list_hardware()) {
-    t.add_row(
-        {h.name, report::format_number(h.usd_per_hour), report::format_flop_rate(h.bf16_flops),
-         h.fp8_flops > 0 ? report::format_flop_rate(h.fp8_flops) : "-",
-         fmt::format("{} GB/s", report::format_number(h.bandwidth / 1e9)),
-         h.memory_bytes > 0 ? fmt::format("{} GB", report::format_number(h.memory_bytes / 1e9))
-                            : "-",
-         report::format_number(h.ridge(), 4), h.source});
+    auto ridge = [&](ComputeDType d, double peak) {
+      return peak > 0 ? report::format_number(h.ridge(d), 4) : std::string("-");
+    };
+    t.add_row({h.name, report::format_number(h.usd_per_hour), rate(h.bf16_flops), rate(h.fp8_flops),
+               rate(h.fp4_flops), report::format_number(h.bandwidth / 1e9),
+               h.memory_bytes > 0 ? report::format_number(h.memory_bytes / 1e9) : "-",
+               ridge(ComputeDType::kBf16, h.bf16_flops), ridge(ComputeDType::kFp8, h.fp8_flops),
+               ridge(ComputeDType::kFp4, h.fp4_flops)});
+    src.add_row({h.name, h.source});
   }
-  emit(report::render(t, f), o.out);
+  t.notes.push_back("dense (no sparsity); GB/s bandwidth, GB memory, decimal (1 GB = 1e9 B);");
+  t.notes.push_back("ridge in FLOP/byte; - : the card has no tensor units of that precision");
+  if (f == report::Format::kCsv) {
+    // One table in CSV: the sources as a last column.
+    t.columns.push_back({"source", report::Align::kLeft});
+    for (size_t i = 0; i < t.rows.size(); ++i) t.rows[i].push_back(src.rows[i][1]);
+    return emit(report::render(t, f), o.out);
+  }
+  emit(report::render(t, f) + "\n" + report::render(src, f), o.out);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ namespace {
 struct ReportCliOptions {
   ModelArgs models;
   HardwareArgs hardware;
+  ServingArgs serving;
   std::string context = kDefaultContexts;
   std::string audit;
   std::string title = "gmha report";
@@ -49,6 +50,9 @@ std::string command_of(const ReportCliOptions& o, const HardwareArgs& hw) {
   if (o.models.convention != "exact") s += " --convention " + quote(o.models.convention);
   if (!hw.hardware.empty()) s += " --hardware " + quote(hw.hardware);
   for (const auto& d : hw.hardware_defs) s += " --hardware-def " + quote(d);
+  if (!hw.compute_dtype.empty()) s += " --compute-dtype " + quote(hw.compute_dtype);
+  if (o.serving.tp != 1) s += " --tp " + std::to_string(o.serving.tp);
+  if (!o.serving.weight_dtype.empty()) s += " --weight-dtype " + quote(o.serving.weight_dtype);
   s += " --context " + quote(o.context);
   if (!o.audit.empty()) s += " --audit " + quote(o.audit);
   if (o.title != "gmha report") s += " --title " + quote(o.title);
@@ -85,6 +89,10 @@ void run_report(const ReportCliOptions& c) {
   HardwareArgs hw = c.hardware;
   if (hw.hardware.empty() && hw.hardware_defs.empty()) hw.hardware = "h800,h20";
   in.cards = load_hardware(hw);
+  in.compute_dtype = compute_dtype_of(hw, in.convention);
+  in.tp = c.serving.tp;
+  if (!c.serving.weight_dtype.empty()) read_weight_format(c.serving.weight_dtype, "--weight-dtype");
+  in.weight_dtype = c.serving.weight_dtype;
   in.contexts.clear();
   for (long long t : parse_token_counts(c.context, "--context")) in.contexts.push_back(t);
   if (!c.audit.empty()) {
@@ -118,6 +126,10 @@ void add_report_command(CLI::App& app) {
       "  gmha report llama3-70b --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 --out r2");
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
+  cmd->add_option("--tp", opts->serving.tp, "Tensor-parallel devices per card group (serving section)")
+      ->capture_default_str();
+  cmd->add_option("--weight-dtype", opts->serving.weight_dtype,
+                  "Weights: bf16, fp16, fp32, fp8, int8, int4, mxfp4, nvfp4 (default: the model's)");
   cmd->add_option("--context", opts->context, "Contexts T for the tables (k = 1024)")
       ->capture_default_str();
   cmd->add_option("--audit", opts->audit,

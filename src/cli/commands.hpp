@@ -15,6 +15,7 @@ void add_validate_command(CLI::App& app);
 void add_attention_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_fit_command(CLI::App& app);
+void add_throughput_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_audit_command(CLI::App& app);
 void add_synth_command(CLI::App& app);

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   gmha::cli::add_attention_command(app);
   gmha::cli::add_sweep_command(app);
   gmha::cli::add_fit_command(app);
+  gmha::cli::add_throughput_command(app);
   gmha::cli::add_report_command(app);
   gmha::cli::add_audit_command(app);
   gmha::cli::add_synth_command(app);

@@ -6,6 +6,7 @@
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/bridge/checkpoint_model.hpp"
 #include "gmha/capacity/figures.hpp"
+#include "gmha/capacity/serving.hpp"
 #include "gmha/core/dtype.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/parse.hpp"
@@ -25,8 +26,31 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
 void add_hardware_options(CLI::App* cmd, HardwareArgs& h) {
   cmd->add_option("--hardware", h.hardware, "Cards for roofline and cost, comma-separated, or 'all'");
   cmd->add_option("--hardware-def", h.hardware_defs,
-                  "Custom card name:price=USD/h,bf16=FLOP/s,fp8=FLOP/s,bw=B/s[,mem=B,net=B/s]")
+                  "Custom card name:price=USD/h,bf16=FLOP/s,fp8=FLOP/s,bw=B/s[,fp4=FLOP/s,mem=B,net=B/s]")
       ->allow_extra_args(false);
+  cmd->add_option("--compute-dtype", h.compute_dtype,
+                  "Matmul precision whose peak is charged: bf16, fp8 or fp4 (default bf16; "
+                  "fp8 under --convention step3-paper; a card without it runs at the next wider)");
+}
+
+void add_serving_options(CLI::App* cmd, ServingArgs& s) {
+  cmd->add_option("--tp", s.tp, "Tensor-parallel devices per card group N (per-device weights, KV)")
+      ->capture_default_str();
+  cmd->add_option("--weight-dtype", s.weight_dtype,
+                  "Weights stored and read, scales counted: bf16, fp16, fp32, fp8, int8, int4, "
+                  "mxfp4, nvfp4 (default: the config's quantization_config, else its dtype)");
+  cmd->add_option("--decode-tokens", s.decode_tokens,
+                  "Query tokens per sequence and step sharing one KV read (MTP / speculative)")
+      ->capture_default_str();
+}
+
+WeightFormat weight_format_of(const ServingArgs& s, const ModelDesign& m) {
+  return weights_of(m, s.weight_dtype);
+}
+
+ComputeDType compute_dtype_of(const HardwareArgs& h, Convention c) {
+  if (!h.compute_dtype.empty()) return read_compute_dtype(h.compute_dtype);
+  return c == Convention::kStep3Paper ? ComputeDType::kFp8 : ComputeDType::kBf16;
 }
 
 std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {

@@ -10,6 +10,7 @@
 #include "gmha/attention/model.hpp"
 #include "gmha/attention/weights.hpp"
 #include "gmha/capacity/hardware.hpp"
+#include "gmha/capacity/weight_format.hpp"
 
 namespace gmha::cli {
 
@@ -28,12 +29,26 @@ struct ModelArgs {
 struct HardwareArgs {
   std::string hardware;                   // "h800,h20" or "all"
   std::vector<std::string> hardware_defs;  // custom cards
+  std::string compute_dtype;              // empty: the convention's (exact bf16, step3-paper fp8)
+};
+
+struct ServingArgs {
+  long long tp = 1;          // tensor-parallel devices per card group
+  std::string weight_dtype;  // empty: each model's own (quantization_config, else torch_dtype)
+  long long decode_tokens = 1;
 };
 
 /// Registers the model options on `cmd`.
 void add_model_options(CLI::App* cmd, ModelArgs& a);
-/// Registers --hardware and --hardware-def on `cmd`.
+/// Registers --hardware, --hardware-def and --compute-dtype on `cmd`.
 void add_hardware_options(CLI::App* cmd, HardwareArgs& h);
+/// Registers --tp, --weight-dtype and --decode-tokens on `cmd`.
+void add_serving_options(CLI::App* cmd, ServingArgs& s);
+/// --weight-dtype, else the model's own weights (default_weight_format).
+WeightFormat weight_format_of(const ServingArgs& s, const ModelDesign& m);
+
+/// --compute-dtype, else the convention's: BF16 (exact) or the Step-3 paper's FP8.
+ComputeDType compute_dtype_of(const HardwareArgs& h, Convention c);
 
 /// Loads every model (presets, configs, designs), applies --kv-dtype and the convention's
 /// precision. Throws InputError when none is given or one cannot be read.

@@ -5,6 +5,7 @@ set(GMHA_CLI_SOURCES
   src/cli/discover.cpp
   src/cli/model_args.cpp
   src/cli/capacity_tables.cpp
+  src/cli/serving_tables.cpp
   src/cli/cmd_compare.cpp
   src/cli/cmd_show.cpp
   src/cli/cmd_presets.cpp
@@ -14,6 +15,7 @@ set(GMHA_CLI_SOURCES
   src/cli/cmd_attention.cpp
   src/cli/cmd_sweep.cpp
   src/cli/cmd_fit.cpp
+  src/cli/cmd_throughput.cpp
   src/cli/cmd_report.cpp
   src/cli/cmd_audit.cpp
   src/cli/cmd_synth.cpp

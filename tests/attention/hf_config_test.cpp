@@ -245,3 +245,21 @@ TEST_CASE("hf config: files and folders are read, malformed JSON is one clear li
   CHECK_THROWS_AS(read_hf_config((fs::path(dir) / "missing.json").string()), InputError);
   fs::remove_all(dir);
 }
+
+TEST_CASE("hf config: quantization_config and torch_dtype are kept as written", "[attention]") {
+  // DeepSeek-V3 ships FP8 weights: capacity's default_weight_format maps this to fp8.
+  const ModelDesign m = parse(kDeepSeekV3);
+  CHECK(m.quant_method == "fp8");
+  CHECK(m.quant_format.empty());
+  json j = json::parse(kDeepSeekV3);
+  j["quantization_config"] = {{"quant_method", "modelopt"}, {"quant_algo", "NVFP4"}};
+  j["torch_dtype"] = "bfloat16";
+  const ModelDesign n = model_from_hf_config(j, "nvfp4");
+  CHECK(n.quant_method == "modelopt");
+  CHECK(n.quant_format == "NVFP4");
+  CHECK(n.torch_dtype == "bfloat16");
+  j["quantization_config"] = "fp8";
+  CHECK_THROWS_WITH(model_from_hf_config(j, "bad"), Catch::Contains("quantization_config' must be an object"));
+  j["quantization_config"] = {{"quant_method", 8}};
+  CHECK_THROWS_AS(model_from_hf_config(j, "bad"), InputError);
+}

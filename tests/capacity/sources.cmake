@@ -8,4 +8,5 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/frontier_models_test.cpp
   capacity/frontier_families_test.cpp
   capacity/layer_model_test.cpp
+  capacity/serving_test.cpp
 )

@@ -47,7 +47,7 @@ gmha_cli_test(fit_tp_replication "replicated on every rank" fit step3 --hardware
 gmha_cli_test(fit_hand_json "\"max_context\": 3711" fit --design gqa:d=64,heads=4,kv=2,hd=16,layers=2 --hardware-def t:price=1,bf16=1e12,bw=1e9,mem=1e6 --memory-fraction 1 --format json)
 gmha_cli_error_test(fit_bad_gpus "do not split 3 ways" fit llama3-8b --gpus 3)
 gmha_cli_error_test(fit_no_memory "--memory" fit llama3-8b --hardware-def x:price=1,bf16=1e12,bw=1e9)
-gmha_cli_test(report_paper "wrote 9 files" report step3 deepseek-v3 --hardware h800 --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-paper)
+gmha_cli_test(report_paper "wrote 10 files" report step3 deepseek-v3 --hardware h800 --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-paper)
 gmha_cli_error_test(report_nothing "nothing to report" report --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-nothing)
 gmha_cli_error_test(report_missing_audit "no-such-audit.json" report --audit ${CMAKE_CURRENT_BINARY_DIR}/no-such-audit.json --out ${CMAKE_CURRENT_BINARY_DIR}/cli-report-missing)
 gmha_cli_test(inspect_help "gmha inspect ../shared/data/stories260K-gguf/stories260K.gguf --format json" inspect --help)
@@ -68,3 +68,24 @@ if(NOT GMHA_SANITIZE)
   set_tests_properties(cli.help_examples PROPERTIES TIMEOUT 600
                        PASS_REGULAR_EXPRESSION "help examples ran and exited 0")
 endif()
+
+# Serving figures (issue 15): the batch-aware step, TP replication, precision, the frontier.
+# Llama-3-8B on one H100 at 8K, batch 64: (15,009,849,344 + 64 x 2^30) B / 3.35e12 B/s =
+# 24.9938 ms per step; $2/h x 24.9938 ms / 64 tokens = $0.21696 per 1M (tests/capacity/serving_test.cpp).
+gmha_cli_test(compare_serving_batch "\"usd_per_mtok\": 0.2169603184" compare llama3-8b --hardware h100 --batch 64 --context 8k --format json)
+gmha_cli_test(compare_serving_table "Serving: one decode step" compare llama3-8b --hardware h100 --context 8k)
+gmha_cli_test(compare_tp_replication "\"kv_replication\": 8" compare deepseek-v3 --tp 8 --context 8k --format json)
+gmha_cli_test(compare_step3_cost_label "Step-3 large-batch model" compare step3 --hardware h20 --context 8k)
+gmha_cli_test(compare_beyond_max_context "beyond max_position_embeddings" compare llama3-8b --context 32k)
+gmha_cli_error_test(compare_bad_compute_dtype "unknown compute dtype 'fp16'" compare llama3-8b --hardware h100 --compute-dtype fp16)
+gmha_cli_error_test(compare_bad_weight_dtype "unknown weight dtype 'fp6'" compare llama3-8b --weight-dtype fp6)
+gmha_cli_error_test(compare_bad_tp "--tp: 3: 32 query heads" compare llama3-8b --tp 3)
+gmha_cli_error_test(compare_bad_decode_tokens "decode-tokens" compare llama3-8b --decode-tokens 0)
+# 80e9 x 0.9 usable - 16,060,522,496 B of weights = 55.94e9 B; / 2^30 B per sequence at 8K = 52.1.
+gmha_cli_test(throughput_largest_batch "largest batch that fits 52" throughput llama3-8b --hardware h100 --context 8k)
+gmha_cli_test(throughput_json "\"ms_per_token\": 4.80107199" throughput llama3-8b --hardware h100 --context 8k --batch 1 --format json)
+gmha_cli_error_test(throughput_needs_card "--hardware" throughput llama3-8b)
+gmha_cli_error_test(throughput_no_memory "--memory" throughput llama3-8b --hardware-def x:price=1,bf16=1e12,bw=1e9)
+# Memory holds 845,638 tokens of Llama-3-8B's KV on an H200; the model was trained to 8192.
+gmha_cli_test(fit_caps_at_model_max "8192 \\(8.19K\\) \\(model max\\)" fit llama3-8b --hardware h200)
+gmha_cli_test(hardware_fp4_peak "FP4" hardware)

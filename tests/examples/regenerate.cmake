@@ -5,7 +5,7 @@ file(REMOVE_RECURSE ${root})
 file(MAKE_DIRECTORY ${root}/work)
 if(EXAMPLE STREQUAL "paper-comparison")
   set(args report step3 deepseek-v3 qwen3-235b-a22b --hardware h800,h20,a800,ascend-910b
-      --convention step3-paper --context 8k,32k,64k
+      --convention step3-paper --tp 8 --weight-dtype fp8 --context 8k,32k,64k
       --title "Step-3 vs DeepSeek-V3 vs Qwen3 (Step-3 paper accounting)"
       --out examples/paper-comparison)
 elseif(EXAMPLE STREQUAL "stories260K-audit")

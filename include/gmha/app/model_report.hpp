@@ -25,6 +25,11 @@ struct ReportInput {
   std::vector<Hardware> cards;
   std::vector<int64_t> contexts = {8192, 32768, 131072};  // table contexts T
   Convention convention = Convention::kExact;
+  // Serving (issue 15): the precision charged, TP devices per card group, the weights stored
+  // ("" : each model's own, capacity/weight_format.hpp's default_weight_format).
+  ComputeDType compute_dtype = ComputeDType::kBf16;
+  int64_t tp = 1;
+  std::string weight_dtype;
   std::optional<AuditReport> audit;
   std::string audit_source;  // path of the audit JSON or checkpoint
   size_t worst_heads = 4;    // spectra plotted for this many heads

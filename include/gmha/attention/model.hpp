@@ -80,6 +80,11 @@ struct ModelDesign {
   bool tied_embeddings = false;
   std::vector<LayerSpec> layers;  // one per layer, in order
   int64_t max_context = 0;        // max_position_embeddings; 0 when unknown
+  // The config's quantization_config, as written (capacity/weight_format.hpp maps it to a
+  // weight format): quant_method, and its fmt / format / quant_algo. Empty when none.
+  std::string quant_method;
+  std::string quant_format;
+  std::string torch_dtype;  // the config's torch_dtype / dtype as written ("" when absent)
   /// Parameters of the vision tower beside the text stack (not in the layer list or its
   /// counts): 0 without one, kVisionNotCounted when the config has one gmha does not count.
   int64_t vision_params = 0;

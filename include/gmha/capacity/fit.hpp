@@ -17,7 +17,7 @@
 
 #include "gmha/attention/model.hpp"
 #include "gmha/capacity/hardware.hpp"
-#include "gmha/core/dtype.hpp"
+#include "gmha/capacity/weight_format.hpp"
 
 namespace gmha {
 
@@ -26,7 +26,7 @@ struct FitOptions {
   int64_t gpus = 1;                      // tensor-parallel ranks N
   std::optional<double> memory_per_gpu;  // bytes; default the card's memory_bytes
   double memory_fraction = 0.9;          // usable share of each GPU's memory (runtime, activations)
-  DType weight_dtype = DType::kBF16;     // storage of the weights
+  WeightFormat weights = read_weight_format("bf16", "weights");  // storage, scales included
   int64_t batch = 1;                     // for the longest context
   int64_t context = 8192;                // for the largest batch and the split
 };
@@ -42,7 +42,35 @@ struct GroupShard {
   double state_bytes_per_gpu = 0;         // linear attention, one layer, one sequence
   int64_t tokens_cap = 0;                 // 0: full span (grows with T); else W or C
   std::string note;                       // e.g. "latent replicated on every rank"
+  // MoE groups: what a decode step reads depends on which routed experts its tokens pick.
+  int64_t routed_experts = 0;             // E (0: no routed experts)
+  int64_t top_k = 0;                      // k
+  double expert_bytes_per_gpu = 0;        // one routed expert of one layer, this rank's share
 };
+
+/// How one layer's cache streams split over N ranks: a stream cached on `replication` ranks,
+/// each rank caching replication / N of the layer's cache (docs/capacity.md, parallelism).
+struct KvSplit {
+  int64_t kv_heads = 0;         // cached streams of the layer (1 for MLA/MFA)
+  int64_t kv_heads_per_gpu = 0;
+  int64_t replication = 1;      // GQA max(1, N / g); MLA/MFA N; heads-split kinds 1
+  std::string note;
+};
+/// Throws InputError naming --`option` when g and N do not divide one another (`layers` names
+/// them).
+KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers,
+                 const char* option = "gpus");
+
+/// One rank's weights under tensor parallelism over N ranks (the rules above).
+struct TensorParallelWeights {
+  double per_gpu = 0;                  // bytes this rank stores
+  double total = 0;                    // all ranks, replicated parts counted once
+  double input_embedding_per_gpu = 0;  // untied input embedding: a row lookup, not read per step
+  std::vector<GroupShard> groups;
+};
+/// Throws InputError naming --`option` when N does not split the heads (see kv_split).
+TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const WeightFormat& w,
+                                    const char* option = "gpus");
 
 struct FitResult {
   int64_t gpus = 1;
@@ -50,13 +78,17 @@ struct FitResult {
   double usable_per_gpu = 0;   // memory_per_gpu x memory_fraction
   double weights_per_gpu = 0;  // bytes of this rank's weight shard
   double weights_total = 0;    // all ranks, bytes (replicated parts counted once per rank)
+  double input_embedding_per_gpu = 0;  // part of weights_per_gpu
+  int64_t model_max_context = 0;  // max_position_embeddings (0 unknown): caps max_context
   bool weights_fit = false;
   double kv_budget_per_gpu = 0;  // usable - weights (0 when they do not fit)
   // At (batch, context):
   double kv_per_gpu = 0;    // KV cache + states of the whole batch on one rank
   double free_per_gpu = 0;  // usable - weights - kv (negative: does not fit)
-  // Longest context at `batch`: nullopt when it is unbounded (no layer grows with T).
+  // Longest context at `batch`, at most model_max_context: nullopt when it is unbounded (no
+  // layer grows with T and the model states no limit).
   std::optional<int64_t> max_context;
+  bool capped_at_model_max = false;  // memory would hold more than max_position_embeddings
   int64_t max_batch = 0;  // at `context`; 0 when even one sequence does not fit
   std::vector<GroupShard> groups;
 };

@@ -1,0 +1,219 @@
+#include "gmha/capacity/serving.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+namespace {
+
+// Weight reads below this share of the step count as amortised (issue 15: "< 10 %").
+constexpr double kAmortisedShare = 0.10;
+// The largest batch the amortisation search tries (2^40): beyond it, "never".
+constexpr int64_t kMaxBatch = int64_t{1} << 40;
+
+// Query-key pairs of the causal mask over a prompt of T tokens for one layer: query t (1-based)
+// sees min(t, cap) tokens under a window or top-k cap, its chunk so far under chunking, all t
+// tokens otherwise (docs/capacity.md, prefill).
+double causal_pairs(const AttentionSpan& span, double t) {
+  auto triangle = [](double n) { return n * (n + 1) / 2; };
+  switch (span.kind) {
+    case SpanKind::kFull: return triangle(t);
+    case SpanKind::kSlidingWindow:
+    case SpanKind::kTopK: {
+      const double w = static_cast<double>(span.tokens);
+      return t <= w ? triangle(t) : triangle(w) + (t - w) * w;
+    }
+    case SpanKind::kChunked: {
+      const double c = static_cast<double>(span.tokens);
+      const double full = std::floor(t / c);
+      return full * triangle(c) + triangle(t - full * c);
+    }
+  }
+  return triangle(t);
+}
+
+struct StepTimes {
+  double compute = 0;
+  double weights = 0;  // weight reads alone, seconds
+  double memory = 0;   // weights + caches, seconds
+  double step() const { return std::max(compute, memory); }
+};
+
+StepTimes step_times(const ServingModel& s, const Hardware& card, int64_t batch) {
+  const double tokens = static_cast<double>(batch) * static_cast<double>(s.decode_tokens);
+  const double n = static_cast<double>(s.tp);
+  StepTimes t;
+  t.compute = tokens * s.flops_per_token / n / card.peak_flops(s.compute_dtype);
+  t.weights = weight_bytes_read_per_device(s, tokens) / card.bandwidth;
+  t.memory = t.weights +
+             static_cast<double>(batch) * s.kv_read_bytes_per_sequence_per_device / card.bandwidth;
+  return t;
+}
+
+bool amortised(const ServingModel& s, const Hardware& card, int64_t batch) {
+  const StepTimes t = step_times(s, card, batch);
+  return t.weights < kAmortisedShare * t.step();
+}
+
+// Weight time over step time falls as B grows (the weight read is concave in B, the cache read
+// and compute linear), so the least amortised batch is found by doubling and bisection.
+std::optional<int64_t> least_amortised_batch(const ServingModel& s, const Hardware& card) {
+  if (amortised(s, card, 1)) return 1;
+  int64_t hi = 2;
+  while (hi < kMaxBatch && !amortised(s, card, hi)) hi *= 2;
+  if (!amortised(s, card, hi)) return std::nullopt;
+  int64_t lo = hi / 2;  // !amortised(lo), amortised(hi)
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (amortised(s, card, mid) ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+}  // namespace
+
+WeightFormat weights_of(const ModelDesign& m, const std::string& requested) {
+  if (!requested.empty()) return read_weight_format(requested, "--weight-dtype");
+  return default_weight_format(m.name, m.quant_method, m.quant_format, m.torch_dtype);
+}
+
+double expected_experts_touched(int64_t routed, int64_t top_k, double tokens) {
+  if (routed <= 0) return 0;
+  const double e = static_cast<double>(routed);
+  const double miss = 1.0 - static_cast<double>(top_k) / e;  // one token does not pick a given expert
+  return e * (1.0 - std::pow(miss, tokens));
+}
+
+double weight_bytes_read_per_device(const ServingModel& s, double tokens) {
+  double untouched = 0;
+  for (const GroupShard& g : s.shards) {
+    if (g.routed_experts <= 0) continue;
+    const double idle =
+        static_cast<double>(g.routed_experts) - expected_experts_touched(g.routed_experts, g.top_k, tokens);
+    untouched += static_cast<double>(g.layers) * idle * g.expert_bytes_per_gpu;
+  }
+  return s.weight_bytes_per_device - s.input_embedding_bytes_per_device - untouched;
+}
+
+double prefill_flops(const ModelDesign& m, const ModelFigures& f, int64_t prompt, Convention c) {
+  if (prompt <= 0) throw errors::option_not_positive("context", prompt);
+  const double t = static_cast<double>(prompt);
+  const double head = m.vocab_size > 0 ? 2.0 * static_cast<double>(m.vocab_size) *
+                                             static_cast<double>(m.d_model)
+                                       : 0.0;
+  double total = t * (static_cast<double>(f.linear_flops) + static_cast<double>(f.ffn_flops) + head);
+  for (const GroupFigures& g : f.groups) {
+    const AttentionShape& a = g.spec.attention;
+    const double layers = static_cast<double>(g.layer_count);
+    switch (mixer_kind(g.spec)) {
+      case MixerKind::kNone: break;
+      case MixerKind::kRecurrent:
+        // A recurrent update costs the same per token whatever came before.
+        total += layers * t * static_cast<double>(decode_attention_flops(a, 0, c));
+        break;
+      case MixerKind::kSoftmax: {
+        // Decode FLOPs are linear in the tokens read: the cost of one query-key pair.
+        const double pair = static_cast<double>(decode_attention_flops(a, 1, c));
+        // The DSA indexer scores every earlier key: a full causal triangle.
+        const double index_pair = static_cast<double>(indexer_flops(a, 1));
+        total += layers * (pair * causal_pairs(g.spec.span, t) + index_pair * t * (t + 1) / 2);
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+ServingModel serving_model(const ModelDesign& m, const ModelFigures& f, const ServingOptions& o) {
+  if (o.decode_tokens <= 0) throw errors::option_not_positive("decode-tokens", o.decode_tokens);
+  const TensorParallelWeights w = shard_weights(m, o.tp, o.weights, "tp");
+  if (w.groups.size() != f.groups.size()) {
+    throw InternalError(fmt::format("serving: {} layer groups in the figures, {} in the shard",
+                                    f.groups.size(), w.groups.size()));
+  }
+  ServingModel s;
+  s.tp = o.tp;
+  s.decode_tokens = o.decode_tokens;
+  s.context = f.context;
+  s.compute_dtype = o.compute_dtype;
+  s.weight_format = o.weights.name;
+  s.head_flops_per_token =
+      m.vocab_size > 0 ? 2.0 * static_cast<double>(m.vocab_size) * static_cast<double>(m.d_model) : 0.0;
+  s.flops_per_token = static_cast<double>(f.attn_flops) + static_cast<double>(f.linear_flops) +
+                      static_cast<double>(f.ffn_flops) + s.head_flops_per_token;
+  s.weight_bytes_per_device = w.per_gpu;
+  s.input_embedding_bytes_per_device = w.input_embedding_per_gpu;
+  s.shards = w.groups;
+  const double n = static_cast<double>(o.tp);
+  for (size_t i = 0; i < f.groups.size(); ++i) {
+    const GroupFigures& g = f.groups[i];
+    // A rank holds replication / N of each layer's cache (docs/capacity.md, parallelism).
+    const double share = static_cast<double>(s.shards[i].kv_replication) / n;
+    const double layers = static_cast<double>(g.layer_count);
+    s.kv_bytes_per_token_per_device += layers * g.kv_bytes_per_token_per_layer * share;
+    s.state_bytes_per_sequence_per_device += layers * g.state_bytes_per_layer * share;
+    s.kv_read_bytes_per_sequence_per_device += g.decode_kv_bytes_read * share;
+    s.kv_bytes_per_sequence_per_device += g.kv_bytes / static_cast<double>(f.batch) * share;
+    if (mixer_kind(g.spec) == MixerKind::kSoftmax) {
+      s.kv_replication = std::max(s.kv_replication, s.shards[i].kv_replication);
+    }
+  }
+  if (s.kv_read_bytes_per_sequence_per_device > 0) {
+    s.arithmetic_intensity_per_device = static_cast<double>(f.attn_flops) *
+                                        static_cast<double>(o.decode_tokens) / n /
+                                        s.kv_read_bytes_per_sequence_per_device;
+  }
+  s.prefill_flops = prefill_flops(m, f, f.context, Convention::kExact);
+  return s;
+}
+
+ServingPoint serving_point(const ServingModel& s, const Hardware& card, int64_t batch) {
+  if (batch <= 0) throw errors::option_not_positive("batch", batch);
+  const double tokens = static_cast<double>(batch) * static_cast<double>(s.decode_tokens);
+  const double n = static_cast<double>(s.tp);
+  const double usd_per_second = card.usd_per_hour * n / 3600.0;  // the whole card group
+  const StepTimes t = step_times(s, card, batch);
+  ServingPoint p;
+  p.card = card.name;
+  p.batch = batch;
+  p.tp = s.tp;
+  p.compute_dtype = card.charged_dtype(s.compute_dtype);
+  p.peak_flops_charged = card.peak_flops(s.compute_dtype);
+  p.flops_per_step_per_device = tokens * s.flops_per_token / n;
+  p.weight_bytes_per_device = s.weight_bytes_per_device;
+  p.weight_bytes_read_per_step_per_device = weight_bytes_read_per_device(s, tokens);
+  p.kv_bytes_read_per_step_per_device = static_cast<double>(batch) * s.kv_read_bytes_per_sequence_per_device;
+  p.bytes_read_per_step_per_device = p.weight_bytes_read_per_step_per_device + p.kv_bytes_read_per_step_per_device;
+  p.compute_seconds = t.compute;
+  p.memory_seconds = t.memory;
+  p.step_seconds = t.step();
+  p.bound = t.memory > t.compute ? "memory" : "compute";
+  p.tokens_per_second_per_device = tokens / p.step_seconds / n;
+  p.usd_per_mtok = usd_per_second * p.step_seconds / tokens * 1e6;
+  p.batch_weights_amortised = least_amortised_batch(s, card);
+  // Prefill of one prompt of the context's length: compute at the charged peak plus one read of
+  // the weights the prompt's tokens touch (docs/capacity.md, prefill).
+  const double prompt = static_cast<double>(s.context);
+  p.ttft_seconds = s.prefill_flops / n / p.peak_flops_charged +
+                   weight_bytes_read_per_device(s, prompt) / card.bandwidth;
+  p.prefill_usd_per_mtok = usd_per_second * p.ttft_seconds / prompt * 1e6;
+  return p;
+}
+
+double memory_per_device(const ServingModel& s, int64_t batch) {
+  return s.weight_bytes_per_device + static_cast<double>(batch) * s.kv_bytes_per_sequence_per_device;
+}
+
+int64_t largest_batch(const ServingModel& s, double usable_bytes) {
+  const double room = usable_bytes - s.weight_bytes_per_device;
+  if (room < 0) return 0;
+  if (s.kv_bytes_per_sequence_per_device <= 0) return kMaxBatch;  // nothing grows with the batch
+  return static_cast<int64_t>(std::min(std::floor(room / s.kv_bytes_per_sequence_per_device),
+                                       static_cast<double>(kMaxBatch)));
+}
+
+}  // namespace gmha
