@@ -41,8 +41,26 @@ double attention_elements_per_gpu(const AttentionShape& a, int64_t n, int64_t kv
         replicated = w.name == "q_proj" || w.name == "inter_norm" || w.name == "k_proj" ||
                      w.name == "v_proj" || w.name == "kr_n" || w.name == "kr_alpha";
         break;
+      case Variant::kGta:
+        // The tied states split by KV head as GQA's k_proj; the one shared RoPE key replicates.
+        if (w.name == "kv_proj") {
+          per_gpu = e / static_cast<double>(a.kv_heads) * static_cast<double>(kv_per_gpu);
+        }
+        replicated = w.name == "k_rope_proj";
+        break;
+      case Variant::kGla:
+        // Latent heads split as KV heads (each rank down-projects only its latents); the query
+        // down-projection, the RoPE key rows and kv_a's norm are counted replicated (an upper
+        // bound on the RoPE rows' share: docs/designs.md).
+        if (w.name == "kv_a_proj_with_mqa" || w.name == "kv_a_layernorm") {
+          per_gpu = e / static_cast<double>(a.kv_heads) * static_cast<double>(kv_per_gpu);
+        }
+        replicated = w.name == "q_a_proj" || w.name == "q_a_layernorm";
+        break;
       case Variant::kFpba:
       case Variant::kLinear:
+      case Variant::kTpa:   // refused by compute_fit before it gets here
+      case Variant::kMtla:
         break;
     }
     total += replicated ? e : per_gpu;
@@ -87,6 +105,34 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
     const int bits = dtype_bits(g.spec.kv_dtype);
     const int64_t cached = attention_counts(a).cached_elements;  // one layer, all its streams
     switch (a.variant) {
+      case Variant::kTpa:
+      case Variant::kMtla:
+        // Not modelled: TPA's head factors could shard by head and its feature factors not;
+        // MTLA's entries hold s tokens each. Refused rather than guessed.
+        throw InputError(fmt::format("fit: {} layers (layers {}) have no tensor-parallel model yet",
+                                     variant_label(a.variant), g.layer_list()));
+      case Variant::kGta:
+      case Variant::kGla: {
+        // GLA's point (Zadouri et al. 2025 §3.3): its h_c latent heads shard across ranks like KV
+        // heads, where MLA's one latent replicates; GTA's tied states shard as GQA's. The shared
+        // RoPE key (d_R) is on every rank.
+        const int64_t kv = a.kv_heads;
+        if (kv >= n ? kv % n != 0 : n % kv != 0) {
+          throw errors::bad_option(
+              "gpus", fmt::format("{}: {} {} neither split {} ways nor replicate evenly (layers {})", n,
+                                  kv, a.variant == Variant::kGla ? "latent heads" : "KV heads", n,
+                                  g.layer_list()));
+        }
+        s.kv_heads = kv;
+        s.kv_heads_per_gpu = kv >= n ? kv / n : 1;
+        s.kv_replication = kv >= n ? 1 : n / kv;
+        const int64_t per_head = a.variant == Variant::kGla ? a.kv_lora_rank : a.head_dim;
+        const int64_t per_gpu = checked_add(checked_mul(per_head, s.kv_heads_per_gpu, "kv"), a.qk_rope_dim, "kv");
+        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(per_gpu, bits, "kv")) / 8.0;
+        s.note = fmt::format("{} {} per rank, RoPE key replicated", s.kv_heads_per_gpu,
+                             a.variant == Variant::kGla ? "latent heads" : "tied KV heads");
+        break;
+      }
       case Variant::kMha:
       case Variant::kMqa:
       case Variant::kGqa: {
