@@ -7,4 +7,5 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/fit_test.cpp
   capacity/frontier_models_test.cpp
   capacity/layer_model_test.cpp
+  capacity/designs_test.cpp
 )
