@@ -214,7 +214,8 @@ void add_show_command(CLI::App& app) {
       "show",
       "Show one design in depth: weight shapes, cache layout, formulas with numbers filled in.\n\n"
       "Examples:\n  gmha show step3\n  gmha show deepseek-v3 --context 8k --convention step3-paper\n"
-      "  gmha show --design mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61");
+      "  gmha show --design mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61\n"
+      "  gmha show --design mtla:d=2048,heads=16,c=256,nope=64,rope=32,v=64,stride=2,layers=24 --context 8k");
   add_model_options(cmd, opts->models);
   cmd->add_option("--context", opts->context, "Context length T (k suffix = 1024)")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");
