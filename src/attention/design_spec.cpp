@@ -67,6 +67,17 @@ class SpecFields {
 
 }  // namespace
 
+namespace {
+// hd= when given, else d / heads (which must divide).
+int64_t head_dim_of(const SpecFields& f, const AttentionShape& a, const std::string& where) {
+  if (!f.has("hd") && a.d_model % a.heads != 0) {
+    throw InputError(fmt::format("{}: d ({}) is not divisible by heads ({}); give hd=", where,
+                                 a.d_model, a.heads));
+  }
+  return f.get_or("hd", a.d_model / a.heads);
+}
+}  // namespace
+
 ModelDesign parse_design_spec(std::string_view spec_view) {
   const std::string spec(spec_view);
   const size_t colon = spec.find(':');
@@ -110,11 +121,7 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
     case Variant::kMqa:
     case Variant::kGqa: {
       a.heads = f.get("heads");
-      if (!f.has("hd") && a.d_model % a.heads != 0) {
-        throw InputError(fmt::format("{}: d ({}) is not divisible by heads ({}); give hd=", where,
-                                     a.d_model, a.heads));
-      }
-      a.head_dim = f.get_or("hd", a.d_model / a.heads);
+      a.head_dim = head_dim_of(f, a, where);
       a.kv_heads = a.variant == Variant::kMha ? a.heads
                    : a.variant == Variant::kMqa ? 1
                                                 : f.get("kv");
@@ -123,22 +130,14 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
     }
     case Variant::kGta:
       a.heads = f.get("heads");
-      if (!f.has("hd") && a.d_model % a.heads != 0) {
-        throw InputError(fmt::format("{}: d ({}) is not divisible by heads ({}); give hd=", where,
-                                     a.d_model, a.heads));
-      }
-      a.head_dim = f.get_or("hd", a.d_model / a.heads);
+      a.head_dim = head_dim_of(f, a, where);
       a.kv_heads = f.get("kv");
       // Zadouri et al. rotate half of each head: d_R = d_h / 2 unless given (rope=0: no RoPE).
       a.qk_rope_dim = f.get_zero_ok("rope", a.head_dim / 2);
       break;
     case Variant::kTpa:
       a.heads = f.get("heads");
-      if (!f.has("hd") && a.d_model % a.heads != 0) {
-        throw InputError(fmt::format("{}: d ({}) is not divisible by heads ({}); give hd=", where,
-                                     a.d_model, a.heads));
-      }
-      a.head_dim = f.get_or("hd", a.d_model / a.heads);
+      a.head_dim = head_dim_of(f, a, where);
       a.kv_heads = a.heads;
       a.tpa_rank_q = f.get("rq");
       a.tpa_rank_k = f.get("rk");

@@ -213,7 +213,7 @@ AttentionShape candidate_shape(const SweepCandidate& c, int64_t d) {
       a.head_dim = c.head_dim;
       break;
     case Variant::kMla:
-      a.kv_heads = 1;
+    case Variant::kGla:  // kv_heads = h_c (1 for MLA)
       a.kv_lora_rank = c.latent;
       a.qk_nope_dim = c.nope;
       a.qk_rope_dim = c.rope;
@@ -229,13 +229,6 @@ AttentionShape candidate_shape(const SweepCandidate& c, int64_t d) {
     case Variant::kGta:
       a.head_dim = c.head_dim;
       a.qk_rope_dim = c.rope;
-      break;
-    case Variant::kGla:
-      a.kv_lora_rank = c.latent;
-      a.qk_nope_dim = c.nope;
-      a.qk_rope_dim = c.rope;
-      a.v_head_dim = c.nope;  // as MLA: v tied to nope
-      a.q_lora_rank = c.q_lora;
       break;
     case Variant::kTpa:
       a.head_dim = c.head_dim;

@@ -198,28 +198,6 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
       }
       break;
     }
-    case Variant::kMla: {
-      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
-      const MatrixRM q = s.q_lora_rank > 0
-          ? project(rms_norm(project(x, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
-          : project(x, w.at("q_proj"));
-      const MatrixRM kv_a = project(x, w.at("kv_a_proj_with_mqa"));
-      const MatrixRM kv = project(rms_norm(kv_a.leftCols(C), w.at("kv_a_layernorm"), o.norm_eps), w.at("kv_b_proj"));
-      MatrixRM k_rope = kv_a.rightCols(rope);
-      rope_rows(rt, k_rope, 0, rope);
-      for (int64_t c = 0; c < s.heads; ++c) {
-        MatrixRM qc = q.middleCols(c * (nope + rope), nope + rope);
-        rope_rows(rt, qc, nope, rope);
-        MatrixRM kc(T, nope + rope);
-        kc << kv.middleCols(c * (nope + vd), nope), k_rope;
-        h.q.push_back(qc);
-        h.k.push_back(kc);
-        h.v.push_back(kv.middleCols(c * (nope + vd) + nope, vd));
-        h.out.push_back(out_slice(w.at("o_proj"), c, vd));
-        h.kv_of.push_back(c);
-      }
-      break;
-    }
     case Variant::kMfa:
     case Variant::kMfaKr: {
       const int64_t C = s.head_dim;
@@ -270,8 +248,10 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
       }
       break;
     }
+    case Variant::kMla:
     case Variant::kGla: {
-      // MLA per latent group: head c reads latent c / (heads / h_c), each normalised on its own.
+      // GLA: MLA per latent group, head c reading latent c / (heads / h_c), each normalised on
+      // its own. MLA is the one-group case (h_c = kv_heads = 1, the same tensors).
       const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
       const int64_t per = s.heads / s.kv_heads;
       const MatrixRM q = s.q_lora_rank > 0
@@ -400,42 +380,6 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
       }
       break;
     }
-    case Variant::kMla: {
-      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
-      per_token = C + rope;
-      MatrixRM latent(T, C), k_rope(T, rope);  // the cache: normalised latent + shared RoPE key
-      const MatrixRM& kvb = w.at("kv_b_proj");
-      const MatrixRM& wo = w.at("o_proj");
-      for (int64_t t = 0; t < T; ++t) {
-        const MatrixRM xt = x.row(t);
-        const MatrixRM q = s.q_lora_rank > 0
-            ? project(rms_norm(project(xt, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
-            : project(xt, w.at("q_proj"));
-        const MatrixRM kv_a = project(xt, w.at("kv_a_proj_with_mqa"));
-        latent.row(t) = rms_norm(kv_a.leftCols(C), w.at("kv_a_layernorm"), o.norm_eps);
-        Vec kr = kv_a.rightCols(rope).transpose();
-        apply_rope(rt, t, kr.data());
-        k_rope.row(t) = kr.transpose();
-        Vec heads_out(s.heads * vd);
-        for (int64_t c = 0; c < s.heads; ++c) {
-          const int64_t base = c * (nope + vd);
-          const Vec q_nope = q.row(0).segment(c * (nope + rope), nope).transpose();
-          Vec q_rope = q.row(0).segment(c * (nope + rope) + nope, rope).transpose();
-          apply_rope(rt, t, q_rope.data());
-          // Absorb W_UK: q_lat = W_UK_c^T q_nope, so the score reads the latent directly.
-          const Vec q_lat = kvb.middleRows(base, nope).transpose() * q_nope;
-          weights_over(t, [&](int64_t j) {
-            return latent.row(j).dot(q_lat.transpose()) + k_rope.row(j).dot(q_rope.transpose());
-          });
-          Vec o_lat = Vec::Zero(C);
-          for (int64_t j = 0; j <= t; ++j) o_lat += p[static_cast<size_t>(j)] * latent.row(j).transpose();
-          // Absorb W_UV on the output side: the head's value is W_UV_c o_lat.
-          heads_out.segment(c * vd, vd) = kvb.middleRows(base + nope, vd) * o_lat;
-        }
-        y.row(t) = (wo * heads_out).transpose();
-      }
-      break;
-    }
     case Variant::kMfa:
     case Variant::kMfaKr: {
       const int64_t C = s.head_dim;
@@ -507,8 +451,11 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
       }
       break;
     }
+    case Variant::kMla:
     case Variant::kGla: {
-      // MLA's absorbed decode, each head reading its own group's latent.
+      // The cache: h_c normalised latents + the shared RoPE key (MLA: h_c = 1). W_UK is absorbed
+      // into the query (q_lat = W_UK,c^T q_nope), so scores read the latent directly; W_UV is
+      // applied to the weighted latent sum on the output side.
       const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
       const int64_t per = s.heads / s.kv_heads;
       per_token = s.kv_heads * C + rope;
@@ -683,39 +630,6 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
       }
       break;
     }
-    case Variant::kMla: {
-      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
-      // Query map [n (nope+rope), d] with the q norm's gamma folded in; its 1/rms is a_i.
-      MatrixRM qmap;
-      if (s.q_lora_rank > 0) {
-        const MatrixRM qa = project(x_in, w.at("q_a_proj"));
-        Vec inv;
-        rms_norm(qa, w.at("q_a_layernorm"), o.norm_eps, &inv);
-        qscale = inv;
-        qmap = w.at("q_b_proj") * diag("q_a_layernorm") * w.at("q_a_proj");
-      } else {
-        qmap = w.at("q_proj");
-      }
-      const MatrixRM& kva = w.at("kv_a_proj_with_mqa");
-      Vec inv;
-      rms_norm(project(x_in, kva.topRows(C)), w.at("kv_a_layernorm"), o.norm_eps, &inv);
-      kvscale = inv;
-      const MatrixRM lat = diag("kv_a_layernorm") * kva.topRows(C);  // [C, d]
-      const MatrixRM& kvb = w.at("kv_b_proj");
-      for (int64_t c = 0; c < s.heads; ++c) {
-        Circuit h;
-        const int64_t qb = c * (nope + rope), kb = c * (nope + vd);
-        h.w1 = qmap.middleRows(qb, nope).transpose() * (kvb.middleRows(kb, nope) * lat);
-        h.left = qmap.middleRows(qb + nope, rope);
-        h.right = kva.bottomRows(rope);
-        h.u = (kvb.middleRows(kb + nope, vd) * lat).transpose() * out_slice(w.at("o_proj"), c, vd);
-        h.which_a = s.q_lora_rank > 0 ? 1 : 0;
-        h.which_b = 1;
-        h.which_e = 1;
-        heads.push_back(std::move(h));
-      }
-      break;
-    }
     case Variant::kMfa:
     case Variant::kMfaKr: {
       const int64_t C = s.head_dim;
@@ -759,7 +673,10 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
       }
       break;
     }
+    case Variant::kMla:
     case Variant::kGla: {
+      // Query map [n (nope+rope), d] with the q norm's gamma folded in (its 1/rms is a_i); each
+      // latent group's map [C, d] with its norm's gamma folded in (its 1/rms is b_j = e_j).
       const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
       const int64_t per = s.heads / s.kv_heads;
       MatrixRM qmap;

@@ -158,21 +158,6 @@ void for_each_candidate(const SweepSpace& s, F&& visit) {
           }
         }
         break;
-      case Variant::kMla:
-        for (int64_t n : s.heads)
-          for (int64_t lat : s.mla_latents)
-            for (int64_t nope : s.mla_nope)
-              for (int64_t rope : s.mla_rope)
-                for (int64_t ql : s.mla_q_lora) {
-                  c.heads = static_cast<int32_t>(n);
-                  c.kv_heads = 1;
-                  c.latent = static_cast<int32_t>(lat);
-                  c.nope = static_cast<int32_t>(nope);
-                  c.rope = static_cast<int32_t>(rope);
-                  c.q_lora = static_cast<int32_t>(ql);
-                  visit(c);
-                }
-        break;
       case Variant::kMfa:
       case Variant::kMfaKr:
         for (int64_t m : s.heads)
@@ -198,9 +183,13 @@ void for_each_candidate(const SweepSpace& s, F&& visit) {
               visit(c);
             }
         break;
-      case Variant::kGla:
+      case Variant::kMla:
+      case Variant::kGla: {
+        // MLA is the one-latent case; GLA takes every h_c of its grid that divides the heads.
+        static const std::vector<int64_t> kOneLatent{1};
+        const std::vector<int64_t>& latent_heads = v == Variant::kMla ? kOneLatent : s.gla_latent_heads;
         for (int64_t n : s.heads)
-          for (int64_t hc : s.gla_latent_heads) {
+          for (int64_t hc : latent_heads) {
             if (n % hc != 0) continue;
             for (int64_t lat : s.mla_latents)
               for (int64_t nope : s.mla_nope)
@@ -216,6 +205,7 @@ void for_each_candidate(const SweepSpace& s, F&& visit) {
                   }
           }
         break;
+      }
       case Variant::kTpa:
         for (int64_t n : s.heads)
           for (int64_t h : s.head_dims)
