@@ -132,8 +132,8 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
       a.heads = f.get("heads");
       a.head_dim = head_dim_of(f, a, where);
       a.kv_heads = f.get("kv");
-      // Zadouri et al. rotate half of each head: d_R = d_h / 2 unless given (rope=0: no RoPE).
-      a.qk_rope_dim = f.get_zero_ok("rope", a.head_dim / 2);
+      // Zadouri et al. rotate half of each head unless rope= says otherwise (rope=0: no RoPE).
+      a.qk_rope_dim = f.get_zero_ok("rope", gta_default_rope_dim(a.head_dim));
       break;
     case Variant::kTpa:
       a.heads = f.get("heads");

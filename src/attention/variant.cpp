@@ -76,6 +76,8 @@ std::optional<Variant> find_variant(std::string_view name) {
   return std::nullopt;
 }
 
+int64_t gta_default_rope_dim(int64_t head_dim) { return (head_dim / 2) / 2 * 2; }
+
 namespace {
 void require_positive(int64_t v, const std::string& where, const char* field) {
   if (v <= 0) throw errors::not_positive(where, field, v);
@@ -195,7 +197,14 @@ void validate_shape(const AttentionShape& s, const std::string& where) {
         throw InputError(fmt::format("{}: {} caches one shared stream (kv_heads must be 1)", where,
                                      variant_name(s.variant)));
       }
-      if (s.variant == Variant::kMtla) require_positive(s.temporal_stride, where, "stride (s)");
+      if (s.variant == Variant::kMtla) {
+        require_positive(s.temporal_stride, where, "stride (s)");
+        // The merge hyper-network projects the latent to d_c / 4 (MTLA.py low_rank = 4).
+        if (s.kv_lora_rank < 4) {
+          throw InputError(fmt::format("{}: mtla needs c >= 4 (its hyper-network is c x c/4; got {})",
+                                       where, s.kv_lora_rank));
+        }
+      }
       break;
     case Variant::kMfa:
     case Variant::kMfaKr:

@@ -113,8 +113,11 @@ DecodeWidths decode_widths(const AttentionShape& s, Convention c) {
     case Variant::kTpa:
       // Factored decode (docs/designs.md): per cached token and head, R dot products of width
       // d_h with the feature factors b, and (contextual only) R multiplies by the head factor a.
-      if (s.tpa_noncontextual) return {s.heads, s.tpa_rank_k * s.head_dim, s.tpa_rank_v * s.head_dim};
-      return {s.heads, s.tpa_rank_k * (s.head_dim + 1), s.tpa_rank_v * (s.head_dim + 1)};
+    {
+      const int64_t per_rank = s.tpa_noncontextual ? s.head_dim : checked_add(s.head_dim, 1, "tpa width");
+      return {s.heads, checked_mul(s.tpa_rank_k, per_rank, "tpa width"),
+              checked_mul(s.tpa_rank_v, per_rank, "tpa width")};
+    }
   }
   return {};
 }

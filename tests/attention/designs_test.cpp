@@ -39,6 +39,7 @@ TEST_CASE("designs: every new spec round-trips through its canonical string", "[
   }
   // GTA's RoPE width defaults to half the head (Zadouri et al. rotate d_h / 2 dims).
   CHECK(shape_of("gta:d=2048,heads=16,kv=4,hd=128").qk_rope_dim == 64);
+  CHECK(shape_of("gta:d=24,heads=4,kv=2,hd=6").qk_rope_dim == 2);  // 6 / 2 = 3, rounded down to even
   CHECK(!shape_of("tpa:d=64,heads=4,rq=1,rk=1,rv=1").tpa_noncontextual);
   CHECK(shape_of("tpa:d=64,heads=4,rq=1,rk=1,rv=1,noncontextual=1").tpa_noncontextual);
 }
@@ -52,6 +53,7 @@ TEST_CASE("designs: impossible new designs name the field", "[attention][designs
   CHECK_THAT(error_of("tpa:d=2048,heads=16,hd=128,rq=6,rk=2"), Catch::Contains("missing key 'rv'"));
   CHECK_THAT(error_of("tpa:d=2048,heads=16,hd=128,rq=6,rk=0,rv=2"), Catch::Contains("rk must be positive"));
   CHECK_THAT(error_of("mtla:d=2048,heads=16,c=256,nope=64,rope=32"), Catch::Contains("missing key 'stride'"));
+  CHECK_THAT(error_of("mtla:d=2048,heads=16,c=3,nope=64,rope=32,stride=2"), Catch::Contains("needs c >= 4"));
   CHECK_THAT(error_of("mtla:d=2048,heads=16,c=256,nope=64,rope=32,stride=2,hc=2"),
              Catch::Contains("unknown key 'hc' for mtla"));
 }

@@ -93,6 +93,10 @@ struct AttentionShape {
   bool operator==(const AttentionShape&) const = default;
 };
 
+/// GTA's RoPE width when a design does not give one: Zadouri et al. rotate half of each head,
+/// d_h / 2, rounded down to even (rotary dimensions come in pairs).
+int64_t gta_default_rope_dim(int64_t head_dim);
+
 /// Throws InputError (naming `where` and the field) when the shape is impossible: a size zero or
 /// negative, heads not divisible by kv_heads, MLA/MFA fields missing.
 void validate_shape(const AttentionShape& s, const std::string& where);

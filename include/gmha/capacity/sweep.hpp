@@ -171,7 +171,7 @@ void for_each_candidate(const SweepSpace& s, F&& visit) {
             }
         break;
       case Variant::kGta:
-        // d_R = h / 2 as Zadouri et al. rotate half of each head; h_kv every divisor of n.
+        // d_R as Zadouri et al. (half of each head); h_kv every divisor of n.
         for (int64_t n : s.heads)
           for (int64_t h : s.head_dims)
             for (int64_t g = 1; g <= n; ++g) {
@@ -179,7 +179,7 @@ void for_each_candidate(const SweepSpace& s, F&& visit) {
               c.heads = static_cast<int32_t>(n);
               c.kv_heads = static_cast<int32_t>(g);
               c.head_dim = static_cast<int32_t>(h);
-              c.rope = static_cast<int32_t>((h / 2) % 2 == 0 ? h / 2 : h / 2 - 1);
+              c.rope = static_cast<int32_t>(gta_default_rope_dim(h));
               visit(c);
             }
         break;
