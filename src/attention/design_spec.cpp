@@ -27,6 +27,10 @@ std::set<std::string> variant_keys(Variant v) {
     case Variant::kMfa: case Variant::kMfaKr: return {"c", "cq"};
     case Variant::kLinear: return {"hd", "dv", "gate"};
     case Variant::kFpba: return {};
+    case Variant::kGta: return {"kv", "hd", "rope"};
+    case Variant::kGla: return {"hc", "c", "qlora", "nope", "rope", "v"};
+    case Variant::kTpa: return {"hd", "rq", "rk", "rv", "noncontextual"};
+    case Variant::kMtla: return {"c", "qlora", "nope", "rope", "v", "stride"};
   }
   return {};
 }
@@ -63,6 +67,17 @@ class SpecFields {
 
 }  // namespace
 
+namespace {
+// hd= when given, else d / heads (which must divide).
+int64_t head_dim_of(const SpecFields& f, const AttentionShape& a, const std::string& where) {
+  if (!f.has("hd") && a.d_model % a.heads != 0) {
+    throw InputError(fmt::format("{}: d ({}) is not divisible by heads ({}); give hd=", where,
+                                 a.d_model, a.heads));
+  }
+  return f.get_or("hd", a.d_model / a.heads);
+}
+}  // namespace
+
 ModelDesign parse_design_spec(std::string_view spec_view) {
   const std::string spec(spec_view);
   const size_t colon = spec.find(':');
@@ -70,7 +85,7 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
   auto variant = find_variant(vname);
   if (!variant) {
     throw errors::unknown_name("design '" + spec + "'", "variant", vname,
-                               "fpba, mha, mqa, gqa, mla, mfa, mfa-kr, linear");
+                               "fpba, mha, mqa, gqa, mla, mfa, mfa-kr, linear, gta, gla, tpa, mtla");
   }
   std::map<std::string, std::string> kv;
   const std::set<std::string> own = variant_keys(*variant);
@@ -106,20 +121,35 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
     case Variant::kMqa:
     case Variant::kGqa: {
       a.heads = f.get("heads");
-      if (!f.has("hd") && a.d_model % a.heads != 0) {
-        throw InputError(fmt::format("{}: d ({}) is not divisible by heads ({}); give hd=", where,
-                                     a.d_model, a.heads));
-      }
-      a.head_dim = f.get_or("hd", a.d_model / a.heads);
+      a.head_dim = head_dim_of(f, a, where);
       a.kv_heads = a.variant == Variant::kMha ? a.heads
                    : a.variant == Variant::kMqa ? 1
                                                 : f.get("kv");
       a.qkv_bias = f.get_zero_ok("bias", 0) != 0;
       break;
     }
-    case Variant::kMla:
+    case Variant::kGta:
       a.heads = f.get("heads");
-      a.kv_heads = 1;
+      a.head_dim = head_dim_of(f, a, where);
+      a.kv_heads = f.get("kv");
+      // Zadouri et al. rotate half of each head unless rope= says otherwise (rope=0: no RoPE).
+      a.qk_rope_dim = f.get_zero_ok("rope", gta_default_rope_dim(a.head_dim));
+      break;
+    case Variant::kTpa:
+      a.heads = f.get("heads");
+      a.head_dim = head_dim_of(f, a, where);
+      a.kv_heads = a.heads;
+      a.tpa_rank_q = f.get("rq");
+      a.tpa_rank_k = f.get("rk");
+      a.tpa_rank_v = f.get("rv");
+      a.tpa_noncontextual = f.get_zero_ok("noncontextual", 0) != 0;
+      break;
+    case Variant::kMla:
+    case Variant::kGla:
+    case Variant::kMtla:
+      a.heads = f.get("heads");
+      a.kv_heads = a.variant == Variant::kGla ? f.get("hc") : 1;
+      if (a.variant == Variant::kMtla) a.temporal_stride = f.get("stride");
       a.kv_lora_rank = f.get("c");
       a.q_lora_rank = f.get_zero_ok("qlora", 0);
       a.qk_nope_dim = f.get("nope");
@@ -203,7 +233,9 @@ std::string design_spec_of(const ModelDesign& m) {
   // extras (docs/capacity.md, "Layer kinds") has no --design string that reproduces it.
   AttentionShape classic = a;
   classic.rotary_dim = 0;
-  if (a.variant != Variant::kMla) classic.v_head_dim = 0;
+  if (a.variant != Variant::kMla && a.variant != Variant::kGla && a.variant != Variant::kMtla) {
+    classic.v_head_dim = 0;
+  }
   classic.kv_tied = classic.o_bias = classic.sinks = classic.qk_norm = classic.qk_norm_per_layer = false;
   classic.gate = OutputGate::kNone;
   classic.index_heads = classic.index_head_dim = 0;
@@ -229,6 +261,23 @@ std::string design_spec_of(const ModelDesign& m) {
     case Variant::kLinear:
       s += fmt::format(",heads={},hd={},dv={}", a.heads, a.head_dim, a.state_value_dim);
       if (a.output_gate) s += ",gate=1";
+      break;
+    case Variant::kGta:
+      s += fmt::format(",heads={},kv={},hd={},rope={}", a.heads, a.kv_heads, a.head_dim, a.qk_rope_dim);
+      break;
+    case Variant::kGla:
+      s += fmt::format(",heads={},hc={},c={},qlora={},nope={},rope={},v={}", a.heads, a.kv_heads,
+                       a.kv_lora_rank, a.q_lora_rank, a.qk_nope_dim, a.qk_rope_dim, a.v_head_dim);
+      break;
+    case Variant::kMtla:
+      s += fmt::format(",heads={},c={},qlora={},nope={},rope={},v={},stride={}", a.heads,
+                       a.kv_lora_rank, a.q_lora_rank, a.qk_nope_dim, a.qk_rope_dim, a.v_head_dim,
+                       a.temporal_stride);
+      break;
+    case Variant::kTpa:
+      s += fmt::format(",heads={},hd={},rq={},rk={},rv={}", a.heads, a.head_dim, a.tpa_rank_q,
+                       a.tpa_rank_k, a.tpa_rank_v);
+      if (a.tpa_noncontextual) s += ",noncontextual=1";
       break;
   }
   if (a.qkv_bias) s += ",bias=1";

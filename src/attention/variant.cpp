@@ -20,6 +20,10 @@ std::string_view variant_name(Variant v) {
     case Variant::kMfa: return "mfa";
     case Variant::kMfaKr: return "mfa-kr";
     case Variant::kLinear: return "linear";
+    case Variant::kGta: return "gta";
+    case Variant::kGla: return "gla";
+    case Variant::kTpa: return "tpa";
+    case Variant::kMtla: return "mtla";
   }
   return "?";
 }
@@ -34,6 +38,10 @@ std::string_view variant_label(Variant v) {
     case Variant::kMfa: return "MFA";
     case Variant::kMfaKr: return "MFA-KR";
     case Variant::kLinear: return "Linear";
+    case Variant::kGta: return "GTA";
+    case Variant::kGla: return "GLA";
+    case Variant::kTpa: return "TPA";
+    case Variant::kMtla: return "MTLA";
   }
   return "?";
 }
@@ -61,12 +69,26 @@ std::optional<Variant> find_variant(std::string_view name) {
   if (n == "mfa") return Variant::kMfa;
   if (n == "mfa-kr" || n == "mfakr") return Variant::kMfaKr;
   if (n == "linear" || n == "lightning") return Variant::kLinear;
+  if (n == "gta") return Variant::kGta;
+  if (n == "gla") return Variant::kGla;
+  if (n == "tpa") return Variant::kTpa;
+  if (n == "mtla") return Variant::kMtla;
   return std::nullopt;
 }
+
+int64_t gta_default_rope_dim(int64_t head_dim) { return (head_dim / 2) / 2 * 2; }
 
 namespace {
 void require_positive(int64_t v, const std::string& where, const char* field) {
   if (v <= 0) throw errors::not_positive(where, field, v);
+}
+
+void require_even_rope(int64_t rope, const std::string& where) {
+  if (rope < 0) throw errors::not_positive(where, "qk_rope_head_dim (rope)", rope);
+  if (rope % 2 != 0) {
+    throw InputError(fmt::format("{}: qk_rope_head_dim (rope) = {} is odd; rotary dimensions come in pairs",
+                                 where, rope));
+  }
 }
 
 // Shapes of the recurrent mixers other than lightning (docs/capacity.md, "Recurrent mixers").
@@ -133,19 +155,55 @@ void validate_shape(const AttentionShape& s, const std::string& where) {
         throw InputError(fmt::format("{}: K = V tying needs equal K and V head widths", where));
       }
       break;
+    case Variant::kGta:
+      require_positive(s.heads, where, "heads (h_q)");
+      require_positive(s.kv_heads, where, "kv_heads (h_kv)");
+      require_positive(s.head_dim, where, "head_dim (d_h)");
+      if (s.heads % s.kv_heads != 0) {
+        throw InputError(fmt::format("{}: heads ({}) must be divisible by kv_heads ({})", where,
+                                     s.heads, s.kv_heads));
+      }
+      require_even_rope(s.qk_rope_dim, where);
+      if (s.qk_rope_dim >= s.head_dim) {
+        // K keeps the state's first d_h - d_R dims; with none left the state would not be a key.
+        throw InputError(fmt::format("{}: gta rope ({}) must be below hd ({}): the key reads the "
+                                     "tied state's first hd - rope dims", where, s.qk_rope_dim, s.head_dim));
+      }
+      break;
+    case Variant::kTpa:
+      require_positive(s.heads, where, "heads (h)");
+      require_positive(s.head_dim, where, "head_dim (d_h)");
+      require_positive(s.tpa_rank_q, where, "rq (R_Q)");
+      require_positive(s.tpa_rank_k, where, "rk (R_K)");
+      require_positive(s.tpa_rank_v, where, "rv (R_V)");
+      break;
     case Variant::kMla:
+    case Variant::kGla:
+    case Variant::kMtla:
       require_positive(s.heads, where, "heads");
       require_positive(s.kv_lora_rank, where, "kv_lora_rank (c)");
       require_positive(s.qk_nope_dim, where, "qk_nope_head_dim (nope)");
       require_positive(s.v_head_dim, where, "v_head_dim (v)");
-      if (s.qk_rope_dim < 0) throw errors::not_positive(where, "qk_rope_head_dim (rope)", s.qk_rope_dim);
-      if (s.qk_rope_dim % 2 != 0) {
-        throw InputError(fmt::format("{}: qk_rope_head_dim (rope) = {} is odd; rotary dimensions come in pairs",
-                                     where, s.qk_rope_dim));
-      }
+      require_even_rope(s.qk_rope_dim, where);
       if (s.q_lora_rank < 0) throw errors::not_positive(where, "q_lora_rank (qlora)", s.q_lora_rank);
-      if (s.kv_heads != 1) {
-        throw InputError(fmt::format("{}: mla caches one shared stream (kv_heads must be 1)", where));
+      if (s.variant == Variant::kGla) {
+        // h_c latent heads, each read by heads / h_c query heads (docs/designs.md).
+        require_positive(s.kv_heads, where, "hc (latent heads)");
+        if (s.heads % s.kv_heads != 0) {
+          throw InputError(fmt::format("{}: heads ({}) must be divisible by hc ({})", where, s.heads,
+                                       s.kv_heads));
+        }
+      } else if (s.kv_heads != 1) {
+        throw InputError(fmt::format("{}: {} caches one shared stream (kv_heads must be 1)", where,
+                                     variant_name(s.variant)));
+      }
+      if (s.variant == Variant::kMtla) {
+        require_positive(s.temporal_stride, where, "stride (s)");
+        // The merge hyper-network projects the latent to d_c / 4 (MTLA.py low_rank = 4).
+        if (s.kv_lora_rank < 4) {
+          throw InputError(fmt::format("{}: mtla needs c >= 4 (its hyper-network is c x c/4; got {})",
+                                       where, s.kv_lora_rank));
+        }
       }
       break;
     case Variant::kMfa:
@@ -169,6 +227,7 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
       r.frh = s.d_model;
       r.vo_rank = s.d_model;
       r.slsd = s.d_model;
+      r.slsd_head = s.d_model;
       r.frh_bound = "d";
       break;
     case Variant::kMha:
@@ -178,15 +237,42 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
       // VO circuit W_V,grp (v x d) with o_proj's head block (d x v): rank <= v.
       r.vo_rank = s.v_head_dim > 0 ? s.v_head_dim : s.head_dim;
       r.slsd = checked_mul(s.kv_heads, s.head_dim, "slsd");
+      r.slsd_head = s.head_dim;
       r.frh_bound = "h";
       break;
+    case Variant::kGta:
+      // The position-free part of head i's key is the first d_h - d_R dims of its group's tied
+      // state (the last d_R come from the shared RoPE key): rank <= d_h - d_R, as MLA's nope
+      // circuit excludes its RoPE dims. V is the whole state: VO rank <= d_h.
+      r.frh = s.head_dim - s.qk_rope_dim;
+      r.frh_bound = "d_h - d_R";
+      r.slsd = checked_mul(s.kv_heads, r.frh, "slsd");
+      r.slsd_head = r.frh;
+      r.vo_rank = s.head_dim;
+      break;
+    case Variant::kTpa:
+      // Non-contextual TPA is bilinear: W_K,i = sum_r a_ri W_bK,r (d_h x d), so FRH <= d_h and the
+      // keys of all heads lie in the span of the R_K * d_h rows of W_bK. Contextual TPA makes a_r
+      // depend on x: the score is quadratic in x and outside GMHA; these are then its bounds.
+      r.frh = s.head_dim;
+      r.frh_bound = "d_h";
+      r.slsd = checked_mul(s.tpa_rank_k, s.head_dim, "slsd");
+      r.slsd_head = s.head_dim;
+      r.vo_rank = s.head_dim;
+      r.bilinear = s.tpa_noncontextual;
+      break;
     case Variant::kMla:
+    case Variant::kGla:
+    case Variant::kMtla:
       // Nope circuit: rank bounded by h_nope (and C, q_lora when smaller; docs/capacity.md).
       r.frh = s.qk_nope_dim;
       r.frh_bound = "h_nope";
       if (s.kv_lora_rank < r.frh) { r.frh = s.kv_lora_rank; r.frh_bound = "C"; }
       if (s.q_lora_rank > 0 && s.q_lora_rank < r.frh) { r.frh = s.q_lora_rank; r.frh_bound = "q_lora"; }
-      r.slsd = s.kv_lora_rank;
+      // GLA: the layer caches h_c latents of d_c (SLSD_layer h_c * d_c); a head reads only its
+      // group's d_c (SLSD_head). MLA and MTLA have one latent (h_c = 1): both are C.
+      r.slsd = checked_mul(s.variant == Variant::kGla ? s.kv_heads : 1, s.kv_lora_rank, "slsd");
+      r.slsd_head = s.kv_lora_rank;
       // VO circuit: W_UV,i (v x C) composed with o_proj's head block: rank <= min(v, C).
       r.vo_rank = std::min(s.v_head_dim, s.kv_lora_rank);
       break;
@@ -197,6 +283,7 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
       r.frh_bound = s.q_share_dim > 0 && s.q_share_dim < s.head_dim ? "C_q" : "C";
       r.vo_rank = s.head_dim;
       r.slsd = s.head_dim;
+      r.slsd_head = s.head_dim;
       break;
     case Variant::kLinear:
       return r;

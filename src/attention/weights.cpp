@@ -98,6 +98,26 @@ DecodeWidths decode_widths(const AttentionShape& s, Convention c) {
       return {s.heads, s.head_dim, s.head_dim};
     case Variant::kLinear:
       return {s.heads, 0, 0};
+    case Variant::kGta:
+      // K = d_h - d_R tied dims + the d_R RoPE key; V = the whole d_h state.
+      return {s.heads, s.head_dim, s.head_dim};
+    case Variant::kGla: {
+      // Absorbed as MLA, but each head meets only its group's latent d_c (and the RoPE key).
+      const int64_t qk = s.kv_lora_rank + s.qk_rope_dim;
+      return {s.heads, qk, c == Convention::kStep3Paper ? qk : s.kv_lora_rank};
+    }
+    case Variant::kMtla: {
+      const int64_t qk = s.kv_lora_rank + s.qk_rope_dim;
+      return {s.heads, qk, c == Convention::kStep3Paper ? qk : s.kv_lora_rank};
+    }
+    case Variant::kTpa:
+      // Factored decode (docs/designs.md): per cached token and head, R dot products of width
+      // d_h with the feature factors b, and (contextual only) R multiplies by the head factor a.
+    {
+      const int64_t per_rank = s.tpa_noncontextual ? s.head_dim : checked_add(s.head_dim, 1, "tpa width");
+      return {s.heads, checked_mul(s.tpa_rank_k, per_rank, "tpa width"),
+              checked_mul(s.tpa_rank_v, per_rank, "tpa width")};
+    }
   }
   return {};
 }

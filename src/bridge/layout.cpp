@@ -126,6 +126,10 @@ Layout detect_layout(const Checkpoint& ck) {
       case Variant::kFpba:
         throw InputError(fmt::format("{}: layer {}: FPBA is a bound, not a checkpoint layout",
                                      where, i));
+      case Variant::kGta: case Variant::kGla: case Variant::kTpa: case Variant::kMtla:
+        // No Hugging Face config family describes these yet (docs/designs.md).
+        throw InputError(fmt::format("{}: layer {}: no checkpoint layout for {} attention", where, i,
+                                     variant_label(s.variant)));
     }
     const std::string base = fmt::format("{}layers.{}.", prefix, i);
     // MFA with the key-reuse pair and no value projection is MFA-KR (gmha's own names).

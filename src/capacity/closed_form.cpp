@@ -16,7 +16,13 @@ ClosedForm closed_form(const AttentionShape& s) {
     }
     case Variant::kMfa: return {2 * h, n, h, h, n * h};
     case Variant::kMfaKr: return {h, n, h, h, n * h};
-    case Variant::kLinear: return {};
+    // Not in the MFA paper's table: the 2025 designs and linear attention have no row.
+    case Variant::kLinear:
+    case Variant::kGta:
+    case Variant::kGla:
+    case Variant::kTpa:
+    case Variant::kMtla:
+      return {};
   }
   return {};
 }

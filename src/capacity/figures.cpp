@@ -30,6 +30,17 @@ int64_t stored_tokens(const AttentionSpan& span, int64_t context, Convention c) 
   return span.kind == SpanKind::kTopK ? context : effective_tokens(span, context, c);
 }
 
+int64_t tokens_per_cache_entry(const AttentionShape& a) {
+  return a.variant == Variant::kMtla && a.temporal_stride > 1 ? a.temporal_stride : 1;
+}
+
+int64_t cache_entries(const AttentionShape& a, int64_t tokens) {
+  // MTLA appends one entry every s tokens and merges the next s - 1 into it (MTLA.py: a new
+  // entry when T mod s = 1), so T tokens fill ceil(T / s) entries.
+  const int64_t s = tokens_per_cache_entry(a);
+  return s == 1 ? tokens : tokens / s + (tokens % s != 0 ? 1 : 0);
+}
+
 FfnParams ffn_params(const FfnShape& f, int64_t d) {
   FfnParams p;
   switch (f.kind) {
@@ -146,7 +157,10 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   f.context = o.context;
   f.batch = o.batch;
 
-  int64_t kv_bits_per_token = 0, kv_bits_minimal = 0, cache_bits = 0, read_bits = 0, state_bits_all = 0;
+  int64_t cache_bits = 0, read_bits = 0, state_bits_all = 0;
+  // Per-token bytes as doubles: exact sums of bits / 8, except that an MTLA entry of s tokens
+  // counts 1/s of its bytes per token (docs/designs.md: (d_c + d_R) / s).
+  double kv_bytes_per_token = 0, kv_bytes_minimal = 0;
   std::set<std::string> kv_dtypes;
   for (const LayerGroup& g : m.groups()) {
     const LayerSpec& l = g.spec;
@@ -179,8 +193,9 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
         checked_mul(counts.cached_elements_minimal, bits, "kv bits"), index_bits, "kv bits");
     // What the layer itself stores: nothing when it reads an earlier layer's cache.
     const int64_t own_token_bits = gf.owns_cache ? token_bits : 0;
-    gf.kv_bytes_per_token_per_layer = bytes_of_bits(own_token_bits);
-    gf.kv_bytes_per_token_minimal_per_layer = bytes_of_bits(gf.owns_cache ? minimal_bits : 0);
+    const double tokens_per_entry = static_cast<double>(tokens_per_cache_entry(a));
+    gf.kv_bytes_per_token_per_layer = bytes_of_bits(own_token_bits) / tokens_per_entry;
+    gf.kv_bytes_per_token_minimal_per_layer = bytes_of_bits(gf.owns_cache ? minimal_bits : 0) / tokens_per_entry;
     gf.state_elements_per_layer = mixer == MixerKind::kRecurrent ? linear_state_elements(a) : 0;
     gf.conv_state_elements_per_layer = mixer == MixerKind::kRecurrent ? conv_state_elements(a) : 0;
     const int64_t state_bits = checked_add(
@@ -188,8 +203,8 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
         checked_mul(gf.conv_state_elements_per_layer, dtype_bits(l.conv_dtype), "conv bits"), "state bits");
     gf.state_bytes_per_layer = bytes_of_bits(state_bits);
     if (mixer == MixerKind::kSoftmax) {
-      gf.effective_tokens = effective_tokens(l.span, o.context, o.convention);
-      gf.stored_tokens = stored_tokens(l.span, o.context, o.convention);
+      gf.effective_tokens = cache_entries(a, effective_tokens(l.span, o.context, o.convention));
+      gf.stored_tokens = cache_entries(a, stored_tokens(l.span, o.context, o.convention));
       kv_dtypes.insert(std::string(dtype_name(l.kv_dtype)));
     }
 
@@ -224,9 +239,8 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     gf.ffn_active_params_per_layer = fp.active;
     gf.ffn_flops = checked_product({2, fp.active_matmul, n}, "ffn flops");
 
-    kv_bits_per_token = checked_add(kv_bits_per_token, checked_mul(own_token_bits, n, "kv"), "kv");
-    kv_bits_minimal = checked_add(kv_bits_minimal,
-                                  checked_mul(gf.owns_cache ? minimal_bits : 0, n, "kv"), "kv");
+    kv_bytes_per_token += gf.kv_bytes_per_token_per_layer * static_cast<double>(n);
+    kv_bytes_minimal += gf.kv_bytes_per_token_minimal_per_layer * static_cast<double>(n);
     if (gf.owns_cache) {
       f.indexer_bytes_per_token = checked_add(
           f.indexer_bytes_per_token, checked_mul(gf.index_key_bytes_per_layer, n, "index"), "index");
@@ -244,10 +258,10 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     if (l.ffn.kind != FfnKind::kNone) f.ffn_known = true;
     f.groups.push_back(std::move(gf));
   }
-  f.kv_bytes_per_token_minimal = bytes_of_bits(kv_bits_minimal);
+  f.kv_bytes_per_token_minimal = kv_bytes_minimal;
   f.state_bytes_per_sequence = bytes_of_bits(state_bits_all);
   f.kinds = layer_kinds(f.groups, m);
-  f.kv_bytes_per_token = bytes_of_bits(kv_bits_per_token);
+  f.kv_bytes_per_token = kv_bytes_per_token;
   f.kv_bytes = bytes_of_bits(cache_bits);
   f.decode_kv_bytes_read = bytes_of_bits(read_bits);
   f.arithmetic_intensity =
@@ -266,7 +280,8 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   const AttentionShape& a = main->spec.attention;
   f.heads = a.heads;
   f.kv_heads = a.kv_heads;
-  f.head_dim = a.variant == Variant::kMla ? a.qk_nope_dim + a.qk_rope_dim : a.head_dim;
+  const bool latent = a.variant == Variant::kMla || a.variant == Variant::kGla || a.variant == Variant::kMtla;
+  f.head_dim = latent ? a.qk_nope_dim + a.qk_rope_dim : a.head_dim;
   f.ranks = main->ranks;
   f.softmax_ranks = main->softmax_ranks;
 

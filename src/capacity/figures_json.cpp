@@ -54,11 +54,20 @@ json geometry(const LayerSpec& l) {
        {"kv_tied", a.kv_tied}, {"sinks", a.sinks}, {"qk_norm", a.qk_norm},
        {"output_gate", a.gate == OutputGate::kNone ? "none"
                        : a.gate == OutputGate::kElementwise ? "elementwise" : "headwise"}};
-  if (a.variant == Variant::kMla) {
+  if (a.variant == Variant::kMla || a.variant == Variant::kGla || a.variant == Variant::kMtla) {
     g["kv_lora_rank"] = a.kv_lora_rank;
     g["q_lora_rank"] = a.q_lora_rank;
     g["qk_nope_head_dim"] = a.qk_nope_dim;
     g["qk_rope_head_dim"] = a.qk_rope_dim;
+  }
+  // The 2025 designs (docs/designs.md): GLA's latent heads are kv_heads; GTA's RoPE key width.
+  if (a.variant == Variant::kGta) g["qk_rope_head_dim"] = a.qk_rope_dim;
+  if (a.variant == Variant::kMtla) g["temporal_stride"] = a.temporal_stride;
+  if (a.variant == Variant::kTpa) {
+    g["tpa_rank_q"] = a.tpa_rank_q;
+    g["tpa_rank_k"] = a.tpa_rank_k;
+    g["tpa_rank_v"] = a.tpa_rank_v;
+    g["tpa_contextual"] = !a.tpa_noncontextual;
   }
   if (a.index_head_dim > 0) {
     g["index_n_heads"] = a.index_heads;
@@ -92,7 +101,10 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
       {"frh", f.ranks.frh},
       {"frh_bound", f.ranks.frh_bound},
       {"slsd", f.ranks.slsd},
+      {"slsd_head", f.ranks.slsd_head},
       {"ter", f.ranks.ter},
+      // False where the bilinear form fails (contextual TPA): the ranks are then bounds.
+      {"gmha_bilinear", f.ranks.bilinear},
       {"context", f.context},
       {"batch", f.batch},
       {"kv_dtype", f.kv_dtype},
@@ -137,6 +149,7 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
         {"kv_source", g.spec.kv_source >= 0 ? json(g.spec.kv_source) : json(nullptr)},
         {"frh", rank_or_null(g.softmax_ranks, &CapacityRanks::frh)},
         {"slsd", rank_or_null(g.softmax_ranks, &CapacityRanks::slsd)},
+        {"slsd_head", rank_or_null(g.softmax_ranks, &CapacityRanks::slsd_head)},
         {"ter", rank_or_null(g.softmax_ranks, &CapacityRanks::ter)},
         {"attn_params_per_layer", g.attn_params_per_layer},
         {"ffn_params_per_layer", g.ffn_params_per_layer},

@@ -41,8 +41,26 @@ double attention_elements_per_gpu(const AttentionShape& a, int64_t n, int64_t kv
         replicated = w.name == "q_proj" || w.name == "inter_norm" || w.name == "k_proj" ||
                      w.name == "v_proj" || w.name == "kr_n" || w.name == "kr_alpha";
         break;
+      case Variant::kGta:
+        // The tied states split by KV head as GQA's k_proj; the one shared RoPE key replicates.
+        if (w.name == "kv_proj") {
+          per_gpu = e / static_cast<double>(a.kv_heads) * static_cast<double>(kv_per_gpu);
+        }
+        replicated = w.name == "k_rope_proj";
+        break;
+      case Variant::kGla:
+        // Latent heads split as KV heads (each rank down-projects only its latents); the query
+        // down-projection, the RoPE key rows and kv_a's norm are counted replicated (an upper
+        // bound on the RoPE rows' share: docs/designs.md).
+        if (w.name == "kv_a_proj_with_mqa" || w.name == "kv_a_layernorm") {
+          per_gpu = e / static_cast<double>(a.kv_heads) * static_cast<double>(kv_per_gpu);
+        }
+        replicated = w.name == "q_a_proj" || w.name == "q_a_layernorm";
+        break;
       case Variant::kFpba:
       case Variant::kLinear:
+      case Variant::kTpa:   // refused by compute_fit before it gets here
+      case Variant::kMtla:
         break;
     }
     total += replicated ? e : per_gpu;
@@ -84,6 +102,31 @@ KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, 
                : a.variant == Variant::kMla ? "latent + RoPE key replicated on every rank"
                                             : "single K/V head replicated on every rank";
       break;
+    case Variant::kGta:
+    case Variant::kGla: {
+      // GLA's point (Zadouri et al. 2025 §3.3; docs/designs.md): its h_c latent heads shard
+      // across ranks like KV heads, where MLA's one latent replicates; GTA's tied states shard as
+      // GQA's. The shared RoPE key (d_R) is on every rank.
+      const int64_t kv = a.kv_heads;
+      const char* what = a.variant == Variant::kGla ? "latent heads" : "KV heads";
+      if (kv >= n ? kv % n != 0 : n % kv != 0) {
+        throw errors::bad_option(
+            option, fmt::format("{}: {} {} neither split {} ways nor replicate evenly (layers {})",
+                                n, kv, what, n, layers));
+      }
+      s.kv_heads = kv;
+      s.kv_heads_per_gpu = kv >= n ? kv / n : 1;
+      s.replication = kv >= n ? 1 : n / kv;
+      s.note = fmt::format("{} {} per rank, RoPE key replicated", s.kv_heads_per_gpu,
+                           a.variant == Variant::kGla ? "latent heads" : "tied KV heads");
+      break;
+    }
+    case Variant::kTpa:
+    case Variant::kMtla:
+      // Not modelled: TPA's head factors could shard by head and its feature factors not;
+      // MTLA's entries hold s tokens each. Refused rather than guessed.
+      throw InputError(fmt::format("{} layers (layers {}) have no tensor-parallel model yet",
+                                   variant_label(a.variant), layers));
     case Variant::kFpba:
     case Variant::kLinear:
       s.kv_heads = a.heads;
@@ -147,6 +190,18 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
       case Variant::kMfaKr:
         s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
         break;
+      case Variant::kGta:
+      case Variant::kGla: {
+        // A rank caches its tied states (GTA, d_h each) or latents (GLA, d_c each) and the RoPE key.
+        const int64_t per_head = a.variant == Variant::kGla ? a.kv_lora_rank : a.head_dim;
+        const int64_t per_gpu =
+            checked_add(checked_mul(per_head, s.kv_heads_per_gpu, "kv"), a.qk_rope_dim, "kv");
+        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(per_gpu, bits, "kv")) / 8.0;
+        break;
+      }
+      case Variant::kTpa:
+      case Variant::kMtla:
+        break;  // kv_split refused them
       case Variant::kFpba:
         s.kv_bytes_per_token_per_gpu =
             static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / static_cast<double>(n);

@@ -91,8 +91,8 @@ SweepSpace default_sweep_space(int64_t d, int64_t layers) {
   SweepSpace s;
   s.d_model = d;
   s.layers = layers;
-  s.families = {Variant::kMha, Variant::kGqa, Variant::kMqa,
-                Variant::kMla, Variant::kMfa, Variant::kMfaKr};
+  s.families = {Variant::kMha, Variant::kGqa, Variant::kMqa, Variant::kMla, Variant::kMfa,
+                Variant::kMfaKr, Variant::kGta, Variant::kGla, Variant::kTpa};
   s.heads = range(1, 256, 1);
   s.head_dims = {64, 80, 96, 128, 160, 192, 256};
   s.mla_latents = range(64, 1024, 64);
@@ -101,6 +101,9 @@ SweepSpace default_sweep_space(int64_t d, int64_t layers) {
   s.mla_q_lora = {0, 768, 1536, 3072};
   s.mfa_dims = range(32, 1024, 32);
   s.mfa_q_share = range(256, 8192, 256, d > 0 ? std::max<int64_t>(d, 256) : 0);
+  s.gla_latent_heads = {2, 4, 8};
+  s.tpa_ranks = {1, 2, 4};
+  s.tpa_q_ranks = {1, 2, 4, 6};
   return s;
 }
 
@@ -110,8 +113,8 @@ std::vector<Variant> parse_families(const std::string& text) {
   for (std::string_view name_view : split_list(text, "families")) {
     const std::string name(name_view);
     auto v = find_variant(name);
-    if (!v || *v == Variant::kFpba || *v == Variant::kLinear) {
-      throw errors::bad_option("families", fmt::format("unknown family '{}' (known: mha, gqa, mqa, mla, mfa, mfa-kr)", name));
+    if (!v || *v == Variant::kFpba || *v == Variant::kLinear || *v == Variant::kMtla) {
+      throw errors::bad_option("families", fmt::format("unknown family '{}' (known: mha, gqa, mqa, mla, mfa, mfa-kr, gta, gla, tpa)", name));
     }
     if (std::find(out.begin(), out.end(), *v) == out.end()) out.push_back(*v);
   }
@@ -159,6 +162,33 @@ uint64_t sweep_space_size(const SweepSpace& s) {
         k = checked_mul_u64(checked_mul_u64(n(s.heads), n(s.mfa_dims), "sweep size"),
                             n(s.mfa_q_share), "sweep size");
         break;
+      case Variant::kGta: {
+        uint64_t divisors = 0;  // every divisor 1 <= g <= n, summed over the heads grid
+        for (int64_t h : s.heads) {
+          for (int64_t g = 1; g <= h; ++g) divisors += h % g == 0 ? 1 : 0;
+        }
+        uint64_t dims = 0;
+        for (int64_t h : s.head_dims) dims += h >= 2 ? 1 : 0;
+        k = checked_mul_u64(divisors, dims, "sweep size");
+        break;
+      }
+      case Variant::kGla: {
+        uint64_t pairs = 0;  // (n, h_c) with h_c | n
+        for (int64_t h : s.heads) {
+          for (int64_t hc : s.gla_latent_heads) pairs += hc > 0 && h % hc == 0 ? 1 : 0;
+        }
+        k = pairs;
+        for (const auto* g : {&s.mla_latents, &s.mla_nope, &s.mla_rope, &s.mla_q_lora}) {
+          k = checked_mul_u64(k, n(*g), "sweep size");
+        }
+        break;
+      }
+      case Variant::kTpa:
+        k = checked_mul_u64(checked_mul_u64(n(s.heads), n(s.head_dims), "sweep size"),
+                            checked_mul_u64(n(s.tpa_q_ranks), checked_mul_u64(n(s.tpa_ranks), n(s.tpa_ranks),
+                                                                              "sweep size"), "sweep size"),
+                            "sweep size");
+        break;
       default:
         break;
     }
@@ -183,7 +213,7 @@ AttentionShape candidate_shape(const SweepCandidate& c, int64_t d) {
       a.head_dim = c.head_dim;
       break;
     case Variant::kMla:
-      a.kv_heads = 1;
+    case Variant::kGla:  // kv_heads = h_c (1 for MLA)
       a.kv_lora_rank = c.latent;
       a.qk_nope_dim = c.nope;
       a.qk_rope_dim = c.rope;
@@ -195,6 +225,16 @@ AttentionShape candidate_shape(const SweepCandidate& c, int64_t d) {
       a.kv_heads = 1;
       a.head_dim = c.head_dim;
       a.q_share_dim = c.q_share;
+      break;
+    case Variant::kGta:
+      a.head_dim = c.head_dim;
+      a.qk_rope_dim = c.rope;
+      break;
+    case Variant::kTpa:
+      a.head_dim = c.head_dim;
+      a.tpa_rank_q = c.tpa_rq;
+      a.tpa_rank_k = c.tpa_rk;
+      a.tpa_rank_v = c.tpa_rv;
       break;
     default:
       throw InternalError("sweep: unsupported family");
@@ -254,6 +294,18 @@ ModelDesign candidate_model(const SweepCandidate& c, const SweepSpace& s) {
       spec = fmt::format("{}:d={},heads={},c={},cq={}", variant_name(c.variant), s.d_model, c.heads,
                          c.head_dim, c.q_share);
       break;
+    case Variant::kGta:
+      spec = fmt::format("gta:d={},heads={},kv={},hd={},rope={}", s.d_model, c.heads, c.kv_heads,
+                         c.head_dim, c.rope);
+      break;
+    case Variant::kGla:
+      spec = fmt::format("gla:d={},heads={},hc={},c={},qlora={},nope={},rope={},v={}", s.d_model, c.heads,
+                         c.kv_heads, c.latent, c.q_lora, c.nope, c.rope, c.nope);
+      break;
+    case Variant::kTpa:
+      spec = fmt::format("tpa:d={},heads={},hd={},rq={},rk={},rv={}", s.d_model, c.heads, c.head_dim,
+                         c.tpa_rq, c.tpa_rk, c.tpa_rv);
+      break;
     default:
       throw InternalError("sweep: unsupported family");
   }
@@ -284,14 +336,18 @@ SweepResult run_sweep(const SweepOptions& o) {
     }
     return false;
   };
-  const bool gqa = uses({Variant::kMha, Variant::kGqa, Variant::kMqa});
-  const bool mla = uses({Variant::kMla});
+  const bool gqa = uses({Variant::kMha, Variant::kGqa, Variant::kMqa, Variant::kGta, Variant::kTpa});
+  const bool mla = uses({Variant::kMla, Variant::kGla});  // GLA reads the MLA grids
   const bool mfa = uses({Variant::kMfa, Variant::kMfaKr});
+  const bool gla = uses({Variant::kGla});
+  const bool tpa = uses({Variant::kTpa});
   for (const Grid& g :
        {Grid{&s.heads, "heads", false, true}, Grid{&s.head_dims, "head-dims", false, gqa},
         Grid{&s.mla_latents, "mla-c", false, mla}, Grid{&s.mla_nope, "mla-nope", false, mla},
         Grid{&s.mla_rope, "mla-rope", true, mla}, Grid{&s.mla_q_lora, "mla-qlora", true, mla},
-        Grid{&s.mfa_dims, "mfa-c", false, mfa}, Grid{&s.mfa_q_share, "mfa-cq", false, mfa}}) {
+        Grid{&s.mfa_dims, "mfa-c", false, mfa}, Grid{&s.mfa_q_share, "mfa-cq", false, mfa},
+        Grid{&s.gla_latent_heads, "gla-hc", false, gla}, Grid{&s.tpa_ranks, "tpa-r", false, tpa},
+        Grid{&s.tpa_q_ranks, "tpa-rq", false, tpa}}) {
     if (!g.used) continue;
     if (g.v->empty()) throw errors::bad_option(g.flag, "the grid is empty");
     for (int64_t x : *g.v) {

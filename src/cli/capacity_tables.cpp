@@ -33,6 +33,19 @@ std::string kind_geometry(const LayerSpec& l) {
     return fmt::format("{}h, C {} + rope {}{}", a.heads, a.kv_lora_rank, a.qk_rope_dim,
                        a.index_head_dim > 0 ? fmt::format(", indexer {}x{}", a.index_heads, a.index_head_dim) : "");
   }
+  switch (a.variant) {
+    case Variant::kGla:
+      return fmt::format("{}h, {} x C {} + rope {}", a.heads, a.kv_heads, a.kv_lora_rank, a.qk_rope_dim);
+    case Variant::kMtla:
+      return fmt::format("{}h, C {} + rope {}, stride {}", a.heads, a.kv_lora_rank, a.qk_rope_dim, a.temporal_stride);
+    case Variant::kGta:
+      return fmt::format("{}/{} x {} tied + rope {}", a.heads, a.kv_heads, a.head_dim, a.qk_rope_dim);
+    case Variant::kTpa:
+      return fmt::format("{}h x {}, R {}/{}/{}{}", a.heads, a.head_dim, a.tpa_rank_q, a.tpa_rank_k, a.tpa_rank_v,
+                         a.tpa_noncontextual ? ", non-contextual" : "");
+    default:
+      break;
+  }
   std::string g = fmt::format("{}/{} x {}", a.heads, a.kv_heads, a.head_dim);
   if (a.v_head_dim > 0 && a.v_head_dim != a.head_dim) g += fmt::format("/{}", a.v_head_dim);
   if (a.kv_tied) g += ", K=V";

@@ -112,6 +112,9 @@ void add_compare_command(CLI::App& app) {
       "  gmha compare step3 deepseek-v3 qwen3-235b-a22b --context 8k,32k --hardware h800,h20\n"
       "  gmha compare ../shared/data/stories260K-hf-f32/config.json --design mfa:d=288,heads=6,c=48,cq=96,layers=5\n"
       "  gmha compare llama3-8b --kv-dtype fp8 --format json --out figures.json\n"
+      "  gmha compare --design gta:d=2048,heads=16,kv=4,hd=128,rope=64,layers=24 "
+      "--design gla:d=2048,heads=16,hc=2,c=256,nope=128,rope=64,v=128,layers=24 "
+      "--design tpa:d=2048,heads=16,hd=128,rq=6,rk=2,rv=2,layers=24\n"
       "  gmha compare step3 deepseek-v3 --convention step3-paper --hardware h800,h20,a800,ascend-910b\n"
       "  gmha compare llama3-8b --hardware h100 --batch 64 --context 8k\n"
       "  gmha compare deepseek-v3 --hardware h800 --tp 8 --weight-dtype fp8 --compute-dtype fp8 --format json");

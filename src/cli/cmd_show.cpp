@@ -44,6 +44,27 @@ std::string ranks_formula(const AttentionShape& a, const CapacityRanks& r) {
                          r.frh_bound, r.slsd, a.heads, r.frh, r.ter);
     case Variant::kLinear:
       return "linear attention: no per-token keys; FRH/SLSD/TER do not apply";
+    case Variant::kGta:
+      return fmt::format("FRH = d_h - d_R = {} - {} = {}; SLSD_layer = h_kv * FRH = {} * {} = {}, "
+                         "SLSD_head = {}; TER = h_q * FRH = {} * {} = {}  [K = V tied, m_kv = 1; the "
+                         "shared RoPE key adds rank <= d_R = {} per head, reported apart]",
+                         a.head_dim, a.qk_rope_dim, r.frh, a.kv_heads, r.frh, r.slsd, r.slsd_head,
+                         a.heads, r.frh, r.ter, a.qk_rope_dim);
+    case Variant::kGla:
+      return fmt::format("FRH = min(h_nope, d_c{}) = {} (bound: {}); SLSD_layer = h_c * d_c = {} * {} = {}, "
+                         "SLSD_head = d_c = {}; TER = h_q * FRH = {} * {} = {}",
+                         a.q_lora_rank > 0 ? ", q_lora" : "", r.frh, r.frh_bound, a.kv_heads,
+                         a.kv_lora_rank, r.slsd, r.slsd_head, a.heads, r.frh, r.ter);
+    case Variant::kMtla:
+      return fmt::format("FRH = min(h_nope, C{}) = {} (bound: {}); SLSD = C = {}; TER = m * FRH = {} * {} = {}"
+                         "  [as MLA: merging s = {} tokens per entry changes the cache, not the circuits]",
+                         a.q_lora_rank > 0 ? ", q_lora" : "", r.frh, r.frh_bound, r.slsd, a.heads,
+                         r.frh, r.ter, a.temporal_stride);
+    case Variant::kTpa:
+      return fmt::format("{}FRH <= d_h = {}; SLSD_layer <= R_K * d_h = {} * {} = {}, SLSD_head = {}; "
+                         "TER <= h * d_h = {} * {} = {}",
+                         r.bilinear ? "" : "outside GMHA (contextual TPA is quadratic in x); non-contextual bounds: ",
+                         r.frh, a.tpa_rank_k, a.head_dim, r.slsd, r.slsd_head, a.heads, r.frh, r.ter);
   }
   return "";
 }
@@ -103,17 +124,34 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
     } else {
       std::string parts;
       for (const auto& c : streams) parts += (parts.empty() ? "" : " + ") + fmt::format("{} [{}]", c.name, c.width);
+      // MTLA caches one entry per s tokens: the streams are per entry, the per-token figure 1/s.
+      const int64_t per_entry = tokens_per_cache_entry(a);
+      const double entry_bytes = g.kv_bytes_per_token_per_layer * static_cast<double>(per_entry);
+      if (per_entry > 1) {
+        s += fmt::format("cache per entry ({} tokens) per layer: {} = {} elements x {} B = {} B; per token {} B\n",
+                         per_entry, parts, g.kv_elements_per_token_per_layer, report::format_number(bytes_per_el),
+                         report::format_exact(entry_bytes), report::format_exact(g.kv_bytes_per_token_per_layer));
+      } else {
       s += fmt::format("cache per token per layer: {} = {} elements x {} B = {} B\n", parts,
                        g.kv_elements_per_token_per_layer, report::format_number(bytes_per_el),
                        report::format_exact(g.kv_bytes_per_token_per_layer));
+      }
       s += "capacity: " + ranks_formula(a, g.ranks) + "\n";
       const ClosedForm cf = closed_form(a);
+      if (cf.heads == 0) {
+        s += "closed form (MFA paper Table 1): no row for this variant (docs/designs.md derives it)\n";
+      } else {
       const bool agree = cf.heads == a.heads && cf.frh == g.ranks.frh && cf.slsd == g.ranks.slsd &&
                          cf.ter == g.ranks.ter;
       s += fmt::format("closed form (MFA paper Table 1): KV/token/layer {}{} elements, heads {}, "
                        "FRH {}, SLSD {}, TER {}{}\n", cf.kv_per_token_per_layer,
                        a.variant == Variant::kMla ? " (idealised 2C)" : "", cf.heads, cf.frh,
                        cf.slsd, cf.ter, agree ? " (ranks agree)" : " (ranks differ: see docs/capacity.md)");
+      }
+      if (a.variant == Variant::kMtla) {
+        s += fmt::format("cache entries at T = {}: ceil(T / s) = ceil({} / {}) = {}\n", context, context,
+                         a.temporal_stride, g.stored_tokens);
+      }
       const DecodeWidths w = decode_widths(a, conv);
       s += fmt::format("tokens read at T = {}: {}\n", context, g.effective_tokens);
       s += fmt::format("attention FLOPs/token = 2 * heads * T_eff * (qk + pv) * layers = 2 * {} * {} * ({} + {}) * {} = {}\n",
@@ -126,8 +164,8 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
                          g.index_key_bytes_per_layer, report::format_exact(g.decode_kv_bytes_read));
       } else {
         s += fmt::format("KV bytes read/token = T_eff * {} B * layers = {} * {} * {} = {}\n",
-                         report::format_exact(g.kv_bytes_per_token_per_layer), g.effective_tokens,
-                         report::format_exact(g.kv_bytes_per_token_per_layer), g.layer_count,
+                         report::format_exact(entry_bytes), g.effective_tokens,
+                         report::format_exact(entry_bytes), g.layer_count,
                          report::format_exact(g.decode_kv_bytes_read));
       }
     }
@@ -182,7 +220,8 @@ void add_show_command(CLI::App& app) {
       "show",
       "Show one design in depth: weight shapes, cache layout, formulas with numbers filled in.\n\n"
       "Examples:\n  gmha show step3\n  gmha show deepseek-v3 --context 8k --convention step3-paper\n"
-      "  gmha show --design mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61");
+      "  gmha show --design mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61\n"
+      "  gmha show --design mtla:d=2048,heads=16,c=256,nope=64,rope=32,v=64,stride=2,layers=24 --context 8k");
   add_model_options(cmd, opts->models);
   cmd->add_option("--context", opts->context, "Context length T (k suffix = 1024)")->capture_default_str();
   cmd->add_option("--out", opts->out, "Write to this file (atomically) instead of stdout");

@@ -30,7 +30,7 @@ struct SweepCliOptions {
   long long d = 0;
   long long layers = 0;
   std::string families = "all";
-  std::string heads, head_dims, mla_c, mla_nope, mla_rope, mla_qlora, mfa_c, mfa_cq;
+  std::string heads, head_dims, mla_c, mla_nope, mla_rope, mla_qlora, mfa_c, mfa_cq, gla_hc, tpa_r, tpa_rq;
   std::string kv_dtype = "bf16";
   std::string context = kDefaultContext;
   std::string convention = "exact";
@@ -184,6 +184,9 @@ void run_sweep_command(const SweepCliOptions& c) {
   grid(c.mla_qlora, o.space.mla_q_lora, "--mla-qlora", true);
   grid(c.mfa_c, o.space.mfa_dims, "--mfa-c", false);
   grid(c.mfa_cq, o.space.mfa_q_share, "--mfa-cq", false);
+  grid(c.gla_hc, o.space.gla_latent_heads, "--gla-hc", false);
+  grid(c.tpa_r, o.space.tpa_ranks, "--tpa-r", false);
+  grid(c.tpa_rq, o.space.tpa_q_ranks, "--tpa-rq", false);
   o.space.kv_dtype = read_kv_dtype(c.kv_dtype, "--kv-dtype");
   const auto contexts = parse_token_counts(c.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length for a sweep");
@@ -290,19 +293,23 @@ void add_sweep_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "sweep",
       "Search attention designs of one width and depth: MHA, GQA (every valid g), MQA, MLA\n"
-      "(latent, RoPE, nope, q_lora sizes), MFA and MFA-KR (heads, C, C_q). Filters by budgets,\n"
+      "(latent, RoPE, nope, q_lora sizes), MFA and MFA-KR (heads, C, C_q), GTA (every h_kv,\n"
+      "d_R = h/2), GLA (h_c latent heads on the MLA grids), contextual TPA (R_Q, R_K, R_V;\n"
+      "its ranks are the non-contextual bounds, docs/designs.md). Filters by budgets,\n"
       "prints the Pareto frontier of TER vs KV bytes/token vs attention FLOPs/token and the best\n"
       "design per family under an objective. Every row has its --design spec string.\n\n"
       "Examples:\n"
       "  gmha sweep --d 7168 --layers 61 --max-kv-bytes-per-token 70272 --context 32k\n"
       "  gmha sweep --d 7168 --layers 61 --families mla,mfa --objective cost:h20 --min-ter 16384\n"
       "  gmha sweep --d 4096 --layers 32 --families gqa --heads 32 --head-dims 128 --format json\n"
+      "  gmha sweep --d 2048 --layers 24 --families gqa,gta,mla,gla,tpa --heads 16 --head-dims 128 "
+      "--max-kv-bytes-per-token 27648\n"
       "  gmha sweep --d 7168 --layers 61 --mfa-c 128-512:64 --mfa-cq 1024,2048 --format csv --out "
       "s.csv");
   cmd->add_option("--d", opts->d, "Model width d (hidden_size)")->required();
   cmd->add_option("--layers", opts->layers, "Number of layers L")->required();
   cmd->add_option("--families", opts->families,
-                  "Families to sweep: mha,gqa,mqa,mla,mfa,mfa-kr or all")
+                  "Families to sweep: mha,gqa,mqa,mla,mfa,mfa-kr,gta,gla,tpa or all")
       ->capture_default_str();
   cmd->add_option("--heads", opts->heads, "Query heads n / m grid, e.g. 8-128:8 (default 1-256)");
   cmd->add_option("--head-dims", opts->head_dims,
@@ -317,6 +324,9 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--mfa-c", opts->mfa_c, "MFA/MFA-KR key/value head width C (default 32-1024:32)");
   cmd->add_option("--mfa-cq", opts->mfa_cq,
                   "MFA/MFA-KR query share dim C_q (default 256-8192:256, <= d)");
+  cmd->add_option("--gla-hc", opts->gla_hc, "GLA latent heads h_c, each dividing the heads (default 2,4,8)");
+  cmd->add_option("--tpa-r", opts->tpa_r, "TPA key and value ranks R_K, R_V (default 1,2,4)");
+  cmd->add_option("--tpa-rq", opts->tpa_rq, "TPA query rank R_Q (default 1,2,4,6)");
   cmd->add_option("--kv-dtype", opts->kv_dtype, "KV cache dtype: bf16, fp16, fp8, int8, int4, fp32")
       ->capture_default_str();
   cmd->add_option("--context", opts->context, "Context length T for FLOPs and cost (k = 1024)")

@@ -152,6 +152,13 @@ FastDecoder::FastDecoder(const LayerWeights& w, const LayerOptions& o, int64_t m
         break;
       case Variant::kLinear:
         throw InputError("decoder: linear attention is not a softmax variant");
+      case Variant::kGta:
+      case Variant::kGla:
+      case Variant::kTpa:
+      case Variant::kMtla:
+        // docs/designs.md: the 2025 designs have the double reference (three forms) only.
+        throw InputError(fmt::format("fast decoder: {} has no fast kernel yet (reference only)",
+                                     variant_label(s.variant)));
     }
     const int64_t bytes = cache_dtype_bytes(dtype);
     m.kc.assign(static_cast<size_t>(checked_product({max_tokens, m.k_width, bytes}, "decode cache")), 0);
@@ -264,7 +271,11 @@ std::vector<float> FastDecoder::step(const float* x_ptr) {
       break;
     }
     case Variant::kLinear:
-      break;
+    case Variant::kGta:
+    case Variant::kGla:
+    case Variant::kTpa:
+    case Variant::kMtla:
+      break;  // refused by the constructor
   }
   ++m.t;
   return std::vector<float>(y.data(), y.data() + y.size());

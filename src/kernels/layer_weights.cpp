@@ -79,8 +79,12 @@ int64_t rotary_dim(const AttentionShape& s) {
     case Variant::kGqa:
     case Variant::kMfa:
     case Variant::kMfaKr:
+    case Variant::kTpa:  // RoPE rotates the feature factors b_Q, b_K (Zhang et al. 2025, §3.2)
       return s.head_dim;
     case Variant::kMla:
+    case Variant::kGla:
+    case Variant::kMtla:
+    case Variant::kGta:  // the shared RoPE key and each query head's last d_R dims
       return s.qk_rope_dim;
     case Variant::kFpba:
     case Variant::kLinear:
@@ -93,6 +97,10 @@ double softmax_scale(const AttentionShape& s, const LayerOptions& o) {
   if (o.scale > 0) return o.scale;
   double width = 0;
   switch (s.variant) {
+    case Variant::kGla:
+    case Variant::kMtla:
+      width = static_cast<double>(s.qk_nope_dim + s.qk_rope_dim);
+      break;
     case Variant::kMla: {
       width = static_cast<double>(s.qk_nope_dim + s.qk_rope_dim);
       double scale = 1.0 / std::sqrt(width);

@@ -109,6 +109,50 @@ MatrixRM out_slice(const MatrixRM& o_proj, int64_t c, int64_t w) {
   return o_proj.middleCols(c * w, w).transpose();
 }
 
+// --- TPA (Zhang et al. 2025; docs/designs.md) ---
+// Head factors a: [T, R h], head-major (column i R + r), from W_A_* x (contextual) or the
+// learned constant A_* (non-contextual) on every row. Feature factors b: [T, R d_h], r-major.
+MatrixRM tpa_a(const LayerWeights& w, const MatrixRM& x, const char* part) {
+  const std::string n(part);
+  if (!w.shape.tpa_noncontextual) return project(x, w.at("W_A_" + n));
+  const MatrixRM& a = w.at("A_" + n);
+  return Eigen::Map<const Eigen::RowVectorXd>(a.data(), a.size()).replicate(x.rows(), 1);
+}
+
+// Rotates each of the R feature factors of width d_h in every row (RoPE acts on b_Q and b_K).
+void tpa_rope(const RopeTable& rt, MatrixRM& b, int64_t rank, int64_t dh) {
+  for (int64_t r = 0; r < rank; ++r) rope_rows(rt, b, r * dh, dh);
+}
+
+// Head i of token t: (1/R) sum_r a[t, i R + r] b[t, r d_h : (r + 1) d_h]  ->  [T, h d_h].
+MatrixRM tpa_products(const MatrixRM& a, const MatrixRM& b, int64_t rank, int64_t heads, int64_t dh) {
+  MatrixRM out = MatrixRM::Zero(a.rows(), heads * dh);
+  for (Eigen::Index t = 0; t < a.rows(); ++t) {
+    for (int64_t i = 0; i < heads; ++i) {
+      for (int64_t r = 0; r < rank; ++r) {
+        out.row(t).segment(i * dh, dh) += a(t, i * rank + r) * b.row(t).segment(r * dh, dh);
+      }
+    }
+  }
+  return out / static_cast<double>(rank);
+}
+
+// Non-contextual TPA's per-head map (1/R) sum_r A[i R + r] W_B.rows(r d_h, d_h): [d_h, d].
+MatrixRM tpa_head_map(const LayerWeights& w, const char* part, int64_t rank, int64_t i) {
+  const std::string n(part);
+  const MatrixRM& a = w.at("A_" + n);
+  const MatrixRM& b = w.at("W_B_" + n);
+  const int64_t dh = w.shape.head_dim;
+  MatrixRM m = MatrixRM::Zero(dh, b.cols());
+  for (int64_t r = 0; r < rank; ++r) m += a.reshaped()(i * rank + r) * b.middleRows(r * dh, dh);
+  return m / static_cast<double>(rank);
+}
+
+// GLA: group g's RMSNorm weight, the g-th d_c slice of kv_a_layernorm.
+MatrixRM gla_gamma(const LayerWeights& w, int64_t g) {
+  return w.at("kv_a_layernorm").middleRows(g * w.shape.kv_lora_rank, w.shape.kv_lora_rank);
+}
+
 // ---------------------------------------------------------------- prefill
 MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt) {
   const AttentionShape& s = w.shape;
@@ -154,28 +198,6 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
       }
       break;
     }
-    case Variant::kMla: {
-      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
-      const MatrixRM q = s.q_lora_rank > 0
-          ? project(rms_norm(project(x, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
-          : project(x, w.at("q_proj"));
-      const MatrixRM kv_a = project(x, w.at("kv_a_proj_with_mqa"));
-      const MatrixRM kv = project(rms_norm(kv_a.leftCols(C), w.at("kv_a_layernorm"), o.norm_eps), w.at("kv_b_proj"));
-      MatrixRM k_rope = kv_a.rightCols(rope);
-      rope_rows(rt, k_rope, 0, rope);
-      for (int64_t c = 0; c < s.heads; ++c) {
-        MatrixRM qc = q.middleCols(c * (nope + rope), nope + rope);
-        rope_rows(rt, qc, nope, rope);
-        MatrixRM kc(T, nope + rope);
-        kc << kv.middleCols(c * (nope + vd), nope), k_rope;
-        h.q.push_back(qc);
-        h.k.push_back(kc);
-        h.v.push_back(kv.middleCols(c * (nope + vd) + nope, vd));
-        h.out.push_back(out_slice(w.at("o_proj"), c, vd));
-        h.kv_of.push_back(c);
-      }
-      break;
-    }
     case Variant::kMfa:
     case Variant::kMfaKr: {
       const int64_t C = s.head_dim;
@@ -202,6 +224,79 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
       }
       break;
     }
+    case Variant::kGta: {
+      // K of group g = [its tied state's first d_h - d_R dims, the shared RoPE key]; V = the state.
+      const int64_t hd = s.head_dim, rope = s.qk_rope_dim, nope = hd - rope, per = s.heads / s.kv_heads;
+      const MatrixRM q = project(x, w.at("q_proj")), kv = project(x, w.at("kv_proj"));
+      MatrixRM k_rope(T, rope);
+      if (rope > 0) {
+        k_rope = project(x, w.at("k_rope_proj"));
+        rope_rows(rt, k_rope, 0, rope);
+      }
+      for (int64_t g = 0; g < s.kv_heads; ++g) {
+        MatrixRM kc(T, hd);
+        kc << kv.middleCols(g * hd, nope), k_rope;
+        h.k.push_back(kc);
+        h.v.push_back(kv.middleCols(g * hd, hd));
+      }
+      for (int64_t c = 0; c < s.heads; ++c) {
+        MatrixRM qc = q.middleCols(c * hd, hd);
+        if (rope > 0) rope_rows(rt, qc, nope, rope);
+        h.q.push_back(qc);
+        h.out.push_back(out_slice(w.at("o_proj"), c, hd));
+        h.kv_of.push_back(c / per);
+      }
+      break;
+    }
+    case Variant::kMla:
+    case Variant::kGla: {
+      // GLA: MLA per latent group, head c reading latent c / (heads / h_c), each normalised on
+      // its own. MLA is the one-group case (h_c = kv_heads = 1, the same tensors).
+      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
+      const int64_t per = s.heads / s.kv_heads;
+      const MatrixRM q = s.q_lora_rank > 0
+          ? project(rms_norm(project(x, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
+          : project(x, w.at("q_proj"));
+      const MatrixRM kv_a = project(x, w.at("kv_a_proj_with_mqa"));
+      MatrixRM k_rope = kv_a.rightCols(rope);
+      rope_rows(rt, k_rope, 0, rope);
+      std::vector<MatrixRM> lat;
+      for (int64_t g = 0; g < s.kv_heads; ++g) lat.push_back(rms_norm(kv_a.middleCols(g * C, C), gla_gamma(w, g), o.norm_eps));
+      const MatrixRM& kvb = w.at("kv_b_proj");
+      for (int64_t c = 0; c < s.heads; ++c) {
+        const MatrixRM& lg = lat[static_cast<size_t>(c / per)];
+        MatrixRM qc = q.middleCols(c * (nope + rope), nope + rope);
+        rope_rows(rt, qc, nope, rope);
+        MatrixRM kc(T, nope + rope);
+        kc << project(lg, kvb.middleRows(c * (nope + vd), nope)), k_rope;
+        h.q.push_back(qc);
+        h.k.push_back(kc);
+        h.v.push_back(project(lg, kvb.middleRows(c * (nope + vd) + nope, vd)));
+        h.out.push_back(out_slice(w.at("o_proj"), c, vd));
+        h.kv_of.push_back(c);
+      }
+      break;
+    }
+    case Variant::kTpa: {
+      // Materialised Q, K, V: each head's vector is the mean of R tensor products a_r b_r.
+      const int64_t hd = s.head_dim, n = s.heads;
+      MatrixRM bq = project(x, w.at("W_B_q")), bk = project(x, w.at("W_B_k"));
+      tpa_rope(rt, bq, s.tpa_rank_q, hd);
+      tpa_rope(rt, bk, s.tpa_rank_k, hd);
+      const MatrixRM q = tpa_products(tpa_a(w, x, "q"), bq, s.tpa_rank_q, n, hd);
+      const MatrixRM k = tpa_products(tpa_a(w, x, "k"), bk, s.tpa_rank_k, n, hd);
+      const MatrixRM v = tpa_products(tpa_a(w, x, "v"), project(x, w.at("W_B_v")), s.tpa_rank_v, n, hd);
+      for (int64_t c = 0; c < n; ++c) {
+        h.q.push_back(q.middleCols(c * hd, hd));
+        h.k.push_back(k.middleCols(c * hd, hd));
+        h.v.push_back(v.middleCols(c * hd, hd));
+        h.out.push_back(out_slice(w.at("o_proj"), c, hd));
+        h.kv_of.push_back(c);
+      }
+      break;
+    }
+    case Variant::kMtla:
+      throw InputError("reference attention: MTLA's temporal merge has no reference yet (docs/designs.md)");
     case Variant::kLinear:
       throw InputError("reference attention: linear attention is not a softmax variant");
   }
@@ -285,42 +380,6 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
       }
       break;
     }
-    case Variant::kMla: {
-      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
-      per_token = C + rope;
-      MatrixRM latent(T, C), k_rope(T, rope);  // the cache: normalised latent + shared RoPE key
-      const MatrixRM& kvb = w.at("kv_b_proj");
-      const MatrixRM& wo = w.at("o_proj");
-      for (int64_t t = 0; t < T; ++t) {
-        const MatrixRM xt = x.row(t);
-        const MatrixRM q = s.q_lora_rank > 0
-            ? project(rms_norm(project(xt, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
-            : project(xt, w.at("q_proj"));
-        const MatrixRM kv_a = project(xt, w.at("kv_a_proj_with_mqa"));
-        latent.row(t) = rms_norm(kv_a.leftCols(C), w.at("kv_a_layernorm"), o.norm_eps);
-        Vec kr = kv_a.rightCols(rope).transpose();
-        apply_rope(rt, t, kr.data());
-        k_rope.row(t) = kr.transpose();
-        Vec heads_out(s.heads * vd);
-        for (int64_t c = 0; c < s.heads; ++c) {
-          const int64_t base = c * (nope + vd);
-          const Vec q_nope = q.row(0).segment(c * (nope + rope), nope).transpose();
-          Vec q_rope = q.row(0).segment(c * (nope + rope) + nope, rope).transpose();
-          apply_rope(rt, t, q_rope.data());
-          // Absorb W_UK: q_lat = W_UK_c^T q_nope, so the score reads the latent directly.
-          const Vec q_lat = kvb.middleRows(base, nope).transpose() * q_nope;
-          weights_over(t, [&](int64_t j) {
-            return latent.row(j).dot(q_lat.transpose()) + k_rope.row(j).dot(q_rope.transpose());
-          });
-          Vec o_lat = Vec::Zero(C);
-          for (int64_t j = 0; j <= t; ++j) o_lat += p[static_cast<size_t>(j)] * latent.row(j).transpose();
-          // Absorb W_UV on the output side: the head's value is W_UV_c o_lat.
-          heads_out.segment(c * vd, vd) = kvb.middleRows(base + nope, vd) * o_lat;
-        }
-        y.row(t) = (wo * heads_out).transpose();
-      }
-      break;
-    }
     case Variant::kMfa:
     case Variant::kMfaKr: {
       const int64_t C = s.head_dim;
@@ -361,6 +420,120 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
       }
       break;
     }
+    case Variant::kGta: {
+      const int64_t hd = s.head_dim, rope = s.qk_rope_dim, nope = hd - rope, per = s.heads / s.kv_heads;
+      per_token = s.kv_heads * hd + rope;
+      MatrixRM kv(T, s.kv_heads * hd), k_rope(T, rope);  // the cache: tied states + shared RoPE key
+      const MatrixRM& wo = w.at("o_proj");
+      for (int64_t t = 0; t < T; ++t) {
+        const Vec xt = x.row(t).transpose();
+        Vec q = w.at("q_proj") * xt;
+        kv.row(t) = (w.at("kv_proj") * xt).transpose();
+        if (rope > 0) {
+          Vec kr = w.at("k_rope_proj") * xt;
+          apply_rope(rt, t, kr.data());
+          k_rope.row(t) = kr.transpose();
+        }
+        Vec heads_out(s.heads * hd);
+        for (int64_t c = 0; c < s.heads; ++c) {
+          const int64_t g = c / per;
+          if (rope > 0) apply_rope(rt, t, q.data() + c * hd + nope);
+          const Vec qc = q.segment(c * hd, hd);
+          weights_over(t, [&](int64_t j) {
+            return kv.row(j).segment(g * hd, nope).dot(qc.head(nope).transpose()) +
+                   k_rope.row(j).dot(qc.tail(rope).transpose());
+          });
+          Vec oc = Vec::Zero(hd);  // V is the whole tied state
+          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * kv.row(j).segment(g * hd, hd).transpose();
+          heads_out.segment(c * hd, hd) = oc;
+        }
+        y.row(t) = (wo * heads_out).transpose();
+      }
+      break;
+    }
+    case Variant::kMla:
+    case Variant::kGla: {
+      // The cache: h_c normalised latents + the shared RoPE key (MLA: h_c = 1). W_UK is absorbed
+      // into the query (q_lat = W_UK,c^T q_nope), so scores read the latent directly; W_UV is
+      // applied to the weighted latent sum on the output side.
+      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
+      const int64_t per = s.heads / s.kv_heads;
+      per_token = s.kv_heads * C + rope;
+      MatrixRM latent(T, s.kv_heads * C), k_rope(T, rope);
+      const MatrixRM& kvb = w.at("kv_b_proj");
+      const MatrixRM& wo = w.at("o_proj");
+      for (int64_t t = 0; t < T; ++t) {
+        const MatrixRM xt = x.row(t);
+        const MatrixRM q = s.q_lora_rank > 0
+            ? project(rms_norm(project(xt, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps), w.at("q_b_proj"))
+            : project(xt, w.at("q_proj"));
+        const MatrixRM kv_a = project(xt, w.at("kv_a_proj_with_mqa"));
+        for (int64_t g = 0; g < s.kv_heads; ++g) {
+          latent.row(t).segment(g * C, C) = rms_norm(kv_a.middleCols(g * C, C), gla_gamma(w, g), o.norm_eps);
+        }
+        Vec kr = kv_a.rightCols(rope).transpose();
+        apply_rope(rt, t, kr.data());
+        k_rope.row(t) = kr.transpose();
+        Vec heads_out(s.heads * vd);
+        for (int64_t c = 0; c < s.heads; ++c) {
+          const int64_t base = c * (nope + vd), g = c / per;
+          const Vec q_nope = q.row(0).segment(c * (nope + rope), nope).transpose();
+          Vec q_rope = q.row(0).segment(c * (nope + rope) + nope, rope).transpose();
+          apply_rope(rt, t, q_rope.data());
+          const Vec q_lat = kvb.middleRows(base, nope).transpose() * q_nope;
+          weights_over(t, [&](int64_t j) {
+            return latent.row(j).segment(g * C, C).dot(q_lat.transpose()) + k_rope.row(j).dot(q_rope.transpose());
+          });
+          Vec o_lat = Vec::Zero(C);
+          for (int64_t j = 0; j <= t; ++j) o_lat += p[static_cast<size_t>(j)] * latent.row(j).segment(g * C, C).transpose();
+          heads_out.segment(c * vd, vd) = kvb.middleRows(base + nope, vd) * o_lat;
+        }
+        y.row(t) = (wo * heads_out).transpose();
+      }
+      break;
+    }
+    case Variant::kTpa: {
+      // Factored decode: the cache holds the factors (a_K, b_K, a_V, b_V; non-contextual only
+      // the b), never K or V. score_j = (1/R_K) sum_r a_K[j](i, r) (q_i . b_K[j](r));
+      // o_i = sum_j p_j (1/R_V) sum_r a_V[j](i, r) b_V[j](r).
+      const int64_t hd = s.head_dim, n = s.heads, rq = s.tpa_rank_q, rk = s.tpa_rank_k, rv = s.tpa_rank_v;
+      const bool ctx = !s.tpa_noncontextual;
+      per_token = (ctx ? (rk + rv) * n : 0) + (rk + rv) * hd;
+      MatrixRM ak(T, rk * n), bk(T, rk * hd), av(T, rv * n), bv(T, rv * hd);
+      const MatrixRM& wo = w.at("o_proj");
+      for (int64_t t = 0; t < T; ++t) {
+        const MatrixRM xt = x.row(t);
+        MatrixRM bq = project(xt, w.at("W_B_q")), bkt = project(xt, w.at("W_B_k"));
+        for (int64_t r = 0; r < rq; ++r) apply_rope(rt, t, bq.data() + r * hd);
+        for (int64_t r = 0; r < rk; ++r) apply_rope(rt, t, bkt.data() + r * hd);
+        const MatrixRM q = tpa_products(tpa_a(w, xt, "q"), bq, rq, n, hd);
+        ak.row(t) = tpa_a(w, xt, "k");  // constant rows when non-contextual (weights, not cache)
+        bk.row(t) = bkt;
+        av.row(t) = tpa_a(w, xt, "v");
+        bv.row(t) = project(xt, w.at("W_B_v"));
+        Vec heads_out(n * hd);
+        for (int64_t i = 0; i < n; ++i) {
+          const auto qi = q.row(0).segment(i * hd, hd);
+          weights_over(t, [&](int64_t j) {
+            double sc = 0;
+            for (int64_t r = 0; r < rk; ++r) sc += ak(j, i * rk + r) * bk.row(j).segment(r * hd, hd).dot(qi);
+            return sc / static_cast<double>(rk);
+          });
+          Vec oi = Vec::Zero(hd);
+          for (int64_t j = 0; j <= t; ++j) {
+            for (int64_t r = 0; r < rv; ++r) {
+              oi += (p[static_cast<size_t>(j)] * av(j, i * rv + r) / static_cast<double>(rv)) *
+                    bv.row(j).segment(r * hd, hd).transpose();
+            }
+          }
+          heads_out.segment(i * hd, hd) = oi;
+        }
+        y.row(t) = (wo * heads_out).transpose();
+      }
+      break;
+    }
+    case Variant::kMtla:
+      throw InputError("reference attention: MTLA's temporal merge has no reference yet (docs/designs.md)");
     case Variant::kLinear:
       throw InputError("reference attention: linear attention is not a softmax variant");
   }
@@ -386,6 +559,7 @@ struct Circuit {
   int which_b = 0;   // 0: b_j = 1, 1: kv-norm scale
   int which_e = 0;   // 0: e_j = 1, 1: kv-norm scale
   Vec head_a, head_b;  // Qwen3 per-head q/k RMSNorm scalars per token (empty: 1), whole score
+  Vec kv_scale;        // this head's kv-norm scalars when not the layer's (GLA: per latent group)
 };
 
 MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOptions& o, const RopeTable& rt) {
@@ -456,39 +630,6 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
       }
       break;
     }
-    case Variant::kMla: {
-      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
-      // Query map [n (nope+rope), d] with the q norm's gamma folded in; its 1/rms is a_i.
-      MatrixRM qmap;
-      if (s.q_lora_rank > 0) {
-        const MatrixRM qa = project(x_in, w.at("q_a_proj"));
-        Vec inv;
-        rms_norm(qa, w.at("q_a_layernorm"), o.norm_eps, &inv);
-        qscale = inv;
-        qmap = w.at("q_b_proj") * diag("q_a_layernorm") * w.at("q_a_proj");
-      } else {
-        qmap = w.at("q_proj");
-      }
-      const MatrixRM& kva = w.at("kv_a_proj_with_mqa");
-      Vec inv;
-      rms_norm(project(x_in, kva.topRows(C)), w.at("kv_a_layernorm"), o.norm_eps, &inv);
-      kvscale = inv;
-      const MatrixRM lat = diag("kv_a_layernorm") * kva.topRows(C);  // [C, d]
-      const MatrixRM& kvb = w.at("kv_b_proj");
-      for (int64_t c = 0; c < s.heads; ++c) {
-        Circuit h;
-        const int64_t qb = c * (nope + rope), kb = c * (nope + vd);
-        h.w1 = qmap.middleRows(qb, nope).transpose() * (kvb.middleRows(kb, nope) * lat);
-        h.left = qmap.middleRows(qb + nope, rope);
-        h.right = kva.bottomRows(rope);
-        h.u = (kvb.middleRows(kb + nope, vd) * lat).transpose() * out_slice(w.at("o_proj"), c, vd);
-        h.which_a = s.q_lora_rank > 0 ? 1 : 0;
-        h.which_b = 1;
-        h.which_e = 1;
-        heads.push_back(std::move(h));
-      }
-      break;
-    }
     case Variant::kMfa:
     case Variant::kMfaKr: {
       const int64_t C = s.head_dim;
@@ -514,6 +655,86 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
       }
       break;
     }
+    case Variant::kGta: {
+      const int64_t hd = s.head_dim, rope = s.qk_rope_dim, nope = hd - rope, per = s.heads / s.kv_heads;
+      const MatrixRM& wq = w.at("q_proj");
+      const MatrixRM& wkv = w.at("kv_proj");
+      for (int64_t c = 0; c < s.heads; ++c) {
+        const int64_t g = c / per;
+        Circuit h;
+        // Position-free part: the query's first d_h - d_R dims against the tied state's.
+        h.w1 = wq.middleRows(c * hd, nope).transpose() * wkv.middleRows(g * hd, nope);
+        if (rope > 0) {
+          h.left = wq.middleRows(c * hd + nope, rope);
+          h.right = w.at("k_rope_proj");
+        }
+        h.u = wkv.middleRows(g * hd, hd).transpose() * out_slice(w.at("o_proj"), c, hd);
+        heads.push_back(std::move(h));
+      }
+      break;
+    }
+    case Variant::kMla:
+    case Variant::kGla: {
+      // Query map [n (nope+rope), d] with the q norm's gamma folded in (its 1/rms is a_i); each
+      // latent group's map [C, d] with its norm's gamma folded in (its 1/rms is b_j = e_j).
+      const int64_t nope = s.qk_nope_dim, rope = s.qk_rope_dim, vd = s.v_head_dim, C = s.kv_lora_rank;
+      const int64_t per = s.heads / s.kv_heads;
+      MatrixRM qmap;
+      if (s.q_lora_rank > 0) {
+        Vec inv;
+        rms_norm(project(x_in, w.at("q_a_proj")), w.at("q_a_layernorm"), o.norm_eps, &inv);
+        qscale = inv;
+        qmap = w.at("q_b_proj") * diag("q_a_layernorm") * w.at("q_a_proj");
+      } else {
+        qmap = w.at("q_proj");
+      }
+      const MatrixRM& kva = w.at("kv_a_proj_with_mqa");
+      const MatrixRM& kvb = w.at("kv_b_proj");
+      std::vector<Vec> inv_g;
+      std::vector<MatrixRM> lat_g;  // [C, d] per group, its norm's gamma folded in
+      for (int64_t g = 0; g < s.kv_heads; ++g) {
+        const MatrixRM gamma = gla_gamma(w, g);
+        Vec inv;
+        rms_norm(project(x_in, kva.middleRows(g * C, C)), gamma, o.norm_eps, &inv);
+        inv_g.push_back(inv);
+        lat_g.push_back(Eigen::Map<const Vec>(gamma.data(), C).asDiagonal() * kva.middleRows(g * C, C));
+      }
+      for (int64_t c = 0; c < s.heads; ++c) {
+        const auto g = static_cast<size_t>(c / per);
+        Circuit h;
+        const int64_t qb = c * (nope + rope), kb = c * (nope + vd);
+        h.w1 = qmap.middleRows(qb, nope).transpose() * (kvb.middleRows(kb, nope) * lat_g[g]);
+        h.left = qmap.middleRows(qb + nope, rope);
+        h.right = kva.bottomRows(rope);
+        h.u = (kvb.middleRows(kb + nope, vd) * lat_g[g]).transpose() * out_slice(w.at("o_proj"), c, vd);
+        h.which_a = s.q_lora_rank > 0 ? 1 : 0;
+        h.which_b = 1;
+        h.which_e = 1;
+        h.kv_scale = inv_g[g];
+        heads.push_back(std::move(h));
+      }
+      break;
+    }
+    case Variant::kTpa: {
+      // Only non-contextual TPA is bilinear: W_Q,i = (1/R_Q) sum_r A_q(i, r) W_B_q,r and likewise
+      // for K and V; RoPE rotates every b_r alike, so it rotates their mean (docs/designs.md).
+      if (!s.tpa_noncontextual) {
+        throw InputError("bilinear form: contextual TPA is quadratic in x, outside the bilinear GMHA "
+                         "form (use prefill or decode, or noncontextual=1)");
+      }
+      const int64_t hd = s.head_dim;
+      for (int64_t c = 0; c < s.heads; ++c) {
+        Circuit h;
+        h.w1 = MatrixRM::Zero(e, e);
+        h.left = tpa_head_map(w, "q", s.tpa_rank_q, c);
+        h.right = tpa_head_map(w, "k", s.tpa_rank_k, c);
+        h.u = tpa_head_map(w, "v", s.tpa_rank_v, c).transpose() * out_slice(w.at("o_proj"), c, hd);
+        heads.push_back(std::move(h));
+      }
+      break;
+    }
+    case Variant::kMtla:
+      throw InputError("reference attention: MTLA's temporal merge has no reference yet (docs/designs.md)");
     case Variant::kLinear:
       throw InputError("reference attention: linear attention is not a softmax variant");
   }
@@ -538,6 +759,7 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
         w2[static_cast<size_t>(off)] = a2 * (h.left.transpose() * rotated);
       }
     }
+    const Vec& kvs = h.kv_scale.size() > 0 ? h.kv_scale : kvscale;
     const auto coef = [&](int which, const Vec& norm_scale, int64_t t) { return which ? norm_scale(t) : 1.0; };
     for (int64_t i = 0; i < T; ++i) {
       p.assign(static_cast<size_t>(i + 1), 0.0);
@@ -546,7 +768,7 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
           p[static_cast<size_t>(j)] = kMasked;
           continue;
         }
-        double sc = coef(h.which_b, kvscale, j) * x.row(i).dot(x.row(j) * h.w1.transpose());
+        double sc = coef(h.which_b, kvs, j) * x.row(i).dot(x.row(j) * h.w1.transpose());
         if (h.left.rows() > 0) sc += x.row(i).dot(x.row(j) * w2[static_cast<size_t>(i - j)].transpose());
         if (h.head_a.size() > 0) sc *= h.head_a(i);
         if (h.head_b.size() > 0) sc *= h.head_b(j);
@@ -554,7 +776,7 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
       }
       softmax(p);
       for (int64_t j = 0; j <= i; ++j) {
-        y.row(i) += p[static_cast<size_t>(j)] * coef(h.which_e, kvscale, j) * (x.row(j) * h.u);
+        y.row(i) += p[static_cast<size_t>(j)] * coef(h.which_e, kvs, j) * (x.row(j) * h.u);
       }
     }
   }
@@ -574,6 +796,7 @@ MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const Layer
   if (o.window < 0) throw InputError(fmt::format("attention options: window {} is negative", o.window));
   LayerOptions opts = o;
   if (w.shape.variant == Variant::kFpba) opts.rope.enabled = false;
+  if (w.shape.variant == Variant::kGta && w.shape.qk_rope_dim == 0) opts.rope.enabled = false;  // no RoPE key
   const RopeTable rt = resolve_rope(opts.rope, rotary_dim(w.shape), x.rows());
   switch (form) {
     case AttentionForm::kBilinear: return bilinear(w, x, opts, rt);

@@ -9,4 +9,5 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/frontier_families_test.cpp
   capacity/layer_model_test.cpp
   capacity/serving_test.cpp
+  capacity/designs_test.cpp
 )

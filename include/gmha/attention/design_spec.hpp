@@ -5,6 +5,10 @@
 //   mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61
 //   mfa:d=7168,heads=64,c=256,cq=2048,layers=61      mfa-kr:d=7168,heads=64,c=256,cq=2048
 //   mha:d=4096,heads=32   mqa:d=4096,heads=32   fpba:d=64   linear:d=6144,heads=64,hd=128
+// The 2025 designs (docs/designs.md):
+//   gta:d=2048,heads=16,kv=4,hd=128,rope=64          gla:d=2048,heads=16,hc=2,c=256,nope=128,rope=64,v=128
+//   tpa:d=2048,heads=16,hd=128,rq=6,rk=2,rv=2[,noncontextual=1]
+//   mtla:d=2048,heads=16,c=256,nope=64,rope=32,v=64,stride=2
 // Optional: layers= (default 1), window=, chunk=, kv_dtype=, ffn=I (dense GLU), experts=E,topk=K,
 // expert_ffn=I, shared=S, shared_ffn=I, vocab=V, bias=1.
 #include <string>

@@ -9,11 +9,14 @@
 
 namespace gmha {
 
-enum class Variant { kFpba, kMha, kMqa, kGqa, kMla, kMfa, kMfaKr, kLinear };
+// kGta, kGla, kTpa, kMtla: the 2025 designs of docs/designs.md (grouped-tied, grouped latent,
+// tensor product, temporal latent attention).
+enum class Variant { kFpba, kMha, kMqa, kGqa, kMla, kMfa, kMfaKr, kLinear, kGta, kGla, kTpa, kMtla };
 
-/// Lower-case name used in designs and output: fpba, mha, mqa, gqa, mla, mfa, mfa-kr, linear.
+/// Lower-case name used in designs and output: fpba, mha, mqa, gqa, mla, mfa, mfa-kr, linear,
+/// gta, gla, tpa, mtla.
 std::string_view variant_name(Variant v);
-/// Display name: FPBA, MHA, MQA, GQA, MLA, MFA, MFA-KR, Linear.
+/// Display name: FPBA, MHA, MQA, GQA, MLA, MFA, MFA-KR, Linear, GTA, GLA, TPA, MTLA.
 std::string_view variant_label(Variant v);
 /// Parses a variant name (case-insensitive; mfa_kr and mfakr accepted), nullopt when unknown.
 std::optional<Variant> find_variant(std::string_view name);
@@ -75,8 +78,24 @@ struct AttentionShape {
   int64_t conv_kernel = 0;  // causal conv width K (GDN, KDA, Mamba2) or L_cache (short conv)
   int64_t inner = 0;        // Mamba2: intermediate width (heads * head_dim); short conv: d
 
+  // --- the 2025 designs (docs/designs.md) ---
+  // GTA: heads = h_q, kv_heads = h_kv tied K/V states of head_dim = d_h, qk_rope_dim = d_R (one
+  //   shared RoPE key; K = the state's first d_h - d_R dims + that key, V = the whole state).
+  // GLA: the MLA fields with kv_heads = h_c latent heads of kv_lora_rank = d_c each.
+  // MTLA: the MLA fields plus temporal_stride = s (s tokens merged into one cache entry).
+  int64_t temporal_stride = 0;  // MTLA s (>= 1); 0 for every other variant
+  // TPA: heads = h, head_dim = d_h; Q, K, V are sums of R_Q, R_K, R_V tensor products a (x) b.
+  int64_t tpa_rank_q = 0;
+  int64_t tpa_rank_k = 0;
+  int64_t tpa_rank_v = 0;
+  bool tpa_noncontextual = false;  // the head factors a are learned constants (the bilinear bound)
+
   bool operator==(const AttentionShape&) const = default;
 };
+
+/// GTA's RoPE width when a design does not give one: Zadouri et al. rotate half of each head,
+/// d_h / 2, rounded down to even (rotary dimensions come in pairs).
+int64_t gta_default_rope_dim(int64_t head_dim);
 
 /// Throws InputError (naming `where` and the field) when the shape is impossible: a size zero or
 /// negative, heads not divisible by kv_heads, MLA/MFA fields missing.
@@ -90,6 +109,12 @@ struct CapacityRanks {
   int64_t ter = 0;
   std::string frh_bound;  // what binds FRH, e.g. "h", "C", "C_q", "h_nope"
   int64_t vo_rank = 0;    // nominal rank of one head's VO circuit W_V,i W_O,i (the audit's bound)
+  // SLSD_head (docs/designs.md): the part of the cached key subspace one head can reach; equal to
+  // slsd (SLSD_layer) except for grouped latents (GLA: d_c of h_c * d_c) and GQA/GTA groups.
+  int64_t slsd_head = 0;
+  // False where the bilinear GMHA form does not hold (contextual TPA: the key is quadratic in x);
+  // the ranks are then the non-contextual bounds, and outputs say "outside GMHA".
+  bool bilinear = true;
 };
 CapacityRanks capacity_ranks(const AttentionShape& s);
 /// capacity_ranks for softmax layers; nullopt (reported "n/a", never 0) for recurrent ones.

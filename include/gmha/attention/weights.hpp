@@ -155,6 +155,79 @@ void visit_recurrent_weights(const AttentionShape& s, Mat&& mat, Vec&& vec) {
   }
 }
 
+/// Weights of the 2025 designs (docs/designs.md), named as their reference code names them.
+/// `mat(name, rows, cols)` and `vec(name, n)` as in visit_attention_weights.
+template <class Mat, class Vec>
+void visit_design_weights(const AttentionShape& s, Mat&& mat, Vec&& vec) {
+  const int64_t d = s.d_model;
+  auto mul = [](int64_t a, int64_t b) { return checked_mul(a, b, "weight shape"); };
+  auto add = [](int64_t a, int64_t b) { return checked_add(a, b, "weight shape"); };
+  switch (s.variant) {
+    case Variant::kGta:
+      // Dao-AILab/grouped-latent-attention modeling_llama_GTA.py: q_proj, kv_proj (the tied
+      // states), W_rope_k (the shared RoPE key; gmha counts no bias on it), o_proj.
+      mat("q_proj", mul(s.heads, s.head_dim), d);
+      mat("kv_proj", mul(s.kv_heads, s.head_dim), d);
+      if (s.qk_rope_dim > 0) mat("k_rope_proj", s.qk_rope_dim, d);
+      mat("o_proj", d, mul(s.heads, s.head_dim));
+      break;
+    case Variant::kGla:
+    case Variant::kMtla: {
+      // MLA's projections (DeepSeek names). GLA: the down-projection emits h_c latents of d_c
+      // (one RMSNorm each) and kv_b_proj is block-diagonal, each head reading its group's d_c:
+      // rows h_q * (nope + v), d_c columns (modeling_llama_GLA.py W_ukv_1..h_c, stacked).
+      const int64_t qk_head = add(s.qk_nope_dim, s.qk_rope_dim);
+      const int64_t latents = s.variant == Variant::kGla ? mul(s.kv_heads, s.kv_lora_rank) : s.kv_lora_rank;
+      // MTLA.py normalises with LayerNorm (a weight and a bias); GLA with RMSNorm (a weight).
+      const bool layer_norm = s.variant == Variant::kMtla;
+      if (s.q_lora_rank > 0) {
+        mat("q_a_proj", s.q_lora_rank, d);
+        vec("q_a_layernorm", s.q_lora_rank);
+        if (layer_norm) vec("q_a_layernorm.bias", s.q_lora_rank);
+        mat("q_b_proj", mul(s.heads, qk_head), s.q_lora_rank);
+      } else {
+        mat("q_proj", mul(s.heads, qk_head), d);
+      }
+      mat("kv_a_proj_with_mqa", add(latents, s.qk_rope_dim), d);
+      vec("kv_a_layernorm", latents);
+      if (layer_norm) vec("kv_a_layernorm.bias", latents);
+      mat("kv_b_proj", mul(s.heads, add(s.qk_nope_dim, s.v_head_dim)), s.kv_lora_rank);
+      mat("o_proj", d, mul(s.heads, s.v_head_dim));
+      if (s.variant == Variant::kMtla) {
+        // D-Keqi/mtla MTLA.py HyperNetwork (low_rank = 4): the merge weight of token i is
+        // sigmoid(fc_c(c_i) . fc_p(pe_j)), both d_c -> d_c / 4 with biases; pe_j is a fixed
+        // sinusoid of the entry index. Both run once per decoded token.
+        const int64_t r = s.kv_lora_rank / 4;
+        mat("hypernet.fc_c", r, s.kv_lora_rank);
+        vec("hypernet.fc_c.bias", r);
+        mat("hypernet.fc_p", r, s.kv_lora_rank);
+        vec("hypernet.fc_p.bias", r);
+      }
+      break;
+    }
+    case Variant::kTpa: {
+      // tensorgi/TPA (T6): W_A_* give the head factors (R x h), W_B_* the feature factors
+      // (R x d_h). Non-contextual TPA keeps the head factors as learned constants A_* [R * h].
+      const struct { const char* a_mat; const char* a_vec; const char* b; int64_t rank; } parts[] = {
+          {"W_A_q", "A_q", "W_B_q", s.tpa_rank_q},
+          {"W_A_k", "A_k", "W_B_k", s.tpa_rank_k},
+          {"W_A_v", "A_v", "W_B_v", s.tpa_rank_v}};
+      for (const auto& p : parts) {
+        if (s.tpa_noncontextual) {
+          vec(p.a_vec, mul(p.rank, s.heads));
+        } else {
+          mat(p.a_mat, mul(p.rank, s.heads), d);
+        }
+        mat(p.b, mul(p.rank, s.head_dim), d);
+      }
+      mat("o_proj", d, mul(s.heads, s.head_dim));
+      break;
+    }
+    default:
+      break;
+  }
+}
+
 template <class Visit>
 void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
   const int64_t d = s.d_model;
@@ -241,6 +314,12 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
     case Variant::kLinear:
       visit_recurrent_weights(s, mat, vec);
       break;
+    case Variant::kGta:
+    case Variant::kGla:
+    case Variant::kTpa:
+    case Variant::kMtla:
+      visit_design_weights(s, mat, vec);
+      break;
   }
 }
 
@@ -273,6 +352,32 @@ void visit_cache_streams(const AttentionShape& s, Visit&& visit) {
       visit("k", s.head_dim);
       break;
     case Variant::kLinear:
+      break;
+    case Variant::kGta:
+      // One tied state of d_h per KV head (K reads its first d_h - d_R dims, V all of it) and
+      // the one RoPE key shared by every head (Zadouri et al. 2025, docs/designs.md).
+      visit("kv", checked_mul(s.kv_heads, s.head_dim, "cache width"));
+      if (s.qk_rope_dim > 0) visit("k_rope", s.qk_rope_dim);
+      break;
+    case Variant::kGla:
+      // h_c normalised latents of d_c each and the shared RoPE key.
+      visit("latent", checked_mul(s.kv_heads, s.kv_lora_rank, "cache width"));
+      visit("k_rope", s.qk_rope_dim);
+      break;
+    case Variant::kMtla:
+      // Per cache entry (s tokens merged, docs/designs.md): the merged latent and the RoPE key of
+      // the entry's latest token. Widths are per entry; figures divide the tokens by s.
+      visit("latent", s.kv_lora_rank);
+      visit("k_rope", s.qk_rope_dim);
+      break;
+    case Variant::kTpa:
+      // Contextual TPA caches both factors of each of the R_K key and R_V value products: the
+      // head factor a (h) and the feature factor b (d_h). Non-contextual TPA's head factors are
+      // weights, so only b is cached (Zhang et al. 2025, Table 1).
+      if (!s.tpa_noncontextual) visit("a_k", checked_mul(s.tpa_rank_k, s.heads, "cache width"));
+      visit("b_k", checked_mul(s.tpa_rank_k, s.head_dim, "cache width"));
+      if (!s.tpa_noncontextual) visit("a_v", checked_mul(s.tpa_rank_v, s.heads, "cache width"));
+      visit("b_v", checked_mul(s.tpa_rank_v, s.head_dim, "cache width"));
       break;
   }
 }

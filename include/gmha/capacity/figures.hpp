@@ -23,6 +23,12 @@ struct CapacityOptions {
 int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention c);
 /// Tokens a layer keeps at context T: as read, except top-k selection, which keeps all T.
 int64_t stored_tokens(const AttentionSpan& span, int64_t context, Convention c);
+/// Cache entries that `tokens` tokens fill: ceil(tokens / s) under MTLA's temporal merge of s
+/// tokens per entry (docs/designs.md), else `tokens`. Figures count stored and read entries so.
+int64_t cache_entries(const AttentionShape& a, int64_t tokens);
+/// Tokens one cache entry holds: s for MTLA, else 1. Per-token byte figures are the entry's
+/// bytes divided by it; stored and read bytes count whole entries.
+int64_t tokens_per_cache_entry(const AttentionShape& a);
 
 // --- per-layer formulas: the one implementation compute_figures, the sweep and fit share -------
 
@@ -68,13 +74,14 @@ struct GroupFigures {
   int64_t kv_elements_per_token_per_layer = 0;  // cached elements per token (0 for linear)
   int64_t state_elements_per_layer = 0;         // linear attention state
   double kv_bytes_per_token_per_layer = 0;      // exact: elements * bits / 8, incl. index keys;
-                                                // 0 for a layer reading another's cache
+                                                // 0 for a layer reading another's cache; MTLA:
+                                                // an entry's bytes / s (tokens_per_cache_entry)
   double kv_bytes_per_token_minimal_per_layer = 0;  // tied V stored once
   int64_t index_key_bytes_per_layer = 0;        // DSA index key per token (fp8 + fp32 scales)
   int64_t conv_state_elements_per_layer = 0;    // recurrent conv state (conv_dtype)
   double state_bytes_per_layer = 0;             // recurrent state + conv state, per sequence
-  int64_t effective_tokens = 0;                 // tokens read per layer at T
-  int64_t stored_tokens = 0;                    // tokens kept per layer at T
+  int64_t effective_tokens = 0;                 // tokens (MTLA: cache entries) read per layer at T
+  int64_t stored_tokens = 0;                    // tokens (MTLA: cache entries) kept per layer at T
   double kv_bytes = 0;               // whole cache of the group at T x B (incl. states)
   double decode_kv_bytes_read = 0;   // bytes read for one token, all layers of the group
   int64_t attn_flops = 0;            // core attention FLOPs per token, all layers of the group

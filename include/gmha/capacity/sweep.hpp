@@ -28,7 +28,7 @@ enum class SweepObjective { kTer, kSlsd, kCost };
 struct SweepSpace {
   int64_t d_model = 0;
   int64_t layers = 0;
-  std::vector<Variant> families;     // subset of mha, gqa, mqa, mla, mfa, mfa-kr
+  std::vector<Variant> families;     // subset of mha, gqa, mqa, mla, mfa, mfa-kr, gta, gla, tpa
   std::vector<int64_t> heads;        // n (GQA family) and m (MLA, MFA)
   std::vector<int64_t> head_dims;    // h of MHA/GQA/MQA
   std::vector<int64_t> mla_latents;  // C = kv_lora_rank
@@ -37,6 +37,13 @@ struct SweepSpace {
   std::vector<int64_t> mla_q_lora;   // q_lora_rank (0 = plain q_proj)
   std::vector<int64_t> mfa_dims;     // C of MFA / MFA-KR (one K/V head of width C)
   std::vector<int64_t> mfa_q_share;  // C_q
+  // The 2025 designs (docs/designs.md). GTA reuses heads and head_dims (d_R = h / 2, every
+  // divisor h_kv of the heads); GLA reuses the MLA grids with h_c latent heads of C each;
+  // TPA (contextual) reuses heads and head_dims with R_K, R_V from tpa_ranks and R_Q from
+  // tpa_q_ranks.
+  std::vector<int64_t> gla_latent_heads;  // h_c (each must divide the heads to be enumerated)
+  std::vector<int64_t> tpa_ranks;         // R_K and R_V
+  std::vector<int64_t> tpa_q_ranks;       // R_Q
   DType kv_dtype = DType::kBF16;
 };
 
@@ -103,6 +110,7 @@ struct SweepCandidate {
   int32_t heads = 0, kv_heads = 0, head_dim = 0;       // GQA family; MFA: head_dim = C
   int32_t latent = 0, nope = 0, rope = 0, q_lora = 0;  // MLA (v = nope)
   int32_t q_share = 0;                                 // MFA C_q
+  int32_t tpa_rq = 0, tpa_rk = 0, tpa_rv = 0;          // TPA ranks (GLA: kv_heads = h_c)
 };
 
 /// Figures of a candidate by the fast path (what the sweep selects on).
@@ -150,21 +158,6 @@ void for_each_candidate(const SweepSpace& s, F&& visit) {
           }
         }
         break;
-      case Variant::kMla:
-        for (int64_t n : s.heads)
-          for (int64_t lat : s.mla_latents)
-            for (int64_t nope : s.mla_nope)
-              for (int64_t rope : s.mla_rope)
-                for (int64_t ql : s.mla_q_lora) {
-                  c.heads = static_cast<int32_t>(n);
-                  c.kv_heads = 1;
-                  c.latent = static_cast<int32_t>(lat);
-                  c.nope = static_cast<int32_t>(nope);
-                  c.rope = static_cast<int32_t>(rope);
-                  c.q_lora = static_cast<int32_t>(ql);
-                  visit(c);
-                }
-        break;
       case Variant::kMfa:
       case Variant::kMfaKr:
         for (int64_t m : s.heads)
@@ -176,6 +169,56 @@ void for_each_candidate(const SweepSpace& s, F&& visit) {
               c.q_share = static_cast<int32_t>(cq);
               visit(c);
             }
+        break;
+      case Variant::kGta:
+        // d_R as Zadouri et al. (half of each head); h_kv every divisor of n.
+        for (int64_t n : s.heads)
+          for (int64_t h : s.head_dims)
+            for (int64_t g = 1; g <= n; ++g) {
+              if (n % g != 0 || h < 2) continue;
+              c.heads = static_cast<int32_t>(n);
+              c.kv_heads = static_cast<int32_t>(g);
+              c.head_dim = static_cast<int32_t>(h);
+              c.rope = static_cast<int32_t>(gta_default_rope_dim(h));
+              visit(c);
+            }
+        break;
+      case Variant::kMla:
+      case Variant::kGla: {
+        // MLA is the one-latent case; GLA takes every h_c of its grid that divides the heads.
+        static const std::vector<int64_t> kOneLatent{1};
+        const std::vector<int64_t>& latent_heads = v == Variant::kMla ? kOneLatent : s.gla_latent_heads;
+        for (int64_t n : s.heads)
+          for (int64_t hc : latent_heads) {
+            if (n % hc != 0) continue;
+            for (int64_t lat : s.mla_latents)
+              for (int64_t nope : s.mla_nope)
+                for (int64_t rope : s.mla_rope)
+                  for (int64_t ql : s.mla_q_lora) {
+                    c.heads = static_cast<int32_t>(n);
+                    c.kv_heads = static_cast<int32_t>(hc);
+                    c.latent = static_cast<int32_t>(lat);
+                    c.nope = static_cast<int32_t>(nope);
+                    c.rope = static_cast<int32_t>(rope);
+                    c.q_lora = static_cast<int32_t>(ql);
+                    visit(c);
+                  }
+          }
+        break;
+      }
+      case Variant::kTpa:
+        for (int64_t n : s.heads)
+          for (int64_t h : s.head_dims)
+            for (int64_t rq : s.tpa_q_ranks)
+              for (int64_t rk : s.tpa_ranks)
+                for (int64_t rv : s.tpa_ranks) {
+                  c.heads = c.kv_heads = static_cast<int32_t>(n);
+                  c.head_dim = static_cast<int32_t>(h);
+                  c.tpa_rq = static_cast<int32_t>(rq);
+                  c.tpa_rk = static_cast<int32_t>(rk);
+                  c.tpa_rv = static_cast<int32_t>(rv);
+                  visit(c);
+                }
         break;
       default:
         break;
