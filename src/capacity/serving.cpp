@@ -151,11 +151,19 @@ ServingModel serving_model(const ModelDesign& m, const ModelFigures& f, const Se
   const double n = static_cast<double>(o.tp);
   for (size_t i = 0; i < f.groups.size(); ++i) {
     const GroupFigures& g = f.groups[i];
-    // A rank holds replication / N of each layer's cache (docs/capacity.md, parallelism).
-    const double share = static_cast<double>(s.shards[i].kv_replication) / n;
+    // The share of each layer's cache a rank holds comes from the one sharding model
+    // (fit.cpp: shard_weights): replication / N for GQA and MLA, and for GLA/GTA the split
+    // latents or tied states plus the RoPE key every rank keeps (docs/capacity.md, parallelism).
+    const GroupShard& shard = s.shards[i];
+    const double share = g.kv_bytes_per_token_per_layer > 0
+                             ? shard.kv_bytes_per_token_per_gpu / g.kv_bytes_per_token_per_layer
+                             : static_cast<double>(shard.kv_replication) / n;
+    const double state_share = g.state_bytes_per_layer > 0
+                                   ? shard.state_bytes_per_gpu / g.state_bytes_per_layer
+                                   : share;
     const double layers = static_cast<double>(g.layer_count);
     s.kv_bytes_per_token_per_device += layers * g.kv_bytes_per_token_per_layer * share;
-    s.state_bytes_per_sequence_per_device += layers * g.state_bytes_per_layer * share;
+    s.state_bytes_per_sequence_per_device += layers * g.state_bytes_per_layer * state_share;
     s.kv_read_bytes_per_sequence_per_device += g.decode_kv_bytes_read * share;
     s.kv_bytes_per_sequence_per_device += g.kv_bytes / static_cast<double>(f.batch) * share;
     if (mixer_kind(g.spec) == MixerKind::kSoftmax) {

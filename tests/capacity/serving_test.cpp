@@ -2,6 +2,7 @@
 // values (H100 SXM: 989 TFLOP/s BF16, 1979 TFLOP/s FP8 dense, 3.35 TB/s, $2/h assumed).
 #include <catch2/catch.hpp>
 
+#include "gmha/attention/resolve.hpp"
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/attention/presets.hpp"
 #include "gmha/capacity/fit.hpp"
@@ -110,6 +111,14 @@ TEST_CASE("serving: KV replication under tensor parallelism", "[capacity][servin
   ServingOptions tp3;
   tp3.tp = 3;
   CHECK_THROWS_AS(serve(read_preset("llama3-70b"), 8192, tp3), InputError);  // 64 heads, 3 ways
+  // GLA-2 at TP 2 (Zadouri et al.'s point): each rank caches its one latent head (256) and the
+  // shared RoPE key (64): (256 + 64) x 2 B = 640 B per layer, 24 layers = 15,360 B per device,
+  // not half of the 27,648 B total (the RoPE key is on both ranks), and not all of it (MLA).
+  ServingOptions tp2;
+  tp2.tp = 2;
+  const ServingModel gla = serve(resolve_model("gla:d=2048,heads=16,hc=2,c=256,nope=128,rope=64,v=128,layers=24"), 8192, tp2);
+  CHECK(gla.kv_replication == 1);
+  CHECK(gla.kv_bytes_per_token_per_device == 15360.0);
 }
 
 TEST_CASE("serving: multi-token decode scales FLOPs and intensity, not the KV read", "[capacity][serving]") {
