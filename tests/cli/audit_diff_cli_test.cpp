@@ -10,7 +10,7 @@
 
 using gmha::test::run_gmha;
 
-TEST_CASE("cli: audit diff of a checkpoint and its BF16 copy; other architectures exit 2 in one line",
+TEST_CASE("cli: audit diff of a checkpoint and its BF16 copy, other architectures exit 2 in one line",
           "[rank][cli]") {
   const std::string dir = gmha::test::scratch_dir("cli-diff");
   const std::string synth = " --layout llama --d 64 --heads 4 --kv-heads 2 --layers 2 --seed 5";
