@@ -14,7 +14,6 @@
 #include "gmha/core/parallel.hpp"
 #include "gmha/rank/audit.hpp"
 #include "gmha/rank/metrics.hpp"
-#include "gmha/rank/spectrum.hpp"
 #include "gmha/rank/subspace.hpp"
 
 namespace gmha {
@@ -73,7 +72,7 @@ CircuitDiff diff_circuit(const MatrixXd& xa, const MatrixXd& ya, const MatrixXd&
     d.finite = false;
     return d;
   }
-  const CircuitSubspaces sa = circuit_subspaces(xa, ya), sb = circuit_subspaces(xb, yb);
+  const CircuitSvd sa = circuit_svd(xa, ya), sb = circuit_svd(xb, yb);
   d.a = figures(sa.sigma, energy);
   d.b = figures(sb.sigma, energy);
   d.r = d.a.energy_rank;
@@ -81,11 +80,7 @@ CircuitDiff diff_circuit(const MatrixXd& xa, const MatrixXd& ya, const MatrixXd&
   d.sigma_a = sa.sigma;
   d.sigma_b = sb.sigma;
   if (d.a.sigma_1 > 0) {
-    // W_B − W_A = [X_B, −X_A]·[Y_B, Y_A]ᵀ: its σ₁ from the factors, like any circuit.
-    MatrixXd x(xa.rows(), 2 * xa.cols()), y(ya.rows(), 2 * ya.cols());
-    x << xb, -xa;
-    y << yb, ya;
-    d.change_rel = circuit_singular_values(x, y).front() / d.a.sigma_1;
+    d.change_rel = difference_norm(xa, ya, xb, yb) / d.a.sigma_1;
     const double next = r < static_cast<Index>(sa.sigma.size()) ? sa.sigma[static_cast<size_t>(r)] : 0.0;
     if (r > 0) d.gap_rel = (sa.sigma[static_cast<size_t>(r - 1)] - next) / d.a.sigma_1;
   }
@@ -95,8 +90,8 @@ CircuitDiff diff_circuit(const MatrixXd& xa, const MatrixXd& ya, const MatrixXd&
     d.left_angle_deg = d.right_angle_deg = 90.0;
     return d;
   }
-  d.left_angle_deg = kDegrees * largest_principal_angle(sa.left.leftCols(r), sb.left.leftCols(r));
-  d.right_angle_deg = kDegrees * largest_principal_angle(sa.right.leftCols(r), sb.right.leftCols(r));
+  d.left_angle_deg = kDegrees * largest_principal_angle(left_basis(sa, xa, d.r), left_basis(sb, xb, d.r));
+  d.right_angle_deg = kDegrees * largest_principal_angle(right_basis(sa, ya, d.r), right_basis(sb, yb, d.r));
   return d;
 }
 

@@ -9,6 +9,7 @@
 #include <Eigen/SVD>
 #include <fmt/format.h>
 
+#include "gmha/core/blas.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/rank/spectrum.hpp"
 
@@ -21,45 +22,82 @@ using Eigen::MatrixXd;
 // σ_r ≤ this × σ₁ is zero in double: the factored SVD's own rounding is ~w·u·σ₁ ≈ 1e-14·σ₁.
 constexpr double kZeroSigma = 1e-13;
 
-// An orthonormal basis of span(c) (c is n×r with r ≤ n), by Householder QR: the first j columns
-// of Q span the first j columns of c, so a basis of the top-j singular vectors stays one.
-MatrixXd orthonormal_basis(const MatrixXd& c) {
-  if (c.cols() == 0) return MatrixXd(c.rows(), 0);
-  Eigen::HouseholderQR<MatrixXd> qr(c);
-  return qr.householderQ() * MatrixXd::Identity(c.rows(), c.cols());
+// op(a)·op(b) through OpenBLAS when it was found (core/blas.hpp; 3-4x Eigen's baseline-x86-64
+// GEMM, which was most of the diff's time), Eigen otherwise: the same sums in double.
+MatrixXd product(const Eigen::Ref<const MatrixXd>& a, bool ta, const Eigen::Ref<const MatrixXd>& b, bool tb) {
+  const Index m = ta ? a.cols() : a.rows(), k = ta ? a.rows() : a.cols(), n = tb ? b.rows() : b.cols();
+  MatrixXd c(m, n);
+  if (blas::dgemm(ta, tb, m, n, k, 1.0, a.data(), a.outerStride(), b.data(), b.outerStride(), 0.0, c.data(),
+                  c.outerStride()))
+    return c;
+  if (ta && tb) c.noalias() = a.transpose() * b.transpose();
+  else if (ta) c.noalias() = a.transpose() * b;
+  else if (tb) c.noalias() = a * b.transpose();
+  else c.noalias() = a * b;
+  return c;
+}
+
+// An orthonormal basis of span(c) for c of full column rank whose columns are nearly
+// orthonormal already (the bases below are, in exact arithmetic): two passes of Cholesky QR,
+// c ← c·R⁻¹ with RᵀR = cᵀc (triangular_factor: a Gram and a Cholesky when c is well conditioned,
+// Householder's R otherwise). One pass leaves ~u·κ(c)² of non-orthogonality, the second ~u.
+// Each pass keeps the order: the first j columns still span the first j inputs.
+MatrixXd orthonormalised(MatrixXd c) {
+  for (int pass = 0; pass < 2; ++pass) {
+    const MatrixXd r = triangular_factor(c);
+    if (r.rows() < c.cols() || !(r.diagonal().cwiseAbs().minCoeff() > 0)) {
+      throw InternalError("subspace: a singular-vector basis lost its rank");
+    }
+    r.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(c);
+  }
+  return c;
+}
+
+// f·(r₂ᵀ·w_r)·diag(σ_r)⁻¹: σ_i·(the i-th singular vector) scaled back to unit length.
+MatrixXd basis(const CircuitSvd& s, const Eigen::Ref<const MatrixXd>& f, const MatrixXd& r_other,
+               const MatrixXd& w, int64_t r) {
+  if (!s.spans(r) || r > w.cols()) {
+    throw InputError(fmt::format("subspace: the circuit has no top-{} subspace ({} nonzero singular values)",
+                                 r, s.sigma.size()));
+  }
+  const Index k = static_cast<Index>(r);
+  if (k == 0) return MatrixXd(f.rows(), 0);
+  Eigen::VectorXd inv(k);
+  for (Index i = 0; i < k; ++i) inv(i) = 1.0 / s.sigma[static_cast<size_t>(i)];
+  const MatrixXd m = (r_other.transpose() * w.leftCols(k)) * inv.asDiagonal();
+  return orthonormalised(product(f, false, m, false));
 }
 
 }  // namespace
 
-bool CircuitSubspaces::spans(int64_t r) const {
+bool CircuitSvd::spans(int64_t r) const {
   if (r <= 0) return true;
   if (r > static_cast<int64_t>(sigma.size())) return false;
   return sigma[static_cast<size_t>(r - 1)] > kZeroSigma * sigma[0];
 }
 
-CircuitSubspaces circuit_subspaces(const Eigen::Ref<const Eigen::MatrixXd>& a,
-                                   const Eigen::Ref<const Eigen::MatrixXd>& b) {
-  if (a.cols() != b.cols()) {
+CircuitSvd circuit_svd(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::Ref<const Eigen::MatrixXd>& y) {
+  if (x.cols() != y.cols()) {
     throw InputError(fmt::format("subspace: factors have different inner widths ({} and {})",
-                                 a.cols(), b.cols()));
+                                 x.cols(), y.cols()));
   }
-  // A = Q_a·R_a and B = Q_b·R_b (spectrum.hpp), so W = Q_a·P·Q_bᵀ with P = R_a·R_bᵀ; with
-  // P = U·Σ·Vᵀ the SVD of W is (Q_a·U)·Σ·(Q_b·V)ᵀ. Q_a is never formed:
-  // Q_a·U_i·σ_i = Q_a·P·V_i = A·R_bᵀ·V_i and Q_b·V_i·σ_i = B·R_aᵀ·U_i.
-  const MatrixXd ra = triangular_factor(a), rb = triangular_factor(b);
-  const MatrixXd p = ra * rb.transpose();
-  Eigen::BDCSVD<MatrixXd> svd(p, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  CircuitSubspaces out;
+  CircuitSvd out;
+  out.rx = triangular_factor(x);
+  out.ry = triangular_factor(y);
+  Eigen::BDCSVD<MatrixXd> svd(out.rx * out.ry.transpose(), Eigen::ComputeThinU | Eigen::ComputeThinV);
   const auto& s = svd.singularValues();
   out.sigma.assign(s.data(), s.data() + s.size());
-  const Index k = s.size();
-  // Columns σ_i·u_i scaled back to unit length where σ_i > 0, so the QR works on nearly
-  // orthonormal columns (a column of σ_r ≪ σ₁ would otherwise carry σ₁/σ_r times the rounding).
-  Eigen::VectorXd inv(k);
-  for (Index i = 0; i < k; ++i) inv(i) = s(i) > 0 ? 1.0 / s(i) : 1.0;
-  out.left = orthonormal_basis(a * (rb.transpose() * svd.matrixV()) * inv.asDiagonal());
-  out.right = orthonormal_basis(b * (ra.transpose() * svd.matrixU()) * inv.asDiagonal());
+  out.u = svd.matrixU();
+  out.v = svd.matrixV();
   return out;
+}
+
+Eigen::MatrixXd left_basis(const CircuitSvd& svd, const Eigen::Ref<const Eigen::MatrixXd>& x, int64_t r) {
+  return basis(svd, x, svd.ry, svd.v, r);
+}
+
+Eigen::MatrixXd right_basis(const CircuitSvd& svd, const Eigen::Ref<const Eigen::MatrixXd>& y, int64_t r) {
+  return basis(svd, y, svd.rx, svd.u, r);
 }
 
 double largest_principal_angle(const Eigen::Ref<const Eigen::MatrixXd>& x,
@@ -71,13 +109,39 @@ double largest_principal_angle(const Eigen::Ref<const Eigen::MatrixXd>& x,
   if (x.cols() == 0) return 0.0;
   // cos θ_i are the singular values of XᵀY (Björck & Golub 1973); sin θ_i those of the part of Y
   // outside span(X). Taking each from where it is well conditioned keeps both ends accurate.
-  const MatrixXd m = x.transpose() * y;
+  const MatrixXd m = product(x, true, y, false);
   const double cos_min = std::clamp(singular_values(m).back(), 0.0, 1.0);
-  const MatrixXd e = y - x * m;
-  const MatrixXd g = e.transpose() * e;
+  const MatrixXd e = y - product(x, false, m, false);
+  const MatrixXd g = product(e, true, e, false);
   Eigen::SelfAdjointEigenSolver<MatrixXd> eig(g, Eigen::EigenvaluesOnly);
   const double sin_max = std::sqrt(std::clamp(eig.eigenvalues().maxCoeff(), 0.0, 1.0));
   return std::atan2(sin_max, cos_min);
+}
+
+double difference_norm(const Eigen::Ref<const Eigen::MatrixXd>& xa, const Eigen::Ref<const Eigen::MatrixXd>& ya,
+                       const Eigen::Ref<const Eigen::MatrixXd>& xb, const Eigen::Ref<const Eigen::MatrixXd>& yb) {
+  const Index w = xa.cols();
+  if (ya.cols() != w || xb.cols() != w || yb.cols() != w || xa.rows() != xb.rows() || ya.rows() != yb.rows()) {
+    throw InputError("subspace: the two circuits' factors differ in shape");
+  }
+  // Column pairs (f_k, g_k) of [X_B − X_A, X_A] and [Y_B, Y_B − Y_A]: W_B − W_A = Σ f_k·g_kᵀ.
+  // A pair with a zero side adds nothing and is dropped; the others get f_k·s, g_k/s with s a
+  // power of two making ‖f_k‖ ≈ ‖g_k‖ (exact), else a small Δ column beside a full one would make
+  // both factors ill conditioned and send their reduction to the slower Householder path.
+  MatrixXd f(xa.rows(), 2 * w), g(ya.rows(), 2 * w);
+  Index kept = 0;
+  auto add = [&](const Eigen::VectorXd& fk, const Eigen::VectorXd& gk) {
+    const double nf = fk.norm(), ng = gk.norm();
+    if (!(nf > 0) || !(ng > 0)) return;
+    const double s = std::exp2(std::round(0.5 * std::log2(ng / nf)));
+    f.col(kept) = fk * s;
+    g.col(kept) = gk / s;
+    ++kept;
+  };
+  for (Index k = 0; k < w; ++k) add(xb.col(k) - xa.col(k), yb.col(k));
+  for (Index k = 0; k < w; ++k) add(xa.col(k), yb.col(k) - ya.col(k));
+  if (kept == 0) return 0.0;
+  return circuit_singular_values(f.leftCols(kept), g.leftCols(kept)).front();
 }
 
 }  // namespace gmha

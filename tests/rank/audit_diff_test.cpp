@@ -108,28 +108,40 @@ TEST_CASE("subspace: principal angles worked by hand, small and near-right ones 
 }
 
 TEST_CASE("subspace: factored singular bases span a dense SVD's top-r subspaces", "[rank]") {
-  // W = A·Bᵀ with A 40×6, B 30×6 random: the first r columns of the factored bases and of the
-  // dense U, V of the formed W span the same spaces (angle at rounding level) for every r.
+  // W = X·Yᵀ with X 40×6, Y 30×6 random: the factored top-r bases are orthonormal and span the
+  // same spaces as the first r columns of the dense U, V of the formed W (angle at rounding
+  // level) for every r; ‖W_B − W_A‖ from the factors equals the dense one.
   std::mt19937 gen(3);
   std::normal_distribution<double> n;
-  MatrixXd a(40, 6), b(30, 6);
-  for (auto* m : {&a, &b})
+  MatrixXd x(40, 6), y(30, 6);
+  for (auto* m : {&x, &y})
     for (Eigen::Index i = 0; i < m->size(); ++i) m->data()[i] = n(gen);
-  const CircuitSubspaces s = circuit_subspaces(a, b);
-  const MatrixXd w = a * b.transpose();
+  const CircuitSvd s = circuit_svd(x, y);
+  const MatrixXd w = x * y.transpose();
   Eigen::JacobiSVD<MatrixXd> dense(w, Eigen::ComputeThinU | Eigen::ComputeThinV);
   REQUIRE(s.sigma.size() == 6);
-  for (Eigen::Index r = 1; r <= 6; ++r) {
+  for (int64_t r = 0; r <= 6; ++r) {
+    const MatrixXd l = left_basis(s, x, r), rt = right_basis(s, y, r);
+    CHECK((l.transpose() * l - MatrixXd::Identity(r, r)).norm() < 1e-14);
+    CHECK((rt.transpose() * rt - MatrixXd::Identity(r, r)).norm() < 1e-14);
+    if (r == 0) continue;
     CHECK(std::abs(s.sigma[static_cast<size_t>(r - 1)] - dense.singularValues()(r - 1)) < 1e-12 * s.sigma[0]);
-    CHECK(largest_principal_angle(s.left.leftCols(r), dense.matrixU().leftCols(r)) < 1e-10);
-    CHECK(largest_principal_angle(s.right.leftCols(r), dense.matrixV().leftCols(r)) < 1e-10);
+    CHECK(largest_principal_angle(l, dense.matrixU().leftCols(r)) < 1e-10);
+    CHECK(largest_principal_angle(rt, dense.matrixV().leftCols(r)) < 1e-10);
   }
   CHECK(s.spans(6));
   CHECK_FALSE(s.spans(7));
+  CHECK_THROWS_AS(left_basis(s, x, 7), InputError);
   // A rank-2 circuit has no 3-dimensional range.
-  const CircuitSubspaces low = circuit_subspaces(a.leftCols(2), b.leftCols(2));
+  const CircuitSvd low = circuit_svd(x.leftCols(2), y.leftCols(2));
   CHECK(low.spans(2));
   CHECK_FALSE(low.spans(3));
+  // The difference of two circuits: exactly 0 for the same factors; else the dense σ₁.
+  CHECK(difference_norm(x, y, x, y) == 0.0);
+  MatrixXd xb = x, yb = y;
+  xb(3, 1) += 1e-6, yb.col(4) *= 1.001;
+  Eigen::JacobiSVD<MatrixXd> diff(xb * yb.transpose() - w);
+  CHECK(std::abs(difference_norm(x, y, xb, yb) - diff.singularValues()(0)) < 1e-9 * diff.singularValues()(0));
 }
 
 TEST_CASE("audit diff: identical checkpoints give zero change and zero angles", "[rank]") {
@@ -146,14 +158,14 @@ TEST_CASE("audit diff: identical checkpoints give zero change and zero angles", 
       for (const CircuitDiff* c : {&h.qk, &h.vo}) {
         // Same bytes, same arithmetic: the figures are equal exactly. The angles are those of a
         // basis with itself: sin θ = ‖X − X·XᵀX‖ ≈ r·u ≈ 1e-15 rad, so below 1e-12 degrees; the
-        // change ‖W − W‖ is formed from [X, −X]·[Y, Y]ᵀ, exact 0 up to its rounding (~1e-15).
+        // change ‖W − W‖ has only zero column pairs (see difference_norm): exactly 0.
         CHECK(c->finite);
         CHECK(c->a.sigma_1 == c->b.sigma_1);
         CHECK(c->a.energy_rank == c->b.energy_rank);
         CHECK(c->a.entropy_rank == c->b.entropy_rank);
         CHECK(c->left_angle_deg < 1e-12);
         CHECK(c->right_angle_deg < 1e-12);
-        CHECK(c->change_rel < 1e-13);
+        CHECK(c->change_rel == 0.0);
         CHECK_FALSE(c->b_rank_short);
       }
     }
