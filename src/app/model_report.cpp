@@ -21,6 +21,13 @@ namespace gmha::app {
 using namespace gmha::report;  // tables, units and SVG figures: the presentation layer
 namespace {
 
+// "numerical rank ..." → "Numerical rank ..." (ASCII first letter) to start a sentence.
+std::string sentence_case(std::string text) {
+  if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 'a' + 'A');
+  return text;
+}
+
+
 namespace fs = std::filesystem;
 
 // A report is a list of blocks rendered twice: to Markdown and to HTML.
@@ -171,15 +178,15 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
   out.push_back({Block::kHeading, 2, "Rank audit"});
   out.push_back(
       {Block::kText, 0,
-       fmt::format("Checkpoint {} ({}, {}), {} of {} layers audited, {} heads. Numerical "
-                   "rank tolerance τ = {} ({}); energy rank at p = {}. Nominal TER {}, "
+       fmt::format("Checkpoint {} ({}, {}), {} of {} layers audited, {} heads. {}; "
+                   "energy rank at p = {}. Nominal TER {}, "
                    "measured TER {} (sum of QK numerical ranks), sum of QK entropy "
-                   "effective ranks {}. Heads below nominal rank: {}; dead heads: {}; "
-                   "layers with non-finite weights: {} ({} heads left out of the totals).",
+                   "effective ranks {}. Layers with measured SLSD below nominal: {}; heads "
+                   "below nominal rank: {}; dead heads: {}; layers with non-finite weights: {} ({} heads left out of the totals).",
                    source, a.format, a.architecture, s.layers, a.model_layers, s.heads,
-                   format_number(a.rank_tol, 4), a.rank_tol_source, format_number(a.energy, 4),
+                   sentence_case(describe_rank_tolerance(a)), format_number(a.energy, 4),
                    s.nominal_ter, s.measured_ter, format_number(s.measured_ter_entropy, 5),
-                   s.heads_below_nominal, s.dead_heads, s.layers_with_nonfinite,
+                   s.layers_slsd_below_nominal, s.heads_below_nominal, s.dead_heads, s.layers_with_nonfinite,
                    s.nonfinite_heads)});
   Table lt;
   lt.title = "Per layer: nominal vs measured capacity";
@@ -337,11 +344,22 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
     wb.slug = "audit_worst_heads";
     out.push_back(wb);
     if (have_sigma) {
-      sp.references.push_back({a.rank_tol, fmt::format("τ = {}", format_number(a.rank_tol, 3))});
+      // A fixed τ is one line; noise-aware τ differ per circuit, so the line is the largest of
+      // the heads drawn (a value under it may still count for a head with a smaller τ).
+      double tau = a.rank_tol;
+      if (a.rank_tol_mode != "fixed") {
+        tau = 0.0;
+        for (const Ref& r : refs) tau = std::max(tau, r.h->qk.rank_tol);
+      }
+      sp.references.push_back({tau, fmt::format("τ = {}", format_number(tau, 3))});
       out.push_back({Block::kFigure,
                      0,
-                     "Normalised singular values of the worst heads' QK circuits; values under the "
-                     "τ line do not count towards the numerical rank.",
+                     a.rank_tol_mode == "fixed"
+                         ? "Normalised singular values of the worst heads' QK circuits; values "
+                           "under the τ line do not count towards the numerical rank."
+                         : "Normalised singular values of the worst heads' QK circuits; the line "
+                           "is the largest of these heads' noise-aware τ (each head's own τ "
+                           "decides its numerical rank).",
                      {},
                      "audit_worst_spectra",
                      render_line_plot(sp)});

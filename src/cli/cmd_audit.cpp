@@ -73,9 +73,13 @@ report::Table layer_table(const AuditReport& r) {
       t.add_row({std::to_string(l.layer), l.layout, "-", "-", "-", "-", "-", "-", "-", "-", "-", ""});
       continue;
     }
+    // A measured SLSD short of the nominal one is a finding (the keys span fewer directions
+    // than the shape allows): marked with '<' so it stands out in the column.
+    const std::string slsd = !l.key_finite              ? std::string(kNa)
+                             : l.slsd_below_nominal() ? fmt::format("<{}", l.measured_slsd)
+                                                      : std::to_string(l.measured_slsd);
     t.add_row({std::to_string(l.layer), l.variant, std::to_string(l.nominal.frh),
-               std::to_string(l.nominal.slsd),
-               l.key_finite ? std::to_string(l.measured_slsd) : kNa,
+               std::to_string(l.nominal.slsd), slsd,
                std::to_string(l.nominal.ter), std::to_string(l.measured_ter),
                f2(l.measured_ter_entropy), min_entropy_text(l), std::to_string(l.heads_below_nominal),
                std::to_string(l.dead_heads), nonfinite_text(l)});
@@ -132,6 +136,7 @@ report::Table summary_table(const AuditReport& r) {
   t.add_row({"QK entropy rank min / mean",
              any_finite ? fmt::format("{} / {}", f2(s.min_qk_entropy_rank), f2(s.mean_qk_entropy_rank))
                         : std::string(kNa)});
+  t.add_row({"layers with SLSD below nominal", std::to_string(s.layers_slsd_below_nominal)});
   t.add_row({"heads below nominal rank", std::to_string(s.heads_below_nominal)});
   t.add_row({"dead heads", std::to_string(s.dead_heads)});
   t.add_row({"layers with non-finite weights", std::to_string(s.layers_with_nonfinite)});
@@ -143,7 +148,7 @@ report::Table csv_table(const AuditReport& r) {
   report::Table t;
   t.columns = {{"layer"}, {"head"}, {"kv_head"}, {"circuit"}, {"nominal_rank"}, {"sigma_1"},
                {"numerical_rank"}, {"energy_rank"}, {"entropy_rank"}, {"stable_rank"},
-               {"below_nominal"}, {"dead"}, {"finite"}};
+               {"rank_tol"}, {"below_nominal"}, {"dead"}, {"finite"}};
   auto row = [&](const LayerAudit& l, const HeadAudit& h, const char* name, const CircuitAudit& c,
                  bool below, bool dead) {
     auto num = [&](std::string v) { return c.finite ? v : std::string(kNa); };
@@ -152,7 +157,8 @@ report::Table csv_table(const AuditReport& r) {
                num(std::to_string(c.metrics.numerical_rank)),
                num(std::to_string(c.metrics.energy_rank)),
                num(fmt::format("{:.17g}", c.metrics.entropy_rank)),
-               num(fmt::format("{:.17g}", c.metrics.stable_rank)), below ? "1" : "0",
+               num(fmt::format("{:.17g}", c.metrics.stable_rank)),
+               num(fmt::format("{:.17g}", c.rank_tol)), below ? "1" : "0",
                dead ? "1" : "0", c.finite ? "1" : "0"});
   };
   for (const auto& l : r.layers)
@@ -205,9 +211,8 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
   const report::Format f = audit_format(format, "--format");
   if (f == report::Format::kJson) return audit_to_json(r, spectra).dump(2) + "\n";
   if (f == report::Format::kCsv) return report::to_csv(csv_table(r));
-  std::string head = fmt::format(
-      "{}  ({}, {})\nnumerical rank tolerance τ = {:.6g} ({}); energy rank at p = {}\n\n",
-      r.checkpoint, r.format, r.architecture, r.rank_tol, r.rank_tol_source, r.energy);
+  std::string head = fmt::format("{}  ({}, {})\n{}; energy rank at p = {}\n\n", r.checkpoint,
+                                 r.format, r.architecture, describe_rank_tolerance(r), r.energy);
   std::string text = head;
   for (const report::Table& t : {layer_table(r), worst_table(r, worst), summary_table(r)}) {
     text += report::render(t, f);
@@ -273,7 +278,8 @@ void add_audit_command(CLI::App& app) {
       "audit",
       "Audit a checkpoint's attention ranks: for every layer and head, the singular values of the\n"
       "QK circuit W_c and the VO circuit U_c from thin factors (never a d×d matrix), with the\n"
-      "numerical rank (tolerance τ), energy rank at p, entropy effective rank (Roy & Vetterli),\n"
+      "numerical rank (σ above the storage rounding noise), energy rank at p, entropy effective\n"
+      "rank (Roy & Vetterli), "
       "stable rank and σ₁; per layer the nominal FRH / SLSD / TER beside the measured ones, and\n"
       "flags for heads below nominal rank, dead heads and non-finite weights. Layouts: MHA/GQA/\n"
       "MQA, MLA (nope circuit; the RoPE circuit apart as qk_rope), MFA, MFA-KR. Layers stream one\n"
@@ -288,8 +294,9 @@ void add_audit_command(CLI::App& app) {
   cmd->add_option("--format", o->format, "table | md | csv | json")->capture_default_str();
   cmd->add_option("--layers", o->layers, "Layers to audit, e.g. 0-3,10 (default: all)");
   cmd->add_option("--rank-tol", o->rank_tol,
-                  "Numerical-rank tolerance τ (default: 4u of the coarsest attention-weight "
-                  "dtype: F32 2^-22, BF16 2^-6, F16 2^-9, fp8 2^-4)");
+                  "A fixed numerical-rank tolerance τ for every matrix, in (0, 1) (default: "
+                  "noise-aware, each matrix's τ = 2 × its estimated storage rounding noise / σ₁; "
+                  "docs/audit.md)");
   cmd->add_option("--energy", o->energy, "Energy level p of the energy rank")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--spectra", o->spectra, "With --format json: include every singular value");

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -196,23 +197,119 @@ class LayerTensor {
   const double* d_ = nullptr;
 };
 
-// The R of a factor, or empty when the factor held a non-finite value.
+// The R of a factor, or empty when the factor held a non-finite value, with what its rounding
+// noise is estimated from (docs/audit.md, "Rank tolerance"): the noise of a factor X whose
+// entries carry independent errors of rms η·|x_ij| has spectral norm about η·spread, spread =
+// (largest row norm + largest column norm) × the number of stored tensors chained into X.
 struct Factor {
   MatrixXd r;
   bool finite = true;
+  double sigma_1 = 0.0;    // σ₁(X) = σ₁(R)
+  double sigma_min = 0.0;  // σ_r(X): 0 when X has fewer rows than columns or R a zero pivot
+  double spread = 0.0;
 };
-Factor reduce(const MatrixXd& x, int threads = 1) {
+
+// σ₁ of a small square R by power iteration on RᵀR. It converges from below; the noise estimate
+// it feeds has a safety factor of 2 and a conservative η, so a few % low is harmless.
+double largest_singular_value(const MatrixXd& r) {
+  if (r.size() == 0) return 0.0;
+  Index start = 0;
+  const double col = r.colwise().norm().maxCoeff(&start);
+  if (col == 0.0) return 0.0;
+  VectorXd v = VectorXd::Unit(r.cols(), start) + VectorXd::Constant(r.cols(), 1e-3);
+  double sigma = col;  // σ₁ ≥ the largest column norm
+  for (int it = 0; it < 60; ++it) {
+    const VectorXd rv = r * v;
+    const VectorXd w = r.transpose() * rv;
+    const double wn = w.norm();
+    if (wn == 0.0) break;
+    const double next = std::sqrt(wn / v.norm());
+    v = w / wn;
+    const bool settled = std::abs(next - sigma) <= 1e-6 * next;
+    sigma = std::max(sigma, next);
+    if (settled) break;
+  }
+  return sigma;
+}
+
+// σ_min of an upper-triangular R (r×r) by inverse iteration on RᵀR, two triangular solves per
+// step. It converges from above; a factor whose small singular values are rounding noise has
+// them clustered far below the rest, where it converges in a few steps (docs/audit.md).
+double smallest_singular_value(const MatrixXd& r) {
+  if (r.rows() < r.cols() || r.cols() == 0) return 0.0;
+  const auto upper = r.topRows(r.cols()).triangularView<Eigen::Upper>();
+  for (Index i = 0; i < r.cols(); ++i)
+    if (r(i, i) == 0.0) return 0.0;
+  VectorXd v = VectorXd::Constant(r.cols(), 1.0 / std::sqrt(static_cast<double>(r.cols())));
+  double sigma = std::numeric_limits<double>::infinity();
+  for (int it = 0; it < 40; ++it) {
+    VectorXd z = upper.transpose().solve(v);
+    z = upper.solve(z);
+    const double zn = z.norm();
+    if (!std::isfinite(zn)) return 0.0;  // (RᵀR)⁻¹ overflows: numerically singular
+    if (zn == 0.0) break;
+    const double next = 1.0 / std::sqrt(zn);  // ‖v‖ = 1: σ_min² ≤ 1/‖(RᵀR)⁻¹v‖
+    v = z / zn;
+    const bool settled = std::abs(next - sigma) <= 1e-4 * next;
+    sigma = std::min(sigma, next);
+    if (settled) break;
+  }
+  return std::isfinite(sigma) ? sigma : 0.0;
+}
+
+// Largest row norm + largest column norm of x (rows × cols).
+double spread_of(const Eigen::Ref<const MatrixXd>& x) {
+  if (x.size() == 0) return 0.0;
+  return x.rowwise().norm().maxCoeff() + x.colwise().norm().maxCoeff();
+}
+
+Factor finish(MatrixXd r, double spread, int tensors) {
+  Factor f{std::move(r), true, 0.0, 0.0, spread * tensors};
+  f.sigma_1 = largest_singular_value(f.r);
+  f.sigma_min = smallest_singular_value(f.r);
+  return f;
+}
+
+// `tensors`: how many stored tensors are multiplied into x (1, or 2 for a chain such as MLA's
+// q_a·diag(γ)·q_b block); their noises add to first order.
+Factor reduce(const MatrixXd& x, int threads = 1, int tensors = 1) {
   if (!all_finite(x.data(), x.size())) return {MatrixXd(), false};
-  return {triangular_factor(x, threads), true};
+  return finish(triangular_factor(x, threads), spread_of(x), tensors);
 }
 
 // The same for a factor given as its transpose (see columns_transposed).
 Factor reduce_transposed(const MatrixXd& xt) {
   if (!all_finite(xt.data(), xt.size())) return {MatrixXd(), false};
-  return {triangular_factor_of_transpose(xt), true};
+  return finish(triangular_factor_of_transpose(xt), spread_of(xt), 1);
 }
 
-CircuitAudit circuit(const Factor& a, const Factor& b, int64_t nominal, double tol, double energy) {
+// How numerical ranks are cut: a fixed τ (--rank-tol), or per matrix c × its rounding noise
+// over its σ₁ (the default; docs/audit.md, "Rank tolerance").
+struct Tolerance {
+  double fixed = 0.0;  // > 0: --rank-tol
+  double eta = 0.0;    // the storage dtype's rounding_noise
+  double relative(double noise, double sigma_1) const {
+    if (fixed > 0.0) return fixed;
+    if (!(sigma_1 > 0.0)) return kSpectrumFloor;
+    return std::max(kSpectrumFloor, kNoiseFactor * noise / sigma_1);
+  }
+  // The noise of a factor that can raise spurious singular values: none when every σ of the
+  // factor stands clear of its own noise (a full-rank factor only moves the circuit's σ, it
+  // cannot add one), else its whole estimated noise η·spread.
+  double null_noise(const Factor& f) const {
+    const double noise = eta * f.spread;
+    return f.sigma_min > kNoiseFactor * noise ? 0.0 : noise;
+  }
+  // The QK/VO circuit A·Bᵀ: to first order its error is E_A·Bᵀ + A·E_Bᵀ, and spurious σ come
+  // only from the part of E_A (E_B) outside A's (B's) column space, which is empty when A (B)
+  // has full column rank (rank A·Bᵀ = rank B then).
+  double circuit(const Factor& a, const Factor& b, double sigma_1) const {
+    return relative(null_noise(a) * b.sigma_1 + a.sigma_1 * null_noise(b), sigma_1);
+  }
+};
+
+CircuitAudit circuit(const Factor& a, const Factor& b, int64_t nominal, const Tolerance& tol,
+                     double energy) {
   CircuitAudit c;
   c.nominal_rank = nominal;
   if (!a.finite || !b.finite) {
@@ -222,7 +319,8 @@ CircuitAudit circuit(const Factor& a, const Factor& b, int64_t nominal, double t
   c.sigma = product_singular_values(a.r, b.r);
   c.sigma.resize(static_cast<size_t>(nominal), 0.0);  // exactly as many σ as the bound
   for (double& s : c.sigma) s = std::max(s, 0.0);
-  c.metrics = rank_metrics(c.sigma, tol, energy);
+  c.rank_tol = tol.circuit(a, b, c.sigma.empty() ? 0.0 : c.sigma[0]);
+  c.metrics = rank_metrics(c.sigma, c.rank_tol, energy);
   return c;
 }
 
@@ -248,7 +346,7 @@ Factor reduce_rows(const LayerTensor& t, Index r0, Index n, const VectorXd& gamm
   MatrixXd& x = thread_scratch();
   t.rows_transposed(r0, n, x);
   scale_columns(x, gamma);
-  if (t.finite() && gamma.allFinite()) return {triangular_factor(x), true};
+  if (t.finite() && gamma.allFinite()) return finish(triangular_factor(x), spread_of(x), 1);
   return reduce(x);
 }
 
@@ -256,7 +354,7 @@ Factor reduce_rows(const LayerTensor& t, Index r0, Index n, const VectorXd& gamm
 Factor reduce_columns(const LayerTensor& t, Index c0, Index n) {
   MatrixXd& xt = thread_scratch();
   t.columns_transposed(c0, n, xt);
-  if (t.finite()) return {triangular_factor_of_transpose(xt), true};
+  if (t.finite()) return finish(triangular_factor_of_transpose(xt), spread_of(xt), 1);
   return reduce_transposed(xt);
 }
 
@@ -265,22 +363,24 @@ struct LayerWork {
   std::vector<Factor> q, k, v, o, q_rope;
   Factor k_rope;
   std::vector<double> key_sigma;
+  double key_noise = 0.0;  // η × spread of the stacked keys (see Factor)
   bool key_finite = true;
 };
 
 std::string coarsest_dtype(const TensorSource& src, const std::vector<std::string>& names) {
-  // Coarsest = largest default τ.
+  // Coarsest = largest rounding noise η.
   std::string worst;
-  double worst_tol = -1.0;
+  double worst_eta = -1.0;
   for (const auto& n : names) {
     if (n.empty()) continue;
     const std::string& dt = src.info(n).dtype;
-    const auto tol = default_rank_tolerance(dt);
-    if (!tol) {
-      throw InputError(fmt::format("{}: tensor '{}' is stored as {}, which has no default rank "
-                                   "tolerance; pass --rank-tol", src.where(), n, dt));
+    const auto eta = rounding_noise(dt);
+    if (!eta) {
+      throw InputError(fmt::format("{}: tensor '{}' is stored as {}, which has no rounding-noise "
+                                   "model for the default rank tolerance; pass --rank-tol",
+                                   src.where(), n, dt));
     }
-    if (*tol > worst_tol) worst_tol = *tol, worst = dt;
+    if (*eta > worst_eta) worst_eta = *eta, worst = dt;
   }
   return worst;
 }
@@ -290,8 +390,8 @@ std::vector<std::string> factor_names(const LayerLayout& l) {
           l.kv_a_proj_with_mqa, l.kv_b_proj, l.wq, l.kr_n};
 }
 
-LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double tol, double energy,
-                       int threads, TensorArena& arena) {
+LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
+                       double energy, int threads, TensorArena& arena) {
   arena.next_layer();
   LayerAudit out;
   out.layer = lay.layer;
@@ -349,6 +449,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
           for (int64_t j = 0; j < g; ++j) kt.middleCols(j * h, h) *= kn.asDiagonal();
         if (!all_finite(kt.data(), kt.size())) return void(w.key_finite = false);
         w.key_sigma = tall_singular_values(kt);
+        w.key_noise = tol.eta * spread_of(kt);
       });
       for (int64_t c = 0; c < n; ++c) {
         tasks.push_back([&, c] { w.q[c] = reduce_rows(q, c * h, h, qn); });
@@ -383,12 +484,12 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
         MatrixXd blk = qsrc.rows_transposed(row0, width);
         if (ql == 0) return reduce(blk);
         if (!qa.finite) return {MatrixXd(), false};
-        return reduce(qa.r * gq.asDiagonal() * blk);
+        return reduce(qa.r * gq.asDiagonal() * blk, 1, 2);
       };
       // A latent factor: R_kv·diag(γ_kv)·(kv_b rows)ᵀ (C × width).
       auto latent = [&](int64_t row0, int64_t width) -> Factor {
         if (!lat.finite) return {MatrixXd(), false};
-        return reduce(lat.r * gkv.asDiagonal() * kvb.rows_transposed(row0, width));
+        return reduce(lat.r * gkv.asDiagonal() * kvb.rows_transposed(row0, width), 1, 2);
       };
       w.q.resize(n), w.k.resize(n), w.v.resize(n), w.o.resize(n), w.q_rope.resize(n);
       // Measured SLSD: the per-head key maps through the latent, stacked: σ of
@@ -401,6 +502,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
               (lat.r * gkv.asDiagonal() * kvb.rows_transposed(c * (nope + hv), nope)).transpose();
         if (!stacked.allFinite()) return void(w.key_finite = false);
         w.key_sigma = tall_singular_values(stacked);
+        w.key_noise = 2.0 * tol.eta * spread_of(stacked);  // kv_a latent rows × kv_b rows
       });
       for (int64_t c = 0; c < n; ++c) {
         tasks.push_back([&, c] {
@@ -428,6 +530,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
       w.k[0] = reduce(kt, threads);
       if (kt.allFinite()) {
         w.key_sigma = tall_singular_values(kt, threads);
+        w.key_noise = tol.eta * spread_of(kt);
       } else {
         w.key_finite = false;
       }
@@ -438,14 +541,14 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
         const LayerTensor& nmat = t.at(lay.kr_n);
         const MatrixXd m = MatrixXd::Identity(C, C) +
                            vec(lay.kr_alpha, C).asDiagonal() * nmat.rows_transposed(0, C).transpose();
-        w.v[0] = reduce(w.k[0].r * m.transpose());
+        w.v[0] = reduce(w.k[0].r * m.transpose(), 1, 2);
       } else {
         w.v[0] = {MatrixXd(), false};
       }
       for (int64_t c = 0; c < n; ++c) {
         tasks.push_back([&, c] {
           if (!rsq.finite) return void(w.q[c] = {MatrixXd(), false});
-          w.q[c] = reduce(rsq.r * gamma.asDiagonal() * wq.rows_transposed(c * C, C));
+          w.q[c] = reduce(rsq.r * gamma.asDiagonal() * wq.rows_transposed(c * C, C), 1, 2);
         });
         tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * C, C); });
       }
@@ -491,15 +594,21 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, double t
     }
     h.qk_below_nominal = h.qk.finite && h.qk.metrics.numerical_rank < h.qk.nominal_rank;
     h.vo_below_nominal = h.vo.finite && h.vo.metrics.numerical_rank < h.vo.nominal_rank;
-    h.qk_dead = h.qk.finite && h.qk.metrics.sigma_1 <= tol * max_qk;
-    h.vo_dead = h.vo.finite && h.vo.metrics.sigma_1 <= tol * max_vo;
+    auto dead = [&](const CircuitAudit& c, double layer_max) {
+      if (!c.finite) return false;
+      if (tol.fixed > 0.0) return c.metrics.sigma_1 <= tol.fixed * layer_max;
+      return c.metrics.numerical_rank == 0;  // nothing above its own noise
+    };
+    h.qk_dead = dead(h.qk, max_qk);
+    h.vo_dead = dead(h.vo, max_vo);
     if (h.qk_below_nominal || h.vo_below_nominal) ++out.heads_below_nominal;
     if (h.qk_dead || h.vo_dead) ++out.dead_heads;
   }
   out.key_finite = w.key_finite;
   if (w.key_finite && !w.key_sigma.empty()) {
     out.key_sigma = w.key_sigma;
-    out.measured_slsd = rank_metrics(w.key_sigma, tol, energy).numerical_rank;
+    out.key_rank_tol = tol.relative(w.key_noise, w.key_sigma.front());
+    out.measured_slsd = rank_metrics(w.key_sigma, out.key_rank_tol, energy).numerical_rank;
   }
   return out;
 }
@@ -543,6 +652,7 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
     if (!(*opt.rank_tol > 0.0 && *opt.rank_tol < 1.0)) {
       throw errors::bad_option("rank-tol", fmt::format("{} is not in (0, 1)", *opt.rank_tol));
     }
+    r.rank_tol_mode = "fixed";
     r.rank_tol = *opt.rank_tol;
     r.rank_tol_source = "--rank-tol";
   } else {
@@ -550,14 +660,16 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
     for (int64_t i : todo)
       for (auto& n : factor_names(layout.layers[static_cast<size_t>(i)])) names.push_back(n);
     const std::string dt = coarsest_dtype(src, names);
+    r.rank_tol_mode = "noise";
     if (dt.empty()) {
-      r.rank_tol = std::ldexp(1.0, -22);
-      r.rank_tol_source = "default (no attention tensors)";
+      r.rounding_noise = *rounding_noise("F32");
+      r.rank_tol_source = "noise of F32 (no attention tensors)";
     } else {
-      r.rank_tol = *default_rank_tolerance(dt);
-      r.rank_tol_source = fmt::format("default for {} (coarsest attention-weight dtype)", dt);
+      r.rounding_noise = *rounding_noise(dt);
+      r.rank_tol_source = fmt::format("noise of {} (coarsest attention-weight dtype)", dt);
     }
   }
+  const Tolerance tol{r.rank_tol_mode == "fixed" ? r.rank_tol : 0.0, r.rounding_noise};
   const int threads = opt.threads > 0 ? opt.threads
                                       : resolve_threads(0);
   blas::available();  // loads OpenBLAS (it may set OPENBLAS_CORETYPE) before any worker starts
@@ -565,7 +677,7 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
   TensorArena arena;  // conversion buffers shared by every layer
   for (int64_t i : todo) {
     r.layers.push_back(
-        audit_layer(src, layout.layers[static_cast<size_t>(i)], r.rank_tol, r.energy, threads, arena));
+        audit_layer(src, layout.layers[static_cast<size_t>(i)], tol, r.energy, threads, arena));
     ++done;
     if (opt.progress) opt.progress(done, static_cast<int64_t>(todo.size()));
   }
@@ -576,6 +688,15 @@ AuditReport audit_path(const std::string& path, const AuditOptions& options) {
   const Checkpoint ck = open_checkpoint(path);
   const Layout layout = detect_layout(ck);
   return audit_checkpoint(ck, layout, options);
+}
+
+std::string describe_rank_tolerance(const AuditReport& r) {
+  if (r.rank_tol_mode == "fixed") {
+    return fmt::format("numerical rank tolerance τ = {:.4g} ({})", r.rank_tol, r.rank_tol_source);
+  }
+  return fmt::format("numerical rank: σ above {} × each matrix's estimated rounding noise ({}, "
+                     "η = {:.3g}; docs/audit.md)",
+                     kNoiseFactor, r.rank_tol_source, r.rounding_noise);
 }
 
 AuditSummary summarize(const AuditReport& r) {
@@ -591,6 +712,7 @@ AuditSummary summarize(const AuditReport& r) {
     s.measured_ter_entropy += l.measured_ter_entropy;
     s.heads_below_nominal += l.heads_below_nominal;
     s.dead_heads += l.dead_heads;
+    if (l.slsd_below_nominal()) ++s.layers_slsd_below_nominal;
     if (!l.nonfinite_tensors.empty() || !l.key_finite || l.nonfinite_heads > 0)
       ++s.layers_with_nonfinite;
     s.nonfinite_heads += l.nonfinite_heads;

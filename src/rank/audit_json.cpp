@@ -23,6 +23,7 @@ ojson circuit_json(const CircuitAudit& c, bool spectra) {
   j["energy_rank"] = metric(c.metrics.energy_rank);
   j["entropy_rank"] = metric(c.metrics.entropy_rank);
   j["stable_rank"] = metric(c.metrics.stable_rank);
+  j["rank_tol"] = metric(c.rank_tol);
   if (spectra && !c.sigma.empty()) j["sigma"] = c.sigma;
   return j;
 }
@@ -55,6 +56,7 @@ struct Reader {
     c.metrics.energy_rank = get<int64_t>(j, "energy_rank", path);
     c.metrics.entropy_rank = get<double>(j, "entropy_rank", path);
     c.metrics.stable_rank = get<double>(j, "stable_rank", path);
+    if (j.contains("rank_tol")) c.rank_tol = get<double>(j, "rank_tol", path);
     if (j.contains("sigma")) c.sigma = get<std::vector<double>>(j, "sigma", path);
     return c;
   }
@@ -69,7 +71,11 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
   j["format"] = r.format;
   j["architecture"] = r.architecture;
   j["model_layers"] = r.model_layers;
-  j["rank_tol"] = r.rank_tol;
+  j["rank_tol_mode"] = r.rank_tol_mode;
+  // noise: each circuit has its own τ (its `rank_tol`); the file-level τ exists only when fixed.
+  j["rank_tol"] = r.rank_tol_mode == "fixed" ? ojson(r.rank_tol) : ojson();
+  j["rounding_noise"] = r.rank_tol_mode == "noise" ? ojson(r.rounding_noise) : ojson();
+  j["noise_factor"] = r.rank_tol_mode == "noise" ? ojson(kNoiseFactor) : ojson();
   j["rank_tol_source"] = r.rank_tol_source;
   j["energy"] = r.energy;
   ojson layers = ojson::array();
@@ -83,8 +89,10 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
                      {"frh_bound", l.nominal.frh_bound}};
     lj["measured"] = {{"slsd", l.key_finite ? ojson(l.measured_slsd) : ojson()},
                       {"ter", l.measured_ter},
-                      {"ter_entropy", l.measured_ter_entropy}};
-    lj["flags"] = {{"heads_below_nominal", l.heads_below_nominal},
+                      {"ter_entropy", l.measured_ter_entropy},
+                      {"slsd_rank_tol", l.audited && l.key_finite ? ojson(l.key_rank_tol) : ojson()}};
+    lj["flags"] = {{"slsd_below_nominal", l.slsd_below_nominal()},
+                   {"heads_below_nominal", l.heads_below_nominal},
                    {"dead_heads", l.dead_heads},
                    {"nonfinite_heads", l.nonfinite_heads},
                    {"nonfinite_tensors", l.nonfinite_tensors}};
@@ -113,6 +121,7 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
                   {"measured_ter_entropy", s.measured_ter_entropy},
                   {"heads_below_nominal", s.heads_below_nominal},
                   {"dead_heads", s.dead_heads},
+                  {"layers_slsd_below_nominal", s.layers_slsd_below_nominal},
                   {"layers_with_nonfinite", s.layers_with_nonfinite},
                   {"nonfinite_heads", s.nonfinite_heads},
                   {"min_qk_entropy_rank", s.min_qk_entropy_rank},
@@ -127,7 +136,17 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
   r.format = rd.get<std::string>(j, "format", "");
   r.architecture = rd.get<std::string>(j, "architecture", "");
   r.model_layers = rd.get<int64_t>(j, "model_layers", "");
-  r.rank_tol = rd.get<double>(j, "rank_tol", "");
+  // Files from before the noise-aware default hold only a (fixed) rank_tol.
+  r.rank_tol_mode = j.contains("rank_tol_mode") ? rd.get<std::string>(j, "rank_tol_mode", "") : "fixed";
+  if (r.rank_tol_mode != "fixed" && r.rank_tol_mode != "noise") {
+    throw InputError(fmt::format("{}: rank_tol_mode '{}' is neither 'fixed' nor 'noise'", where,
+                                 r.rank_tol_mode));
+  }
+  if (r.rank_tol_mode == "fixed") {
+    r.rank_tol = rd.get<double>(j, "rank_tol", "");
+  } else {
+    r.rounding_noise = rd.get<double>(j, "rounding_noise", "");
+  }
   r.rank_tol_source = rd.get<std::string>(j, "rank_tol_source", "");
   r.energy = rd.get<double>(j, "energy", "");
   const auto& layers = rd.at(j, "layers", "");
@@ -150,6 +169,8 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
     if (l.key_finite) l.measured_slsd = rd.get<int64_t>(mea, "slsd", p + "measured.");
     l.measured_ter = rd.get<int64_t>(mea, "ter", p + "measured.");
     l.measured_ter_entropy = rd.get<double>(mea, "ter_entropy", p + "measured.");
+    if (mea.contains("slsd_rank_tol") && !mea.at("slsd_rank_tol").is_null())
+      l.key_rank_tol = rd.get<double>(mea, "slsd_rank_tol", p + "measured.");
     const auto& fl = rd.at(lj, "flags", p);
     l.heads_below_nominal = rd.get<int64_t>(fl, "heads_below_nominal", p + "flags.");
     l.dead_heads = rd.get<int64_t>(fl, "dead_heads", p + "flags.");
@@ -195,7 +216,8 @@ AuditReport merge_audits(const std::vector<AuditReport>& shards,
     };
     differs("architecture", out.architecture, s.architecture);
     differs("layer count", std::to_string(out.model_layers), std::to_string(s.model_layers));
-    differs("rank tolerance", fmt::format("{}", out.rank_tol), fmt::format("{}", s.rank_tol));
+    differs("rank tolerance", fmt::format("{} {} {}", out.rank_tol_mode, out.rank_tol, out.rounding_noise),
+            fmt::format("{} {} {}", s.rank_tol_mode, s.rank_tol, s.rounding_noise));
     differs("energy level", fmt::format("{}", out.energy), fmt::format("{}", s.energy));
     for (const auto& l : s.layers) {
       auto [it, fresh] = owner.emplace(l.layer, i);

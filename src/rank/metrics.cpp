@@ -9,8 +9,8 @@
 namespace gmha {
 
 RankMetrics rank_metrics(std::span<const double> sigma, double tol, double energy) {
-  if (!(tol > 0.0 && tol < 1.0)) {
-    throw InputError("rank tolerance must lie in (0, 1) (got " + std::to_string(tol) + ")");
+  if (!(tol > 0.0 && std::isfinite(tol))) {
+    throw InputError("rank tolerance must be a positive number (got " + std::to_string(tol) + ")");
   }
   if (!(energy > 0.0 && energy <= 1.0)) {
     throw InputError("energy level must lie in (0, 1] (got " + std::to_string(energy) + ")");
@@ -49,12 +49,15 @@ RankMetrics rank_metrics(std::span<const double> sigma, double tol, double energ
   return m;
 }
 
-std::optional<double> default_rank_tolerance(std::string_view t) {
-  if (t == "F64") return std::ldexp(1.0, -51);
-  if (t == "F32") return std::ldexp(1.0, -22);
-  if (t == "F16") return std::ldexp(1.0, -9);
-  if (t == "BF16") return std::ldexp(1.0, -6);
-  if (t == "F8_E4M3" || t == "F8_E5M2" || t == "Q8_0") return std::ldexp(1.0, -4);
+std::optional<double> rounding_noise(std::string_view t) {
+  const double third = 1.0 / std::sqrt(3.0);  // rms of a relative error uniform in [-u, u]
+  if (t == "F64") return std::ldexp(third, -53);
+  if (t == "F32") return std::ldexp(third, -24);
+  if (t == "F16") return std::ldexp(third, -11);
+  if (t == "BF16") return std::ldexp(third, -8);
+  if (t == "F8_E4M3") return std::ldexp(third, -4);
+  if (t == "F8_E5M2") return std::ldexp(third, -3);
+  if (t == "Q8_0") return 3.0 / (127.0 * std::sqrt(12.0));
   return std::nullopt;
 }
 

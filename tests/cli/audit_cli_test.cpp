@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -29,7 +30,11 @@ TEST_CASE("cli: synth then audit finds the planted ranks, shards merge, bad inpu
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.empty());  // --out: nothing on stdout
   const auto all = nlohmann::json::parse(gmha::read_text_file(dir + "/all.json"));
-  CHECK(all["rank_tol"] == std::ldexp(1.0, -22));
+  CHECK(all["rank_tol_mode"] == "noise");
+  CHECK(all["rank_tol"].is_null());
+  CHECK(all["rounding_noise"] == std::ldexp(1.0 / std::sqrt(3.0), -24));
+  CHECK(all["layers"][0]["heads"][1]["qk"]["rank_tol"].get<double>() < 1e-5);
+  CHECK(all["layers"][0]["flags"]["slsd_below_nominal"] == false);
   CHECK(all["energy"] == 0.99);
   const auto& h1 = all["layers"][0]["heads"][1];
   CHECK(h1["kv_head"] == 0);

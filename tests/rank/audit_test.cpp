@@ -97,7 +97,8 @@ TEST_CASE("audit: planted ranks come back exactly in every layout, F32 and BF16"
       AuditOptions ao;
       ao.threads = 2;
       const AuditReport r = audit_path(dir, ao);
-      CHECK(r.rank_tol == std::ldexp(1.0, dtype == "F32" ? -22 : -6));
+      CHECK(r.rank_tol_mode == "noise");
+      CHECK(r.rounding_noise == *rounding_noise(dtype));
       REQUIRE(r.layers.size() == 2);
       const CapacityRanks nominal = capacity_ranks(c.shape);
       const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
@@ -115,6 +116,8 @@ TEST_CASE("audit: planted ranks come back exactly in every layout, F32 and BF16"
           CHECK(h.qk.sigma.size() == static_cast<size_t>(qk_nom));
           CHECK(h.qk_below_nominal == (qk < qk_nom));
           CHECK(h.qk_dead == (qk == 0));
+          // The noise-aware τ sits between the planted zeros and the smallest planted σ (0.3).
+          if (qk > 0 && qk < qk_nom) CHECK(h.qk.rank_tol * h.qk.metrics.sigma_1 < 0.3);
           for (int64_t i = 0; i < qk_nom; ++i)
             CHECK(std::abs(h.qk.sigma[static_cast<size_t>(i)] - planted(i, qk)) < sigma_tol);
           for (int64_t i = 0; i < vo_nom; ++i)
@@ -124,6 +127,7 @@ TEST_CASE("audit: planted ranks come back exactly in every layout, F32 and BF16"
         }
         CHECK(l.measured_ter == planted_ter);
         CHECK(l.measured_slsd == l.nominal.slsd);
+        CHECK_FALSE(l.slsd_below_nominal());
         CHECK(l.nonfinite_tensors.empty());
       }
     }
@@ -253,8 +257,16 @@ TEST_CASE("audit: --layers shards written as JSON merge into the full report", "
   CHECK(audit_to_json(merge_audits({rb, ra}, {"b.json", "a.json"}), true) == full);
   CHECK_THROWS_AS(merge_audits({ra, ra}, {"a.json", "a2.json"}), InputError);
   AuditReport other = rb;
+  other.rank_tol_mode = "fixed";
   other.rank_tol = 0.5;
   CHECK_THROWS_AS(merge_audits({ra, other}, {"a.json", "c.json"}), InputError);
+  // A fixed --rank-tol round-trips and merges with shards of the same τ.
+  AuditOptions fa = a, fb = b;
+  fa.rank_tol = fb.rank_tol = 1e-3;
+  const AuditReport xa = audit_from_json(nlohmann::json::parse(audit_to_json(audit_path(dir, fa), true).dump()), "a.json");
+  const AuditReport xb = audit_from_json(nlohmann::json::parse(audit_to_json(audit_path(dir, fb), true).dump()), "b.json");
+  CHECK(merge_audits({xa, xb}, {"a.json", "b.json"}).rank_tol == 1e-3);
+  CHECK_THROWS_AS(merge_audits({ra, xb}, {"a.json", "b.json"}), InputError);
   CHECK_THROWS_AS(audit_from_json(nlohmann::json::parse(R"({"checkpoint": "x"})"), "x.json"), InputError);
 }
 
@@ -323,7 +335,23 @@ TEST_CASE("audit: the stories260K copies give the same spectra", "[rank]") {
   compare(audit_path(*gguf, {}), 1e-6, true);
   compare(audit_path(*l2c, {}), 1e-6, true);
   // BF16 storage: each weight moves by ≤ 2^-9 relative; the circuits move by a few times that.
+  // The noise-aware τ (docs/audit.md) keeps every rank of the F32 copy: all 8 of every head and
+  // SLSD 32 in every layer, where the old fixed τ = 4u = 2^-6 measured SLSD 28-31 (the stacked
+  // keys' smallest σ are 0.6-1.4 % of σ₁, above BF16's noise but below 2^-6).
   const AuditReport b = audit_path(*bf16, {});
-  CHECK(b.rank_tol == std::ldexp(1.0, -6));
-  compare(b, std::ldexp(1.0, -6), false);
+  CHECK(b.rank_tol_mode == "noise");
+  compare(b, std::ldexp(1.0, -6), true);
+  for (size_t l = 0; l < ref.layers.size(); ++l) {
+    CHECK(ref.layers[l].measured_slsd == 32);
+    CHECK(b.layers[l].measured_slsd == 32);
+    CHECK(b.layers[l].measured_ter == 64);
+    CHECK(b.layers[l].heads_below_nominal == 0);
+  }
+  // The fixed τ of before, asked for explicitly, still finds the shortfall and flags it.
+  AuditOptions fixed;
+  fixed.rank_tol = std::ldexp(1.0, -6);
+  const AuditReport old = audit_path(*bf16, fixed);
+  CHECK(old.layers[0].measured_slsd == 28);
+  CHECK(old.layers[0].slsd_below_nominal());
+  CHECK(summarize(old).layers_slsd_below_nominal == 5);
 }

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <Eigen/SVD>
@@ -177,20 +178,24 @@ TEST_CASE("metrics: a zero matrix has all metrics 0, bad τ, p and σ are input 
   CHECK(m.stable_rank == 0.0);
   const std::vector<double> s{1.0};
   CHECK_THROWS_AS(rank_metrics(s, 0.0, 0.99), InputError);
-  CHECK_THROWS_AS(rank_metrics(s, 1.0, 0.99), InputError);
+  CHECK_THROWS_AS(rank_metrics(s, std::numeric_limits<double>::infinity(), 0.99), InputError);
+  CHECK(rank_metrics(s, 1.0, 0.99).numerical_rank == 0);  // τ ≥ 1: nothing above the noise
   CHECK_THROWS_AS(rank_metrics(s, 0.1, 0.0), InputError);
   CHECK_THROWS_AS(rank_metrics(s, 0.1, 1.5), InputError);
   const std::vector<double> nan{std::nan("")};
   CHECK_THROWS_AS(rank_metrics(nan, 0.1, 0.99), InputError);
 }
 
-TEST_CASE("metrics: default tolerance is 4u of the storage dtype, 2^-4 for fp8", "[rank]") {
-  CHECK(*default_rank_tolerance("F32") == std::ldexp(1.0, -22));
-  CHECK(*default_rank_tolerance("F16") == std::ldexp(1.0, -9));
-  CHECK(*default_rank_tolerance("BF16") == std::ldexp(1.0, -6));
-  CHECK(*default_rank_tolerance("F8_E4M3") == std::ldexp(1.0, -4));
-  CHECK(*default_rank_tolerance("F8_E5M2") == std::ldexp(1.0, -4));
-  CHECK_FALSE(default_rank_tolerance("I32").has_value());
+TEST_CASE("metrics: rounding noise is u/sqrt(3) of the storage dtype, a block step for Q8_0", "[rank]") {
+  const double third = 1.0 / std::sqrt(3.0);
+  CHECK(*rounding_noise("F32") == std::ldexp(third, -24));
+  CHECK(*rounding_noise("F16") == std::ldexp(third, -11));
+  CHECK(*rounding_noise("BF16") == std::ldexp(third, -8));
+  CHECK(*rounding_noise("F8_E4M3") == std::ldexp(third, -4));
+  CHECK(*rounding_noise("F8_E5M2") == std::ldexp(third, -3));
+  CHECK(*rounding_noise("Q8_0") == Approx(0.00682).epsilon(1e-3));  // 3 / (127 √12)
+  CHECK_FALSE(rounding_noise("I32").has_value());
+  CHECK_FALSE(rounding_noise("Q4_K").has_value());
 }
 
 TEST_CASE("spectrum: the OpenBLAS and Eigen Gram paths give the same factors", "[rank]") {

@@ -32,6 +32,7 @@ struct CircuitAudit {
   RankMetrics metrics;        // all 0 when !finite
   std::vector<double> sigma;  // nominal_rank singular values, descending
   bool finite = true;         // false: a factor held NaN/Inf, nothing was computed
+  double rank_tol = 0.0;      // τ this circuit's numerical rank used (relative to its σ₁)
 };
 
 struct HeadAudit {
@@ -40,7 +41,9 @@ struct HeadAudit {
   CircuitAudit qk, vo;
   std::optional<CircuitAudit> qk_rope;  // MLA only, not part of TER
   bool qk_below_nominal = false, vo_below_nominal = false;
-  bool qk_dead = false, vo_dead = false;  // σ₁ ≤ τ × the layer's largest σ₁ of that circuit
+  // Dead: no σ above the circuit's noise (noise-aware τ), or σ₁ ≤ τ × the layer's largest σ₁ of
+  // that circuit (a fixed --rank-tol).
+  bool qk_dead = false, vo_dead = false;
   /// Every circuit of the head was computed (no factor held NaN/Inf). A head that is not finite
   /// has no metrics and is left out of every total (TER, entropy sums, min/mean).
   bool finite() const { return qk.finite && vo.finite && (!qk_rope || qk_rope->finite); }
@@ -53,7 +56,10 @@ struct LayerAudit {
   bool audited = true; // false for linear-attention layers (a fixed state, no circuits)
   CapacityRanks nominal;            // frh, slsd, ter of the shape
   int64_t measured_slsd = 0;        // numerical rank of the stacked key factors (when key_finite)
+  double key_rank_tol = 0.0;        // τ of that rank (relative to the keys' σ₁)
   bool key_finite = true;           // false: the key factors held NaN/Inf, no SLSD measured
+  /// measured_slsd < nominal.slsd: the keys span fewer directions than the shape allows.
+  bool slsd_below_nominal() const { return audited && key_finite && measured_slsd < nominal.slsd; }
   int64_t measured_ter = 0;         // Σ of the finite heads' QK numerical ranks
   double measured_ter_entropy = 0;  // Σ of the finite heads' QK entropy ranks
   int64_t nonfinite_heads = 0;      // heads left out of the sums above (HeadAudit::finite)
@@ -69,11 +75,18 @@ struct AuditReport {
   std::string format;        // safetensors, gguf, llama2c
   std::string architecture;  // HF model_type
   int64_t model_layers = 0;  // layers in the model (the audit may cover fewer)
-  double rank_tol = 0.0;     // τ used for numerical ranks, dead heads and SLSD
-  std::string rank_tol_source;  // e.g. "default for BF16 (4u)" or "--rank-tol"
+  /// "noise": each matrix's τ is c × its estimated rounding noise over its σ₁ (docs/audit.md,
+  /// "Rank tolerance"); "fixed": one τ for every matrix (--rank-tol).
+  std::string rank_tol_mode = "noise";
+  double rank_tol = 0.0;      // fixed: that τ; noise: 0 (each circuit carries its own)
+  double rounding_noise = 0;  // noise: η of the coarsest attention-weight dtype (metrics.hpp)
+  std::string rank_tol_source;  // e.g. "noise of BF16 (coarsest attention-weight dtype)" or "--rank-tol"
   double energy = 0.99;      // p of the energy rank
   std::vector<LayerAudit> layers;  // in layer order
 };
+
+/// One sentence for report headers: how numerical ranks were cut (mode, τ or η, and why).
+std::string describe_rank_tolerance(const AuditReport& report);
 
 /// Model-level totals over the audited layers.
 struct AuditSummary {
@@ -81,6 +94,7 @@ struct AuditSummary {
   int64_t nominal_ter = 0, measured_ter = 0;
   double measured_ter_entropy = 0.0;
   int64_t heads_below_nominal = 0, dead_heads = 0;
+  int64_t layers_slsd_below_nominal = 0;
   int64_t layers_with_nonfinite = 0;
   int64_t nonfinite_heads = 0;  // heads left out of measured TER and the entropy min/mean
   double min_qk_entropy_rank = 0.0, mean_qk_entropy_rank = 0.0;  // over the finite heads
@@ -88,7 +102,7 @@ struct AuditSummary {
 AuditSummary summarize(const AuditReport& report);
 
 struct AuditOptions {
-  std::optional<double> rank_tol;  // default: 4u of the coarsest attention-weight dtype
+  std::optional<double> rank_tol;  // a fixed τ; default: noise-aware (AuditReport::rank_tol_mode)
   double energy = 0.99;
   std::vector<int64_t> layers;     // empty: all
   int threads = 0;                 // 0: all cores
@@ -97,7 +111,7 @@ struct AuditOptions {
 };
 
 /// Audits an opened checkpoint with its detected layout. Throws InputError for a bad option, a
-/// layer index out of range, or a storage type with no default tolerance and no --rank-tol.
+/// layer index out of range, or a storage type with no rounding-noise model and no --rank-tol.
 AuditReport audit_checkpoint(const Checkpoint& checkpoint, const Layout& layout,
                              const AuditOptions& options);
 /// Opens `path` (any format open_checkpoint reads), detects the layout and audits it.

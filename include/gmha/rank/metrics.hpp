@@ -1,6 +1,6 @@
 #pragma once
 // The four rank metrics of docs/audit.md, computed from a spectrum (σ sorted descending), and the
-// default numerical-rank tolerance τ of a storage dtype.
+// rounding noise of a storage dtype that the default (noise-aware) rank tolerance is built from.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -18,13 +18,23 @@ struct RankMetrics {
 };
 
 /// Metrics of `sigma` (descending, non-negative) at tolerance `tol` and energy level `energy`.
-/// A zero matrix has every metric 0. Throws InputError when tol is not in (0, 1), energy not in
-/// (0, 1], or a σ is negative or not finite.
+/// A zero matrix has every metric 0; tol ≥ 1 counts no σ (a matrix entirely below its noise).
+/// Throws InputError when tol is not a positive number, energy not in (0, 1], or a σ is negative
+/// or not finite.
 RankMetrics rank_metrics(std::span<const double> sigma, double tol, double energy);
 
-/// Default τ for weights stored as `storage_dtype` (a safetensors/GGUF type name: F64, F32, F16,
-/// BF16, F8_E4M3, F8_E5M2, Q8_0): 4·u of the dtype (F32 2⁻²², F16 2⁻⁹, BF16 2⁻⁶, F64 2⁻⁵¹),
-/// 2⁻⁴ for fp8 and 8-bit block quantisation. nullopt for a type with no sensible roundoff.
-std::optional<double> default_rank_tolerance(std::string_view storage_dtype);
+/// η of weights stored as `storage_dtype` (a safetensors/GGUF type name): the rms of the storage
+/// rounding error of an element relative to the element (float types, u/√3 with u the unit
+/// roundoff: F64 2⁻⁵³, F32 2⁻²⁴, F16 2⁻¹¹, BF16 2⁻⁸, F8_E4M3 2⁻⁴, F8_E5M2 2⁻³) or to the rms of its
+/// block (Q8_0: 3/(127·√12), a step of absmax/127 with absmax ≈ 3 rms). docs/audit.md derives
+/// the tolerance from it. nullopt for a type with no such model (integer and 2–6-bit codes).
+std::optional<double> rounding_noise(std::string_view storage_dtype);
+
+/// The noise-aware tolerance's safety factor c: a singular value counts when it exceeds c times
+/// the estimated spectral norm of the rounding error (docs/audit.md, "Rank tolerance").
+inline constexpr double kNoiseFactor = 2.0;
+/// Below this relative τ the spectra themselves are not accurate (docs/audit.md: σ error ≤
+/// 1e-10·σ₁), so no tolerance is smaller.
+inline constexpr double kSpectrumFloor = 1e-9;
 
 }  // namespace gmha
