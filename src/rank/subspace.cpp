@@ -42,11 +42,14 @@ MatrixXd product(const Eigen::Ref<const MatrixXd>& a, bool ta, const Eigen::Ref<
 // c ← c·R⁻¹ with RᵀR = cᵀc (triangular_factor: a Gram and a Cholesky when c is well conditioned,
 // Householder's R otherwise). One pass leaves ~u·κ(c)² of non-orthogonality, the second ~u.
 // Each pass keeps the order: the first j columns still span the first j inputs.
+// A c whose R is singular (σ_r of the circuit barely above zero, its column all rounding) falls
+// back to Householder's Q, which is orthonormal whatever c is.
 MatrixXd orthonormalised(MatrixXd c) {
   for (int pass = 0; pass < 2; ++pass) {
     const MatrixXd r = triangular_factor(c);
-    if (r.rows() < c.cols() || !(r.diagonal().cwiseAbs().minCoeff() > 0)) {
-      throw InternalError("subspace: a singular-vector basis lost its rank");
+    if (r.rows() < c.cols() || !(r.diagonal().cwiseAbs().minCoeff() > 0) || !r.allFinite()) {
+      Eigen::HouseholderQR<MatrixXd> qr(c);
+      return qr.householderQ() * MatrixXd::Identity(c.rows(), c.cols());
     }
     r.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(c);
   }
