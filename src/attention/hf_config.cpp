@@ -55,6 +55,23 @@ std::string python_literals_to_null(const std::string& text) {
   return out;
 }
 
+// The defaults of a model_type's transformers config class for the size fields a published
+// config may omit (docs/model_defaults.md); empty for families whose readers require them.
+std::vector<std::pair<const char*, json>> class_defaults(const std::string& type) {
+  if (type == "gemma3" || type == "gemma3_text") {  // Gemma3TextConfig
+    return {{"vocab_size", 262208}, {"hidden_size", 2304}, {"intermediate_size", 9216},
+            {"num_hidden_layers", 26}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
+            {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 4096},
+            {"sliding_window_pattern", 6}};
+  }
+  if (type == "olmo3") {  // Olmo3Config (num_key_value_heads defaults to num_attention_heads)
+    return {{"vocab_size", 50304}, {"hidden_size", 4096}, {"intermediate_size", 11008},
+            {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+            {"max_position_embeddings", 2048}, {"sliding_window", 4096}};
+  }
+  return {};
+}
+
 ModelDesign llama_like(const Fields& f, const std::string& type) {
   const bool bias = type == "qwen2" || type == "qwen2_moe" || f.bool_or("attention_bias", false);
   LayerSpec l;
@@ -97,18 +114,7 @@ ModelDesign llama_like(const Fields& f, const std::string& type) {
 }
 
 ModelDesign deepseek(const Fields& f) {
-  AttentionShape a;
-  a.variant = Variant::kMla;
-  a.d_model = req_pos(f, "hidden_size");
-  a.heads = req_pos(f, "num_attention_heads");
-  a.kv_heads = 1;  // MLA caches one shared latent stream, whatever num_key_value_heads says
-  a.q_lora_rank = f.int_or("q_lora_rank", 0);
-  if (a.q_lora_rank < 0) throw errors::not_positive(f.where(), "field 'q_lora_rank'", a.q_lora_rank);
-  a.kv_lora_rank = req_pos(f, "kv_lora_rank");
-  a.qk_nope_dim = req_pos(f, "qk_nope_head_dim");
-  a.qk_rope_dim = f.req_int("qk_rope_head_dim");
-  if (a.qk_rope_dim < 0) throw errors::not_positive(f.where(), "field 'qk_rope_head_dim'", a.qk_rope_dim);
-  a.v_head_dim = req_pos(f, "v_head_dim");
+  const AttentionShape a = mla_shape(f);
   LayerSpec l;
   l.attention = a;
   l.ffn = dense_ffn(f);
@@ -125,6 +131,23 @@ ModelDesign deepseek(const Fields& f) {
     }
   }
   return m;
+}
+
+// GLM-5 writes each layer's FFN as "dense" or "sparse" (mlp_layer_types); it must agree with
+// first_k_dense_replace, which deepseek() applied: a disagreement is reported, not resolved.
+void apply_mlp_layer_types(const Fields& f, const ModelDesign& m, const std::vector<std::string>& types) {
+  if (types.size() != m.layers.size()) {
+    throw InputError(fmt::format("{}: mlp_layer_types has {} entries for {} layers", f.where(),
+                                 types.size(), m.layers.size()));
+  }
+  for (size_t i = 0; i < types.size(); ++i) {
+    const bool moe = m.layers[i].ffn.kind == FfnKind::kMoe;
+    if ((types[i] != "dense" && types[i] != "sparse") || (types[i] == "sparse") != moe) {
+      throw InputError(fmt::format("{}: mlp_layer_types[{}] = '{}' disagrees with first_k_dense_replace "
+                                   "and moe_layer_freq (layer {} is {})", f.where(), i, types[i], i,
+                                   moe ? "sparse" : "dense"));
+    }
+  }
 }
 
 ModelDesign step3(const Fields& f) {
@@ -284,16 +307,11 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
       type = body->at("model_type").get<std::string>();
     }
   }
-  // Gemma 3 configs omit fields that Gemma3TextConfig defaults (docs/model_defaults.md): fill
-  // them in so an omitted field is transformers' value, never 0.
+  // Configs omit fields that their transformers config class defaults (docs/model_defaults.md):
+  // fill them in so an omitted field is transformers' value, never 0.
   json filled;
-  if (type == "gemma3" || type == "gemma3_text") {
+  if (const auto defaults = class_defaults(type); !defaults.empty()) {
     filled = *body;
-    const std::pair<const char*, json> defaults[] = {
-        {"vocab_size", 262208}, {"hidden_size", 2304}, {"intermediate_size", 9216},
-        {"num_hidden_layers", 26}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
-        {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 4096},
-        {"sliding_window_pattern", 6}};
     for (const auto& [k, v] : defaults) {
       if (!filled.contains(k) || filled.at(k).is_null()) filled[k] = v;
     }
@@ -314,10 +332,19 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
     if (type == "glm4_moe") handled = {"use_qk_norm", "partial_rotary_factor"};
     else if (type == "minimax_m2") handled = {"use_qk_norm"};  // RoPE width from rotary_dim
     else if (type != "gpt_oss") handled = {"attn_output_gate", "linear_num_value_heads", "partial_rotary_factor"};
-  } else if (type == "deepseek_v32") {
+  } else if (auto more = read_more_family(f, type)) {
+    m = std::move(*more);
+    if (type == "phi3") handled = {"partial_rotary_factor"};
+  } else if (type == "deepseek_v32" || type == "glm_moe_dsa") {
     // DeepSeek-V3.2: V3's MLA plus the DSA lightning indexer; each layer keeps every token's
-    // latent and index key and attends to the index_topk it selects.
+    // latent and index key and attends to the index_topk it selects. GLM-5 (glm_moe_dsa) is the
+    // same architecture under the same field names (qk_nope 192, v 256). GLM-5.2's indexers
+    // shared across layers (index_topk_freq, indexer_types) change what is cached: refused.
+    if (type == "glm_moe_dsa") {
+      reject_unmodelled(f, type, {"index_topk_freq", "indexer_types", "index_skip_topk_offset"});
+    }
     m = deepseek(f);
+    if (auto mlp = f.opt_string_list("mlp_layer_types")) apply_mlp_layer_types(f, m, *mlp);
     for (auto& l : m.layers) {
       l.attention.index_heads = req_pos(f, "index_n_heads");
       l.attention.index_head_dim = req_pos(f, "index_head_dim");
@@ -327,6 +354,10 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   } else if (type == "llama" || type == "mistral" || type == "mixtral" || type == "qwen2" ||
       type == "qwen3" || type == "qwen2_moe" || type == "qwen3_moe") {
     m = llama_like(f, type);
+  } else if (type == "qwen3_vl" || type == "qwen3_vl_text" || type == "qwen3_vl_moe" ||
+             type == "qwen3_vl_moe_text") {
+    // Qwen3-VL's text stack is Qwen3 (dense) or Qwen3-MoE; its ViT is counted as vision_params.
+    m = llama_like(f, type.rfind("qwen3_vl_moe", 0) == 0 ? "qwen3_moe" : "qwen3");
   } else if (type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2") {
     m = deepseek(f);
   } else if (type == "step3" || type == "step3_vl" || type == "step3_text" || type == "step3v") {
@@ -348,7 +379,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {
@@ -357,6 +388,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   for (const char* k : unhandled) reject_unmodelled(f, type, {k});
   m.max_context = f.int_or("max_position_embeddings", 0);
   if (m.max_context < 0) throw errors::not_positive(where, "field 'max_position_embeddings'", m.max_context);
+  m.vision_params = vision_tower_params(config, where);
   m.name = where;
   m.source = where + " (model_type " + type + ")";
   validate_model(m, where);

@@ -1,12 +1,11 @@
 // Readers of the 2025-2026 Hugging Face families (docs/model_defaults.md): gpt_oss, qwen3_next,
-// qwen3_5 / qwen3_5_moe, glm4_moe. Each maps the published config.json onto the layer-level
-// model (docs/capacity.md, "Layer kinds"); a key that changes the architecture in a way these
-// readers do not model fails closed (reject_unmodelled, called by the dispatcher).
+// qwen3_5 / qwen3_5_moe, glm4_moe, minimax_m2, olmo2, olmo3. Each maps the published config.json
+// onto the layer-level model (docs/capacity.md, "Layer kinds"); a key that changes the
+// architecture in a way these readers do not model fails closed (reject_unmodelled, called by
+// the dispatcher).
 #include "hf_fields.hpp"
 
 namespace gmha::hf_detail {
-
-namespace {
 
 // The model dtype: what vLLM stores states and conv states in unless the config says otherwise.
 DType model_dtype(const Fields& f) {
@@ -73,6 +72,8 @@ std::vector<std::string> layer_types_or(const Fields& f, size_t n, std::string (
 [[noreturn]] void bad_layer_type(const Fields& f, size_t i, const std::string& t) {
   throw InputError(fmt::format("{}: layer_types[{}] = '{}' is not supported", f.where(), i, t));
 }
+
+namespace {
 
 // gpt-oss: GQA with biases on q/k/v/o and one learned sink logit per head; sliding (window 128)
 // and full layers alternate; every layer is MoE with num_local_experts experts, top-k.
@@ -181,6 +182,20 @@ ModelDesign olmo2(const Fields& f) {
   return uniform(f, l);
 }
 
+// OLMo 3: OLMo 2's layer with three sliding layers to one full layer. Olmo3Config:
+// sliding_window 4096 and, without layer_types, layer i slides unless (i + 1) % 4 == 0.
+ModelDesign olmo3(const Fields& f) {
+  ModelDesign m = olmo2(f);
+  const int64_t window = positive(f, "sliding_window", f.int_or("sliding_window", 4096));
+  const auto types = layer_types_or(f, m.layers.size(), [](size_t i, int64_t) {
+    return std::string((i + 1) % 4 != 0 ? "sliding_attention" : "full_attention"); }, 0);
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i] == "sliding_attention") m.layers[i].span = {SpanKind::kSlidingWindow, window};
+    else if (types[i] != "full_attention") bad_layer_type(f, i, types[i]);
+  }
+  return m;
+}
+
 // MiniMax-M2: GQA with q/k norms over whole projections (qk_norm_type "per_layer"), RoPE on
 // rotary_dim of each head, every layer MoE (sigmoid router, no shared expert). attn_type_list
 // must say softmax (1) everywhere: lightning layers are MiniMax-M1's, not M2's.
@@ -242,6 +257,7 @@ std::optional<ModelDesign> read_frontier_family(const Fields& f, const std::stri
   if (type == "glm4_moe") return glm4_moe(f);
   if (type == "minimax_m2") return minimax_m2(f);
   if (type == "olmo2") return olmo2(f);
+  if (type == "olmo3") return olmo3(f);
   return std::nullopt;
 }
 

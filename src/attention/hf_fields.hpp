@@ -2,6 +2,7 @@
 // Private to the attention area: typed access to a Hugging Face config's fields (every error
 // names the file and the field) and the readers shared by hf_config.cpp (the classic families)
 // and hf_families.cpp (the 2025-2026 families, docs/model_defaults.md).
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -136,6 +137,24 @@ inline AttentionShape gqa_shape(const Fields& f, bool bias) {
   return a;
 }
 
+// The MLA attention shape from DeepSeek-V2/V3's fields (also Kimi K2, Kimi Linear, GLM-5):
+// q_lora_rank 0 or null means a plain q_proj.
+inline AttentionShape mla_shape(const Fields& f) {
+  AttentionShape a;
+  a.variant = Variant::kMla;
+  a.d_model = req_pos(f, "hidden_size");
+  a.heads = req_pos(f, "num_attention_heads");
+  a.kv_heads = 1;  // MLA caches one shared latent stream, whatever num_key_value_heads says
+  a.q_lora_rank = f.int_or("q_lora_rank", 0);
+  if (a.q_lora_rank < 0) throw errors::not_positive(f.where(), "field 'q_lora_rank'", a.q_lora_rank);
+  a.kv_lora_rank = req_pos(f, "kv_lora_rank");
+  a.qk_nope_dim = req_pos(f, "qk_nope_head_dim");
+  a.qk_rope_dim = f.req_int("qk_rope_head_dim");
+  if (a.qk_rope_dim < 0) throw errors::not_positive(f.where(), "field 'qk_rope_head_dim'", a.qk_rope_dim);
+  a.v_head_dim = req_pos(f, "v_head_dim");
+  return a;
+}
+
 inline FfnShape dense_ffn(const Fields& f, const char* key = "intermediate_size") {
   FfnShape ffn;
   ffn.kind = FfnKind::kDense;
@@ -209,7 +228,24 @@ inline bool apply_layer_types(const Fields& f, ModelDesign& m, int64_t window) {
 /// and not null, false, 0 or an empty list.
 void reject_unmodelled(const Fields& f, const std::string& type, std::initializer_list<const char*> keys);
 
+// Shared by the family readers (hf_families.cpp, hf_families_more.cpp).
+/// The model dtype from torch_dtype / dtype (bf16 when absent): what vLLM keeps conv states in.
+DType model_dtype(const Fields& f);
+/// The recurrent-state dtype: mamba_ssm_dtype / mamba_ssm_cache_dtype, else the model dtype.
+DType state_dtype(const Fields& f);
+/// Dims of each head that RoPE rotates: partial_rotary_factor (top level or in rope_parameters).
+int64_t rotary_dim(const Fields& f, int64_t head_dim);
+/// One entry per layer: layer_types when written (its length checked), else `fallback(i, arg)`.
+std::vector<std::string> layer_types_or(const Fields& f, size_t n, std::string (*fallback)(size_t, int64_t),
+                                        int64_t arg);
+[[noreturn]] void bad_layer_type(const Fields& f, size_t i, const std::string& t);
+
 // The 2025-2026 families (hf_families.cpp). Each returns nullopt when `type` is not its own.
 std::optional<ModelDesign> read_frontier_family(const Fields& f, const std::string& type);
+/// Parameters of the config's vision tower (hf_vision.cpp): 0 without a vision_config, the count
+/// for the kinds gmha models, ModelDesign::kVisionNotCounted for any other.
+int64_t vision_tower_params(const json& config, const std::string& where);
+/// Further families (hf_families_more.cpp): smollm3, exaone4, kimi_linear, ... nullopt otherwise.
+std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& type);
 
 }  // namespace gmha::hf_detail

@@ -123,6 +123,31 @@ constexpr const char* kMiniMaxM2 = R"({"model_type": "minimax_m2", "hidden_size"
   "qk_norm_type": "per_layer", "max_position_embeddings": 196608, "vocab_size": 200064,
   "attention_bias": false, "tie_word_embeddings": false})";
 
+constexpr const char* kGlm5 = R"({"model_type": "glm_moe_dsa", "first_k_dense_replace": 3,
+  "hidden_size": 6144, "index_head_dim": 128, "index_n_heads": 32, "index_topk": 2048,
+  "intermediate_size": 12288, "kv_lora_rank": 512, "max_position_embeddings": 202752,
+  "moe_intermediate_size": 2048, "n_routed_experts": 256, "n_shared_experts": 1,
+  "num_attention_heads": 64, "num_experts_per_tok": 8, "num_hidden_layers": 78,
+  "num_key_value_heads": 64, "q_lora_rank": 2048, "qk_nope_head_dim": 192, "qk_rope_head_dim": 64,
+  "v_head_dim": 256, "vocab_size": 154880, "tie_word_embeddings": false})";
+constexpr const char* kKimiLinear48b = R"({"model_type": "kimi_linear", "vocab_size": 163840,
+  "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 27,
+  "num_attention_heads": 32, "num_key_value_heads": 32, "tie_word_embeddings": false,
+  "first_k_dense_replace": 1, "moe_intermediate_size": 1024, "moe_layer_freq": 1,
+  "num_experts": 256, "num_experts_per_token": 8, "num_shared_experts": 1, "q_lora_rank": null,
+  "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+  "mla_use_nope": true, "linear_attn_config": {"full_attn_layers": [4, 8, 12, 16, 20, 24, 27],
+  "head_dim": 128, "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23,
+  25, 26], "num_heads": 32, "short_conv_kernel_size": 4}})";
+constexpr const char* kQwen35_35b = R"({"model_type": "qwen3_5_moe", "text_config": {
+  "model_type": "qwen3_5_moe_text", "attn_output_gate": true, "full_attention_interval": 4,
+  "head_dim": 256, "hidden_size": 2048, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
+  "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_value_head_dim": 128,
+  "mamba_ssm_dtype": "float32", "max_position_embeddings": 262144, "moe_intermediate_size": 512,
+  "num_attention_heads": 16, "num_experts": 256, "num_experts_per_tok": 8,
+  "num_hidden_layers": 40, "num_key_value_heads": 2, "partial_rotary_factor": 0.25,
+  "shared_expert_intermediate_size": 512, "tie_word_embeddings": false, "vocab_size": 248320}})";
+
 struct Preset {
   PresetInfo info;
   std::function<ModelDesign()> make;
@@ -153,6 +178,15 @@ const std::vector<Preset>& presets() {
     add("minimax-m2", "MiniMax-M2 230B: GQA 48/8 x 128 with per-layer q/k norms, 256 experts top-8",
         "https://huggingface.co/MiniMaxAI/MiniMax-M2/blob/main/config.json",
         [](const std::string& n, const std::string& s) { return from_config(n, s, kMiniMaxM2); });
+    add("glm-5", "GLM-5 744B: MLA 64 heads (qk_nope 192, v 256) with the DSA indexer (32 x 128, top-2048), 3 dense + 75 MoE layers",
+        "https://huggingface.co/zai-org/GLM-5/blob/main/config.json (+ vocab 154880 of the GLM-5 family)",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kGlm5); });
+    add("kimi-linear-48b-a3b", "Kimi Linear 48B-A3B: 20 KDA + 7 NoPE MLA layers, 256 experts top-8 + 1 shared",
+        "https://huggingface.co/moonshotai/Kimi-Linear-48B-A3B-Instruct/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kKimiLinear48b); });
+    add("qwen3.5-35b-a3b", "Qwen3.5-35B-A3B (text): 30 Gated DeltaNet + 10 gated GQA layers, fp32 states, 256 experts top-8 + 1 shared",
+        "https://huggingface.co/Qwen/Qwen3.5-35B-A3B/blob/main/config.json (text_config)",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kQwen35_35b); });
     add("deepseek-v3", "DeepSeek-V3 671B: MLA, 3 dense + 58 MoE layers (256 experts, top-8, 1 shared)",
         "deepseek-ai/DeepSeek-V3 config.json; models.json",
         [](const std::string& n, const std::string& s) {

@@ -1,8 +1,10 @@
 # Sources of the bridge area: checkpoints <-> models. Which tensors of a checkpoint form which
 # attention layer (layout), one checkpoint layer's forward pass and its hidden-state files
-# (checkpoint_layer), and planted-rank checkpoints written from a model shape (synth).
+# (checkpoint_layer), planted-rank checkpoints written from a model shape (synth), and GGUF /
+# llama2.c files read as model inputs (checkpoint_model).
 list(APPEND GMHA_LIB_SOURCES
   src/bridge/layout.cpp
   src/bridge/checkpoint_layer.cpp
   src/bridge/synth.cpp
+  src/bridge/checkpoint_model.cpp
 )

@@ -310,6 +310,7 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   f.active_params_excl_input_embedding = f.active_params - input_embedding;
   f.active_params_excl_embeddings = f.active_params - f.embedding_params;
   f.max_context = m.max_context;
+  f.vision_params = m.vision_params;
   f.beyond_max_context = m.max_context > 0 && o.context > m.max_context;
   return f;
 }

@@ -116,6 +116,7 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
       {"state_bytes_per_sequence", exact(f.state_bytes_per_sequence)},
       {"cache_owning_layers", f.cache_owning_layers},
       {"max_context", f.max_context > 0 ? json(f.max_context) : json(nullptr)},
+      {"vision_params", f.vision_params >= 0 ? json(f.vision_params) : json(nullptr)},
       {"beyond_max_context", f.beyond_max_context},
   };
   json groups = json::array();

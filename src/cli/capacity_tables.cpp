@@ -1,9 +1,12 @@
 #include "cli/capacity_tables.hpp"
 
+#include <cmath>
+#include <cstdint>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "gmha/core/parse.hpp"
 #include "gmha/report/units.hpp"
 
 namespace gmha::cli {
@@ -17,7 +20,6 @@ std::string context_label(int64_t t) {
   if (t % 1024 == 0) return fmt::format("{}K", t / 1024);
   return fmt::format("{}", t);
 }
-std::string params_or_dash(const ModelFigures& f, int64_t v) { return f.ffn_known ? format_count(v) : "-"; }
 }  // namespace
 
 std::string kind_geometry(const LayerSpec& l) {
@@ -62,79 +64,119 @@ Table capacity_table(const std::vector<CompareRow>& rows) {
                {"kv heads"}, {"head dim"}, {"FRH"}, {"SLSD"}, {"TER"}, {"KV/token"},
                {"attn params"}, {"total params"}, {"active params"}};
   std::set<std::string> seen;
+  std::vector<double> kv, attn, total, active;
   for (const auto& r : rows) {
     const ModelFigures& f = r.figures;
     if (!seen.insert(f.model).second) continue;
     t.add_row({f.model, f.variant, std::to_string(f.layers), std::to_string(f.heads),
                std::to_string(f.kv_heads), std::to_string(f.head_dim), std::to_string(f.ranks.frh),
-               std::to_string(f.ranks.slsd), std::to_string(f.ranks.ter),
-               format_bytes(f.kv_bytes_per_token), format_count(f.attn_params),
-               params_or_dash(f, f.total_params), params_or_dash(f, f.active_params)});
+               std::to_string(f.ranks.slsd), std::to_string(f.ranks.ter), "", "", "", ""});
+    kv.push_back(f.kv_bytes_per_token);
+    attn.push_back(static_cast<double>(f.attn_params));
+    // Unknown FFN: no total to state ("-"), not a zero.
+    total.push_back(f.ffn_known ? static_cast<double>(f.total_params) : std::nan(""));
+    active.push_back(f.ffn_known ? static_cast<double>(f.active_params) : std::nan(""));
   }
+  t.set_unit_column(9, kv, Quantity::kBytes);
+  t.set_unit_column(10, attn, Quantity::kCount);
+  t.set_unit_column(11, total, Quantity::kCount);
+  t.set_unit_column(12, active, Quantity::kCount);
   return t;
 }
 
 Table decode_table(const std::vector<CompareRow>& rows) {
   Table t;
   t.title = "Decoding one token";
-  t.columns = {{"model", Align::kLeft}, {"context"}, {"batch"}, {"kv dtype"}, {"KV cache (T x B)"},
+  t.key_columns = 2;  // model, context
+  t.columns = {{"model", Align::kLeft}, {"context"}, {"batch"}, {"kv dtype"}, {"KV cache (TxB)"},
                {"KV read/token"}, {"attn FLOPs"}, {"linear FLOPs"}, {"FFN FLOPs"},
                {"FLOP/byte"}};
+  std::vector<double> cache, read, attn, linear, ffn;
   for (const auto& r : rows) {
     const ModelFigures& f = r.figures;
-    t.add_row({f.model, context_label(f.context), std::to_string(f.batch), f.kv_dtype,
-               format_bytes(f.kv_bytes), format_bytes(f.decode_kv_bytes_read),
-               format_flops(static_cast<double>(f.attn_flops)),
-               format_flops(static_cast<double>(f.linear_flops)),
-               format_flops(static_cast<double>(f.ffn_flops)), format_number(f.arithmetic_intensity, 4)});
+    t.add_row({f.model, context_label(f.context), std::to_string(f.batch), f.kv_dtype, "", "", "",
+               "", "", format_number(f.arithmetic_intensity, 4)});
+    cache.push_back(f.kv_bytes);
+    read.push_back(f.decode_kv_bytes_read);
+    attn.push_back(static_cast<double>(f.attn_flops));
+    linear.push_back(static_cast<double>(f.linear_flops));
+    ffn.push_back(static_cast<double>(f.ffn_flops));
   }
+  t.set_unit_column(4, cache, Quantity::kBytes);
+  t.set_unit_column(5, read, Quantity::kBytes);
+  t.set_unit_column(6, attn, Quantity::kFlops);
+  t.set_unit_column(7, linear, Quantity::kFlops);
+  t.set_unit_column(8, ffn, Quantity::kFlops);
   return t;
+}
+
+// "0,2,4,...,34" (LayerGroup::layer_list) as the runs of parse_int_ranges: "0-34:2".
+std::string compact_layers(const std::string& list) {
+  return format_int_ranges(parse_int_ranges(list, "layers", 0, INT64_MAX));
 }
 
 // One line per layer kind (mixer, fill rule, cache source; the FFN aside) of each hybrid model.
 Table groups_table(const std::vector<CompareRow>& rows) {
   Table t;
   t.title = "Layer kinds of hybrid models (at each context)";
+  t.key_columns = 2;  // model @context, kind
   t.columns = {{"model", Align::kLeft}, {"kind", Align::kLeft}, {"layers", Align::kLeft},
                {"count"}, {"geometry", Align::kLeft}, {"fill", Align::kLeft}, {"kv dtype"},
                {"KV/token/layer"}, {"state/layer"}, {"FRH/SLSD/TER", Align::kLeft},
-               {"KV cache (T x B)"}, {"KV read/token"}};
+               {"KV cache (TxB)"}, {"KV read/token"}};
   std::set<std::pair<std::string, int64_t>> seen;
+  std::vector<double> kv, state, cache, read;
   for (const auto& r : rows) {
     const ModelFigures& f = r.figures;
     if (f.kinds.size() < 2 || !seen.insert({f.model, f.context}).second) continue;
     for (const auto& k : f.kinds) {
-      t.add_row({f.model + " @" + context_label(f.context), k.label, k.layer_list,
+      t.add_row({f.model + " @" + context_label(f.context), k.label, compact_layers(k.layer_list),
                  std::to_string(k.layer_count), kind_geometry(k.spec), kind_fill(k.spec),
-                 std::string(dtype_name(k.spec.kv_dtype)),
-                 k.kv_bytes_per_token_per_layer > 0 ? format_bytes(k.kv_bytes_per_token_per_layer) : "-",
-                 k.state_bytes_per_layer > 0 ? format_bytes(k.state_bytes_per_layer) : "-",
+                 std::string(dtype_name(k.spec.kv_dtype)), "", "",
                  k.softmax_ranks ? fmt::format("{}/{}/{}", k.softmax_ranks->frh, k.softmax_ranks->slsd,
                                                k.softmax_ranks->ter)
                                  : "n/a",
-                 format_bytes(k.kv_bytes), format_bytes(k.decode_kv_bytes_read)});
+                 "", ""});
+      // A kind without a cache (recurrent) or without state (softmax) shows "-".
+      kv.push_back(k.kv_bytes_per_token_per_layer > 0 ? k.kv_bytes_per_token_per_layer : std::nan(""));
+      state.push_back(k.state_bytes_per_layer > 0 ? k.state_bytes_per_layer : std::nan(""));
+      cache.push_back(k.kv_bytes);
+      read.push_back(k.decode_kv_bytes_read);
     }
   }
+  t.set_unit_column(7, kv, Quantity::kBytes);
+  t.set_unit_column(8, state, Quantity::kBytes);
+  t.set_unit_column(10, cache, Quantity::kBytes);
+  t.set_unit_column(11, read, Quantity::kBytes);
   return t;
 }
 
 Table cost_table(const std::vector<CompareRow>& rows) {
   Table t;
-  t.title = "Decoding cost, USD per 1M tokens (attention: max(compute, KV reads) + linear; FFN compute-bound)";
+  t.title = "Decoding cost per 1M tokens (attention: max(compute, KV reads) + linear; FFN compute-bound)";
+  t.key_columns = 3;  // model, context, card
   t.columns = {{"model", Align::kLeft}, {"context"}, {"card", Align::kLeft}, {"attention"},
                {"FFN"}, {"total"}, {"attn bound", Align::kLeft}};
+  std::vector<double> attn, ffn, total;
+  const double none = std::nan("");
   for (const auto& r : rows) {
     for (const auto& c : r.cost.cards) {
-      t.add_row({r.figures.model, context_label(r.figures.context), c.card,
-                 format_usd(c.attn_usd_per_mtok), format_usd(c.ffn_usd_per_mtok),
-                 format_usd(c.total_usd_per_mtok), c.bound});
+      t.add_row({r.figures.model, context_label(r.figures.context), c.card, "", "", "", c.bound});
+      attn.push_back(c.attn_usd_per_mtok);
+      ffn.push_back(c.ffn_usd_per_mtok);
+      total.push_back(c.total_usd_per_mtok);
     }
     if (!r.cost.cards.empty()) {
       t.add_row({r.figures.model, context_label(r.figures.context),
-                 "AFD " + r.cost.afd_attn_card + "+" + r.cost.afd_ffn_card, "", "",
-                 format_usd(r.cost.afd_usd_per_mtok), ""});
+                 "AFD " + r.cost.afd_attn_card + "+" + r.cost.afd_ffn_card, "", "", "", ""});
+      attn.push_back(none);
+      ffn.push_back(none);
+      total.push_back(r.cost.afd_usd_per_mtok);
     }
   }
+  t.set_unit_column(3, attn, Quantity::kUsd);
+  t.set_unit_column(4, ffn, Quantity::kUsd);
+  t.set_unit_column(5, total, Quantity::kUsd);
   return t;
 }
 

@@ -211,8 +211,10 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
   const report::Format f = audit_format(format, "--format");
   if (f == report::Format::kJson) return audit_to_json(r, spectra).dump(2) + "\n";
   if (f == report::Format::kCsv) return report::to_csv(csv_table(r));
-  std::string head = fmt::format("{}  ({}, {})\n{}; energy rank at p = {}\n\n", r.checkpoint,
-                                 r.format, r.architecture, describe_rank_tolerance(r), r.energy);
+  const std::string about = fmt::format("{}; energy rank at p = {}", describe_rank_tolerance(r), r.energy);
+  const size_t width = report::text_width();
+  std::string head = fmt::format("{}  ({}, {})\n{}\n\n", r.checkpoint, r.format, r.architecture,
+                                 width > 0 ? report::wrap_text(about, width) : about);
   std::string text = head;
   for (const report::Table& t : {layer_table(r), worst_table(r, worst), summary_table(r)}) {
     text += report::render(t, f);

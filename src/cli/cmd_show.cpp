@@ -13,6 +13,7 @@
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/parse.hpp"
+#include "gmha/report/table.hpp"
 #include "gmha/report/units.hpp"
 
 namespace gmha::cli {
@@ -56,27 +57,32 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
                    m.layers.size(), m.vocab_size ? std::to_string(m.vocab_size) : "unknown",
                    context, convention_name(conv));
   // The per-layer-kind table: one line per mixer, fill rule and cache source.
-  s += fmt::format("\nlayer kinds at T = {} ({} cache-owning layers; KV/token {} B, minimal {} B, "
-                   "index keys {} B; state per sequence {} B{}):\n", context, f.cache_owning_layers,
+  s += "\n" + report::wrap_text(fmt::format("layer kinds at T = {} ({} cache-owning layers; KV/token {} B, minimal {} B, "
+                   "index keys {} B; state per sequence {} B{}):", context, f.cache_owning_layers,
                    report::format_exact(f.kv_bytes_per_token), report::format_exact(f.kv_bytes_per_token_minimal),
                    f.indexer_bytes_per_token, report::format_exact(f.state_bytes_per_sequence),
-                   f.beyond_max_context ? fmt::format("; T is beyond max_position_embeddings {}", f.max_context) : "");
-  s += fmt::format("  {:<34} {:<14} {:>5}  {:<34} {:<16} {:>14} {:>14} {:<16}\n", "kind", "layers", "count",
-                   "geometry", "fill", "KV/token/layer", "state/layer", "FRH/SLSD/TER");
+                   f.beyond_max_context ? fmt::format("; T is beyond max_position_embeddings {}", f.max_context) : ""),
+                   report::text_width() > 0 ? report::text_width() : SIZE_MAX) + "\n";
+  report::Table kinds;
+  kinds.columns = {{"kind", report::Align::kLeft}, {"layers", report::Align::kLeft}, {"count"},
+                   {"geometry", report::Align::kLeft}, {"fill", report::Align::kLeft},
+                   {"KV/token/layer [B]"}, {"state/layer [B]"}, {"FRH/SLSD/TER", report::Align::kLeft}};
   for (const auto& k : f.kinds) {
-    s += fmt::format("  {:<34} {:<14} {:>5}  {:<34} {:<16} {:>14} {:>14} {:<16}\n", k.label, k.layer_list,
-                     k.layer_count, kind_geometry(k.spec), kind_fill(k.spec),
-                     report::format_exact(k.kv_bytes_per_token_per_layer),
-                     report::format_exact(k.state_bytes_per_layer),
-                     k.softmax_ranks ? fmt::format("{}/{}/{}", k.softmax_ranks->frh, k.softmax_ranks->slsd,
-                                                   k.softmax_ranks->ter)
-                                     : "n/a");
+    kinds.add_row({k.label, format_int_ranges(parse_int_ranges(k.layer_list, "layers", 0, INT64_MAX)),
+                   std::to_string(k.layer_count), kind_geometry(k.spec), kind_fill(k.spec),
+                   report::format_exact(k.kv_bytes_per_token_per_layer),
+                   report::format_exact(k.state_bytes_per_layer),
+                   k.softmax_ranks ? fmt::format("{}/{}/{}", k.softmax_ranks->frh, k.softmax_ranks->slsd,
+                                                 k.softmax_ranks->ter)
+                                   : "n/a"});
   }
+  s += report::to_text(kinds);
   int gi = 0;
   for (const auto& g : f.groups) {
     const AttentionShape& a = g.spec.attention;
     s += fmt::format("\n## group {}: {} — layers {} ({} layers), KV dtype {}\n", ++gi, g.label,
-                     g.layer_list, g.layer_count, dtype_name(g.spec.kv_dtype));
+                     format_int_ranges(parse_int_ranges(g.layer_list, "layers", 0, INT64_MAX)),
+                     g.layer_count, dtype_name(g.spec.kv_dtype));
     if (!g.spec.has_mixer) {
       s += "no token mixer: no attention weights, cache or attention FLOPs\n";
     } else {

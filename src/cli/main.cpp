@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/discover.hpp"
 #include "gmha/core/error.hpp"
+#include "gmha/report/table.hpp"
 
 namespace {
 
@@ -32,6 +33,19 @@ std::string with_flag(const CLI::App& app, const gmha::InputError& e) {
     if (a->get_option_no_throw("--" + option) != nullptr) return "--" + message;
   }
   return message;
+}
+
+// Every command that prints tables (has --format) takes --wide: terminal tables are narrowed to
+// 100 columns (wrapped headers, then parts that repeat the key columns) unless it is given.
+void add_wide_flags(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_option_no_throw("--format") != nullptr) {
+      sub->add_flag_callback(
+          "--wide", [] { gmha::report::set_text_width(0); },
+          "Tables at full width (default: at most 100 columns: headers wrap, columns split)");
+    }
+    add_wide_flags(*sub);
+  }
 }
 
 }  // namespace
@@ -63,6 +77,7 @@ int main(int argc, char** argv) {
   gmha::cli::add_report_command(app);
   gmha::cli::add_audit_command(app);
   gmha::cli::add_synth_command(app);
+  add_wide_flags(app);
   try {
     const std::vector<std::string> args(argv + 1, argv + argc);
     if (const auto text = gmha::cli::help_text(app, args)) {

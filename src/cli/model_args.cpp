@@ -4,6 +4,7 @@
 
 #include "gmha/attention/resolve.hpp"
 #include "gmha/attention/design_spec.hpp"
+#include "gmha/bridge/checkpoint_model.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "gmha/core/dtype.hpp"
 #include "gmha/core/error.hpp"
@@ -12,7 +13,7 @@
 namespace gmha::cli {
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
-  cmd->add_option("models", a.models, "Presets (see `gmha presets`), config.json files or model folders");
+  cmd->add_option("models", a.models, "Presets (see `gmha presets`), config.json files, model folders, or .gguf / llama2.c .bin checkpoints");
   cmd->add_option("--design", a.designs,
                   "Ad-hoc design, e.g. gqa:d=4096,heads=32,kv=8,hd=128,layers=32 (repeatable)")
       ->allow_extra_args(false);  // one value per flag: `--design X preset` keeps the preset
@@ -39,7 +40,10 @@ std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {
     }
   };
   for (const auto& m : a.models) {
-    ModelDesign d = resolve_model(m);
+    // A .gguf or llama2.c .bin is read through its checkpoint header; anything else is a preset,
+    // a config.json or folder, or a design spec.
+    auto from_checkpoint = model_from_checkpoint_file(m);
+    ModelDesign d = from_checkpoint ? std::move(*from_checkpoint) : resolve_model(m);
     if (d.source == "--design") require_layers(m, "design ");
     out.push_back(std::move(d));
   }

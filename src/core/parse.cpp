@@ -163,4 +163,25 @@ std::vector<int64_t> parse_int_ranges(std::string_view text, std::string_view wh
   return out;
 }
 
+std::string format_int_ranges(const std::vector<int64_t>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    if (i + 1 < v.size()) {
+      const int64_t step = v[i + 1] - v[i];
+      while (j + 1 < v.size() && v[j + 1] - v[j] == step) ++j;
+      // A step run needs three values to be worth "a-b:s"; two consecutive ones are "a-b".
+      if (j - i + 1 < 3 && step != 1) j = i;
+    }
+    if (!out.empty()) out += ",";
+    out += std::to_string(v[i]);
+    if (j > i) {
+      out += "-" + std::to_string(v[j]);
+      if (v[i + 1] - v[i] != 1) out += ":" + std::to_string(v[i + 1] - v[i]);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
 }  // namespace gmha

@@ -21,6 +21,16 @@ void Table::add_row(std::vector<std::string> cells) {
   rows.push_back(std::move(cells));
 }
 
+void Table::set_unit_column(size_t column, const std::vector<double>& values, Quantity q) {
+  if (column >= columns.size() || values.size() != rows.size()) {
+    throw InternalError(fmt::format("table '{}': unit column {} has {} values for {} rows", title,
+                                    column, values.size(), rows.size()));
+  }
+  const UnitColumn u = unit_column(values, q);
+  if (!u.unit.empty()) columns[column].header += " [" + u.unit + "]";
+  for (size_t r = 0; r < rows.size(); ++r) rows[r][column] = u.cells[r];
+}
+
 namespace {
 // Display width in terminal columns: UTF-8 continuation bytes take no column.
 size_t display_width(const std::string& s) {
@@ -36,31 +46,161 @@ std::string pad(const std::string& s, size_t width, Align a) {
 }
 }  // namespace
 
-std::string to_text(const Table& t) {
-  std::vector<size_t> width(t.columns.size());
-  for (size_t c = 0; c < t.columns.size(); ++c) {
-    width[c] = display_width(t.columns[c].header);
-    for (const auto& r : t.rows) width[c] = std::max(width[c], display_width(r[c]));
+namespace {
+
+size_t g_text_width = 100;
+
+// Splits a header into lines at spaces, none wider than `width` unless one word is.
+std::vector<std::string> wrap_words(const std::string& text, size_t width) {
+  std::vector<std::string> lines;
+  std::string line;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (!line.empty() && display_width(line) + 1 + display_width(word) > width) {
+      lines.push_back(line);
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
   }
-  std::string out;
-  if (!t.title.empty()) out += t.title + "\n";
-  auto line = [&](const std::vector<std::string>& cells, bool header) {
+  if (!line.empty() || lines.empty()) lines.push_back(line);
+  return lines;
+}
+
+size_t longest_word(const std::string& text) {
+  size_t best = 0;
+  for (const auto& w : wrap_words(text, 0)) best = std::max(best, display_width(w));
+  return best;
+}
+
+// One block of columns (indices into t.columns), headers as lines, padded and ruled.
+std::string render_block(const Table& t, const std::vector<size_t>& cols, bool wrap_headers,
+                         size_t last_width = 0) {
+  std::vector<size_t> width(cols.size());
+  std::vector<std::vector<std::string>> header(cols.size());
+  size_t header_lines = 1;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    const size_t c = cols[i];
+    size_t cells = 0;
+    for (const auto& r : t.rows) cells = std::max(cells, display_width(r[c]));
+    if (last_width > 0 && i + 1 == cols.size() && t.columns[c].align == Align::kLeft) {
+      cells = 0;
+      for (const auto& r : t.rows)
+        for (const auto& l : wrap_words(r[c], last_width)) cells = std::max(cells, display_width(l));
+    }
+    const std::string& h = t.columns[c].header;
+    // Wrapped to the cells' width, but never to more than about two lines of words.
+    const size_t half = (display_width(h) + 1) / 2;
+    header[i] = wrap_headers ? wrap_words(h, std::max({cells, longest_word(h), half}))
+                             : std::vector<std::string>{h};
+    width[i] = cells;
+    for (const auto& l : header[i]) width[i] = std::max(width[i], display_width(l));
+    header_lines = std::max(header_lines, header[i].size());
+  }
+  auto line = [&](auto cell_of) {
     std::string l;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      if (c) l += "  ";
-      l += pad(cells[c], width[c], header ? t.columns[c].align : t.columns[c].align);
+    for (size_t i = 0; i < cols.size(); ++i) {
+      if (i) l += "  ";
+      l += pad(cell_of(i), width[i], t.columns[cols[i]].align);
     }
     while (!l.empty() && l.back() == ' ') l.pop_back();
     return l + "\n";
   };
-  std::vector<std::string> hdr;
-  for (const auto& c : t.columns) hdr.push_back(c.header);
-  out += line(hdr, true);
+  std::string out;
+  for (size_t k = 0; k < header_lines; ++k) {
+    // Headers sit on the rule: a short header's first lines are blank.
+    out += line([&](size_t i) -> std::string {
+      const size_t skip = header_lines - header[i].size();
+      return k < skip ? std::string() : header[i][k - skip];
+    });
+  }
   size_t total = 0;
-  for (size_t c = 0; c < width.size(); ++c) total += width[c] + (c ? 2 : 0);
+  for (size_t i = 0; i < width.size(); ++i) total += width[i] + (i ? 2 : 0);
   out += std::string(total, '-') + "\n";
-  for (const auto& r : t.rows) out += line(r, false);
-  for (const auto& n : t.notes) out += n + "\n";
+  for (const auto& r : t.rows) {
+    // A left-aligned last column (descriptions) may wrap onto continuation lines.
+    std::vector<std::string> last{r[cols.back()]};
+    if (last_width > 0 && t.columns[cols.back()].align == Align::kLeft)
+      last = wrap_words(r[cols.back()], last_width);
+    for (size_t k = 0; k < last.size(); ++k) {
+      out += line([&](size_t i) -> std::string {
+        if (i + 1 == cols.size()) return last[k];
+        return k == 0 ? r[cols[i]] : std::string();
+      });
+    }
+  }
+  return out;
+}
+
+size_t widest_line(const std::string& text) {
+  size_t best = 0, start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    best = std::max(best, display_width(text.substr(start, end - start)));
+    start = end + 1;
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string wrap_text(const std::string& text, size_t width) {
+  std::string out;
+  for (const auto& l : wrap_words(text, width)) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
+
+size_t text_width() { return g_text_width; }
+void set_text_width(size_t columns) { g_text_width = columns; }
+
+std::string to_text(const Table& t) { return to_text(t, g_text_width); }
+
+std::string to_text(const Table& t, size_t max_width) {
+  std::vector<size_t> all(t.columns.size());
+  for (size_t c = 0; c < all.size(); ++c) all[c] = c;
+  std::string out;
+  if (!t.title.empty()) out += (max_width > 0 ? wrap_text(t.title, max_width) : t.title) + "\n";
+  const std::string full = render_block(t, all, false);
+  if (max_width == 0 || widest_line(full) <= max_width) {
+    out += full;
+  } else {
+    // 1. Wrap headers. 2. Split: each part holds the key columns and as many of the rest as fit
+    // (at least one). 3. A part still too wide wraps its last column if that is text.
+    std::vector<std::vector<size_t>> parts{all};
+    const size_t keys = std::min(t.key_columns, t.columns.size());
+    if (widest_line(render_block(t, all, true)) > max_width && t.columns.size() > keys + 1) {
+      parts.clear();
+      std::vector<size_t> part(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keys));
+      for (size_t c = keys; c < t.columns.size(); ++c) {
+        std::vector<size_t> trial = part;
+        trial.push_back(c);
+        if (part.size() > keys && widest_line(render_block(t, trial, true)) > max_width) {
+          parts.push_back(part);
+          part.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keys));
+          part.push_back(c);
+        } else {
+          part = std::move(trial);
+        }
+      }
+      parts.push_back(part);
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+      std::string block = render_block(t, parts[i], true);
+      if (widest_line(block) > max_width && parts[i].size() > 1 &&
+          t.columns[parts[i].back()].align == Align::kLeft) {
+        std::vector<size_t> rest(parts[i].begin(), parts[i].end() - 1);
+        const size_t used = widest_line(render_block(t, rest, true)) + 2;
+        block = render_block(t, parts[i], true, used + 20 < max_width ? max_width - used : 20);
+      }
+      if (i) out += fmt::format("\n(continued, part {} of {})\n", i + 1, parts.size());
+      out += block;
+    }
+  }
+  for (const auto& n : t.notes) out += (max_width > 0 ? wrap_text(n, max_width) : n) + "\n";
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "gmha/report/units.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -67,5 +68,47 @@ std::string format_flops(double flops) {
 std::string format_flop_rate(double r) { return format_flops(r) + "/s"; }
 
 std::string format_usd(double usd) { return "$" + format_number(usd, 4); }
+
+UnitColumn unit_column(const std::vector<double>& values, Quantity q) {
+  struct Scale {
+    const char* name;
+    double factor;
+  };
+  static const std::vector<Scale> kBytes = {{"B", 1},          {"KiB", 1024.0},
+                                            {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+                                            {"TiB", 1099511627776.0}};
+  static const std::vector<Scale> kCount = {{"", 1}, {"K", 1e3}, {"M", 1e6}, {"B", 1e9}, {"T", 1e12}};
+  static const std::vector<Scale> kFlops = {{"FLOP", 1},   {"kFLOP", 1e3}, {"MFLOP", 1e6},
+                                            {"GFLOP", 1e9}, {"TFLOP", 1e12}, {"PFLOP", 1e15}};
+  static const std::vector<Scale> kUsd = {{"USD", 1}};
+  const std::vector<Scale>& scales = q == Quantity::kBytes   ? kBytes
+                                     : q == Quantity::kCount ? kCount
+                                     : q == Quantity::kFlops ? kFlops
+                                                             : kUsd;
+  double largest = 0.0, smallest = 0.0;
+  bool all_integer = true;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    const double a = std::fabs(v);
+    largest = std::max(largest, a);
+    if (a > 0 && (smallest == 0 || a < smallest)) smallest = a;
+    all_integer = all_integer && v == std::floor(v);
+  }
+  size_t u = 0;
+  while (u + 1 < scales.size() && largest >= scales[u + 1].factor) ++u;
+  const double f = scales[u].factor;
+  int decimals = 2;
+  if (f == 1 && all_integer && q != Quantity::kUsd) decimals = 0;  // exact bytes, counts
+  if (smallest > 0 && decimals > 0) {
+    const int lead = static_cast<int>(std::floor(std::log10(smallest / f)));  // 0.0044 → -3
+    decimals = std::clamp(1 - lead, 2, 4);
+  }
+  UnitColumn out;
+  out.unit = scales[u].name;
+  for (double v : values) {
+    out.cells.push_back(std::isfinite(v) ? fmt::format("{:.{}f}", v / f, decimals) : "-");
+  }
+  return out;
+}
 
 }  // namespace gmha::report

@@ -5,4 +5,5 @@ list(APPEND GMHA_TEST_SOURCES
   bridge/tiny_checkpoint.cpp
   bridge/layout_test.cpp
   bridge/checkpoint_layer_test.cpp
+  bridge/checkpoint_model_test.cpp
 )

@@ -27,7 +27,8 @@ ModelFigures at(const ModelDesign& m, int64_t context) {
 // Relative distance of a count from a published figure.
 double off(int64_t got, double card) { return std::abs(static_cast<double>(got) - card) / card; }
 
-// https://huggingface.co/openai/gpt-oss-120b/blob/main/config.json
+// https://huggingface.co/openai/gpt-oss-120b/blob/main/config.json (checked field by field against
+// a public engine test's verbatim copy of .../raw/main/config.json)
 const char* kGptOss120b = R"({
   "architectures": ["GptOssForCausalLM"], "attention_bias": true, "attention_dropout": 0.0,
   "eos_token_id": 200002, "experts_per_token": 4, "head_dim": 64, "hidden_act": "silu",
@@ -104,7 +105,8 @@ const char* kGlm45 = R"({
   "transformers_version": "4.54.0", "use_cache": true, "use_qk_norm": true, "vocab_size": 151552
 })";
 
-// https://huggingface.co/google/gemma-3-27b-it/blob/main/config.json (text_config omits
+// https://huggingface.co/google/gemma-3-27b-it/blob/main/config.json (the same fields as
+// TensorRT-LLM's GEMMA3_27B_MINI_CONFIG, whose layer count and window are shrunk; text_config omits
 // vocab_size, max_position_embeddings and sliding_window_pattern: Gemma3TextConfig's defaults
 // 262208, 131072 and 6 apply, docs/model_defaults.md)
 const char* kGemma3_27b = R"({
@@ -138,15 +140,18 @@ const char* kMiniMaxM2 = R"({
   "rope_theta": 5000000
 })";
 
-// https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json
+// https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json, field for field as a
+// public dataclass transcribes it (torch_dtype bfloat16, use_cache false, transformers 4.47.0.dev0;
+// an earlier copy here had float32 / true and no version).
 const char* kOlmo2_7b = R"({
   "architectures": ["Olmo2ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
   "eos_token_id": 100257, "hidden_act": "silu", "hidden_size": 4096,
   "initializer_range": 0.02, "intermediate_size": 11008, "max_position_embeddings": 4096,
   "model_type": "olmo2", "num_attention_heads": 32, "num_hidden_layers": 32,
   "num_key_value_heads": 32, "pad_token_id": 100277, "rms_norm_eps": 1e-06,
-  "rope_scaling": null, "rope_theta": 500000, "tie_word_embeddings": false,
-  "torch_dtype": "float32", "use_cache": true, "vocab_size": 100352
+  "rope_scaling": null, "rope_theta": 500000.0, "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16", "transformers_version": "4.47.0.dev0", "use_cache": false,
+  "vocab_size": 100352
 })";
 
 }  // namespace

@@ -6,5 +6,6 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/sweep_test.cpp
   capacity/fit_test.cpp
   capacity/frontier_models_test.cpp
+  capacity/frontier_families_test.cpp
   capacity/layer_model_test.cpp
 )

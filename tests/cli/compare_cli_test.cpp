@@ -36,6 +36,36 @@ TEST_CASE("cli compare: JSON has one object per (model, context) with the docume
   CHECK(j[0]["kv_bytes_per_token"] == 61 * 512 * 2);
 }
 
+TEST_CASE("cli compare: GGUF and llama2.c checkpoints are model inputs", "[cli]") {
+  auto gguf = gmha::test::shared_data("stories260K-gguf");
+  auto l2c = gmha::test::shared_data("stories260K-llama2c");
+  auto hf = gmha::test::shared_data("stories260K-hf-f32");
+  if (!gguf || !l2c || !hf) {
+    gmha::test::skip_missing("../shared/data/stories260K-* not found; skipping");
+    return;
+  }
+  const auto r = run_gmha("compare " + *gguf + "/stories260K.gguf " + *l2c + "/stories260K.bin " + *hf +
+                          " --context 512 --format json");
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  REQUIRE(j.size() == 3);
+  CHECK(j[0]["model"] == "stories260K");  // named by the file's stem, not its path
+  for (const auto& m : j) {
+    // 5 layers x K, V of 4 heads x 8 in bf16 = 640 B per token; 640 * 512 at T = 512.
+    CHECK(m["kv_bytes_per_token"] == 640);
+    CHECK(m["kv_bytes"] == 327680);
+  }
+  // 5 * (q, o 64*64 + k, v 32*64 + FFN 3*64*172) + tied 512*64 + norms 64*11 = 260032; the GGUF
+  // stores output.weight on its own (+512*64) and says context_length 2048.
+  CHECK(j[0]["total_params"] == 260032 + 512 * 64);
+  CHECK(j[1]["total_params"] == 260032);
+  CHECK(j[2]["total_params"] == 260032);
+  CHECK(j[0]["max_context"] == 2048);
+  CHECK(j[1]["max_context"] == 512);
+  const auto show = run_gmha("show " + *gguf + "/stories260K.gguf --context 512");
+  CHECK(show.exit_code == 0);
+}
+
 TEST_CASE("cli compare: design strings in the output feed back to the same figures", "[cli]") {
   const auto r = run_gmha("compare --design gqa:d=4096,heads=32,kv=8,hd=128,layers=32 --format json");
   REQUIRE(r.exit_code == 0);

@@ -79,3 +79,18 @@ TEST_CASE("parse: integer ranges are sorted, unique and bounded", "[core]") {
                     "--heads: range '1-100000000' has over 10000000 values");
   CHECK(split_list("a,b", "--x").size() == 2);
 }
+
+TEST_CASE("parse: format_int_ranges writes runs that parse_int_ranges reads back", "[core]") {
+  std::vector<int64_t> alt;  // gpt-oss's sliding layers: 0, 2, ..., 34
+  for (int64_t i = 0; i <= 34; i += 2) alt.push_back(i);
+  CHECK(format_int_ranges(alt) == "0-34:2");
+  CHECK(format_int_ranges({0, 1, 2, 3}) == "0-3");
+  CHECK(format_int_ranges({5}) == "5");
+  CHECK(format_int_ranges({1, 2}) == "1-2");
+  CHECK(format_int_ranges({1, 3}) == "1,3");  // two values with a gap: no step run
+  CHECK(format_int_ranges({3, 7, 11, 15, 16}) == "3-15:4,16");
+  CHECK(format_int_ranges({}).empty());
+  for (const auto& v : {alt, std::vector<int64_t>{3, 7, 11, 15, 16}, std::vector<int64_t>{0, 5, 6, 9, 12, 15}}) {
+    CHECK(parse_int_ranges(format_int_ranges(v), "layers", 0, 100) == v);
+  }
+}

@@ -80,6 +80,10 @@ struct ModelDesign {
   bool tied_embeddings = false;
   std::vector<LayerSpec> layers;  // one per layer, in order
   int64_t max_context = 0;        // max_position_embeddings; 0 when unknown
+  /// Parameters of the vision tower beside the text stack (not in the layer list or its
+  /// counts): 0 without one, kVisionNotCounted when the config has one gmha does not count.
+  int64_t vision_params = 0;
+  static constexpr int64_t kVisionNotCounted = -1;
 
   /// Layers grouped by identical spec, ordered by first layer.
   std::vector<LayerGroup> groups() const;

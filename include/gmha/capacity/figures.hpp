@@ -134,6 +134,7 @@ struct ModelFigures {
   int64_t active_params = 0;
   int64_t active_params_excl_input_embedding = 0;  // the input embedding is a lookup, not a matmul
   int64_t active_params_excl_embeddings = 0;       // neither the input embedding nor the head
+  int64_t vision_params = 0;  // vision tower, outside every count above; -1: present, not counted
   bool ffn_known = false;
   std::vector<GroupFigures> groups;
   std::vector<LayerKindFigures> kinds;

@@ -44,4 +44,8 @@ double parse_amount(std::string_view text, std::string_view what, AmountKind kin
 std::vector<int64_t> parse_int_ranges(std::string_view text, std::string_view what, int64_t lo,
                                       int64_t hi, int64_t max_values = 10'000'000);
 
+/// The inverse of parse_int_ranges: sorted unique values written as runs, an arithmetic run of
+/// three or more with its step ("0-34:2"), a consecutive run as "a-b". {0,2,...,34,35} → "0-34:2,35".
+std::string format_int_ranges(const std::vector<int64_t>& sorted_values);
+
 }  // namespace gmha

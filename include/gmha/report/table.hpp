@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "gmha/report/units.hpp"
+
 namespace gmha::report {
 
 enum class Align { kLeft, kRight };
@@ -19,13 +21,28 @@ struct Table {
   std::vector<std::vector<std::string>> rows;  // each row has columns.size() cells
   std::vector<std::string> notes;          // printed below (footnotes)
   std::string label;                       // LaTeX \label{tab:<label>} (letters, digits, -)
+  /// Leading columns that name a row (model, context, ...): repeated in every part when a
+  /// terminal table is split to fit text_width().
+  size_t key_columns = 1;
 
   /// Appends a row; throws InternalError when the cell count differs from the columns.
   void add_row(std::vector<std::string> cells);
+  /// Fills column `column` of every row (one value per row, in order) from unit_column: the
+  /// unit goes into the header as "header [unit]", the cells get aligned decimals.
+  void set_unit_column(size_t column, const std::vector<double>& values, Quantity q);
 };
 
-/// Aligned plain text for a terminal: columns padded, a rule under the header.
+/// Aligned plain text for a terminal: columns padded, a rule under the header. A table wider
+/// than `max_width` display columns first wraps its headers at spaces, then, if still too wide,
+/// is split into parts that each repeat the key columns. 0: never narrowed.
+std::string to_text(const Table& t, size_t max_width);
+/// The same at text_width().
 std::string to_text(const Table& t);
+/// Text wrapped at spaces into lines of at most `width` display columns (a longer word stays whole).
+std::string wrap_text(const std::string& text, size_t width);
+/// The width terminal tables are narrowed to: 100 columns unless set (0 = no limit, `--wide`).
+size_t text_width();
+void set_text_width(size_t columns);
 /// GitHub-flavoured Markdown with alignment markers; pipes in cells escaped.
 std::string to_markdown(const Table& t);
 /// RFC 4180 CSV: header line, then rows; cells quoted when they hold , " or newlines.

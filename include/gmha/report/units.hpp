@@ -3,6 +3,7 @@
 // (K, M, B, T), FLOPs (MFLOP, GFLOP, TFLOP) and dollars. Exact values go to CSV and JSON instead.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gmha::report {
 
@@ -20,5 +21,23 @@ std::string format_usd(double usd);
 std::string format_number(double v, int digits = 4);
 /// An exact count as an integer string, or with .5 when it is a half (int4 bytes).
 std::string format_exact(double v);
+
+/// What a column of numbers measures, for unit_column.
+enum class Quantity {
+  kBytes,  // binary: B, KiB, MiB, GiB, TiB
+  kCount,  // decimal: (none), K, M, B, T
+  kFlops,  // decimal: FLOP, KFLOP (written kFLOP), MFLOP, GFLOP, TFLOP, PFLOP
+  kUsd,    // dollars, no prefix
+};
+
+/// A column of values in one unit, for the header ("KV/token [GiB]"), and each value written in
+/// it with the same number of decimals, so decimal points align. The unit is the largest one in
+/// which the largest value is ≥ 1; decimals are 2, more (up to 4) when the smallest nonzero value
+/// needs them to show 2 significant digits. NaN values are written "-".
+struct UnitColumn {
+  std::string unit;
+  std::vector<std::string> cells;
+};
+UnitColumn unit_column(const std::vector<double>& values, Quantity q);
 
 }  // namespace gmha::report

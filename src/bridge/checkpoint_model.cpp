@@ -1,0 +1,51 @@
+#include "gmha/bridge/checkpoint_model.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "gmha/attention/hf_config.hpp"
+#include "gmha/checkpoint/checkpoint.hpp"
+#include "gmha/checkpoint/gguf.hpp"
+#include "gmha/core/error.hpp"
+
+namespace gmha {
+
+namespace {
+
+// GGUF files start with "GGUF", llama2.c ones with the magic 0x616b3432 ("42ka" as stored); a
+// .gguf or .bin name is taken at its word (open_checkpoint then checks the bytes).
+bool looks_like_checkpoint_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  if (path.ends_with(".gguf") || path.ends_with(".bin")) return true;
+  char head[4] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(head, 4);
+  return in.gcount() == 4 &&
+         (std::memcmp(head, "GGUF", 4) == 0 || std::memcmp(head, "42ka", 4) == 0);
+}
+
+}  // namespace
+
+std::optional<ModelDesign> model_from_checkpoint_file(const std::string& path) {
+  if (!looks_like_checkpoint_file(path)) return std::nullopt;
+  const Checkpoint c = open_checkpoint(path);
+  if (c.format != "gguf" && c.format != "llama2c") return std::nullopt;
+  if (!c.config.is_object()) {
+    // open_checkpoint keeps such a file listable for `inspect` but builds no config; rebuilding it
+    // from the metadata throws the line that names the key or architecture gmha cannot map.
+    if (const auto* g = dynamic_cast<const GgufSource*>(c.stored.get())) {
+      (void)hf_config_from_gguf(g->header().metadata, path);
+    }
+    throw InputError(path + ": the checkpoint's header does not describe a model gmha can read");
+  }
+  ModelDesign m = model_from_hf_config(c.config, path);
+  m.name = std::filesystem::path(path).stem().string();
+  m.source = fmt::format("{} ({} checkpoint, model_type {})", path, c.format, c.architecture);
+  return m;
+}
+
+}  // namespace gmha
