@@ -399,11 +399,82 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
   }
 }
 
+// --- the audit-diff section (docs/audit.md, "audit diff") ------------------------------------
+
+// Layers × heads of `angle(head)`, NaN for a non-finite head; layers without circuits left out.
+HeatMap angle_map(const AuditDiffReport& d, const std::string& circuit,
+                  double (*angle)(const HeadDiff&)) {
+  HeatMap h;
+  h.title = circuit + " subspace angle per head";
+  h.x_label = "head";
+  h.y_label = "layer";
+  h.value_label = "largest angle (degrees)";
+  size_t max_heads = 0;
+  for (const auto& l : d.layers) max_heads = std::max(max_heads, l.heads.size());
+  for (const auto& l : d.layers) {
+    if (!l.audited) continue;
+    std::vector<double> row(max_heads, std::nan(""));
+    for (size_t i = 0; i < l.heads.size(); ++i)
+      if (l.heads[i].finite()) row[i] = angle(l.heads[i]);
+    h.values.push_back(row);
+    h.row_labels.push_back(std::to_string(l.layer));
+  }
+  h.min = 0;  // no movement reads as the dark end
+  return h;
+}
+
+void audit_diff_blocks(const AuditDiffReport& d, std::vector<Block>& out) {
+  out.push_back({Block::kHeading, 2, "Audit diff"});
+  out.push_back(
+      {Block::kText, 0,
+       fmt::format("A = {} ({}, {}), B = {} ({}, {}); {} of {} layers compared. For every head's QK "
+                   "and VO circuit, r is A's energy rank at p = {}, and an angle is the largest "
+                   "principal angle between A's and B's top-r singular subspaces, in degrees "
+                   "(the larger of the left and right sides). ‖ΔW‖/σ₁ = ‖W_B − W_A‖₂ / σ₁ of A. "
+                   "A large angle beside a small spectral gap at r says the cut is ill-defined, "
+                   "not that the head moved much (docs/audit.md).",
+                   d.a, d.a_format, d.a_architecture, d.b, d.b_format, d.b_architecture,
+                   d.layers.size(), d.model_layers, format_number(d.energy, 4))});
+  Table t;
+  t.title = "Per layer: how far the heads moved (degrees; Δ = B − A)";
+  t.columns = {{"layer"},         {"variant", Align::kLeft}, {"heads"},
+               {"max angle"},     {"mean QK angle"},         {"mean VO angle"},
+               {"max ‖ΔW‖/σ₁"},   {"max |Δσ₁|/σ₁"},          {"energy-rank changes"},
+               {"non-finite heads"}};
+  for (const auto& l : d.layers) {
+    if (!l.audited) {
+      t.add_row({std::to_string(l.layer), l.variant, "-", "-", "-", "-", "-", "-", "-", "-"});
+      continue;
+    }
+    const LayerDiffSummary s = summarize_layer(l);
+    t.add_row({std::to_string(l.layer), l.variant, std::to_string(s.heads),
+               format_number(s.max_angle_deg, 3), format_number(s.mean_qk_angle_deg, 3),
+               format_number(s.mean_vo_angle_deg, 3), format_number(s.max_change_rel, 3),
+               format_number(s.max_rel_sigma_1_change, 3), std::to_string(s.energy_rank_changes),
+               std::to_string(s.nonfinite_heads)});
+  }
+  Block tb{Block::kTable};
+  tb.table = t;
+  tb.slug = "audit_diff_layers";
+  out.push_back(tb);
+  const HeatMap qk = angle_map(d, "QK", [](const HeadDiff& h) { return h.qk.max_angle_deg(); });
+  if (qk.values.empty()) return;  // no layer with circuits
+  const HeatMap vo = angle_map(d, "VO", [](const HeadDiff& h) { return h.vo.max_angle_deg(); });
+  out.push_back({Block::kFigure, 0,
+                 "Largest principal angle between A's and B's top-r singular subspaces of every "
+                 "head's QK circuit (the larger of the query and key sides); crossed cells have no "
+                 "finite value.",
+                 {}, "audit_diff_qk_angles", render_heat_map(qk)});
+  out.push_back({Block::kFigure, 0,
+                 "The same for the VO circuits (the larger of the value and output sides).",
+                 {}, "audit_diff_vo_angles", render_heat_map(vo)});
+}
+
 }  // namespace
 
 std::vector<ReportFile> build_report(const ReportInput& in) {
-  if (in.models.empty() && !in.audit) {
-    throw InputError("gmha report: nothing to report: give models, --design or --audit");
+  if (in.models.empty() && !in.audit && !in.audit_diff) {
+    throw InputError("gmha report: nothing to report: give models, --design, --audit or --audit-diff");
   }
   for (int64_t t : in.contexts) {
     if (t <= 0) throw errors::option_not_positive("context", t);
@@ -638,6 +709,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
     }
   }
   if (in.audit) audit_blocks(*in.audit, in.audit_source, in.worst_heads, blocks);
+  if (in.audit_diff) audit_diff_blocks(*in.audit_diff, blocks);
 
   // Render.
   std::vector<ReportFile> files;

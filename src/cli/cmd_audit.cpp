@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cmd_audit_diff.hpp"
 #include "cli/output.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
 #include "gmha/bridge/layout.hpp"
@@ -237,7 +238,7 @@ void draw_progress(int64_t done, int64_t total, std::chrono::steady_clock::time_
 }
 
 void run_audit(const AuditCliOptions& o) {
-  if (o.path.empty()) throw InputError("audit: a checkpoint PATH (or `merge a.json b.json`) is required");
+  if (o.path.empty()) throw InputError("audit: a checkpoint PATH (or `merge a.json b.json`, `diff A B`) is required");
   audit_format(o.format, "--format");  // fail on a bad --format or --worst before the work
   check_worst(o.worst);
   check_output(o.out);  // an audit can take minutes: refuse a bad --out first
@@ -316,9 +317,10 @@ void add_audit_command(CLI::App& app) {
   merge->add_option("--out", o->out, "Write the report to this file (atomically)");
   merge->add_flag("--allow-nonfinite", o->allow_nonfinite, "Exit 0 even when a shard found NaN/Inf");
   merge->callback([o] { run_merge(*o); });
+  CLI::App* diff = add_audit_diff_command(*cmd);
   cmd->require_subcommand(0, 1);
-  cmd->callback([o, merge] {
-    if (!merge->parsed()) run_audit(*o);
+  cmd->callback([o, merge, diff] {
+    if (!merge->parsed() && !diff->parsed()) run_audit(*o);
   });
 }
 

@@ -15,6 +15,7 @@
 #include "gmha/core/error.hpp"
 #include "gmha/core/json_text.hpp"
 #include "gmha/core/parse.hpp"
+#include "gmha/rank/audit_diff.hpp"
 #include "gmha/rank/audit_json.hpp"
 #include "gmha/app/model_report.hpp"
 
@@ -28,6 +29,7 @@ struct ReportCliOptions {
   ServingArgs serving;
   std::string context = kDefaultContexts;
   std::string audit;
+  std::vector<std::string> audit_diff;  // A B
   std::string title = "gmha report";
   long long worst_heads = 4;
   std::string out;
@@ -55,6 +57,7 @@ std::string command_of(const ReportCliOptions& o, const HardwareArgs& hw) {
   if (!o.serving.weight_dtype.empty()) s += " --weight-dtype " + quote(o.serving.weight_dtype);
   s += " --context " + quote(o.context);
   if (!o.audit.empty()) s += " --audit " + quote(o.audit);
+  if (o.audit_diff.size() == 2) s += " --audit-diff " + quote(o.audit_diff[0]) + " " + quote(o.audit_diff[1]);
   if (o.title != "gmha report") s += " --title " + quote(o.title);
   s += " --out " + quote(o.out);
   return s;
@@ -99,6 +102,10 @@ void run_report(const ReportCliOptions& c) {
     in.audit = load_audit(c.audit);
     in.audit_source = c.audit;
   }
+  if (!c.audit_diff.empty()) {
+    if (c.audit_diff.size() != 2) throw InputError("--audit-diff: give two checkpoints, A and B");
+    in.audit_diff = diff_paths(c.audit_diff[0], c.audit_diff[1], {});
+  }
   in.worst_heads = static_cast<size_t>(c.worst_heads);
   in.command = command_of(c, hw);
   const auto files = app::build_report(in);
@@ -117,12 +124,15 @@ void add_report_command(CLI::App& app) {
       "figures/*.svg (KV cache vs context, roofline view, cost per 1M tokens per card) and\n"
       "tables/*.tex (LaTeX booktabs). With --audit (a checkpoint, or `gmha audit --format json`\n"
       "output) it adds the rank audit: measured vs nominal TER/SLSD per layer, a heat map of\n"
-      "per-head entropy effective rank and the spectra of the worst heads.\n\n"
+      "per-head entropy effective rank and the spectra of the worst heads. With --audit-diff A B\n"
+      "it adds `gmha audit diff`: per layer how far the heads moved, and heat maps of each head's\n"
+      "largest QK and VO subspace angle.\n\n"
       "Examples:\n"
       "  gmha report step3 deepseek-v3 qwen3-235b-a22b --hardware h800,h20 --out step3-report\n"
       "  gmha report --audit ../shared/data/stories260K-hf-f32 --out stories-report\n"
       "  gmha audit ../shared/data/stories260K-hf-bf16 --spectra --format json --out audit.json && "
       "gmha report --audit audit.json --out r\n"
+      "  gmha report --audit-diff ../shared/data/stories260K-hf-f32 ../shared/data/stories260K-hf-bf16 --out diff-report\n"
       "  gmha report llama3-70b --design mfa:d=7168,heads=64,c=256,cq=2048,layers=61 --out r2");
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
@@ -134,6 +144,9 @@ void add_report_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--audit", opts->audit,
                   "Checkpoint to audit, or an audit JSON (gmha audit --format json)");
+  cmd->add_option("--audit-diff", opts->audit_diff,
+                  "Two checkpoints A B of one architecture: adds the audit diff (gmha audit diff)")
+      ->expected(2);
   cmd->add_option("--title", opts->title, "Title of the report")->capture_default_str();
   cmd->add_option("--worst-heads", opts->worst_heads, "Heads whose spectra are plotted")
       ->capture_default_str();

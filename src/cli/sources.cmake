@@ -18,5 +18,6 @@ set(GMHA_CLI_SOURCES
   src/cli/cmd_throughput.cpp
   src/cli/cmd_report.cpp
   src/cli/cmd_audit.cpp
+  src/cli/cmd_audit_diff.cpp
   src/cli/cmd_synth.cpp
 )

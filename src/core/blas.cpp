@@ -120,6 +120,19 @@ bool gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, cons
   return true;
 }
 
+bool dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  if (!available()) return false;
+  for (int64_t v : {m, n, k, lda, ldb, ldc})
+    if (!fits_int(v)) return false;
+  if (m == 0 || n == 0) return true;
+  library().dgemm(kColMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, static_cast<int>(m),
+                  static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(std::max<int64_t>(lda, 1)),
+                  b, static_cast<int>(std::max<int64_t>(ldb, 1)), beta, c,
+                  static_cast<int>(std::max<int64_t>(ldc, 1)));
+  return true;
+}
+
 bool symmetric_eigenvalues(int64_t n, double* a, int64_t lda, double* w) {
   if (!available() || !library().dsyevd || !fits_int(n) || !fits_int(lda)) return false;
   if (n == 0) return true;

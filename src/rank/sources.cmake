@@ -4,4 +4,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/rank/metrics.cpp
   src/rank/audit.cpp
   src/rank/audit_json.cpp
+  src/rank/subspace.cpp
+  src/rank/audit_diff.cpp
+  src/rank/audit_diff_json.cpp
 )

@@ -153,6 +153,43 @@ TEST_CASE("report: the audit section shows nominal vs measured, the heat map and
   CHECK(find(files, "figures/kv_cache_vs_context.svg") == nullptr);  // no models given
 }
 
+TEST_CASE("report: the audit-diff section has its per-layer table and angle heat maps",
+          "[report][model_report]") {
+  // Layer 0: head 0 moved its QK query side by 20° and its VO output side by 35°, head 1 its QK
+  // key side by 10°. Max 35; mean QK angle (20 + 10)/2 = 15; mean VO (35 + 0)/2 = 17.5;
+  // ‖ΔW‖/σ₁ largest at head 0's QK, 0.347. Layer 1: head 1 non-finite, head 0 unmoved.
+  AuditDiffReport d;
+  d.a = "a", d.b = "b", d.a_format = d.b_format = "safetensors";
+  d.a_architecture = d.b_architecture = "llama";
+  d.model_layers = 2;
+  for (int64_t l = 0; l < 2; ++l) {
+    LayerDiff ld;
+    ld.layer = l;
+    ld.variant = "gqa";
+    ld.heads.resize(2);
+    for (int64_t h = 0; h < 2; ++h) ld.heads[static_cast<size_t>(h)].head = h;
+    d.layers.push_back(ld);
+  }
+  HeadDiff& h0 = d.layers[0].heads[0];
+  h0.qk.left_angle_deg = 20, h0.vo.right_angle_deg = 35, h0.qk.change_rel = 0.347;
+  d.layers[0].heads[1].qk.right_angle_deg = 10;
+  d.layers[1].heads[1].qk.finite = false;
+  ReportInput in;
+  in.audit_diff = d;
+  const auto files = build_report(in);
+  const std::string& md = find(files, "report.md")->content;
+  CHECK(md.find("## Audit diff") != std::string::npos);
+  CHECK(md.find("| 0 | gqa | 2 | 35 | 15 | 17.5 | 0.347 |") != std::string::npos);
+  CHECK(md.find("| 1 | gqa | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |") != std::string::npos);
+  for (const char* name : {"figures/audit_diff_qk_angles.svg", "figures/audit_diff_vo_angles.svg",
+                           "tables/audit_diff_layers.tex"}) {
+    INFO(name);
+    REQUIRE(find(files, name) != nullptr);
+    if (std::string(name).ends_with(".svg"))
+      gmha::test::check_svg_renders(find(files, name)->content, fs::path(name).stem().string());
+  }
+}
+
 TEST_CASE("report: nothing to report and bad contexts are input errors", "[report][model_report]") {
   ReportInput in;
   CHECK_THROWS_AS(build_report(in), InputError);

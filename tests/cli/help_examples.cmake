@@ -4,7 +4,7 @@
 # `gmha attention` (its examples read a hidden-state file the user brings; tests/cli/
 # attention_cli_test.cpp runs the command on files it writes).
 set(commands "compare" "show" "inspect" "bench decode" "validate" "sweep"
-             "fit" "report" "audit" "audit merge" "synth")  # presets, hardware: no options to show
+             "fit" "report" "audit" "audit merge" "audit diff" "synth")  # presets, hardware: no options to show
 get_filename_component(bindir ${GMHA} DIRECTORY)
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK}/work)

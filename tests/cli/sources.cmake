@@ -7,6 +7,7 @@ list(APPEND GMHA_TEST_SOURCES
   cli/compare_cli_test.cpp
   cli/inspect_cli_test.cpp
   cli/audit_cli_test.cpp
+  cli/audit_diff_cli_test.cpp
   cli/attention_cli_test.cpp
   cli/quant_inspect_cli_test.cpp
   cli/bad_input_cli_test.cpp

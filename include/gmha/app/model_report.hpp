@@ -4,7 +4,8 @@
 // Contents: capacity, per-token decode and cost tables for the models and cards given; figures of
 // KV cache vs context, the roofline view and cost per 1M tokens vs context per card; and, given an
 // audit, the rank-audit section (measured vs nominal TER/SLSD per layer, a heat map of per-head
-// entropy effective rank, spectra of the worst heads).
+// entropy effective rank, spectra of the worst heads); given an audit diff, its per-layer table
+// and heat maps of each head's largest subspace angle (QK and VO).
 //
 // build_report is pure (returns the files); write_report_folder does the I/O.
 #include <optional>
@@ -15,6 +16,7 @@
 #include "gmha/attention/weights.hpp"
 #include "gmha/capacity/hardware.hpp"
 #include "gmha/rank/audit.hpp"
+#include "gmha/rank/audit_diff.hpp"
 
 namespace gmha::app {
 
@@ -33,6 +35,7 @@ struct ReportInput {
   std::optional<AuditReport> audit;
   std::string audit_source;  // path of the audit JSON or checkpoint
   size_t worst_heads = 4;    // spectra plotted for this many heads
+  std::optional<AuditDiffReport> audit_diff;  // `report --audit-diff A B`: the diff section
 };
 
 struct ReportFile {
@@ -40,8 +43,8 @@ struct ReportFile {
   std::string content;
 };
 
-/// Builds every file of the report. Throws InputError when there is nothing to report (no model
-/// and no audit), a context is not positive, or a model's figures cannot be computed.
+/// Builds every file of the report. Throws InputError when there is nothing to report (no model,
+/// no audit and no audit diff), a context is not positive, or a model's figures cannot be computed.
 std::vector<ReportFile> build_report(const ReportInput& input);
 
 /// Writes the files into `dir` atomically-ish: free space is checked first, then everything goes

@@ -40,6 +40,10 @@ bool gram_lower_rows(int64_t n, int64_t k, const double* a, int64_t lda, double*
 bool gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
              double* c, int64_t ldc);
 
+/// C = alpha·op(A)·op(B) + beta·C for column-major doubles: op(A) m×k, op(B) k×n, C m×n, with
+/// leading dimensions lda, ldb, ldc; op(X) = Xᵀ when trans_x. Same return convention.
+bool dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
 /// Eigenvalues (ascending) of the symmetric n×n matrix whose lower triangle is in `a` (column-major,
 /// leading dimension lda; destroyed) into w[0..n), with LAPACK's dsyevd from the same library
 /// (blocked Householder tridiagonalisation). Returns false when unavailable or it did not
