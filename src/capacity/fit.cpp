@@ -123,6 +123,10 @@ KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, 
     }
     case Variant::kTpa:
     case Variant::kMtla:
+      if (n == 1) {  // one device holds everything: nothing to model
+        s.kv_heads = s.kv_heads_per_gpu = 1;
+        break;
+      }
       // Not modelled: TPA's head factors could shard by head and its feature factors not;
       // MTLA's entries hold s tokens each. Refused rather than guessed.
       throw InputError(fmt::format("{} layers (layers {}) have no tensor-parallel model yet",
@@ -200,8 +204,12 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
         break;
       }
       case Variant::kTpa:
-      case Variant::kMtla:
-        break;  // kv_split refused them
+      case Variant::kMtla: {
+        // Only at N = 1 (kv_split refuses more): the whole cache; an MTLA entry holds s tokens.
+        const double stride = a.variant == Variant::kMtla ? static_cast<double>(std::max<int64_t>(1, a.temporal_stride)) : 1.0;
+        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / stride;
+        break;
+      }
       case Variant::kFpba:
         s.kv_bytes_per_token_per_gpu =
             static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / static_cast<double>(n);
