@@ -414,6 +414,13 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   m.max_context = f.int_or("max_position_embeddings", 0);
   if (m.max_context < 0) throw errors::not_positive(where, "field 'max_position_embeddings'", m.max_context);
   read_quantization_config(f, m);
+  // The softmax layers' KV dtype is what vLLM allocates with kv_cache_dtype "auto": the dtype it
+  // serves the model in, bf16 for bfloat16 and fp16 for float16 and float32 checkpoints (its
+  // dtype "auto" serves fp32 weights in fp16). docs/model_defaults.md, "KV dtype".
+  if (m.torch_dtype == "float16" || m.torch_dtype == "float32") {
+    for (auto& l : m.layers)
+      if (mixer_kind(l) == MixerKind::kSoftmax && l.kv_dtype == DType::kBF16) l.kv_dtype = DType::kF16;
+  }
   m.vision_params = vision_tower_params(config, where);
   m.name = where;
   m.source = where + " (model_type " + type + ")";

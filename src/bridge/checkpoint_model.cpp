@@ -1,6 +1,7 @@
 #include "gmha/bridge/checkpoint_model.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 #include <filesystem>
@@ -42,7 +43,12 @@ std::optional<ModelDesign> model_from_checkpoint_file(const std::string& path) {
     }
     throw InputError(path + ": the checkpoint's header does not describe a model gmha can read");
   }
-  ModelDesign m = model_from_hf_config(c.config, path);
+  // The dtype the model is served in decides the KV dtype (hf_config.cpp): a llama2.c file is
+  // fp32 weights, which vLLM's dtype "auto" serves in fp16; GGUF is served in fp16 by llama.cpp
+  // and vLLM alike. docs/model_defaults.md, "KV dtype".
+  nlohmann::json config = c.config;
+  if (!config.contains("torch_dtype")) config["torch_dtype"] = c.format == "llama2c" ? "float32" : "float16";
+  ModelDesign m = model_from_hf_config(config, path);
   m.name = std::filesystem::path(path).stem().string();
   m.source = fmt::format("{} ({} checkpoint, model_type {})", path, c.format, c.architecture);
   return m;

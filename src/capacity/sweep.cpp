@@ -381,8 +381,13 @@ SweepResult run_sweep(const SweepOptions& o) {
     if (frontier.size() > 4 * kChunk) frontier = pareto(std::move(frontier));
     chunk.clear();
   };
+  // A progress report every 2^18 designs (a few ms of work): often enough for a bar, rare
+  // enough to cost nothing.
+  constexpr uint64_t kProgressEvery = uint64_t{1} << 18;
   for_each_candidate(s, [&](const SweepCandidate& c) {
     const uint64_t index = r.evaluated++;
+    if (o.progress && index % kProgressEvery == 0 && index > 0)
+      o.progress(static_cast<int64_t>(index), static_cast<int64_t>(size));
     const FastFigures f = fast_figures(c, o);
     const int64_t flops = checked_add(f.attn_flops, f.linear_flops, "attention flops");
     if (o.budgets.max_kv_bytes_per_token &&
@@ -429,6 +434,7 @@ SweepResult run_sweep(const SweepOptions& o) {
   });
   flush();
   frontier = pareto(std::move(frontier));
+  if (o.progress) o.progress(static_cast<int64_t>(r.evaluated), static_cast<int64_t>(r.evaluated));
 
   // Re-evaluate every reported design with the library's own figures; they must agree exactly.
   const std::vector<Hardware> cards =

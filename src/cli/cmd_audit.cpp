@@ -13,6 +13,7 @@
 
 #include "cli/cmd_audit_diff.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
 #include "gmha/bridge/layout.hpp"
 #include "gmha/core/atomic_file.hpp"
@@ -223,20 +224,6 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
   return text;
 }
 
-// "[#####.....] 12/32 layers  3.1 s elapsed, 5.2 s left" on one terminal line.
-void draw_progress(int64_t done, int64_t total, std::chrono::steady_clock::time_point start) {
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double left = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - done) : 0;
-  const int width = 30;
-  const int filled = static_cast<int>(width * done / std::max<int64_t>(total, 1));
-  std::fprintf(stderr, "\raudit [%s%s] %lld/%lld layers  %.1f s elapsed, %.1f s left ",
-               std::string(static_cast<size_t>(filled), '#').c_str(),
-               std::string(static_cast<size_t>(width - filled), '.').c_str(),
-               static_cast<long long>(done), static_cast<long long>(total), elapsed, left);
-  if (done == total) std::fprintf(stderr, "\n");
-}
-
 void run_audit(const AuditCliOptions& o) {
   if (o.path.empty()) throw InputError("audit: a checkpoint PATH (or `merge a.json b.json`, `diff A B`) is required");
   audit_format(o.format, "--format");  // fail on a bad --format or --worst before the work
@@ -251,10 +238,7 @@ void run_audit(const AuditCliOptions& o) {
   if (o.threads < 0) throw InputError("--threads: must be positive (0: all cores)");
   if (!o.layers.empty())
     a.layers = parse_layer_list(o.layers, static_cast<int64_t>(layout.layers.size()), "--layers");
-  if (::isatty(STDERR_FILENO)) {
-    const auto start = std::chrono::steady_clock::now();
-    a.progress = [start](int64_t done, int64_t total) { draw_progress(done, total, start); };
-  }
+  a.progress = terminal_progress("audit", "layers");
   const AuditReport r = audit_checkpoint(ck, layout, a);
   emit(render_report(r, o.format, o.spectra, o.worst), o.out);
   check_finite(r, o.allow_nonfinite);

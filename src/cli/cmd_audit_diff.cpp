@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "gmha/bridge/layout.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
 #include "gmha/core/error.hpp"
@@ -143,13 +144,6 @@ std::string render(const AuditDiffReport& r, const std::string& format, int wors
   return text;
 }
 
-void draw_progress(int64_t done, int64_t total, std::chrono::steady_clock::time_point start) {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "\raudit diff %lld/%lld layers  %.1f s elapsed ", static_cast<long long>(done),
-               static_cast<long long>(total), elapsed);
-  if (done == total) std::fprintf(stderr, "\n");
-}
-
 void run_diff(const DiffCliOptions& o) {
   diff_format(o.format);  // fail on bad options before opening anything
   if (o.worst < 0) throw InputError(fmt::format("--worst: {} is negative; give how many heads to list", o.worst));
@@ -162,10 +156,7 @@ void run_diff(const DiffCliOptions& o) {
   d.threads = o.threads;
   if (!o.layers.empty())
     d.layers = parse_layer_list(o.layers, static_cast<int64_t>(la.layers.size()), "--layers");
-  if (::isatty(STDERR_FILENO)) {
-    const auto start = std::chrono::steady_clock::now();
-    d.progress = [start](int64_t done, int64_t total) { draw_progress(done, total, start); };
-  }
+  d.progress = terminal_progress("audit diff", "layers");
   const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, d);
   emit(render(r, o.format, o.worst), o.out);
   int64_t nonfinite = 0;

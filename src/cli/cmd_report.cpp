@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/model_args.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
@@ -69,13 +70,7 @@ AuditReport load_audit(const std::string& path) {
     return audit_from_json(parse_json_text(text, "--audit " + path), path);
   }
   AuditOptions ao;
-  if (::isatty(2)) {
-    ao.progress = [](int64_t done, int64_t total) {
-      std::fprintf(stderr, "\raudit: %lld/%lld layers", static_cast<long long>(done),
-                   static_cast<long long>(total));
-      if (done == total) std::fprintf(stderr, "\n");
-    };
-  }
+  ao.progress = terminal_progress("audit", "layers");
   return audit_path(path, ao);
 }
 

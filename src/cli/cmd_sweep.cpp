@@ -15,6 +15,7 @@
 #include "cli/commands.hpp"
 #include "cli/model_args.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/parse.hpp"
@@ -209,6 +210,7 @@ void run_sweep_command(const SweepCliOptions& c) {
 
   check_design_count(o.space, c.max_designs);
   check_output(c.out);
+  o.progress = terminal_progress("sweep", "designs");
   const SweepResult r = run_sweep(o);
   const bool with_cost = o.card.has_value();
   std::string text;

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "gmha/attention/presets.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
@@ -134,13 +135,7 @@ void run(const SynthCliOptions& o) {
   else throw InputError(fmt::format("--dtype: '{}' is not bf16 or f32", o.dtype));
   if (o.shard_gb < 0) throw InputError("--shard-gb: must not be negative");
   s.max_shard_bytes = static_cast<uint64_t>(o.shard_gb * 1e9);
-  if (::isatty(STDERR_FILENO)) {
-    s.progress = [](int64_t done, int64_t total) {
-      std::fprintf(stderr, "\rsynth: %lld/%lld tensors", static_cast<long long>(done),
-                   static_cast<long long>(total));
-      if (done == total) std::fprintf(stderr, "\n");
-    };
-  }
+  s.progress = terminal_progress("synth", "tensors");
   if (o.out_dir == "-") throw InputError("synth -: a checkpoint is a folder; give its path");
   check_sizes(o.out_dir, s);
   StagedFolder folder("synth", o.out_dir, o.force, is_synth_folder);

@@ -2,6 +2,7 @@
 set(GMHA_CLI_SOURCES
   src/cli/main.cpp
   src/cli/output.cpp
+  src/cli/progress.cpp
   src/cli/discover.cpp
   src/cli/model_args.cpp
   src/cli/capacity_tables.cpp

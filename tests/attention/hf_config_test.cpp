@@ -9,6 +9,7 @@
 
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/attention/presets.hpp"
+#include "gmha/attention/weights.hpp"
 #include "gmha/core/error.hpp"
 #include "support/test_paths.hpp"
 
@@ -262,4 +263,19 @@ TEST_CASE("hf config: quantization_config and torch_dtype are kept as written", 
   CHECK_THROWS_WITH(model_from_hf_config(j, "bad"), Catch::Contains("quantization_config' must be an object"));
   j["quantization_config"] = {{"quant_method", 8}};
   CHECK_THROWS_AS(model_from_hf_config(j, "bad"), InputError);
+}
+
+TEST_CASE("hf config: the KV dtype is the dtype vLLM serves the checkpoint in", "[attention]") {
+  // vLLM's kv_cache_dtype "auto" follows the served dtype; its dtype "auto" keeps bfloat16 and
+  // serves float16 and float32 checkpoints in fp16. Same 2 bytes for fp32, named as allocated.
+  auto llama = [](const char* dtype) {
+    return parse(std::string(R"({"model_type": "llama", "hidden_size": 256, "intermediate_size": 512,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 1000,
+      "torch_dtype": ")") + dtype + "\"}");
+  };
+  CHECK(llama("bfloat16").layers[0].kv_dtype == DType::kBF16);
+  CHECK(llama("float16").layers[0].kv_dtype == DType::kF16);
+  CHECK(llama("float32").layers[0].kv_dtype == DType::kF16);
+  // KV per token: 2 layers x (K + V) x 2 heads x 64 x 2 B = 1,024 B in every case.
+  CHECK(attention_counts(llama("float32").layers[0].attention).cached_elements == 256);
 }

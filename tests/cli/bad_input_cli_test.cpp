@@ -326,6 +326,10 @@ TEST_CASE("cli progress: on stderr only when it is a terminal", "[cli]") {
     gmha::test::skip_missing("script (util-linux) not found: no pseudo-terminal to test with");
     return;
   }
-  CHECK_THAT(run_on_terminal(synth), Catch::Contains("synth: 10/10 tensors"));
-  CHECK_THAT(run_on_terminal(sweep), Catch::Contains("sweep: evaluating 7 designs"));
+  CHECK_THAT(run_on_terminal(synth), Catch::Contains("10/10 tensors"));
+  const std::string swept = run_on_terminal(sweep);
+  CHECK_THAT(swept, Catch::Contains("sweep: evaluating 7 designs"));
+  CHECK_THAT(swept, Catch::Contains("sweep [##############################] 7/7 designs"));
+  const std::string audited = run_on_terminal("audit '" + dir + "/ck' --format json");
+  CHECK_THAT(audited, Catch::Contains("2/2 layers"));
 }

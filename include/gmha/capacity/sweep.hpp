@@ -10,6 +10,7 @@
 // must agree exactly (a mismatch is an InternalError, exit 3, never a silently wrong row); tests also
 // compare the two on samples of whole spaces.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,8 @@ struct SweepOptions {
   SweepObjective objective = SweepObjective::kTer;
   std::optional<Hardware> card;  // required for kCost
   size_t top = 10;               // length of the overall ranking
+  /// Called now and then with (designs evaluated, designs in the space); may be empty.
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 /// A reported design with its figures (from compute_figures on the parsed spec).
