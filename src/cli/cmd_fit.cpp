@@ -1,5 +1,7 @@
 // gmha fit: what fits on a card: the longest context at a batch, the largest batch at a
 // context, the weights/KV split of each GPU, tensor-parallel sharding and the MoE sparsity floor.
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include <memory>
@@ -39,9 +41,11 @@ std::string context_text(const FitResult& f) {
   if (*f.max_context == 0) return "none";
   // Capped: memory holds more, but the model was not trained past max_position_embeddings.
   const std::string cap = f.capped_at_model_max ? " (model max)" : "";
-  if (*f.max_context < 1000) return std::to_string(*f.max_context) + cap;
-  return fmt::format("{} ({}){}", *f.max_context,
-                     report::format_count(static_cast<double>(*f.max_context)), cap);
+  // Tokens: K = 1024 as everywhere (README, numbers and units): 426784 is 416.8K.
+  const int64_t t = *f.max_context;
+  if (t < 1024) return std::to_string(t) + cap;
+  if (t % 1024 == 0) return fmt::format("{} ({}){}", t, report::format_token_count(t), cap);
+  return fmt::format("{} ({:.1f}K){}", t, static_cast<double>(t) / 1024.0, cap);
 }
 
 void run_fit(const FitCliOptions& c) {
@@ -105,6 +109,9 @@ void run_fit(const FitCliOptions& c) {
                    {"model S"},
                    {"FFN compute-bound", report::Align::kLeft}};
 
+  fit_t.key_columns = 2;  // model, card
+  std::vector<double> memory_col, weights_col, budget_col, token_col, kv_col, free_col;
+  bool any_overflow = false;
   for (const ModelDesign& m : models) {
     const auto sparsity = moe_sparsity(m);
     const bool beyond = m.max_context > 0 && base.context > m.max_context;
@@ -119,14 +126,16 @@ void run_fit(const FitCliOptions& c) {
       o.weights = weights_of(m, c.weight_dtype);
       const FitResult f = compute_fit(m, o);
       const double per_token = kv_bytes_per_sequence_per_gpu(f, 1);
-      fit_t.add_row(
-          {m.name, card.name, report::format_bytes(f.memory_per_gpu),
-           report::format_bytes(f.weights_per_gpu),
-           f.weights_fit ? report::format_bytes(f.kv_budget_per_gpu) : "weights do not fit",
-           report::format_bytes(per_token), context_text(f), std::to_string(f.max_batch),
-           report::format_bytes(f.kv_per_gpu),
-           f.free_per_gpu >= 0 ? report::format_bytes(f.free_per_gpu)
-                               : "-" + report::format_bytes(-f.free_per_gpu)});
+      // Byte columns are filled after the loop, in one unit per column (set_unit_column).
+      fit_t.add_row({m.name, card.name, "", "", "", "", context_text(f), std::to_string(f.max_batch),
+                     "", ""});
+      memory_col.push_back(f.memory_per_gpu);
+      weights_col.push_back(f.weights_per_gpu);
+      budget_col.push_back(f.weights_fit ? f.kv_budget_per_gpu : std::nan(""));
+      if (!f.weights_fit) any_overflow = true;
+      token_col.push_back(per_token);
+      kv_col.push_back(f.kv_per_gpu);
+      free_col.push_back(f.free_per_gpu);
       if (!shard_done) {
         for (const auto& g : f.groups) {
           shard_t.add_row({m.name, fmt::format("{} x {}", g.layers, g.label),
@@ -186,6 +195,13 @@ void run_fit(const FitCliOptions& c) {
       jall.push_back(j);
     }
   }
+  fit_t.set_unit_column(2, memory_col, report::Quantity::kBytes);
+  fit_t.set_unit_column(3, weights_col, report::Quantity::kBytes);
+  fit_t.set_unit_column(4, budget_col, report::Quantity::kBytes);
+  fit_t.set_unit_column(5, token_col, report::Quantity::kBytes);
+  fit_t.set_unit_column(8, kv_col, report::Quantity::kBytes);
+  fit_t.set_unit_column(9, free_col, report::Quantity::kBytes);
+  if (any_overflow) fit_t.notes.push_back("KV budget \"-\": the weights alone do not fit");
   fit_t.notes.push_back(
       "KV/token/GPU: one sequence, one token of context, all layers (windowed layers "
       "count until full); longest context: largest T with batch x KV(T) <= budget, at most the "

@@ -102,6 +102,11 @@ UnitColumn unit_column(const std::vector<double>& values, Quantity q) {
   }
   size_t u = 0;
   while (u + 1 < scales.size() && largest >= scales[u + 1].factor) ++u;
+  // A smaller unit when the smallest value would read below 0.1 and the largest stays under
+  // 100000 in it: 15.0 GiB beside 1250 GiB, not 0.015 TiB beside 1.221 TiB.
+  while (u > 0 && smallest > 0 && smallest / scales[u].factor < 0.1 &&
+         largest / scales[u - 1].factor < 1e5)
+    --u;
   const double f = scales[u].factor;
   int decimals = 2;
   if (f == 1 && all_integer && q != Quantity::kUsd) decimals = 0;  // exact bytes, counts

@@ -69,10 +69,17 @@ TEST_CASE("to_text: a wide table wraps headers, then splits with the key column 
 
 TEST_CASE("unit_column: one unit per column, decimals aligned, small values keep 2 digits",
           "[report]") {
+  // 4.5 MiB would read 0.0044 GiB: the column steps down to MiB, where 1.125 GiB is 1152.
   const UnitColumn kv = unit_column({4.5 * 1048576, 1.125 * 1073741824.0, 288.0 * 1048576}, Quantity::kBytes);
-  CHECK(kv.unit == "GiB");
-  // 288 MiB = 0.28125 GiB exactly: fmt rounds the tie to even.
-  CHECK(kv.cells == std::vector<std::string>{"0.0044", "1.1250", "0.2812"});
+  CHECK(kv.unit == "MiB");
+  CHECK(kv.cells == std::vector<std::string>{"4.50", "1152.00", "288.00"});
+  // Values far apart keep the large unit with more decimals (the small one would pass 100000).
+  const UnitColumn far = unit_column({0.2 * 1073741824.0, 400.0 * 1073741824.0}, Quantity::kBytes);
+  CHECK(far.unit == "GiB");
+  CHECK(far.cells == std::vector<std::string>{"0.20", "400.00"});
+  const UnitColumn wide = unit_column({1048576.0, 200.0 * 1073741824.0}, Quantity::kBytes);
+  CHECK(wide.unit == "GiB");
+  CHECK(wide.cells == std::vector<std::string>{"0.0010", "200.0000"});
   const UnitColumn p = unit_column({8.03e9, 671.03e9, 5.71e9}, Quantity::kCount);
   CHECK(p.unit == "B");
   CHECK(p.cells == std::vector<std::string>{"8.03", "671.03", "5.71"});

@@ -36,8 +36,9 @@ enum class Quantity {
 
 /// A column of values in one unit, for the header ("KV/token [GiB]"), and each value written in
 /// it with the same number of decimals, so decimal points align. The unit is the largest one in
-/// which the largest value is ≥ 1; decimals are 2, more (up to 4) when the smallest nonzero value
-/// needs them to show 2 significant digits. NaN values are written "-".
+/// which the largest value is ≥ 1, or a smaller one when the smallest value would read below 0.1
+/// and the largest stays under 100000; decimals are 2, more (up to 4) when the smallest nonzero
+/// value needs them to show 2 significant digits. NaN values are written "-".
 struct UnitColumn {
   std::string unit;
   std::vector<std::string> cells;
