@@ -55,16 +55,20 @@ Table serving_step_table(const std::vector<ServingRow>& rows) {
   Table t;
   t.title = "Serving: one decode step at the batch (weights read once + every sequence's KV)";
   t.columns = {{"model", Align::kLeft}, {"context"}, {"card", Align::kLeft}, {"batch"}, {"TP"},
-               {"ms/step"}, {"tok/s/device"}, {"$/1M out"}, {"bound", Align::kLeft},
+               {"ms/step"}, {"tok/s/device"}, {"per 1M out"}, {"bound", Align::kLeft},
                {"B: weights<10%"}};
+  t.key_columns = 3;  // model, context, card
+  std::vector<double> usd;
   for (const auto& r : rows) {
     for (const auto& p : r.points) {
       t.add_row({r.model, context_cell(r), p.card, std::to_string(p.batch), std::to_string(p.tp),
-                 ms(p.step_seconds), report::format_number(p.tokens_per_second_per_device, 4),
-                 report::format_usd(p.usd_per_mtok), p.bound,
+                 ms(p.step_seconds), report::format_number(p.tokens_per_second_per_device, 4), "",
+                 p.bound,
                  p.batch_weights_amortised ? std::to_string(*p.batch_weights_amortised) : "never"});
+      usd.push_back(p.usd_per_mtok);
     }
   }
+  t.set_unit_column(7, usd, report::Quantity::kUsd);
   if (!rows.empty()) {
     const ServingModel& s = rows.front().serving;
     std::vector<std::pair<std::string, ComputeDType>> cards;
@@ -73,7 +77,7 @@ Table serving_step_table(const std::vector<ServingRow>& rows) {
                       fmt::format("; weights {}; {} query token(s) per sequence and step",
                                   s.weight_format, s.decode_tokens));
     t.notes.push_back("step = max(FLOPs / (TP x peak), bytes read per device / bandwidth)");
-    t.notes.push_back("$/1M out: the TP cards' price per output token");
+    t.notes.push_back("per 1M out: the TP cards' price per output token");
   }
   if (any_beyond(rows)) t.notes.push_back("*: context beyond the model's max_position_embeddings");
   return t;
@@ -84,18 +88,24 @@ Table serving_device_table(const std::vector<ServingRow>& rows) {
   t.title = "Serving: per device at the batch, and prefill of one prompt of the context";
   t.columns = {{"model", Align::kLeft}, {"context"}, {"card", Align::kLeft}, {"TP"},
                {"weights"}, {"KV/token"}, {"KV repl."}, {"read/step"}, {"TTFT ms"},
-               {"$/1M prompt"}};
+               {"per 1M prompt"}};
+  t.key_columns = 3;  // model, context, card
+  std::vector<double> weights, kv, read, usd;
   for (const auto& r : rows) {
     for (const auto& p : r.points) {
-      t.add_row({r.model, context_cell(r), p.card, std::to_string(p.tp),
-                 report::format_bytes(p.weight_bytes_per_device),
-                 report::format_bytes(r.serving.kv_bytes_per_token_per_device),
-                 std::to_string(r.serving.kv_replication),
-                 report::format_bytes(p.bytes_read_per_step_per_device), ms(p.ttft_seconds),
-                 report::format_usd(p.prefill_usd_per_mtok)});
+      t.add_row({r.model, context_cell(r), p.card, std::to_string(p.tp), "", "",
+                 std::to_string(r.serving.kv_replication), "", ms(p.ttft_seconds), ""});
+      weights.push_back(p.weight_bytes_per_device);
+      kv.push_back(r.serving.kv_bytes_per_token_per_device);
+      read.push_back(p.bytes_read_per_step_per_device);
+      usd.push_back(p.prefill_usd_per_mtok);
     }
   }
-  t.notes.push_back("per device, binary units (GiB); KV repl.: devices caching each stream");
+  t.set_unit_column(4, weights, report::Quantity::kBytes);
+  t.set_unit_column(5, kv, report::Quantity::kBytes);
+  t.set_unit_column(7, read, report::Quantity::kBytes);
+  t.set_unit_column(9, usd, report::Quantity::kUsd);
+  t.notes.push_back("per device, binary units (KiB, GiB); KV repl.: devices caching each stream");
   t.notes.push_back("  (GQA max(1, TP / KV heads); MLA latent and MFA K/V: TP)");
   t.notes.push_back("TTFT: causal prefill FLOPs (half the score matrix) / (TP x peak) + weight read");
   if (any_beyond(rows)) t.notes.push_back("*: context beyond the model's max_position_embeddings");
