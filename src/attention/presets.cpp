@@ -90,7 +90,9 @@ constexpr const char* kGptOss120b = R"({"model_type": "gpt_oss", "attention_bias
   "head_dim": 64, "hidden_size": 2880, "intermediate_size": 2880, "max_position_embeddings": 131072,
   "num_attention_heads": 64, "num_experts_per_tok": 4, "num_hidden_layers": 36,
   "num_key_value_heads": 8, "num_local_experts": 128, "sliding_window": 128,
-  "tie_word_embeddings": false, "vocab_size": 201088})";
+  "tie_word_embeddings": false, "vocab_size": 201088, "torch_dtype": "bfloat16",
+  "quantization_config": {"modules_to_not_convert": ["model.layers.*.self_attn",
+    "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"], "quant_method": "mxfp4"}})";
 constexpr const char* kQwen3Next80b = R"({"model_type": "qwen3_next", "decoder_sparse_step": 1,
   "full_attention_interval": 4, "head_dim": 256, "hidden_size": 2048, "intermediate_size": 5120,
   "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_num_key_heads": 16,
@@ -105,7 +107,9 @@ constexpr const char* kDeepSeekV32 = R"({"model_type": "deepseek_v32", "hidden_s
   "num_experts_per_tok": 8, "first_k_dense_replace": 3, "moe_layer_freq": 1, "q_lora_rank": 1536,
   "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
   "vocab_size": 129280, "tie_word_embeddings": false, "max_position_embeddings": 163840,
-  "index_head_dim": 128, "index_n_heads": 64, "index_topk": 2048})";
+  "index_head_dim": 128, "index_n_heads": 64, "index_topk": 2048,
+  "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                          "weight_block_size": [128, 128]}})";
 constexpr const char* kGlm45 = R"({"model_type": "glm4_moe", "attention_bias": true,
   "head_dim": 128, "hidden_size": 5120, "partial_rotary_factor": 0.5, "intermediate_size": 12288,
   "max_position_embeddings": 131072, "moe_intermediate_size": 1536, "num_attention_heads": 96,

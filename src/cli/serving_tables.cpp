@@ -1,5 +1,7 @@
 #include "cli/serving_tables.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "gmha/report/units.hpp"
@@ -73,9 +75,18 @@ Table serving_step_table(const std::vector<ServingRow>& rows) {
     const ServingModel& s = rows.front().serving;
     std::vector<std::pair<std::string, ComputeDType>> cards;
     for (const auto& p : rows.front().points) cards.emplace_back(p.card, p.compute_dtype);
+    // Weight formats differ per model (each config's quantization_config): name every one.
+    std::string weights;
+    std::vector<std::string> seen;
+    for (const auto& r : rows) {
+      const std::string w = r.model + " " + r.serving.weight_format;
+      if (std::find(seen.begin(), seen.end(), r.model) != seen.end()) continue;
+      seen.push_back(r.model);
+      weights += (weights.empty() ? "" : ", ") + w;
+    }
     t.notes.push_back(charged_peak_note(s.compute_dtype, cards) +
-                      fmt::format("; weights {}; {} query token(s) per sequence and step",
-                                  s.weight_format, s.decode_tokens));
+                      fmt::format("; {} query token(s) per sequence and step", s.decode_tokens));
+    t.notes.push_back("weights: " + weights);
     t.notes.push_back("step = max(FLOPs / (TP x peak), bytes read per device / bandwidth)");
     t.notes.push_back("per 1M out: the TP cards' price per output token");
   }
