@@ -15,11 +15,13 @@
 #include "gmha/kernels/cuda_decode.hpp"
 #include "gmha/kernels/decode.hpp"
 #include "gmha/kernels/reference.hpp"
+#include "kernels/inputs.hpp"
 #include "support/test_paths.hpp"
 #include "kernels/cuda/mma_layout.hpp"
 #include "kernels/cuda/rope_tables.hpp"
 
 using namespace gmha;
+using gmha::test::random_input;
 namespace mma = gmha::cuda::mma;
 
 namespace {
@@ -80,13 +82,6 @@ bool have_device(const char* what) {
   return true;
 }
 
-MatrixRM random_input(int64_t t, int64_t d, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> n(0.0, 1.0);
-  MatrixRM x(t, d);
-  for (auto& v : x.reshaped()) v = n(rng);
-  return x;
-}
 
 }  // namespace
 

@@ -11,9 +11,11 @@
 #include "gmha/kernels/compare.hpp"
 #include "gmha/kernels/decode.hpp"
 #include "gmha/kernels/reference.hpp"
+#include "kernels/inputs.hpp"
 #include "kernels/tolerance.hpp"
 
 using namespace gmha;
+using gmha::test::random_input;
 
 namespace {
 
@@ -96,13 +98,6 @@ Comparison run_core(int64_t groups, int64_t hpg, int64_t qk, int64_t vw, int64_t
   return compare(got, ref);
 }
 
-MatrixRM random_input(int64_t t, int64_t d, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> n(0.0, 1.0);
-  MatrixRM x(t, d);
-  for (auto& v : x.reshaped()) v = n(rng);
-  return x;
-}
 
 }  // namespace
 

@@ -10,20 +10,15 @@
 #include "gmha/core/error.hpp"
 #include "gmha/kernels/compare.hpp"
 #include "gmha/kernels/reference.hpp"
+#include "kernels/inputs.hpp"
 
 using namespace gmha;
+using gmha::test::random_input;
+using gmha::test::shape_of;
 
 namespace {
 
-MatrixRM random_input(int64_t t, int64_t d, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> n(0.0, 1.0);
-  MatrixRM x(t, d);
-  for (auto& v : x.reshaped()) v = n(rng);
-  return x;
-}
 
-AttentionShape shape_of(const char* spec) { return parse_design_spec(spec).layers.at(0).attention; }
 
 LayerOptions rope_opts(RopeStyle style = RopeStyle::kHalves) {
   LayerOptions o;
