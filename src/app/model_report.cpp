@@ -168,9 +168,10 @@ Table cost_table(const std::vector<std::vector<ModelFigures>>& per_ctx,
 }
 
 // Serving at the first context: batch 1 and the largest batch that fits, per model and card.
-Table serving_table(const std::vector<ThroughputCurve>& curves, int64_t tp) {
+Table serving_table(const std::vector<ThroughputCurve>& curves, int64_t tp, int64_t ep) {
   Table t;
-  t.title = fmt::format("Serving on TP {} card groups: batch 1 and the largest batch that fits", tp);
+  t.title = fmt::format("Serving on TP {}{} card groups: batch 1 and the largest batch that fits", tp,
+                        ep > 1 ? fmt::format(", EP {}", ep) : "");
   t.columns = {{"model", Align::kLeft}, {"T"},          {"card", Align::kLeft}, {"weights/device"},
                {"ms/token B=1"},        {"$/1M B=1"},   {"largest B"},          {"tok/s/device"},
                {"$/1M at B"},           {"TTFT"}};
@@ -551,6 +552,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
       ThroughputOptions to;
       to.context = contexts.front();
       to.serving.tp = in.tp;
+      to.serving.ep = in.ep;
       to.serving.compute_dtype = in.compute_dtype;
       to.serving.weights = weights_of(m, in.weight_dtype);
       for (const auto& h : in.cards) {
@@ -560,7 +562,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
     if (!frontier.empty()) {
       blocks.push_back({Block::kHeading, 2, "Serving"});
       Block st{Block::kTable};
-      st.table = serving_table(frontier, in.tp);
+      st.table = serving_table(frontier, in.tp, in.ep);
       st.slug = "serving";
       blocks.push_back(st);
       bool any_fits = false;
@@ -595,6 +597,7 @@ std::vector<ReportFile> build_report(const ReportInput& in) {
     for (const auto& m : in.models) {
       ServingOptions so;
       so.tp = in.tp;
+      so.ep = in.ep;
       so.compute_dtype = in.compute_dtype;
       so.weights = weights_of(m, in.weight_dtype);
       serve_opts.push_back(so);

@@ -142,9 +142,15 @@ KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, 
 }
 
 TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const WeightFormat& wf,
-                                    const char* option) {
+                                    const char* option, int64_t ep) {
   validate_model(m, m.name);
   if (n <= 0) throw errors::option_not_positive(option, n);
+  if (ep <= 0) throw errors::option_not_positive("ep", ep);
+  if (n % ep != 0) {
+    throw errors::bad_option("ep", fmt::format("{}: expert groups must divide the {} devices of "
+                                               "the card group (--{} {})",
+                                               ep, n, option, n));
+  }
   TensorParallelWeights r;
   const double wbytes = wf.bits_per_weight / 8.0;
   const int64_t d = m.d_model;
@@ -231,11 +237,18 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
     const double ffn_split = static_cast<double>(fp.total - fp.router);
     if (g.spec.ffn.kind == FfnKind::kMoe && g.spec.ffn.routed_experts > 0) {
       const FfnShape& f = g.spec.ffn;
+      if (f.routed_experts % ep != 0) {
+        throw errors::bad_option(
+            "ep", fmt::format("{}: {} routed experts of layers {} do not form {} equal groups", ep,
+                              f.routed_experts, g.layer_list(), ep));
+      }
       s.routed_experts = f.routed_experts;
       s.top_k = f.top_k;
+      s.expert_parallel = ep;
+      // A rank holds E/M experts, each split N/M ways: E/N experts' worth, as without EP.
       s.expert_bytes_per_gpu = static_cast<double>(f.matrices) * static_cast<double>(d) *
-                               static_cast<double>(f.expert_intermediate) /
-                               static_cast<double>(n) * wbytes;
+                               static_cast<double>(f.expert_intermediate) *
+                               static_cast<double>(ep) / static_cast<double>(n) * wbytes;
     }
     weight_elems +=
         static_cast<double>(layers) * (attn + ffn_split / static_cast<double>(n) + router);
@@ -274,7 +287,8 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
         "memory", fmt::format("card {} has no memory size; give one (bytes per GPU)", o.card.name));
   }
   r.usable_per_gpu = r.memory_per_gpu * o.memory_fraction;
-  TensorParallelWeights w = shard_weights(m, n, o.weights);
+  TensorParallelWeights w = shard_weights(m, n, o.weights, "gpus", o.expert_parallel);
+  r.expert_parallel = o.expert_parallel;
   r.weights_per_gpu = w.per_gpu;
   r.weights_total = w.total;
   r.input_embedding_per_gpu = w.input_embedding_per_gpu;

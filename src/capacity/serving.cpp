@@ -88,15 +88,80 @@ double expected_experts_touched(int64_t routed, int64_t top_k, double tokens) {
   return e * (1.0 - std::pow(miss, tokens));
 }
 
+namespace {
+
+// E[max of the M group loads] when exactly t of E = M s experts are touched, the touched set a
+// uniform t-subset: P(max <= j) = [x^t] (sum_{i <= j} C(s, i) x^i)^M / C(E, t), and
+// E[max] = sum_{j >= 0} (1 - P(max <= j)). Long double holds C(E, t) for E up to ~4000.
+double busiest_group_exact(int64_t groups, int64_t per_group, int64_t t) {
+  if (t <= 0) return 0;
+  if (groups == 1) return static_cast<double>(t);
+  using LD = long double;
+  std::vector<LD> binom(static_cast<size_t>(per_group) + 1);  // C(s, i)
+  binom[0] = 1;
+  for (int64_t i = 1; i <= per_group; ++i) {
+    binom[static_cast<size_t>(i)] = binom[static_cast<size_t>(i - 1)] *
+                                    static_cast<LD>(per_group - i + 1) / static_cast<LD>(i);
+  }
+  const int64_t e = groups * per_group;
+  const LD all = std::exp(std::lgamma(static_cast<LD>(e + 1)) - std::lgamma(static_cast<LD>(t + 1)) -
+                          std::lgamma(static_cast<LD>(e - t + 1)));  // C(E, t)
+  // Some group holds at least ceil(t / M): P(max <= j) = 0 below it.
+  const int64_t lowest = (t + groups - 1) / groups;
+  double expected = static_cast<double>(lowest);
+  std::vector<LD> power, next;
+  for (int64_t j = lowest; j < per_group; ++j) {
+    // (sum_{i <= j} C(s, i) x^i)^M truncated at degree t, one factor at a time.
+    power.assign(static_cast<size_t>(t) + 1, 0);
+    power[0] = 1;
+    for (int64_t m = 0; m < groups; ++m) {
+      next.assign(static_cast<size_t>(t) + 1, 0);
+      for (int64_t a = 0; a <= t; ++a) {
+        const LD pa = power[static_cast<size_t>(a)];
+        if (pa == 0) continue;
+        for (int64_t i = 0; i <= j && a + i <= t; ++i) {
+          next[static_cast<size_t>(a + i)] += pa * binom[static_cast<size_t>(i)];
+        }
+      }
+      power.swap(next);
+    }
+    const double below = static_cast<double>(power[static_cast<size_t>(t)] / all);
+    const double above = 1.0 - std::min(1.0, below);
+    expected += above;
+    if (above < 1e-15) break;  // the rest add nothing a double holds
+  }
+  return expected;
+}
+
+}  // namespace
+
+double expected_busiest_group_experts(int64_t routed, int64_t groups, double touched) {
+  if (routed <= 0 || touched <= 0) return 0;
+  if (groups <= 1) return touched;
+  if (routed % groups != 0) {
+    throw InternalError(fmt::format("{} experts do not form {} groups", routed, groups));
+  }
+  const int64_t per_group = routed / groups;
+  const double t = std::min(touched, static_cast<double>(routed));
+  const auto lo = static_cast<int64_t>(std::floor(t));
+  const double frac = t - static_cast<double>(lo);
+  const double at_lo = busiest_group_exact(groups, per_group, lo);
+  if (frac == 0) return at_lo;
+  return at_lo + frac * (busiest_group_exact(groups, per_group, lo + 1) - at_lo);
+}
+
 double weight_bytes_read_per_device(const ServingModel& s, double tokens) {
-  double untouched = 0;
+  // Every rank stores E/N experts' worth (E/M experts at M/N each) and reads the share of the
+  // touched ones it holds: all its E/M groups' touched experts; the busiest rank's count.
+  double unread = 0;
   for (const GroupShard& g : s.shards) {
     if (g.routed_experts <= 0) continue;
-    const double idle =
-        static_cast<double>(g.routed_experts) - expected_experts_touched(g.routed_experts, g.top_k, tokens);
-    untouched += static_cast<double>(g.layers) * idle * g.expert_bytes_per_gpu;
+    const double touched = expected_experts_touched(g.routed_experts, g.top_k, tokens);
+    const double held = static_cast<double>(g.routed_experts) / static_cast<double>(g.expert_parallel);
+    const double read = expected_busiest_group_experts(g.routed_experts, g.expert_parallel, touched);
+    unread += static_cast<double>(g.layers) * (held - read) * g.expert_bytes_per_gpu;
   }
-  return s.weight_bytes_per_device - s.input_embedding_bytes_per_device - untouched;
+  return s.weight_bytes_per_device - s.input_embedding_bytes_per_device - unread;
 }
 
 double prefill_flops(const ModelDesign& m, const ModelFigures& f, int64_t prompt, Convention c) {
@@ -130,13 +195,14 @@ double prefill_flops(const ModelDesign& m, const ModelFigures& f, int64_t prompt
 
 ServingModel serving_model(const ModelDesign& m, const ModelFigures& f, const ServingOptions& o) {
   if (o.decode_tokens <= 0) throw errors::option_not_positive("decode-tokens", o.decode_tokens);
-  const TensorParallelWeights w = shard_weights(m, o.tp, o.weights, "tp");
+  const TensorParallelWeights w = shard_weights(m, o.tp, o.weights, "tp", o.ep);
   if (w.groups.size() != f.groups.size()) {
     throw InternalError(fmt::format("serving: {} layer groups in the figures, {} in the shard",
                                     f.groups.size(), w.groups.size()));
   }
   ServingModel s;
   s.tp = o.tp;
+  s.ep = o.ep;
   s.decode_tokens = o.decode_tokens;
   s.context = f.context;
   s.compute_dtype = o.compute_dtype;
@@ -189,6 +255,7 @@ ServingPoint serving_point(const ServingModel& s, const Hardware& card, int64_t 
   p.card = card.name;
   p.batch = batch;
   p.tp = s.tp;
+  p.ep = s.ep;
   p.compute_dtype = card.charged_dtype(s.compute_dtype);
   p.peak_flops_charged = card.peak_flops(s.compute_dtype);
   p.flops_per_step_per_device = tokens * s.flops_per_token / n;

@@ -7,6 +7,7 @@ using nlohmann::json;
 json serving_point_json(const ServingPoint& p) {
   return {{"batch", p.batch},
           {"tp", p.tp},
+          {"ep", p.ep},
           {"compute_dtype", std::string(compute_dtype_name(p.compute_dtype))},
           {"peak_flops_charged", p.peak_flops_charged},
           {"step_seconds", p.step_seconds},
@@ -28,6 +29,7 @@ json serving_point_json(const ServingPoint& p) {
 
 void add_serving_json(json& row, const ServingModel& s, const std::vector<ServingPoint>& points) {
   row["tp"] = s.tp;
+  row["ep"] = s.ep;
   row["decode_tokens"] = s.decode_tokens;
   row["weight_dtype"] = s.weight_format;
   row["compute_dtype"] = std::string(compute_dtype_name(s.compute_dtype));

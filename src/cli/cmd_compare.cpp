@@ -40,6 +40,7 @@ void run_compare(const CompareOptions& o) {
   for (const auto& m : models) {
     ServingOptions so;
     so.tp = o.serving.tp;
+    so.ep = o.serving.ep;
     so.decode_tokens = o.serving.decode_tokens;
     so.compute_dtype = dtype;
     so.weights = weight_format_of(o.serving, m);
@@ -117,7 +118,8 @@ void add_compare_command(CLI::App& app) {
       "--design tpa:d=2048,heads=16,hd=128,rq=6,rk=2,rv=2,layers=24\n"
       "  gmha compare step3 deepseek-v3 --convention step3-paper --hardware h800,h20,a800,ascend-910b\n"
       "  gmha compare llama3-8b --hardware h100 --batch 64 --context 8k\n"
-      "  gmha compare deepseek-v3 --hardware h800 --tp 8 --weight-dtype fp8 --compute-dtype fp8 --format json");
+      "  gmha compare deepseek-v3 --hardware h800 --tp 8 --weight-dtype fp8 --compute-dtype fp8 --format json\n"
+      "  gmha compare deepseek-v3 qwen3-235b-a22b --hardware h200 --tp 8 --ep 8 --batch 1");
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
   add_serving_options(cmd, opts->serving);

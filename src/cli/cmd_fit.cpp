@@ -27,6 +27,7 @@ struct FitCliOptions {
   ModelArgs models;
   HardwareArgs hardware;
   long long gpus = 1;
+  long long ep = 1;  // expert groups over the gpus
   long long batch = 1;
   std::string context = kDefaultContext;
   std::string memory;  // an amount: 80e9, 80GB, 141GiB (README, numbers and units)
@@ -61,6 +62,7 @@ void run_fit(const FitCliOptions& c) {
   if (contexts.size() != 1) throw InputError("--context: give one context length");
   FitOptions base;
   base.gpus = c.gpus;
+  base.expert_parallel = c.ep;
   base.batch = c.batch;
   base.context = contexts.front();
   base.memory_fraction = c.memory_fraction;
@@ -73,9 +75,9 @@ void run_fit(const FitCliOptions& c) {
   nlohmann::json jall = nlohmann::json::array();
   report::Table fit_t;
   fit_t.title = fmt::format(
-      "Fit: {} GPU(s) per replica (tensor parallel), batch {}, context {}, "
+      "Fit: {} GPU(s) per replica (tensor parallel{}), batch {}, context {}, "
       "weights {}, {}% of memory usable{}",
-      c.gpus, c.batch, base.context,
+      c.gpus, c.ep > 1 ? fmt::format(", experts in {} groups", c.ep) : "", c.batch, base.context,
       c.weight_dtype.empty() ? std::string("each model's own") : base.weights.name,
       report::format_number(c.memory_fraction * 100),
       default_card ? "; card h100 by default (--hardware chooses)" : "");
@@ -161,6 +163,7 @@ void run_fit(const FitCliOptions& c) {
       j["spec"] = m.spec;
       j["card"] = card.name;
       j["gpus"] = f.gpus;
+      j["ep"] = f.expert_parallel;
       j["batch"] = o.batch;
       j["context"] = o.context;
       j["weight_dtype"] = o.weights.name;
@@ -237,6 +240,10 @@ void add_fit_command(CLI::App& app) {
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
   cmd->add_option("--gpus,--tp", opts->gpus, "Tensor-parallel GPUs per model replica N")
+      ->capture_default_str();
+  cmd->add_option("--ep", opts->ep,
+                  "Expert-parallel groups M over the N GPUs (M divides N and the routed experts; "
+                  "a GPU stores E/N experts' worth either way)")
       ->capture_default_str();
   cmd->add_option("--batch", opts->batch, "Batch for the longest context")->capture_default_str();
   cmd->add_option("--context", opts->context,

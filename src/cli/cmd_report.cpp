@@ -55,6 +55,7 @@ std::string command_of(const ReportCliOptions& o, const HardwareArgs& hw) {
   for (const auto& d : hw.hardware_defs) s += " --hardware-def " + quote(d);
   if (!hw.compute_dtype.empty()) s += " --compute-dtype " + quote(hw.compute_dtype);
   if (o.serving.tp != 1) s += " --tp " + std::to_string(o.serving.tp);
+  if (o.serving.ep != 1) s += " --ep " + std::to_string(o.serving.ep);
   if (!o.serving.weight_dtype.empty()) s += " --weight-dtype " + quote(o.serving.weight_dtype);
   s += " --context " + quote(o.context);
   if (!o.audit.empty()) s += " --audit " + quote(o.audit);
@@ -89,6 +90,7 @@ void run_report(const ReportCliOptions& c) {
   in.cards = load_hardware(hw);
   in.compute_dtype = compute_dtype_of(hw, in.convention);
   in.tp = c.serving.tp;
+  in.ep = c.serving.ep;
   if (!c.serving.weight_dtype.empty()) read_weight_format(c.serving.weight_dtype, "--weight-dtype");
   in.weight_dtype = c.serving.weight_dtype;
   in.contexts.clear();
@@ -132,6 +134,8 @@ void add_report_command(CLI::App& app) {
   add_model_options(cmd, opts->models);
   add_hardware_options(cmd, opts->hardware);
   cmd->add_option("--tp", opts->serving.tp, "Tensor-parallel devices per card group (serving section)")
+      ->capture_default_str();
+  cmd->add_option("--ep", opts->serving.ep, "Expert-parallel groups over those devices (serving section)")
       ->capture_default_str();
   cmd->add_option("--weight-dtype", opts->serving.weight_dtype,
                   "Weights: bf16, fp16, fp32, fp8, int8, int4, mxfp4, nvfp4 (default: the model's)");

@@ -51,7 +51,7 @@ report::Table frontier_table(const std::vector<app::ThroughputCurve>& curves) {
 
 report::Table frontier_csv(const std::vector<app::ThroughputCurve>& curves) {
   report::Table t;
-  for (const char* k : {"model", "card", "context", "batch", "tp", "fits", "ms_per_token", "step_seconds",
+  for (const char* k : {"model", "card", "context", "batch", "tp", "ep", "fits", "ms_per_token", "step_seconds",
                         "tokens_per_second_per_device", "usd_per_mtok", "bound", "compute_dtype",
                         "memory_per_device", "bytes_read_per_step_per_device"}) {
     t.columns.push_back({k});
@@ -60,7 +60,7 @@ report::Table frontier_csv(const std::vector<app::ThroughputCurve>& curves) {
   for (const auto& c : curves) {
     for (const auto& p : c.points) {
       t.add_row({c.model, c.card, std::to_string(c.context), std::to_string(p.step.batch),
-                 std::to_string(p.step.tp), p.fits ? "true" : "false", full(p.ms_per_token),
+                 std::to_string(p.step.tp), std::to_string(p.step.ep), p.fits ? "true" : "false", full(p.ms_per_token),
                  full(p.step.step_seconds), full(p.step.tokens_per_second_per_device),
                  full(p.step.usd_per_mtok), p.step.bound,
                  std::string(compute_dtype_name(p.step.compute_dtype)), full(p.memory_per_device),
@@ -83,6 +83,7 @@ void run_throughput(const ThroughputCliOptions& c) {
   o.context = contexts.front();
   o.memory_fraction = c.memory_fraction;
   o.serving.tp = c.serving.tp;
+  o.serving.ep = c.serving.ep;
   o.serving.decode_tokens = c.serving.decode_tokens;
   o.serving.compute_dtype = compute_dtype_of(c.hardware, conv);
   if (!c.memory.empty()) {
@@ -99,8 +100,9 @@ void run_throughput(const ThroughputCliOptions& c) {
   }
   std::string text;
   if (svg) {
-    text = app::throughput_svg(curves, fmt::format("Throughput vs latency at {} tokens of context, TP {}",
-                                                   o.context, o.serving.tp));
+    text = app::throughput_svg(
+        curves, fmt::format("Throughput vs latency at {} tokens of context, TP {}{}", o.context,
+                            o.serving.tp, o.serving.ep > 1 ? fmt::format(", EP {}", o.serving.ep) : ""));
   } else if (fmt_out == report::Format::kJson) {
     text = app::throughput_json(curves).dump(2) + "\n";
   } else if (fmt_out == report::Format::kCsv) {
@@ -114,9 +116,11 @@ void run_throughput(const ThroughputCliOptions& c) {
       charged.emplace_back(cv.card, cv.points.front().step.compute_dtype);
     }
     t.notes.push_back(charged_peak_note(o.serving.compute_dtype, charged));
-    t.notes.push_back(fmt::format("context {}, TP {}, {} query token(s) per step; memory: weights + KV + "
+    t.notes.push_back(fmt::format("context {}, TP {}{}, {} query token(s) per step; memory: weights + KV + "
                                   "states per device, {}% usable",
-                                  o.context, o.serving.tp, o.serving.decode_tokens,
+                                  o.context, o.serving.tp,
+                                  o.serving.ep > 1 ? fmt::format(", EP {}", o.serving.ep) : "",
+                                  o.serving.decode_tokens,
                                   report::format_number(o.memory_fraction * 100)));
     for (const auto& cv : curves) {
       t.notes.push_back(fmt::format("{} on {}: largest batch that fits {}{}", cv.model, cv.card,

@@ -36,6 +36,10 @@ void add_hardware_options(CLI::App* cmd, HardwareArgs& h) {
 void add_serving_options(CLI::App* cmd, ServingArgs& s) {
   cmd->add_option("--tp", s.tp, "Tensor-parallel devices per card group N (per-device weights, KV)")
       ->capture_default_str();
+  cmd->add_option("--ep", s.ep,
+                  "Expert-parallel groups M over the N devices: each holds E/M whole routed experts "
+                  "(M divides N and E; default 1, every expert split N ways)")
+      ->capture_default_str();
   cmd->add_option("--weight-dtype", s.weight_dtype,
                   "Weights stored and read, scales counted: bf16, fp16, fp32, fp8, int8, int4, "
                   "mxfp4, nvfp4 (default: the config's quantization_config, else its dtype)");

@@ -34,6 +34,7 @@ struct HardwareArgs {
 
 struct ServingArgs {
   long long tp = 1;          // tensor-parallel devices per card group
+  long long ep = 1;          // expert groups over those devices (MoE experts)
   std::string weight_dtype;  // empty: each model's own (quantization_config, else torch_dtype)
   long long decode_tokens = 1;
 };

@@ -18,6 +18,16 @@ std::string context_cell(const ServingRow& r) {
 }
 std::string ms(double seconds) { return report::format_number(seconds * 1e3, 4); }
 std::string full(double v) { return fmt::format("{:.17g}", v); }
+// The card group's parallelism: "8", or "8, EP 8" when the experts form groups.
+std::string parallel_cell(int64_t tp, int64_t ep) {
+  return ep > 1 ? fmt::format("{}, EP {}", tp, ep) : std::to_string(tp);
+}
+bool any_ep(const std::vector<ServingRow>& rows) {
+  for (const auto& r : rows) {
+    if (r.serving.ep > 1) return true;
+  }
+  return false;
+}
 bool any_beyond(const std::vector<ServingRow>& rows) {
   for (const auto& r : rows) {
     if (r.beyond_max_context) return true;
@@ -63,7 +73,7 @@ Table serving_step_table(const std::vector<ServingRow>& rows) {
   std::vector<double> usd;
   for (const auto& r : rows) {
     for (const auto& p : r.points) {
-      t.add_row({r.model, context_cell(r), p.card, std::to_string(p.batch), std::to_string(p.tp),
+      t.add_row({r.model, context_cell(r), p.card, std::to_string(p.batch), parallel_cell(p.tp, p.ep),
                  ms(p.step_seconds), report::format_number(p.tokens_per_second_per_device, 4), "",
                  p.bound,
                  p.batch_weights_amortised ? std::to_string(*p.batch_weights_amortised) : "never"});
@@ -89,6 +99,10 @@ Table serving_step_table(const std::vector<ServingRow>& rows) {
     t.notes.push_back("weights: " + weights);
     t.notes.push_back("step = max(FLOPs / (TP x peak), bytes read per device / bandwidth)");
     t.notes.push_back("per 1M out: the TP cards' price per output token");
+    if (any_ep(rows)) {
+      t.notes.push_back("EP M: routed experts in M groups of E/M; the step waits for the device "
+                        "whose experts the batch picked most (uniform routing; all-to-all not timed)");
+    }
   }
   if (any_beyond(rows)) t.notes.push_back("*: context beyond the model's max_position_embeddings");
   return t;
@@ -104,7 +118,7 @@ Table serving_device_table(const std::vector<ServingRow>& rows) {
   std::vector<double> weights, kv, read, usd;
   for (const auto& r : rows) {
     for (const auto& p : r.points) {
-      t.add_row({r.model, context_cell(r), p.card, std::to_string(p.tp), "", "",
+      t.add_row({r.model, context_cell(r), p.card, parallel_cell(p.tp, p.ep), "", "",
                  std::to_string(r.serving.kv_replication), "", ms(p.ttft_seconds), ""});
       weights.push_back(p.weight_bytes_per_device);
       kv.push_back(r.serving.kv_bytes_per_token_per_device);
@@ -125,7 +139,7 @@ Table serving_device_table(const std::vector<ServingRow>& rows) {
 
 void append_serving_columns(Table& flat, const std::vector<ServingRow>& rows) {
   if (rows.empty()) return;
-  for (const char* k : {"tp", "decode_tokens", "weight_dtype", "kv_replication",
+  for (const char* k : {"tp", "ep", "decode_tokens", "weight_dtype", "kv_replication",
                         "kv_bytes_per_token_per_device", "weight_bytes_per_device", "prefill_flops"}) {
     flat.columns.push_back({k});
   }
@@ -139,7 +153,8 @@ void append_serving_columns(Table& flat, const std::vector<ServingRow>& rows) {
   for (size_t i = 0; i < rows.size() && i < flat.rows.size(); ++i) {
     const ServingRow& r = rows[i];
     auto& cells = flat.rows[i];
-    cells.insert(cells.end(), {std::to_string(r.serving.tp), std::to_string(r.serving.decode_tokens),
+    cells.insert(cells.end(), {std::to_string(r.serving.tp), std::to_string(r.serving.ep),
+                               std::to_string(r.serving.decode_tokens),
                                r.serving.weight_format, std::to_string(r.serving.kv_replication),
                                full(r.serving.kv_bytes_per_token_per_device),
                                full(r.serving.weight_bytes_per_device), full(r.serving.prefill_flops)});

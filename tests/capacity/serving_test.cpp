@@ -178,6 +178,54 @@ TEST_CASE("serving: MoE weight reads follow the experts a batch touches", "[capa
   CHECK(weight_bytes_read_per_device(s, 1e6) == Approx(all));
 }
 
+TEST_CASE("serving: expert parallelism waits for the busiest expert group", "[capacity][serving]") {
+  // t touched of E experts in M groups of E/M, the touched set uniform given t (worked by hand):
+  // E = 4, M = 2, t = 1: one group holds it, max 1. t = 2: both in one group with probability
+  // 2 C(2,2) / C(4,2) = 1/3, so E[max] = 2/3 + 2 x 1/3 = 4/3.
+  CHECK(expected_busiest_group_experts(4, 2, 1) == Approx(1.0));
+  CHECK(expected_busiest_group_experts(4, 2, 2) == Approx(4.0 / 3));
+  CHECK(expected_busiest_group_experts(4, 1, 2) == 2.0);  // no EP: every rank reads all touched
+  CHECK(expected_busiest_group_experts(8, 2, 8) == Approx(4.0));  // all touched: E/M each
+  // E = 8, M = 2: t = 3 all in one group with probability 2 C(4,3) / C(8,3) = 1/7 -> 15/7;
+  // t = 4: (4,0) 2/70, (3,1) 32/70, (2,2) 36/70 -> 176/70; t = 3.5 interpolates: 163/70.
+  CHECK(expected_busiest_group_experts(8, 2, 3) == Approx(15.0 / 7));
+  CHECK(expected_busiest_group_experts(8, 2, 4) == Approx(176.0 / 70));
+  CHECK(expected_busiest_group_experts(8, 2, 3.5) == Approx(163.0 / 70));
+
+  // Mixtral-8x7B (8 experts, top-2) on 2 devices. Stored: the same either way (each device holds
+  // 4 whole experts under EP 2, half of all 8 under TP 2). Batch 1 touches 2 experts: TP reads
+  // half of each (1 expert's worth per layer); EP 2 reads whole experts on the busiest device,
+  // 10/7 of them (both in one group with probability 2 C(4,2) / C(8,2) = 3/7).
+  const ModelDesign mixtral = read_preset("mixtral-8x7b");
+  ServingOptions tp2;
+  tp2.tp = 2;
+  ServingOptions ep2 = tp2;
+  ep2.ep = 2;
+  const ServingModel a = serve(mixtral, 4096, tp2);
+  const ServingModel b = serve(mixtral, 4096, ep2);
+  CHECK(a.weight_bytes_per_device == Approx(b.weight_bytes_per_device));
+  const double expert = b.shards.front().expert_bytes_per_gpu;  // one whole expert under EP 2
+  CHECK(a.shards.front().expert_bytes_per_gpu == Approx(expert / 2));
+  CHECK(weight_bytes_read_per_device(b, 1) - weight_bytes_read_per_device(a, 1) ==
+        Approx(32 * (10.0 / 7 - 1) * expert));
+  // A large batch touches every expert: EP and TP read the same.
+  CHECK(weight_bytes_read_per_device(b, 1e6) == Approx(weight_bytes_read_per_device(a, 1e6)));
+  CHECK(serving_point(b, read_hardware("h100"), 1).ep == 2);
+
+  // M must divide the devices and every MoE layer's experts.
+  ServingOptions bad = tp2;
+  bad.ep = 4;
+  CHECK_THROWS_WITH(serve(mixtral, 4096, bad), Catch::StartsWith("ep: 4") && Catch::Contains("2 devices"));
+  ModelDesign six = mixtral;  // 6 experts do not form 4 groups
+  for (LayerSpec& l : six.layers) l.ffn.routed_experts = 6;
+  ServingOptions tp4;
+  tp4.tp = 4;
+  tp4.ep = 4;
+  CHECK_THROWS_WITH(serve(six, 4096, tp4), Catch::StartsWith("ep: 4") && Catch::Contains("6 routed experts"));
+  tp4.ep = 2;
+  CHECK_NOTHROW(serve(six, 4096, tp4));
+}
+
 TEST_CASE("hardware: BF16, FP8 and FP4 peaks and ridges from the datasheets", "[capacity][serving]") {
   const Hardware h100 = read_hardware("h100");
   CHECK(h100.ridge(ComputeDType::kBf16) == Approx(9.89e14 / 3.35e12));  // 295.2 FLOP/B

@@ -80,6 +80,9 @@ gmha_cli_test(compare_beyond_max_context "beyond max_position_embeddings" compar
 gmha_cli_error_test(compare_bad_compute_dtype "unknown compute dtype 'fp16'" compare llama3-8b --hardware h100 --compute-dtype fp16)
 gmha_cli_error_test(compare_bad_weight_dtype "unknown weight dtype 'fp6'" compare llama3-8b --weight-dtype fp6)
 gmha_cli_error_test(compare_bad_tp "--tp: 3: 32 query heads" compare llama3-8b --tp 3)
+gmha_cli_error_test(compare_bad_ep "--ep: 3: expert groups must divide the 8 devices" compare deepseek-v3 --tp 8 --ep 3)
+gmha_cli_test(compare_ep_json "\"ep\": 8" compare deepseek-v3 --tp 8 --ep 8 --hardware h200 --context 8k --format json)
+gmha_cli_error_test(fit_bad_ep "--ep: 3: expert groups must divide the 4 devices" fit mixtral-8x7b --gpus 4 --ep 3)
 gmha_cli_error_test(compare_bad_decode_tokens "decode-tokens" compare llama3-8b --decode-tokens 0)
 # 80e9 x 0.9 usable - 16,060,522,496 B of weights = 55.94e9 B; / 2^30 B per sequence at 8K = 52.1.
 gmha_cli_test(throughput_largest_batch "largest batch that fits 52" throughput llama3-8b --hardware h100 --context 8k)

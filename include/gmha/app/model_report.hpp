@@ -31,6 +31,7 @@ struct ReportInput {
   // ("" : each model's own, capacity/weight_format.hpp's default_weight_format).
   ComputeDType compute_dtype = ComputeDType::kBf16;
   int64_t tp = 1;
+  int64_t ep = 1;  // expert groups over the tp devices
   std::string weight_dtype;
   std::optional<AuditReport> audit;
   std::string audit_source;  // path of the audit JSON or checkpoint

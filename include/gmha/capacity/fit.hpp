@@ -10,6 +10,12 @@
 // replicated. Per-head up-projections and o_proj split by heads; FFN weights (dense or experts)
 // and embeddings split N ways; norms are replicated. Windowed layers keep min(T, W) tokens,
 // chunked layers at most min(T, C) (the most they ever hold), linear layers a fixed state.
+//
+// Expert parallelism (`--ep M`, docs/capacity.md "Expert parallelism"): the routed experts of
+// each MoE layer form M groups of E/M whole experts, each group split N/M ways by the ranks that
+// hold it (M = 1: every expert split N ways; M = N: every rank holds E/N whole experts). A rank
+// stores E/N experts' worth either way; what changes is which experts a decode step makes it
+// read (capacity/serving.hpp). Attention, shared experts and embeddings stay tensor-parallel.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +30,7 @@ namespace gmha {
 struct FitOptions {
   Hardware card;
   int64_t gpus = 1;                      // tensor-parallel ranks N
+  int64_t expert_parallel = 1;           // M: expert groups over the N ranks (M divides N and E)
   std::optional<double> memory_per_gpu;  // bytes; default the card's memory_bytes
   double memory_fraction = 0.9;          // usable share of each GPU's memory (runtime, activations)
   WeightFormat weights = read_weight_format("bf16", "weights");  // storage, scales included
@@ -45,7 +52,9 @@ struct GroupShard {
   // MoE groups: what a decode step reads depends on which routed experts its tokens pick.
   int64_t routed_experts = 0;             // E (0: no routed experts)
   int64_t top_k = 0;                      // k
-  double expert_bytes_per_gpu = 0;        // one routed expert of one layer, this rank's share
+  int64_t expert_parallel = 1;            // M: the experts form M groups of E/M (EP)
+  double expert_bytes_per_gpu = 0;        // one routed expert of one layer that this rank holds,
+                                          // the rank's share of it (expert bytes x M / N)
 };
 
 /// How one layer's cache streams split over N ranks: a stream cached on `replication` ranks,
@@ -68,12 +77,14 @@ struct TensorParallelWeights {
   double input_embedding_per_gpu = 0;  // untied input embedding: a row lookup, not read per step
   std::vector<GroupShard> groups;
 };
-/// Throws InputError naming --`option` when N does not split the heads (see kv_split).
+/// Throws InputError naming --`option` when N does not split the heads (see kv_split), and
+/// naming --ep when M does not divide N or a layer's routed experts.
 TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const WeightFormat& w,
-                                    const char* option = "gpus");
+                                    const char* option = "gpus", int64_t expert_parallel = 1);
 
 struct FitResult {
   int64_t gpus = 1;
+  int64_t expert_parallel = 1;
   double memory_per_gpu = 0;   // bytes
   double usable_per_gpu = 0;   // memory_per_gpu x memory_fraction
   double weights_per_gpu = 0;  // bytes of this rank's weight shard

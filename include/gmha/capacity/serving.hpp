@@ -28,6 +28,7 @@ WeightFormat weights_of(const ModelDesign& m, const std::string& requested);
 
 struct ServingOptions {
   int64_t tp = 1;             // N: tensor-parallel devices of one card group
+  int64_t ep = 1;             // M: expert groups over those N devices (capacity/fit.hpp)
   int64_t decode_tokens = 1;  // Q: query tokens per sequence and step sharing one KV read (MTP,
                               // speculative decoding; all assumed accepted)
   ComputeDType compute_dtype = ComputeDType::kBf16;
@@ -37,6 +38,7 @@ struct ServingOptions {
 /// The batch-independent part of the serving figures of one model at one context, per rank.
 struct ServingModel {
   int64_t tp = 1;
+  int64_t ep = 1;
   int64_t decode_tokens = 1;
   int64_t context = 0;
   ComputeDType compute_dtype = ComputeDType::kBf16;
@@ -60,8 +62,14 @@ ServingModel serving_model(const ModelDesign& m, const ModelFigures& f, const Se
 
 /// Expected distinct experts B tokens touch when each picks k of E uniformly: E (1 - (1 - k/E)^B).
 double expected_experts_touched(int64_t routed, int64_t top_k, double tokens);
-/// Weight bytes one rank reads in a step that routes `tokens` tokens (every expert a token picks,
-/// all other weights except the input embedding).
+/// Expert parallelism's load: the expected largest number of touched experts in any one of M
+/// equal groups of E/M, when `touched` of E experts are touched and the touched set is uniform
+/// given its size (uniform routing; docs/capacity.md "Expert parallelism"). A fractional count
+/// interpolates between its neighbours. M = 1: `touched` itself.
+double expected_busiest_group_experts(int64_t routed, int64_t groups, double touched);
+/// Weight bytes the busiest rank reads in a step that routes `tokens` tokens (every expert a
+/// token picks, all other weights except the input embedding). Without EP every rank reads the
+/// same; with EP the step waits for the rank whose experts the tokens picked most.
 double weight_bytes_read_per_device(const ServingModel& s, double tokens);
 
 /// Causal prefill FLOPs of a prompt of T tokens (docs/capacity.md): T x the per-token projection,
@@ -75,6 +83,7 @@ struct ServingPoint {
   std::string card;
   int64_t batch = 1;
   int64_t tp = 1;
+  int64_t ep = 1;
   ComputeDType compute_dtype = ComputeDType::kBf16;  // charged on this card (after fallback)
   double peak_flops_charged = 0;
   double flops_per_step_per_device = 0;
