@@ -266,7 +266,7 @@ FastFigures fast_figures(const SweepCandidate& c, const SweepOptions& o) {
   if (o.card) {
     const double read = static_cast<double>(mul(mul(T, token_bits, "kv read"), L, "kv read")) / 8.0;
     f.attn_usd_per_mtok = attention_cost(*o.card, static_cast<double>(f.attn_flops), read,
-                                         static_cast<double>(f.linear_flops))
+                                         static_cast<double>(f.linear_flops), o.compute_dtype)
                               .usd_per_token *
                           1e6;
   }
@@ -463,7 +463,7 @@ SweepResult run_sweep(const SweepOptions& o) {
       throw InternalError(figures_mismatch(d, "FLOPs"));
     }
     if (o.card) {
-      const CostFigures cost = compute_cost(d.figures, cards);
+      const CostFigures cost = compute_cost(d.figures, cards, o.compute_dtype);
       d.attn_usd_per_mtok = cost.cards.front().attn_usd_per_mtok;
       if (d.attn_usd_per_mtok != fast.attn_usd_per_mtok) {
         throw InternalError(figures_mismatch(d, "cost"));

@@ -35,6 +35,7 @@ struct SweepCliOptions {
   std::string kv_dtype = "bf16";
   std::string context = kDefaultContext;
   std::string convention = "exact";
+  std::string compute_dtype;  // empty: bf16, or fp8 under step3-paper (as compare)
   std::string max_kv, max_params, max_flops;
   long long max_designs = 5'000'000;
   long long min_ter = 0;
@@ -194,6 +195,11 @@ void run_sweep_command(const SweepCliOptions& c) {
   o.context = contexts.front();
   o.convention = read_convention(c.convention);
   o.objective = parse_objective(c.objective, o.card);
+  {
+    HardwareArgs h;
+    h.compute_dtype = c.compute_dtype;
+    o.compute_dtype = compute_dtype_of(h, o.convention);
+  }
   if (!c.max_kv.empty())
     o.budgets.max_kv_bytes_per_token = parse_amount(c.max_kv, "--max-kv-bytes-per-token", AmountKind::kBytes);
   if (!c.max_params.empty()) {
@@ -222,6 +228,10 @@ void run_sweep_command(const SweepCliOptions& c) {
     j["convention"] = std::string(convention_name(o.convention));
     j["kv_dtype"] = std::string(dtype_name(o.space.kv_dtype));
     j["objective"] = objective_name(o.objective, o.card);
+    if (with_cost) {
+      j["compute_dtype"] = std::string(compute_dtype_name(o.card->charged_dtype(o.compute_dtype)));
+      j["peak_flops_charged"] = o.card->peak_flops(o.compute_dtype);
+    }
     nlohmann::json b = nlohmann::json::object();
     if (o.budgets.max_kv_bytes_per_token)
       b["max_kv_bytes_per_token"] = *o.budgets.max_kv_bytes_per_token;
@@ -280,6 +290,12 @@ void run_sweep_command(const SweepCliOptions& c) {
                                         shown.size(), r.frontier.size()));
     }
     front.notes.push_back("attention FLOPs = core attention at T + projections, per decoded token");
+    if (with_cost) {
+      const std::string peak = fmt::format("cost: attention on {} at its {} dense peak", o.card->name,
+                                           compute_dtype_name(o.card->charged_dtype(o.compute_dtype)));
+      best.notes.push_back(peak);
+      front.notes.push_back(peak);
+    }
     report::Table ranked = design_table(fmt::format("Top {} by {}", r.ranked.size(), obj), r.ranked,
                                         spread(r.ranked.size(), 0), with_cost, false);
     text = report::render(best, fmt_out) + "\n" + report::render(front, fmt_out);
@@ -343,6 +359,9 @@ void add_sweep_command(CLI::App& app) {
                   "Budget: attention FLOPs per decoded token at T, core + projections (e.g. 2T)");
   cmd->add_option("--min-ter", opts->min_ter,
                   "Floor: designs need TER >= this (e.g. with a cost objective)");
+  cmd->add_option("--compute-dtype", opts->compute_dtype,
+                  "Precision whose peak the cost objective charges: bf16, fp8, fp4 (default bf16; "
+                  "fp8 under --convention step3-paper)");
   cmd->add_option("--objective", opts->objective,
                   "ter or slsd (maximised), cost:CARD (attention $/1M tokens on CARD, minimised)")
       ->capture_default_str();

@@ -175,6 +175,8 @@ TEST_CASE(
     o.convention = conv;
     o.context = 32768;
     o.card = read_hardware("h20");
+    // The cost charges the convention's peak, as compare does: BF16 exact, FP8 step3-paper.
+    o.compute_dtype = conv == Convention::kExact ? ComputeDType::kBf16 : ComputeDType::kFp8;
     const std::vector<Hardware> cards{*o.card};
     CapacityOptions co;
     co.context = o.context;
@@ -194,7 +196,7 @@ TEST_CASE(
       CHECK(f.attn_params == g.attn_params);
       CHECK(f.attn_flops == g.attn_flops);
       CHECK(f.linear_flops == g.linear_flops);
-      CHECK(f.attn_usd_per_mtok == compute_cost(g, cards).cards[0].attn_usd_per_mtok);
+      CHECK(f.attn_usd_per_mtok == compute_cost(g, cards, o.compute_dtype).cards[0].attn_usd_per_mtok);
       seen.insert(c.variant);
       ++compared;
     });

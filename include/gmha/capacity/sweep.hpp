@@ -67,6 +67,7 @@ struct SweepOptions {
   Convention convention = Convention::kExact;
   SweepObjective objective = SweepObjective::kTer;
   std::optional<Hardware> card;  // required for kCost
+  ComputeDType compute_dtype = ComputeDType::kBf16;  // the peak the cost charges (as compare)
   size_t top = 10;               // length of the overall ranking
   /// Called now and then with (designs evaluated, designs in the space); may be empty.
   std::function<void(int64_t, int64_t)> progress;
