@@ -69,6 +69,15 @@ ModelDesign build(std::string name, std::string source, int64_t vocab, int layer
   m.spec = design_spec_of(m);
   return m;
 }
+// The published DeepSeek-V3 and Kimi K2 checkpoints are FP8 (E4M3) with one scale per 128 x 128
+// block: their config.json says quantization_config {"quant_method": "fp8", "fmt": "e4m3",
+// "weight_block_size": [128, 128]}, so serving and fit default to the weights people download.
+ModelDesign fp8_blocks(ModelDesign m) {
+  m.quant_method = "fp8";
+  m.quant_format = "e4m3";
+  m.torch_dtype = "bfloat16";
+  return m;
+}
 LayerSpec layer(AttentionShape a, FfnShape f) {
   LayerSpec l;
   l.attention = a;
@@ -195,8 +204,8 @@ const std::vector<Preset>& presets() {
     add("deepseek-v3", "DeepSeek-V3 671B: MLA, 3 dense + 58 MoE layers (256 experts, top-8, 1 shared)",
         "deepseek-ai/DeepSeek-V3 config.json; models.json",
         [](const std::string& n, const std::string& s) {
-          return build(n, s, 129280, 61, layer(mla(7168, 128, 1536, 512, 128, 64, 128), moe(256, 8, 2048, 1)),
-                       [](int i, LayerSpec& l) { if (i < 3) l.ffn = dense(18432); });
+          return fp8_blocks(build(n, s, 129280, 61, layer(mla(7168, 128, 1536, 512, 128, 64, 128), moe(256, 8, 2048, 1)),
+                                  [](int i, LayerSpec& l) { if (i < 3) l.ffn = dense(18432); }));
         });
     add("deepseek-v2-lite", "DeepSeek-V2-Lite 16B: MLA without query compression, 64 experts top-6",
         "deepseek-ai/DeepSeek-V2-Lite config.json; models.json",
@@ -207,8 +216,8 @@ const std::vector<Preset>& presets() {
     add("kimi-k2", "Kimi K2 1T: MLA with 64 heads, 384 experts top-8, 1 shared",
         "moonshotai/Kimi-K2-Instruct config.json; models.json",
         [](const std::string& n, const std::string& s) {
-          return build(n, s, 163840, 61, layer(mla(7168, 64, 1536, 512, 128, 64, 128), moe(384, 8, 2048, 1)),
-                       [](int i, LayerSpec& l) { if (i < 1) l.ffn = dense(18432); });
+          return fp8_blocks(build(n, s, 163840, 61, layer(mla(7168, 64, 1536, 512, 128, 64, 128), moe(384, 8, 2048, 1)),
+                                  [](int i, LayerSpec& l) { if (i < 1) l.ffn = dense(18432); }));
         });
     add("qwen3-235b-a22b", "Qwen3-235B-A22B: GQA 64/4, 128 experts top-8",
         "Qwen/Qwen3-235B-A22B config.json; models.json",

@@ -278,9 +278,13 @@ TEST_CASE("fit: the longest context stops at max_position_embeddings and says so
 
 TEST_CASE("weights: presets take the published quantization_config as their default format",
           "[capacity][serving]") {
-  // gpt-oss ships MXFP4 experts, DeepSeek-V3.2 FP8 with 128x128 block scales (their config.json).
+  // gpt-oss ships MXFP4 experts; DeepSeek-V3, V3.2 and Kimi K2 FP8 with 128x128 block scales
+  // (their config.json).
   CHECK(weights_of(read_preset("gpt-oss-120b"), "").name == "mxfp4");
   CHECK(weights_of(read_preset("deepseek-v3.2"), "").name == "fp8");
+  CHECK(weights_of(read_preset("deepseek-v3"), "").name == "fp8");
+  CHECK(weights_of(read_preset("kimi-k2"), "").name == "fp8");
+  CHECK(weights_of(read_preset("deepseek-v2-lite"), "").name == "bf16");
   CHECK(weights_of(read_preset("llama3-8b"), "").name == "bf16");
   CHECK(weights_of(read_preset("gpt-oss-120b"), "bf16").name == "bf16");  // --weight-dtype wins
 }
