@@ -21,8 +21,8 @@ const std::set<std::string> kCommonKeys = {"d",       "heads",  "layers",     "w
                                            "vocab"};
 std::set<std::string> variant_keys(Variant v) {
   switch (v) {
-    case Variant::kGqa: return {"kv", "hd", "bias"};
-    case Variant::kMha: case Variant::kMqa: return {"hd", "bias"};
+    case Variant::kGqa: return {"kv", "hd", "bias", "qk_norm"};
+    case Variant::kMha: case Variant::kMqa: return {"hd", "bias", "qk_norm"};
     case Variant::kMla: return {"c", "qlora", "nope", "rope", "v"};
     case Variant::kMfa: case Variant::kMfaKr: return {"c", "cq"};
     case Variant::kLinear: return {"hd", "dv", "gate"};
@@ -126,6 +126,7 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
                    : a.variant == Variant::kMqa ? 1
                                                 : f.get("kv");
       a.qkv_bias = f.get_zero_ok("bias", 0) != 0;
+      a.qk_norm = f.get_zero_ok("qk_norm", 0) != 0;  // per-head q/k RMSNorm (Qwen3, Gemma 3)
       break;
     }
     case Variant::kGta:
@@ -236,7 +237,10 @@ std::string design_spec_of(const ModelDesign& m) {
   if (a.variant != Variant::kMla && a.variant != Variant::kGla && a.variant != Variant::kMtla) {
     classic.v_head_dim = 0;
   }
-  classic.kv_tied = classic.o_bias = classic.sinks = classic.qk_norm = classic.qk_norm_per_layer = false;
+  classic.kv_tied = classic.o_bias = classic.sinks = classic.qk_norm_per_layer = false;
+  const bool gqa_family =
+      a.variant == Variant::kMha || a.variant == Variant::kMqa || a.variant == Variant::kGqa;
+  if (!gqa_family) classic.qk_norm = false;  // qk_norm=1 is a key of the GQA family
   classic.gate = OutputGate::kNone;
   classic.index_heads = classic.index_head_dim = 0;
   classic.recurrent = RecurrentKind::kLightning;
@@ -281,6 +285,7 @@ std::string design_spec_of(const ModelDesign& m) {
       break;
   }
   if (a.qkv_bias) s += ",bias=1";
+  if (a.qk_norm) s += ",qk_norm=1";
   s += fmt::format(",layers={}", m.layers.size());
   if (l.span.kind == SpanKind::kSlidingWindow) s += fmt::format(",window={}", l.span.tokens);
   if (l.span.kind == SpanKind::kChunked) s += fmt::format(",chunk={}", l.span.tokens);

@@ -76,6 +76,8 @@ ModelDesign llama_like(const Fields& f, const std::string& type) {
   const bool bias = type == "qwen2" || type == "qwen2_moe" || f.bool_or("attention_bias", false);
   LayerSpec l;
   l.attention = gqa_shape(f, bias);
+  // Qwen3 and Qwen3-MoE normalise each q and k head (q_norm, k_norm [head_dim]; modeling_qwen3).
+  l.attention.qk_norm = type == "qwen3" || type == "qwen3_moe";
   if (type == "mixtral") {
     l.ffn = moe_ffn(f, "num_local_experts", "num_experts_per_tok", "intermediate_size", 0, 0);
   } else if (type == "qwen2_moe" || type == "qwen3_moe") {

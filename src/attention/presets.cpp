@@ -78,6 +78,12 @@ ModelDesign fp8_blocks(ModelDesign m) {
   m.torch_dtype = "bfloat16";
   return m;
 }
+// Qwen3 normalises each q and k head: q_norm, k_norm [head_dim] per layer (modeling_qwen3).
+ModelDesign qk_norms(ModelDesign m) {
+  for (LayerSpec& l : m.layers) l.attention.qk_norm = true;
+  m.spec = design_spec_of(m);
+  return m;
+}
 LayerSpec layer(AttentionShape a, FfnShape f) {
   LayerSpec l;
   l.attention = a;
@@ -222,12 +228,12 @@ const std::vector<Preset>& presets() {
     add("qwen3-235b-a22b", "Qwen3-235B-A22B: GQA 64/4, 128 experts top-8",
         "Qwen/Qwen3-235B-A22B config.json; models.json",
         [](const std::string& n, const std::string& s) {
-          return build(n, s, 151936, 94, layer(gqa(4096, 64, 4, 128), moe(128, 8, 1536)));
+          return qk_norms(build(n, s, 151936, 94, layer(gqa(4096, 64, 4, 128), moe(128, 8, 1536))));
         });
     add("qwen3-32b", "Qwen3-32B dense: GQA 64/8, head_dim 128 decoupled from d=5120",
         "Qwen/Qwen3-32B config.json; models.json",
         [](const std::string& n, const std::string& s) {
-          return build(n, s, 151936, 64, layer(gqa(5120, 64, 8, 128), dense(25600)));
+          return qk_norms(build(n, s, 151936, 64, layer(gqa(5120, 64, 8, 128), dense(25600))));
         });
     add("qwen2.5-7b", "Qwen2.5-7B dense: GQA 28/4 with q/k/v biases",
         "Qwen/Qwen2.5-7B config.json; models.json",

@@ -52,6 +52,11 @@ TEST_CASE("design spec: every output spec string parses back to the same design"
   const ModelDesign llama = read_preset("llama3-8b");
   REQUIRE(!llama.spec.empty());
   CHECK(same_layer(parse_design_spec(llama.spec).layers[0], llama.layers[0]));
+  // Qwen3's per-head q/k norms are part of its spec (2 x 128 weights per layer).
+  const ModelDesign qwen3 = read_preset("qwen3-32b");
+  REQUIRE(qwen3.spec.find(",qk_norm=1") != std::string::npos);
+  CHECK(parse_design_spec(qwen3.spec).layers[0].attention.qk_norm);
+  CHECK(same_layer(parse_design_spec(qwen3.spec).layers[0], qwen3.layers[0]));
 }
 
 TEST_CASE("design spec: impossible designs name the field", "[attention]") {
