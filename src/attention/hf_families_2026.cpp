@@ -310,6 +310,16 @@ std::optional<ModelDesign> read_2026_family(const Fields& f, const std::string& 
     return mimo_v2_flash(f);
   }
   if (type == "step3p5") return step3p5(f);
+  if (type == "gemma3n" || type == "gemma3n_text") {
+    // Gemma 3n's KV sharing (num_kv_shared_layers: the last layers read the last earlier cache of
+    // their kind) fits the layer model (kv_source), but every Gemma 3n stack also carries AltUp
+    // streams, LAuReL blocks and per-layer embeddings, whose weights the model does not count:
+    // its parameter figures would be wrong, so the config is refused, naming them.
+    throw InputError(fmt::format(
+        "{}: model_type '{}' is not modelled: its AltUp streams (altup_num_inputs), LAuReL blocks "
+        "(laurel_rank) and per-layer embeddings (hidden_size_per_layer_input) hold weights gmha does "
+        "not count", f.where(), type));
+  }
   return std::nullopt;
 }
 

@@ -422,3 +422,15 @@ TEST_CASE("families 2026: Kimi K2.5 and Qwen3.5-397B-A17B presets against their 
   // Card "397B": the text stack's 396346104576 is 0.2 % under (its ViT and MTP layer are outside).
   CHECK(off(q.total_params, 397e9) < 0.015);
 }
+
+TEST_CASE("families 2026: Gemma 3n fails closed, naming what is not counted", "[capacity]") {
+  // The Gemma 3n E4B text_config's architecture fields as engines' fixtures give them.
+  const nlohmann::json c = nlohmann::json::parse(R"({"model_type": "gemma3n", "text_config": {
+    "model_type": "gemma3n_text", "hidden_size": 2048, "num_hidden_layers": 35,
+    "intermediate_size": 16384, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 256,
+    "vocab_size": 262400, "vocab_size_per_layer_input": 262144, "hidden_size_per_layer_input": 256,
+    "num_kv_shared_layers": 15, "sliding_window": 512, "altup_num_inputs": 4, "laurel_rank": 64}})");
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"),
+                    Catch::Contains("gemma3n_text") && Catch::Contains("altup_num_inputs") &&
+                        Catch::Contains("laurel_rank") && Catch::Contains("hidden_size_per_layer_input"));
+}
