@@ -73,17 +73,18 @@ std::optional<std::vector<std::string>> decoder_layer_types(const Fields& f, siz
 // (kv_tied: kv_bytes_per_token counts it, kv_bytes_per_token_minimal does not). Every layer has
 // per-head q/k norms and a dense GeGLU FFN; embeddings are tied.
 ModelDesign gemma4(const Fields& f) {
-  // The E2B / E4B stacks add per-layer embeddings (hidden_size_per_layer_input, 256 when omitted),
-  // a double-wide MLP on KV-shared layers, and the 26B-A4B an MoE block beside the dense MLP:
-  // none is counted here, so each is refused rather than guessed.
+  // The E2B / E4B stacks add per-layer embeddings (hidden_size_per_layer_input, 256 when omitted)
+  // and a double-wide MLP on KV-shared layers: neither is counted here, so each is refused rather
+  // than guessed. The 26B-A4B's MoE block (enable_moe_block) runs beside the dense MLP on every
+  // layer: read as num_experts routed experts (top_k_experts of moe_intermediate_size) plus the
+  // dense MLP as one always-active shared expert of intermediate_size.
   const json* ple = written(f, "hidden_size_per_layer_input");
   if (!ple || !(ple->is_null() || (ple->is_number() && ple->get<double>() == 0))) {
     throw InputError(fmt::format("{}: field 'hidden_size_per_layer_input' (per-layer embeddings; "
                                  "Gemma4TextConfig's default 256 when omitted) changes the architecture "
                                  "and is not modelled for model_type 'gemma4'", f.where()));
   }
-  reject_unmodelled(f, "gemma4", {"enable_moe_block", "use_double_wide_mlp", "num_kv_shared_layers",
-                                  "use_bidirectional_attention"});
+  reject_unmodelled(f, "gemma4", {"use_double_wide_mlp", "num_kv_shared_layers", "use_bidirectional_attention"});
   const int64_t d = req_pos(f, "hidden_size");
   const int64_t heads = req_pos(f, "num_attention_heads");
   const int64_t kv = req_pos(f, "num_key_value_heads");
@@ -99,7 +100,10 @@ ModelDesign gemma4(const Fields& f) {
   sliding.attention.qkv_bias = f.bool_or("attention_bias", false);
   sliding.attention.qk_norm = true;
   sliding.attention.rotary_dim = rotary_of(rope_factor(f, "sliding_attention", 1.0), head_dim);
-  sliding.ffn = dense_ffn(f);
+  sliding.ffn = f.bool_or("enable_moe_block", false)
+                    ? moe_ffn(f, "num_experts", "top_k_experts", "moe_intermediate_size", 1,
+                              req_pos(f, "intermediate_size"))
+                    : dense_ffn(f);
   sliding.span = {SpanKind::kSlidingWindow, req_pos(f, "sliding_window")};
 
   LayerSpec global = sliding;

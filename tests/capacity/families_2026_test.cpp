@@ -28,8 +28,8 @@ double off(int64_t got, double published) {
 // google/gemma-4-31B config.json's text_config, field for field as an engine's verbatim fixture
 // of it publishes it (write_gemma4_native_config in a Rust serving engine's tests: the same keys
 // and values, its layer list shortened to one layer), with the 60 layers and their layer_types as
-// another engine's test of the 31B config gives them (TestParseTextConfig31B: 5 sliding + 1 full,
-// ten times). The vision_config (gemma4_vision) is reduced to its model_type, as there.
+// ollama's test of the 31B config gives them (x/mlxrunner gemma4, TestParseTextConfig31B: 5
+// sliding + 1 full, ten times). The vision_config (gemma4_vision) is reduced to its model_type, as there.
 const char* kGemma4_31b = R"({
   "architectures": ["Gemma4ForConditionalGeneration"], "model_type": "gemma4",
   "text_config": {"attention_bias": false, "attention_dropout": 0.0, "attention_k_eq_v": true,
@@ -55,6 +55,29 @@ const char* kGemma4_31b = R"({
     "sliding_window": 1024, "tie_word_embeddings": true, "use_cache": true,
     "use_double_wide_mlp": false, "vocab_size": 262144, "vocab_size_per_layer_input": 262144},
   "tie_word_embeddings": true, "vision_config": {"model_type": "gemma4_vision"}
+})";
+
+// google/gemma-4-26B-A4B's text_config as ollama's test of it publishes it (x/mlxrunner gemma4,
+// TestParseTextConfig26B): K = V global layers with 2 KV heads, and on every layer an MoE block of
+// 128 experts (top-8 of 704) beside a dense MLP of 2112.
+const char* kGemma4_26bA4b = R"({
+  "architectures": ["Gemma4ForConditionalGeneration"],
+  "text_config": {"hidden_size": 2816, "num_hidden_layers": 30, "intermediate_size": 2112,
+    "num_attention_heads": 16, "num_key_value_heads": 8, "num_global_key_value_heads": 2,
+    "head_dim": 256, "global_head_dim": 512, "vocab_size": 262144, "rms_norm_eps": 1e-6,
+    "max_position_embeddings": 131072, "sliding_window": 1024, "final_logit_softcapping": 30.0,
+    "use_double_wide_mlp": false, "num_kv_shared_layers": 0, "hidden_size_per_layer_input": null,
+    "attention_k_eq_v": true, "enable_moe_block": true, "num_experts": 128, "top_k_experts": 8,
+    "moe_intermediate_size": 704, "tie_word_embeddings": true,
+    "layer_types": [
+    "sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention",
+    "sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention",
+    "sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention",
+    "sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention",
+    "sliding_attention","sliding_attention","sliding_attention","sliding_attention","sliding_attention","full_attention"],
+    "rope_parameters": {"full_attention": {"partial_rotary_factor": 0.25, "rope_theta": 1000000.0,
+      "rope_type": "proportional"}, "sliding_attention": {"rope_theta": 10000.0, "rope_type": "default"}}},
+  "model_type": "gemma4"
 })";
 
 // XiaomiMiMo/MiMo-V2-Flash config.json as a Rust engine's `mimo_v2_flash_hub_config` test
@@ -206,9 +229,8 @@ TEST_CASE("families 2026: Gemma 4 defaults, layer pattern and what fails closed"
   CHECK_FALSE(nokv.layers[5].attention.kv_tied);
   CHECK(nokv.layers[5].attention.head_dim == 512);
   // The E2B / E4B per-layer embeddings (also Gemma4TextConfig's default when the key is absent),
-  // the 26B-A4B MoE block and KV-shared layers are not modelled: refused, naming the key.
-  for (const char* key : {"hidden_size_per_layer_input", "enable_moe_block", "num_kv_shared_layers",
-                          "use_double_wide_mlp"}) {
+  // the double-wide MLP and KV-shared layers are not modelled: refused, naming the key.
+  for (const char* key : {"hidden_size_per_layer_input", "num_kv_shared_layers", "use_double_wide_mlp"}) {
     INFO(key);
     nlohmann::json e = nlohmann::json::parse(kGemma4_31b);
     e["text_config"][key] = std::string(key) == "hidden_size_per_layer_input" || std::string(key) == "num_kv_shared_layers"
@@ -221,6 +243,34 @@ TEST_CASE("families 2026: Gemma 4 defaults, layer pattern and what fails closed"
   nlohmann::json null_ple = nlohmann::json::parse(kGemma4_31b);
   null_ple["text_config"]["hidden_size_per_layer_input"] = nullptr;  // written null: no PLE
   CHECK(model_from_hf_config(null_ple, "config.json").layers.size() == 60);
+}
+
+TEST_CASE("families 2026: Gemma 4 26B-A4B, an MoE block beside the dense MLP", "[capacity]") {
+  const ModelDesign m = parse(kGemma4_26bA4b);
+  REQUIRE(m.layers.size() == 30);
+  const FfnShape& ffn = m.layers[0].ffn;
+  CHECK(ffn.kind == FfnKind::kMoe);
+  CHECK(ffn.routed_experts == 128);
+  CHECK(ffn.top_k == 8);
+  CHECK(ffn.shared_experts == 1);          // the dense MLP, always active
+  CHECK(ffn.shared_intermediate == 2112);
+  CHECK(m.layers[5].attention.kv_heads == 2);
+  const auto f = at(m, 32768);
+  // Sliding: K, V of 8 x 256 bf16 = 8192 B; global: K 2 x 512 = 2048 B + the V block vLLM
+  // allocates beside it, 2048 B. 25 * 8192 + 5 * 4096 = 225280 B per token.
+  CHECK(f.kv_bytes_per_token == 225280);
+  CHECK(f.kv_bytes == 25.0 * 8192 * 1024 + 5.0 * 4096 * 32768);                // 880803840
+  CHECK(at(m, 131072).kv_bytes == 25.0 * 8192 * 1024 + 5.0 * 4096 * 131072);   // 2894069760
+  // Sliding attention: q 16*256*2816 + k, v 2*8*256*2816 + o 2816*4096 + norms 512 = 34603520;
+  // global: q 16*512*2816 + k 2*512*2816 + o 2816*8192 + norms 1024 = 49021952. FFN per layer:
+  // 128*3*2816*704 + dense 3*2816*2112 + router 2816*128 = 779468800 (active: 8 experts, the
+  // dense MLP and the router, 65781760). Total 25*34603520 + 5*49021952 + 30*779468800 + tied
+  // 262144*2816 + norms 2816*61 = 25232631040; card: 25.2 B total (0.1 % off).
+  CHECK(f.total_params == 25232631040LL);
+  CHECK(off(f.total_params, 25.2e9) < 0.015);
+  // Active with the (tied) embedding: 3822019840; card: 3.8 B active (0.6 % off).
+  CHECK(f.active_params == 3822019840LL);
+  CHECK(off(f.active_params, 3.8e9) < 0.015);
 }
 
 TEST_CASE("families 2026: MiMo-V2-Flash, 9 full (4 KV heads) + 39 sliding-128 (8 KV heads, sinks)", "[capacity]") {
