@@ -3,7 +3,7 @@
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libeigen3-dev libcli11-dev libfmt-dev catch2
-      nlohmann-json3-dev libbenchmark-dev librsvg2-bin libxml2-utils bsdutils  # script(1): pty tests
+      nlohmann-json3-dev libbenchmark-dev libcurl4-openssl-dev librsvg2-bin libxml2-utils bsdutils  # script(1): pty tests
       libopenblas0-pthread  # optional at run time (dlopen); installed so tests cover that path
       texlive-latex-base texlive-latex-recommended texlive-science)  # pdflatex for the LaTeX tables test
 missing=()

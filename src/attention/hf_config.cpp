@@ -64,6 +64,17 @@ std::vector<std::pair<const char*, json>> class_defaults(const std::string& type
             {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 4096},
             {"sliding_window_pattern", 6}};
   }
+  if (type == "gemma4" || type == "gemma4_text") {  // Gemma4TextConfig
+    return {{"vocab_size", 262144}, {"hidden_size", 2304}, {"intermediate_size", 9216},
+            {"num_hidden_layers", 30}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
+            {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 512}};
+  }
+  if (type == "mimo_v2_flash") {  // MiMoV2FlashConfig
+    return {{"vocab_size", 152576}, {"hidden_size", 4096}, {"intermediate_size", 16384},
+            {"moe_intermediate_size", 2048}, {"num_hidden_layers", 48}, {"num_attention_heads", 64},
+            {"num_key_value_heads", 4}, {"head_dim", 192}, {"v_head_dim", 128},
+            {"max_position_embeddings", 131072}, {"n_routed_experts", 256}, {"num_experts_per_tok", 8}};
+  }
   if (type == "olmo3") {  // Olmo3Config (num_key_value_heads defaults to num_attention_heads)
     return {{"vocab_size", 50304}, {"hidden_size", 4096}, {"intermediate_size", 11008},
             {"num_hidden_layers", 32}, {"num_attention_heads", 32},
@@ -298,10 +309,15 @@ ModelDesign gemma(const Fields& f, const std::string& type) {
 namespace {
 // quantization_config: kept as written; which weight format it means is the capacity area's
 // (weight_format_of_quant_method), which fails closed on what it does not model.
-void read_quantization_config(const Fields& f, ModelDesign& m) {
-  for (const char* k : {"torch_dtype", "dtype"}) {
-    if (m.torch_dtype.empty() && f.has(k) && f.raw().at(k).is_string()) {
-      m.torch_dtype = f.raw().at(k).get<std::string>();
+// The dtype is the root config's when it writes one, else text_config's: vLLM's rule for
+// multimodal wrappers (Qwen2.5-VL's transformers-4.53 config says bfloat16 at the root and float32
+// in text_config, and is served in bf16).
+void read_quantization_config(const json& root, const Fields& f, ModelDesign& m) {
+  for (const json* holder : {&root, &f.raw()}) {
+    for (const char* k : {"torch_dtype", "dtype"}) {
+      if (m.torch_dtype.empty() && holder->contains(k) && holder->at(k).is_string()) {
+        m.torch_dtype = holder->at(k).get<std::string>();
+      }
     }
   }
   if (!f.has("quantization_config")) return;
@@ -359,6 +375,8 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
     if (type == "glm4_moe") handled = {"use_qk_norm", "partial_rotary_factor"};
     else if (type == "minimax_m2") handled = {"use_qk_norm"};  // RoPE width from rotary_dim
     else if (type != "gpt_oss") handled = {"attn_output_gate", "linear_num_value_heads", "partial_rotary_factor"};
+  } else if (auto y2026 = read_2026_family(f, type, handled)) {
+    m = std::move(*y2026);
   } else if (auto more = read_more_family(f, type)) {
     m = std::move(*more);
     if (type == "phi3") handled = {"partial_rotary_factor"};
@@ -381,6 +399,14 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   } else if (type == "llama" || type == "mistral" || type == "mixtral" || type == "qwen2" ||
       type == "qwen3" || type == "qwen2_moe" || type == "qwen3_moe") {
     m = llama_like(f, type);
+  } else if (type == "ministral3" || type == "mistral3") {
+    // Ministral 3 / Devstral 2 (ministral3) is Mistral's layer with YaRN and a position-dependent
+    // query scale, neither of which holds weights; a mistral3 wrapper whose text_config names no
+    // model_type holds a mistral stack (Mistral3Config's default). Vision: vision_params.
+    m = llama_like(f, "mistral");
+  } else if (type == "qwen2_5_vl" || type == "qwen2_5_vl_text") {
+    // Qwen2.5-VL's text stack is Qwen2 (q/k/v biases); its ViT is counted as vision_params.
+    m = llama_like(f, "qwen2");
   } else if (type == "qwen3_vl" || type == "qwen3_vl_text" || type == "qwen3_vl_moe" ||
              type == "qwen3_vl_moe_text") {
     // Qwen3-VL's text stack is Qwen3 (dense) or Qwen3-MoE; its ViT is counted as vision_params.
@@ -406,7 +432,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe, gemma4, gemma4_text, mimo_v2_flash, step3p5, mistral3, ministral3, qwen2_5_vl)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {
@@ -415,7 +441,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
   for (const char* k : unhandled) reject_unmodelled(f, type, {k});
   m.max_context = f.int_or("max_position_embeddings", 0);
   if (m.max_context < 0) throw errors::not_positive(where, "field 'max_position_embeddings'", m.max_context);
-  read_quantization_config(f, m);
+  read_quantization_config(config, f, m);
   // The softmax layers' KV dtype is what vLLM allocates with kv_cache_dtype "auto": the dtype it
   // serves the model in, bf16 for bfloat16 and fp16 for float16 and float32 checkpoints (its
   // dtype "auto" serves fp32 weights in fp16). docs/model_defaults.md, "KV dtype".

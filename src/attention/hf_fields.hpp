@@ -247,5 +247,9 @@ std::optional<ModelDesign> read_frontier_family(const Fields& f, const std::stri
 int64_t vision_tower_params(const json& config, const std::string& where);
 /// Further families (hf_families_more.cpp): smollm3, exaone4, kimi_linear, ... nullopt otherwise.
 std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& type);
+/// The 2026 families (hf_families_2026.cpp): gemma4 / gemma4_text, mimo_v2_flash, step3p5;
+/// `handled` is set to the architecture keys (hf_config.cpp's kArchKeys) the reader models.
+std::optional<ModelDesign> read_2026_family(const Fields& f, const std::string& type,
+                                            std::set<std::string>& handled);
 
 }  // namespace gmha::hf_detail

@@ -168,6 +168,50 @@ constexpr const char* kQwen35_35b = R"({"model_type": "qwen3_5_moe", "text_confi
   "num_hidden_layers": 40, "num_key_value_heads": 2, "partial_rotary_factor": 0.25,
   "shared_expert_intermediate_size": 512, "tie_word_embeddings": false, "vocab_size": 248320}})";
 
+// Gemma 4 31B's text_config as published (google/gemma-4-31B, an engine's verbatim fixture of it,
+// tests/capacity/families_2026_test.cpp): 50 sliding-1024 layers (GQA 32/16 x 256) and 10 global
+// layers (32 heads x 512, 4 K = V heads).
+constexpr const char* kGemma4_31b = R"({"model_type": "gemma4", "text_config": {
+  "model_type": "gemma4_text", "attention_bias": false, "attention_k_eq_v": true, "dtype": "bfloat16",
+  "enable_moe_block": false, "global_head_dim": 512, "head_dim": 256, "hidden_size": 5376,
+  "hidden_size_per_layer_input": 0, "intermediate_size": 21504, "max_position_embeddings": 262144,
+  "num_attention_heads": 32, "num_global_key_value_heads": 4, "num_hidden_layers": 60,
+  "num_key_value_heads": 16, "num_kv_shared_layers": 0, "sliding_window": 1024,
+  "tie_word_embeddings": true, "use_double_wide_mlp": false, "vocab_size": 262144,
+  "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention"]}})";
+// Step-3.5 Flash's text architecture (stepfun-ai/Step-3.5-Flash; the values of its config.json as
+// the model card and engines' fixtures give them, tests/capacity/families_2026_test.cpp): 12 full
+// layers with 64 query heads and 33 sliding-512 layers with 96, 8 KV heads x 128 on both, head-wise
+// gates, 3 dense layers then 42 MoE layers (288 experts top-8 + 1 shared of 1280).
+constexpr const char* kStep35Flash = R"({"model_type": "step3p5", "hidden_size": 4096,
+  "intermediate_size": 11264, "num_attention_heads": 64, "num_attention_groups": 8, "head_dim": 128,
+  "num_hidden_layers": 45, "vocab_size": 128896, "max_position_embeddings": 262144,
+  "sliding_window": 512, "use_head_wise_attn_gate": true, "moe_num_experts": 288, "moe_top_k": 8,
+  "moe_intermediate_size": 1280, "share_expert_dim": 1280, "moe_layers_enum": "3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44",
+  "attention_other_setting": {"attention_type": "sliding_attention", "num_attention_heads": 96,
+    "num_attention_groups": 8, "head_dim": 128},
+  "num_nextn_predict_layers": 3, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "layer_types": ["full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention"]})";
+// Kimi K2.5's text_config (moonshotai/Kimi-K2.5: the DeepSeek-V3 MLA stack of Kimi K2, 384 experts
+// top-8 + 1 shared, first layer dense); its MoonViT tower is not counted.
+constexpr const char* kKimiK25 = R"({"model_type": "kimi_k25", "tie_word_embeddings": false,
+  "text_config": {"model_type": "deepseek_v3", "hidden_size": 7168, "intermediate_size": 18432,
+  "moe_intermediate_size": 2048, "num_hidden_layers": 61, "num_attention_heads": 64,
+  "num_key_value_heads": 64, "n_routed_experts": 384, "n_shared_experts": 1, "num_experts_per_tok": 8,
+  "first_k_dense_replace": 1, "moe_layer_freq": 1, "q_lora_rank": 1536, "kv_lora_rank": 512,
+  "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "vocab_size": 163840,
+  "max_position_embeddings": 262144, "tie_word_embeddings": false, "torch_dtype": "bfloat16"}})";
+// Qwen3.5-397B-A17B's text_config (Qwen/Qwen3.5-397B-A17B): 45 Gated DeltaNet + 15 gated GQA
+// layers, 512 experts top-10 + 1 shared of 1024.
+constexpr const char* kQwen35_397b = R"({"model_type": "qwen3_5_moe", "text_config": {
+  "model_type": "qwen3_5_moe_text", "attn_output_gate": true, "full_attention_interval": 4,
+  "head_dim": 256, "hidden_size": 4096, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
+  "linear_num_key_heads": 16, "linear_num_value_heads": 64, "linear_value_head_dim": 128,
+  "mamba_ssm_dtype": "float32", "max_position_embeddings": 262144, "moe_intermediate_size": 1024,
+  "num_attention_heads": 32, "num_experts": 512, "num_experts_per_tok": 10,
+  "num_hidden_layers": 60, "num_key_value_heads": 2, "partial_rotary_factor": 0.25,
+  "shared_expert_intermediate_size": 1024, "tie_word_embeddings": false, "vocab_size": 248320}})";
+
 struct Preset {
   PresetInfo info;
   std::function<ModelDesign()> make;
@@ -207,6 +251,18 @@ const std::vector<Preset>& presets() {
     add("qwen3.5-35b-a3b", "Qwen3.5-35B-A3B (text): 30 Gated DeltaNet + 10 gated GQA layers, fp32 states, 256 experts top-8 + 1 shared",
         "https://huggingface.co/Qwen/Qwen3.5-35B-A3B/blob/main/config.json (text_config)",
         [](const std::string& n, const std::string& s) { return from_config(n, s, kQwen35_35b); });
+    add("gemma-4-31b", "Gemma 4 31B (text): 50 sliding-1024 layers GQA 32/16 x 256 + 10 global layers 32 heads x 512 with 4 K=V heads",
+        "https://huggingface.co/google/gemma-4-31B/blob/main/config.json (text_config)",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kGemma4_31b); });
+    add("kimi-k2.5", "Kimi K2.5 1T (text): MLA with 64 heads, 384 experts top-8 + 1 shared, 256K context",
+        "https://huggingface.co/moonshotai/Kimi-K2.5/blob/main/config.json (text_config)",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kKimiK25); });
+    add("step3.5-flash", "Step-3.5 Flash 196B: 12 full (64 heads) + 33 sliding-512 (96 heads) GQA layers, 8 KV x 128, head-wise gates, 288 experts top-8 + 1 shared",
+        "https://huggingface.co/stepfun-ai/Step-3.5-Flash (config.json values as the card and engines' fixtures give them)",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kStep35Flash); });
+    add("qwen3.5-397b-a17b", "Qwen3.5-397B-A17B (text): 45 Gated DeltaNet + 15 gated GQA layers, fp32 states, 512 experts top-10 + 1 shared",
+        "https://huggingface.co/Qwen/Qwen3.5-397B-A17B/blob/main/config.json (text_config)",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kQwen35_397b); });
     add("deepseek-v3", "DeepSeek-V3 671B: MLA, 3 dense + 58 MoE layers (256 experts, top-8, 1 shared)",
         "deepseek-ai/DeepSeek-V3 config.json; models.json",
         [](const std::string& n, const std::string& s) {

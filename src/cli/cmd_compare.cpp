@@ -109,6 +109,10 @@ void add_compare_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "compare",
       "Compare attention designs: FRH/SLSD/TER, parameters, KV cache, decode FLOPs, cost.\n\n"
+      "A model may be a Hugging Face id org/name[@revision]: its config.json is read from the HF cache\n"
+      "($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub) and downloaded there first when missing\n"
+      "(${HF_ENDPOINT:-https://huggingface.co}, HF_TOKEN honoured; HF_HUB_OFFLINE=1 never downloads), e.g.\n"
+      "  HF_HUB_OFFLINE=1 gmha compare Qwen/Qwen3-8B@main\n\n"
       "Examples:\n"
       "  gmha compare step3 deepseek-v3 qwen3-235b-a22b --context 8k,32k --hardware h800,h20\n"
       "  gmha compare ../shared/data/stories260K-hf-f32/config.json --design mfa:d=288,heads=6,c=48,cq=96,layers=5\n"

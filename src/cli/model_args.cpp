@@ -1,6 +1,12 @@
 #include "cli/model_args.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
+
+#include "cli/hub.hpp"
+#include "gmha/attention/hf_config.hpp"
+#include "gmha/attention/presets.hpp"
 
 #include "gmha/attention/resolve.hpp"
 #include "gmha/attention/design_spec.hpp"
@@ -14,7 +20,7 @@
 namespace gmha::cli {
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
-  cmd->add_option("models", a.models, "Presets (see `gmha presets`), config.json files, model folders, or .gguf / llama2.c .bin checkpoints");
+  cmd->add_option("models", a.models, "Presets (see `gmha presets`), config.json files, model folders, .gguf / llama2.c .bin checkpoints, or Hugging Face ids org/name[@revision] (read from the local HF cache, config.json downloaded when missing)");
   cmd->add_option("--design", a.designs,
                   "Ad-hoc design, e.g. gqa:d=4096,heads=32,kv=8,hd=128,layers=32 (repeatable)")
       ->allow_extra_args(false);  // one value per flag: `--design X preset` keeps the preset
@@ -57,6 +63,18 @@ ComputeDType compute_dtype_of(const HardwareArgs& h, Convention c) {
   return c == Convention::kStep3Paper ? ComputeDType::kFp8 : ComputeDType::kBf16;
 }
 
+namespace {
+// A Hugging Face id (org/name[@revision]) that is not a local path: its cached config.json,
+// named by the id (tables show "org/name", sources keep the id and the cached file).
+ModelDesign read_hub_model(const HubId& id) {
+  ModelDesign d = read_hf_config(hub_config_path(id));
+  const std::string text = id.revision == "main" ? id.repo() : id.repo() + "@" + id.revision;
+  d.source = "huggingface.co/" + id.repo() + "@" + id.revision + ": " + d.source;
+  d.name = text;
+  return d;
+}
+}  // namespace
+
 std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {
   std::vector<ModelDesign> out;
   // Capacity figures are over all layers: a design must say how many (validate and bench,
@@ -71,7 +89,12 @@ std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {
     // A .gguf or llama2.c .bin is read through its checkpoint header; anything else is a preset,
     // a config.json or folder, or a design spec.
     auto from_checkpoint = model_from_checkpoint_file(m);
-    ModelDesign d = from_checkpoint ? std::move(*from_checkpoint) : resolve_model(m);
+    std::error_code ec;
+    const auto hub = from_checkpoint || is_preset(m) || std::filesystem::exists(m, ec)
+                         ? std::nullopt : parse_hub_id(m);
+    ModelDesign d = from_checkpoint ? std::move(*from_checkpoint)
+                    : hub           ? read_hub_model(*hub)
+                                    : resolve_model(m);
     if (d.source == "--design") require_layers(m, "design ");
     out.push_back(std::move(d));
   }

@@ -5,6 +5,7 @@ set(GMHA_CLI_SOURCES
   src/cli/progress.cpp
   src/cli/discover.cpp
   src/cli/model_args.cpp
+  src/cli/hub.cpp
   src/cli/capacity_tables.cpp
   src/cli/serving_tables.cpp
   src/cli/cmd_compare.cpp
