@@ -111,6 +111,9 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
       {"kv_bytes_per_token", exact(f.kv_bytes_per_token)},
       {"kv_bytes", exact(f.kv_bytes)},
       {"decode_kv_bytes_read", exact(f.decode_kv_bytes_read)},
+      // The same bytes under the name the layer-level model gives them (caches, index keys and
+      // recurrent states read by one decode step): docs/capacity.md.
+      {"decode_bytes_read", exact(f.decode_kv_bytes_read)},
       {"attn_flops", f.attn_flops},
       {"linear_flops", f.linear_flops},
       {"ffn_flops", f.ffn_flops},
