@@ -10,11 +10,11 @@
 
 #include "gmha/attention/variant.hpp"
 #include "gmha/kernels/rope.hpp"
+#include "gmha/kernels/sparse.hpp"
 
 namespace gmha {
 
-/// Row-major double matrix; rows are tokens for activations ([T, d]).
-using MatrixRM = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// MatrixRM (row-major double, rows are tokens for activations [T, d]) is declared in sparse.hpp.
 
 struct LayerWeights {
   AttentionShape shape;
@@ -34,6 +34,7 @@ struct LayerOptions {
   double norm_eps = 1e-6;   // eps of the layer's inner RMSNorms (MLA q_a/kv_a, MFA inter_norm)
   double scale = 0.0;       // softmax scale override; 0 = the variant's default (softmax_scale)
   int64_t window = 0;       // sliding window W: token i attends to j with i - W < j <= i; 0 = all
+  SparseOptions sparse;     // DSA top-k, MoBA, NSA, CSA/HCA compression (sparse.hpp); default dense
 };
 
 /// Random weights of every tensor attention_weights(shape) lists, drawn from N(0, 1/fan_in)
