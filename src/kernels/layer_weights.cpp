@@ -1,6 +1,7 @@
 #include "gmha/kernels/layer_weights.hpp"
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <fmt/format.h>
@@ -55,7 +56,10 @@ void check_layer_weights(const LayerWeights& w, const std::string& where) {
       throw InputError(fmt::format("{}: tensor '{}' is [{}, {}], expected [{}, {}]", where, t.name,
                                    m.rows(), m.cols(), t.rows, t.cols));
     }
-    if (!m.allFinite()) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, t.name));
+    // A sink logit of -inf is a sink that never takes weight (plain attention); NaN and +inf are errors.
+    const bool finite = t.name == "sinks" ? !(m.array().isNaN() || m.array() == std::numeric_limits<double>::infinity()).any()
+                                          : m.allFinite();
+    if (!finite) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, t.name));
   }
   // Qwen3's optional per-head q/k norms: one gamma of width h shared by every head.
   for (const char* name : {"q_norm", "k_norm"}) {
