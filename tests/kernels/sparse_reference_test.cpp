@@ -398,3 +398,49 @@ TEST_CASE("sparse reference: bad rules are one-line InputErrors", "[kernels][spa
                     Catch::Contains("reference-only"));
   CHECK_THROWS_WITH(dsa_index_scores(gw, x, LayerOptions{}), Catch::Contains("index heads"));
 }
+
+TEST_CASE("shared-cache reference: a reader over an owner's cache, in the three forms", "[kernels][sparse]") {
+  AttentionShape rs = shape_of("gqa:d=12,heads=4,kv=2,hd=4,bias=1");
+  rs.sinks = true;
+  rs.gate = OutputGate::kElementwise;
+  const LayerWeights reader = random_layer_weights(rs, 81);
+  const LayerWeights owner = random_layer_weights(shape_of("gqa:d=12,heads=2,kv=2,hd=4,bias=1"), 82);
+  const MatrixRM x = random_input(9, 12, 83), xo = random_input(9, 12, 84);
+  const LayerOptions o = rope_opts(true);
+  const MatrixRM pre = reference_forward_shared(reader, owner, x, xo, o, AttentionForm::kPrefill);
+  DecodeCacheStats st;
+  CHECK(rel(reference_forward_shared(reader, owner, x, xo, o, AttentionForm::kDecode, &st), pre) < 1e-12);
+  CHECK(rel(reference_forward_shared(reader, owner, x, xo, o, AttentionForm::kBilinear), pre) < 1e-12);
+  CHECK(st.elements == 0);  // the reader keeps no cache of its own
+  CHECK(rel(pre, reference_forward_shared(reader, owner, x, x, o, AttentionForm::kPrefill)) > 1e-6);
+  // Reading its own cache (owner = itself, same input) is the plain layer.
+  CHECK(rel(reference_forward_shared(reader, reader, x, x, o, AttentionForm::kDecode),
+            reference_forward(reader, x, o, AttentionForm::kPrefill)) < 1e-12);
+  // With the same input, a reader over another layer's cache is the plain layer that has the
+  // reader's queries and output and the owner's keys and values.
+  LayerWeights mixed = reader;
+  for (const char* n : {"k_proj", "v_proj", "k_proj.bias", "v_proj.bias"}) mixed.tensors[n] = owner.at(n);
+  CHECK(rel(reference_forward_shared(reader, owner, x, x, o, AttentionForm::kBilinear),
+            reference_forward(mixed, x, o, AttentionForm::kPrefill)) < 1e-12);
+}
+
+TEST_CASE("shared-cache reference: identity heads against plain loops, and mismatches refused", "[kernels][sparse]") {
+  // Reader and owner are identity heads: query x_i, keys and values the owner's inputs x'_j.
+  const int64_t d = 3;
+  const LayerWeights w = identity_head(d);
+  const MatrixRM x = random_input(6, d, 91), xo = random_input(6, d, 92);
+  const Loops L{x, 1.0 / std::sqrt(3.0)};
+  LayerOptions o;
+  o.rope.enabled = false;
+  const MatrixRM y = reference_forward_shared(w, w, x, xo, o, AttentionForm::kDecode);
+  for (int64_t i = 0; i < 6; ++i) {
+    std::vector<Eigen::RowVectorXd> keys;
+    for (int64_t j = 0; j <= i; ++j) keys.push_back(xo.row(j));
+    CHECK((y.row(i) - L.attend(keys, keys, x.row(i))).norm() < 1e-14);
+  }
+  const LayerWeights other = random_layer_weights(shape_of("gqa:d=12,heads=4,kv=2,hd=4"), 93);
+  CHECK_THROWS_WITH(reference_forward_shared(w, other, x, xo, o, AttentionForm::kPrefill),
+                    Catch::Contains("cannot read an owner's cache"));
+  CHECK_THROWS_WITH(reference_forward_shared(w, w, x, xo.topRows(5), o, AttentionForm::kPrefill),
+                    Catch::Contains("owner input"));
+}
