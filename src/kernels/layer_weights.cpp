@@ -81,6 +81,8 @@ int64_t rotary_dim(const AttentionShape& s) {
     case Variant::kMha:
     case Variant::kMqa:
     case Variant::kGqa:
+      // Partial rotary (Qwen3-Next, partial_rotary_factor): the first rotary_dim dims of each head.
+      return s.rotary_dim > 0 ? s.rotary_dim : s.head_dim;
     case Variant::kMfa:
     case Variant::kMfaKr:
     case Variant::kTpa:  // RoPE rotates the feature factors b_Q, b_K (Zhang et al. 2025, §3.2)

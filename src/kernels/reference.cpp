@@ -807,7 +807,7 @@ void check_modelled(const AttentionShape& s) {
   if (s.qk_norm_per_layer) what = "q/k norms over the whole projection (qk_norm_per_layer)";
   const bool gqa = s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
   if (gqa && s.v_head_dim > 0 && s.v_head_dim != s.head_dim) what = "a V head width other than the K head's";
-  if (gqa && s.rotary_dim > 0 && s.rotary_dim != s.head_dim) what = "partial rotary (rotary_dim < head_dim)";
+  if (gqa && s.rotary_dim > s.head_dim) what = "a rotary width above the head width";
   if (what) throw InputError(fmt::format("reference attention: {} is not modelled", what));
 }
 

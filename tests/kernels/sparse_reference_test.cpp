@@ -444,3 +444,25 @@ TEST_CASE("shared-cache reference: identity heads against plain loops, and misma
   CHECK_THROWS_WITH(reference_forward_shared(w, w, x, xo.topRows(5), o, AttentionForm::kPrefill),
                     Catch::Contains("owner input"));
 }
+
+TEST_CASE("reference: partial rotary rotates each head's first rotary_dim dims in every form", "[kernels][sparse]") {
+  // Qwen3-Next (partial_rotary_factor 0.25): q and k of each head rotate dims [0, r) only, so the
+  // other dims score as without RoPE. r = head_dim is plain RoPE; dims [r, h) see no position.
+  AttentionShape s = shape_of("gqa:d=16,heads=4,kv=2,hd=8");
+  const LayerWeights full = random_layer_weights(s, 101);
+  const MatrixRM x = random_input(9, 16, 102);
+  const LayerOptions o = rope_opts(true);
+  LayerWeights part = full;
+  part.shape.rotary_dim = 2;
+  check_forms_agree(part, x, o, "rotary_dim 2 of 8");
+  LayerWeights same = full;
+  same.shape.rotary_dim = 8;
+  const MatrixRM ref = reference_forward(full, x, o, AttentionForm::kPrefill);
+  CHECK(rel(reference_forward(same, x, o, AttentionForm::kDecode), ref) < 1e-12);
+  CHECK(rel(reference_forward(part, x, o, AttentionForm::kDecode), ref) > 1e-6);
+  // With only the last dims' weights non-zero in q_proj, partial RoPE scores as no RoPE.
+  LayerWeights tail = part;
+  for (int c = 0; c < 4; ++c) tail.tensors["q_proj"].middleRows(c * 8, 2).setZero();
+  CHECK(rel(reference_forward(tail, x, o, AttentionForm::kBilinear),
+            reference_forward(tail, x, rope_opts(false), AttentionForm::kPrefill)) < 1e-12);
+}

@@ -52,7 +52,7 @@ void check_layer_weights(const LayerWeights& w, const std::string& where);
 /// yarn_get_mscale(factor, mscale_all_dim)^2 as DeepSeek does. `o.scale` > 0 overrides.
 double softmax_scale(const AttentionShape& s, const LayerOptions& o);
 
-/// Rotary width of the variant: h (GQA family), qk_rope_dim (MLA), C (MFA); 0 for FPBA.
+/// Rotary width of the variant: h (GQA family; rotary_dim when set: each head rotates its first rotary_dim dims), qk_rope_dim (MLA), C (MFA); 0 for FPBA.
 int64_t rotary_dim(const AttentionShape& s);
 
 }  // namespace gmha
