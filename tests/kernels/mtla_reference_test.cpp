@@ -88,7 +88,7 @@ TEST_CASE("mtla reference: the decode cache holds ceil(T/s) entries, the capacit
   }
 }
 
-TEST_CASE("mtla reference: no bilinear form; a changed first token moves the last row", "[kernels][mtla]") {
+TEST_CASE("mtla reference: no bilinear form, and a changed first token moves the last row", "[kernels][mtla]") {
   const AttentionShape s = shape_of("mtla:d=20,heads=3,c=8,qlora=9,nope=5,rope=4,v=3,stride=3");
   const LayerWeights w = random_layer_weights(s, 9);
   const MatrixRM x = random_input(8, 20, 10);
