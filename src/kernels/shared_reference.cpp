@@ -73,7 +73,14 @@ MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights
   }
   MatrixRM xs(x.rows(), 2 * d);
   xs << x, x_owner;
-  const MatrixRM y = reference_forward(s, xs, o, form, stats);
+  // Gates of the rules read the stacked input too: NSA's (per query) the reader's x, the
+  // compressor's (per cached token) the owner's x'.
+  LayerOptions so = o;
+  if (o.sparse.nsa.gate.size() > 0 && o.sparse.nsa.gate.cols() == d) so.sparse.nsa.gate = left(o.sparse.nsa.gate);
+  if (o.sparse.compress.gate.size() > 0 && o.sparse.compress.gate.cols() == d) {
+    so.sparse.compress.gate = right(o.sparse.compress.gate);
+  }
+  const MatrixRM y = reference_forward(s, xs, so, form, stats);
   if (stats) *stats = DecodeCacheStats{stats->tokens, 0, 0};  // the reader stores nothing
   return y.leftCols(d);
 }

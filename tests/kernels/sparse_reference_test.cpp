@@ -412,6 +412,17 @@ TEST_CASE("shared-cache reference: a reader over an owner's cache, in the three 
   CHECK(rel(reference_forward_shared(reader, owner, x, xo, o, AttentionForm::kDecode, &st), pre) < 1e-12);
   CHECK(rel(reference_forward_shared(reader, owner, x, xo, o, AttentionForm::kBilinear), pre) < 1e-12);
   CHECK(st.elements == 0);  // the reader keeps no cache of its own
+  // Rules compose with sharing; their gates keep the layer's width d.
+  LayerOptions ro = o;
+  ro.sparse.nsa = {4, 2, 2, 4, 3, {}, random_matrix(12, 12, 85), 7u};
+  LayerWeights no_sink = reader;  // NSA takes no sink
+  no_sink.shape.sinks = false;
+  const MatrixRM rpre = reference_forward_shared(no_sink, owner, x, xo, ro, AttentionForm::kPrefill);
+  CHECK(rel(reference_forward_shared(no_sink, owner, x, xo, ro, AttentionForm::kDecode), rpre) < 1e-12);
+  ro.sparse = {};
+  ro.sparse.compress = {2, 3, random_matrix(1, 12, 86), {}, 0, {}};
+  CHECK(rel(reference_forward_shared(reader, owner, x, xo, ro, AttentionForm::kBilinear),
+            reference_forward_shared(reader, owner, x, xo, ro, AttentionForm::kPrefill)) < 1e-12);
   CHECK(rel(pre, reference_forward_shared(reader, owner, x, x, o, AttentionForm::kPrefill)) > 1e-6);
   // Reading its own cache (owner = itself, same input) is the plain layer.
   CHECK(rel(reference_forward_shared(reader, reader, x, x, o, AttentionForm::kDecode),
