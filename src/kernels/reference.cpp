@@ -815,8 +815,8 @@ void check_modelled(const AttentionShape& s) {
 
 MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
                            AttentionForm form, DecodeCacheStats* stats) {
+  check_modelled(w.shape);  // first: an unmodelled field is named before its tensors are checked
   check_layer_weights(w, "attention weights");
-  check_modelled(w.shape);
   if (x.cols() != w.shape.d_model || x.rows() < 1) {
     throw InputError(fmt::format("attention input: x is [{}, {}], expected [T >= 1, {}]", x.rows(),
                                  x.cols(), w.shape.d_model));

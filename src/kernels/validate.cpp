@@ -232,10 +232,11 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
       if (s.d_model <= 128 && bilinear) add_rule("bilinear", run_rule(rc, x, AttentionForm::kBilinear));
       add_rule("decode", run_rule(rc, x, AttentionForm::kDecode));
     }
-    // GTA, GLA, TPA and MTLA have the double reference only, and so have sinks, gates and the
-    // o_proj bias; the fast kernels refuse them.
+    // GTA, GLA, TPA and MTLA have the double reference only, and so have sinks, gates, the
+    // o_proj bias and q/k norms; the fast kernels refuse them.
     const bool fast = s.variant != Variant::kGta && s.variant != Variant::kGla && s.variant != Variant::kTpa &&
-                      s.variant != Variant::kMtla && !s.sinks && s.gate == OutputGate::kNone && !s.o_bias;
+                      s.variant != Variant::kMtla && !s.sinks && s.gate == OutputGate::kNone && !s.o_bias &&
+                      !s.qk_norm;  // per-head q/k norms (Qwen3, GLM-4.5, Gemma 3): reference-only too
     if (!fast) continue;
     std::vector<KernelPath> paths;
     if (o.device == "cuda") {

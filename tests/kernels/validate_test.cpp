@@ -86,3 +86,15 @@ TEST_CASE("validate: bad device, token count or design are InputErrors", "[kerne
   o.rules = {"bogus"};
   CHECK_THROWS_WITH(run_validation(o), Catch::Contains("unknown rule 'bogus'"));
 }
+
+TEST_CASE("validate: q/k-norm and gated presets run on the reference, unmodelled ones are named", "[kernels]") {
+  ValidateOptions o;
+  o.designs = {"glm-4.5", "qwen3-next-80b-a3b"};  // per-head q/k norms; Qwen3-Next also gated, partial RoPE
+  o.seed = 8;
+  o.tokens = 6;
+  const auto rows = run_validation(o);
+  REQUIRE(rows.size() == 2);  // decode vs prefill each (reduced d = 256: no bilinear; no fast kernel)
+  for (const auto& r : rows) CHECK(r.passed);
+  o.designs = {"minimax-m2"};
+  CHECK_THROWS_WITH(run_validation(o), Catch::Contains("qk_norm_per_layer) is not modelled"));
+}
