@@ -179,16 +179,20 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
         k.rowwise() += w.at("k_proj.bias").reshaped().transpose();
         v.rowwise() += w.at("v_proj.bias").reshaped().transpose();
       }
+      // MiniMax-M2 / OLMo 2: one RMSNorm over the whole q and k projections, before RoPE.
+      const bool pl = s.qk_norm_per_layer;
+      if (pl && w.has("q_norm")) q = rms_norm(q, w.at("q_norm"), o.norm_eps);
+      if (pl && w.has("k_norm")) k = rms_norm(k, w.at("k_norm"), o.norm_eps);
       for (int64_t c = 0; c < g; ++c) {
         MatrixRM kc = k.middleCols(c * hd, hd);
-        if (w.has("k_norm")) kc = rms_norm(kc, w.at("k_norm"), o.norm_eps);  // Qwen3, before RoPE
+        if (!pl && w.has("k_norm")) kc = rms_norm(kc, w.at("k_norm"), o.norm_eps);  // Qwen3, before RoPE
         rope_rows(rt, kc, 0, hd);
         h.k.push_back(kc);
         h.v.push_back(v.middleCols(c * hd, hd));
       }
       for (int64_t c = 0; c < s.heads; ++c) {
         MatrixRM qc = q.middleCols(c * hd, hd);
-        if (w.has("q_norm")) qc = rms_norm(qc, w.at("q_norm"), o.norm_eps);
+        if (!pl && w.has("q_norm")) qc = rms_norm(qc, w.at("q_norm"), o.norm_eps);
         rope_rows(rt, qc, 0, hd);
         h.q.push_back(qc);
         h.out.push_back(out_slice(w.at("o_proj"), c, hd));
@@ -355,12 +359,15 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
           k += w.at("k_proj.bias").reshaped();
           v += w.at("v_proj.bias").reshaped();
         }
+        const bool pl = s.qk_norm_per_layer;  // one norm over the whole projection
+        if (pl && w.has("q_norm")) norm_head(q.data(), q.size(), w.at("q_norm"), o.norm_eps);
+        if (pl && w.has("k_norm")) norm_head(k.data(), k.size(), w.at("k_norm"), o.norm_eps);
         for (int64_t c = 0; c < g; ++c) {
-          if (w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
+          if (!pl && w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
           apply_rope(rt, t, k.data() + c * hd);
         }
         for (int64_t c = 0; c < s.heads; ++c) {
-          if (w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
+          if (!pl && w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
           apply_rope(rt, t, q.data() + c * hd);
         }
         kc.row(t) = k.transpose();
@@ -608,10 +615,20 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
       // its gamma folds into the head's rows (RoPE rotates gamma . q / rms).
       const bool qn = w.has("q_norm"), kn = w.has("k_norm");
       const MatrixRM q_all = qn ? project(x, wq) : MatrixRM(), k_all = kn ? project(x, wk) : MatrixRM();
+      // Per-layer norms (MiniMax-M2): one scalar per token for all heads, gamma sliced per head.
+      const bool pl = s.qk_norm_per_layer;
       auto head_scale = [&](const MatrixRM& all, int64_t c, const char* norm) {
         Vec inv;
-        rms_norm(all.middleCols(c * hd, hd), w.at(norm), o.norm_eps, &inv);
+        if (pl) {
+          rms_norm(all, w.at(norm), o.norm_eps, &inv);
+        } else {
+          rms_norm(all.middleCols(c * hd, hd), w.at(norm), o.norm_eps, &inv);
+        }
         return inv;
+      };
+      auto gamma = [&](const char* norm, int64_t head) {
+        const MatrixRM& gm = w.at(norm);
+        return Eigen::Map<const Vec>(gm.data() + (pl ? head * hd : 0), hd).asDiagonal();
       };
       for (int64_t c = 0; c < s.heads; ++c) {
         Circuit h;
@@ -620,11 +637,11 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
         h.right = wk.middleRows((c / per) * hd, hd);
         if (qn) {
           h.head_a = head_scale(q_all, c, "q_norm");
-          h.left = diag("q_norm") * h.left;
+          h.left = gamma("q_norm", c) * h.left;
         }
         if (kn) {
           h.head_b = head_scale(k_all, c / per, "k_norm");
-          h.right = diag("k_norm") * h.right;
+          h.right = gamma("k_norm", c / per) * h.right;
         }
         h.uv = wv.middleRows((c / per) * hd, hd).transpose();
         h.uo = out_slice(w.at("o_proj"), c, hd);
@@ -804,7 +821,6 @@ namespace {
 void check_modelled(const AttentionShape& s) {
   const char* what = nullptr;
   if (s.kv_tied) what = "K = V tying (kv_tied)";
-  if (s.qk_norm_per_layer) what = "q/k norms over the whole projection (qk_norm_per_layer)";
   const bool gqa = s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
   if (gqa && s.v_head_dim > 0 && s.v_head_dim != s.head_dim) what = "a V head width other than the K head's";
   if (gqa && s.rotary_dim > s.head_dim) what = "a rotary width above the head width";

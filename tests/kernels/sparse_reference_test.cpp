@@ -477,3 +477,25 @@ TEST_CASE("reference: partial rotary rotates each head's first rotary_dim dims i
   CHECK(rel(reference_forward(tail, x, o, AttentionForm::kBilinear),
             reference_forward(tail, x, rope_opts(false), AttentionForm::kPrefill)) < 1e-12);
 }
+
+TEST_CASE("reference: per-layer q/k norms (MiniMax-M2, OLMo 2) in every form", "[kernels][sparse]") {
+  // One RMSNorm over the whole q (n h) and k (g h) before RoPE: one scalar per token for all
+  // heads, gamma sliced per head. With one head it is the per-head (Qwen3) norm.
+  AttentionShape s = shape_of("gqa:d=16,heads=4,kv=2,hd=4");
+  s.qk_norm = s.qk_norm_per_layer = true;
+  const LayerWeights w = random_layer_weights(s, 111);
+  const MatrixRM x = random_input(8, 16, 112);
+  check_forms_agree(w, x, rope_opts(true), "per-layer q/k norms");
+  AttentionShape one = shape_of("mha:d=8,heads=1,hd=4");
+  one.qk_norm = one.qk_norm_per_layer = true;
+  const LayerWeights pl = random_layer_weights(one, 113);
+  LayerWeights ph = pl;
+  ph.shape.qk_norm_per_layer = false;
+  const MatrixRM x1 = random_input(7, 8, 114);
+  CHECK(rel(reference_forward(pl, x1, rope_opts(true), AttentionForm::kBilinear),
+            reference_forward(ph, x1, rope_opts(true), AttentionForm::kPrefill)) < 1e-12);
+  LayerWeights bad = w;
+  bad.tensors["q_norm"] = MatrixRM::Ones(4, 1);
+  CHECK_THROWS_WITH(reference_forward(bad, x, rope_opts(true), AttentionForm::kPrefill),
+                    Catch::Contains("'q_norm' is [4, 1], expected [16, 1]"));
+}
