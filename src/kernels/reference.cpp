@@ -173,6 +173,7 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
     case Variant::kMqa:
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
+      const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;  // MiMo-V2: V heads narrower than K
       MatrixRM q = project(x, w.at("q_proj")), k = project(x, w.at("k_proj")), v = project(x, w.at("v_proj"));
       if (s.qkv_bias) {
         q.rowwise() += w.at("q_proj.bias").reshaped().transpose();
@@ -188,14 +189,14 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
         if (!pl && w.has("k_norm")) kc = rms_norm(kc, w.at("k_norm"), o.norm_eps);  // Qwen3, before RoPE
         rope_rows(rt, kc, 0, hd);
         h.k.push_back(kc);
-        h.v.push_back(v.middleCols(c * hd, hd));
+        h.v.push_back(v.middleCols(c * vd, vd));
       }
       for (int64_t c = 0; c < s.heads; ++c) {
         MatrixRM qc = q.middleCols(c * hd, hd);
         if (!pl && w.has("q_norm")) qc = rms_norm(qc, w.at("q_norm"), o.norm_eps);
         rope_rows(rt, qc, 0, hd);
         h.q.push_back(qc);
-        h.out.push_back(out_slice(w.at("o_proj"), c, hd));
+        h.out.push_back(out_slice(w.at("o_proj"), c, vd));
         h.kv_of.push_back(c / per);
       }
       break;
@@ -348,8 +349,9 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
     case Variant::kMqa:
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
-      per_token = 2 * g * hd;
-      MatrixRM kc(T, g * hd), vc(T, g * hd);  // the cache: K and V of g heads, post-RoPE K
+      const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;
+      per_token = g * (hd + vd);
+      MatrixRM kc(T, g * hd), vc(T, g * vd);  // the cache: K and V of g heads, post-RoPE K
       const MatrixRM& wo = w.at("o_proj");
       for (int64_t t = 0; t < T; ++t) {
         const Vec xt = x.row(t).transpose();
@@ -372,15 +374,15 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
         }
         kc.row(t) = k.transpose();
         vc.row(t) = v.transpose();
-        Vec heads_out(s.heads * hd);
+        Vec heads_out(s.heads * vd);
         for (int64_t c = 0; c < s.heads; ++c) {
           const int64_t grp = c / per;
           const auto qc = q.segment(c * hd, hd);
           weights_over(c, t, [&](int64_t j) { return kc.row(j).segment(grp * hd, hd).dot(qc.transpose()); });
-          Vec oc = Vec::Zero(hd);
-          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * vc.row(j).segment(grp * hd, hd).transpose();
-          rr.apply_gate(c, t, oc.data(), hd);
-          heads_out.segment(c * hd, hd) = oc;
+          Vec oc = Vec::Zero(vd);
+          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * vc.row(j).segment(grp * vd, vd).transpose();
+          rr.apply_gate(c, t, oc.data(), vd);
+          heads_out.segment(c * vd, vd) = oc;
         }
         y.row(t) = (wo * heads_out).transpose();
       }
@@ -610,6 +612,7 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
     case Variant::kMqa:
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, per = s.heads / s.kv_heads;
+      const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;
       const MatrixRM wq = with_bias("q_proj"), wk = with_bias("k_proj"), wv = with_bias("v_proj");
       // Qwen3 q/k norms: 1/rms of each head's projection is a per-token scalar of that head and
       // its gamma folds into the head's rows (RoPE rotates gamma . q / rms).
@@ -643,8 +646,8 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
           h.head_b = head_scale(k_all, c / per, "k_norm");
           h.right = gamma("k_norm", c / per) * h.right;
         }
-        h.uv = wv.middleRows((c / per) * hd, hd).transpose();
-        h.uo = out_slice(w.at("o_proj"), c, hd);
+        h.uv = wv.middleRows((c / per) * vd, vd).transpose();
+        h.uo = out_slice(w.at("o_proj"), c, vd);
         h.u = h.uv * h.uo;
         heads.push_back(std::move(h));
       }
@@ -822,7 +825,9 @@ void check_modelled(const AttentionShape& s) {
   const char* what = nullptr;
   if (s.kv_tied) what = "K = V tying (kv_tied)";
   const bool gqa = s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
-  if (gqa && s.v_head_dim > 0 && s.v_head_dim != s.head_dim) what = "a V head width other than the K head's";
+  if (gqa && s.v_head_dim > 0 && s.v_head_dim != s.head_dim && s.gate == OutputGate::kElementwise) {
+    what = "an element-wise gate with a V head width other than the K head's";
+  }
   if (gqa && s.rotary_dim > s.head_dim) what = "a rotary width above the head width";
   if (what) throw InputError(fmt::format("reference attention: {} is not modelled", what));
 }

@@ -21,7 +21,7 @@ MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights
     return s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
   };
   if (!gqa(r) || !gqa(w)) throw InputError("shared cache: the reference shares MHA/MQA/GQA caches only");
-  if (r.d_model != w.d_model || r.head_dim != w.head_dim || r.qkv_bias != w.qkv_bias || r.heads % w.kv_heads != 0) {
+  if (r.d_model != w.d_model || r.head_dim != w.head_dim || r.qkv_bias != w.qkv_bias || r.v_head_dim != w.v_head_dim || r.heads % w.kv_heads != 0) {
     throw InputError(fmt::format("shared cache: reader (d {}, h {}, {} heads) cannot read an owner's cache of "
                                  "(d {}, h {}, {} KV heads){}",
                                  r.d_model, r.head_dim, r.heads, w.d_model, w.head_dim, w.kv_heads,

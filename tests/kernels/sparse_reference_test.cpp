@@ -499,3 +499,28 @@ TEST_CASE("reference: per-layer q/k norms (MiniMax-M2, OLMo 2) in every form", "
   CHECK_THROWS_WITH(reference_forward(bad, x, rope_opts(true), AttentionForm::kPrefill),
                     Catch::Contains("'q_norm' is [4, 1], expected [16, 1]"));
 }
+
+TEST_CASE("reference: V heads narrower than K heads (MiMo-V2 192/128) in every form", "[kernels][sparse]") {
+  AttentionShape s = shape_of("gqa:d=16,heads=4,kv=2,hd=6");
+  s.v_head_dim = 4;
+  s.sinks = true;
+  s.gate = OutputGate::kHeadwise;
+  const LayerWeights w = random_layer_weights(s, 121);
+  const MatrixRM x = random_input(8, 16, 122);
+  check_forms_agree(w, x, rope_opts(true), "K 6, V 4");
+  DecodeCacheStats st;
+  reference_forward(w, x, rope_opts(true), AttentionForm::kDecode, &st);
+  CHECK(st.elements_per_token == 2 * (6 + 4));
+  // Zero-padding V to the K width (with o_proj reading zeros there) is the same layer.
+  AttentionShape wide = s;
+  wide.v_head_dim = 0;
+  LayerWeights pw = random_layer_weights(wide, 1);
+  for (const auto& [n, t] : w.tensors) pw.tensors[n] = t;
+  MatrixRM v = MatrixRM::Zero(12, 16), o = MatrixRM::Zero(16, 24);
+  for (int g = 0; g < 2; ++g) v.middleRows(g * 6, 4) = w.at("v_proj").middleRows(g * 4, 4);
+  for (int c = 0; c < 4; ++c) o.middleCols(c * 6, 4) = w.at("o_proj").middleCols(c * 4, 4);
+  pw.tensors["v_proj"] = v;
+  pw.tensors["o_proj"] = o;
+  CHECK(rel(reference_forward(pw, x, rope_opts(true), AttentionForm::kBilinear),
+            reference_forward(w, x, rope_opts(true), AttentionForm::kPrefill)) < 1e-12);
+}
