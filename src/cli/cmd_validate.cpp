@@ -18,6 +18,7 @@ namespace {
 
 struct ValidateArgs {
   std::vector<std::string> designs;
+  std::vector<std::string> rules;
   std::string device = "cpu";
   std::string seed;  // empty: fresh from std::random_device
   int64_t tokens = 70;
@@ -37,6 +38,7 @@ uint64_t read_seed(const std::string& text) {
 void run_validate(const ValidateArgs& a) {
   ValidateOptions o;
   o.designs = a.designs;
+  o.rules = a.rules;
   o.device = a.device;
   o.seed = read_seed(a.seed);
   o.tokens = a.tokens;
@@ -79,14 +81,21 @@ void add_validate_command(CLI::App& app) {
       "validate",
       "Check every attention form against the double-precision reference: bilinear (explicit W_c,\n"
       "U_c), decode with the minimal cache (MLA absorbed), and the float32/bf16 decode kernels, on\n"
-      "fresh random weights and inputs (the seed is printed). Exit 1 when any check fails.\n\n"
+      "fresh random weights and inputs (the seed is printed); sparse rules (DSA top-k, MoBA, NSA,\n"
+      "CSA/HCA), sinks, output gates and shared caches as extra reference rows. Exit 1 when any\n"
+      "check fails.\n\n"
       "Examples:\n"
       "  gmha validate\n"
       "  gmha validate --design mla:d=64,heads=4,c=32,qlora=24,nope=16,rope=8,v=16 --seed 7\n"
       "  gmha validate --design step3 --design deepseek-v3 --format json\n"
+      "  gmha validate --design gqa:d=32,heads=4,kv=2,hd=8 --rules topk,moba,nsa,csa,sinks,gate=elem,share\n"
       "  gmha validate --device cuda");
   cmd->add_option("--design", a->designs, "design spec or preset (presets run reduced: d<=256, heads<=4)")
       ->allow_extra_args(false);
+  cmd->add_option("--rules", a->rules,
+                  "reference rows under these rules (comma list): topk, moba, nsa, compress, csa, sinks,\n"
+                  "gate=head, gate=elem, share; default: the built-in cases with the built-in designs")
+      ->delimiter(',');
   cmd->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--seed", a->seed, "random seed (default: fresh each run)");
   cmd->add_option("--tokens", a->tokens, "tokens per case, 1..512")->capture_default_str();

@@ -110,6 +110,9 @@ FastDecoder::FastDecoder(const LayerWeights& w, const LayerOptions& o, int64_t m
     if (w.has("q_norm") || w.has("k_norm") || o.window > 0) {
       throw InputError("fast decoder: per-head q/k norms (Qwen3) and sliding windows are reference-only");
     }
+    if (w.shape.sinks || w.shape.gate != OutputGate::kNone || w.shape.o_bias || o.sparse.any()) {
+      throw InputError("fast decoder: sinks, output gates, o_proj bias and sparse rules are reference-only");
+    }
     if (max_tokens < 1) throw errors::not_positive("decoder", "max_tokens", max_tokens);
     Impl& m = *impl_;
     m.s = w.shape;

@@ -1,6 +1,7 @@
 #include "gmha/kernels/layer_weights.hpp"
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <fmt/format.h>
@@ -55,18 +56,25 @@ void check_layer_weights(const LayerWeights& w, const std::string& where) {
       throw InputError(fmt::format("{}: tensor '{}' is [{}, {}], expected [{}, {}]", where, t.name,
                                    m.rows(), m.cols(), t.rows, t.cols));
     }
-    if (!m.allFinite()) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, t.name));
+    // A sink logit of -inf is a sink that never takes weight (plain attention); NaN and +inf are errors.
+    const bool finite = t.name == "sinks" ? !(m.array().isNaN() || m.array() == std::numeric_limits<double>::infinity()).any()
+                                          : m.allFinite();
+    if (!finite) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, t.name));
   }
-  // Qwen3's optional per-head q/k norms: one gamma of width h shared by every head.
+  // Qwen3's optional per-head q/k norms: one gamma of width h shared by every head (per layer:
+  // one gamma over the whole projection).
   for (const char* name : {"q_norm", "k_norm"}) {
     if (!w.has(name)) continue;
     const MatrixRM& m = w.at(name);
     const bool gqa = w.shape.variant == Variant::kMha || w.shape.variant == Variant::kMqa ||
                      w.shape.variant == Variant::kGqa;
     if (!gqa) throw InputError(fmt::format("{}: tensor '{}' applies to the MHA/GQA/MQA family only", where, name));
-    if (m.size() != w.shape.head_dim || (m.rows() != 1 && m.cols() != 1)) {
+    // Per-layer norms (MiniMax-M2, OLMo 2) span the whole projection: q n*h, k g*h.
+    const int64_t want = !w.shape.qk_norm_per_layer ? w.shape.head_dim
+                         : w.shape.head_dim * (name[0] == 'q' ? w.shape.heads : w.shape.kv_heads);
+    if (m.size() != want || (m.rows() != 1 && m.cols() != 1)) {
       throw InputError(fmt::format("{}: tensor '{}' is [{}, {}], expected [{}, 1]", where, name, m.rows(),
-                                   m.cols(), w.shape.head_dim));
+                                   m.cols(), want));
     }
     if (!m.allFinite()) throw InputError(fmt::format("{}: tensor '{}' has non-finite values", where, name));
   }
@@ -77,6 +85,8 @@ int64_t rotary_dim(const AttentionShape& s) {
     case Variant::kMha:
     case Variant::kMqa:
     case Variant::kGqa:
+      // Partial rotary (Qwen3-Next, partial_rotary_factor): the first rotary_dim dims of each head.
+      return s.rotary_dim > 0 ? s.rotary_dim : s.head_dim;
     case Variant::kMfa:
     case Variant::kMfaKr:
     case Variant::kTpa:  // RoPE rotates the feature factors b_Q, b_K (Zhang et al. 2025, §3.2)

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
+#include "mtla_reference.hpp"
+#include "row_rules.hpp"
 
 namespace gmha {
 
@@ -59,14 +61,6 @@ void norm_head(double* v, int64_t n, const MatrixRM& gamma, double eps) {
   m = m.cwiseProduct(Eigen::Map<const Eigen::VectorXd>(gamma.data(), n)) * f;
 }
 
-// Softmax of scores[0..n) in place (max-subtracted, in double).
-void softmax(std::vector<double>& s) {
-  const double m = *std::max_element(s.begin(), s.end());
-  double sum = 0;
-  for (double& v : s) sum += (v = std::exp(v - m));
-  for (double& v : s) v /= sum;
-}
-
 void rope_rows(const RopeTable& t, MatrixRM& m, Eigen::Index col0, Eigen::Index width) {
   if (!t.enabled) return;
   for (Eigen::Index r = 0; r < m.rows(); ++r) {
@@ -83,7 +77,9 @@ struct Heads {
   std::vector<int64_t> kv_of;
 };
 
-MatrixRM causal_attention(const Heads& h, double scale, int64_t window, int64_t tokens, int64_t d) {
+// Softmax (with the layer's sparse rules and sinks, detail::RowRules) and the head's output gate.
+MatrixRM causal_attention(const Heads& h, double scale, int64_t window, int64_t tokens, int64_t d,
+                          const detail::RowRules& rr) {
   MatrixRM y = MatrixRM::Zero(tokens, d);
   std::vector<double> s;
   for (size_t c = 0; c < h.q.size(); ++c) {
@@ -95,9 +91,10 @@ MatrixRM causal_attention(const Heads& h, double scale, int64_t window, int64_t 
       for (int64_t j = 0; j <= i; ++j) {
         s[static_cast<size_t>(j)] = outside_window(i, j, window) ? kMasked : h.q[c].row(i).dot(k.row(j)) * scale;
       }
-      softmax(s);
+      rr.weights(static_cast<int64_t>(c), i, s);
       o.row(i).setZero();
       for (int64_t j = 0; j <= i; ++j) o.row(i) += s[static_cast<size_t>(j)] * v.row(j);
+      rr.apply_gate(static_cast<int64_t>(c), i, o.row(i).data(), o.cols());
     }
     y += o * h.out[c];
   }
@@ -154,7 +151,8 @@ MatrixRM gla_gamma(const LayerWeights& w, int64_t g) {
 }
 
 // ---------------------------------------------------------------- prefill
-MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt) {
+MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt,
+                 const detail::RowRules& rr) {
   const AttentionShape& s = w.shape;
   const int64_t T = x.rows(), d = s.d_model;
   Heads h;
@@ -175,25 +173,30 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
     case Variant::kMqa:
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
+      const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;  // MiMo-V2: V heads narrower than K
       MatrixRM q = project(x, w.at("q_proj")), k = project(x, w.at("k_proj")), v = project(x, w.at("v_proj"));
       if (s.qkv_bias) {
         q.rowwise() += w.at("q_proj.bias").reshaped().transpose();
         k.rowwise() += w.at("k_proj.bias").reshaped().transpose();
         v.rowwise() += w.at("v_proj.bias").reshaped().transpose();
       }
+      // MiniMax-M2 / OLMo 2: one RMSNorm over the whole q and k projections, before RoPE.
+      const bool pl = s.qk_norm_per_layer;
+      if (pl && w.has("q_norm")) q = rms_norm(q, w.at("q_norm"), o.norm_eps);
+      if (pl && w.has("k_norm")) k = rms_norm(k, w.at("k_norm"), o.norm_eps);
       for (int64_t c = 0; c < g; ++c) {
         MatrixRM kc = k.middleCols(c * hd, hd);
-        if (w.has("k_norm")) kc = rms_norm(kc, w.at("k_norm"), o.norm_eps);  // Qwen3, before RoPE
+        if (!pl && w.has("k_norm")) kc = rms_norm(kc, w.at("k_norm"), o.norm_eps);  // Qwen3, before RoPE
         rope_rows(rt, kc, 0, hd);
         h.k.push_back(kc);
-        h.v.push_back(v.middleCols(c * hd, hd));
+        h.v.push_back(v.middleCols(c * vd, vd));
       }
       for (int64_t c = 0; c < s.heads; ++c) {
         MatrixRM qc = q.middleCols(c * hd, hd);
-        if (w.has("q_norm")) qc = rms_norm(qc, w.at("q_norm"), o.norm_eps);
+        if (!pl && w.has("q_norm")) qc = rms_norm(qc, w.at("q_norm"), o.norm_eps);
         rope_rows(rt, qc, 0, hd);
         h.q.push_back(qc);
-        h.out.push_back(out_slice(w.at("o_proj"), c, hd));
+        h.out.push_back(out_slice(w.at("o_proj"), c, vd));
         h.kv_of.push_back(c / per);
       }
       break;
@@ -296,29 +299,29 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
       break;
     }
     case Variant::kMtla:
-      throw InputError("reference attention: MTLA's temporal merge has no reference yet (docs/designs.md)");
+      throw InternalError("reference attention: MTLA runs through mtla_forward");
     case Variant::kLinear:
       throw InputError("reference attention: linear attention is not a softmax variant");
   }
-  return causal_attention(h, softmax_scale(s, o), o.window, T, d);
+  return causal_attention(h, softmax_scale(s, o), o.window, T, d, rr);
 }
 
 // ---------------------------------------------------------------- decode
 // Token by token with the minimal cache; the cache is a list of per-token vectors per stream.
 MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt,
-                DecodeCacheStats* stats) {
+                const detail::RowRules& rr, DecodeCacheStats* stats) {
   const AttentionShape& s = w.shape;
   const int64_t T = x.rows(), d = s.d_model;
   const double scale = softmax_scale(s, o);
   MatrixRM y(T, d);
   int64_t per_token = 0;
   std::vector<double> p;
-  auto weights_over = [&](int64_t t, auto&& score) {
+  auto weights_over = [&](int64_t head, int64_t t, auto&& score) {
     p.assign(static_cast<size_t>(t + 1), 0.0);
     for (int64_t j = 0; j <= t; ++j) {
       p[static_cast<size_t>(j)] = outside_window(t, j, o.window) ? kMasked : score(j) * scale;
     }
-    softmax(p);
+    rr.weights(head, t, p);
   };
   switch (s.variant) {
     case Variant::kFpba: {
@@ -335,7 +338,7 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
           auto cu = static_cast<size_t>(c);
           kc[cu].row(t) = kt.segment(c * d, d).transpose();
           vc[cu].row(t) = vt.segment(c * d, d).transpose();
-          weights_over(t, [&](int64_t j) { return kc[cu].row(j).dot(xt); });
+          weights_over(c, t, [&](int64_t j) { return kc[cu].row(j).dot(xt); });
           for (int64_t j = 0; j <= t; ++j) out += p[static_cast<size_t>(j)] * vc[cu].row(j).transpose();
         }
         y.row(t) = out.transpose();
@@ -346,8 +349,9 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
     case Variant::kMqa:
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
-      per_token = 2 * g * hd;
-      MatrixRM kc(T, g * hd), vc(T, g * hd);  // the cache: K and V of g heads, post-RoPE K
+      const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;
+      per_token = g * (hd + vd);
+      MatrixRM kc(T, g * hd), vc(T, g * vd);  // the cache: K and V of g heads, post-RoPE K
       const MatrixRM& wo = w.at("o_proj");
       for (int64_t t = 0; t < T; ++t) {
         const Vec xt = x.row(t).transpose();
@@ -357,24 +361,28 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
           k += w.at("k_proj.bias").reshaped();
           v += w.at("v_proj.bias").reshaped();
         }
+        const bool pl = s.qk_norm_per_layer;  // one norm over the whole projection
+        if (pl && w.has("q_norm")) norm_head(q.data(), q.size(), w.at("q_norm"), o.norm_eps);
+        if (pl && w.has("k_norm")) norm_head(k.data(), k.size(), w.at("k_norm"), o.norm_eps);
         for (int64_t c = 0; c < g; ++c) {
-          if (w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
+          if (!pl && w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
           apply_rope(rt, t, k.data() + c * hd);
         }
         for (int64_t c = 0; c < s.heads; ++c) {
-          if (w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
+          if (!pl && w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
           apply_rope(rt, t, q.data() + c * hd);
         }
         kc.row(t) = k.transpose();
         vc.row(t) = v.transpose();
-        Vec heads_out(s.heads * hd);
+        Vec heads_out(s.heads * vd);
         for (int64_t c = 0; c < s.heads; ++c) {
           const int64_t grp = c / per;
           const auto qc = q.segment(c * hd, hd);
-          weights_over(t, [&](int64_t j) { return kc.row(j).segment(grp * hd, hd).dot(qc.transpose()); });
-          Vec oc = Vec::Zero(hd);
-          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * vc.row(j).segment(grp * hd, hd).transpose();
-          heads_out.segment(c * hd, hd) = oc;
+          weights_over(c, t, [&](int64_t j) { return kc.row(j).segment(grp * hd, hd).dot(qc.transpose()); });
+          Vec oc = Vec::Zero(vd);
+          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * vc.row(j).segment(grp * vd, vd).transpose();
+          rr.apply_gate(c, t, oc.data(), vd);
+          heads_out.segment(c * vd, vd) = oc;
         }
         y.row(t) = (wo * heads_out).transpose();
       }
@@ -405,7 +413,7 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
         for (int64_t c = 0; c < s.heads; ++c) {
           Vec qc = q.row(0).segment(c * C, C).transpose();
           apply_rope(rt, t, qc.data());
-          weights_over(t, [&](int64_t j) { return k_rot.row(j).dot(qc.transpose()); });
+          weights_over(c, t, [&](int64_t j) { return k_rot.row(j).dot(qc.transpose()); });
           Vec oc = Vec::Zero(C);
           const MatrixRM& src = kr ? kc : vc;
           for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * src.row(j).transpose();
@@ -439,7 +447,7 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
           const int64_t g = c / per;
           if (rope > 0) apply_rope(rt, t, q.data() + c * hd + nope);
           const Vec qc = q.segment(c * hd, hd);
-          weights_over(t, [&](int64_t j) {
+          weights_over(c, t, [&](int64_t j) {
             return kv.row(j).segment(g * hd, nope).dot(qc.head(nope).transpose()) +
                    k_rope.row(j).dot(qc.tail(rope).transpose());
           });
@@ -481,7 +489,7 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
           Vec q_rope = q.row(0).segment(c * (nope + rope) + nope, rope).transpose();
           apply_rope(rt, t, q_rope.data());
           const Vec q_lat = kvb.middleRows(base, nope).transpose() * q_nope;
-          weights_over(t, [&](int64_t j) {
+          weights_over(c, t, [&](int64_t j) {
             return latent.row(j).segment(g * C, C).dot(q_lat.transpose()) + k_rope.row(j).dot(q_rope.transpose());
           });
           Vec o_lat = Vec::Zero(C);
@@ -514,7 +522,7 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
         Vec heads_out(n * hd);
         for (int64_t i = 0; i < n; ++i) {
           const auto qi = q.row(0).segment(i * hd, hd);
-          weights_over(t, [&](int64_t j) {
+          weights_over(i, t, [&](int64_t j) {
             double sc = 0;
             for (int64_t r = 0; r < rk; ++r) sc += ak(j, i * rk + r) * bk.row(j).segment(r * hd, hd).dot(qi);
             return sc / static_cast<double>(rk);
@@ -533,7 +541,7 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
       break;
     }
     case Variant::kMtla:
-      throw InputError("reference attention: MTLA's temporal merge has no reference yet (docs/designs.md)");
+      throw InternalError("reference attention: MTLA runs through mtla_forward");
     case Variant::kLinear:
       throw InputError("reference attention: linear attention is not a softmax variant");
   }
@@ -555,6 +563,7 @@ struct Circuit {
   MatrixRM left;     // [r, e] rotary part, query side (r = 0 when absent)
   MatrixRM right;    // [r, e] rotary part, key side
   MatrixRM u;        // [e, d]
+  MatrixRM uv, uo;   // U = uv uo split at the head's value ([e, h], [h, d]): an output gate goes between
   int which_a = 0;   // 0: a_i = 1, 1: query-norm scale
   int which_b = 0;   // 0: b_j = 1, 1: kv-norm scale
   int which_e = 0;   // 0: e_j = 1, 1: kv-norm scale
@@ -562,7 +571,8 @@ struct Circuit {
   Vec kv_scale;        // this head's kv-norm scalars when not the layer's (GLA: per latent group)
 };
 
-MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOptions& o, const RopeTable& rt) {
+MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOptions& o, const RopeTable& rt,
+                  const detail::RowRules& rr) {
   const AttentionShape& s = w.shape;
   const int64_t T = x_in.rows(), d = s.d_model;
   if (d > 512 || T > 4096) {
@@ -602,15 +612,26 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
     case Variant::kMqa:
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, per = s.heads / s.kv_heads;
+      const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;
       const MatrixRM wq = with_bias("q_proj"), wk = with_bias("k_proj"), wv = with_bias("v_proj");
       // Qwen3 q/k norms: 1/rms of each head's projection is a per-token scalar of that head and
       // its gamma folds into the head's rows (RoPE rotates gamma . q / rms).
       const bool qn = w.has("q_norm"), kn = w.has("k_norm");
       const MatrixRM q_all = qn ? project(x, wq) : MatrixRM(), k_all = kn ? project(x, wk) : MatrixRM();
+      // Per-layer norms (MiniMax-M2): one scalar per token for all heads, gamma sliced per head.
+      const bool pl = s.qk_norm_per_layer;
       auto head_scale = [&](const MatrixRM& all, int64_t c, const char* norm) {
         Vec inv;
-        rms_norm(all.middleCols(c * hd, hd), w.at(norm), o.norm_eps, &inv);
+        if (pl) {
+          rms_norm(all, w.at(norm), o.norm_eps, &inv);
+        } else {
+          rms_norm(all.middleCols(c * hd, hd), w.at(norm), o.norm_eps, &inv);
+        }
         return inv;
+      };
+      auto gamma = [&](const char* norm, int64_t head) {
+        const MatrixRM& gm = w.at(norm);
+        return Eigen::Map<const Vec>(gm.data() + (pl ? head * hd : 0), hd).asDiagonal();
       };
       for (int64_t c = 0; c < s.heads; ++c) {
         Circuit h;
@@ -619,13 +640,15 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
         h.right = wk.middleRows((c / per) * hd, hd);
         if (qn) {
           h.head_a = head_scale(q_all, c, "q_norm");
-          h.left = diag("q_norm") * h.left;
+          h.left = gamma("q_norm", c) * h.left;
         }
         if (kn) {
           h.head_b = head_scale(k_all, c / per, "k_norm");
-          h.right = diag("k_norm") * h.right;
+          h.right = gamma("k_norm", c / per) * h.right;
         }
-        h.u = wv.middleRows((c / per) * hd, hd).transpose() * out_slice(w.at("o_proj"), c, hd);
+        h.uv = wv.middleRows((c / per) * vd, vd).transpose();
+        h.uo = out_slice(w.at("o_proj"), c, vd);
+        h.u = h.uv * h.uo;
         heads.push_back(std::move(h));
       }
       break;
@@ -734,7 +757,7 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
       break;
     }
     case Variant::kMtla:
-      throw InputError("reference attention: MTLA's temporal merge has no reference yet (docs/designs.md)");
+      throw InternalError("reference attention: MTLA runs through mtla_forward");
     case Variant::kLinear:
       throw InputError("reference attention: linear attention is not a softmax variant");
   }
@@ -745,7 +768,9 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
   const double a2 = rt.enabled ? rt.attention_factor * rt.attention_factor : 1.0;
   MatrixRM y = MatrixRM::Zero(T, d);
   std::vector<double> p;
-  for (const Circuit& h : heads) {
+  for (size_t hi = 0; hi < heads.size(); ++hi) {
+    const Circuit& h = heads[hi];
+    const auto c = static_cast<int64_t>(hi);
     // W_c(D) for every offset D = j - i in [-(T-1), 0], formed explicitly as d x d matrices.
     std::vector<MatrixRM> w2(static_cast<size_t>(T));
     if (h.left.rows() > 0) {
@@ -774,7 +799,15 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
         if (h.head_b.size() > 0) sc *= h.head_b(j);
         p[static_cast<size_t>(j)] = coef(h.which_a, qscale, i) * sc * scale;
       }
-      softmax(p);
+      rr.weights(c, i, p);
+      if (rr.gate_width > 0) {
+        // The gate multiplies the head's value output before o_proj: sum_j p_j x_j uv, gated, uo.
+        Eigen::RowVectorXd acc = Eigen::RowVectorXd::Zero(h.uv.cols());
+        for (int64_t j = 0; j <= i; ++j) acc += p[static_cast<size_t>(j)] * coef(h.which_e, kvs, j) * (x.row(j) * h.uv);
+        rr.apply_gate(c, i, acc.data(), acc.size());
+        y.row(i) += acc * h.uo;
+        continue;
+      }
       for (int64_t j = 0; j <= i; ++j) {
         y.row(i) += p[static_cast<size_t>(j)] * coef(h.which_e, kvs, j) * (x.row(j) * h.u);
       }
@@ -785,8 +818,25 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
 
 }  // namespace
 
+namespace {
+
+// Shape fields the reference does not compute: refuse rather than compute another layer.
+void check_modelled(const AttentionShape& s) {
+  const char* what = nullptr;
+  if (s.kv_tied) what = "K = V tying (kv_tied)";
+  const bool gqa = s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
+  if (gqa && s.v_head_dim > 0 && s.v_head_dim != s.head_dim && s.gate == OutputGate::kElementwise) {
+    what = "an element-wise gate with a V head width other than the K head's";
+  }
+  if (gqa && s.rotary_dim > s.head_dim) what = "a rotary width above the head width";
+  if (what) throw InputError(fmt::format("reference attention: {} is not modelled", what));
+}
+
+}  // namespace
+
 MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
                            AttentionForm form, DecodeCacheStats* stats) {
+  check_modelled(w.shape);  // first: an unmodelled field is named before its tensors are checked
   check_layer_weights(w, "attention weights");
   if (x.cols() != w.shape.d_model || x.rows() < 1) {
     throw InputError(fmt::format("attention input: x is [{}, {}], expected [T >= 1, {}]", x.rows(),
@@ -798,12 +848,20 @@ MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const Layer
   if (w.shape.variant == Variant::kFpba) opts.rope.enabled = false;
   if (w.shape.variant == Variant::kGta && w.shape.qk_rope_dim == 0) opts.rope.enabled = false;  // no RoPE key
   const RopeTable rt = resolve_rope(opts.rope, rotary_dim(w.shape), x.rows());
+  // Sparse rules, sinks and gates (sparse.cpp), shared by the three forms; `qw` is `w` with an
+  // element-wise gate's rows taken out of q_proj.
+  LayerWeights qw;
+  const detail::RowRules rr = detail::make_row_rules(w, x, opts, &qw);
+  if (w.shape.variant == Variant::kMtla) return detail::mtla_forward(w, x, opts, rt, form, stats);
+  MatrixRM y;
   switch (form) {
-    case AttentionForm::kBilinear: return bilinear(w, x, opts, rt);
-    case AttentionForm::kPrefill: return prefill(w, x, opts, rt);
-    case AttentionForm::kDecode: return decode(w, x, opts, rt, stats);
+    case AttentionForm::kBilinear: y = bilinear(qw, x, opts, rt, rr); break;
+    case AttentionForm::kPrefill: y = prefill(qw, x, opts, rt, rr); break;
+    case AttentionForm::kDecode: y = decode(qw, x, opts, rt, rr, stats); break;
   }
-  throw InputError("attention: unknown form");
+  // gpt-oss's o_proj bias (attention_bias): added once to every output row.
+  if (w.shape.o_bias) y.rowwise() += w.at("o_proj.bias").reshaped().transpose();
+  return y;
 }
 
 }  // namespace gmha

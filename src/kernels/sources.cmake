@@ -3,6 +3,9 @@ list(APPEND GMHA_LIB_SOURCES
   src/kernels/rope.cpp
   src/kernels/layer_weights.cpp
   src/kernels/reference.cpp
+  src/kernels/sparse.cpp
+  src/kernels/mtla_reference.cpp
+  src/kernels/shared_reference.cpp
   src/kernels/compare.cpp
   src/kernels/decode.cpp
   src/kernels/decode_portable.cpp

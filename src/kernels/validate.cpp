@@ -51,7 +51,104 @@ MatrixRM random_matrix(int64_t r, int64_t c, std::mt19937_64& rng) {
   return m;
 }
 
+bool gqa_family(const AttentionShape& s) {
+  return s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
+}
+
+// One rule applied to a validated layer: its weights and options (and for `share`, the owner).
+struct RuleCase {
+  std::string label;
+  LayerWeights w;
+  LayerOptions o;
+  bool shared = false;
+  LayerWeights owner;
+  MatrixRM x_owner;
+};
+
+// Small sizes so every rule bites at the 13 tokens of the tests as at the default 70.
+RuleCase make_rule(const std::string& rule, const LayerWeights& base, const MatrixRM& x, const LayerOptions& lo,
+                   std::mt19937_64& rng, const std::string& design) {
+  RuleCase c{rule, base, lo, false, {}, {}};
+  const AttentionShape& s = base.shape;
+  const int64_t T = x.rows();
+  const bool needs_gqa = rule == "sinks" || rule == "gate=head" || rule == "gate=elem" || rule == "share";
+  if (needs_gqa && !gqa_family(s)) {
+    throw InputError(fmt::format("validate: rule '{}' applies to MHA/MQA/GQA layers, not {} ({})", rule,
+                                 variant_label(s.variant), design));
+  }
+  auto reshape = [&](auto&& edit) {
+    AttentionShape t = s;
+    edit(t);
+    c.w = random_layer_weights(t, rng());
+  };
+  if (rule == "topk") {
+    if (s.index_heads > 0) {
+      c.o.sparse.topk = top_k_selection(dsa_index_scores(base, x, lo), std::max<int64_t>(1, T / 2));
+      c.label = fmt::format("topk {} (DSA indexer)", std::max<int64_t>(1, T / 2));
+    } else {
+      c.o.sparse.topk.resize(static_cast<size_t>(T));
+      for (int64_t i = 0; i < T; ++i) {
+        for (int64_t j = 0; j < i; ++j) {
+          if (rng() % 2) c.o.sparse.topk[static_cast<size_t>(i)].push_back(j);
+        }
+        c.o.sparse.topk[static_cast<size_t>(i)].push_back(i);
+      }
+      c.label = "topk (seeded half of the tokens)";
+    }
+  } else if (rule == "moba") {
+    c.o.sparse.moba = {4, 2};
+    c.label = "moba 4/2";
+  } else if (rule == "nsa") {
+    c.o.sparse.nsa = {4, 2, 2, 4, 6, {0.1, 0.2, 0.3, 0.4}, random_matrix(3 * s.heads, s.d_model, rng), 7u};
+    c.label = "nsa 4/2/2/4/6";
+  } else if (rule == "compress" || rule == "csa") {
+    c.o.sparse.compress = {3, 4, random_matrix(1, s.d_model, rng), {0.2, -0.1, 0.3}, rule == "csa" ? 2 : 0, {}};
+    c.label = rule == "csa" ? "csa 3, window 4, top-2 entries" : "compress 3, window 4";
+  } else if (rule == "sinks") {
+    reshape([](AttentionShape& t) { t.sinks = true; });
+  } else if (rule == "gate=head" || rule == "gate=elem") {
+    reshape([&](AttentionShape& t) { t.gate = rule == "gate=head" ? OutputGate::kHeadwise : OutputGate::kElementwise; });
+  } else if (rule == "share") {
+    c.shared = true;
+    AttentionShape t = s;
+    t.heads = t.kv_heads;
+    t.variant = Variant::kMha;
+    c.owner = random_layer_weights(t, rng());
+    c.x_owner = random_matrix(T, s.d_model, rng);
+    c.label = "share (reader over an owner's cache)";
+  } else {
+    throw InputError(fmt::format("validate: unknown rule '{}' (known: topk, moba, nsa, compress, csa, sinks, "
+                                 "gate=head, gate=elem, share)", rule));
+  }
+  return c;
+}
+
+MatrixRM run_rule(const RuleCase& c, const MatrixRM& x, AttentionForm f) {
+  return c.shared ? reference_forward_shared(c.w, c.owner, x, c.x_owner, c.o, f) : reference_forward(c.w, x, c.o, f);
+}
+
+bool rule_applies(const std::string& rule, const AttentionShape& s) {
+  if (s.variant == Variant::kMtla) return false;  // MTLA's merge composes with no rule
+  const bool needs_gqa = rule == "sinks" || rule == "gate=head" || rule == "gate=elem" || rule == "share";
+  return !needs_gqa || gqa_family(s);
+}
+
+// The rules the built-in designs run (validate_rules() each, on the designs they apply to).
+std::vector<std::string> builtin_rules(const std::string& design) {
+  if (design == "gqa:d=30,heads=6,kv=2,hd=10") return validate_rules();
+  if (design == "mla:d=40,heads=5,c=13,qlora=11,nope=7,rope=6,v=9") return {"topk", "moba", "nsa", "compress", "csa"};
+  if (design == "gla:d=40,heads=6,hc=2,c=9,qlora=11,nope=7,rope=6,v=5") return {"moba", "compress"};
+  if (design == "tpa:d=30,heads=5,hd=6,rq=3,rk=2,rv=2") return {"topk", "nsa"};
+  if (design == "mfa-kr:d=28,heads=5,c=14,cq=17") return {"csa"};
+  if (design == "gta:d=32,heads=6,kv=2,hd=10,rope=4") return {"moba"};
+  return {};
+}
+
 }  // namespace
+
+std::vector<std::string> validate_rules() {
+  return {"topk", "moba", "nsa", "compress", "csa", "sinks", "gate=head", "gate=elem", "share"};
+}
 
 std::vector<std::string> default_validation_designs() {
   return {"fpba:d=7",
@@ -69,7 +166,9 @@ std::vector<std::string> default_validation_designs() {
           "gta:d=32,heads=6,kv=2,hd=10,rope=4",
           "gla:d=40,heads=6,hc=2,c=9,qlora=11,nope=7,rope=6,v=5",
           "tpa:d=30,heads=5,hd=6,rq=3,rk=2,rv=2",
-          "tpa:d=24,heads=4,hd=6,rq=4,rk=2,rv=3,noncontextual=1"};
+          "tpa:d=24,heads=4,hd=6,rq=4,rk=2,rv=3,noncontextual=1",
+          // MTLA (s = 3 merged tokens per entry): prefill and decode only (no bilinear form).
+          "mtla:d=40,heads=5,c=12,qlora=11,nope=7,rope=6,v=9,stride=3"};
 }
 
 std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
@@ -112,14 +211,32 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
       rows.push_back({label, std::string(variant_label(s.variant)), check, o.tokens, c.rel_error, tol, c.passed(tol),
                       c.summary()});
     };
-    // Contextual TPA has no bilinear form (it is quadratic in x, outside GMHA).
-    const bool bilinear = !(s.variant == Variant::kTpa && !s.tpa_noncontextual);
+    // Contextual TPA and MTLA have no bilinear form (not bilinear in x, outside GMHA).
+    const bool bilinear = !(s.variant == Variant::kTpa && !s.tpa_noncontextual) && s.variant != Variant::kMtla;
     if (s.d_model <= 128 && bilinear) {
       add("bilinear (double) vs prefill", reference_forward(w, x, lo, AttentionForm::kBilinear), kTolDouble);
     }
     add("decode (double) vs prefill", reference_forward(w, x, lo, AttentionForm::kDecode), kTolDouble);
-    // GTA, GLA and TPA have the double reference only; the fast kernels refuse them.
-    const bool fast = s.variant != Variant::kGta && s.variant != Variant::kGla && s.variant != Variant::kTpa;
+    // Each rule: its own prefill is the reference of its rows.
+    const std::vector<std::string> rules = o.rules.empty() && o.designs.empty() ? builtin_rules(design) : o.rules;
+    for (const std::string& rule : rules) {
+      // Over the built-in set a rule runs where it applies; a design the user names must take it.
+      if (o.designs.empty() && !rule_applies(rule, s)) continue;
+      const RuleCase rc = make_rule(rule, w, x, lo, rng, design);
+      const MatrixRM rref = run_rule(rc, x, AttentionForm::kPrefill);
+      auto add_rule = [&](const char* form, const MatrixRM& out) {
+        const Comparison c = compare(out, rref);
+        rows.push_back({label, std::string(variant_label(s.variant)), fmt::format("{} (double) vs prefill, {}", form, rc.label),
+                        o.tokens, c.rel_error, kTolDouble, c.passed(kTolDouble), c.summary()});
+      };
+      if (s.d_model <= 128 && bilinear) add_rule("bilinear", run_rule(rc, x, AttentionForm::kBilinear));
+      add_rule("decode", run_rule(rc, x, AttentionForm::kDecode));
+    }
+    // GTA, GLA, TPA and MTLA have the double reference only, and so have sinks, gates, the
+    // o_proj bias and q/k norms; the fast kernels refuse them.
+    const bool fast = s.variant != Variant::kGta && s.variant != Variant::kGla && s.variant != Variant::kTpa &&
+                      s.variant != Variant::kMtla && !s.sinks && s.gate == OutputGate::kNone && !s.o_bias &&
+                      !s.qk_norm;  // per-head q/k norms (Qwen3, GLM-4.5, Gemma 3): reference-only too
     if (!fast) continue;
     std::vector<KernelPath> paths;
     if (o.device == "cuda") {

@@ -20,12 +20,40 @@ TEST_CASE("validate: every built-in variant and form passes on a fresh seed", "[
     INFO(d);
     CHECK(decode);
   }
-  REQUIRE(rows.size() >= (default_validation_designs().size() - 4) * 4 + 7);
+  // Five 2025 designs have reference rows only (GTA, GLA, two TPA, MTLA: 8 rows).
+  REQUIRE(rows.size() >= (default_validation_designs().size() - 5) * 4 + 8);
+  // Every rule runs on the built-in GQA case, in both double forms.
+  for (const std::string& rule : validate_rules()) {
+    int n = 0;
+    for (const auto& r : rows) n += r.design == "gqa:d=30,heads=6,kv=2,hd=10" && r.check.find(", ") != std::string::npos &&
+                                   (r.check.find(rule.substr(0, 4)) != std::string::npos || rule.rfind("gate", 0) == 0);
+    INFO(rule);
+    CHECK(n >= 2);
+  }
   for (const auto& r : rows) {
     INFO(r.design << " " << r.check << ": " << r.worst);
     CHECK(r.passed);
     CHECK(r.rel_error > 0);  // the forms are computed separately, never the same numbers
   }
+}
+
+TEST_CASE("validate: given rules run on given designs, gpt-oss's sinks and o_proj bias included", "[kernels]") {
+  ValidateOptions o;
+  o.designs = {"gqa:d=24,heads=4,kv=2,hd=6", "gpt-oss-120b"};
+  for (const std::string& r : validate_rules()) {
+    if (r != "nsa") o.rules.push_back(r);  // NSA's three softmaxes take no sink: refused on gpt-oss
+  }
+  o.seed = 5;
+  o.tokens = 9;
+  const auto rows = run_validation(o);
+  size_t rule_rows = 0;
+  for (const auto& r : rows) {
+    INFO(r.design << " " << r.check << ": " << r.worst);
+    CHECK(r.passed);
+    rule_rows += r.check.find(", ") != std::string::npos;
+  }
+  // Per rule: bilinear and decode on the spec, decode only on gpt-oss (reduced d = 256 > 128).
+  CHECK(rule_rows == 3 * o.rules.size());
 }
 
 TEST_CASE("validate: presets keep their head widths at reduced d and heads", "[kernels]") {
@@ -49,4 +77,23 @@ TEST_CASE("validate: bad device, token count or design are InputErrors", "[kerne
   o.tokens = 4;
   o.designs = {"gqa:d=4096,heads=32,kv=8,hd=128"};
   CHECK_THROWS_WITH(run_validation(o), Catch::Contains("too large"));
+  o.designs = {"mla:d=20,heads=2,c=6,qlora=0,nope=4,rope=2,v=3"};
+  o.rules = {"sinks"};
+  CHECK_THROWS_WITH(run_validation(o), Catch::Contains("applies to MHA/MQA/GQA"));
+  o.designs = {"gpt-oss-120b"};
+  o.rules = {"nsa"};
+  CHECK_THROWS_WITH(run_validation(o), Catch::Contains("take no sink"));
+  o.rules = {"bogus"};
+  CHECK_THROWS_WITH(run_validation(o), Catch::Contains("unknown rule 'bogus'"));
+}
+
+TEST_CASE("validate: q/k-norm and gated presets run on the reference", "[kernels]") {
+  ValidateOptions o;
+  // Per-head q/k norms (GLM-4.5; Qwen3-Next also gated with partial RoPE), per-layer (MiniMax-M2).
+  o.designs = {"glm-4.5", "qwen3-next-80b-a3b", "minimax-m2"};
+  o.seed = 8;
+  o.tokens = 6;
+  const auto rows = run_validation(o);
+  REQUIRE(rows.size() == 3);  // decode vs prefill each (reduced d = 256: no bilinear; no fast kernel)
+  for (const auto& r : rows) CHECK(r.passed);
 }

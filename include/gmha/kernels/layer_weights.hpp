@@ -10,11 +10,11 @@
 
 #include "gmha/attention/variant.hpp"
 #include "gmha/kernels/rope.hpp"
+#include "gmha/kernels/sparse.hpp"
 
 namespace gmha {
 
-/// Row-major double matrix; rows are tokens for activations ([T, d]).
-using MatrixRM = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// MatrixRM (row-major double, rows are tokens for activations [T, d]) is declared in sparse.hpp.
 
 struct LayerWeights {
   AttentionShape shape;
@@ -34,6 +34,7 @@ struct LayerOptions {
   double norm_eps = 1e-6;   // eps of the layer's inner RMSNorms (MLA q_a/kv_a, MFA inter_norm)
   double scale = 0.0;       // softmax scale override; 0 = the variant's default (softmax_scale)
   int64_t window = 0;       // sliding window W: token i attends to j with i - W < j <= i; 0 = all
+  SparseOptions sparse;     // DSA top-k, MoBA, NSA, CSA/HCA compression (sparse.hpp); default dense
 };
 
 /// Random weights of every tensor attention_weights(shape) lists, drawn from N(0, 1/fan_in)
@@ -51,7 +52,7 @@ void check_layer_weights(const LayerWeights& w, const std::string& where);
 /// yarn_get_mscale(factor, mscale_all_dim)^2 as DeepSeek does. `o.scale` > 0 overrides.
 double softmax_scale(const AttentionShape& s, const LayerOptions& o);
 
-/// Rotary width of the variant: h (GQA family), qk_rope_dim (MLA), C (MFA); 0 for FPBA.
+/// Rotary width of the variant: h (GQA family; rotary_dim when set: each head rotates its first rotary_dim dims), qk_rope_dim (MLA), C (MFA); 0 for FPBA.
 int64_t rotary_dim(const AttentionShape& s);
 
 }  // namespace gmha

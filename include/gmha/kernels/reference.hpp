@@ -39,3 +39,17 @@ MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const Layer
                            AttentionForm form, DecodeCacheStats* stats = nullptr);
 
 }  // namespace gmha
+
+namespace gmha {
+
+/// A layer that reads an earlier layer's cache instead of keeping its own (CLA, YOCO, Gemma 3n's
+/// KV-shared layers, `share=`): its queries, sinks, gates and output come from `reader` applied
+/// to `x`; its keys and values are the ones `owner` computed from its own input `x_owner` (same
+/// tokens, [T, d]). MHA/MQA/GQA layers with the owner's KV heads, head width and bias flag.
+/// The decode form builds the owner's cache as the owner does and attends to it; `stats` counts
+/// the reader's own cache, which is empty. Throws InputError on mismatched layers or inputs.
+MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights& owner, const MatrixRM& x,
+                                  const MatrixRM& x_owner, const LayerOptions& o, AttentionForm form,
+                                  DecodeCacheStats* stats = nullptr);
+
+}  // namespace gmha

@@ -13,6 +13,9 @@ struct ValidateOptions {
   uint64_t seed = 0;
   int64_t tokens = 70;               // T per case (crosses a 64-token kernel block)
   int threads = 2;
+  // Sparse rules, sinks, gates and shared caches (validate_rules()) run on every design as extra
+  // reference rows; empty with the built-in designs = the built-in rule cases, otherwise none.
+  std::vector<std::string> rules;
 };
 
 struct ValidationRow {
@@ -32,5 +35,11 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o);
 
 /// The built-in designs run when none is given.
 std::vector<std::string> default_validation_designs();
+
+/// The rules `ValidateOptions::rules` takes: topk (DSA: the indexer's top-k when the layer has
+/// index heads, else a seeded half of the tokens), moba, nsa, compress (HCA), csa (compression
+/// with top-k entries), sinks, gate=head, gate=elem, share (a reader over another layer's cache).
+/// sinks, gate=* and share apply to MHA/MQA/GQA layers only.
+std::vector<std::string> validate_rules();
 
 }  // namespace gmha
