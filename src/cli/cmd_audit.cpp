@@ -10,6 +10,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/cmd_audit_diff.hpp"
 #include "cli/output.hpp"
@@ -168,7 +169,45 @@ report::Table csv_table(const AuditReport& r) {
       row(l, h, "vo", h.vo, h.vo_below_nominal, h.vo_dead);
       if (h.qk_rope) row(l, h, "qk_rope", *h.qk_rope, false, false);
     }
+  // DSA indexer heads: `head` is the indexer head, kv_head 0.
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.indexer.size(); ++j) {
+      HeadAudit ih;
+      ih.head = static_cast<int64_t>(j);
+      row(l, ih, "indexer", l.indexer[j], false, false);
+    }
   return t;
+}
+
+// The DSA indexer's scoring circuits, one row per indexer head (only when a layer has one).
+report::Table indexer_table(const AuditReport& r) {
+  report::Table t;
+  t.title = "DSA indexer circuits (not in TER)";
+  t.columns = {{"layer"}, {"indexer head"}, {"rank"}, {"entropy"}, {"sigma_1"}};
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.indexer.size(); ++j) {
+      const CircuitAudit& c = l.indexer[j];
+      t.add_row({std::to_string(l.layer), std::to_string(j),
+                 c.finite ? fmt::format("{}/{}", c.metrics.numerical_rank, c.nominal_rank) : kNa,
+                 c.finite ? f2(c.metrics.entropy_rank) : kNa,
+                 c.finite ? fmt::format("{:.4g}", c.metrics.sigma_1) : kNa});
+    }
+  return t;
+}
+
+// Each layer note once, with the layers it applies to ("layers 0-2,5: ...").
+std::string notes_text(const AuditReport& r) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> notes;
+  for (const auto& l : r.layers)
+    for (const auto& n : l.notes) {
+      auto it = std::find_if(notes.begin(), notes.end(), [&](const auto& p) { return p.first == n; });
+      if (it == notes.end()) notes.push_back({n, {l.layer}});
+      else it->second.push_back(l.layer);
+    }
+  std::string text;
+  for (const auto& [note, layers] : notes)
+    text += fmt::format("  layers {}: {}\n", fmt::join(layers, ","), note);
+  return text.empty() ? text : "Notes\n" + text + "\n";
 }
 
 // The formats audit writes. LaTeX is refused: the report is several tables and a header line,
@@ -221,6 +260,8 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
     text += report::render(t, f);
     text += "\n";
   }
+  if (const report::Table ix = indexer_table(r); !ix.rows.empty()) text += report::render(ix, f) + "\n";
+  text += notes_text(r);
   return text;
 }
 
