@@ -357,7 +357,14 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
         break;
       }
       case LayoutKind::kLinear:
-        break;  // a fixed state, no QK/VO factors to audit
+        // A fixed state, no softmax circuits. Kimi Delta Attention (Kimi-Linear) keeps per head
+        // a query and a key projection, q_proj and k_proj [H·d_k, d]: their factors are audited
+        // (rank ≤ d_k per head). Other recurrent mixers are listed as not audited.
+        if (s.recurrent == RecurrentKind::kKda) {
+          l.q_proj = c.need(a + "q_proj.weight", {s.heads * s.head_dim, d});
+          l.k_proj = c.need(a + "k_proj.weight", {s.heads * s.head_dim, d});
+        }
+        break;
     }
     out.layers.push_back(std::move(l));
   }

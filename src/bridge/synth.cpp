@@ -210,6 +210,30 @@ SynthPlan plan_synth(const SynthOptions& o) {
         const AttentionShape sl = o.layer_shapes.empty() ? s : o.layer_shapes[static_cast<size_t>(l)];
         validate_shape(sl, fmt::format("synth: layer {}", l));
         if (sl.d_model != d) throw InputError(fmt::format("synth: layer {} has another hidden size", l));
+        if (sl.variant == Variant::kLinear) {
+          // A KDA layer (Kimi-Linear): q_proj and k_proj [H·d_k, d], each head's rows a planted
+          // factor (recurrent_q_rank, recurrent_k_rank); no other KDA tensor is written.
+          if (sl.recurrent != RecurrentKind::kKda)
+            throw InputError(fmt::format("synth: layer {}: only KDA recurrent layers are written", l));
+          const int64_t hk = sl.heads, dk = sl.head_dim;
+          if (dk > d) throw InputError("synth: the KDA head_dim must not exceed hidden_size");
+          check_rank(o.recurrent_q_rank, o.layers, hk, dk, "recurrent-q-rank");
+          check_rank(o.recurrent_k_rank, o.layers, hk, dk, "recurrent-k-rank");
+          const std::string b = fmt::format("model.layers.{}.", l);
+          add(b + "input_layernorm.weight", {d}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+          for (auto [proj_name, proj_role] : {std::pair{"q_proj", kQHead}, std::pair{"k_proj", kKHead}}) {
+            const std::string name = proj_name;
+            const auto role = proj_role;
+            const RankPattern pat = role == kQHead ? o.recurrent_q_rank : o.recurrent_k_rank;
+            add(b + "self_attn." + name + ".weight", {hk * dk, d}, [=](std::span<float> v) {
+              parallel_for(hk, 0, [&](int64_t i) {
+                auto rng = rng_for(seed, l, role, i);
+                put(v, d, i * dk, 0, planted_factor(d, dk, pat.rank_of(l, i, hk, dk), rng).transpose());
+              });
+            });
+          }
+          continue;
+        }
         const int64_t g = sl.kv_heads, h = sl.head_dim, nl = sl.heads;
         const int64_t hv = sl.v_head_dim > 0 ? sl.v_head_dim : h;
         if (h > d || hv > d) throw InputError("synth: head_dim must not exceed hidden_size");

@@ -176,6 +176,33 @@ report::Table csv_table(const AuditReport& r) {
       ih.head = static_cast<int64_t>(j);
       row(l, ih, "indexer", l.indexer[j], false, false);
     }
+  // Recurrent layers' query and key factors (KDA), one row each per head.
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.recurrent_q.size(); ++j) {
+      HeadAudit ih;
+      ih.head = ih.kv_head = static_cast<int64_t>(j);
+      row(l, ih, "recurrent_q", l.recurrent_q[j], false, false);
+      row(l, ih, "recurrent_k", l.recurrent_k[j], false, false);
+    }
+  return t;
+}
+
+// Recurrent layers' query/key factor ranks, one row per layer (min/max over its heads).
+report::Table recurrent_table(const AuditReport& r) {
+  report::Table t;
+  t.title = "Recurrent layers: per-head query and key factor ranks (not softmax circuits)";
+  t.columns = {{"layer"}, {"heads"}, {"d_k"}, {"W_Q rank min-max"}, {"W_K rank min-max"}};
+  auto span = [](const std::vector<CircuitAudit>& cs) {
+    int64_t lo = INT64_MAX, hi = 0;
+    for (const auto& c : cs)
+      if (c.finite) lo = std::min(lo, c.metrics.numerical_rank), hi = std::max(hi, c.metrics.numerical_rank);
+    return lo == INT64_MAX ? std::string(kNa) : fmt::format("{}-{}", lo, hi);
+  };
+  for (const auto& l : r.layers) {
+    if (l.recurrent_q.empty()) continue;
+    t.add_row({std::to_string(l.layer), std::to_string(l.recurrent_q.size()),
+               std::to_string(l.recurrent_q.front().nominal_rank), span(l.recurrent_q), span(l.recurrent_k)});
+  }
   return t;
 }
 
@@ -261,6 +288,7 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
     text += "\n";
   }
   if (const report::Table ix = indexer_table(r); !ix.rows.empty()) text += report::render(ix, f) + "\n";
+  if (const report::Table rt = recurrent_table(r); !rt.rows.empty()) text += report::render(rt, f) + "\n";
   text += notes_text(r);
   return text;
 }

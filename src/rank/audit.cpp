@@ -428,6 +428,29 @@ std::vector<double> factor_sigma(const Factor& f) {
   return singular_values(f.r);
 }
 
+// A recurrent layer's query and key factors (KDA: q_proj, k_proj [H·d_k, d]): per head the
+// spectrum of W_Q,iᵀ and W_K,iᵀ (d × d_k) alone, nominal d_k. They are not softmax circuits: the
+// state is written by rank-1 updates k·vᵀ and read by q, through a short convolution, L2 norms
+// and decays, so every lag's query-key form W_Q,iᵀ·D·W_K,i has rank ≤ min(rank W_Q,i, rank W_K,i).
+void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
+                             double energy, int threads, TensorArena& arena, LayerAudit& out) {
+  const int64_t heads = lay.shape.heads, dk = lay.shape.head_dim;
+  const LayerTensor q(src, lay.q_proj, threads, arena), k(src, lay.k_proj, threads, arena);
+  for (const LayerTensor* t : {&q, &k})
+    if (!t->finite()) out.nonfinite_tensors.push_back(t->name());
+  // The identity as the other side of a "circuit": σ(R·I) = σ(R), and it adds no noise.
+  const Factor identity{MatrixXd::Identity(dk, dk), true, 1.0, 1.0, 0.0};
+  out.recurrent_q.resize(static_cast<size_t>(heads));
+  out.recurrent_k.resize(static_cast<size_t>(heads));
+  parallel_for(heads, threads, [&](int64_t i) {
+    out.recurrent_q[static_cast<size_t>(i)] = circuit(reduce_rows(q, i * dk, dk), identity, dk, tol, energy);
+    out.recurrent_k[static_cast<size_t>(i)] = circuit(reduce_rows(k, i * dk, dk), identity, dk, tol, energy);
+  });
+  out.notes.push_back(fmt::format("{} recurrent layer: per-head query and key factors (rank <= d_k = {}), "
+                                  "not softmax circuits; not in TER",
+                                  recurrent_name(lay.shape.recurrent), dk));
+}
+
 LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
                        double energy, int threads, TensorArena& arena) {
   arena.next_layer();
@@ -438,6 +461,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   out.nominal = capacity_ranks(lay.shape);
   if (lay.kind == LayoutKind::kLinear) {
     out.audited = false;
+    if (!lay.q_proj.empty()) audit_recurrent_factors(src, lay, tol, energy, threads, arena, out);
     return out;
   }
   const AttentionShape& s = lay.shape;

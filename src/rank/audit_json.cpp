@@ -116,6 +116,12 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
       for (const auto& c : l.indexer) ix.push_back(circuit_json(c, spectra));
       lj["indexer"] = std::move(ix);
     }
+    if (!l.recurrent_q.empty()) {
+      ojson q = ojson::array(), k = ojson::array();
+      for (const auto& c : l.recurrent_q) q.push_back(circuit_json(c, spectra));
+      for (const auto& c : l.recurrent_k) k.push_back(circuit_json(c, spectra));
+      lj["recurrent"] = {{"q", std::move(q)}, {"k", std::move(k)}};
+    }
     if (!l.notes.empty()) lj["notes"] = l.notes;
     layers.push_back(std::move(lj));
   }
@@ -212,6 +218,14 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
         l.indexer.push_back(rd.circuit(ix[k], fmt::format("{}indexer[{}].", p, k)));
     }
     if (lj.contains("notes")) l.notes = rd.get<std::vector<std::string>>(lj, "notes", p);
+    if (lj.contains("recurrent")) {
+      const auto& rj = lj.at("recurrent");
+      for (const auto& [key, into] : {std::pair{"q", &l.recurrent_q}, std::pair{"k", &l.recurrent_k}}) {
+        const auto& arr = rd.at(rj, key, p + "recurrent.");
+        for (size_t k = 0; k < arr.size(); ++k)
+          into->push_back(rd.circuit(arr[k], fmt::format("{}recurrent.{}[{}].", p, key, k)));
+      }
+    }
     r.layers.push_back(std::move(l));
   }
   return r;

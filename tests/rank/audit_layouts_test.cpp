@@ -424,3 +424,47 @@ TEST_CASE("audit diff: MLA, GLA, GTA and MFA layers equal a dense float64 diff",
     CHECK(checked == 2 * 2 * k.shape.heads);
   }
 }
+
+TEST_CASE("audit layouts: a KDA layer's query and key factors, rank <= d_k, apart from the circuits", "[rank]") {
+  // Kimi-Linear alternates KDA and MLA layers; here a GQA layer and a KDA layer of 4 heads with
+  // d_k = 16 (q_proj, k_proj [64, 96]), planted query ranks 5, full and key ranks 2, 9.
+  AttentionShape kda;
+  kda.variant = Variant::kLinear;
+  kda.recurrent = RecurrentKind::kKda;
+  kda.d_model = 96, kda.heads = 4, kda.kv_heads = 4, kda.head_dim = 16, kda.state_value_dim = 16;
+  kda.conv_kernel = 4;
+  SynthOptions o = synth(SynthLayout::kLlama, gqa(4, 2, 16), "full", "full");
+  o.layer_shapes = {gqa(4, 2, 16), kda};
+  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
+  o.recurrent_k_rank = parse_rank_pattern("2,9", "k");
+  const std::string dir = test::scratch_dir("lay-kda");
+  write_synth_checkpoint(dir, o);
+  const Checkpoint ck = open_checkpoint(dir);
+  const Layout lay = detect_layout(ck, model_of(o.layer_shapes));
+  CHECK(lay.layers[1].kind == LayoutKind::kLinear);
+  CHECK(lay.layers[1].k_proj == "model.layers.1.self_attn.k_proj.weight");
+  const AuditReport r = audit_checkpoint(ck, lay, {});
+  const LayerAudit& l = r.layers[1];
+  CHECK_FALSE(l.audited);
+  CHECK(l.heads.empty());
+  REQUIRE(l.recurrent_q.size() == 4);
+  const auto& t = *ck.tensors;
+  const MatrixD q = t.read_matrix_d(lay.layers[1].q_proj);
+  for (int64_t i = 0; i < 4; ++i) {
+    INFO("head " << i);
+    const CircuitAudit &cq = l.recurrent_q[static_cast<size_t>(i)], &ck_ = l.recurrent_k[static_cast<size_t>(i)];
+    CHECK(cq.nominal_rank == 16);
+    CHECK(cq.metrics.numerical_rank == (i % 2 == 0 ? 5 : 16));
+    CHECK(ck_.metrics.numerical_rank == (i % 2 == 0 ? 2 : 9));
+    Eigen::JacobiSVD<MatrixXd> svd(MatrixXd(q.middleRows(i * 16, 16)));
+    for (int64_t j = 0; j < 16; ++j)
+      CHECK(std::abs(cq.sigma[static_cast<size_t>(j)] - svd.singularValues()(j)) < 1e-9);
+  }
+  // Not in the softmax totals: the summary counts only layer 0.
+  const AuditSummary s = summarize(r);
+  CHECK(s.layers == 1);
+  CHECK(s.measured_ter == 4 * 16);
+  const AuditReport back = audit_from_json(nlohmann::json::parse(audit_to_json(r, false).dump()), "test");
+  REQUIRE(back.layers[1].recurrent_k.size() == 4);
+  CHECK(back.layers[1].recurrent_k[1].metrics.numerical_rank == 9);
+}

@@ -63,6 +63,9 @@ struct SynthOptions {
   /// rows in q_proj; head-wise: g_proj [n, d]) and shape.sinks (sinks [n]); config.json cannot
   /// say so (no Llama field does), so those too are audited through a given model.
   std::vector<AttentionShape> layer_shapes;
+  /// KDA layers among layer_shapes (Kimi-Linear's recurrent layers): the planted ranks of each
+  /// head's query and key factor (q_proj, k_proj rows; nominal d_k).
+  RankPattern recurrent_q_rank, recurrent_k_rank;
   uint64_t seed = 0;
   std::string dtype = "BF16";       // F32 or BF16
   uint64_t max_shard_bytes = 0;     // 0: one model.safetensors

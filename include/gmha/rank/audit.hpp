@@ -79,6 +79,9 @@ struct LayerAudit {
   /// What the circuits do not capture, one sentence each (output gate, sinks, K = V tying, the
   /// indexer's per-head weights), for tables and JSON `notes`.
   std::vector<std::string> notes;
+  /// Recurrent layers with their own query and key projections (KDA): per head the spectrum of
+  /// W_Q,i and of W_K,i (nominal d_k each). Not softmax circuits and not in any total.
+  std::vector<CircuitAudit> recurrent_q, recurrent_k;
 };
 
 struct AuditReport {
