@@ -173,6 +173,12 @@ CheckpointLayer load_checkpoint_layer(const Checkpoint& ck, const Layout& layout
   }
   if (l.kind == LayoutKind::kLinear)
     throw InputError(fmt::format("{}: linear attention has no softmax reference", where));
+  if (l.kind == LayoutKind::kGta || l.kind == LayoutKind::kGla)
+    throw InputError(fmt::format("{}: a {} checkpoint layer has no forward pass in gmha yet (the "
+                                 "audit reads it)", where, layout_kind_name(l.kind)));
+  if (l.v_proj.empty() && l.kind == LayoutKind::kGqa)
+    throw InputError(fmt::format("{}: K = V tied layers (no v_proj) have no forward pass in gmha "
+                                 "yet", where));
   if (spec.span.kind == SpanKind::kChunked)
     throw InputError(
         fmt::format("{}: chunked attention ({} tokens) is not supported", where, spec.span.tokens));
@@ -208,7 +214,7 @@ CheckpointLayer load_checkpoint_layer(const Checkpoint& ck, const Layout& layout
     case LayoutKind::kMfaKr:
       read_mfa(l, r);
       break;
-    case LayoutKind::kLinear:
+    case LayoutKind::kLinear: case LayoutKind::kGta: case LayoutKind::kGla:
       break;  // refused above
   }
   // HF Llama and Qwen3 give o_proj a bias with attention_bias (Qwen2, Mistral never do; an MLA

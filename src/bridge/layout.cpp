@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "gmha/attention/design_spec.hpp"
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/checkpoint/gguf.hpp"
 #include "gmha/core/error.hpp"
@@ -16,6 +17,8 @@ std::string_view layout_kind_name(LayoutKind k) {
     case LayoutKind::kMfa: return "mfa";
     case LayoutKind::kMfaKr: return "mfa-kr";
     case LayoutKind::kLinear: return "linear";
+    case LayoutKind::kGta: return "gta";
+    case LayoutKind::kGla: return "gla";
   }
   return "?";
 }
@@ -77,6 +80,14 @@ class LayerChecker {
     return name;
   }
   bool has(const std::string& suffix) const { return src_.find(base_ + suffix) != nullptr; }
+  /// The stored shape of a tensor that must exist (for widths the config does not give).
+  const std::vector<int64_t>& shape_of(const std::string& suffix) const {
+    const TensorInfo* t = src_.find(base_ + suffix);
+    if (!t)
+      throw InputError(fmt::format("{}: layer {}: missing tensor '{}{}' ({} layout)", where_, layer_,
+                                   base_, suffix, kind_));
+    return t->shape;
+  }
 
  private:
   void check(const TensorInfo& t, const std::vector<int64_t>& shape) const {
@@ -94,10 +105,13 @@ class LayerChecker {
 
 }  // namespace
 
+namespace {
+
+Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string& where);
+
+}  // namespace
+
 Layout detect_layout(const Checkpoint& ck) {
-  Layout out;
-  out.architecture = ck.architecture;
-  out.config = ck.config;
   std::string where = ck.path;
   if (ck.format == "safetensors") where = ck.path + " (config.json)";
   if (!ck.config.is_object()) {
@@ -106,9 +120,73 @@ Layout detect_layout(const Checkpoint& ck) {
     throw InputError(fmt::format("{}: no config.json beside the weights to detect the layout from",
                                  ck.path));
   }
-  out.model = model_from_hf_config(ck.config, where);
+  return detect_layers(ck, model_from_hf_config(ck.config, where), where);
+}
+
+Layout detect_layout(const Checkpoint& ck, const ModelDesign& model) {
+  validate_model(model, ck.path + " (model)");
+  return detect_layers(ck, model, ck.path + " (model)");
+}
+
+namespace {
+
+// GTA in the reference's names (modeling_llama_GTA.py): a Llama config with rope_dim, and
+// q_proj, kv_proj, W_rope_k, o_proj in place of q/k/v/o. The shape says GQA (the Llama reader
+// knows no GTA); the tensors and rope_dim make it GTA.
+AttentionShape gta_shape(const AttentionShape& gqa, const nlohmann::json& config,
+                         const std::string& where, int layer) {
+  AttentionShape s;
+  s.variant = Variant::kGta;
+  s.d_model = gqa.d_model, s.heads = gqa.heads, s.kv_heads = gqa.kv_heads, s.head_dim = gqa.head_dim;
+  const nlohmann::json& t = text_config(config);
+  if (gqa.variant == Variant::kGta) {
+    s.qk_rope_dim = gqa.qk_rope_dim;
+  } else if (t.contains("rope_dim") && t["rope_dim"].is_number_integer()) {
+    s.qk_rope_dim = t["rope_dim"].get<int64_t>();
+  } else {
+    throw InputError(fmt::format("{}: layer {}: a GTA layer (self_attn.kv_proj) needs the integer "
+                                 "field 'rope_dim' (the shared RoPE key's width)", where, layer));
+  }
+  validate_shape(s, fmt::format("{}: layer {}", where, layer));
+  return s;
+}
+
+// GLA in the reference's names (modeling_llama_GLA.py): a Llama config with qk_rope_dim; the
+// latent heads are counted from kv_norm_1, kv_norm_2, ... and their widths read from the tensors
+// (the reference fixes d_c = 2·head_dim, q_lora = 8·head_dim; gmha reads them).
+AttentionShape gla_shape(const AttentionShape& gqa, const nlohmann::json& config, LayerChecker& c,
+                         const std::string& where, int layer) {
+  AttentionShape s;
+  s.variant = Variant::kGla;
+  s.d_model = gqa.d_model, s.heads = gqa.heads;
+  s.qk_nope_dim = s.v_head_dim = gqa.head_dim;  // the reference's head_dim for both
+  const nlohmann::json& t = text_config(config);
+  if (!t.contains("qk_rope_dim") || !t["qk_rope_dim"].is_number_integer())
+    throw InputError(fmt::format("{}: layer {}: a GLA layer (self_attn.W_dKV) needs the integer "
+                                 "field 'qk_rope_dim'", where, layer));
+  s.qk_rope_dim = t["qk_rope_dim"].get<int64_t>();
+  int64_t hc = 0;
+  while (c.has(fmt::format("self_attn.kv_norm_{}.weight", hc + 1))) ++hc;
+  if (hc == 0)
+    throw InputError(fmt::format("{}: layer {}: a GLA layer (self_attn.W_dKV) has no "
+                                 "self_attn.kv_norm_1.weight", where, layer));
+  s.kv_heads = hc;
+  const auto& norm = c.shape_of("self_attn.kv_norm_1.weight");
+  s.kv_lora_rank = norm.empty() ? 0 : norm[0];
+  const auto& dq = c.shape_of("self_attn.W_dQ.weight");
+  s.q_lora_rank = dq.empty() ? 0 : dq[0];
+  validate_shape(s, fmt::format("{}: layer {}", where, layer));
+  return s;
+}
+
+Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string& where) {
+  Layout out;
+  out.architecture = ck.architecture;
+  out.config = ck.config;
+  out.model = std::move(model);
   out.rms_norm_eps = config_number(ck.config, "rms_norm_eps", 1e-6);
   out.rope_theta = config_number(ck.config, "rope_theta", 10000.0);
+  bool reshaped = false;  // a layer's shape came from its tensors (GTA, GLA): respell the spec
 
   const TensorSource& src = *ck.tensors;
   const std::string prefix = find_layer_prefix(src);
@@ -126,12 +204,28 @@ Layout detect_layout(const Checkpoint& ck) {
       case Variant::kFpba:
         throw InputError(fmt::format("{}: layer {}: FPBA is a bound, not a checkpoint layout",
                                      where, i));
-      case Variant::kGta: case Variant::kGla: case Variant::kTpa: case Variant::kMtla:
-        // No Hugging Face config family describes these yet (docs/designs.md).
+      case Variant::kGta: l.kind = LayoutKind::kGta; break;
+      case Variant::kGla: l.kind = LayoutKind::kGla; break;
+      case Variant::kTpa: case Variant::kMtla:
+        // No checkpoint family stores these yet (docs/designs.md).
         throw InputError(fmt::format("{}: layer {}: no checkpoint layout for {} attention", where, i,
                                      variant_label(s.variant)));
     }
     const std::string base = fmt::format("{}layers.{}.", prefix, i);
+    // The reference code of GTA and GLA is a Llama whose attention tensors are renamed: the
+    // tensors decide, and the shape is rebuilt from them and the config's extra field.
+    if (l.kind == LayoutKind::kGqa && src.find(base + "self_attn.kv_proj.weight") &&
+        !src.find(base + "self_attn.k_proj.weight")) {
+      l.kind = LayoutKind::kGta;
+      l.shape = gta_shape(s, ck.config, ck.path, l.layer);
+      reshaped = true;
+    } else if (l.kind == LayoutKind::kGqa && src.find(base + "self_attn.W_dKV.weight")) {
+      LayerChecker probe(src, ck.path, prefix, l.layer, "gla");
+      l.kind = LayoutKind::kGla;
+      l.shape = gla_shape(s, ck.config, probe, ck.path, l.layer);
+      reshaped = true;
+    }
+    if (reshaped) out.model.layers[i].attention = l.shape;
     // MFA with the key-reuse pair and no value projection is MFA-KR (gmha's own names).
     if (l.kind == LayoutKind::kMfa && (s.variant == Variant::kMfaKr ||
                                        (src.find(base + "self_attn.kr_n.weight") &&
@@ -145,10 +239,18 @@ Layout detect_layout(const Checkpoint& ck) {
     switch (l.kind) {
       case LayoutKind::kGqa: {
         const int64_t q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;
-        l.q_proj = c.need(a + "q_proj.weight", {q, d});
+        const int64_t hv = s.v_head_dim > 0 ? s.v_head_dim : s.head_dim;  // V heads' width
+        // An element-wise output gate doubles q_proj: per head h query rows, then h gate rows.
+        l.q_proj_gated = s.gate == OutputGate::kElementwise;
+        l.q_proj = c.need(a + "q_proj.weight", {l.q_proj_gated ? 2 * q : q, d});
         l.k_proj = c.need(a + "k_proj.weight", {kv, d});
-        l.v_proj = c.need(a + "v_proj.weight", {kv, d});
-        l.o_proj = c.need(a + "o_proj.weight", {d, q});
+        // K = V tying (Gemma 4 attention_k_eq_v): the value is the key projection; a v_proj is
+        // used when the file has one anyway (as transformers does).
+        if (s.kv_tied) l.v_proj = c.maybe(a + "v_proj.weight", {s.kv_heads * hv, d});
+        else l.v_proj = c.need(a + "v_proj.weight", {s.kv_heads * hv, d});
+        l.o_proj = c.need(a + "o_proj.weight", {d, s.heads * hv});
+        if (s.gate == OutputGate::kHeadwise) l.g_proj = c.need(a + "g_proj.weight", {s.heads, d});
+        l.sinks = s.sinks ? c.need(a + "sinks", {s.heads}) : c.maybe(a + "sinks", {s.heads});
         if (s.qkv_bias) {
           l.q_bias = c.need(a + "q_proj.bias", {q});
           l.k_bias = c.need(a + "k_proj.bias", {kv});
@@ -158,8 +260,56 @@ Layout detect_layout(const Checkpoint& ck) {
           l.k_bias = c.maybe(a + "k_proj.bias", {kv});
           l.v_bias = c.maybe(a + "v_proj.bias", {kv});
         }
-        l.q_norm = c.maybe(a + "q_norm.weight", {s.head_dim});
-        l.k_norm = c.maybe(a + "k_norm.weight", {s.head_dim});
+        // Per-head norms [h] (Qwen3, Gemma 3/4), or one over all heads (MiniMax-M2, OLMo 2).
+        if (s.qk_norm_per_layer) {
+          l.q_norm = c.need(a + "q_norm.weight", {q});
+          l.k_norm = c.need(a + "k_norm.weight", {kv});
+        } else {
+          l.q_norm = c.maybe(a + "q_norm.weight", {s.head_dim});
+          l.k_norm = c.maybe(a + "k_norm.weight", {s.head_dim});
+        }
+        break;
+      }
+      case LayoutKind::kGta: {
+        const int64_t q = s.heads * s.head_dim;
+        l.q_proj = c.need(a + "q_proj.weight", {q, d});
+        l.kv_proj = c.need(a + "kv_proj.weight", {s.kv_heads * s.head_dim, d});
+        l.k_rope_proj = c.has(a + "k_rope_proj.weight")
+                            ? c.need(a + "k_rope_proj.weight", {s.qk_rope_dim, d})
+                            : c.need(a + "W_rope_k.weight", {s.qk_rope_dim, d});
+        l.o_proj = c.need(a + "o_proj.weight", {d, q});
+        break;
+      }
+      case LayoutKind::kGla: {
+        const int64_t qk = s.qk_nope_dim + s.qk_rope_dim, hc = s.kv_heads, dc = s.kv_lora_rank;
+        const int64_t per = s.heads / hc, up = s.qk_nope_dim + s.v_head_dim;
+        if (c.has(a + "W_dKV.weight")) {
+          // The reference's names: W_dQ, q_norm, W_uQ_rope; W_dKV; kv_norm_g, W_ukv_g per latent head.
+          if (s.q_lora_rank == 0)
+            throw InputError(fmt::format("{}: layer {}: GLA in the reference's names needs W_dQ "
+                                         "(q_lora_rank 0 given)", ck.path, l.layer));
+          l.q_a_proj = c.need(a + "W_dQ.weight", {s.q_lora_rank, d});
+          l.q_a_layernorm = c.need(a + "q_norm.weight", {s.q_lora_rank});
+          l.q_b_proj = c.need(a + "W_uQ_rope.weight", {s.heads * qk, s.q_lora_rank});
+          l.kv_a_proj_with_mqa = c.need(a + "W_dKV.weight", {hc * dc + s.qk_rope_dim, d});
+          for (int64_t g = 1; g <= hc; ++g) {
+            l.kv_a_layernorms.push_back(c.need(a + fmt::format("kv_norm_{}.weight", g), {dc}));
+            l.kv_b_projs.push_back(c.need(a + fmt::format("W_ukv_{}.weight", g), {per * up, dc}));
+          }
+        } else {
+          // DeepSeek's names with h_c latent heads (docs/designs.md).
+          if (s.q_lora_rank > 0) {
+            l.q_a_proj = c.need(a + "q_a_proj.weight", {s.q_lora_rank, d});
+            l.q_a_layernorm = c.need(a + "q_a_layernorm.weight", {s.q_lora_rank});
+            l.q_b_proj = c.need(a + "q_b_proj.weight", {s.heads * qk, s.q_lora_rank});
+          } else {
+            l.q_proj = c.need(a + "q_proj.weight", {s.heads * qk, d});
+          }
+          l.kv_a_proj_with_mqa = c.need(a + "kv_a_proj_with_mqa.weight", {hc * dc + s.qk_rope_dim, d});
+          l.kv_a_layernorm = c.need(a + "kv_a_layernorm.weight", {hc * dc});
+          l.kv_b_proj = c.need(a + "kv_b_proj.weight", {s.heads * up, dc});
+        }
+        l.o_proj = c.need(a + "o_proj.weight", {d, s.heads * s.v_head_dim});
         break;
       }
       case LayoutKind::kMla: {
@@ -177,6 +327,18 @@ Layout detect_layout(const Checkpoint& ck) {
         l.kv_b_proj = c.need(a + "kv_b_proj.weight",
                              {s.heads * (s.qk_nope_dim + s.v_head_dim), s.kv_lora_rank});
         l.o_proj = c.need(a + "o_proj.weight", {d, s.heads * s.v_head_dim});
+        if (s.index_heads > 0) {
+          // DSA's indexer reads the query latent: it needs query compression.
+          const int64_t hi = s.index_heads, di = s.index_head_dim;
+          if (s.q_lora_rank == 0)
+            throw InputError(fmt::format("{}: layer {}: a DSA indexer needs q_lora_rank > 0", ck.path,
+                                         l.layer));
+          l.indexer_wq_b = c.need(a + "indexer.wq_b.weight", {hi * di, s.q_lora_rank});
+          l.indexer_wk = c.need(a + "indexer.wk.weight", {di, d});
+          l.indexer_k_norm = c.need(a + "indexer.k_norm.weight", {di});
+          l.indexer_k_norm_bias = c.maybe(a + "indexer.k_norm.bias", {di});
+          l.indexer_weights_proj = c.need(a + "indexer.weights_proj.weight", {hi, d});
+        }
         break;
       }
       case LayoutKind::kMfa: case LayoutKind::kMfaKr: {
@@ -195,11 +357,21 @@ Layout detect_layout(const Checkpoint& ck) {
         break;
       }
       case LayoutKind::kLinear:
-        break;  // a fixed state, no QK/VO factors to audit
+        // A fixed state, no softmax circuits. Kimi Delta Attention (Kimi-Linear) keeps per head
+        // a query and a key projection, q_proj and k_proj [H·d_k, d]: their factors are audited
+        // (rank ≤ d_k per head). Other recurrent mixers are listed as not audited.
+        if (s.recurrent == RecurrentKind::kKda) {
+          l.q_proj = c.need(a + "q_proj.weight", {s.heads * s.head_dim, d});
+          l.k_proj = c.need(a + "k_proj.weight", {s.heads * s.head_dim, d});
+        }
+        break;
     }
     out.layers.push_back(std::move(l));
   }
+  if (reshaped) out.model.spec = design_spec_of(out.model);
   return out;
 }
+
+}  // namespace
 
 }  // namespace gmha

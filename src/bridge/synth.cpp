@@ -81,7 +81,8 @@ VectorXd norm_weights(Index n, std::mt19937_64& rng) {
 
 // Roles of the per-tensor generators.
 enum Role { kQHead = 1, kKGroup, kVGroup, kOHead, kQDown, kQNorm, kKvDown, kKvNorm, kKHead, kVHead,
-            kQRope, kSDown, kKrAlpha, kKrOrtho };
+            kQRope, kSDown, kKrAlpha, kKrOrtho, kGate, kSinks, kIndexQ, kIndexK, kIndexNorm,
+            kIndexW };
 
 // Copies `m` (rows×cols, any storage) into the row-major float block at (r0, c0) of `out`
 // (out_cols wide).
@@ -111,17 +112,19 @@ std::string_view synth_layout_name(SynthLayout l) {
     case SynthLayout::kDeepseekV3: return "deepseek_v3";
     case SynthLayout::kStep3: return "step3";
     case SynthLayout::kMfaKr: return "mfa-kr";
+    case SynthLayout::kGta: return "gta";
+    case SynthLayout::kGla: return "gla";
   }
   return "?";
 }
 
 SynthLayout read_synth_layout(std::string_view name) {
   for (SynthLayout l : {SynthLayout::kLlama, SynthLayout::kDeepseekV3, SynthLayout::kStep3,
-                        SynthLayout::kMfaKr}) {
+                        SynthLayout::kMfaKr, SynthLayout::kGta, SynthLayout::kGla}) {
     if (name == synth_layout_name(l)) return l;
   }
   throw errors::bad_option("layout", fmt::format("unknown layout '{}' (known: llama, deepseek_v3, "
-                                                "step3, mfa-kr)", name));
+                                                "step3, mfa-kr, gta, gla)", name));
 }
 
 SynthLayout synth_layout_for(Variant v) {
@@ -130,6 +133,8 @@ SynthLayout synth_layout_for(Variant v) {
     case Variant::kMla: return SynthLayout::kDeepseekV3;
     case Variant::kMfa: return SynthLayout::kStep3;
     case Variant::kMfaKr: return SynthLayout::kMfaKr;
+    case Variant::kGta: return SynthLayout::kGta;
+    case Variant::kGla: return SynthLayout::kGla;
     default:
       throw InputError(fmt::format("synth: no checkpoint layout for {} attention",
                                    variant_label(v)));
@@ -194,41 +199,210 @@ SynthPlan plan_synth(const SynthOptions& o) {
 
   switch (o.layout) {
     case SynthLayout::kLlama: {
-      const int64_t g = s.kv_heads, h = s.head_dim;
-      if (h > d) throw InputError("synth: head_dim must not exceed hidden_size");
+      if (!o.layer_shapes.empty() && static_cast<int64_t>(o.layer_shapes.size()) != o.layers)
+        throw InputError(fmt::format("synth: {} layer shapes for {} layers", o.layer_shapes.size(),
+                                     o.layers));
       config = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
                 {"hidden_size", d}, {"intermediate_size", ffn},
                 {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
-                {"num_key_value_heads", g}, {"head_dim", h}};
+                {"num_key_value_heads", s.kv_heads}, {"head_dim", s.head_dim}};
       for (int64_t l = 0; l < o.layers; ++l) {
+        const AttentionShape sl = o.layer_shapes.empty() ? s : o.layer_shapes[static_cast<size_t>(l)];
+        validate_shape(sl, fmt::format("synth: layer {}", l));
+        if (sl.d_model != d) throw InputError(fmt::format("synth: layer {} has another hidden size", l));
+        if (sl.variant == Variant::kLinear) {
+          // A KDA layer (Kimi-Linear): q_proj and k_proj [H·d_k, d], each head's rows a planted
+          // factor (recurrent_q_rank, recurrent_k_rank); no other KDA tensor is written.
+          if (sl.recurrent != RecurrentKind::kKda)
+            throw InputError(fmt::format("synth: layer {}: only KDA recurrent layers are written", l));
+          const int64_t hk = sl.heads, dk = sl.head_dim;
+          if (dk > d) throw InputError("synth: the KDA head_dim must not exceed hidden_size");
+          check_rank(o.recurrent_q_rank, o.layers, hk, dk, "recurrent-q-rank");
+          check_rank(o.recurrent_k_rank, o.layers, hk, dk, "recurrent-k-rank");
+          const std::string b = fmt::format("model.layers.{}.", l);
+          add(b + "input_layernorm.weight", {d}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+          for (auto [proj_name, proj_role] : {std::pair{"q_proj", kQHead}, std::pair{"k_proj", kKHead}}) {
+            const std::string name = proj_name;
+            const auto role = proj_role;
+            const RankPattern pat = role == kQHead ? o.recurrent_q_rank : o.recurrent_k_rank;
+            add(b + "self_attn." + name + ".weight", {hk * dk, d}, [=](std::span<float> v) {
+              parallel_for(hk, 0, [&](int64_t i) {
+                auto rng = rng_for(seed, l, role, i);
+                put(v, d, i * dk, 0, planted_factor(d, dk, pat.rank_of(l, i, hk, dk), rng).transpose());
+              });
+            });
+          }
+          continue;
+        }
+        const int64_t g = sl.kv_heads, h = sl.head_dim, nl = sl.heads;
+        const int64_t hv = sl.v_head_dim > 0 ? sl.v_head_dim : h;
+        if (h > d || hv > d) throw InputError("synth: head_dim must not exceed hidden_size");
+        const CapacityRanks nom_l = capacity_ranks(sl);
+        check_rank(o.qk_rank, o.layers, nl, nom_l.frh, "qk-rank");
+        check_rank(o.vo_rank, o.layers, nl, nom_l.vo_rank, "vo-rank");
+        // An element-wise gate: per head h query rows, then h gate rows (Qwen3-Next's q_proj).
+        const bool gated = sl.gate == OutputGate::kElementwise;
+        const int64_t qs = gated ? 2 * h : h;
         const std::string b = fmt::format("model.layers.{}.", l);
         add(b + "input_layernorm.weight", {d}, [](std::span<float> v) {
           std::fill(v.begin(), v.end(), 1.0f);
         });
         // q_proj [n·h, d]: head c rows are A_cᵀ = (U Σ Vᵀ)ᵀ, A_c d×h planted.
-        add(b + "self_attn.q_proj.weight", {n * h, d}, [=](std::span<float> v) {
-          parallel_for(n, 0, [&](int64_t c) {
+        add(b + "self_attn.q_proj.weight", {nl * qs, d}, [=](std::span<float> v) {
+          parallel_for(nl, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kQHead, c);
-            put(v, d, c * h, 0, planted_factor(d, h, o.qk_rank.rank_of(l, c, n, h), rng).transpose());
+            put(v, d, c * qs, 0, planted_factor(d, h, o.qk_rank.rank_of(l, c, nl, h), rng).transpose());
+            if (gated) {
+              auto grng = rng_for(seed, l, kGate, c);
+              put(v, d, c * qs + h, 0, orthonormal(d, h, grng).transpose());
+            }
           });
         });
-        // k_proj, v_proj [g·h, d]: each group's rows orthonormal (σ(B) all 1).
-        for (auto [proj_name, proj_role] : {std::pair{"k_proj", kKGroup}, std::pair{"v_proj", kVGroup}}) {
+        // k_proj, v_proj [g·h, d]: each group's rows orthonormal (σ(B) all 1). K = V tied: no v_proj.
+        std::vector<std::pair<const char*, Role>> kv = {{"k_proj", kKGroup}};
+        if (!sl.kv_tied) kv.push_back({"v_proj", kVGroup});
+        for (auto [proj_name, proj_role] : kv) {
           // Plain copies: lambdas may not capture structured bindings before C++20's P1091 (clang 14).
           const std::string name = proj_name;
           const auto role = proj_role;
-          add(b + "self_attn." + name + ".weight", {g * h, d}, [=](std::span<float> v) {
+          const int64_t w = role == kKGroup ? h : hv;
+          add(b + "self_attn." + name + ".weight", {g * w, d}, [=](std::span<float> v) {
             parallel_for(g, 0, [&](int64_t j) {
               auto rng = rng_for(seed, l, role, j);
-              put(v, d, j * h, 0, orthonormal(d, h, rng).transpose());
+              put(v, d, j * w, 0, orthonormal(d, w, rng).transpose());
             });
           });
         }
-        // o_proj [d, n·h]: head c columns are Wo_c = U Σ Vᵀ (d×h), the VO circuit's own factor.
-        add(b + "self_attn.o_proj.weight", {d, n * h}, [=](std::span<float> v) {
+        // o_proj [d, n·hv]: head c columns are Wo_c = U Σ Vᵀ (d×hv), the VO circuit's own factor.
+        add(b + "self_attn.o_proj.weight", {d, nl * hv}, [=](std::span<float> v) {
+          parallel_for(nl, 0, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kOHead, c);
+            put(v, nl * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, nl, nom_l.vo_rank), rng));
+          });
+        });
+        if (sl.gate == OutputGate::kHeadwise) {
+          add(b + "self_attn.g_proj.weight", {nl, d}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kGate, 0);
+            put(v, d, 0, 0, orthonormal(d, nl, rng).transpose());
+          });
+        }
+        if (sl.sinks) {
+          add(b + "self_attn.sinks", {nl}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kSinks, 0);
+            std::normal_distribution<double> z(0.0, 1.0);
+            for (float& x : v) x = static_cast<float>(z(rng));
+          });
+        }
+      }
+      break;
+    }
+    case SynthLayout::kGta: {
+      // GTA (modeling_llama_GTA.py): head c's q rows [c·h, c·h + h − d_R) are planted against
+      // its group's tied state, kv_proj rows [j·h, (j+1)·h) orthonormal (so QK's σ are the planted
+      // ones, and VO's those of o_proj); the last d_R q rows of each head and W_rope_k carry the
+      // RoPE circuit at full rank.
+      const int64_t g = s.kv_heads, h = s.head_dim, rope = s.qk_rope_dim, tied = h - rope;
+      if (g * h + rope > d) throw InputError("synth: GTA construction needs kv_heads·head_dim + rope ≤ hidden_size");
+      config = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
+                {"hidden_size", d}, {"intermediate_size", ffn},
+                {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
+                {"num_key_value_heads", g}, {"head_dim", h}, {"rope_dim", rope}};
+      for (int64_t l = 0; l < o.layers; ++l) {
+        const std::string b = fmt::format("model.layers.{}.self_attn.", l);
+        add(fmt::format("model.layers.{}.input_layernorm.weight", l), {d},
+            [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+        add(b + "q_proj.weight", {n * h, d}, [=](std::span<float> v) {
+          parallel_for(n, 0, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kQHead, c);
+            put(v, d, c * h, 0, planted_factor(d, tied, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose());
+            auto rrng = rng_for(seed, l, kQRope, c);
+            if (rope > 0) put(v, d, c * h + tied, 0, planted_factor(d, rope, rope, rrng).transpose());
+          });
+        });
+        // The tied states and the RoPE key, drawn together: orthonormal rows, independent.
+        add(b + "kv_proj.weight", {g * h, d}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kKGroup, 0);
+          put(v, d, 0, 0, orthonormal(d, g * h + rope, rng).leftCols(g * h).transpose());
+        });
+        if (rope > 0) {
+          add(b + "W_rope_k.weight", {rope, d}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kKGroup, 0);
+            put(v, d, 0, 0, orthonormal(d, g * h + rope, rng).rightCols(rope).transpose());
+          });
+        }
+        add(b + "o_proj.weight", {d, n * h}, [=](std::span<float> v) {
           parallel_for(n, 0, [&](int64_t c) {
             auto rng = rng_for(seed, l, kOHead, c);
-            put(v, n * h, 0, c * h, planted_factor(d, h, o.vo_rank.rank_of(l, c, n, h), rng));
+            put(v, n * h, 0, c * h, planted_factor(d, h, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
+          });
+        });
+      }
+      break;
+    }
+    case SynthLayout::kGla: {
+      // GLA (modeling_llama_GLA.py): W_dQ orthonormal rows, q_norm γ_q, W_uQ_rope per head a
+      // planted nope block and a full RoPE block, both ·diag(1/γ_q); W_dKV orthonormal rows (h_c
+      // latents of d_c, then the RoPE key); per latent head g, kv_norm_{g+1} γ_g and W_ukv_{g+1}
+      // with each head's key and value rows orthonormal ·diag(1/γ_g). head_dim is nope and v.
+      const int64_t ql = s.q_lora_rank, hc = s.kv_heads, dc = s.kv_lora_rank, nope = s.qk_nope_dim,
+                    rope = s.qk_rope_dim, hv = s.v_head_dim, qk = nope + rope, per = n / hc;
+      if (nope != hv)
+        throw InputError("synth: the GLA reference layout has one head_dim: nope and v must be equal");
+      if (ql < nope || ql < rope || ql > d || dc < nope || hc * dc + rope > d)
+        throw InputError("synth: GLA construction needs q_lora ≥ nope, rope; kv_lora ≥ nope; "
+                         "q_lora and hc·kv_lora + rope ≤ hidden_size");
+      config = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
+                {"hidden_size", d}, {"intermediate_size", ffn},
+                {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
+                {"num_key_value_heads", n}, {"head_dim", nope}, {"qk_rope_dim", rope}};
+      for (int64_t l = 0; l < o.layers; ++l) {
+        const std::string b = fmt::format("model.layers.{}.self_attn.", l);
+        add(fmt::format("model.layers.{}.input_layernorm.weight", l), {d},
+            [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+        add(b + "W_dQ.weight", {ql, d}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kQDown, 0);
+          put(v, d, 0, 0, orthonormal(d, ql, rng).transpose());
+        });
+        add(b + "q_norm.weight", {ql}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kQNorm, 0);
+          put(v, 1, 0, 0, norm_weights(ql, rng));
+        });
+        add(b + "W_uQ_rope.weight", {n * qk, ql}, [=](std::span<float> v) {
+          auto grng = rng_for(seed, l, kQNorm, 0);
+          const VectorXd inv = norm_weights(ql, grng).cwiseInverse();
+          parallel_for(n, 0, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kQHead, c), rrng = rng_for(seed, l, kQRope, c);
+            put(v, ql, c * qk, 0,
+                planted_factor(ql, nope, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose() *
+                    inv.asDiagonal());
+            if (rope > 0)
+              put(v, ql, c * qk + nope, 0, planted_factor(ql, rope, rope, rrng).transpose() * inv.asDiagonal());
+          });
+        });
+        add(b + "W_dKV.weight", {hc * dc + rope, d}, [=](std::span<float> v) {
+          auto rng = rng_for(seed, l, kKvDown, 0);
+          put(v, d, 0, 0, orthonormal(d, hc * dc + rope, rng).transpose());
+        });
+        for (int64_t gi = 0; gi < hc; ++gi) {
+          add(b + fmt::format("kv_norm_{}.weight", gi + 1), {dc}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kKvNorm, gi);
+            put(v, 1, 0, 0, norm_weights(dc, rng));
+          });
+          add(b + fmt::format("W_ukv_{}.weight", gi + 1), {per * (nope + hv), dc}, [=](std::span<float> v) {
+            auto grng = rng_for(seed, l, kKvNorm, gi);
+            const VectorXd inv = norm_weights(dc, grng).cwiseInverse();
+            parallel_for(per, 0, [&](int64_t i) {
+              const int64_t c = gi * per + i;
+              auto krng = rng_for(seed, l, kKHead, c), vrng = rng_for(seed, l, kVHead, c);
+              put(v, dc, i * (nope + hv), 0, orthonormal(dc, nope, krng).transpose() * inv.asDiagonal());
+              put(v, dc, i * (nope + hv) + nope, 0, orthonormal(dc, hv, vrng).transpose() * inv.asDiagonal());
+            });
+          });
+        }
+        add(b + "o_proj.weight", {d, n * hv}, [=](std::span<float> v) {
+          parallel_for(n, 0, [&](int64_t c) {
+            auto rng = rng_for(seed, l, kOHead, c);
+            put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
           });
         });
       }
@@ -249,6 +423,19 @@ SynthPlan plan_synth(const SynthOptions& o) {
                                                                    : nlohmann::ordered_json()},
                 {"kv_lora_rank", C}, {"qk_nope_head_dim", nope}, {"qk_rope_head_dim", rope},
                 {"v_head_dim", hv}};
+      const int64_t hi = s.index_heads, di = s.index_head_dim;
+      if (hi > 0) {
+        // DeepSeek-V3.2: V3's MLA plus the lightning indexer (the reader's deepseek_v32 family).
+        if (ql == 0 || di < 2 || di - 1 > ql || di > d)
+          throw InputError("synth: a DSA indexer needs q_lora > 0 and 2 ≤ index_head_dim ≤ q_lora + 1, "
+                           "hidden_size");
+        check_rank(o.index_rank, o.layers, hi, di - 1, "index-rank");
+        config["architectures"] = {"DeepseekV32ForCausalLM"};
+        config["model_type"] = "deepseek_v32";
+        config["index_n_heads"] = hi;
+        config["index_head_dim"] = di;
+        config["index_topk"] = 2048;
+      }
       for (int64_t l = 0; l < o.layers; ++l) {
         const std::string b = fmt::format("model.layers.{}.self_attn.", l);
         add(fmt::format("model.layers.{}.input_layernorm.weight", l), {d},
@@ -312,6 +499,43 @@ SynthPlan plan_synth(const SynthOptions& o) {
             put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
           });
         });
+        if (hi > 0) {
+          // DSA indexer (DeepSeek-V3.2 names). Head j's query rows are (U Σ Vᵀ)ᵀ·diag(1/γ_q) with
+          // V (d_I × (d_I − 1)) orthonormal and orthogonal to 1, then ·diag(1/γ_k) on the right of
+          // the key: wk has orthonormal rows, so the circuit Q_a·F_j·diag(γ_k)·P·W_k has exactly
+          // the planted σ (P, the LayerNorm's centring, is the identity on 1's complement).
+          add(b + "indexer.wq_b.weight", {hi * di, ql}, [=](std::span<float> v) {
+            auto grng = rng_for(seed, l, kQNorm, 0), krng = rng_for(seed, l, kIndexNorm, 0);
+            const VectorXd inv_q = norm_weights(ql, grng).cwiseInverse();
+            const VectorXd inv_k = norm_weights(di, krng).cwiseInverse();
+            parallel_for(hi, 0, [&](int64_t j) {
+              auto rng = rng_for(seed, l, kIndexQ, j);
+              const MatrixXd u = orthonormal(ql, di - 1, rng);
+              MatrixXd g = orthonormal(di, di, rng).leftCols(di - 1);
+              g -= VectorXd::Ones(di) * (VectorXd::Ones(di).transpose() * g) / static_cast<double>(di);
+              const MatrixXd vbasis = Eigen::HouseholderQR<MatrixXd>(g).householderQ() *
+                                      MatrixXd::Identity(di, di - 1);
+              const MatrixXd f = u * planted_sigma(di - 1, o.index_rank.rank_of(l, j, hi, di - 1)).asDiagonal() *
+                                 vbasis.transpose() * inv_k.asDiagonal();  // ql × d_I
+              put(v, ql, j * di, 0, (inv_q.asDiagonal() * f).transpose());
+            });
+          });
+          add(b + "indexer.wk.weight", {di, d}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kIndexK, 0);
+            put(v, d, 0, 0, orthonormal(d, di, rng).transpose());
+          });
+          add(b + "indexer.k_norm.weight", {di}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kIndexNorm, 0);
+            put(v, 1, 0, 0, norm_weights(di, rng));
+          });
+          add(b + "indexer.k_norm.bias", {di}, [](std::span<float> v) {
+            std::fill(v.begin(), v.end(), 0.0f);
+          });
+          add(b + "indexer.weights_proj.weight", {hi, d}, [=](std::span<float> v) {
+            auto rng = rng_for(seed, l, kIndexW, 0);
+            put(v, d, 0, 0, orthonormal(d, hi, rng).transpose());
+          });
+        }
       }
       break;
     }

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/cmd_audit_diff.hpp"
 #include "cli/output.hpp"
@@ -168,7 +169,72 @@ report::Table csv_table(const AuditReport& r) {
       row(l, h, "vo", h.vo, h.vo_below_nominal, h.vo_dead);
       if (h.qk_rope) row(l, h, "qk_rope", *h.qk_rope, false, false);
     }
+  // DSA indexer heads: `head` is the indexer head, kv_head 0.
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.indexer.size(); ++j) {
+      HeadAudit ih;
+      ih.head = static_cast<int64_t>(j);
+      row(l, ih, "indexer", l.indexer[j], false, false);
+    }
+  // Recurrent layers' query and key factors (KDA), one row each per head.
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.recurrent_q.size(); ++j) {
+      HeadAudit ih;
+      ih.head = ih.kv_head = static_cast<int64_t>(j);
+      row(l, ih, "recurrent_q", l.recurrent_q[j], false, false);
+      row(l, ih, "recurrent_k", l.recurrent_k[j], false, false);
+    }
   return t;
+}
+
+// Recurrent layers' query/key factor ranks, one row per layer (min/max over its heads).
+report::Table recurrent_table(const AuditReport& r) {
+  report::Table t;
+  t.title = "Recurrent layers: per-head query and key factor ranks (not softmax circuits)";
+  t.columns = {{"layer"}, {"heads"}, {"d_k"}, {"W_Q rank min-max"}, {"W_K rank min-max"}};
+  auto span = [](const std::vector<CircuitAudit>& cs) {
+    int64_t lo = INT64_MAX, hi = 0;
+    for (const auto& c : cs)
+      if (c.finite) lo = std::min(lo, c.metrics.numerical_rank), hi = std::max(hi, c.metrics.numerical_rank);
+    return lo == INT64_MAX ? std::string(kNa) : fmt::format("{}-{}", lo, hi);
+  };
+  for (const auto& l : r.layers) {
+    if (l.recurrent_q.empty()) continue;
+    t.add_row({std::to_string(l.layer), std::to_string(l.recurrent_q.size()),
+               std::to_string(l.recurrent_q.front().nominal_rank), span(l.recurrent_q), span(l.recurrent_k)});
+  }
+  return t;
+}
+
+// The DSA indexer's scoring circuits, one row per indexer head (only when a layer has one).
+report::Table indexer_table(const AuditReport& r) {
+  report::Table t;
+  t.title = "DSA indexer circuits (not in TER)";
+  t.columns = {{"layer"}, {"indexer head"}, {"rank"}, {"entropy"}, {"sigma_1"}};
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.indexer.size(); ++j) {
+      const CircuitAudit& c = l.indexer[j];
+      t.add_row({std::to_string(l.layer), std::to_string(j),
+                 c.finite ? fmt::format("{}/{}", c.metrics.numerical_rank, c.nominal_rank) : kNa,
+                 c.finite ? f2(c.metrics.entropy_rank) : kNa,
+                 c.finite ? fmt::format("{:.4g}", c.metrics.sigma_1) : kNa});
+    }
+  return t;
+}
+
+// Each layer note once, with the layers it applies to ("layers 0-2,5: ...").
+std::string notes_text(const AuditReport& r) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> notes;
+  for (const auto& l : r.layers)
+    for (const auto& n : l.notes) {
+      auto it = std::find_if(notes.begin(), notes.end(), [&](const auto& p) { return p.first == n; });
+      if (it == notes.end()) notes.push_back({n, {l.layer}});
+      else it->second.push_back(l.layer);
+    }
+  std::string text;
+  for (const auto& [note, layers] : notes)
+    text += fmt::format("  layers {}: {}\n", fmt::join(layers, ","), note);
+  return text.empty() ? text : "Notes\n" + text + "\n";
 }
 
 // The formats audit writes. LaTeX is refused: the report is several tables and a header line,
@@ -221,6 +287,9 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
     text += report::render(t, f);
     text += "\n";
   }
+  if (const report::Table ix = indexer_table(r); !ix.rows.empty()) text += report::render(ix, f) + "\n";
+  if (const report::Table rt = recurrent_table(r); !rt.rows.empty()) text += report::render(rt, f) + "\n";
+  text += notes_text(r);
   return text;
 }
 

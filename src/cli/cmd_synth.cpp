@@ -26,7 +26,8 @@ struct SynthCliOptions {
   std::string layout;  // llama | deepseek_v3 | step3 | mfa-kr
   int64_t d = 0, heads = 0, kv_heads = 0, head_dim = 0, layers = 0;
   int64_t q_lora = -1, kv_lora = 0, nope = 0, rope = 0, v_dim = 0, share_q = 0;
-  std::string qk_rank = "full", vo_rank = "full";
+  int64_t index_heads = 0, index_dim = 0;
+  std::string qk_rank = "full", vo_rank = "full", index_rank = "full";
   uint64_t seed = 0;
   std::string dtype = "bf16";
   double shard_gb = 0;
@@ -105,6 +106,8 @@ void run(const SynthCliOptions& o) {
       case SynthLayout::kDeepseekV3: a.variant = Variant::kMla; break;
       case SynthLayout::kStep3: a.variant = Variant::kMfa; break;
       case SynthLayout::kMfaKr: a.variant = Variant::kMfaKr; break;
+      case SynthLayout::kGta: a.variant = Variant::kGta; break;
+      case SynthLayout::kGla: a.variant = Variant::kGla; break;
     }
     a.kv_heads = 1;
   }
@@ -120,6 +123,14 @@ void run(const SynthCliOptions& o) {
   if (o.rope) a.qk_rope_dim = o.rope;
   if (o.v_dim) a.v_head_dim = o.v_dim;
   if (o.share_q) a.q_share_dim = o.share_q;
+  if (o.index_heads) a.index_heads = o.index_heads;
+  if (o.index_dim) a.index_head_dim = o.index_dim;
+  if (a.variant == Variant::kGta && o.rope == 0 && a.head_dim > 0) a.qk_rope_dim = gta_default_rope_dim(a.head_dim);
+  if (a.variant == Variant::kGla) {
+    // The reference's one head_dim is both nope and v.
+    if (o.head_dim) a.qk_nope_dim = a.v_head_dim = o.head_dim;
+    a.head_dim = 0;
+  }
   if (o.layers) s.layers = o.layers;
   if (s.layers == 0) s.layers = 1;
   if (a.variant == Variant::kGqa || a.variant == Variant::kMha || a.variant == Variant::kMqa) {
@@ -129,6 +140,7 @@ void run(const SynthCliOptions& o) {
   }
   s.qk_rank = parse_rank_pattern(o.qk_rank, "--qk-rank");
   s.vo_rank = parse_rank_pattern(o.vo_rank, "--vo-rank");
+  s.index_rank = parse_rank_pattern(o.index_rank, "--index-rank");
   s.seed = o.seed;
   if (o.dtype == "bf16" || o.dtype == "BF16") s.dtype = "BF16";
   else if (o.dtype == "f32" || o.dtype == "fp32" || o.dtype == "F32") s.dtype = "F32";
@@ -155,7 +167,8 @@ void add_synth_command(CLI::App& app) {
       "synth",
       "Write a Hugging Face-style checkpoint folder (config.json + safetensors) with a planted\n"
       "rank for every head's QK and VO circuit: the known answer for `gmha audit`. Layouts:\n"
-      "llama (MHA/GQA/MQA), deepseek_v3 (MLA), step3 (MFA), mfa-kr. Only attention weights\n"
+      "llama (MHA/GQA/MQA), deepseek_v3 (MLA; DSA indexer with --index-heads), step3 (MFA),\n"
+      "mfa-kr, gta and gla (the names of the GTA/GLA reference code). Only attention weights\n"
       "and input norms are stored (config.json describes the whole model). Planted spectra run\n"
       "linearly from 1 to 0.3 (then zeros), so BF16 rounding cannot blur the rank.\n\n"
       "Examples:\n"
@@ -164,15 +177,18 @@ void add_synth_command(CLI::App& app) {
       "--qk-rank 1,8,full --seed 7\n"
       "  gmha synth mla --layout deepseek_v3 --d 512 --heads 4 --q-lora 96 --kv-lora 64 "
       "--nope 32 --rope 16 --v-dim 32 --layers 2 --dtype f32\n"
-      "  gmha synth step3 --preset step3 --layers 2 --shard-gb 1");
+      "  gmha synth step3 --preset step3 --layers 2 --shard-gb 1\n"
+      "  gmha synth gta --layout gta --d 256 --heads 8 --kv-heads 2 --head-dim 32 --rope 16\n"
+      "  gmha synth gla --layout gla --d 256 --heads 8 --kv-heads 2 --head-dim 32 --q-lora 64 "
+      "--kv-lora 48 --rope 16 --qk-rank 1,full");
   cmd->add_option("out_dir", o->out_dir, "Folder to write (new, empty, or an earlier synth folder; replaced as a whole)")->required();
   cmd->add_option("--preset", o->preset, "Take the shapes of a preset (see `gmha presets`)");
-  cmd->add_option("--layout", o->layout, "llama | deepseek_v3 | step3 | mfa-kr (default: from the "
-                                         "preset, else llama)");
+  cmd->add_option("--layout", o->layout, "llama | deepseek_v3 | step3 | mfa-kr | gta | gla (default: "
+                                         "from the preset, else llama)");
   cmd->add_option("--d", o->d, "hidden_size d");
   cmd->add_option("--heads", o->heads, "query heads");
-  cmd->add_option("--kv-heads", o->kv_heads, "KV heads g (llama; default: heads)");
-  cmd->add_option("--head-dim", o->head_dim, "head_dim h (llama), C (step3, mfa-kr)");
+  cmd->add_option("--kv-heads", o->kv_heads, "KV heads g (llama; default: heads), h_kv (gta), latent heads h_c (gla)");
+  cmd->add_option("--head-dim", o->head_dim, "head_dim h (llama, gta), C (step3, mfa-kr), nope = v (gla)");
   cmd->add_option("--layers", o->layers, "layers (default: the preset's, else 1)");
   cmd->add_option("--q-lora", o->q_lora, "MLA q_lora_rank (0: plain q_proj)");
   cmd->add_option("--kv-lora", o->kv_lora, "MLA kv_lora_rank C");
@@ -180,6 +196,10 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--rope", o->rope, "MLA qk_rope_head_dim");
   cmd->add_option("--v-dim", o->v_dim, "MLA v_head_dim");
   cmd->add_option("--share-q", o->share_q, "MFA share_q_dim C_q");
+  cmd->add_option("--index-heads", o->index_heads, "deepseek_v3: DSA indexer heads H_I (writes a deepseek_v32)");
+  cmd->add_option("--index-dim", o->index_dim, "deepseek_v3: DSA indexer head width d_I");
+  cmd->add_option("--index-rank", o->index_rank, "Planted rank of each indexer head's circuit, as --qk-rank")
+      ->capture_default_str();
   cmd->add_option("--qk-rank", o->qk_rank,
                   "Planted QK rank: a number, 'full', or a list cycled over (layer, head), e.g. "
                   "1,8,full")->capture_default_str();

@@ -365,6 +365,12 @@ struct LayerWork {
   std::vector<double> key_sigma;
   double key_noise = 0.0;  // η × spread of the stacked keys (see Factor)
   bool key_finite = true;
+  // SLSD_head: per KV group / latent head, the spectrum of the keys its heads reach and its noise
+  // (empty: one group, the layer's keys above).
+  std::vector<std::vector<double>> group_key_sigma;
+  std::vector<double> group_key_noise;
+  std::vector<Factor> index_q;  // DSA indexer heads' query factors
+  Factor index_k;               // the indexer's centred key factor
 };
 
 std::string coarsest_dtype(const TensorSource& src, const std::vector<std::string>& names) {
@@ -386,8 +392,63 @@ std::string coarsest_dtype(const TensorSource& src, const std::vector<std::strin
 }
 
 std::vector<std::string> factor_names(const LayerLayout& l) {
-  return {l.q_proj, l.k_proj, l.v_proj, l.o_proj, l.q_a_proj, l.q_b_proj,
-          l.kv_a_proj_with_mqa, l.kv_b_proj, l.wq, l.kr_n};
+  std::vector<std::string> names = {l.q_proj, l.k_proj, l.v_proj, l.o_proj, l.q_a_proj, l.q_b_proj,
+                                    l.kv_a_proj_with_mqa, l.kv_b_proj, l.wq, l.kr_n,
+                                    l.kv_proj, l.k_rope_proj, l.indexer_wq_b, l.indexer_wk};
+  names.insert(names.end(), l.kv_b_projs.begin(), l.kv_b_projs.end());
+  return names;
+}
+
+// The sentences of LayerAudit::notes: what a layer computes that its circuits do not show.
+std::vector<std::string> layer_notes(const LayerLayout& l) {
+  std::vector<std::string> notes;
+  const AttentionShape& s = l.shape;
+  if (s.gate == OutputGate::kElementwise)
+    notes.push_back("output-gated heads (element-wise, gate rows in q_proj): VO rank bounds the "
+                    "linear map, not the gated one");
+  if (s.gate == OutputGate::kHeadwise)
+    notes.push_back("output-gated heads (head-wise, g_proj): VO rank bounds the linear map, not "
+                    "the gated one");
+  if (!l.sinks.empty() || s.sinks)
+    notes.push_back("attention sinks: one learned logit per head, no circuit of its own");
+  if (l.kind == LayoutKind::kGqa && l.v_proj.empty())
+    notes.push_back("K = V tied: the VO circuit reads the key projection (no v_proj)");
+  if (l.kind == LayoutKind::kGta)
+    notes.push_back("GTA: QK is the tied state's first d_h - d_R dims, VO the whole state; the "
+                    "RoPE circuit is qk_rope");
+  if (!l.indexer_wq_b.empty())
+    notes.push_back("DSA indexer: scoring circuits audited apart (not in TER); its per-head "
+                    "weights_proj and ReLU are not part of them");
+  return notes;
+}
+
+// The singular values of an r×r triangular factor (a group's key block).
+std::vector<double> factor_sigma(const Factor& f) {
+  if (!f.finite || f.r.size() == 0) return {};
+  return singular_values(f.r);
+}
+
+// A recurrent layer's query and key factors (KDA: q_proj, k_proj [H·d_k, d]): per head the
+// spectrum of W_Q,iᵀ and W_K,iᵀ (d × d_k) alone, nominal d_k. They are not softmax circuits: the
+// state is written by rank-1 updates k·vᵀ and read by q, through a short convolution, L2 norms
+// and decays, so every lag's query-key form W_Q,iᵀ·D·W_K,i has rank ≤ min(rank W_Q,i, rank W_K,i).
+void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
+                             double energy, int threads, TensorArena& arena, LayerAudit& out) {
+  const int64_t heads = lay.shape.heads, dk = lay.shape.head_dim;
+  const LayerTensor q(src, lay.q_proj, threads, arena), k(src, lay.k_proj, threads, arena);
+  for (const LayerTensor* t : {&q, &k})
+    if (!t->finite()) out.nonfinite_tensors.push_back(t->name());
+  // The identity as the other side of a "circuit": σ(R·I) = σ(R), and it adds no noise.
+  const Factor identity{MatrixXd::Identity(dk, dk), true, 1.0, 1.0, 0.0};
+  out.recurrent_q.resize(static_cast<size_t>(heads));
+  out.recurrent_k.resize(static_cast<size_t>(heads));
+  parallel_for(heads, threads, [&](int64_t i) {
+    out.recurrent_q[static_cast<size_t>(i)] = circuit(reduce_rows(q, i * dk, dk), identity, dk, tol, energy);
+    out.recurrent_k[static_cast<size_t>(i)] = circuit(reduce_rows(k, i * dk, dk), identity, dk, tol, energy);
+  });
+  out.notes.push_back(fmt::format("{} recurrent layer: per-head query and key factors (rank <= d_k = {}), "
+                                  "not softmax circuits; not in TER",
+                                  recurrent_name(lay.shape.recurrent), dk));
 }
 
 LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
@@ -400,6 +461,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   out.nominal = capacity_ranks(lay.shape);
   if (lay.kind == LayoutKind::kLinear) {
     out.audited = false;
+    if (!lay.q_proj.empty()) audit_recurrent_factors(src, lay, tol, energy, threads, arena, out);
     return out;
   }
   const AttentionShape& s = lay.shape;
@@ -407,7 +469,10 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   // Load the layer's tensors (the reader drops their file pages as it converts).
   std::map<std::string, LayerTensor> t;
   // o_proj is read one head's columns at a time: stored head-major (see LayerTensor).
-  const int64_t vo_width = lay.kind == LayoutKind::kMla ? s.v_head_dim : s.head_dim;
+  const bool latent = lay.kind == LayoutKind::kMla || lay.kind == LayoutKind::kGla;
+  const int64_t vo_width = latent || (lay.kind == LayoutKind::kGqa && s.v_head_dim > 0)
+                               ? s.v_head_dim : s.head_dim;
+  out.notes = layer_notes(lay);
   auto load = [&](const std::string& name) -> const LayerTensor* {
     if (name.empty()) return nullptr;
     auto [it, inserted] = t.try_emplace(name);
@@ -419,8 +484,9 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   };
   for (const auto& name : factor_names(lay)) load(name);
   for (const auto& name : {lay.q_a_layernorm, lay.kv_a_layernorm, lay.inter_norm, lay.kr_alpha,
-                           lay.q_norm, lay.k_norm})
+                           lay.q_norm, lay.k_norm, lay.indexer_k_norm})
     load(name);
+  for (const auto& name : lay.kv_a_layernorms) load(name);
   auto vec = [&](const std::string& name, Index size) -> VectorXd {
     if (name.empty()) return VectorXd::Ones(size);
     return t.at(name).vector();
@@ -430,49 +496,108 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   std::vector<std::function<void()>> tasks;
   const CapacityRanks nominal = capacity_ranks(s);
   const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
-  auto group_of = [&](int64_t c) { return lay.kind == LayoutKind::kGqa ? c / (n / s.kv_heads) : 0; };
+  // A head's KV group (GQA, GTA) or latent head (GLA); MLA and MFA have one stream (kv_heads 1).
+  auto group_of = [&](int64_t c) { return c / (n / s.kv_heads); };
 
   switch (lay.kind) {
     case LayoutKind::kGqa: {
       const int64_t h = s.head_dim, g = s.kv_heads;
-      const LayerTensor &q = t.at(lay.q_proj), &k = t.at(lay.k_proj), &v = t.at(lay.v_proj),
-                        &o = t.at(lay.o_proj);
-      // Qwen3's per-head q/k RMSNorm weights: diag(γ) per head; empty when the model has none.
+      const LayerTensor &q = t.at(lay.q_proj), &k = t.at(lay.k_proj), &o = t.at(lay.o_proj);
+      // K = V tied (no v_proj): the value is the key projection, without k_norm's γ (Gemma 4
+      // normalises the value with a scale-free RMSNorm).
+      const LayerTensor& v = lay.v_proj.empty() ? k : t.at(lay.v_proj);
+      const int64_t hv = vo_width;
+      // Per-head q/k RMSNorm weights (Qwen3, Gemma): diag(γ) per head; one norm over all heads
+      // (MiniMax-M2, OLMo 2): head c's segment of it. Empty when the model has none.
       const VectorXd qn = lay.q_norm.empty() ? VectorXd() : vec(lay.q_norm, h);
       const VectorXd kn = lay.k_norm.empty() ? VectorXd() : vec(lay.k_norm, h);
+      auto segment = [h](const VectorXd& gamma, int64_t i) -> VectorXd {
+        if (gamma.size() <= h) return gamma;
+        return gamma.segment(i * h, h);
+      };
+      // An element-wise gate interleaves each head's h query rows with its h gate rows.
+      const int64_t q_stride = lay.q_proj_gated ? 2 * h : h;
       w.q.resize(n), w.o.resize(n), w.k.resize(g), w.v.resize(g);
       // Measured SLSD: the stacked key factors, k_projᵀ (d × g·h), largest task first.
       tasks.push_back([&] {
         thread_local MatrixXd kt;  // d × g·h, reused across layers (see thread_scratch)
         k.rows_transposed(0, g * h, kt);
         if (kn.size() > 0)
-          for (int64_t j = 0; j < g; ++j) kt.middleCols(j * h, h) *= kn.asDiagonal();
+          for (int64_t j = 0; j < g; ++j) kt.middleCols(j * h, h) *= segment(kn, j).asDiagonal();
         if (!all_finite(kt.data(), kt.size())) return void(w.key_finite = false);
         w.key_sigma = tall_singular_values(kt);
         w.key_noise = tol.eta * spread_of(kt);
       });
       for (int64_t c = 0; c < n; ++c) {
-        tasks.push_back([&, c] { w.q[c] = reduce_rows(q, c * h, h, qn); });
-        tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * h, h); });
+        tasks.push_back([&, c] { w.q[c] = reduce_rows(q, c * q_stride, h, segment(qn, c)); });
+        tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * hv, hv); });
       }
       for (int64_t j = 0; j < g; ++j) {
-        tasks.push_back([&, j] { w.k[j] = reduce_rows(k, j * h, h, kn); });
-        tasks.push_back([&, j] { w.v[j] = reduce_rows(v, j * h, h); });
+        tasks.push_back([&, j] { w.k[j] = reduce_rows(k, j * h, h, segment(kn, j)); });
+        tasks.push_back([&, j] { w.v[j] = reduce_rows(v, j * hv, hv); });
       }
       run_tasks(tasks, threads);  // the tasks refer to this block's locals
       tasks.clear();
       break;
     }
-    case LayoutKind::kMla: {
+    case LayoutKind::kGta: {
+      // GTA (docs/designs.md): head c's key is its group's tied state's first d_h − d_R dims
+      // (then the shared RoPE key), its value the whole state. QK: q rows [c·d_h, +d_h − d_R)
+      // against kv_proj rows [j·d_h, +d_h − d_R); VO: kv_proj rows [j·d_h, +d_h) against o_proj.
+      const int64_t h = s.head_dim, g = s.kv_heads, rope = s.qk_rope_dim, tied = h - rope;
+      const LayerTensor &q = t.at(lay.q_proj), &kv = t.at(lay.kv_proj), &o = t.at(lay.o_proj);
+      w.q.resize(n), w.o.resize(n), w.k.resize(g), w.v.resize(g), w.q_rope.resize(n);
+      if (rope > 0) w.k_rope = reduce(t.at(lay.k_rope_proj).rows_transposed(0, rope), threads);
+      tasks.push_back([&] {
+        // Measured SLSD: the key parts of every group's state, stacked (d × g·(d_h − d_R)).
+        MatrixXd kt(s.d_model, g * tied);
+        for (int64_t j = 0; j < g; ++j) kt.middleCols(j * tied, tied) = kv.rows_transposed(j * h, tied);
+        if (!all_finite(kt.data(), kt.size())) return void(w.key_finite = false);
+        w.key_sigma = tall_singular_values(kt);
+        w.key_noise = tol.eta * spread_of(kt);
+      });
+      for (int64_t c = 0; c < n; ++c) {
+        tasks.push_back([&, c] {
+          w.q[c] = reduce_rows(q, c * h, tied);
+          if (rope > 0) w.q_rope[c] = reduce_rows(q, c * h + tied, rope);
+        });
+        tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * h, h); });
+      }
+      for (int64_t j = 0; j < g; ++j) {
+        tasks.push_back([&, j] { w.k[j] = reduce_rows(kv, j * h, tied); });
+        tasks.push_back([&, j] { w.v[j] = reduce_rows(kv, j * h, h); });
+      }
+      run_tasks(tasks, threads);
+      tasks.clear();
+      break;
+    }
+    case LayoutKind::kMla: case LayoutKind::kGla: {
+      // MLA is GLA with one latent head (h_c = 1). The latent rows of kv_a_proj_with_mqa
+      // (W_dKV) are reduced together, L = Q·R (d × h_c·d_c); latent head g's map is then
+      // Q·R[:, g·d_c : (g+1)·d_c], so every key and value factor is an r×width block
+      // R_g·diag(γ_g)·(up rows)ᵀ in the one basis Q.
       const int64_t C = s.kv_lora_rank, nope = s.qk_nope_dim, rope = s.qk_rope_dim,
-                    hv = s.v_head_dim, qk = nope + rope, ql = s.q_lora_rank;
-      const LayerTensor &kva = t.at(lay.kv_a_proj_with_mqa), &kvb = t.at(lay.kv_b_proj),
-                        &o = t.at(lay.o_proj);
-      const VectorXd gkv = vec(lay.kv_a_layernorm, C);
+                    hv = s.v_head_dim, qk = nope + rope, ql = s.q_lora_rank, hc = s.kv_heads,
+                    per = n / hc, up = nope + hv;
+      const LayerTensor &kva = t.at(lay.kv_a_proj_with_mqa), &o = t.at(lay.o_proj);
+      // Latent head g's norm weights: kv_norm_{g+1} (GLA's reference names) or segment g of the
+      // one kv_a_layernorm.
+      std::vector<VectorXd> gkv(static_cast<size_t>(hc));
+      for (int64_t gi = 0; gi < hc; ++gi) {
+        gkv[static_cast<size_t>(gi)] =
+            lay.kv_a_layernorms.empty() ? VectorXd(vec(lay.kv_a_layernorm, hc * C).segment(gi * C, C))
+                                        : vec(lay.kv_a_layernorms[static_cast<size_t>(gi)], C);
+      }
+      // Head c's up-projection rows (key nope rows, then value rows) and their tensor.
+      auto up_rows = [&](int64_t c, int64_t offset, int64_t width) -> MatrixXd {
+        if (lay.kv_b_projs.empty()) return t.at(lay.kv_b_proj).rows_transposed(c * up + offset, width);
+        const int64_t gi = c / per;
+        return t.at(lay.kv_b_projs[static_cast<size_t>(gi)]).rows_transposed((c - gi * per) * up + offset, width);
+      };
       // Shared factors once per layer, each with all threads: the query down-projection, the
       // latent rows and the RoPE key rows of kv_a_proj_with_mqa.
-      Factor qa, lat = reduce(kva.rows_transposed(0, C), threads);
-      if (rope > 0) w.k_rope = reduce(kva.rows_transposed(C, rope), threads);
+      Factor qa, lat = reduce(kva.rows_transposed(0, hc * C), threads);
+      if (rope > 0) w.k_rope = reduce(kva.rows_transposed(hc * C, rope), threads);
       VectorXd gq;
       if (ql > 0) {
         qa = reduce(t.at(lay.q_a_proj).rows_transposed(0, ql), threads);
@@ -480,40 +605,65 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
       }
       const LayerTensor& qsrc = ql > 0 ? t.at(lay.q_b_proj) : t.at(lay.q_proj);
       // A query factor: with q_lora, R_qa·diag(γ_q)·block (ql × width); else the block itself.
-      auto query = [&, ql](int64_t row0, int64_t width) -> Factor {
-        MatrixXd blk = qsrc.rows_transposed(row0, width);
+      auto query = [&, ql](const LayerTensor& src_rows, int64_t row0, int64_t width) -> Factor {
+        MatrixXd blk = src_rows.rows_transposed(row0, width);
         if (ql == 0) return reduce(blk);
         if (!qa.finite) return {MatrixXd(), false};
         return reduce(qa.r * gq.asDiagonal() * blk, 1, 2);
       };
-      // A latent factor: R_kv·diag(γ_kv)·(kv_b rows)ᵀ (C × width).
-      auto latent = [&](int64_t row0, int64_t width) -> Factor {
+      // Head c's key map in the latent basis: R_g·diag(γ_g)·(its key rows)ᵀ (h_c·C × nope).
+      auto key_map = [&](int64_t c) -> MatrixXd {
+        const int64_t gi = c / per;
+        return lat.r.middleCols(gi * C, C) * gkv[static_cast<size_t>(gi)].asDiagonal() * up_rows(c, 0, nope);
+      };
+      auto latent_factor = [&](int64_t c, int64_t offset, int64_t width) -> Factor {
         if (!lat.finite) return {MatrixXd(), false};
-        return reduce(lat.r * gkv.asDiagonal() * kvb.rows_transposed(row0, width), 1, 2);
+        const int64_t gi = c / per;
+        return reduce(lat.r.middleCols(gi * C, C) * gkv[static_cast<size_t>(gi)].asDiagonal() *
+                          up_rows(c, offset, width), 1, 2);
       };
       w.q.resize(n), w.k.resize(n), w.v.resize(n), w.o.resize(n), w.q_rope.resize(n);
       // Measured SLSD: the per-head key maps through the latent, stacked: σ of
-      // [R_kv·diag(γ)·Wk_b,1ᵀ … ] (C × n·nope), via its transpose (tall).
+      // [R_0·diag(γ_0)·Wk_b,1ᵀ … ] (h_c·C × n·nope), via its transpose (tall). SLSD_head: the
+      // same over each latent head's own heads.
       tasks.push_back([&] {
         if (!lat.finite) return void(w.key_finite = false);
-        MatrixXd stacked(n * nope, C);
-        for (int64_t c = 0; c < n; ++c)
-          stacked.middleRows(c * nope, nope) =
-              (lat.r * gkv.asDiagonal() * kvb.rows_transposed(c * (nope + hv), nope)).transpose();
+        MatrixXd stacked(n * nope, hc * C);
+        for (int64_t c = 0; c < n; ++c) stacked.middleRows(c * nope, nope) = key_map(c).transpose();
         if (!stacked.allFinite()) return void(w.key_finite = false);
         w.key_sigma = tall_singular_values(stacked);
         w.key_noise = 2.0 * tol.eta * spread_of(stacked);  // kv_a latent rows × kv_b rows
+        if (hc > 1) {
+          for (int64_t gi = 0; gi < hc; ++gi) {
+            const auto rows = stacked.middleRows(gi * per * nope, per * nope);
+            w.group_key_sigma.push_back(singular_values(rows));
+            w.group_key_noise.push_back(2.0 * tol.eta * spread_of(rows));
+          }
+        }
       });
       for (int64_t c = 0; c < n; ++c) {
         tasks.push_back([&, c] {
-          w.q[c] = query(c * qk, nope);
-          if (rope > 0) w.q_rope[c] = query(c * qk + nope, rope);
+          w.q[c] = query(qsrc, c * qk, nope);
+          if (rope > 0) w.q_rope[c] = query(qsrc, c * qk + nope, rope);
         });
         tasks.push_back([&, c] {
-          w.k[c] = latent(c * (nope + hv), nope);
-          w.v[c] = latent(c * (nope + hv) + nope, hv);
+          w.k[c] = latent_factor(c, 0, nope);
+          w.v[c] = latent_factor(c, nope, hv);
         });
         tasks.push_back([&, c] { w.o[c] = reduce_columns(o, c * hv, hv); });
+      }
+      // DSA indexer: head j's query R_qa·diag(γ_q)·(wq_b rows)ᵀ against the index key
+      // W_kᵀ·P·diag(γ_k), P = I − 11ᵀ/d_I the LayerNorm's centring (its bias is no circuit).
+      const int64_t hi = s.index_heads, di = s.index_head_dim;
+      if (!lay.indexer_wq_b.empty()) {
+        w.index_q.resize(static_cast<size_t>(hi));
+        for (int64_t j = 0; j < hi; ++j)
+          tasks.push_back([&, j] { w.index_q[static_cast<size_t>(j)] = query(t.at(lay.indexer_wq_b), j * di, di); });
+        tasks.push_back([&] {
+          const MatrixXd centre = MatrixXd::Identity(di, di) - MatrixXd::Constant(di, di, 1.0 / di);
+          w.index_k = reduce(t.at(lay.indexer_wk).rows_transposed(0, di) * centre *
+                             vec(lay.indexer_k_norm, di).asDiagonal());
+        });
       }
       run_tasks(tasks, threads);
       tasks.clear();
@@ -569,12 +719,20 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
       const int64_t grp = group_of(c);
       h.head = c;
       h.kv_head = grp;
-      const size_t kg = lay.kind == LayoutKind::kMla ? static_cast<size_t>(c) : static_cast<size_t>(grp);
+      // MLA and GLA keep one key and value factor per head (its up-projection), the others one
+      // per group.
+      const size_t kg = latent ? static_cast<size_t>(c) : static_cast<size_t>(grp);
       h.qk = circuit(w.q[c], w.k[kg], qk_nom, tol, energy);
       h.vo = circuit(w.v[kg], w.o[c], vo_nom, tol, energy);
-      if (lay.kind == LayoutKind::kMla && s.qk_rope_dim > 0)
+      if ((latent || lay.kind == LayoutKind::kGta) && s.qk_rope_dim > 0)
         h.qk_rope = circuit(w.q_rope[c], w.k_rope, s.qk_rope_dim, tol, energy);
     });
+  }
+  // The DSA indexer's scoring circuits: rank ≤ d_I − 1 (the centring removes one direction).
+  const int64_t index_nom = std::min(s.index_head_dim - 1, s.q_lora_rank);
+  out.indexer.resize(w.index_q.size());
+  for (size_t j = 0; j < w.index_q.size(); ++j) {
+    products.push_back([&, j] { out.indexer[j] = circuit(w.index_q[j], w.index_k, index_nom, tol, energy); });
   }
   run_tasks(products, threads);
 
@@ -609,6 +767,25 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
     out.key_sigma = w.key_sigma;
     out.key_rank_tol = tol.relative(w.key_noise, w.key_sigma.front());
     out.measured_slsd = rank_metrics(w.key_sigma, out.key_rank_tol, energy).numerical_rank;
+  }
+  // SLSD_head: the largest rank over the groups a head can reach. GQA and GTA: each group's key
+  // factor (its σ are those of R); GLA: each latent head's stacked keys (above); one group
+  // (MHA, MLA, MFA): the layer's measured SLSD.
+  if ((lay.kind == LayoutKind::kGqa || lay.kind == LayoutKind::kGta) && s.kv_heads > 1) {
+    for (const Factor& f : w.k) {
+      w.group_key_sigma.push_back(factor_sigma(f));
+      w.group_key_noise.push_back(tol.eta * f.spread);
+    }
+  }
+  out.measured_slsd_head = out.measured_slsd;
+  if (out.key_finite && !w.group_key_sigma.empty()) {
+    out.measured_slsd_head = 0;
+    for (size_t gi = 0; gi < w.group_key_sigma.size(); ++gi) {
+      const auto& sig = w.group_key_sigma[gi];
+      if (sig.empty()) continue;
+      const double rt = tol.relative(w.group_key_noise[gi], sig.front());
+      out.measured_slsd_head = std::max(out.measured_slsd_head, rank_metrics(sig, rt, energy).numerical_rank);
+    }
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -28,22 +29,6 @@ constexpr double kDegrees = 180.0 / std::numbers::pi;
 // σ₁, energy and entropy rank, need none), so any value in (0, 1) serves.
 constexpr double kUnusedTolerance = 0.5;
 
-// Why diff cannot read a layer, or nullopt. The circuits below are the GQA family's: q/k/v/o
-// projections of one head width, each head's VO circuit through its own group's v_proj.
-std::optional<std::string> unsupported(const LayerLayout& l) {
-  const AttentionShape& s = l.shape;
-  if (l.kind == LayoutKind::kLinear) return std::nullopt;  // no circuits: listed as not audited
-  if (l.kind != LayoutKind::kGqa)
-    return fmt::format("its layout is {}; audit diff reads the MHA/GQA/MQA family only",
-                       layout_kind_name(l.kind));
-  if (s.kv_tied || l.v_proj.empty()) return std::string("it ties K = V (no v_proj), which audit diff does not model");
-  if (s.v_head_dim != 0 && s.v_head_dim != s.head_dim)
-    return fmt::format("its V heads are {} wide, not {}, which audit diff does not model", s.v_head_dim,
-                       s.head_dim);
-  if (s.gate != OutputGate::kNone) return std::string("it has an output gate, which audit diff does not model");
-  return std::nullopt;
-}
-
 // The shape fields that decide the circuits' sizes, for naming what differs.
 std::vector<std::pair<const char*, int64_t>> circuit_fields(const LayerLayout& l) {
   const AttentionShape& s = l.shape;
@@ -52,7 +37,8 @@ std::vector<std::pair<const char*, int64_t>> circuit_fields(const LayerLayout& l
           {"V head dim", s.v_head_dim},      {"q_lora rank", s.q_lora_rank},
           {"kv_lora rank", s.kv_lora_rank},  {"nope dim", s.qk_nope_dim},
           {"rope dim", s.qk_rope_dim},       {"shared query dim", s.q_share_dim},
-          {"tied K=V", s.kv_tied ? 1 : 0}};
+          {"tied K=V", s.kv_tied ? 1 : 0},   {"v_proj", l.v_proj.empty() ? 0 : 1},
+          {"gated q_proj", l.q_proj_gated ? 1 : 0}};
 }
 
 CircuitFigures figures(const std::vector<double>& sigma, double energy) {
@@ -95,28 +81,119 @@ CircuitDiff diff_circuit(const MatrixXd& xa, const MatrixXd& ya, const MatrixXd&
   return d;
 }
 
-// One layer's attention tensors of one checkpoint, in float (exact for every stored type).
-struct GqaTensors {
-  MatrixF q, k, v, o;
-  VectorXd q_norm, k_norm;  // empty, [h] per head, or [n·h] / [g·h] per layer
+// One layer's attention tensors of one checkpoint, in float (exact for every stored type), and
+// each head's circuit factors as d×w matrices in double (docs/audit.md, "audit diff"): a chain
+// through a down-projection (MLA's q_a·diag(γ)·q_b, a latent head's map, MFA's S_Q·diag(γ)·W_q)
+// is formed in d-space, so A's and B's factors live in one space whatever their down-projections.
+class LayerFactors {
+ public:
+  LayerFactors(const TensorSource& src, const LayerLayout& l) : l_(l), s_(l.shape) {
+    for (const std::string* name : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.kv_proj,
+                                    &l.k_rope_proj, &l.q_a_proj, &l.q_b_proj, &l.kv_a_proj_with_mqa,
+                                    &l.kv_b_proj, &l.wq, &l.kr_n})
+      if (!name->empty()) m_.emplace(*name, src.read_matrix_f(*name));
+    for (const auto& name : l.kv_b_projs) m_.emplace(name, src.read_matrix_f(name));
+    for (const std::string* name : {&l.q_norm, &l.k_norm, &l.q_a_layernorm, &l.kv_a_layernorm,
+                                    &l.inter_norm, &l.kr_alpha})
+      if (!name->empty()) v_.emplace(*name, src.read_matrix_d(*name).reshaped());
+    for (const auto& name : l.kv_a_layernorms) v_.emplace(name, src.read_matrix_d(name).reshaped());
+  }
+  MatrixXd query(Index c) const {
+    switch (l_.kind) {
+      case LayoutKind::kGqa: {
+        const Index h = s_.head_dim, stride = l_.q_proj_gated ? 2 * h : h;
+        return rows(l_.q_proj, c * stride, h) * norm(l_.q_norm, c, h).asDiagonal();
+      }
+      case LayoutKind::kGta: return rows(l_.q_proj, c * s_.head_dim, s_.head_dim - s_.qk_rope_dim);
+      case LayoutKind::kMla: case LayoutKind::kGla:
+        return latent_query(c * (s_.qk_nope_dim + s_.qk_rope_dim), s_.qk_nope_dim);
+      case LayoutKind::kMfa: case LayoutKind::kMfaKr: {
+        const Index C = s_.head_dim, cq = s_.q_share_dim > 0 ? s_.q_share_dim : C;
+        return rows(l_.q_proj, 0, cq) * vec(l_.inter_norm).asDiagonal() * rows(l_.wq, c * C, C);
+      }
+      case LayoutKind::kLinear: break;
+    }
+    return MatrixXd();
+  }
+  // The key factor of head c (its group's, MLA/GLA: its own up-projection's).
+  MatrixXd key(Index c) const {
+    const Index j = c / (s_.heads / s_.kv_heads);
+    switch (l_.kind) {
+      case LayoutKind::kGqa:
+        return rows(l_.k_proj, j * s_.head_dim, s_.head_dim) * norm(l_.k_norm, j, s_.head_dim).asDiagonal();
+      case LayoutKind::kGta: return rows(l_.kv_proj, j * s_.head_dim, s_.head_dim - s_.qk_rope_dim);
+      case LayoutKind::kMla: case LayoutKind::kGla: return latent_map(c, 0, s_.qk_nope_dim);
+      case LayoutKind::kMfa: case LayoutKind::kMfaKr: return rows(l_.k_proj, 0, s_.head_dim);
+      case LayoutKind::kLinear: break;
+    }
+    return MatrixXd();
+  }
+  MatrixXd value(Index c) const {
+    const Index j = c / (s_.heads / s_.kv_heads);
+    switch (l_.kind) {
+      case LayoutKind::kGqa: {
+        const Index hv = vo_width();
+        return rows(l_.v_proj.empty() ? l_.k_proj : l_.v_proj, j * hv, hv);  // K = V: the key rows
+      }
+      case LayoutKind::kGta: return rows(l_.kv_proj, j * s_.head_dim, s_.head_dim);
+      case LayoutKind::kMla: case LayoutKind::kGla: return latent_map(c, s_.qk_nope_dim, s_.v_head_dim);
+      case LayoutKind::kMfa: return rows(l_.v_proj, 0, s_.head_dim);
+      case LayoutKind::kMfaKr: {
+        // Key reuse: the value projection is (I + diag(α)·N)·S_K.
+        const Index C = s_.head_dim;
+        const MatrixXd n = m_.at(l_.kr_n).cast<double>();
+        return rows(l_.k_proj, 0, C) * (MatrixXd::Identity(C, C) + vec(l_.kr_alpha).asDiagonal() * n).transpose();
+      }
+      case LayoutKind::kLinear: break;
+    }
+    return MatrixXd();
+  }
+  MatrixXd output(Index c) const {
+    const Index w = vo_width();
+    return m_.at(l_.o_proj).middleCols(c * w, w).cast<double>();
+  }
 
-  GqaTensors(const TensorSource& src, const LayerLayout& l)
-      : q(src.read_matrix_f(l.q_proj)), k(src.read_matrix_f(l.k_proj)),
-        v(src.read_matrix_f(l.v_proj)), o(src.read_matrix_f(l.o_proj)) {
-    if (!l.q_norm.empty()) q_norm = src.read_matrix_d(l.q_norm).reshaped();
-    if (!l.k_norm.empty()) k_norm = src.read_matrix_d(l.k_norm).reshaped();
+ private:
+  Index vo_width() const {
+    if (l_.kind == LayoutKind::kMla || l_.kind == LayoutKind::kGla) return s_.v_head_dim;
+    if (l_.kind == LayoutKind::kGqa && s_.v_head_dim > 0) return s_.v_head_dim;
+    return s_.head_dim;
   }
-  // Rows [r0, r0 + h) as the d×h factor, columns scaled by the norm weights of those rows.
-  static MatrixXd rows_factor(const MatrixF& t, const VectorXd& gamma, Index r0, Index h) {
-    MatrixXd x = t.middleRows(r0, h).transpose().cast<double>();
-    if (gamma.size() == h) x *= gamma.asDiagonal();
-    else if (gamma.size() > 0) x *= gamma.segment(r0, h).asDiagonal();
-    return x;
+  // Rows [r0, r0 + n) of a weight as the d×n (or in×n) factor.
+  MatrixXd rows(const std::string& name, Index r0, Index n) const {
+    return m_.at(name).middleRows(r0, n).transpose().cast<double>();
   }
-  MatrixXd query(Index c, Index h) const { return rows_factor(q, q_norm, c * h, h); }
-  MatrixXd key(Index j, Index h) const { return rows_factor(k, k_norm, j * h, h); }
-  MatrixXd value(Index j, Index h) const { return rows_factor(v, VectorXd(), j * h, h); }
-  MatrixXd output(Index c, Index h) const { return o.middleCols(c * h, h).cast<double>(); }
+  VectorXd vec(const std::string& name) const { return v_.at(name); }
+  // Norm weights of head/group i (h wide): per head [h], per layer [n·h] (segment i), or ones.
+  VectorXd norm(const std::string& name, Index i, Index h) const {
+    if (name.empty()) return VectorXd::Ones(h);
+    const VectorXd& g = v_.at(name);
+    return g.size() == h ? g : VectorXd(g.segment(i * h, h));
+  }
+  // MLA/GLA query rows [r0, r0 + n) of q_b_proj through q_a·diag(γ_q), or of q_proj.
+  MatrixXd latent_query(Index r0, Index n) const {
+    if (s_.q_lora_rank == 0) return rows(l_.q_proj, r0, n);
+    return rows(l_.q_a_proj, 0, s_.q_lora_rank) * vec(l_.q_a_layernorm).asDiagonal() * rows(l_.q_b_proj, r0, n);
+  }
+  // Head c's map through its latent head g: W_dKV rows of g, diag(γ_g), its up-projection rows.
+  MatrixXd latent_map(Index c, Index offset, Index width) const {
+    const Index C = s_.kv_lora_rank, per = s_.heads / s_.kv_heads, g = c / per,
+                up = s_.qk_nope_dim + s_.v_head_dim;
+    VectorXd gamma;
+    MatrixXd upr;
+    if (l_.kv_b_projs.empty()) {
+      gamma = vec(l_.kv_a_layernorm).segment(g * C, C);
+      upr = rows(l_.kv_b_proj, c * up + offset, width);
+    } else {
+      gamma = vec(l_.kv_a_layernorms[static_cast<size_t>(g)]);
+      upr = rows(l_.kv_b_projs[static_cast<size_t>(g)], (c - g * per) * up + offset, width);
+    }
+    return rows(l_.kv_a_proj_with_mqa, g * C, C) * gamma.asDiagonal() * upr;
+  }
+  const LayerLayout& l_;
+  const AttentionShape& s_;
+  std::map<std::string, MatrixF> m_;
+  std::map<std::string, VectorXd> v_;
 };
 
 LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorSource& b,
@@ -129,16 +206,15 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
     return out;
   }
   const AttentionShape& s = la.shape;
-  const Index n = s.heads, h = s.head_dim, per_group = s.heads / s.kv_heads;
-  const GqaTensors ta(a, la), tb(b, lb);  // the two layers held at once; freed on return
+  const Index n = s.heads, per_group = s.heads / s.kv_heads;
+  const LayerFactors ta(a, la), tb(b, lb);  // the two layers held at once; freed on return
   out.heads.resize(static_cast<size_t>(n));
   parallel_for(n, threads, [&](int64_t c) {
     HeadDiff& hd = out.heads[static_cast<size_t>(c)];
-    const Index j = c / per_group;
     hd.head = c;
-    hd.kv_head = j;
-    hd.qk = diff_circuit(ta.query(c, h), ta.key(j, h), tb.query(c, h), tb.key(j, h), energy);
-    hd.vo = diff_circuit(ta.value(j, h), ta.output(c, h), tb.value(j, h), tb.output(c, h), energy);
+    hd.kv_head = c / per_group;
+    hd.qk = diff_circuit(ta.query(c), ta.key(c), tb.query(c), tb.key(c), energy);
+    hd.vo = diff_circuit(ta.value(c), ta.output(c), tb.value(c), tb.output(c), energy);
   });
   return out;
 }
@@ -202,9 +278,6 @@ void check_same_architecture(const Layout& a, const std::string& an, const Layou
             "audit diff: {} and {} are not one architecture: layer {} has {} {} in the first and {} "
             "in the second", an, bn, i, fx[f].first, fx[f].second, fy[f].second));
       }
-    }
-    if (const auto why = unsupported(x)) {
-      throw InputError(fmt::format("audit diff: {}: layer {} cannot be compared: {}", an, i, *why));
     }
   }
 }

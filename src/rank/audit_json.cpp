@@ -86,8 +86,9 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
     lj["variant"] = l.variant;
     lj["audited"] = l.audited;
     lj["nominal"] = {{"frh", l.nominal.frh}, {"slsd", l.nominal.slsd}, {"ter", l.nominal.ter},
-                     {"frh_bound", l.nominal.frh_bound}};
+                     {"frh_bound", l.nominal.frh_bound}, {"slsd_head", l.nominal.slsd_head}};
     lj["measured"] = {{"slsd", l.key_finite ? ojson(l.measured_slsd) : ojson()},
+                      {"slsd_head", l.key_finite ? ojson(l.measured_slsd_head) : ojson()},
                       {"ter", l.measured_ter},
                       {"ter_entropy", l.measured_ter_entropy},
                       {"slsd_rank_tol", l.audited && l.key_finite ? ojson(l.key_rank_tol) : ojson()}};
@@ -110,6 +111,18 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
       heads.push_back(std::move(hj));
     }
     lj["heads"] = std::move(heads);
+    if (!l.indexer.empty()) {
+      ojson ix = ojson::array();
+      for (const auto& c : l.indexer) ix.push_back(circuit_json(c, spectra));
+      lj["indexer"] = std::move(ix);
+    }
+    if (!l.recurrent_q.empty()) {
+      ojson q = ojson::array(), k = ojson::array();
+      for (const auto& c : l.recurrent_q) q.push_back(circuit_json(c, spectra));
+      for (const auto& c : l.recurrent_k) k.push_back(circuit_json(c, spectra));
+      lj["recurrent"] = {{"q", std::move(q)}, {"k", std::move(k)}};
+    }
+    if (!l.notes.empty()) lj["notes"] = l.notes;
     layers.push_back(std::move(lj));
   }
   j["layers"] = std::move(layers);
@@ -164,9 +177,14 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
     l.nominal.slsd = rd.get<int64_t>(nom, "slsd", p + "nominal.");
     l.nominal.ter = rd.get<int64_t>(nom, "ter", p + "nominal.");
     if (nom.contains("frh_bound")) l.nominal.frh_bound = rd.get<std::string>(nom, "frh_bound", p);
+    l.nominal.slsd_head = nom.contains("slsd_head") ? rd.get<int64_t>(nom, "slsd_head", p + "nominal.")
+                                                    : l.nominal.slsd;
     const auto& mea = rd.at(lj, "measured", p);
     l.key_finite = !rd.at(mea, "slsd", p + "measured.").is_null();
     if (l.key_finite) l.measured_slsd = rd.get<int64_t>(mea, "slsd", p + "measured.");
+    l.measured_slsd_head = l.measured_slsd;  // files written before slsd_head
+    if (l.key_finite && mea.contains("slsd_head"))
+      l.measured_slsd_head = rd.get<int64_t>(mea, "slsd_head", p + "measured.");
     l.measured_ter = rd.get<int64_t>(mea, "ter", p + "measured.");
     l.measured_ter_entropy = rd.get<double>(mea, "ter_entropy", p + "measured.");
     if (mea.contains("slsd_rank_tol") && !mea.at("slsd_rank_tol").is_null())
@@ -193,6 +211,20 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
       h.vo_dead = rd.get<bool>(hf, "vo_dead", hp + "flags.");
       if (!h.finite()) ++l.nonfinite_heads;  // recounted: older files lack the flag
       l.heads.push_back(std::move(h));
+    }
+    if (lj.contains("indexer")) {
+      const auto& ix = lj.at("indexer");
+      for (size_t k = 0; k < ix.size(); ++k)
+        l.indexer.push_back(rd.circuit(ix[k], fmt::format("{}indexer[{}].", p, k)));
+    }
+    if (lj.contains("notes")) l.notes = rd.get<std::vector<std::string>>(lj, "notes", p);
+    if (lj.contains("recurrent")) {
+      const auto& rj = lj.at("recurrent");
+      for (const auto& [key, into] : {std::pair{"q", &l.recurrent_q}, std::pair{"k", &l.recurrent_k}}) {
+        const auto& arr = rd.at(rj, key, p + "recurrent.");
+        for (size_t k = 0; k < arr.size(); ++k)
+          into->push_back(rd.circuit(arr[k], fmt::format("{}recurrent.{}[{}].", p, key, k)));
+      }
     }
     r.layers.push_back(std::move(l));
   }

@@ -64,3 +64,42 @@ TEST_CASE("cli: synth then audit finds the planted ranks, shards merge, bad inpu
   CHECK(run_gmha("synth '" + dir + "/x' --d 64 --heads 4 --qk-rank 99").exit_code == 2);
   CHECK(run_gmha("audit '" + ck + "' --rank-tol 2").exit_code == 2);
 }
+
+TEST_CASE("cli: synth gla, gta and a DSA indexer, then audit reads their layouts end to end", "[rank][cli]") {
+  const std::string dir = gmha::test::scratch_dir("cli-synth-designs");
+  auto r = run_gmha("synth '" + dir + "/gla' --layout gla --d 128 --heads 4 --kv-heads 2 --head-dim 16 "
+                    "--q-lora 32 --kv-lora 24 --rope 8 --qk-rank 3,full --dtype f32");
+  REQUIRE(r.exit_code == 0);
+  r = run_gmha("audit '" + dir + "/gla' --format json");
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  const auto& l = j["layers"][0];
+  CHECK(l["layout"] == "gla");
+  CHECK(l["nominal"]["slsd"] == 48);
+  CHECK(l["nominal"]["slsd_head"] == 24);
+  CHECK(l["measured"]["slsd"] == 48);
+  CHECK(l["measured"]["slsd_head"] == 24);
+  CHECK(l["heads"][0]["qk"]["numerical_rank"] == 3);
+  CHECK(l["heads"][1]["qk"]["numerical_rank"] == 16);
+
+  r = run_gmha("synth '" + dir + "/gta' --layout gta --d 128 --heads 4 --kv-heads 2 --head-dim 16 --dtype f32");
+  REQUIRE(r.exit_code == 0);
+  r = run_gmha("audit '" + dir + "/gta' --format json");
+  REQUIRE(r.exit_code == 0);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["layers"][0]["layout"] == "gta");
+  CHECK(j["layers"][0]["heads"][0]["qk"]["nominal_rank"] == 8);  // d_h − d_R, d_R = d_h/2 by default
+  CHECK(j["layers"][0]["heads"][0]["qk_rope"]["numerical_rank"] == 8);
+
+  r = run_gmha("synth '" + dir + "/dsa' --layout deepseek_v3 --d 128 --heads 2 --q-lora 32 --kv-lora 24 "
+               "--nope 16 --rope 8 --v-dim 16 --index-heads 2 --index-dim 8 --index-rank 4,full --dtype f32");
+  REQUIRE(r.exit_code == 0);
+  r = run_gmha("audit '" + dir + "/dsa'");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("DSA indexer circuits (not in TER)") != std::string::npos);
+  CHECK(r.out.find("4/7") != std::string::npos);
+  r = run_gmha("synth '" + dir + "/bad' --layout deepseek_v3 --d 128 --heads 2 --q-lora 0 --kv-lora 24 "
+               "--nope 16 --rope 8 --v-dim 16 --index-heads 2 --index-dim 8");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("DSA indexer needs q_lora > 0") != std::string::npos);
+}

@@ -39,6 +39,21 @@ AttentionShape mfa_shape(Variant v) {
   return s;
 }
 
+AttentionShape gta_shape() {
+  AttentionShape s;
+  s.variant = Variant::kGta;
+  s.d_model = 96, s.heads = 4, s.kv_heads = 2, s.head_dim = 16, s.qk_rope_dim = 8;
+  return s;
+}
+AttentionShape gla_shape() {
+  // h_c = 2 latent heads of 24, two query heads each: SLSD_head 24 < SLSD_layer 48.
+  AttentionShape s;
+  s.variant = Variant::kGla;
+  s.d_model = 96, s.heads = 4, s.kv_heads = 2;
+  s.q_lora_rank = 32, s.kv_lora_rank = 24, s.qk_nope_dim = 16, s.qk_rope_dim = 8, s.v_head_dim = 16;
+  return s;
+}
+
 struct Case {
   const char* label;
   SynthLayout layout;
@@ -49,7 +64,9 @@ std::vector<Case> all_layouts() {
           {"deepseek_v3 MLA", SynthLayout::kDeepseekV3, mla_shape(32)},
           {"deepseek_v3 MLA without q_lora", SynthLayout::kDeepseekV3, mla_shape(0)},
           {"step3 MFA", SynthLayout::kStep3, mfa_shape(Variant::kMfa)},
-          {"mfa-kr", SynthLayout::kMfaKr, mfa_shape(Variant::kMfa)}};
+          {"mfa-kr", SynthLayout::kMfaKr, mfa_shape(Variant::kMfa)},
+          {"gta (reference names)", SynthLayout::kGta, gta_shape()},
+          {"gla (reference names)", SynthLayout::kGla, gla_shape()}};
 }
 
 SynthOptions options_for(const Case& c, const std::string& dtype) {
@@ -127,6 +144,7 @@ TEST_CASE("audit: planted ranks come back exactly in every layout, F32 and BF16"
         }
         CHECK(l.measured_ter == planted_ter);
         CHECK(l.measured_slsd == l.nominal.slsd);
+        CHECK(l.measured_slsd_head == l.nominal.slsd_head);
         CHECK_FALSE(l.slsd_below_nominal());
         CHECK(l.nonfinite_tensors.empty());
       }

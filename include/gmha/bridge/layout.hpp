@@ -15,9 +15,11 @@
 
 namespace gmha {
 
-enum class LayoutKind { kGqa, kMla, kMfa, kMfaKr, kLinear };
+// kGta, kGla: grouped-tied and grouped latent attention (docs/designs.md), in the tensor names of
+// their reference code (Dao-AILab/grouped-latent-attention, modeling_llama_GTA.py / _GLA.py).
+enum class LayoutKind { kGqa, kMla, kMfa, kMfaKr, kLinear, kGta, kGla };
 
-/// "gqa" (the MHA/MQA/GQA family), "mla", "mfa", "mfa-kr", "linear".
+/// "gqa" (the MHA/MQA/GQA family), "mla", "mfa", "mfa-kr", "linear", "gta", "gla".
 std::string_view layout_kind_name(LayoutKind k);
 
 /// One layer's factors. Names are full tensor names; empty when the layer has no such factor.
@@ -38,6 +40,22 @@ struct LayerLayout {
   std::string inter_norm, wq;
   // MFA-KR: kr_n [C, C], kr_alpha [C].
   std::string kr_n, kr_alpha;
+  // GTA: q_proj [h_q*d_h, d], kv_proj [h_kv*d_h, d] (the tied states), k_rope_proj [d_R, d] (the
+  // reference's W_rope_k, or k_rope_proj), o_proj [d, h_q*d_h].
+  std::string kv_proj, k_rope_proj;
+  // GLA: the MLA fields (q_a_proj = W_dQ, q_a_layernorm = q_norm, q_b_proj = W_uQ_rope,
+  // kv_a_proj_with_mqa = W_dKV [h_c*d_c + rope, d]) and, per latent head g, its norm [d_c] and
+  // up-projection [(h_q/h_c)(nope + v), d_c] (the reference's kv_norm_{g+1}, W_ukv_{g+1}). Empty
+  // when one kv_a_layernorm [h_c*d_c] and one kv_b_proj [h_q(nope + v), d_c] hold them all.
+  std::vector<std::string> kv_a_layernorms, kv_b_projs;
+  // Output gates (GQA family): element-wise, q_proj holds per head h query rows then h gate rows
+  // ([2*n*h, d], Qwen3-Next attn_output_gate); head-wise, g_proj [n, d] (Step-3.5).
+  bool q_proj_gated = false;
+  std::string g_proj;
+  std::string sinks;  // gpt-oss's per-head sink logits [n], when present
+  // DSA lightning indexer (DeepSeek-V3.2, GLM-5): wq_b [H_I*d_I, q_lora] reads the query latent,
+  // wk [d_I, d] the hidden state, k_norm a LayerNorm [d_I] (weight and bias), weights_proj [H_I, d].
+  std::string indexer_wq_b, indexer_wk, indexer_k_norm, indexer_k_norm_bias, indexer_weights_proj;
 };
 
 struct Layout {
@@ -52,5 +70,9 @@ struct Layout {
 /// Detects the layout of an opened checkpoint. Throws InputError naming the checkpoint and the
 /// layer/tensor when a factor is missing or its shape disagrees with the config.
 Layout detect_layout(const Checkpoint& checkpoint);
+/// The same for a model description given by the caller instead of read from config.json (a
+/// family whose config reader gmha does not have, or a test's planted model): every layer's
+/// factors are found and checked against `model`'s shapes as above.
+Layout detect_layout(const Checkpoint& checkpoint, const ModelDesign& model);
 
 }  // namespace gmha

@@ -19,10 +19,15 @@
 namespace gmha {
 
 /// The checkpoint layouts synth writes (Hugging Face model_type in parentheses).
+/// kGta, kGla: Llama configs with the attention of Dao-AILab/grouped-latent-attention's reference
+/// code (modeling_llama_GTA.py: q_proj, kv_proj, W_rope_k, o_proj and config rope_dim;
+/// modeling_llama_GLA.py: W_dQ, q_norm, W_uQ_rope, W_dKV, kv_norm_g, W_ukv_g, o_proj and config
+/// qk_rope_dim; head_dim is both nope and v there).
 enum class SynthLayout { kLlama /* llama: MHA/GQA/MQA */, kDeepseekV3 /* MLA */,
-                         kStep3 /* step3_text: MFA */, kMfaKr /* step3_text + kr_n/kr_alpha */ };
+                         kStep3 /* step3_text: MFA */, kMfaKr /* step3_text + kr_n/kr_alpha */,
+                         kGta /* llama + GTA */, kGla /* llama + GLA */ };
 
-/// "llama", "deepseek_v3", "step3", "mfa-kr".
+/// "llama", "deepseek_v3", "step3", "mfa-kr", "gta", "gla".
 std::string_view synth_layout_name(SynthLayout l);
 /// Parses a layout name; throws InputError listing the names.
 SynthLayout read_synth_layout(std::string_view name);
@@ -48,6 +53,19 @@ struct SynthOptions {
   int64_t vocab_size = 0;   // written to config.json only (no embedding tensors are stored)
   int64_t intermediate_size = 0;  // config.json's FFN width (no FFN tensors are stored)
   RankPattern qk_rank, vo_rank;
+  /// deepseek_v3 with shape.index_heads > 0 writes a DSA indexer (config model_type
+  /// deepseek_v32): each indexer head's scoring circuit planted at this rank (nominal d_I − 1).
+  RankPattern index_rank;
+  /// llama: per-layer shapes (same d; heads, KV heads, head and V widths may differ, as
+  /// Step-3.5's and Gemma 4's layer kinds do); empty: `shape` for every layer. config.json then
+  /// describes layer 0 only: audit such a folder with detect_layout(checkpoint, model).
+  /// The llama layout also honours shape.kv_tied (no v_proj), shape.gate (element-wise: gate
+  /// rows in q_proj; head-wise: g_proj [n, d]) and shape.sinks (sinks [n]); config.json cannot
+  /// say so (no Llama field does), so those too are audited through a given model.
+  std::vector<AttentionShape> layer_shapes;
+  /// KDA layers among layer_shapes (Kimi-Linear's recurrent layers): the planted ranks of each
+  /// head's query and key factor (q_proj, k_proj rows; nominal d_k).
+  RankPattern recurrent_q_rank, recurrent_k_rank;
   uint64_t seed = 0;
   std::string dtype = "BF16";       // F32 or BF16
   uint64_t max_shard_bytes = 0;     // 0: one model.safetensors

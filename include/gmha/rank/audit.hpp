@@ -3,8 +3,9 @@
 // circuit W_c and the VO circuit U_c from thin factors (spectrum.hpp), their four metrics
 // (metrics.hpp), and per layer the nominal FRH / SLSD / TER beside the measured ones.
 //
-// Layouts: MHA/GQA/MQA, MLA (the nope circuit; the RoPE circuit apart as qk_rope), MFA and MFA-KR,
-// as the checkpoint's layout detector names their factors. RMSNorm weights between a down- and an
+// Layouts: MHA/GQA/MQA (with tied K = V, gates, sinks, per-layer widths), MLA (the nope circuit;
+// the RoPE circuit apart as qk_rope; the DSA indexer as its own circuits), GTA, GLA, MFA and
+// MFA-KR, as the checkpoint's layout detector names their factors (docs/audit.md, "Layouts"). RMSNorm weights between a down- and an
 // up-projection (MLA's q_a/kv_a layernorms, MFA's inter_norm, Qwen3's per-head q/k norms) fold in
 // as diag(γ); biases, the layer's input norm, RoPE and the softmax scale are not part of a circuit.
 //
@@ -68,6 +69,19 @@ struct LayerAudit {
   std::vector<std::string> nonfinite_tensors;  // tensors of the layer holding NaN or Inf
   int64_t heads_below_nominal = 0;  // heads with QK or VO numerical rank below nominal
   int64_t dead_heads = 0;           // heads with a dead QK or VO circuit
+  /// Measured SLSD_head: the largest numerical rank of the keys one head can reach (its KV
+  /// group's or latent head's stacked key maps); equal to measured_slsd for MHA, MLA and MFA.
+  int64_t measured_slsd_head = 0;
+  /// DSA indexer (DeepSeek-V3.2, GLM-5): each indexer head's scoring circuit, its query map
+  /// through the query latent against the LayerNorm-centred index key (nominal min(d_I - 1,
+  /// q_lora)); empty without an indexer. Not part of TER.
+  std::vector<CircuitAudit> indexer;
+  /// What the circuits do not capture, one sentence each (output gate, sinks, K = V tying, the
+  /// indexer's per-head weights), for tables and JSON `notes`.
+  std::vector<std::string> notes;
+  /// Recurrent layers with their own query and key projections (KDA): per head the spectrum of
+  /// W_Q,i and of W_K,i (nominal d_k each). Not softmax circuits and not in any total.
+  std::vector<CircuitAudit> recurrent_q, recurrent_k;
 };
 
 struct AuditReport {

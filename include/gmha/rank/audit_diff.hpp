@@ -7,8 +7,10 @@
 //
 // Memory: both checkpoints stream one layer at a time (layer i of A and of B, in float, plus one
 // head's double factors per thread), so the peak is about two layers' attention weights.
-// Layouts: the MHA/GQA/MQA family (per-head or per-layer q/k norms folded in as diag(γ)); MLA and
-// MFA layers, tied K=V and V heads of another width are refused naming the layer.
+// Layouts: every softmax layout the audit reads: the MHA/GQA/MQA family (per-head or per-layer q/k
+// norms folded in as diag(γ), tied K = V, V heads of another width, gated q_proj), GTA, MLA, GLA,
+// MFA and MFA-KR, each factor formed in d-space through its down-projection. The RoPE circuits
+// (qk_rope) are not compared.
 #include <cstdint>
 #include <functional>
 #include <string>
