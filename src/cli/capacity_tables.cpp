@@ -25,6 +25,7 @@ std::string kind_geometry(const LayerSpec& l) {
     case MixerKind::kNone: return "-";
     case MixerKind::kRecurrent:
       if (a.recurrent == RecurrentKind::kShortConv) return fmt::format("conv {}x{}", a.inner, a.conv_kernel);
+      if (a.recurrent == RecurrentKind::kMamba) return fmt::format("{} x N {}", a.inner, a.state_value_dim);
       return fmt::format("{}h x {}x{}{}", a.heads, a.head_dim, a.state_value_dim,
                          a.key_heads > 0 ? fmt::format(" ({} key)", a.key_heads) : "");
     case MixerKind::kSoftmax: break;
