@@ -247,5 +247,8 @@ std::optional<ModelDesign> read_frontier_family(const Fields& f, const std::stri
 int64_t vision_tower_params(const json& config, const std::string& where);
 /// Further families (hf_families_more.cpp): smollm3, exaone4, kimi_linear, ... nullopt otherwise.
 std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& type);
+/// Hybrid families (hf_families_hybrid.cpp): nemotron_h, lfm2 / lfm2_vl, jamba, hunyuan; refuses
+/// falcon_h1 naming why. nullopt for any other type.
+std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string& type);
 
 }  // namespace gmha::hf_detail
