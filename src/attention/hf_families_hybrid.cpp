@@ -1,7 +1,7 @@
 // Readers of the hybrid Hugging Face families (docs/model_defaults.md, "Hybrid families"):
 // nemotron_h (Mamba2 / attention / MLP / MoE blocks), lfm2 and lfm2_vl (gated short convolutions
 // and attention), jamba (Mamba-1 and attention, MoE every other layer), hunyuan (cross-layer
-// attention: cla_share_factor) and falcon_h1 (refused: attention and Mamba2 run in parallel in
+// attention: cla_share_factor), nemotron-nas (DeciLM block_configs) and falcon_h1 (refused: attention and Mamba2 run in parallel in
 // every layer). Each maps the published config.json onto the layer-level model (docs/capacity.md,
 // "Layer kinds"); a field omitted takes the default of the model_type's transformers config class,
 // and a key that changes the architecture in a way the reader does not model fails closed.
@@ -354,6 +354,69 @@ ModelDesign hunyuan(const Fields& f) {
   return m;
 }
 
+// --- Nemotron-NAS (DeciLM) -------------------------------------------------------------------
+
+// DeciLM's FFN width from ffn_mult: _ffn_mult_to_intermediate_size = int(2 * mult * d / 3)
+// rounded up to a multiple of 256 (Llama's SwiGLU sizing). d 8192: 2.625 -> 14336, 1.0 -> 5632.
+int64_t decilm_ffn_width(double mult, int64_t d) {
+  const int64_t w = static_cast<int64_t>(2.0 * mult * static_cast<double>(d) / 3.0);
+  return w % 256 == 0 ? w : w + 256 - w % 256;
+}
+
+// Nemotron-NAS (Llama-3.1-Nemotron-51B, Llama-3.3-Nemotron-Super-49B; DeciLMConfig): one entry of
+// block_configs per layer. attention: no_op (no mixer), n_heads_in_group (KV heads = heads / it),
+// window_length (a sliding window); ffn: no_op (no FFN) or ffn_mult (SwiGLU width above). A block
+// replaced by a single linear layer, attention sinks and sparsified weights are not modelled. gmha
+// counts two norms per layer; DeciLM drops the norm of a no-op sub-block (d per no-op fewer).
+ModelDesign nemotron_nas(const Fields& f) {
+  const std::string type = "nemotron-nas";
+  if (!f.has("block_configs") || !f.raw().at("block_configs").is_array()) {
+    throw errors::missing_field(f.where(), "block_configs");
+  }
+  const json& blocks = f.raw().at("block_configs");
+  LayerSpec base;
+  base.attention = gqa_shape(f, f.bool_or("attention_bias", false));  // kv heads set per block
+  ModelDesign m = uniform(f, base);
+  if (blocks.size() != m.layers.size()) {
+    throw InputError(fmt::format("{}: block_configs has {} entries for {} layers", f.where(), blocks.size(),
+                                 m.layers.size()));
+  }
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const std::string where = fmt::format("{} (block_configs[{}])", f.where(), i);
+    if (!blocks[i].is_object()) throw InputError(where + ": not an object");
+    static const json kEmpty = json::object();
+    const json& aj = blocks[i].contains("attention") ? blocks[i].at("attention") : kEmpty;
+    const json& fj = blocks[i].contains("ffn") ? blocks[i].at("ffn") : kEmpty;
+    const Fields attn(aj, where + ".attention");
+    const Fields ffn(fj, where + ".ffn");
+    reject_unmodelled(attn, type, {"replace_with_linear", "sparsify", "num_sink_tokens"});
+    reject_unmodelled(ffn, type, {"replace_with_linear", "sparsify"});
+    LayerSpec& l = m.layers[i];
+    if (attn.bool_or("no_op", false)) {
+      l.has_mixer = false;
+    } else {
+      const int64_t group = req_pos(attn, "n_heads_in_group");
+      if (l.attention.heads % group != 0) {
+        throw InputError(fmt::format("{}: n_heads_in_group {} does not divide {} heads", attn.where(), group,
+                                     l.attention.heads));
+      }
+      l.attention.kv_heads = l.attention.heads / group;
+      l.attention.variant = group == 1 ? Variant::kMha : l.attention.kv_heads == 1 ? Variant::kMqa : Variant::kGqa;
+      if (attn.has("window_length")) l.span = {SpanKind::kSlidingWindow, req_pos(attn, "window_length")};
+    }
+    if (ffn.bool_or("no_op", false)) {
+      l.ffn = {};
+    } else {
+      if (!ffn.has("ffn_mult") || !ffn.raw().at("ffn_mult").is_number() || ffn.raw().at("ffn_mult").get<double>() <= 0) {
+        throw InputError(ffn.where() + ": field 'ffn_mult' must be a positive number");
+      }
+      l.ffn.kind = FfnKind::kDense;
+      l.ffn.intermediate = decilm_ffn_width(ffn.raw().at("ffn_mult").get<double>(), m.d_model);
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string& type) {
@@ -361,6 +424,7 @@ std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string
   if (type == "lfm2" || type == "lfm2_vl") return lfm2(f);
   if (type == "jamba") return jamba(f);
   if (type == "hunyuan") return hunyuan(f);
+  if (type == "nemotron-nas") return nemotron_nas(f);
   if (type == "falcon_h1") {
     // FalconH1DecoderLayer feeds the same normalised input to an attention AND a Mamba2 mixer and
     // adds both outputs: two mixers in one layer, which gmha's layer (one mixer) cannot hold.

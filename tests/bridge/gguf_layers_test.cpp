@@ -1,6 +1,6 @@
 // GGUF metadata that varies per layer (head_count_kv and feed_forward_length arrays, a sliding
 // window pattern, shared_kv_layers), written by the test's GGUF writer and read as a model input;
-// the cache and the counts worked by hand (the whole-model figures of such a file: cli tests).
+// the cache and the counts worked by hand.
 #include <catch2/catch.hpp>
 
 #include <cstring>

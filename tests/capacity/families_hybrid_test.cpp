@@ -357,3 +357,45 @@ TEST_CASE("hybrids: Falcon-H1 fails closed and says why", "[capacity]") {
   CHECK_THROWS_WITH(parse(falcon), Catch::Contains("in parallel") && Catch::Contains("falcon_h1"));
   CHECK_THROWS_AS(parse(falcon), InputError);
 }
+
+TEST_CASE("hybrids: Nemotron-NAS block_configs, a no-op attention block and per-layer FFN widths", "[capacity]") {
+  // The two block_configs entries of Megatron-Bridge's sample Llama-Nemotron Super 49B
+  // configuration (llama_nemotron_super_config_dict, its other fields as written), with
+  // num_hidden_layers set to their count: no full published block list (80 entries) was found
+  // for this work, so this checks the reading, not a model card.
+  const char* sample = R"({
+    "architectures": ["DeciLMForCausalLM"], "attention_bias": false, "hidden_act": "silu",
+    "hidden_size": 8192, "intermediate_size": null, "max_position_embeddings": 131072,
+    "mlp_bias": false, "model_type": "nemotron-nas", "num_attention_heads": 64,
+    "num_hidden_layers": 2, "num_key_value_heads": null, "rms_norm_eps": 1e-05,
+    "rope_theta": 500000.0, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+    "vocab_size": 128256,
+    "block_configs": [
+      {"attention": {"n_heads_in_group": 8, "no_op": false}, "ffn": {"ffn_mult": 2.625, "no_op": false}},
+      {"attention": {"n_heads_in_group": null, "no_op": true}, "ffn": {"ffn_mult": 1.0, "no_op": false}}]
+  })";
+  const ModelDesign m = parse(sample);
+  REQUIRE(m.layers.size() == 2);
+  CHECK(m.layers[0].attention.kv_heads == 8);  // 64 heads in groups of 8
+  CHECK_FALSE(m.layers[1].has_mixer);
+  // DeciLM: int(2 * mult * 8192 / 3) rounded up to 256: 2.625 -> 14336, 1.0 -> 5461 -> 5632.
+  CHECK(m.layers[0].ffn.intermediate == 14336);
+  CHECK(m.layers[1].ffn.intermediate == 5632);
+  const auto f = at(m, 32768);
+  CHECK(f.kv_bytes_per_token == 2 * 8 * 128 * 2);               // 4096, one layer
+  CHECK(f.kv_bytes == 4096.0 * 32768);                          // 134217728
+  CHECK(at(m, 131072).kv_bytes == 4096.0 * 131072);             // 536870912
+  // Attention 2*8192*8192 + 2*1024*8192 = 150994944; FFNs 3*8192*14336 + 3*8192*5632; embeddings
+  // 2*128256*8192; norms 8192*5 (gmha's two per layer).
+  CHECK(f.total_params == 2743115776LL);
+
+  nlohmann::json c = nlohmann::json::parse(sample);
+  c["block_configs"][1]["ffn"] = {{"replace_with_linear", true}};
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("replace_with_linear"));
+  c = nlohmann::json::parse(sample);
+  c["num_hidden_layers"] = 80;
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("block_configs has 2 entries for 80 layers"));
+  c = nlohmann::json::parse(sample);
+  c["block_configs"][0]["attention"]["num_sink_tokens"] = 4;
+  CHECK_THROWS_WITH(model_from_hf_config(c, "config.json"), Catch::Contains("num_sink_tokens"));
+}
