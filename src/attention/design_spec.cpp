@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -78,14 +79,55 @@ int64_t head_dim_of(const SpecFields& f, const AttentionShape& a, const std::str
 }
 }  // namespace
 
+namespace {
+// The FFN keys every design takes: ffn=I (dense GLU) or experts=, topk=, expert_ffn= [, shared=,
+// shared_ffn=] (MoE); none: no FFN counted.
+FfnShape ffn_of_spec(const SpecFields& f, const std::string& where) {
+  FfnShape ffn;
+  if (f.has("ffn")) {
+    ffn.kind = FfnKind::kDense;
+    ffn.intermediate = f.get("ffn");
+  }
+  if (f.has("experts") || f.has("topk") || f.has("expert_ffn")) {
+    if (f.has("ffn")) throw InputError(fmt::format("{}: give ffn= (dense) or experts= (MoE)", where));
+    ffn.kind = FfnKind::kMoe;
+    ffn.routed_experts = f.get("experts");
+    ffn.top_k = f.get("topk");
+    ffn.expert_intermediate = f.get("expert_ffn");
+    ffn.shared_experts = f.get_zero_ok("shared", 0);
+    ffn.shared_intermediate =
+        ffn.shared_experts > 0 ? f.get_or("shared_ffn", ffn.expert_intermediate) : 0;
+  } else if (f.has("shared") || f.has("shared_ffn")) {
+    throw InputError(fmt::format("{}: shared= needs experts=, topk=, expert_ffn=", where));
+  }
+  return ffn;
+}
+
+// ",ffn=..." / ",experts=..." of the canonical spec string (the inverse of ffn_of_spec).
+std::string ffn_spec_of(const FfnShape& ffn) {
+  std::string s;
+  if (ffn.kind == FfnKind::kDense) s += fmt::format(",ffn={}", ffn.intermediate);
+  if (ffn.kind == FfnKind::kMoe) {
+    s += fmt::format(",experts={},topk={},expert_ffn={}", ffn.routed_experts, ffn.top_k,
+                     ffn.expert_intermediate);
+    if (ffn.shared_experts > 0) {
+      s += fmt::format(",shared={},shared_ffn={}", ffn.shared_experts, ffn.shared_intermediate);
+    }
+  }
+  return s;
+}
+}  // namespace
+
 ModelDesign parse_design_spec(std::string_view spec_view) {
   const std::string spec(spec_view);
   const size_t colon = spec.find(':');
   const std::string vname = spec.substr(0, colon);
+  if (auto kind = recurrent_design_kind(vname)) return parse_recurrent_design(spec, *kind);
   auto variant = find_variant(vname);
   if (!variant) {
     throw errors::unknown_name("design '" + spec + "'", "variant", vname,
-                               "fpba, mha, mqa, gqa, mla, mfa, mfa-kr, linear, gta, gla, tpa, mtla");
+                               "fpba, mha, mqa, gqa, mla, mfa, mfa-kr, linear, gta, gla, tpa, mtla, "
+                               "gdn, kda, mamba2");
   }
   std::map<std::string, std::string> kv;
   const std::set<std::string> own = variant_keys(*variant);
@@ -194,22 +236,7 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
   }
   if (f.has("kv_dtype")) l.kv_dtype = read_kv_dtype(f.text("kv_dtype"), where + " kv_dtype");
 
-  if (f.has("ffn")) {
-    l.ffn.kind = FfnKind::kDense;
-    l.ffn.intermediate = f.get("ffn");
-  }
-  if (f.has("experts") || f.has("topk") || f.has("expert_ffn")) {
-    if (f.has("ffn")) throw InputError(fmt::format("{}: give ffn= (dense) or experts= (MoE)", where));
-    l.ffn.kind = FfnKind::kMoe;
-    l.ffn.routed_experts = f.get("experts");
-    l.ffn.top_k = f.get("topk");
-    l.ffn.expert_intermediate = f.get("expert_ffn");
-    l.ffn.shared_experts = f.get_zero_ok("shared", 0);
-    l.ffn.shared_intermediate =
-        l.ffn.shared_experts > 0 ? f.get_or("shared_ffn", l.ffn.expert_intermediate) : 0;
-  } else if (f.has("shared") || f.has("shared_ffn")) {
-    throw InputError(fmt::format("{}: shared= needs experts=, topk=, expert_ffn=", where));
-  }
+  l.ffn = ffn_of_spec(f, where);
 
   ModelDesign m;
   m.name = spec;
@@ -225,11 +252,136 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
   return m;
 }
 
+namespace {
+// --- recurrent designs: gdn:, kda:, mamba2: (docs/designs.md, "Recurrent designs") -------------
+
+const std::set<std::string> kRecurrentKeys = {"d", "heads", "hd", "dv", "kh", "state", "groups", "conv",
+                                              "state_dtype", "conv_dtype", "layers", "ffn", "experts",
+                                              "topk", "expert_ffn", "shared", "shared_ffn", "vocab"};
+}  // namespace
+
+std::optional<RecurrentKind> recurrent_design_kind(std::string_view name) {
+  if (name == "gdn") return RecurrentKind::kGatedDeltaNet;
+  if (name == "kda") return RecurrentKind::kKda;
+  if (name == "mamba2") return RecurrentKind::kMamba2;
+  return std::nullopt;
+}
+
+bool is_design_name(std::string_view name) {
+  return find_variant(name).has_value() || recurrent_design_kind(name).has_value();
+}
+
+// gdn:d=,heads=H_v,kh=H_k,hd=d_k,dv=d_v,conv=K   kda:d=,heads=H,hd=d_k,dv=d_v,conv=K
+// mamba2:d=,heads=H,hd=P,state=N,groups=G,conv=K   and [,state_dtype=,conv_dtype=] + the FFN keys.
+// Defaults: kh = heads, dv = hd, groups 1, conv 4, the state in fp32 and the conv state in bf16.
+// The model without its canonical spec (recurrent_spec_of reads specs back with it).
+static ModelDesign recurrent_design_model(const std::string& spec, RecurrentKind kind) {
+  const size_t colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  const std::string where = "design '" + spec + "'";
+  std::map<std::string, std::string> kv;
+  if (colon != std::string::npos) {
+    for (std::string_view item_view : split_list(std::string_view(spec).substr(colon + 1), where)) {
+      const std::string item(item_view);
+      const size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+        throw InputError(fmt::format("{}: '{}' is not key=value", where, item));
+      }
+      const std::string key = item.substr(0, eq);
+      const bool own = key == "kh" ? kind == RecurrentKind::kGatedDeltaNet
+                       : key == "state" || key == "groups" ? kind == RecurrentKind::kMamba2
+                       : key == "dv" ? kind != RecurrentKind::kMamba2
+                                     : kRecurrentKeys.count(key) > 0;
+      if (!own) throw InputError(fmt::format("{}: unknown key '{}' for {}", where, key, name));
+      if (!kv.emplace(key, item.substr(eq + 1)).second) {
+        throw InputError(fmt::format("{}: key '{}' given twice", where, key));
+      }
+    }
+  }
+  SpecFields f(spec, kv);
+  LayerSpec l;
+  AttentionShape& a = l.attention;
+  a.variant = Variant::kLinear;
+  a.recurrent = kind;
+  a.d_model = f.get("d");
+  a.heads = a.kv_heads = f.get("heads");
+  a.head_dim = f.get("hd");
+  a.conv_kernel = f.get_or("conv", 4);
+  switch (kind) {
+    case RecurrentKind::kGatedDeltaNet:
+      a.key_heads = f.get_or("kh", a.heads);
+      a.state_value_dim = f.get_or("dv", a.head_dim);
+      break;
+    case RecurrentKind::kKda:
+      a.state_value_dim = f.get_or("dv", a.head_dim);
+      break;
+    case RecurrentKind::kMamba2:
+      a.state_value_dim = f.get("state");
+      a.key_heads = f.get_or("groups", 1);
+      a.inner = checked_mul(a.heads, a.head_dim, "mamba2 width");
+      break;
+    default:
+      throw InternalError("parse_recurrent_design: not a recurrent design");
+  }
+  l.kv_dtype = f.has("state_dtype") ? read_kv_dtype(f.text("state_dtype"), where + " state_dtype") : DType::kF32;
+  l.conv_dtype = f.has("conv_dtype") ? read_kv_dtype(f.text("conv_dtype"), where + " conv_dtype") : DType::kBF16;
+  l.ffn = ffn_of_spec(f, where);
+
+  ModelDesign m;
+  m.name = spec;
+  m.source = "--design";
+  m.d_model = a.d_model;
+  m.vocab_size = f.get_zero_ok("vocab", 0);
+  const int64_t layers = f.get_or("layers", 1);
+  if (layers > 100000) throw InputError(fmt::format("{}: layers={} is implausible (max 100000)", where, layers));
+  m.layers.assign(static_cast<size_t>(layers), l);
+  validate_model(m, where);
+  return m;
+}
+
+ModelDesign parse_recurrent_design(const std::string& spec, RecurrentKind kind) {
+  ModelDesign m = recurrent_design_model(spec, kind);
+  m.spec = design_spec_of(m);
+  return m;
+}
+
+std::string recurrent_spec_of(const ModelDesign& m) {
+  const LayerSpec& l = m.layers.front();
+  const AttentionShape& a = l.attention;
+  std::string s;
+  switch (a.recurrent) {
+    case RecurrentKind::kGatedDeltaNet:
+      s = fmt::format("gdn:d={},heads={},kh={},hd={},dv={}", a.d_model, a.heads, a.key_heads, a.head_dim,
+                      a.state_value_dim);
+      break;
+    case RecurrentKind::kKda:
+      s = fmt::format("kda:d={},heads={},hd={},dv={}", a.d_model, a.heads, a.head_dim, a.state_value_dim);
+      break;
+    case RecurrentKind::kMamba2:
+      s = fmt::format("mamba2:d={},heads={},hd={},state={},groups={}", a.d_model, a.heads, a.head_dim,
+                      a.state_value_dim, a.key_heads);
+      break;
+    default:
+      return "";  // Mamba-1, short conv: no design grammar
+  }
+  s += fmt::format(",conv={},layers={},state_dtype={},conv_dtype={}", a.conv_kernel, m.layers.size(),
+                   dtype_name(l.kv_dtype), dtype_name(l.conv_dtype));
+  s += ffn_spec_of(l.ffn);
+  if (m.vocab_size > 0) s += fmt::format(",vocab={}", m.vocab_size);
+  // Only a layer the grammar reproduces exactly has a spec (a config's extras would be lost).
+  const ModelDesign back = recurrent_design_model(s, a.recurrent);
+  if (!(back.layers.front() == l) || back.vocab_size != m.vocab_size || back.d_model != m.d_model) return "";
+  return s;
+}
+
 std::string design_spec_of(const ModelDesign& m) {
   auto groups = m.groups();
   if (groups.size() != 1) return "";
   const LayerSpec& l = groups[0].spec;
   const AttentionShape& a = l.attention;
+  if (mixer_kind(l) == MixerKind::kRecurrent && a.recurrent != RecurrentKind::kLightning) {
+    return recurrent_spec_of(m);
+  }
   // The design grammar expresses the classic variants only: a layer using any of the layer-level
   // extras (docs/capacity.md, "Layer kinds") has no --design string that reproduces it.
   AttentionShape classic = a;
@@ -290,14 +442,7 @@ std::string design_spec_of(const ModelDesign& m) {
   if (l.span.kind == SpanKind::kSlidingWindow) s += fmt::format(",window={}", l.span.tokens);
   if (l.span.kind == SpanKind::kChunked) s += fmt::format(",chunk={}", l.span.tokens);
   s += fmt::format(",kv_dtype={}", dtype_name(l.kv_dtype));
-  if (l.ffn.kind == FfnKind::kDense) s += fmt::format(",ffn={}", l.ffn.intermediate);
-  if (l.ffn.kind == FfnKind::kMoe) {
-    s += fmt::format(",experts={},topk={},expert_ffn={}", l.ffn.routed_experts, l.ffn.top_k,
-                     l.ffn.expert_intermediate);
-    if (l.ffn.shared_experts > 0) {
-      s += fmt::format(",shared={},shared_ffn={}", l.ffn.shared_experts, l.ffn.shared_intermediate);
-    }
-  }
+  s += ffn_spec_of(l.ffn);
   if (m.vocab_size > 0) s += fmt::format(",vocab={}", m.vocab_size);
   return s;
 }

@@ -251,5 +251,8 @@ std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& 
 /// `handled` is set to the architecture keys (hf_config.cpp's kArchKeys) the reader models.
 std::optional<ModelDesign> read_2026_family(const Fields& f, const std::string& type,
                                             std::set<std::string>& handled);
+/// Hybrid families (hf_families_hybrid.cpp): nemotron_h, lfm2 / lfm2_vl, jamba, hunyuan; refuses
+/// falcon_h1 naming why. nullopt for any other type.
+std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string& type);
 
 }  // namespace gmha::hf_detail

@@ -16,7 +16,7 @@ ModelDesign resolve_model(const std::string& arg) {
   std::error_code ec;
   if (std::filesystem::exists(arg, ec)) return read_hf_config(arg);
   const size_t colon = arg.find(':');
-  if (colon != std::string::npos && find_variant(arg.substr(0, colon))) return parse_design_spec(arg);
+  if (colon != std::string::npos && is_design_name(arg.substr(0, colon))) return parse_design_spec(arg);
   std::string known;
   for (const auto& p : list_presets()) known += (known.empty() ? "" : ", ") + p.name;
   throw InputError(fmt::format("'{}' is not a preset, a config.json, a model folder or a design "

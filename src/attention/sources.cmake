@@ -9,6 +9,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/attention/hf_families.cpp
   src/attention/hf_families_more.cpp
   src/attention/hf_families_2026.cpp
+  src/attention/hf_families_hybrid.cpp
   src/attention/hf_vision.cpp
   src/attention/resolve.cpp
 )

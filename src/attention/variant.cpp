@@ -53,6 +53,7 @@ std::string_view recurrent_name(RecurrentKind k) {
     case RecurrentKind::kKda: return "KDA";
     case RecurrentKind::kMamba2: return "Mamba2";
     case RecurrentKind::kShortConv: return "ShortConv";
+    case RecurrentKind::kMamba: return "Mamba";
   }
   return "?";
 }
@@ -107,6 +108,14 @@ void validate_recurrent(const AttentionShape& s, const std::string& where) {
       throw InputError(fmt::format("{}: heads ({}) must be divisible by {} ({})", where, s.heads,
                                    s.recurrent == RecurrentKind::kMamba2 ? "n_groups" : "key heads",
                                    s.key_heads));
+    }
+  }
+  if (s.recurrent == RecurrentKind::kMamba) {
+    // Mamba-1: one channel per "head" of width 1, one shared B (docs/capacity.md).
+    require_positive(s.dt_rank, where, "dt_rank");
+    if (s.head_dim != 1 || s.key_heads != 1 || s.inner != s.heads) {
+      throw InputError(fmt::format("{}: a Mamba-1 layer has I channels of width 1 and one B "
+                                   "(heads = inner = I, head_dim 1, key heads 1)", where));
     }
   }
   if (s.recurrent == RecurrentKind::kMamba2 && s.inner != checked_mul(s.heads, s.head_dim, "mamba")) {
@@ -303,7 +312,7 @@ RecurrentCapacity recurrent_capacity(const AttentionShape& s) {
   // span at most (key heads) x d_k directions: GDN's k heads are shared by groups of value heads;
   // Mamba2's key is B (d_state wide), shared by the heads of one of n_groups groups.
   const int64_t state = checked_product({s.heads, s.head_dim, s.state_value_dim}, "state capacity");
-  if (s.recurrent == RecurrentKind::kMamba2) {
+  if (s.recurrent == RecurrentKind::kMamba2 || s.recurrent == RecurrentKind::kMamba) {
     return {state, checked_mul(s.key_heads, s.state_value_dim, "key rank bound")};
   }
   const int64_t key_heads = s.recurrent == RecurrentKind::kGatedDeltaNet ? s.key_heads : s.heads;

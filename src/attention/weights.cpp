@@ -67,6 +67,7 @@ int64_t conv_channels(const AttentionShape& s) {
     case RecurrentKind::kMamba2:
       width = checked_add(s.inner, checked_product({2, s.key_heads, s.state_value_dim}, "conv"), "conv");
       break;
+    case RecurrentKind::kMamba:  // the conv filters x only
     case RecurrentKind::kShortConv:
       width = s.inner;
       break;

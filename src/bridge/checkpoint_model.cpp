@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gguf_layers.hpp"
+#include "gmha/attention/design_spec.hpp"
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
 #include "gmha/checkpoint/gguf.hpp"
@@ -35,7 +37,16 @@ std::optional<ModelDesign> model_from_checkpoint_file(const std::string& path) {
   if (!looks_like_checkpoint_file(path)) return std::nullopt;
   const Checkpoint c = open_checkpoint(path);
   if (c.format != "gguf" && c.format != "llama2c") return std::nullopt;
-  if (!c.config.is_object()) {
+  const auto* gguf = dynamic_cast<const GgufSource*>(c.stored.get());
+  nlohmann::json config = c.config;
+  if (gguf && gguf_layers::has_per_layer_metadata(gguf->header().metadata)) {
+    // Per-layer arrays: the header reader takes one value per key, so it reads a stand-in and
+    // gguf_layers::apply (below) sets each layer. Ties and vocabulary as open_checkpoint finds them.
+    config = hf_config_from_gguf(gguf_layers::with_scalar_layers(gguf->header().metadata), path);
+    config["tie_word_embeddings"] = gguf->find("output.weight") == nullptr;
+    if (!config.contains("vocab_size"))
+      if (const TensorInfo* e = gguf->find("token_embd.weight")) config["vocab_size"] = e->rows();
+  } else if (!c.config.is_object()) {
     // open_checkpoint keeps such a file listable for `inspect` but builds no config; rebuilding it
     // from the metadata throws the line that names the key or architecture gmha cannot map.
     if (const auto* g = dynamic_cast<const GgufSource*>(c.stored.get())) {
@@ -46,9 +57,12 @@ std::optional<ModelDesign> model_from_checkpoint_file(const std::string& path) {
   // The dtype the model is served in decides the KV dtype (hf_config.cpp): a llama2.c file is
   // fp32 weights, which vLLM's dtype "auto" serves in fp16; GGUF is served in fp16 by llama.cpp
   // and vLLM alike. docs/model_defaults.md, "KV dtype".
-  nlohmann::json config = c.config;
   if (!config.contains("torch_dtype")) config["torch_dtype"] = c.format == "llama2c" ? "float32" : "float16";
   ModelDesign m = model_from_hf_config(config, path);
+  if (gguf) {
+    gguf_layers::apply(gguf->header().metadata, m, path);
+    m.spec = design_spec_of(m);
+  }
   m.name = std::filesystem::path(path).stem().string();
   m.source = fmt::format("{} ({} checkpoint, model_type {})", path, c.format, c.architecture);
   return m;

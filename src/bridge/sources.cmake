@@ -7,4 +7,5 @@ list(APPEND GMHA_LIB_SOURCES
   src/bridge/checkpoint_layer.cpp
   src/bridge/synth.cpp
   src/bridge/checkpoint_model.cpp
+  src/bridge/gguf_layers.cpp
 )

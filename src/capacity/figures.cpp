@@ -75,7 +75,8 @@ int64_t decode_attention_flops(const AttentionShape& a, int64_t tokens, Conventi
       case RecurrentKind::kLightning: per_state = c == Convention::kStep3Paper ? 10 : 4; break;
       case RecurrentKind::kGatedDeltaNet:
       case RecurrentKind::kKda: per_state = 7; break;
-      case RecurrentKind::kMamba2: per_state = 5; break;
+      case RecurrentKind::kMamba2:
+      case RecurrentKind::kMamba: per_state = 5; break;  // Mamba-1: the same scan, per channel
       case RecurrentKind::kShortConv: per_state = 0; break;
     }
     const int64_t conv = checked_product({2, conv_channels(a), a.conv_kernel}, "conv flops");

@@ -25,6 +25,7 @@ std::string kind_geometry(const LayerSpec& l) {
     case MixerKind::kNone: return "-";
     case MixerKind::kRecurrent:
       if (a.recurrent == RecurrentKind::kShortConv) return fmt::format("conv {}x{}", a.inner, a.conv_kernel);
+      if (a.recurrent == RecurrentKind::kMamba) return fmt::format("{} x N {}", a.inner, a.state_value_dim);
       return fmt::format("{}h x {}x{}{}", a.heads, a.head_dim, a.state_value_dim,
                          a.key_heads > 0 ? fmt::format(" ({} key)", a.key_heads) : "");
     case MixerKind::kSoftmax: break;
@@ -78,9 +79,11 @@ Table capacity_table(const std::vector<CompareRow>& rows) {
   for (const auto& r : rows) {
     const ModelFigures& f = r.figures;
     if (!seen.insert(f.model).second) continue;
+    // A model without softmax attention (a recurrent design) has no FRH/SLSD/TER: "n/a", not 0.
+    auto rank = [&](int64_t v) { return f.softmax_ranks ? std::to_string(v) : std::string("n/a"); };
     t.add_row({f.model, f.variant, std::to_string(f.layers), std::to_string(f.heads),
-               std::to_string(f.kv_heads), std::to_string(f.head_dim), std::to_string(f.ranks.frh),
-               std::to_string(f.ranks.slsd), std::to_string(f.ranks.ter), "", "", "", ""});
+               std::to_string(f.kv_heads), std::to_string(f.head_dim), rank(f.ranks.frh),
+               rank(f.ranks.slsd), rank(f.ranks.ter), "", "", "", ""});
     kv.push_back(f.kv_bytes_per_token);
     attn.push_back(static_cast<double>(f.attn_params));
     // Unknown FFN: no total to state ("-"), not a zero.

@@ -8,6 +8,8 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/frontier_models_test.cpp
   capacity/frontier_families_test.cpp
   capacity/families_2026_test.cpp
+  capacity/families_hybrid_test.cpp
+  capacity/designs_recurrent_test.cpp
   capacity/layer_model_test.cpp
   capacity/serving_test.cpp
   capacity/designs_test.cpp

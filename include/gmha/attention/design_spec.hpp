@@ -11,6 +11,11 @@
 //   mtla:d=2048,heads=16,c=256,nope=64,rope=32,v=64,stride=2
 // Optional: layers= (default 1), window=, chunk=, kv_dtype=, ffn=I (dense GLU), experts=E,topk=K,
 // expert_ffn=I, shared=S, shared_ffn=I, vocab=V, bias=1.
+// Recurrent designs (docs/designs.md, "Recurrent designs"), with state_dtype= (default f32) and
+// conv_dtype= (default bf16) and the FFN keys, layers=, vocab=:
+//   gdn:d=2048,heads=32,kh=16,hd=128,dv=128,conv=4   kda:d=2304,heads=32,hd=128,conv=4
+//   mamba2:d=4480,heads=128,hd=80,state=128,groups=8,conv=4
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,5 +28,15 @@ ModelDesign parse_design_spec(std::string_view spec);
 
 /// The canonical spec string for a single-group model; empty when the model is a hybrid.
 std::string design_spec_of(const ModelDesign& m);
+
+/// The recurrent mixer a design name (gdn, kda, mamba2) stands for; nullopt for any other name.
+std::optional<RecurrentKind> recurrent_design_kind(std::string_view name);
+/// True for every name a --design may start with: the variants and the recurrent designs.
+bool is_design_name(std::string_view name);
+/// Parses a gdn: / kda: / mamba2: spec (parse_design_spec dispatches here).
+ModelDesign parse_recurrent_design(const std::string& spec, RecurrentKind kind);
+/// The canonical gdn: / kda: / mamba2: string of a one-group recurrent model; empty when the
+/// grammar cannot reproduce its layer exactly.
+std::string recurrent_spec_of(const ModelDesign& m);
 
 }  // namespace gmha

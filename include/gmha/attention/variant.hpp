@@ -29,6 +29,7 @@ enum class RecurrentKind {
   kKda,            // Kimi Delta Attention: heads x d_k x d_v state (fp32) + q/k/v conv states
   kMamba2,         // Mamba2 SSD: heads x head_dim x d_state state + a conv state
   kShortConv,      // LFM2 gated short convolution: only a conv state of (L - 1) x d
+  kMamba,          // Mamba-1 selective scan (Jamba): I channels x d_state state + a conv state over x
 };
 std::string_view recurrent_name(RecurrentKind k);
 
@@ -77,6 +78,9 @@ struct AttentionShape {
   int64_t key_heads = 0;    // GDN: linear_num_key_heads (q/k heads; heads = value heads); Mamba2: n_groups
   int64_t conv_kernel = 0;  // causal conv width K (GDN, KDA, Mamba2) or L_cache (short conv)
   int64_t inner = 0;        // Mamba2: intermediate width (heads * head_dim); short conv: d
+  // Mamba-1 is stored as Mamba2's SSD view with head width 1: heads = inner = I channels,
+  // head_dim = 1, key_heads = 1 (one B of d_state N shared by every channel), state_value_dim = N.
+  int64_t dt_rank = 0;      // Mamba-1: rank R of the dt projection (x_proj -> dt_proj)
 
   // --- the 2025 designs (docs/designs.md) ---
   // GTA: heads = h_q, kv_heads = h_kv tied K/V states of head_dim = d_h, qk_rope_dim = d_R (one

@@ -145,6 +145,25 @@ void visit_recurrent_weights(const AttentionShape& s, Mat&& mat, Vec&& vec) {
       mat("out_proj", d, s.inner);
       break;
     }
+    case RecurrentKind::kMamba: {
+      // Mamba-1 mixer as Jamba names it (JambaMambaMixer, no projection biases): in_proj gives x
+      // and the gate z (I each); a depthwise conv with bias over x; x_proj gives dt (R), B and C
+      // (N each); dt_proj [I, R] with bias; A_log [I, N]; D [I]; Jamba's RMSNorms over dt, B, C.
+      const int64_t n = s.state_value_dim;
+      mat("in_proj", mul(2, s.inner), d);
+      vec("conv1d.weight", mul(s.inner, s.conv_kernel));
+      vec("conv1d.bias", s.inner);
+      mat("x_proj", add(s.dt_rank, mul(2, n)), s.inner);
+      mat("dt_proj", s.inner, s.dt_rank);
+      vec("dt_proj.bias", s.inner);
+      vec("A_log", mul(s.inner, n));
+      vec("D", s.inner);
+      vec("dt_layernorm", s.dt_rank);
+      vec("b_layernorm", n);
+      vec("c_layernorm", n);
+      mat("out_proj", d, s.inner);
+      break;
+    }
     case RecurrentKind::kShortConv: {
       // LFM2: in_proj gives B, C and x (d each); a depthwise conv of L taps over B*x; out_proj.
       mat("in_proj", mul(3, s.inner), d);
