@@ -220,7 +220,14 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
             static_cast<double>(n);
         break;
     }
-    if (a.variant != Variant::kLinear && g.spec.span.kind != SpanKind::kFull) {
+    const SpanKind sk = g.spec.span.kind;
+    if (sk == SpanKind::kCompressed || sk == SpanKind::kNsa || sk == SpanKind::kMoba) {
+      // Their caches grow at a rate other than one entry per token (docs/designs.md): not
+      // modelled by fit's per-token sharding yet; refused rather than mis-sized.
+      throw InputError(fmt::format("{}: fit does not model the {} fill rule yet (compare and "
+                                   "show do)", m.name, fill_rule_label(g.spec.span)));
+    }
+    if (a.variant != Variant::kLinear && sk != SpanKind::kFull) {
       s.tokens_cap = g.spec.span.tokens;
     }
     const double attn = attention_elements_per_gpu(a, n, s.kv_heads_per_gpu);
