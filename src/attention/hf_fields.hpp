@@ -247,5 +247,7 @@ std::optional<ModelDesign> read_frontier_family(const Fields& f, const std::stri
 int64_t vision_tower_params(const json& config, const std::string& where);
 /// Further families (hf_families_more.cpp): smollm3, exaone4, kimi_linear, ... nullopt otherwise.
 std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& type);
+/// DeepSeek-V4 (hf_deepseek_v4.cpp): deepseek_v4; nullopt otherwise.
+std::optional<ModelDesign> read_deepseek_v4(const Fields& f, const std::string& type);
 
 }  // namespace gmha::hf_detail

@@ -8,6 +8,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/attention/hf_config.cpp
   src/attention/hf_families.cpp
   src/attention/hf_families_more.cpp
+  src/attention/hf_deepseek_v4.cpp
   src/attention/hf_vision.cpp
   src/attention/resolve.cpp
 )
