@@ -10,6 +10,7 @@
 #include "gmha/attention/weights.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "gmha/capacity/figures_json.hpp"
+#include "gmha/capacity/sweep.hpp"
 
 using namespace gmha;
 
@@ -160,4 +161,34 @@ TEST_CASE("modifiers: the spec string round-trips through the JSON output", "[ca
     CHECK(back.layers == m.layers);
     CHECK(j.at("layer_kinds").at(0).at("fill_params").size() > 0);
   }
+}
+
+TEST_CASE("sweep: fill-rule modifiers are swept, cross-checked and reach the frontier", "[capacity][sparse]") {
+  // GQA (32 heads of 128, every g) and one MLA shape, each plain, with DSA top-2048 and with
+  // HCA-style compress=128,window=128, at T = 128K. Every reported row is re-evaluated with
+  // compute_figures (run_sweep throws InternalError on any difference).
+  SweepOptions o;
+  o.space = default_sweep_space(4096, 8);
+  o.space.families = {Variant::kGqa, Variant::kMla};
+  o.space.heads = {32};
+  o.space.head_dims = {128};
+  o.space.mla_latents = {512};
+  o.space.mla_nope = {128};
+  o.space.mla_rope = {64};
+  o.space.mla_q_lora = {0};
+  o.space.modifiers = {parse_sweep_modifier("topk=2048,index_heads=64,index_dim=128"),
+                       parse_sweep_modifier("compress=128,window=128")};
+  o.context = 131072;
+  // GQA 32 heads: g in {2, 4, 8, 16} (4 designs), MLA 1; each three ways.
+  CHECK(sweep_space_size(o.space) == 15);
+  const SweepResult r = run_sweep(o);
+  CHECK(r.evaluated == 15);
+  REQUIRE(r.best.size() == 6);
+  bool topk_best = false, compressed_on_frontier = false;
+  for (const auto& d : r.best) topk_best = topk_best || d.family == "mla+topk=2048,index_heads=64,index_dim=128";
+  for (const auto& d : r.frontier) compressed_on_frontier = compressed_on_frontier || d.spec.find("compress=128") != std::string::npos;
+  CHECK(topk_best);
+  CHECK(compressed_on_frontier);  // it reads 1152 entries at 128K where the plain ones read 131072
+  CHECK_THROWS_WITH(parse_sweep_modifier("share=2"), Catch::Contains("not a fill-rule key"));
+  CHECK_THROWS_WITH(parse_sweep_modifier("window=128"), Catch::Contains("not a sparse or compressed fill rule"));
 }
