@@ -194,7 +194,7 @@ TEST_CASE("known answer: DeepSeek-V4-Pro keeps about a tenth of V3.2's cache at 
   CHECK(a / b < 0.15);
 }
 
-TEST_CASE("deepseek_v4: presets are the published configs; unmodelled keys fail closed", "[capacity][deepseek_v4]") {
+TEST_CASE("deepseek_v4: presets are the published configs and unmodelled keys fail closed", "[capacity][deepseek_v4]") {
   CHECK(at(read_preset("deepseek-v4-pro"), 131072).kv_bytes == 1176895488);
   CHECK(at(read_preset("deepseek-v4-flash"), 131072).kv_bytes == 822083584);
   CHECK(at(read_preset("deepseek-v4-pro"), 4096).total_params == 1572997064798);
