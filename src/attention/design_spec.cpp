@@ -18,15 +18,17 @@ namespace {
 // Keys every variant accepts, then the variant's own keys.
 const std::set<std::string> kCommonKeys = {"d",       "heads",  "layers",     "window",
                                            "chunk",   "kv_dtype", "ffn",      "experts",
-                                           "topk",    "expert_ffn", "shared", "shared_ffn",
-                                           "vocab"};
+                                           "expert_ffn", "shared", "shared_ffn", "vocab",
+                                           // modifiers of softmax designs (docs/designs.md)
+                                           "topk", "index_heads", "index_dim", "nsa", "moba",
+                                           "compress", "share", "kv_tied", "sinks", "gate"};
 std::set<std::string> variant_keys(Variant v) {
   switch (v) {
     case Variant::kGqa: return {"kv", "hd", "bias", "qk_norm"};
     case Variant::kMha: case Variant::kMqa: return {"hd", "bias", "qk_norm"};
     case Variant::kMla: return {"c", "qlora", "nope", "rope", "v"};
     case Variant::kMfa: case Variant::kMfaKr: return {"c", "cq"};
-    case Variant::kLinear: return {"hd", "dv", "gate"};
+    case Variant::kLinear: return {"hd", "dv"};
     case Variant::kFpba: return {};
     case Variant::kGta: return {"kv", "hd", "rope"};
     case Variant::kGla: return {"hc", "c", "qlora", "nope", "rope", "v"};
@@ -66,6 +68,24 @@ class SpecFields {
   std::map<std::string, std::string> kv_;
 };
 
+// "a/b/c": exactly `n` positive integers separated by '/' (nsa=, moba=, experts=).
+std::vector<int64_t> slash_fields(const std::string& text, size_t n, const std::string& what,
+                                  const std::string& form) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = text.find('/', start);
+    const std::string item = text.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    out.push_back(parse_integer(item, what, 1));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  if (out.size() != n) {
+    throw InputError(fmt::format("{} must be {} ({} numbers separated by '/', got '{}')", what, form, n, text));
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -88,17 +108,24 @@ FfnShape ffn_of_spec(const SpecFields& f, const std::string& where) {
     ffn.kind = FfnKind::kDense;
     ffn.intermediate = f.get("ffn");
   }
-  if (f.has("experts") || f.has("topk") || f.has("expert_ffn")) {
+  if (f.has("experts") || f.has("expert_ffn")) {
     if (f.has("ffn")) throw InputError(fmt::format("{}: give ffn= (dense) or experts= (MoE)", where));
+    if (!f.has("experts")) throw InputError(fmt::format("{}: expert_ffn= needs experts=E/k", where));
+    if (f.text("experts").find('/') == std::string::npos) {
+      // The old spelling experts=E,topk=k: topk= is token selection now (docs/designs.md).
+      throw InputError(fmt::format("{}: experts= is E/k (routed experts / experts per token), e.g. "
+                                   "experts={}/8; topk= now means token selection", where, f.text("experts")));
+    }
+    const auto e = slash_fields(f.text("experts"), 2, where + ": experts", "E/k");
     ffn.kind = FfnKind::kMoe;
-    ffn.routed_experts = f.get("experts");
-    ffn.top_k = f.get("topk");
+    ffn.routed_experts = e[0];
+    ffn.top_k = e[1];
     ffn.expert_intermediate = f.get("expert_ffn");
     ffn.shared_experts = f.get_zero_ok("shared", 0);
     ffn.shared_intermediate =
         ffn.shared_experts > 0 ? f.get_or("shared_ffn", ffn.expert_intermediate) : 0;
   } else if (f.has("shared") || f.has("shared_ffn")) {
-    throw InputError(fmt::format("{}: shared= needs experts=, topk=, expert_ffn=", where));
+    throw InputError(fmt::format("{}: shared= needs experts=E/k and expert_ffn=", where));
   }
   return ffn;
 }
@@ -108,7 +135,7 @@ std::string ffn_spec_of(const FfnShape& ffn) {
   std::string s;
   if (ffn.kind == FfnKind::kDense) s += fmt::format(",ffn={}", ffn.intermediate);
   if (ffn.kind == FfnKind::kMoe) {
-    s += fmt::format(",experts={},topk={},expert_ffn={}", ffn.routed_experts, ffn.top_k,
+    s += fmt::format(",experts={}/{},expert_ffn={}", ffn.routed_experts, ffn.top_k,
                      ffn.expert_intermediate);
     if (ffn.shared_experts > 0) {
       s += fmt::format(",shared={},shared_ffn={}", ffn.shared_experts, ffn.shared_intermediate);
@@ -217,17 +244,81 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
       a.kv_heads = a.heads;
       a.head_dim = f.get_or("hd", a.d_model / a.heads);
       a.state_value_dim = f.get_or("dv", a.head_dim);
-      a.output_gate = f.get_zero_ok("gate", 0) != 0;
+      a.output_gate = f.get_zero_ok("gate", 0) != 0;  // linear attention: gate=1 (MiniMax)
       break;
+  }
+  const bool gqa_family = a.variant == Variant::kMha || a.variant == Variant::kMqa || a.variant == Variant::kGqa;
+  // Modifiers of softmax designs (docs/designs.md, "Modifiers").
+  if (a.variant == Variant::kLinear) {
+    for (const char* k : {"topk", "index_heads", "index_dim", "nsa", "moba", "compress", "share", "kv_tied", "sinks"}) {
+      if (f.has(k)) throw InputError(fmt::format("{}: {}= applies to softmax designs, not linear", where, k));
+    }
+  } else {
+    if (f.has("gate")) {
+      const std::string& g = f.text("gate");
+      if (g == "head") a.gate = OutputGate::kHeadwise;
+      else if (g == "elem") a.gate = OutputGate::kElementwise;
+      else throw InputError(fmt::format("{}: gate must be head or elem (got '{}')", where, g));
+    }
+    a.sinks = f.get_zero_ok("sinks", 0) != 0;
+    if (f.get_zero_ok("kv_tied", 0) != 0) {
+      if (!gqa_family) {
+        throw InputError(fmt::format("{}: kv_tied=1 applies to mha, mqa and gqa ({} ties or "
+                                     "shares its cache already)", where, variant_name(a.variant)));
+      }
+      a.kv_tied = true;
+    }
+    if (f.has("index_heads") != f.has("index_dim") || (f.has("index_dim") && !f.has("topk"))) {
+      throw InputError(fmt::format("{}: topk= selection takes its indexer as index_heads= and "
+                                   "index_dim=, all three together", where));
+    }
+    if (f.has("topk")) {
+      if (!f.has("index_dim")) {
+        throw InputError(fmt::format("{}: topk= is token selection and needs index_heads= and "
+                                     "index_dim= (routed experts per token are experts=E/k)", where));
+      }
+      a.index_heads = f.get("index_heads");
+      a.index_head_dim = f.get("index_dim");
+    }
   }
 
   LayerSpec l;
   l.attention = a;
-  if (f.has("window") && f.has("chunk")) {
-    throw InputError(fmt::format("{}: give window= or chunk=, not both", where));
+  // One fill rule (docs/designs.md): compress= takes window= and topk= as its parts; otherwise
+  // window=, chunk=, topk=, nsa=, moba= exclude each other.
+  std::vector<std::string> rules;
+  for (const char* k : {"compress", "nsa", "moba", "chunk", "window", "topk"}) {
+    if (!f.has(k)) continue;
+    if (f.has("compress") && (std::string(k) == "window" || std::string(k) == "topk")) continue;
+    rules.push_back(k);
   }
-  if (f.has("window")) l.span = {SpanKind::kSlidingWindow, f.get("window")};
+  if (rules.size() > 1) {
+    throw InputError(fmt::format("{}: {}= and {}= are two fill rules; give one", where, rules[0], rules[1]));
+  }
+  if (f.has("window") && !f.has("compress")) l.span = {SpanKind::kSlidingWindow, f.get("window")};
   if (f.has("chunk")) l.span = {SpanKind::kChunked, f.get("chunk")};
+  if (f.has("topk") && !f.has("compress")) l.span = {SpanKind::kTopK, f.get("topk")};
+  if (f.has("compress")) {
+    l.span.kind = SpanKind::kCompressed;
+    l.span.ratio = f.get("compress");
+    l.span.window = f.get_zero_ok("window", 0);
+    l.span.tokens = f.has("topk") ? f.get("topk") : 0;
+  }
+  if (f.has("nsa")) {
+    const auto v = slash_fields(f.text("nsa"), 5, where + ": nsa", "l/d/n/l'/w");
+    l.span.kind = SpanKind::kNsa;
+    l.span.block = v[0];
+    l.span.ratio = v[1];
+    l.span.blocks = v[2];
+    l.span.select_block = v[3];
+    l.span.window = v[4];
+  }
+  if (f.has("moba")) {
+    const auto v = slash_fields(f.text("moba"), 2, where + ": moba", "B/k");
+    l.span.kind = SpanKind::kMoba;
+    l.span.block = v[0];
+    l.span.blocks = v[1];
+  }
   if (a.variant == Variant::kLinear) {
     if (l.span.kind != SpanKind::kFull) {
       throw InputError(fmt::format("{}: linear attention has a fixed state, no window", where));
@@ -247,17 +338,40 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
   const int64_t layers = f.get_or("layers", 1);
   if (layers > 100000) throw InputError(fmt::format("{}: layers={} is implausible (max 100000)", where, layers));
   m.layers.assign(static_cast<size_t>(layers), l);
+  if (f.has("share")) {
+    // share=s: layer i reads the cache of layer s * floor(i / s) (docs/designs.md).
+    if (a.variant == Variant::kLinear) throw InputError(fmt::format("{}: share= applies to softmax designs", where));
+    const int64_t share = f.get("share");
+    for (int64_t i = 0; i < layers; ++i) {
+      if (i % share != 0) m.layers[static_cast<size_t>(i)].kv_source = static_cast<int>(i - i % share);
+    }
+  }
   validate_model(m, where);
   m.spec = design_spec_of(m);
   return m;
 }
 
 namespace {
+// share=s when every layer is the first one's except that layer i reads layer s*floor(i/s)'s
+// cache (the pattern parse_design_spec builds); 1 when no layer shares; 0 when no such s.
+int64_t share_of(const ModelDesign& m) {
+  const size_t n = m.layers.size();
+  int64_t s = 1;
+  while (static_cast<size_t>(s) < n && m.layers[static_cast<size_t>(s)].kv_source == 0) ++s;
+  for (size_t i = 0; i < n; ++i) {
+    LayerSpec x = m.layers[i];
+    const int want = i % static_cast<size_t>(s) == 0 ? -1 : static_cast<int>(i - i % static_cast<size_t>(s));
+    if (x.kv_source != want) return 0;
+    x.kv_source = -1;
+    if (!(x == m.layers[0])) return 0;
+  }
+  return s;
+}
 // --- recurrent designs: gdn:, kda:, mamba2: (docs/designs.md, "Recurrent designs") -------------
 
 const std::set<std::string> kRecurrentKeys = {"d", "heads", "hd", "dv", "kh", "state", "groups", "conv",
                                               "state_dtype", "conv_dtype", "layers", "ffn", "experts",
-                                              "topk", "expert_ffn", "shared", "shared_ffn", "vocab"};
+                                              "expert_ffn", "shared", "shared_ffn", "vocab"};
 }  // namespace
 
 std::optional<RecurrentKind> recurrent_design_kind(std::string_view name) {
@@ -375,29 +489,38 @@ std::string recurrent_spec_of(const ModelDesign& m) {
 }
 
 std::string design_spec_of(const ModelDesign& m) {
-  auto groups = m.groups();
-  if (groups.size() != 1) return "";
-  const LayerSpec& l = groups[0].spec;
+  if (m.layers.empty()) return "";
+  const int64_t share = share_of(m);
+  if (share == 0) return "";
+  const LayerSpec& l = m.layers[0];
   const AttentionShape& a = l.attention;
   if (mixer_kind(l) == MixerKind::kRecurrent && a.recurrent != RecurrentKind::kLightning) {
     return recurrent_spec_of(m);
   }
-  // The design grammar expresses the classic variants only: a layer using any of the layer-level
-  // extras (docs/capacity.md, "Layer kinds") has no --design string that reproduces it.
+  // The design grammar expresses the classic variants and the modifiers of docs/designs.md: a
+  // layer using any other layer-level extra (docs/capacity.md, "Layer kinds") has no --design
+  // string that reproduces it.
+  const bool gqa_family = a.variant == Variant::kMha || a.variant == Variant::kMqa || a.variant == Variant::kGqa;
   AttentionShape classic = a;
   classic.rotary_dim = 0;
   if (a.variant != Variant::kMla && a.variant != Variant::kGla && a.variant != Variant::kMtla) {
     classic.v_head_dim = 0;
   }
-  classic.kv_tied = classic.o_bias = classic.sinks = classic.qk_norm_per_layer = false;
-  const bool gqa_family =
-      a.variant == Variant::kMha || a.variant == Variant::kMqa || a.variant == Variant::kGqa;
+  // Zero what the grammar cannot write; any of it set means there is no spec string.
+  classic.o_bias = classic.qk_norm_per_layer = classic.kv_latent = false;
   if (!gqa_family) classic.qk_norm = false;  // qk_norm=1 is a key of the GQA family
-  classic.gate = OutputGate::kNone;
-  classic.index_heads = classic.index_head_dim = 0;
+  classic.o_lora_rank = classic.o_groups = classic.hyper_connections = 0;
+  if (gqa_family) classic.q_lora_rank = 0;
+  if (!gqa_family) classic.kv_tied = false;
+  if (a.variant == Variant::kLinear) {
+    classic.sinks = false;
+    classic.gate = OutputGate::kNone;
+  }
+  const bool indexed = l.span.kind == SpanKind::kTopK || (l.span.kind == SpanKind::kCompressed && l.span.tokens > 0);
+  if (!indexed) classic.index_heads = classic.index_head_dim = 0;
   classic.recurrent = RecurrentKind::kLightning;
   classic.key_heads = classic.conv_kernel = classic.inner = 0;
-  if (!(classic == a) || !l.has_mixer || l.kv_source >= 0 || l.span.kind == SpanKind::kTopK) return "";
+  if (!(classic == a) || !l.has_mixer) return "";
   std::string s = fmt::format("{}:d={}", variant_name(a.variant), a.d_model);
   switch (a.variant) {
     case Variant::kFpba: break;
@@ -439,8 +562,25 @@ std::string design_spec_of(const ModelDesign& m) {
   if (a.qkv_bias) s += ",bias=1";
   if (a.qk_norm) s += ",qk_norm=1";
   s += fmt::format(",layers={}", m.layers.size());
-  if (l.span.kind == SpanKind::kSlidingWindow) s += fmt::format(",window={}", l.span.tokens);
-  if (l.span.kind == SpanKind::kChunked) s += fmt::format(",chunk={}", l.span.tokens);
+  // The modifiers, in the order docs/designs.md gives.
+  const AttentionSpan& sp = l.span;
+  if (sp.kind == SpanKind::kSlidingWindow) s += fmt::format(",window={}", sp.tokens);
+  if (sp.kind == SpanKind::kCompressed && sp.window > 0) s += fmt::format(",window={}", sp.window);
+  if (sp.kind == SpanKind::kChunked) s += fmt::format(",chunk={}", sp.tokens);
+  if (sp.kind == SpanKind::kCompressed) s += fmt::format(",compress={}", sp.ratio);
+  if (indexed) {
+    s += fmt::format(",topk={},index_heads={},index_dim={}", sp.tokens, a.index_heads, a.index_head_dim);
+  }
+  if (sp.kind == SpanKind::kNsa) {
+    s += fmt::format(",nsa={}/{}/{}/{}/{}", sp.block, sp.ratio, sp.blocks, sp.select_block, sp.window);
+  }
+  if (sp.kind == SpanKind::kMoba) s += fmt::format(",moba={}/{}", sp.block, sp.blocks);
+  if (share > 1) s += fmt::format(",share={}", share);
+  if (gqa_family && a.kv_tied) s += ",kv_tied=1";
+  if (a.variant != Variant::kLinear && a.sinks) s += ",sinks=1";
+  if (a.variant != Variant::kLinear && a.gate != OutputGate::kNone) {
+    s += a.gate == OutputGate::kHeadwise ? ",gate=head" : ",gate=elem";
+  }
   s += fmt::format(",kv_dtype={}", dtype_name(l.kv_dtype));
   s += ffn_spec_of(l.ffn);
   if (m.vocab_size > 0) s += fmt::format(",vocab={}", m.vocab_size);

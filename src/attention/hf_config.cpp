@@ -386,6 +386,9 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
     if (type == "nemotron_h") handled = {"hybrid_override_pattern", "partial_rotary_factor"};
     if (type == "hunyuan") handled = {"cla_share_factor", "use_qk_norm"};
     if (type == "nemotron-nas") handled = {"block_configs"};
+  } else if (auto v4 = read_deepseek_v4(f, type)) {
+    m = std::move(*v4);
+    handled = {"compress_ratios", "index_topk"};
   } else if (type == "deepseek_v32" || type == "glm_moe_dsa") {
     // DeepSeek-V3.2: V3's MLA plus the DSA lightning indexer; each layer keeps every token's
     // latent and index key and attends to the index_topk it selects. GLM-5 (glm_moe_dsa) is the
@@ -438,7 +441,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe, gemma4, gemma4_text, mimo_v2_flash, step3p5, mistral3, ministral3, qwen2_5_vl, nemotron_h, nemotron-nas, lfm2, lfm2_vl, jamba, hunyuan)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, deepseek_v4, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe, gemma4, gemma4_text, mimo_v2_flash, step3p5, mistral3, ministral3, qwen2_5_vl, nemotron_h, nemotron-nas, lfm2, lfm2_vl, jamba, hunyuan)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {

@@ -254,5 +254,7 @@ std::optional<ModelDesign> read_2026_family(const Fields& f, const std::string& 
 /// Hybrid families (hf_families_hybrid.cpp): nemotron_h, lfm2 / lfm2_vl, jamba, hunyuan; refuses
 /// falcon_h1 naming why. nullopt for any other type.
 std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string& type);
+/// DeepSeek-V4 (hf_deepseek_v4.cpp): deepseek_v4; nullopt otherwise.
+std::optional<ModelDesign> read_deepseek_v4(const Fields& f, const std::string& type);
 
 }  // namespace gmha::hf_detail

@@ -23,6 +23,25 @@ bool same_layer(const LayerSpec& a, const LayerSpec& b) {
   return a == b;
 }
 
+std::string fill_rule_label(const AttentionSpan& s) {
+  switch (s.kind) {
+    case SpanKind::kFull: return "full";
+    case SpanKind::kSlidingWindow: return fmt::format("window {}", s.tokens);
+    case SpanKind::kChunked: return fmt::format("chunk {}", s.tokens);
+    case SpanKind::kTopK: return fmt::format("top-{}", s.tokens);
+    case SpanKind::kCompressed: {
+      std::string out = fmt::format("compressed 1/{}", s.ratio);
+      if (s.window > 0) out += fmt::format(" + window {}", s.window);
+      if (s.tokens > 0) out += fmt::format(", top-{}", s.tokens);
+      return out;
+    }
+    case SpanKind::kNsa:
+      return fmt::format("nsa {}/{} {}x{} + window {}", s.block, s.ratio, s.blocks, s.select_block, s.window);
+    case SpanKind::kMoba: return fmt::format("moba {} x{}", s.block, s.blocks);
+  }
+  return "full";
+}
+
 std::string LayerGroup::label() const {
   const AttentionShape& a = spec.attention;
   std::string s = !spec.has_mixer ? std::string("no mixer")
@@ -33,6 +52,10 @@ std::string LayerGroup::label() const {
   if (spec.kv_source >= 0) s += fmt::format(" (cache of layer {})", spec.kv_source);
   if (spec.span.kind == SpanKind::kSlidingWindow) s += fmt::format(" sliding {}", spec.span.tokens);
   if (spec.span.kind == SpanKind::kChunked) s += fmt::format(" chunked {}", spec.span.tokens);
+  if (spec.span.kind == SpanKind::kCompressed || spec.span.kind == SpanKind::kNsa ||
+      spec.span.kind == SpanKind::kMoba) {
+    s += " " + fill_rule_label(spec.span);
+  }
   if (!spec.rope) s += " NoPE";
   if (spec.ffn.kind == FfnKind::kMoe) s += ", MoE";
   if (spec.ffn.kind == FfnKind::kDense) s += ", dense FFN";
@@ -105,7 +128,35 @@ void validate_model(const ModelDesign& m, const std::string& where) {
     if (l.span.kind == SpanKind::kTopK && l.attention.index_head_dim <= 0) {
       throw InputError(fmt::format("{}: top-k selection needs an indexer (index_head_dim)", w));
     }
-    if (l.span.kind != SpanKind::kFull && l.span.tokens <= 0) {
+    const AttentionSpan& sp = l.span;
+    const bool softmax = mixer_kind(l) == MixerKind::kSoftmax;
+    if (sp.kind == SpanKind::kCompressed) {
+      // docs/designs.md "compress=": ratio s >= 2, a window >= 0, top-k only with an indexer.
+      if (sp.ratio < 2) throw InputError(fmt::format("{}: compression ratio must be at least 2 (got {})", w, sp.ratio));
+      if (sp.window < 0) throw errors::not_positive(w, "window", sp.window);
+      if (sp.tokens < 0) throw errors::not_positive(w, "top-k", sp.tokens);
+      if ((sp.tokens > 0) != (l.attention.index_head_dim > 0)) {
+        throw InputError(fmt::format("{}: compressed top-k selection and an indexer go together "
+                                     "(CSA has both, HCA neither)", w));
+      }
+      if (!softmax) throw InputError(fmt::format("{}: only softmax layers can be compressed", w));
+    } else if (sp.kind == SpanKind::kNsa) {
+      if (sp.block <= 0) throw errors::not_positive(w, "nsa block l", sp.block);
+      if (sp.ratio <= 0 || sp.ratio > sp.block) {
+        throw InputError(fmt::format("{}: nsa stride d ({}) must be in 1..l ({})", w, sp.ratio, sp.block));
+      }
+      if (sp.blocks <= 0) throw errors::not_positive(w, "nsa selected blocks n", sp.blocks);
+      if (sp.select_block <= 0) throw errors::not_positive(w, "nsa selection block l'", sp.select_block);
+      if (sp.window <= 0) throw errors::not_positive(w, "nsa window w", sp.window);
+      const Variant v = l.attention.variant;
+      if (v != Variant::kMha && v != Variant::kMqa && v != Variant::kGqa) {
+        throw InputError(fmt::format("{}: nsa needs an mha, mqa or gqa layer (its branches each "
+                                     "have their own k_proj and v_proj)", w));
+      }
+    } else if (sp.kind == SpanKind::kMoba) {
+      if (sp.block <= 0) throw errors::not_positive(w, "moba block", sp.block);
+      if (sp.blocks <= 0) throw errors::not_positive(w, "moba selected blocks", sp.blocks);
+    } else if (sp.kind != SpanKind::kFull && sp.tokens <= 0) {
       throw errors::not_positive(w, l.span.kind == SpanKind::kChunked ? "chunk"
                                   : l.span.kind == SpanKind::kTopK ? "top-k" : "window",
                                  l.span.tokens);

@@ -143,6 +143,32 @@ constexpr const char* kMiniMaxM2 = R"({"model_type": "minimax_m2", "hidden_size"
   "qk_norm_type": "per_layer", "max_position_embeddings": 196608, "vocab_size": 200064,
   "attention_bias": false, "tie_word_embeddings": false})";
 
+// https://huggingface.co/deepseek-ai/DeepSeek-V4-Pro/blob/main/config.json and
+// .../DeepSeek-V4-Flash/blob/main/config.json: the architecture fields as published (the 62 and
+// 44 compress_ratios end with the MTP layer's 0).
+constexpr const char* kDeepSeekV4Pro = R"({"model_type": "deepseek_v4", "hidden_size": 7168,
+  "num_hidden_layers": 61, "num_attention_heads": 128, "num_key_value_heads": 1, "head_dim": 512,
+  "qk_rope_head_dim": 64, "q_lora_rank": 1536, "o_lora_rank": 1024, "o_groups": 16,
+  "hc_mult": 4, "index_head_dim": 128, "index_n_heads": 64, "index_topk": 1024,
+  "moe_intermediate_size": 3072, "n_routed_experts": 384, "n_shared_experts": 1,
+  "num_experts_per_tok": 6, "num_hash_layers": 3, "num_nextn_predict_layers": 1,
+  "sliding_window": 128, "max_position_embeddings": 1048576, "vocab_size": 129280,
+  "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                          "scale_fmt": "ue8m0", "weight_block_size": [128, 128]},
+  "compress_ratios": [128, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 0]})";
+constexpr const char* kDeepSeekV4Flash = R"({"model_type": "deepseek_v4", "hidden_size": 4096,
+  "num_hidden_layers": 43, "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512,
+  "qk_rope_head_dim": 64, "q_lora_rank": 1024, "o_lora_rank": 1024, "o_groups": 8,
+  "hc_mult": 4, "index_head_dim": 128, "index_n_heads": 64, "index_topk": 512,
+  "moe_intermediate_size": 2048, "n_routed_experts": 256, "n_shared_experts": 1,
+  "num_experts_per_tok": 6, "num_hash_layers": 3, "num_nextn_predict_layers": 1,
+  "sliding_window": 128, "max_position_embeddings": 1048576, "vocab_size": 129280,
+  "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                          "scale_fmt": "ue8m0", "weight_block_size": [128, 128]},
+  "compress_ratios": [0, 0, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 4, 0]})";
+
 constexpr const char* kGlm5 = R"({"model_type": "glm_moe_dsa", "first_k_dense_replace": 3,
   "hidden_size": 6144, "index_head_dim": 128, "index_n_heads": 32, "index_topk": 2048,
   "intermediate_size": 12288, "kv_lora_rank": 512, "max_position_embeddings": 202752,
@@ -245,6 +271,12 @@ const std::vector<Preset>& presets() {
     add("glm-5", "GLM-5 744B: MLA 64 heads (qk_nope 192, v 256) with the DSA indexer (32 x 128, top-2048), 3 dense + 75 MoE layers",
         "https://huggingface.co/zai-org/GLM-5/blob/main/config.json (+ vocab 154880 of the GLM-5 family)",
         [](const std::string& n, const std::string& s) { return from_config(n, s, kGlm5); });
+    add("deepseek-v4-pro", "DeepSeek-V4-Pro 1.6T: 61 layers of CSA (1/4, top-1024) and HCA (1/128) over a shared 512 K=V latent + window 128, grouped output LoRA, 384 experts top-6",
+        "https://huggingface.co/deepseek-ai/DeepSeek-V4-Pro/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kDeepSeekV4Pro); });
+    add("deepseek-v4-flash", "DeepSeek-V4-Flash 284B: 2 window-128 + 41 CSA (1/4, top-512) / HCA (1/128) layers over a shared 512 K=V latent, 256 experts top-6",
+        "https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash/blob/main/config.json",
+        [](const std::string& n, const std::string& s) { return from_config(n, s, kDeepSeekV4Flash); });
     add("kimi-linear-48b-a3b", "Kimi Linear 48B-A3B: 20 KDA + 7 NoPE MLA layers, 256 experts top-8 + 1 shared",
         "https://huggingface.co/moonshotai/Kimi-Linear-48B-A3B-Instruct/blob/main/config.json",
         [](const std::string& n, const std::string& s) { return from_config(n, s, kKimiLinear48b); });

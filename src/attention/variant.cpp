@@ -163,6 +163,18 @@ void validate_shape(const AttentionShape& s, const std::string& where) {
       if (s.kv_tied && s.v_head_dim > 0 && s.v_head_dim != s.head_dim) {
         throw InputError(fmt::format("{}: K = V tying needs equal K and V head widths", where));
       }
+      if (s.kv_latent && !s.kv_tied) {
+        throw InputError(fmt::format("{}: a K = V latent (kv_latent) is tied (kv_tied)", where));
+      }
+      if ((s.o_lora_rank > 0) != (s.o_groups > 0) || s.o_lora_rank < 0 || s.o_groups < 0) {
+        throw InputError(fmt::format("{}: o_lora_rank ({}) and o_groups ({}) go together", where,
+                                     s.o_lora_rank, s.o_groups));
+      }
+      if (s.o_groups > 0 && s.heads % s.o_groups != 0) {
+        throw InputError(fmt::format("{}: heads ({}) must be divisible by o_groups ({})", where,
+                                     s.heads, s.o_groups));
+      }
+      if (s.q_lora_rank < 0) throw errors::not_positive(where, "q_lora_rank", s.q_lora_rank);
       break;
     case Variant::kGta:
       require_positive(s.heads, where, "heads (h_q)");
@@ -248,6 +260,21 @@ CapacityRanks capacity_ranks(const AttentionShape& s) {
       r.slsd = checked_mul(s.kv_heads, s.head_dim, "slsd");
       r.slsd_head = s.head_dim;
       r.frh_bound = "h";
+      if (s.kv_latent && s.rotary_dim > 0 && s.rotary_dim < s.head_dim) {
+        // DeepSeek-V4's K = V latent rotates its last d_R dims: the position-free circuit is the
+        // first d_h - d_R (as GTA's and MLA's nope part; the RoPE part adds rank <= d_R apart).
+        r.frh = s.head_dim - s.rotary_dim;
+        r.frh_bound = "d_h - d_R";
+        r.slsd = checked_mul(s.kv_heads, r.frh, "slsd");
+        r.slsd_head = r.frh;
+      }
+      if (s.q_lora_rank > 0 && s.q_lora_rank < r.frh) { r.frh = s.q_lora_rank; r.frh_bound = "q_lora"; }
+      if (s.o_lora_rank > 0) {
+        // Head i's VO map passes through its group's o_lora_rank bottleneck.
+        r.vo_rank = std::min(r.vo_rank, s.o_lora_rank);
+        const int64_t group_width = checked_mul(s.heads / s.o_groups, s.v_head_dim > 0 ? s.v_head_dim : s.head_dim, "vo");
+        r.vo_group_rank = std::min({s.o_lora_rank, group_width, s.d_model});
+      }
       break;
     case Variant::kGta:
       // The position-free part of head i's key is the first d_h - d_R dims of its group's tied

@@ -40,6 +40,39 @@ AttentionCounts attention_counts(const AttentionShape& s) {
   return n;
 }
 
+AttentionCounts attention_counts(const LayerSpec& l) {
+  AttentionCounts n = attention_counts(l.attention);
+  n.params = 0;
+  n.decode_matmul = 0;
+  visit_layer_weights(l, [&](const char* name, int64_t rows, int64_t cols, bool is_matrix) {
+    const int64_t e = checked_mul(rows, cols, "weight elements");
+    const std::string_view nm(name);
+    n.params = checked_add(n.params, e, "attention parameters");
+    if (is_matrix && nm != "kr_n" && nm != "nsa.phi_k" && nm != "nsa.phi_v") {
+      n.decode_matmul = checked_add(n.decode_matmul, e, "attention matmul");
+    }
+  });
+  return n;
+}
+
+std::vector<WeightTensor> layer_weights(const LayerSpec& l) {
+  std::vector<WeightTensor> w;
+  visit_layer_weights(l, [&](const char* name, int64_t rows, int64_t cols, bool is_matrix) {
+    w.push_back({name, rows, cols, is_matrix});
+  });
+  return w;
+}
+
+StreamWidths stream_widths(const AttentionShape& s) {
+  StreamWidths w;
+  visit_cache_streams(s, [&](const char* name, int64_t width) {
+    const std::string_view n(name);
+    w.all = checked_add(w.all, width, "cache width");
+    if (n != "v" && n != "v_tied" && n != "a_v" && n != "b_v") w.keys = checked_add(w.keys, width, "cache width");
+  });
+  return w;
+}
+
 int64_t linear_state_elements(const AttentionShape& s) {
   if (s.variant != Variant::kLinear || s.recurrent == RecurrentKind::kShortConv) return 0;
   return checked_product({s.heads, s.head_dim, s.state_value_dim}, "linear state");

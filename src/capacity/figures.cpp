@@ -11,6 +11,13 @@
 
 namespace gmha {
 
+namespace {
+// NSA's complete compression blocks at T: blocks of l taken every d tokens (arXiv 2502.11089 §3.3).
+int64_t nsa_blocks(const AttentionSpan& s, int64_t t) {
+  return t < s.block ? 0 : (t - s.block) / s.ratio + 1;
+}
+}  // namespace
+
 int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention c) {
   switch (span.kind) {
     case SpanKind::kFull: return context;
@@ -21,13 +28,60 @@ int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention 
       if (c == Convention::kStep3Paper) return std::min(context, span.tokens);
       return ((context - 1) % span.tokens) + 1;
     case SpanKind::kTopK: return std::min(context, span.tokens);
+    case SpanKind::kCompressed: {
+      const int64_t entries = context / span.ratio;  // complete blocks only
+      return std::min(context, span.window) + (span.tokens > 0 ? std::min(entries, span.tokens) : entries);
+    }
+    case SpanKind::kNsa:
+      return nsa_blocks(span, context) + std::min(context, checked_mul(span.blocks, span.select_block, "nsa")) +
+             std::min(context, span.window);
+    case SpanKind::kMoba: return std::min(context, checked_mul(span.blocks, span.block, "moba"));
   }
   return context;
 }
 
 int64_t stored_tokens(const AttentionSpan& span, int64_t context, Convention c) {
-  // Top-k selection keeps every token (any may be selected later) and reads k of them.
-  return span.kind == SpanKind::kTopK ? context : effective_tokens(span, context, c);
+  switch (span.kind) {
+    case SpanKind::kTopK:
+    case SpanKind::kMoba: return context;  // any token may be selected later
+    case SpanKind::kCompressed: return std::min(context, span.window) + context / span.ratio;
+    case SpanKind::kNsa: return context + std::min(context, span.window) + nsa_blocks(span, context);
+    default: return effective_tokens(span, context, c);
+  }
+}
+
+FillCounts fill_counts(const LayerSpec& l, int64_t context, Convention c) {
+  const AttentionShape& a = l.attention;
+  const AttentionSpan& sp = l.span;
+  FillCounts f;
+  f.stored = cache_entries(a, stored_tokens(sp, context, c));
+  f.read = cache_entries(a, effective_tokens(sp, context, c));
+  f.entries_per_token = 1.0 / static_cast<double>(tokens_per_cache_entry(a));
+  const bool indexed = a.index_head_dim > 0;
+  switch (sp.kind) {
+    case SpanKind::kCompressed:
+      f.entries_per_token = 1.0 + 1.0 / static_cast<double>(sp.ratio);
+      if (indexed) {
+        f.index_stored = f.index_read = context / sp.ratio;
+        f.index_per_token = 1.0 / static_cast<double>(sp.ratio);
+      }
+      break;
+    case SpanKind::kNsa:
+      f.entries_per_token = 2.0 + 1.0 / static_cast<double>(sp.ratio);
+      break;
+    case SpanKind::kMoba:
+      f.mean_keys = context / sp.block;
+      f.mean_keys_per_token = 1.0 / static_cast<double>(sp.block);
+      break;
+    default:
+      // A DSA indexer keeps one index key per token and scores all of them (top-k selection).
+      if (indexed) {
+        f.index_stored = f.index_read = stored_tokens(sp, context, c);
+        f.index_per_token = 1.0;
+      }
+      break;
+  }
+  return f;
 }
 
 int64_t tokens_per_cache_entry(const AttentionShape& a) {
@@ -175,7 +229,7 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     gf.spec = l;
     gf.owns_cache = owns_cache(l);
     // A layer without a mixer has no attention weights, cache or FLOPs (only its FFN).
-    const AttentionCounts counts = mixer == MixerKind::kNone ? AttentionCounts{} : attention_counts(a);
+    const AttentionCounts counts = mixer == MixerKind::kNone ? AttentionCounts{} : attention_counts(l);
     if (mixer != MixerKind::kNone) {
       gf.ranks = capacity_ranks(a);
       gf.softmax_ranks = softmax_ranks(a);
@@ -184,19 +238,25 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     gf.attn_params_per_layer = counts.params;
     gf.kv_elements_per_token_per_layer = counts.cached_elements;
     const int bits = dtype_bits(l.kv_dtype);
-    // Bits one token puts in (or reads from) the cache of one layer: its streams in the KV
-    // dtype plus, for DSA, its index key in fp8 + fp32 scales (8 bits per byte).
+    // Bits of one cache entry of one layer: its streams in the KV dtype; an index key (DSA, CSA)
+    // in fp8 + fp32 scales and a MoBA block-mean key in the KV dtype are entries of their own.
     gf.index_key_bytes_per_layer = mixer == MixerKind::kSoftmax ? index_key_bytes(a) : 0;
     const int64_t index_bits = checked_mul(gf.index_key_bytes_per_layer, 8, "index bits");
     const int64_t stream_bits = checked_mul(counts.cached_elements, bits, "kv bits");
-    const int64_t token_bits = checked_add(stream_bits, index_bits, "kv bits");
-    const int64_t minimal_bits = checked_add(
-        checked_mul(counts.cached_elements_minimal, bits, "kv bits"), index_bits, "kv bits");
-    // What the layer itself stores: nothing when it reads an earlier layer's cache.
-    const int64_t own_token_bits = gf.owns_cache ? token_bits : 0;
-    const double tokens_per_entry = static_cast<double>(tokens_per_cache_entry(a));
-    gf.kv_bytes_per_token_per_layer = bytes_of_bits(own_token_bits) / tokens_per_entry;
-    gf.kv_bytes_per_token_minimal_per_layer = bytes_of_bits(gf.owns_cache ? minimal_bits : 0) / tokens_per_entry;
+    const int64_t minimal_stream_bits = checked_mul(counts.cached_elements_minimal, bits, "kv bits");
+    const int64_t mean_key_bits =
+        mixer == MixerKind::kSoftmax && l.span.kind == SpanKind::kMoba
+            ? checked_mul(stream_widths(a).keys, bits, "kv bits") : 0;
+    FillCounts fill;
+    if (mixer == MixerKind::kSoftmax) fill = fill_counts(l, o.context, o.convention);
+    // What the layer itself stores: nothing when it reads an earlier layer's cache. Per token:
+    // the entries a token adds (docs/designs.md: 1/s under MTLA, 1 + 1/s under CSA/HCA, ...).
+    if (gf.owns_cache) {
+      const double extra = bytes_of_bits(mean_key_bits) * fill.mean_keys_per_token +
+                           bytes_of_bits(index_bits) * fill.index_per_token;
+      gf.kv_bytes_per_token_per_layer = bytes_of_bits(stream_bits) * fill.entries_per_token + extra;
+      gf.kv_bytes_per_token_minimal_per_layer = bytes_of_bits(minimal_stream_bits) * fill.entries_per_token + extra;
+    }
     gf.state_elements_per_layer = mixer == MixerKind::kRecurrent ? linear_state_elements(a) : 0;
     gf.conv_state_elements_per_layer = mixer == MixerKind::kRecurrent ? conv_state_elements(a) : 0;
     const int64_t state_bits = checked_add(
@@ -204,34 +264,49 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
         checked_mul(gf.conv_state_elements_per_layer, dtype_bits(l.conv_dtype), "conv bits"), "state bits");
     gf.state_bytes_per_layer = bytes_of_bits(state_bits);
     if (mixer == MixerKind::kSoftmax) {
-      gf.effective_tokens = cache_entries(a, effective_tokens(l.span, o.context, o.convention));
-      gf.stored_tokens = cache_entries(a, stored_tokens(l.span, o.context, o.convention));
+      gf.effective_tokens = fill.read;
+      gf.stored_tokens = fill.stored;
       kv_dtypes.insert(std::string(dtype_name(l.kv_dtype)));
     }
 
-    // Whole cache at T x B: the tokens each layer keeps (its fill rule) plus fixed states.
-    const int64_t layer_cache_bits =
-        checked_add(checked_mul(gf.stored_tokens, own_token_bits, "kv cache"), state_bits, "kv cache");
+    // Whole cache at T x B: the entries each layer keeps (its fill rule) plus fixed states.
+    int64_t layer_cache_bits = state_bits;
+    if (gf.owns_cache) {
+      layer_cache_bits = checked_add(
+          layer_cache_bits,
+          checked_add(checked_add(checked_mul(fill.stored, stream_bits, "kv cache"),
+                                  checked_mul(fill.mean_keys, mean_key_bits, "kv cache"), "kv cache"),
+                      checked_mul(fill.index_stored, index_bits, "kv cache"), "kv cache"),
+          "kv cache");
+    }
     const int64_t group_cache_bits = checked_product({layer_cache_bits, n, o.batch}, "kv cache (T x B)");
     gf.kv_bytes = bytes_of_bits(group_cache_bits);
-    // Decode reads the tokens it attends to (a shared layer reads its source's cache again),
-    // all index keys under top-k selection, and reads + writes a recurrent state (docs/capacity.md).
+    // Decode reads the entries it attends to (a shared layer reads its source's cache again),
+    // every index key and MoBA mean key, and reads + writes a recurrent state (docs/capacity.md).
     int64_t layer_read_bits = checked_mul(2, state_bits, "state read");
     if (mixer == MixerKind::kSoftmax) {
       layer_read_bits = checked_add(
           layer_read_bits,
-          checked_add(checked_mul(gf.effective_tokens, stream_bits, "kv read"),
-                      checked_mul(gf.stored_tokens, index_bits, "index read"), "kv read"),
+          checked_add(checked_add(checked_mul(fill.read, stream_bits, "kv read"),
+                                  checked_mul(fill.mean_keys, mean_key_bits, "kv read"), "kv read"),
+                      checked_mul(fill.index_read, index_bits, "index read"), "kv read"),
           "kv read");
     }
     gf.decode_kv_bytes_read = bytes_of_bits(checked_mul(layer_read_bits, n, "kv read"));
 
-    // Core attention FLOPs per token (decode_attention_flops, indexer_flops), all layers.
+    // Core attention FLOPs per token (decode_attention_flops, indexer_flops), all layers; MoBA
+    // also scores its block means (QK width only).
     if (mixer != MixerKind::kNone) {
-      const int64_t per_layer =
-          checked_add(decode_attention_flops(a, gf.effective_tokens, o.convention),
-                      mixer == MixerKind::kSoftmax ? indexer_flops(a, gf.stored_tokens) : 0,
-                      "attention flops");
+      int64_t per_layer = decode_attention_flops(a, gf.effective_tokens, o.convention);
+      if (mixer == MixerKind::kSoftmax) {
+        per_layer = checked_add(per_layer, indexer_flops(a, fill.index_read), "attention flops");
+        if (fill.mean_keys > 0) {
+          const DecodeWidths w = decode_widths(a, o.convention);
+          per_layer = checked_add(
+              per_layer, checked_product({2, w.query_heads, fill.mean_keys, w.qk_width}, "moba flops"),
+              "attention flops");
+        }
+      }
       gf.attn_flops = checked_mul(per_layer, n, "attention flops");
     }
     gf.linear_flops = checked_product({2, counts.decode_matmul, n}, "linear flops");
@@ -305,6 +380,9 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     if (spans.count(SpanKind::kChunked)) s += "+chunked";
     if (spans.count(SpanKind::kSlidingWindow)) s += "+sliding";
     if (spans.count(SpanKind::kTopK)) s += "+top-k";
+    if (spans.count(SpanKind::kCompressed)) s += "+compressed";
+    if (spans.count(SpanKind::kNsa)) s += "+nsa";
+    if (spans.count(SpanKind::kMoba)) s += "+moba";
     f.variant = "hybrid(" + f.variant + (spans.size() > 1 ? s : "") + ")";
   } else if (spans.count(SpanKind::kSlidingWindow)) {
     f.variant += " (sliding)";
@@ -312,6 +390,12 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     f.variant += " (chunked)";
   } else if (spans.count(SpanKind::kTopK)) {
     f.variant += " (top-k)";
+  } else if (spans.count(SpanKind::kCompressed)) {
+    f.variant += " (compressed)";
+  } else if (spans.count(SpanKind::kNsa)) {
+    f.variant += " (nsa)";
+  } else if (spans.count(SpanKind::kMoba)) {
+    f.variant += " (moba)";
   }
 
   // Embeddings (input and, unless tied, output) and the two RMSNorms per layer plus the final one.

@@ -22,8 +22,25 @@ std::string span_name(SpanKind k) {
     case SpanKind::kSlidingWindow: return "sliding_window";
     case SpanKind::kChunked: return "chunked";
     case SpanKind::kTopK: return "top_k";
+    case SpanKind::kCompressed: return "compressed";
+    case SpanKind::kNsa: return "nsa";
+    case SpanKind::kMoba: return "moba";
   }
   return "?";
+}
+// The fill rule's own numbers (docs/designs.md, "Modifiers"); empty for full/window/chunk/top-k.
+json fill_params(const AttentionSpan& s) {
+  switch (s.kind) {
+    case SpanKind::kCompressed:
+      return {{"ratio", s.ratio}, {"window", s.window}, {"top_k", s.tokens}};
+    case SpanKind::kNsa:
+      return {{"block", s.block}, {"stride", s.ratio}, {"selected_blocks", s.blocks},
+              {"selection_block", s.select_block}, {"window", s.window}};
+    case SpanKind::kMoba:
+      return {{"block", s.block}, {"selected_blocks", s.blocks}};
+    default:
+      return json::object();
+  }
 }
 std::string mixer_name(const LayerSpec& l) {
   switch (mixer_kind(l)) {
@@ -68,6 +85,15 @@ json geometry(const LayerSpec& l) {
     g["tpa_rank_k"] = a.tpa_rank_k;
     g["tpa_rank_v"] = a.tpa_rank_v;
     g["tpa_contextual"] = !a.tpa_noncontextual;
+  }
+  if (a.kv_latent) g["kv_latent"] = true;
+  if (a.q_lora_rank > 0 && a.variant != Variant::kMla && a.variant != Variant::kGla && a.variant != Variant::kMtla) {
+    g["q_lora_rank"] = a.q_lora_rank;
+  }
+  if (a.o_lora_rank > 0) {
+    g["o_lora_rank"] = a.o_lora_rank;
+    g["o_groups"] = a.o_groups;
+    g["vo_group_rank"] = capacity_ranks(a).vo_group_rank;
   }
   if (a.index_head_dim > 0) {
     g["index_n_heads"] = a.index_heads;
@@ -144,6 +170,7 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
         {"variant", std::string(variant_name(a.variant))},
         {"span", span_name(g.spec.span.kind)},
         {"span_tokens", g.spec.span.tokens},
+        {"fill_params", fill_params(g.spec.span)},
         {"rope", g.spec.rope},
         {"kv_dtype", std::string(dtype_name(g.spec.kv_dtype))},
         {"heads", a.heads},
@@ -183,6 +210,7 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
         {"geometry", geometry(k.spec)},
         {"fill", span_name(k.spec.span.kind)},
         {"fill_tokens", k.spec.span.tokens},
+        {"fill_params", fill_params(k.spec.span)},
         {"kv_source", k.spec.kv_source >= 0 ? json(k.spec.kv_source) : json(nullptr)},
         {"kv_dtype", std::string(dtype_name(k.spec.kv_dtype))},
         {"frh", rank_or_null(k.softmax_ranks, &CapacityRanks::frh)},

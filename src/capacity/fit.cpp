@@ -17,20 +17,28 @@ namespace {
 constexpr int64_t kMaxContext = int64_t{1} << 40;
 
 // Weight elements of one attention layer held by one rank (see the header for the rules).
-double attention_elements_per_gpu(const AttentionShape& a, int64_t n, int64_t kv_per_gpu) {
+double attention_elements_per_gpu(const LayerSpec& l, int64_t n, int64_t kv_per_gpu) {
+  const AttentionShape& a = l.attention;
   double total = 0;
-  for (const WeightTensor& w : attention_weights(a)) {
+  for (const WeightTensor& w : layer_weights(l)) {
     const double e = static_cast<double>(w.elements());
     bool replicated = false;
     double per_gpu = e / static_cast<double>(n);
+    // Fill-rule and indexer weights (compressors, index keys, NSA's phi, mHC mixing) produce
+    // what every rank keeps or needs whole: replicated (docs/designs.md).
+    const bool shared_part = w.name.rfind("compressor.", 0) == 0 || w.name.rfind("indexer.", 0) == 0 ||
+                             w.name.rfind("nsa.phi", 0) == 0 || w.name.rfind("hc_", 0) == 0;
     switch (a.variant) {
       case Variant::kMha:
       case Variant::kMqa:
       case Variant::kGqa:
-        if (w.name.rfind("k_proj", 0) == 0 || w.name.rfind("v_proj", 0) == 0) {
+        if (w.name.rfind("k_proj", 0) == 0 || w.name.rfind("v_proj", 0) == 0 || w.name == "wkv" ||
+            w.name == "kv_norm" || w.name.rfind("nsa.k_", 0) == 0 || w.name.rfind("nsa.v_", 0) == 0) {
           // Rows are g*h: each rank holds kv_per_gpu heads (a replica when g < N).
           per_gpu = e / static_cast<double>(a.kv_heads) * static_cast<double>(kv_per_gpu);
         }
+        // DeepSeek-V4's compressed query down-projection is needed whole on every rank.
+        replicated = shared_part || w.name == "q_a_proj" || w.name == "q_a_layernorm";
         break;
       case Variant::kMla:
         replicated = w.name == "q_a_proj" || w.name == "q_a_layernorm" ||
@@ -226,11 +234,26 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
             static_cast<double>(n);
         break;
     }
-    if (a.variant != Variant::kLinear && g.spec.span.kind != SpanKind::kFull) {
+    const SpanKind sk = g.spec.span.kind;
+    if (sk == SpanKind::kTopK || sk == SpanKind::kCompressed || sk == SpanKind::kNsa || sk == SpanKind::kMoba) {
+      // A rank holds its share of every entry kind (stream entries, MoBA mean keys and index
+      // keys in the stream's share); fill_counts counts them at T (kv_bytes_per_sequence_per_gpu).
+      const double full_entry = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
+      const double share = full_entry > 0 ? s.kv_bytes_per_token_per_gpu / full_entry : 0.0;
+      const FillCounts rate = fill_counts(g.spec, 1, Convention::kExact);
+      s.layer = g.spec;
+      s.entry_bytes_per_gpu = s.kv_bytes_per_token_per_gpu;
+      s.mean_key_bytes_per_gpu =
+          sk == SpanKind::kMoba ? share * static_cast<double>(checked_mul(stream_widths(a).keys, bits, "kv")) / 8.0 : 0.0;
+      s.index_key_bytes_per_gpu = share * static_cast<double>(index_key_bytes(a));
+      s.kv_bytes_per_token_per_gpu = s.entry_bytes_per_gpu * rate.entries_per_token +
+                                     s.mean_key_bytes_per_gpu * rate.mean_keys_per_token +
+                                     s.index_key_bytes_per_gpu * rate.index_per_token;
+    } else if (a.variant != Variant::kLinear && sk != SpanKind::kFull) {
       s.tokens_cap = g.spec.span.tokens;
     }
-    const double attn = attention_elements_per_gpu(a, n, s.kv_heads_per_gpu);
-    const double attn_all = static_cast<double>(attention_counts(a).params);
+    const double attn = attention_elements_per_gpu(g.spec, n, s.kv_heads_per_gpu);
+    const double attn_all = static_cast<double>(attention_counts(g.spec).params);
     // Experts and dense matrices split N ways; the router (d x E) is replicated.
     const FfnParams fp = ffn_params(g.spec.ffn, d);
     const double router = static_cast<double>(fp.router);
@@ -332,6 +355,14 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o) {
 double kv_bytes_per_sequence_per_gpu(const FitResult& f, int64_t context) {
   double total = 0;
   for (const GroupShard& g : f.groups) {
+    if (g.entry_bytes_per_gpu > 0) {
+      const FillCounts fc = fill_counts(g.layer, context, Convention::kExact);
+      total += static_cast<double>(g.layers) *
+               (g.entry_bytes_per_gpu * static_cast<double>(fc.stored) +
+                g.mean_key_bytes_per_gpu * static_cast<double>(fc.mean_keys) +
+                g.index_key_bytes_per_gpu * static_cast<double>(fc.index_stored) + g.state_bytes_per_gpu);
+      continue;
+    }
     const int64_t tokens = g.tokens_cap > 0 ? std::min(context, g.tokens_cap) : context;
     total += static_cast<double>(g.layers) *
              (g.kv_bytes_per_token_per_gpu * static_cast<double>(tokens) + g.state_bytes_per_gpu);

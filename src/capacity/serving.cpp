@@ -32,6 +32,28 @@ double causal_pairs(const AttentionSpan& span, double t) {
       const double full = std::floor(t / c);
       return full * triangle(c) + triangle(t - full * c);
     }
+    case SpanKind::kCompressed:
+    case SpanKind::kNsa:
+    case SpanKind::kMoba: {
+      // Query t meets effective_tokens(span, t) entries (docs/designs.md, "Modifiers"): summed
+      // over a prompt as the window's pairs plus the other branches' (capped) entries, here
+      // integrated in closed form as caps on t / s (compressed), t / d, n l' (NSA), k B (MoBA).
+      auto capped = [&](double rate, double cap) {  // sum over t of min(t * rate, cap)
+        const double knee = cap / rate;
+        return t <= knee ? rate * triangle(t) : rate * triangle(knee) + (t - knee) * cap;
+      };
+      auto window = [&](double w) { return w <= 0 ? 0.0 : t <= w ? triangle(t) : triangle(w) + (t - w) * w; };
+      const double inf = 1e300;
+      if (span.kind == SpanKind::kCompressed) {
+        const double k = span.tokens > 0 ? static_cast<double>(span.tokens) : inf;
+        return window(static_cast<double>(span.window)) + capped(1.0 / static_cast<double>(span.ratio), k);
+      }
+      if (span.kind == SpanKind::kNsa) {
+        return window(static_cast<double>(span.window)) + capped(1.0 / static_cast<double>(span.ratio), inf) +
+               capped(1.0, static_cast<double>(span.blocks * span.select_block));
+      }
+      return capped(1.0, static_cast<double>(span.blocks * span.block));
+    }
   }
   return triangle(t);
 }

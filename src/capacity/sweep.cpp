@@ -192,9 +192,38 @@ uint64_t sweep_space_size(const SweepSpace& s) {
       default:
         break;
     }
-    total = checked_add_u64(total, k, "sweep size");
+    // Each candidate plain and under each modifier (NSA only on MHA/GQA/MQA).
+    uint64_t copies = 1;
+    for (const SweepModifier& m : s.modifiers) {
+      if (m.span.kind != SpanKind::kNsa || v == Variant::kMha || v == Variant::kMqa || v == Variant::kGqa) ++copies;
+    }
+    total = checked_add_u64(total, checked_mul_u64(k, copies, "sweep size"), "sweep size");
   }
   return total;
+}
+
+SweepModifier parse_sweep_modifier(const std::string& text) {
+  SweepModifier m;
+  if (text.empty() || text == "none") return m;
+  for (std::string_view item : split_list(text, "--modifier")) {
+    const std::string key(item.substr(0, item.find('=')));
+    static const char* const kFill[] = {"topk", "index_heads", "index_dim", "compress", "window", "nsa", "moba"};
+    if (std::find_if(std::begin(kFill), std::end(kFill), [&](const char* k) { return key == k; }) == std::end(kFill)) {
+      throw errors::bad_option("modifier", fmt::format("'{}' is not a fill-rule key (topk, index_heads, "
+                                                       "index_dim, compress, window, nsa, moba)", key));
+    }
+  }
+  // The design grammar parses and checks it (on a stand-in GQA layer), so the sweep and
+  // --design mean the same thing by it.
+  const ModelDesign probe = parse_design_spec("gqa:d=64,heads=2,kv=1,hd=32," + text);
+  m.text = text;
+  m.span = probe.layers[0].span;
+  m.index_heads = probe.layers[0].attention.index_heads;
+  m.index_dim = probe.layers[0].attention.index_head_dim;
+  if (m.span.kind == SpanKind::kFull || m.span.kind == SpanKind::kSlidingWindow || m.span.kind == SpanKind::kChunked) {
+    throw errors::bad_option("modifier", fmt::format("'{}' is not a sparse or compressed fill rule", text));
+  }
+  return m;
 }
 
 namespace {
@@ -245,26 +274,52 @@ AttentionShape candidate_shape(const SweepCandidate& c, int64_t d) {
 
 FastFigures fast_figures(const SweepCandidate& c, const SweepOptions& o) {
   // The same per-layer formulas as compute_figures (attention_counts, capacity_ranks,
-  // decode_attention_flops, attention_cost) on the candidate's shape, times L full layers; no
-  // allocation, no ModelDesign.
+  // fill_counts, decode_attention_flops, indexer_flops, attention_cost) on the candidate's
+  // layer, times L identical layers; no allocation, no ModelDesign.
   const SweepSpace& s = o.space;
   const int64_t L = s.layers, T = o.context;
-  const AttentionShape a = candidate_shape(c, s.d_model);
-  const AttentionCounts n = attention_counts(a);
+  LayerSpec l;
+  l.attention = candidate_shape(c, s.d_model);
+  if (c.modifier >= 0) {
+    const SweepModifier& m = s.modifiers[static_cast<size_t>(c.modifier)];
+    l.span = m.span;
+    l.attention.index_heads = m.index_heads;
+    l.attention.index_head_dim = m.index_dim;
+  }
+  const AttentionShape& a = l.attention;
+  const AttentionCounts n = attention_counts(l);
   const CapacityRanks r = capacity_ranks(a);
+  const FillCounts fc = fill_counts(l, T, o.convention);
   FastFigures f;
   f.frh = r.frh;
   f.slsd = r.slsd;
   f.ter = r.ter;
-  const int64_t token_bits = mul(n.cached_elements, dtype_bits(s.kv_dtype), "kv bits");
-  const int64_t bits_all_layers = mul(token_bits, L, "kv");
-  f.kv_bits_per_token = bits_all_layers;
-  f.kv_bytes_per_token = static_cast<double>(bits_all_layers) / 8.0;
+  const int bits = dtype_bits(s.kv_dtype);
+  const int64_t token_bits = mul(n.cached_elements, bits, "kv bits");
+  const int64_t index_bits = mul(index_key_bytes(a), 8, "index bits");
+  const int64_t mean_bits = l.span.kind == SpanKind::kMoba ? mul(stream_widths(a).keys, bits, "kv bits") : 0;
+  // As compute_figures: a layer's bytes per token, times the layers (exact for plain layers).
+  const double per_layer = static_cast<double>(token_bits) / 8.0 * fc.entries_per_token +
+                           (static_cast<double>(mean_bits) / 8.0 * fc.mean_keys_per_token +
+                            static_cast<double>(index_bits) / 8.0 * fc.index_per_token);
+  f.kv_bytes_per_token = per_layer * static_cast<double>(L);
+  f.kv_bits_per_token = c.modifier < 0 ? mul(token_bits, L, "kv")
+                                       : static_cast<int64_t>(std::llround(f.kv_bytes_per_token * 8.0));
   f.attn_params = mul(n.params, L, "params");
-  f.attn_flops = mul(decode_attention_flops(a, T, o.convention), L, "attention flops");
+  int64_t core = checked_add(decode_attention_flops(a, fc.read, o.convention), indexer_flops(a, fc.index_read),
+                             "attention flops");
+  if (fc.mean_keys > 0) {
+    const DecodeWidths w = decode_widths(a, o.convention);
+    core = checked_add(core, checked_product({2, w.query_heads, fc.mean_keys, w.qk_width}, "moba flops"),
+                       "attention flops");
+  }
+  f.attn_flops = mul(core, L, "attention flops");
   f.linear_flops = checked_product({2, n.decode_matmul, L}, "linear flops");
   if (o.card) {
-    const double read = static_cast<double>(mul(mul(T, token_bits, "kv read"), L, "kv read")) / 8.0;
+    const int64_t layer_read = checked_add(
+        checked_add(mul(fc.read, token_bits, "kv read"), mul(fc.mean_keys, mean_bits, "kv read"), "kv read"),
+        mul(fc.index_read, index_bits, "kv read"), "kv read");
+    const double read = static_cast<double>(mul(layer_read, L, "kv read")) / 8.0;
     f.attn_usd_per_mtok = attention_cost(*o.card, static_cast<double>(f.attn_flops), read,
                                          static_cast<double>(f.linear_flops), o.compute_dtype)
                               .usd_per_token *
@@ -310,6 +365,7 @@ ModelDesign candidate_model(const SweepCandidate& c, const SweepSpace& s) {
       throw InternalError("sweep: unsupported family");
   }
   spec += fmt::format(",layers={},kv_dtype={}", s.layers, dtype_name(s.kv_dtype));
+  if (c.modifier >= 0) spec += "," + s.modifiers[static_cast<size_t>(c.modifier)].text;
   return parse_design_spec(spec);
 }
 
@@ -369,8 +425,10 @@ SweepResult run_sweep(const SweepOptions& o) {
   SweepResult r;
   std::vector<Record> chunk, frontier;
   chunk.reserve(std::min<uint64_t>(size, kChunk));
-  std::vector<Record> best(s.families.size());
-  std::vector<bool> have_best(s.families.size(), false);
+  // Best per family and modifier: slot family * (1 + modifiers) + (modifier + 1).
+  const size_t slots = 1 + s.modifiers.size();
+  std::vector<Record> best(s.families.size() * slots);
+  std::vector<bool> have_best(best.size(), false);
   // Max-heap by rank order: the top holds the worst of the current top-N.
   auto worse = [](const Record& a, const Record& b) { return rank_before(a, b); };
   std::priority_queue<Record, std::vector<Record>, decltype(worse)> top(worse);
@@ -384,7 +442,7 @@ SweepResult run_sweep(const SweepOptions& o) {
   // A progress report every 2^18 designs (a few ms of work): often enough for a bar, rare
   // enough to cost nothing.
   constexpr uint64_t kProgressEvery = uint64_t{1} << 18;
-  for_each_candidate(s, [&](const SweepCandidate& c) {
+  auto evaluate = [&](const SweepCandidate& c) {
     const uint64_t index = r.evaluated++;
     if (o.progress && index % kProgressEvery == 0 && index > 0)
       o.progress(static_cast<int64_t>(index), static_cast<int64_t>(size));
@@ -416,7 +474,8 @@ SweepResult run_sweep(const SweepOptions& o) {
         break;
     }
     const size_t fam = static_cast<size_t>(
-        std::find(s.families.begin(), s.families.end(), c.variant) - s.families.begin());
+        std::find(s.families.begin(), s.families.end(), c.variant) - s.families.begin()) * slots +
+                       static_cast<size_t>(c.modifier + 1);
     if (!have_best[fam] || rank_before(rec, best[fam])) {
       best[fam] = rec;
       have_best[fam] = true;
@@ -431,6 +490,16 @@ SweepResult run_sweep(const SweepOptions& o) {
     }
     chunk.push_back(rec);
     if (chunk.size() >= kChunk) flush();
+  };
+  for_each_candidate(s, [&](const SweepCandidate& plain) {
+    evaluate(plain);
+    const bool gqa_family = plain.variant == Variant::kMha || plain.variant == Variant::kMqa || plain.variant == Variant::kGqa;
+    for (size_t i = 0; i < s.modifiers.size(); ++i) {
+      if (s.modifiers[i].span.kind == SpanKind::kNsa && !gqa_family) continue;  // NSA's branches are GQA's
+      SweepCandidate c = plain;
+      c.modifier = static_cast<int32_t>(i);
+      evaluate(c);
+    }
   });
   flush();
   frontier = pareto(std::move(frontier));
@@ -445,6 +514,7 @@ SweepResult run_sweep(const SweepOptions& o) {
   auto report_design = [&](const Record& rec) {
     SweepDesign d;
     d.family = std::string(variant_name(rec.c.variant));
+    if (rec.c.modifier >= 0) d.family += "+" + s.modifiers[static_cast<size_t>(rec.c.modifier)].text;
     d.model = candidate_model(rec.c, s);
     d.spec = d.model.spec;
     d.figures = compute_figures(d.model, co);

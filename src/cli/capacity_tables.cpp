@@ -57,13 +57,7 @@ std::string kind_geometry(const LayerSpec& l) {
 
 std::string kind_fill(const LayerSpec& l) {
   if (mixer_kind(l) != MixerKind::kSoftmax) return "-";
-  std::string s;
-  switch (l.span.kind) {
-    case SpanKind::kFull: s = "full"; break;
-    case SpanKind::kSlidingWindow: s = fmt::format("window {}", l.span.tokens); break;
-    case SpanKind::kChunked: s = fmt::format("chunk {}", l.span.tokens); break;
-    case SpanKind::kTopK: s = fmt::format("top-{}", l.span.tokens); break;
-  }
+  std::string s = fill_rule_label(l.span);
   if (l.kv_source >= 0) s += fmt::format(", cache of {}", l.kv_source);
   return s;
 }

@@ -109,9 +109,11 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
     } else {
     s += "weights per layer ([out, in]):\n";
     int64_t matrices = 0;
-    for (const auto& w : attention_weights(a)) {
+    for (const auto& w : layer_weights(g.spec)) {
       s += fmt::format("  {:<22} [{}, {}]{:>16}\n", w.name, w.rows, w.cols, w.elements());
-      if (w.is_matrix && w.name != "kr_n") matrices += w.elements();
+      if (w.is_matrix && w.name != "kr_n" && w.name != "nsa.phi_k" && w.name != "nsa.phi_v") {
+        matrices += w.elements();
+      }
     }
     s += fmt::format("  attention parameters per layer = {}\n", g.attn_params_per_layer);
     const auto streams = cache_streams(a);
@@ -156,7 +158,20 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
       s += fmt::format("tokens read at T = {}: {}\n", context, g.effective_tokens);
       s += fmt::format("attention FLOPs/token = 2 * heads * T_eff * (qk + pv) * layers = 2 * {} * {} * ({} + {}) * {} = {}\n",
                        w.query_heads, g.effective_tokens, w.qk_width, w.pv_width, g.layer_count, g.attn_flops);
-      if (g.index_key_bytes_per_layer > 0) {
+      const SpanKind sk = g.spec.span.kind;
+      if (sk == SpanKind::kCompressed || sk == SpanKind::kNsa || sk == SpanKind::kMoba) {
+        // The fill rules of docs/designs.md "Modifiers": entries kept and read, per layer.
+        const FillCounts fc = fill_counts(g.spec, context, conv);
+        s += fmt::format("fill rule {}: at T = {} keeps {} entries of {} elements", fill_rule_label(g.spec.span),
+                         context, fc.stored, g.kv_elements_per_token_per_layer);
+        if (fc.index_stored > 0) s += fmt::format(" + {} index keys of {} B", fc.index_stored, g.index_key_bytes_per_layer);
+        if (fc.mean_keys > 0) s += fmt::format(" + {} block-mean keys", fc.mean_keys);
+        s += fmt::format("; reads {} entries", fc.read);
+        if (fc.index_read > 0) s += fmt::format(" + {} index keys", fc.index_read);
+        if (fc.mean_keys > 0) s += fmt::format(" + {} block-mean keys", fc.mean_keys);
+        s += fmt::format(" per decoded token (docs/designs.md)\nKV bytes stored at T = {}; read/token = {}\n",
+                         report::format_exact(g.kv_bytes), report::format_exact(g.decode_kv_bytes_read));
+      } else if (g.index_key_bytes_per_layer > 0) {
         // Top-k selection: the selected tokens' cache rows plus every token's index key.
         s += fmt::format("KV bytes read/token = (T_eff * {} B + T * {} B index key) * layers = {}\n",
                          report::format_exact(g.kv_bytes_per_token_per_layer -

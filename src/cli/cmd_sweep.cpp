@@ -44,6 +44,7 @@ struct SweepCliOptions {
   long long limit = 25;
   long long top = 10;
   std::string out;
+  std::vector<std::string> modifiers;  // --modifier, repeatable (docs/designs.md fill rules)
 };
 
 int64_t to_int_budget(double v, const std::string& flag) {
@@ -173,6 +174,7 @@ void run_sweep_command(const SweepCliOptions& c) {
   if (c.top < 0) throw errors::not_positive("--top", "top", c.top);
   o.space = default_sweep_space(c.d, c.layers);
   o.space.families = parse_families(c.families);
+  for (const std::string& m : c.modifiers) o.space.modifiers.push_back(parse_sweep_modifier(m));
   // Grid values are sizes the sweep multiplies: positive (0 allowed for RoPE and q_lora) and
   // within int32, which keeps every product below 2^63.
   auto grid = [](const std::string& text, std::vector<int64_t>& dst, const char* flag, bool zero) {
@@ -323,7 +325,13 @@ void add_sweep_command(CLI::App& app) {
       "  gmha sweep --d 2048 --layers 24 --families gqa,gta,mla,gla,tpa --heads 16 --head-dims 128 "
       "--max-kv-bytes-per-token 27648\n"
       "  gmha sweep --d 7168 --layers 61 --mfa-c 128-512:64 --mfa-cq 1024,2048 --format csv --out "
-      "s.csv");
+      "s.csv\n"
+      "  gmha sweep --d 4096 --layers 32 --families gqa,mla --heads 32 --head-dims 128 --mla-c 512 "
+      "--mla-nope 128 --mla-rope 64 --mla-qlora 0 --modifier topk=2048,index_heads=64,index_dim=128 "
+      "--modifier compress=4,window=128 --context 128k");
+  cmd->add_option("--modifier", opts->modifiers,
+                  "Also sweep every design under this fill rule (repeatable): topk=k,index_heads=,"
+                  "index_dim= | compress=s[,window=w][,topk=...] | nsa=l/d/n/l'/w | moba=B/k");
   cmd->add_option("--d", opts->d, "Model width d (hidden_size)")->required();
   cmd->add_option("--layers", opts->layers, "Number of layers L")->required();
   cmd->add_option("--families", opts->families,

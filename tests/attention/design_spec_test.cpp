@@ -38,7 +38,14 @@ TEST_CASE("design spec: the issue's examples parse to the intended shapes", "[at
 TEST_CASE("design spec: every output spec string parses back to the same design", "[attention]") {
   for (const char* spec :
        {"gqa:d=4096,heads=32,kv=8,hd=128,layers=32,ffn=14336,vocab=128256",
-        "mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61,experts=256,topk=8,expert_ffn=2048,shared=1",
+        "mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=61,experts=256/8,expert_ffn=2048,shared=1",
+        // the modifiers of docs/designs.md
+        "mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=4,topk=2048,index_heads=64,index_dim=128",
+        "gqa:d=4096,heads=32,kv=1,hd=512,layers=6,compress=4,window=128,topk=512,index_heads=64,index_dim=128,sinks=1",
+        "mqa:d=4096,heads=32,hd=512,layers=2,compress=128,window=128,kv_tied=1",
+        "gqa:d=2048,heads=32,kv=2,hd=64,layers=3,nsa=32/16/16/64/512,gate=head",
+        "gla:d=2048,heads=16,hc=2,c=256,nope=128,rope=64,v=128,layers=2,moba=4096/3,gate=elem",
+        "gqa:d=4096,heads=32,kv=8,hd=128,layers=6,share=3,sinks=1",
         "mfa-kr:d=7168,heads=64,c=256,cq=2048,layers=61,chunk=8192,kv_dtype=int4",
         "linear:d=6144,heads=64,hd=128,gate=1", "mqa:d=1024,heads=16", "fpba:d=32"}) {
     INFO(spec);
@@ -71,8 +78,19 @@ TEST_CASE("design spec: impossible designs name the field", "[attention]") {
   CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,hd=12x"), Catch::Contains("not an integer"));
   CHECK_THAT(error_of("gqa:d=99999999999999999999,heads=1,kv=1"), Catch::Contains("overflows 64 bits"));
   CHECK_THAT(error_of("mla:d=7168,heads=128,nope=128"), Catch::Contains("missing key 'c'"));
-  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,experts=8,topk=9,expert_ffn=10"),
+  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,experts=8/9,expert_ffn=10"),
              Catch::Contains("top-k (9) exceeds the routed experts (8)"));
+  // topk= is token selection now: the old MoE spelling names the new one.
+  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,experts=8,topk=2,expert_ffn=10"),
+             Catch::Contains("experts=E/k"));
+  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,topk=2048"), Catch::Contains("needs index_heads= and index_dim="));
+  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,window=128,chunk=64"), Catch::Contains("two fill rules"));
+  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,nsa=32/16/16/64"), Catch::Contains("l/d/n/l'/w"));
+  CHECK_THAT(error_of("mla:d=7168,heads=128,c=512,nope=128,nsa=32/16/16/64/512"),
+             Catch::Contains("nsa needs an mha, mqa or gqa layer"));
+  CHECK_THAT(error_of("mla:d=7168,heads=128,c=512,nope=128,kv_tied=1"), Catch::Contains("kv_tied=1 applies to mha"));
+  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,gate=row"), Catch::Contains("gate must be head or elem"));
+  CHECK_THAT(error_of("gqa:d=4096,heads=32,kv=8,compress=1"), Catch::Contains("at least 2"));
   CHECK_THAT(error_of("gqa:d=4097,heads=32,kv=8"), Catch::Contains("not divisible by heads"));
 }
 

@@ -13,4 +13,6 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/layer_model_test.cpp
   capacity/serving_test.cpp
   capacity/designs_test.cpp
+  capacity/sparse_test.cpp
+  capacity/deepseek_v4_test.cpp
 )

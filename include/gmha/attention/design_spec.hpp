@@ -9,8 +9,10 @@
 //   gta:d=2048,heads=16,kv=4,hd=128,rope=64          gla:d=2048,heads=16,hc=2,c=256,nope=128,rope=64,v=128
 //   tpa:d=2048,heads=16,hd=128,rq=6,rk=2,rv=2[,noncontextual=1]
 //   mtla:d=2048,heads=16,c=256,nope=64,rope=32,v=64,stride=2
-// Optional: layers= (default 1), window=, chunk=, kv_dtype=, ffn=I (dense GLU), experts=E,topk=K,
-// expert_ffn=I, shared=S, shared_ffn=I, vocab=V, bias=1.
+// Optional: layers= (default 1), window=, chunk=, kv_dtype=, ffn=I (dense GLU), experts=E/k,
+// expert_ffn=I, shared=S, shared_ffn=I, vocab=V, bias=1, qk_norm=1. Modifiers of softmax designs
+// (docs/designs.md): topk=k,index_heads=,index_dim= (DSA), nsa=l/d/n/l'/w, moba=B/k,
+// compress=s[,window=w][,topk=...] (CSA/HCA), share=s, kv_tied=1, sinks=1, gate=head|elem.
 // Recurrent designs (docs/designs.md, "Recurrent designs"), with state_dtype= (default f32) and
 // conv_dtype= (default bf16) and the FFN keys, layers=, vocab=:
 //   gdn:d=2048,heads=32,kh=16,hd=128,dv=128,conv=4   kda:d=2304,heads=32,hd=128,conv=4

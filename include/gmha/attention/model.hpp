@@ -2,7 +2,8 @@
 // A model is a stack of layers (docs/capacity.md, "Layer kinds"). Each layer has
 // - a mixer: softmax attention with its own geometry (AttentionShape), a recurrent mixer with a
 //   fixed per-sequence state (Variant::kLinear + RecurrentKind), or none (has_mixer = false);
-// - a fill rule (AttentionSpan): full, sliding window W, chunk C, or top-k selection;
+// - a fill rule (AttentionSpan): full, sliding window W, chunk C, top-k selection, temporal
+//   compression (CSA/HCA), or block selection (NSA, MoBA);
 // - a cache source: its own, or the cache of an earlier layer (cross-layer sharing);
 // - a KV (or state) dtype and an FFN.
 // Identical layers are reported together as layer groups; groups with the same mixer, fill rule
@@ -16,16 +17,32 @@
 
 namespace gmha {
 
-enum class SpanKind { kFull, kSlidingWindow, kChunked, kTopK };
+enum class SpanKind { kFull, kSlidingWindow, kChunked, kTopK, kCompressed, kNsa, kMoba };
 
-/// Which past tokens a layer keeps and reads. docs/capacity.md: a sliding window W keeps and reads
-/// min(T, W); a chunk C reads ((T-1) mod C) + 1 (exact) or min(T, C) (step3-paper convention);
-/// top-k selection (DSA `index_topk`) keeps all T tokens and reads min(T, k) of them.
+/// Which past tokens a layer keeps and reads (docs/capacity.md, docs/designs.md "Modifiers"):
+/// - kSlidingWindow W keeps and reads min(T, W); kChunked C reads ((T-1) mod C) + 1 (exact) or
+///   min(T, C) (step3-paper convention);
+/// - kTopK k (DSA `index_topk`) keeps all T tokens and reads min(T, k) of them;
+/// - kCompressed (DeepSeek-V4 CSA/HCA): `ratio` s tokens merge into one entry (complete blocks
+///   only), plus the last `window` raw tokens; `tokens` k > 0 reads the top-k entries (CSA),
+///   0 reads all (HCA);
+/// - kNsa (NSA): compressed blocks of `block` l every `ratio` d tokens, `blocks` n selected
+///   blocks of `select_block` l' tokens, and a `window` w, each branch with its own K/V;
+/// - kMoba: blocks of `block` B with their mean keys; reads the `blocks` k best blocks.
 struct AttentionSpan {
   SpanKind kind = SpanKind::kFull;
-  int64_t tokens = 0;  // W, C or k; 0 for full
+  int64_t tokens = 0;        // W, C or k (kCompressed: top-k entries, 0 = all); 0 for full
+  int64_t ratio = 0;         // kCompressed: s; kNsa: compression stride d
+  int64_t window = 0;        // kCompressed, kNsa: raw window w (0: none)
+  int64_t block = 0;         // kNsa: compression block l; kMoba: block B
+  int64_t select_block = 0;  // kNsa: selection block l'
+  int64_t blocks = 0;        // kNsa: n selected blocks; kMoba: k selected blocks
   bool operator==(const AttentionSpan&) const = default;
 };
+
+/// The fill rule in words, for tables: "full", "window 4096", "chunk 8192", "top-2048",
+/// "compressed 1/4 + window 128, top-512", "nsa 32/16 16x64 + window 512", "moba 4096 x3".
+std::string fill_rule_label(const AttentionSpan& s);
 
 enum class FfnKind { kNone, kDense, kMoe };
 

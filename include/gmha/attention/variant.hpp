@@ -72,6 +72,17 @@ struct AttentionShape {
   // of d_I per token (stored fp8 + an fp32 scale per 128 elements, whatever the KV dtype).
   int64_t index_heads = 0;
   int64_t index_head_dim = 0;
+  // DeepSeek-V4 on the GQA family (docs/capacity.md, "DeepSeek-V4"): a compressed query
+  // (q_lora_rank > 0: q_a_proj, q_a_layernorm, q_b_proj as MLA's), one cached K = V latent per
+  // KV head (kv_latent: wkv + kv_norm, cached once as MLA's latent, not as K beside a V block),
+  // and a grouped low-rank output (o_groups groups of heads, each through o_lora_rank).
+  bool kv_latent = false;
+  int64_t o_lora_rank = 0;
+  int64_t o_groups = 0;
+  // Manifold-constrained hyper-connections (DeepSeek-V4 hc_mult = n): n residual streams; each
+  // block's attention and FFN have a mixing map hc_*_fn [(2 + n) n, n d] with hc_*_base
+  // [(2 + n) n] and hc_*_scale [3], counted with the layer's attention weights. 0: none.
+  int64_t hyper_connections = 0;
 
   // --- recurrent mixers (variant kLinear) ---
   RecurrentKind recurrent = RecurrentKind::kLightning;
@@ -119,6 +130,9 @@ struct CapacityRanks {
   // False where the bilinear GMHA form does not hold (contextual TPA: the key is quadratic in x);
   // the ranks are then the non-contextual bounds, and outputs say "outside GMHA".
   bool bilinear = true;
+  // Grouped output LoRA (DeepSeek-V4 o_lora_rank, o_groups): the rank bound of one group's VO
+  // map, min(o_lora_rank, (h / G) * v, d) (frontier §3). 0 without one.
+  int64_t vo_group_rank = 0;
 };
 CapacityRanks capacity_ranks(const AttentionShape& s);
 /// capacity_ranks for softmax layers; nullopt (reported "n/a", never 0) for recurrent ones.

@@ -3,8 +3,10 @@
 // Hugging Face Linear, norm/bias vectors, and the vectors cached per token.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "gmha/attention/model.hpp"
 #include "gmha/attention/variant.hpp"
 #include "gmha/core/checked.hpp"
 
@@ -64,6 +66,10 @@ struct AttentionCounts {
 /// Allocation-free. MFA-KR's kr_n is absorbed into o_proj at decode (v = (I + diag(a)N)k is
 /// linear in k), so it counts as a parameter but costs no FLOPs per token.
 AttentionCounts attention_counts(const AttentionShape& s);
+/// The same over visit_layer_weights (the fill rule's weights too); NSA's phi (run once per
+/// compressed block) and DeepSeek-V4's compressors (once per s tokens) cost no matmul per token
+/// beyond their projections, which are charged (docs/designs.md).
+AttentionCounts attention_counts(const LayerSpec& l);
 
 /// Widths that one decoded query meets per cached token (docs/capacity.md): QK dot width and PV width,
 /// for `query_heads` heads. GQA/MFA: h and h (C and C); MLA absorbed: C + h_rope and C
@@ -268,9 +274,22 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
       // An element-wise output gate comes out of q_proj beside the query (Qwen3-Next doubles
       // q_proj's rows); a head-wise one is its own g_proj with one output per head (Step-3.5).
       const int64_t q_rows = s.gate == OutputGate::kElementwise ? mul(2, q) : q;
-      mat("q_proj", q_rows, d);
-      mat("k_proj", kv, d);
-      if (!s.kv_tied) mat("v_proj", v, d);
+      if (s.q_lora_rank > 0) {
+        // DeepSeek-V4's compressed query (wq_a, q_norm, wq_b), named as MLA's.
+        mat("q_a_proj", s.q_lora_rank, d);
+        vec("q_a_layernorm", s.q_lora_rank);
+        mat("q_b_proj", q_rows, s.q_lora_rank);
+      } else {
+        mat("q_proj", q_rows, d);
+      }
+      if (s.kv_latent) {
+        // DeepSeek-V4 wkv: one K = V latent per KV head, RMS-normalised (kv_norm).
+        mat("wkv", kv, d);
+        vec("kv_norm", kv);
+      } else {
+        mat("k_proj", kv, d);
+        if (!s.kv_tied) mat("v_proj", v, d);
+      }
       if (s.qkv_bias) {
         vec("q_proj.bias", q_rows);
         vec("k_proj.bias", kv);
@@ -283,9 +302,15 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
         vec("q_norm", s.qk_norm_per_layer ? q : s.head_dim);
         vec("k_norm", s.qk_norm_per_layer ? kv : s.head_dim);
       }
-      mat("o_proj", d, o);
+      if (s.o_lora_rank > 0) {
+        // DeepSeek-V4 grouped output LoRA: wo_a maps each group's h/G heads (h/G * v) to its own
+        // o_lora_rank (stored [G * r, h * v / G]); wo_b [d, G * r] mixes the groups.
+        mat("wo_a", mul(s.o_groups, s.o_lora_rank), o / s.o_groups);
+        mat("wo_b", d, mul(s.o_groups, s.o_lora_rank));
+      } else {
+        mat("o_proj", d, o);
+      }
       if (s.o_bias) vec("o_proj.bias", d);
-      if (s.sinks) vec("sinks", s.heads);
       break;
     }
     case Variant::kMla: {
@@ -301,16 +326,6 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
       vec("kv_a_layernorm", s.kv_lora_rank);
       mat("kv_b_proj", mul(s.heads, s.qk_nope_dim + s.v_head_dim), s.kv_lora_rank);
       mat("o_proj", d, mul(s.heads, s.v_head_dim));
-      if (s.index_head_dim > 0) {
-        // DSA lightning indexer: its query from the compressed query (or x), one key head, a
-        // LayerNorm on the key, one weight per indexer head (DeepSeek-V3.2-Exp inference/model.py).
-        const int64_t iq = mul(s.index_heads, s.index_head_dim);
-        mat("indexer.wq_b", iq, s.q_lora_rank > 0 ? s.q_lora_rank : d);
-        mat("indexer.wk", s.index_head_dim, d);
-        vec("indexer.k_norm", s.index_head_dim);
-        vec("indexer.k_norm.bias", s.index_head_dim);
-        mat("indexer.weights_proj", s.index_heads, d);
-      }
       break;
     }
     case Variant::kMfa:
@@ -340,7 +355,97 @@ void visit_attention_weights(const AttentionShape& s, Visit&& visit) {
       visit_design_weights(s, mat, vec);
       break;
   }
+  if (s.variant == Variant::kLinear) return;
+  const bool gqa_family = s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
+  // Output gates outside the GQA family (where q_proj or g_proj above carries them): a g_proj
+  // of one output per head, or per output element (docs/designs.md, "gate=").
+  if (!gqa_family && s.gate != OutputGate::kNone) {
+    const int64_t per_head = s.variant == Variant::kMla || s.variant == Variant::kGla ||
+                                     s.variant == Variant::kMtla ? s.v_head_dim
+                             : s.variant == Variant::kFpba ? d : s.head_dim;
+    mat("g_proj", s.gate == OutputGate::kHeadwise ? s.heads : mul(s.heads, per_head), d);
+  }
+  if (s.sinks) vec("sinks", s.heads);  // one learned logit per query head (gpt-oss, V4 attn_sink)
+  if (s.hyper_connections > 0) {
+    // mHC (DeepSeek-V4): per block, pre/post/residual mixing of n streams for the attention and
+    // for the FFN: fn [(2 + n) n, n d] (a matmul per token), base [(2 + n) n], scale [3].
+    const int64_t nh = s.hyper_connections;
+    const int64_t rows = mul(nh + 2, nh), cols = mul(nh, d);
+    mat("hc_attn_fn", rows, cols);
+    vec("hc_attn_base", rows);
+    vec("hc_attn_scale", 3);
+    mat("hc_ffn_fn", rows, cols);
+    vec("hc_ffn_base", rows);
+    vec("hc_ffn_scale", 3);
+  }
+  if (s.index_head_dim > 0) {
+    // DSA lightning indexer: its query from the compressed query (or x), one key head, a
+    // LayerNorm on the key, one weight per indexer head (DeepSeek-V3.2-Exp inference/model.py).
+    // Under temporal compression (visit_layer_weights) a compressor replaces wk and k_norm.
+    const int64_t iq = mul(s.index_heads, s.index_head_dim);
+    mat("indexer.wq_b", iq, s.q_lora_rank > 0 ? s.q_lora_rank : d);
+    mat("indexer.wk", s.index_head_dim, d);
+    vec("indexer.k_norm", s.index_head_dim);
+    vec("indexer.k_norm.bias", s.index_head_dim);
+    mat("indexer.weights_proj", s.index_heads, d);
+  }
 }
+
+/// Elements per token of the base design's cache streams: all (W) and the key part the scores
+/// read (W_K: every stream but v, v_tied, a_v, b_v). docs/designs.md, "Modifiers".
+struct StreamWidths {
+  int64_t all = 0;
+  int64_t keys = 0;
+};
+StreamWidths stream_widths(const AttentionShape& s);
+
+/// The one enumeration of a layer's weights with its fill rule (docs/designs.md, "Modifiers"):
+/// visit_attention_weights, then what the fill rule adds: NSA's two more K/V branches, phi and
+/// gate; CSA/HCA's compressor (and CSA's indexer compressor in place of indexer.wk/k_norm).
+template <class Visit>
+void visit_layer_weights(const LayerSpec& l, Visit&& visit) {
+  const AttentionShape& s = l.attention;
+  const bool compressed = l.span.kind == SpanKind::kCompressed;
+  visit_attention_weights(s, [&](const char* name, int64_t rows, int64_t cols, bool is_matrix) {
+    const std::string_view n(name);
+    if (compressed && (n == "indexer.wk" || n == "indexer.k_norm" || n == "indexer.k_norm.bias")) return;
+    visit(name, rows, cols, is_matrix);
+  });
+  auto mul = [](int64_t a, int64_t b) { return checked_mul(a, b, "weight shape"); };
+  const int64_t d = s.d_model;
+  if (l.span.kind == SpanKind::kNsa) {
+    const int64_t kv = mul(s.kv_heads, s.head_dim);
+    const int64_t v = mul(s.kv_heads, s.v_head_dim > 0 ? s.v_head_dim : s.head_dim);
+    visit("nsa.k_cmp", kv, d, true);
+    visit("nsa.v_cmp", v, d, true);
+    visit("nsa.k_win", kv, d, true);
+    visit("nsa.v_win", v, d, true);
+    // phi runs once per l / d tokens, not per token: counted as parameters with no decode FLOPs
+    // (attention_counts names it apart).
+    visit("nsa.phi_k", s.head_dim, mul(l.span.block, s.head_dim), true);
+    visit("nsa.phi_v", s.head_dim, mul(l.span.block, s.head_dim), true);
+    visit("nsa.phi_pos", mul(l.span.block, s.head_dim), int64_t{1}, false);
+    visit("nsa.gate", mul(3, s.heads), d, true);
+  }
+  if (compressed) {
+    // DeepSeek-V4 Compressor: overlapping blocks (CSA, with an indexer) project twice the width.
+    const int64_t c = l.span.tokens > 0 ? 2 : 1;
+    const int64_t w = stream_widths(s).all;
+    visit("compressor.wkv", mul(c, w), d, true);
+    visit("compressor.wgate", mul(c, w), d, true);
+    visit("compressor.ape", mul(l.span.ratio, mul(c, w)), int64_t{1}, false);
+    visit("compressor.norm", w, int64_t{1}, false);
+    if (s.index_head_dim > 0) {
+      const int64_t wi = mul(c, s.index_head_dim);
+      visit("indexer.compressor.wkv", wi, d, true);
+      visit("indexer.compressor.wgate", wi, d, true);
+      visit("indexer.compressor.ape", mul(l.span.ratio, wi), int64_t{1}, false);
+      visit("indexer.compressor.norm", s.index_head_dim, int64_t{1}, false);
+    }
+  }
+}
+/// visit_layer_weights collected (cmd_show's weight table).
+std::vector<WeightTensor> layer_weights(const LayerSpec& l);
 
 template <class Visit>
 void visit_cache_streams(const AttentionShape& s, Visit&& visit) {
@@ -352,6 +457,11 @@ void visit_cache_streams(const AttentionShape& s, Visit&& visit) {
     case Variant::kMha:
     case Variant::kMqa:
     case Variant::kGqa:
+      if (s.kv_latent) {
+        // DeepSeek-V4: one K = V latent per KV head, cached once (as MLA's latent).
+        visit("kv", checked_mul(s.kv_heads, s.head_dim, "cache width"));
+        break;
+      }
       visit("k", checked_mul(s.kv_heads, s.head_dim, "cache width"));
       // K = V tied: the architecture needs K once, but vLLM allocates a V block beside K all the
       // same ("v_tied"; attention_counts leaves it out of the minimal figure).

@@ -18,11 +18,30 @@ struct CapacityOptions {
   Convention convention = Convention::kExact;
 };
 
-/// Tokens a layer reads when decoding at context T (docs/capacity.md, spans): top-k selection
-/// reads min(T, k).
+/// Cache entries a layer reads when decoding at context T (docs/capacity.md, spans;
+/// docs/designs.md, "Modifiers"): top-k selection reads min(T, k); CSA/HCA the window and the
+/// (top-k) compressed entries; NSA its three branches; MoBA the k selected blocks' tokens.
 int64_t effective_tokens(const AttentionSpan& span, int64_t context, Convention c);
-/// Tokens a layer keeps at context T: as read, except top-k selection, which keeps all T.
+/// Cache entries a layer keeps at context T: as read, except that selection keeps every token
+/// (top-k, MoBA), CSA/HCA keep the window and every compressed entry, NSA all three branches.
 int64_t stored_tokens(const AttentionSpan& span, int64_t context, Convention c);
+
+/// Everything one layer's fill rule keeps and reads at context T, in entries of its kinds
+/// (docs/designs.md, "Modifiers"). Entries of the base design's streams (W elements each; MTLA's
+/// merge of s tokens applied), MoBA's block-mean keys (W_K elements), index keys (DSA/CSA), and
+/// the per-token rates that kv_bytes_per_token multiplies (a token adds `entries_per_token`
+/// stream entries, e.g. 2 + 1/d under NSA, 1 + 1/s under CSA/HCA).
+struct FillCounts {
+  int64_t stored = 0;          // stream entries kept
+  int64_t read = 0;            // stream entries read per decoded token
+  int64_t mean_keys = 0;       // MoBA block means: kept, and all read (scores only)
+  int64_t index_stored = 0;    // index keys kept
+  int64_t index_read = 0;      // index keys read (all of them) and scored by the indexer
+  double entries_per_token = 1;
+  double mean_keys_per_token = 0;
+  double index_per_token = 0;
+};
+FillCounts fill_counts(const LayerSpec& l, int64_t context, Convention c);
 /// Cache entries that `tokens` tokens fill: ceil(tokens / s) under MTLA's temporal merge of s
 /// tokens per entry (docs/designs.md), else `tokens`. Figures count stored and read entries so.
 int64_t cache_entries(const AttentionShape& a, int64_t tokens);

@@ -48,6 +48,14 @@ struct GroupShard {
   double kv_bytes_per_token_per_gpu = 0;  // one layer, one token
   double state_bytes_per_gpu = 0;         // linear attention, one layer, one sequence
   int64_t tokens_cap = 0;                 // 0: full span (grows with T); else W or C
+  // Fill rules that keep other than one entry per token (top-k, CSA/HCA, NSA, MoBA;
+  // docs/designs.md): the layer, whose fill_counts give the entries at T, and this rank's bytes
+  // of one stream entry, one MoBA mean key and one index key. entry_bytes_per_gpu = 0 otherwise;
+  // kv_bytes_per_token_per_gpu is then the per-token rate (entries a token adds).
+  LayerSpec layer;
+  double entry_bytes_per_gpu = 0;
+  double mean_key_bytes_per_gpu = 0;
+  double index_key_bytes_per_gpu = 0;
   std::string note;                       // e.g. "latent replicated on every rank"
   // MoE groups: what a decode step reads depends on which routed experts its tokens pick.
   int64_t routed_experts = 0;             // E (0: no routed experts)

@@ -25,6 +25,18 @@ namespace gmha {
 /// `SweepSpace::card` at the context) is minimised. Ties: smaller KV, fewer FLOPs, fewer params.
 enum class SweepObjective { kTer, kSlsd, kCost };
 
+/// A fill-rule modifier applied to every candidate: its design-grammar text ("" = none), the
+/// fill rule and the indexer it sets.
+struct SweepModifier {
+  std::string text;
+  AttentionSpan span;
+  int64_t index_heads = 0;
+  int64_t index_dim = 0;
+};
+/// Parses "none" or a design-grammar fragment of fill-rule keys only (topk, index_heads,
+/// index_dim, compress, window, nsa, moba); InputError (option "modifier") otherwise.
+SweepModifier parse_sweep_modifier(const std::string& text);
+
 /// The grids a sweep enumerates. Every list is a set of candidate values (sorted, unique).
 struct SweepSpace {
   int64_t d_model = 0;
@@ -45,6 +57,10 @@ struct SweepSpace {
   std::vector<int64_t> gla_latent_heads;  // h_c (each must divide the heads to be enumerated)
   std::vector<int64_t> tpa_ranks;         // R_K and R_V
   std::vector<int64_t> tpa_q_ranks;       // R_Q
+  // Fill-rule modifiers (docs/designs.md, "Modifiers"; docs/sweep.md): every candidate is also
+  // enumerated with each (top-k selection, CSA/HCA compression, NSA on the GQA family, MoBA).
+  // Empty: plain full attention only. parse_sweep_modifier builds one.
+  std::vector<SweepModifier> modifiers;
   DType kv_dtype = DType::kBF16;
 };
 
@@ -115,6 +131,7 @@ struct SweepCandidate {
   int32_t latent = 0, nope = 0, rope = 0, q_lora = 0;  // MLA (v = nope)
   int32_t q_share = 0;                                 // MFA C_q
   int32_t tpa_rq = 0, tpa_rk = 0, tpa_rv = 0;          // TPA ranks (GLA: kv_heads = h_c)
+  int32_t modifier = -1;                               // index into SweepSpace::modifiers, -1: none
 };
 
 /// Figures of a candidate by the fast path (what the sweep selects on).
