@@ -86,7 +86,7 @@ TEST_CASE("recurrent designs: a Mamba2 layer by hand, and Nemotron Nano 2's", "[
 
 TEST_CASE("recurrent designs: canonical strings round-trip, bad keys fail", "[capacity][designs]") {
   for (const char* spec : {"gdn:d=2048,heads=32,kh=16,hd=128", "kda:d=2304,heads=32,hd=128,layers=3,ffn=9216",
-                           "mamba2:d=1024,heads=32,hd=32,state=64,groups=2,conv=3,experts=8,topk=2,expert_ffn=512,vocab=1000"}) {
+                           "mamba2:d=1024,heads=32,hd=32,state=64,groups=2,conv=3,experts=8/2,expert_ffn=512,vocab=1000"}) {
     INFO(spec);
     const ModelDesign m = parse_design_spec(spec);
     REQUIRE_FALSE(m.spec.empty());

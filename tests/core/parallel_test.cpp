@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -30,10 +32,25 @@ TEST_CASE("parallel: parallel_for runs every index once on any thread count", "[
 
 TEST_CASE("parallel: the first exception reaches the caller and stops new work", "[core]") {
   std::atomic<int> started{0};
+  std::atomic<bool> thrown{false};
   CHECK_THROWS_WITH(parallel_for(100000, 2,
                                  [&](int64_t i) {
                                    ++started;
-                                   if (i == 10) throw std::runtime_error("item 10 failed");
+                                   if (i == 10) {
+                                     thrown = true;
+                                     throw std::runtime_error("item 10 failed");
+                                   }
+                                   // Items past 10 wait for the failure (up to 5 s), then take
+                                   // 10 us each, so a loaded machine that delays the failing
+                                   // thread cannot finish the range first: the test checks the
+                                   // stop, not the scheduler.
+                                   if (i > 10) {
+                                     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+                                     while (!thrown && std::chrono::steady_clock::now() < until) {
+                                       std::this_thread::yield();
+                                     }
+                                     std::this_thread::sleep_for(std::chrono::microseconds(10));
+                                   }
                                  }),
                     "item 10 failed");
   CHECK(started.load() < 100000);
