@@ -11,5 +11,6 @@ list(APPEND GMHA_TEST_SOURCES
   cli/attention_cli_test.cpp
   cli/quant_inspect_cli_test.cpp
   cli/bad_input_cli_test.cpp
+  cli/synth_quant_cli_test.cpp
 )
 set_source_files_properties(checkpoint/quant_encode.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)

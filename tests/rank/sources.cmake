@@ -3,4 +3,5 @@ list(APPEND GMHA_TEST_SOURCES
   rank/spectrum_test.cpp
   rank/audit_test.cpp
   rank/audit_diff_test.cpp
+  rank/audit_quant_test.cpp
 )
