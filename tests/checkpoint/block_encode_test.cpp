@@ -184,7 +184,7 @@ TEST_CASE("block encode: FP8 128x128 blocks read back through weight_scale_inv",
     }
 }
 
-TEST_CASE("gguf writer: metadata, shapes, alignment and values read back; bad input refused",
+TEST_CASE("gguf writer: metadata, shapes, alignment and values read back, bad input refused",
           "[checkpoint][quant]") {
   const std::string dir = scratch_dir("gguf-writer");
   const auto x = random_weights(2 * 256, 3);

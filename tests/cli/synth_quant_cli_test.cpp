@@ -42,7 +42,7 @@ TEST_CASE("cli: synth --dtype q4_k_m writes llama.cpp's mix as one GGUF that aud
   CHECK(r.exit_code == 0);
 }
 
-TEST_CASE("cli: synth --dtype nvfp4, mxfp4 and fp8-block write the published parts; bad dtypes exit 2",
+TEST_CASE("cli: synth --dtype nvfp4, mxfp4 and fp8-block write the published parts, bad dtypes exit 2",
           "[rank][cli]") {
   const std::string dir = gmha::test::scratch_dir("cli-synth-fp4");
   const std::string flags = " --layout llama --d 64 --heads 4 --kv-heads 2 --layers 1";
