@@ -70,9 +70,11 @@ void decode(Encoding e, const std::byte* src, int64_t count, T* out) {
     case Encoding::kBF16:
       for (int64_t i = 0; i < count; ++i) out[i] = bf16_to_float(load<uint16_t>(src + 2 * i));
       return;
-    case Encoding::kF8E4M3:
-      for (int64_t i = 0; i < count; ++i) out[i] = decode_f8_e4m3(static_cast<uint8_t>(src[i]));
+    case Encoding::kF8E4M3: {
+      const float* values = f8_e4m3_values();
+      for (int64_t i = 0; i < count; ++i) out[i] = values[static_cast<uint8_t>(src[i])];
       return;
+    }
     case Encoding::kF8E5M2:
       for (int64_t i = 0; i < count; ++i) out[i] = decode_f8_e5m2(static_cast<uint8_t>(src[i]));
       return;

@@ -1,5 +1,6 @@
 #include "gmha/checkpoint/element_decode.hpp"
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -19,6 +20,15 @@ float decode_f8_e4m3(uint8_t bits) {
     v = std::ldexp(static_cast<float>(man | 0x8), exp - 10);  // (1.man) * 2^(exp-7)
   }
   return neg ? -v : v;
+}
+
+const float* f8_e4m3_values() {
+  static const auto table = [] {
+    std::array<float, 256> t{};
+    for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = decode_f8_e4m3(static_cast<uint8_t>(c));
+    return t;
+  }();
+  return table.data();
 }
 
 float decode_f8_e5m2(uint8_t bits) {

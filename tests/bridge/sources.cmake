@@ -6,4 +6,5 @@ list(APPEND GMHA_TEST_SOURCES
   bridge/layout_test.cpp
   bridge/checkpoint_layer_test.cpp
   bridge/checkpoint_model_test.cpp
+  bridge/synth_quant_test.cpp
 )
