@@ -6,6 +6,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/bridge/layout.cpp
   src/bridge/checkpoint_layer.cpp
   src/bridge/synth.cpp
+  src/bridge/synth_quant.cpp
   src/bridge/checkpoint_model.cpp
   src/bridge/gguf_layers.cpp
 )

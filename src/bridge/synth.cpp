@@ -11,12 +11,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "gmha/checkpoint/gguf_writer.hpp"
+#include "gmha/checkpoint/safetensors.hpp"
 #include "gmha/checkpoint/safetensors_writer.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/parallel.hpp"
 #include "gmha/core/parse.hpp"
+#include "synth_quant.hpp"  // internal, beside this file
 
 namespace gmha {
 namespace {
@@ -159,12 +162,26 @@ RankPattern parse_rank_pattern(std::string_view text, const std::string& flag) {
 
 namespace {
 
+uint64_t elements_of(const std::vector<int64_t>& shape) {
+  uint64_t e = 1;
+  for (int64_t x : shape) e = checked_mul_u64(e, static_cast<uint64_t>(x), "tensor elements");
+  return e;
+}
+
 // Everything synth writes, before a byte is written: config.json and the tensors with their
 // fill callbacks (values are generated only when the writer reaches a tensor).
 struct SynthPlan {
   nlohmann::ordered_json config;
-  std::vector<TensorToWrite> tensors;
+  std::vector<TensorToWrite> tensors;       // safetensors (quantized parts already split out)
+  std::vector<GgufTensorToWrite> gguf;      // the GGUF dtypes: these instead of `tensors`
+  std::vector<GgufKv> gguf_meta;
+  std::map<std::string, std::string> extra_files;  // beside config.json (hf_quant_config.json)
+  uint64_t largest_floats = 0;  // bytes of the largest tensor's float buffer (the writers' peak)
 };
+
+std::string synth_label(const SynthOptions& o) {
+  return fmt::format("layout={} seed={} dtype={}", synth_layout_name(o.layout), o.seed, o.dtype);
+}
 
 SynthPlan plan_synth(const SynthOptions& o) {
   AttentionShape s = o.shape;
@@ -177,15 +194,17 @@ SynthPlan plan_synth(const SynthOptions& o) {
   }
   if (o.layout == SynthLayout::kMfaKr) s.variant = Variant::kMfaKr;
   if (o.layers <= 0) throw errors::not_positive(where, "layers", o.layers);
-  if (o.dtype != "F32" && o.dtype != "BF16") {
-    throw InputError(fmt::format("synth: dtype '{}' is not F32 or BF16", o.dtype));
+  if (!detail::synth_dtype_known(o.dtype)) {
+    throw InputError(fmt::format("synth: dtype '{}' is not F32, BF16, Q8_0, Q4_K, Q4_K_M, MXFP4, "
+                                 "NVFP4 or FP8_BLOCK", o.dtype));
   }
   const int64_t d = s.d_model, n = s.heads;
   const CapacityRanks nominal = capacity_ranks(s);
   const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
   check_rank(o.qk_rank, o.layers, n, qk_nom, "qk-rank");
   check_rank(o.vo_rank, o.layers, n, vo_nom, "vo-rank");
-  const std::string& dt = o.dtype;
+  // The planted floats; quantized dtypes encode them afterwards (synth_quant.hpp).
+  const std::string dt = o.dtype == "F32" ? "F32" : "BF16";
   // config.json needs an FFN width; no FFN tensors are written, so a GLU default will do.
   const int64_t ffn = o.intermediate_size > 0 ? o.intermediate_size : (8 * d / 3 + 127) / 128 * 128;
   const uint64_t seed = o.seed;
@@ -615,13 +634,22 @@ SynthPlan plan_synth(const SynthOptions& o) {
   config["tie_word_embeddings"] = false;
   config["torch_dtype"] = torch_dtype;
 
-  return {std::move(config), std::move(tensors)};
+  SynthPlan plan{std::move(config), std::move(tensors), {}, {}, {}, 0};
+  for (const auto& t : plan.tensors)
+    plan.largest_floats = std::max(plan.largest_floats, 4 * elements_of(t.shape));
+  if (detail::synth_dtype_is_gguf(o.dtype)) {
+    plan.gguf = detail::gguf_plan(plan.tensors, plan.config, o.dtype, synth_label(o), &plan.gguf_meta);
+    plan.tensors.clear();
+  } else if (o.dtype != "F32" && o.dtype != "BF16") {
+    plan.extra_files = detail::quantize_safetensors(plan.tensors, plan.config, o.dtype);
+  }
+  return plan;
 }
 
 uint64_t tensor_bytes(const TensorToWrite& t) {
-  uint64_t e = 1;
-  for (int64_t x : t.shape) e = checked_mul_u64(e, static_cast<uint64_t>(x), "tensor elements");
-  return checked_mul_u64(e, t.dtype == "F32" ? 4u : 2u, "tensor bytes");
+  const uint64_t bits = checked_mul_u64(elements_of(t.shape),
+                                        static_cast<uint64_t>(safetensors_dtype_bits(t.dtype)), "tensor bits");
+  return bits / 8;
 }
 
 }  // namespace
@@ -629,13 +657,14 @@ uint64_t tensor_bytes(const TensorToWrite& t) {
 SynthSize synth_checkpoint_size(const SynthOptions& o) {
   const SynthPlan plan = plan_synth(o);
   SynthSize size;
-  size.tensors = static_cast<int64_t>(plan.tensors.size());
-  for (const auto& t : plan.tensors) {
-    const uint64_t b = tensor_bytes(t);
-    size.tensor_bytes = checked_add_u64(size.tensor_bytes, b, "checkpoint bytes");
-    // The writer fills a float buffer of the whole tensor, whatever the stored dtype.
-    size.largest_fill_bytes = std::max(size.largest_fill_bytes, t.dtype == "F32" ? b : 2 * b);
-  }
+  for (const auto& t : plan.tensors)
+    size.tensor_bytes = checked_add_u64(size.tensor_bytes, tensor_bytes(t), "checkpoint bytes");
+  for (const auto& t : plan.gguf)
+    size.tensor_bytes = checked_add_u64(size.tensor_bytes, gguf_tensor_bytes(t.type, t.shape, t.name),
+                                        "checkpoint bytes");
+  // The writers fill a float buffer of the whole (logical) tensor, whatever the stored dtype.
+  size.largest_fill_bytes = plan.largest_floats;
+  size.tensors = static_cast<int64_t>(plan.tensors.size() + plan.gguf.size());
   return size;
 }
 
@@ -643,27 +672,44 @@ SynthResult write_synth_checkpoint(const std::string& dir, const SynthOptions& o
   SynthPlan plan = plan_synth(o);
   if (o.progress) {
     // Each tensor is generated when the writer reaches it: report after its values exist.
-    const auto total = static_cast<int64_t>(plan.tensors.size());
+    const auto total = static_cast<int64_t>(plan.tensors.size() + plan.gguf.size());
     auto done = std::make_shared<int64_t>(0);
-    for (auto& t : plan.tensors) {
-      t.fill = [fill = std::move(t.fill), done, total, progress = o.progress](std::span<float> v) {
-        if (fill) fill(v);
+    auto wrap = [&](auto& fill) {
+      if (!fill) return;
+      fill = [f = std::move(fill), done, total, progress = o.progress](auto v) {
+        f(v);
         progress(++*done, total);
       };
+    };
+    for (auto& t : plan.tensors) {
+      if (t.fill_bytes) wrap(t.fill_bytes);
+      else wrap(t.fill);  // synth gives every tensor a fill
     }
+    for (auto& t : plan.gguf) wrap(t.fill);
   }
   const auto& config = plan.config;
   const auto& tensors = plan.tensors;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw InputError(fmt::format("{}: cannot create the folder: {}", dir, ec.message()));
+  SynthResult r;
+  if (!plan.gguf.empty()) {
+    // One self-describing file: llama.cpp's metadata stands in for config.json.
+    write_gguf(dir + "/model.gguf", plan.gguf_meta, plan.gguf);
+    r.files.push_back("model.gguf");
+    for (const auto& t : plan.gguf) r.tensor_bytes += gguf_tensor_bytes(t.type, t.shape, t.name);
+    r.tensors = static_cast<int64_t>(plan.gguf.size());
+    return r;
+  }
   SafetensorsWriteOptions wo;
   wo.max_shard_bytes = o.max_shard_bytes;
-  wo.metadata = {{"gmha_synth", fmt::format("layout={} seed={} dtype={}",
-                                            synth_layout_name(o.layout), o.seed, o.dtype)}};
-  SynthResult r;
+  wo.metadata = {{"gmha_synth", synth_label(o)}};
   write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
   r.files.push_back("config.json");
+  for (const auto& [name, text] : plan.extra_files) {
+    write_file_atomically(dir + "/" + name, text);
+    r.files.push_back(name);
+  }
   for (auto& f : write_safetensors(dir, tensors, wo)) r.files.push_back(f);
   for (const auto& t : tensors) r.tensor_bytes += tensor_bytes(t);
   r.tensors = static_cast<int64_t>(tensors.size());

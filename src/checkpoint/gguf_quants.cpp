@@ -307,13 +307,52 @@ void iq4_xs(const std::byte* s, int64_t nb, float* y) {
   }
 }
 
+// ---- ternary (BitNet b1.58 / TriLM) -----------------------------------------------------------
+
+// The trit n (0 = most significant) of a byte holding base-3 digits scaled to 0..255 by
+// ceil(v · 256 / 243): multiplying by 3^n (mod 256) shifts trit n to the top, and (q · 3) >> 8
+// reads it (ggml dequantize_row_tq1_0). Returns -1, 0 or 1.
+inline int trit(uint8_t byte, int n) {
+  static constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+  const auto q = static_cast<uint8_t>(byte * kPow3[n]);
+  return ((static_cast<uint16_t>(q) * 3) >> 8) - 1;
+}
+
+// TQ1_0 (54 B, 256 values): qs[48] five trits a byte, qh[4] four trits a byte, f16 d. Value
+// 32n + m (n < 5, m < 32) is trit n of qs[m]; value 160 + 16n + m (m < 16) trit n of qs[32 + m];
+// value 240 + 4n + j (n, j < 4) trit n of qh[j]; x = q * d.
+void tq1_0(const std::byte* s, int64_t nb, float* y) {
+  for (int64_t b = 0; b < nb; ++b, s += 54, y += 256) {
+    const float d = f16_at(s + 52);
+    for (int n = 0; n < 5; ++n)
+      for (int m = 0; m < 32; ++m) y[32 * n + m] = static_cast<float>(trit(u8(s, m), n)) * d;
+    for (int n = 0; n < 5; ++n)
+      for (int m = 0; m < 16; ++m)
+        y[160 + 16 * n + m] = static_cast<float>(trit(u8(s, 32 + m), n)) * d;
+    for (int n = 0; n < 4; ++n)
+      for (int j = 0; j < 4; ++j) y[240 + 4 * n + j] = static_cast<float>(trit(u8(s, 48 + j), n)) * d;
+  }
+}
+
+// TQ2_0 (66 B, 256 values): qs[64] four 2-bit codes a byte, f16 d. Value 128h + 32l + m (h < 2,
+// l < 4, m < 32) is bits 2l..2l+1 of qs[32h + m]; x = (q - 1) * d.
+void tq2_0(const std::byte* s, int64_t nb, float* y) {
+  for (int64_t b = 0; b < nb; ++b, s += 66) {
+    const float d = f16_at(s + 64);
+    for (int h = 0; h < 2; ++h)
+      for (int l = 0; l < 4; ++l, y += 32)
+        for (int m = 0; m < 32; ++m)
+          y[m] = static_cast<float>(((u8(s, 32 * h + m) >> (2 * l)) & 3) - 1) * d;
+  }
+}
+
 constexpr GgufQuant kQuants[] = {
     {2, "Q4_0", 32, 18, q4_0},      {3, "Q4_1", 32, 20, q4_1},        {6, "Q5_0", 32, 22, q5_0},
     {7, "Q5_1", 32, 24, q5_1},      {8, "Q8_0", 32, 34, q8_0},        {9, "Q8_1", 32, 36, q8_1},
     {10, "Q2_K", 256, 84, q2_k},    {11, "Q3_K", 256, 110, q3_k},     {12, "Q4_K", 256, 144, q4_k},
     {13, "Q5_K", 256, 176, q5_k},   {14, "Q6_K", 256, 210, q6_k},     {15, "Q8_K", 256, 292, q8_k},
     {20, "IQ4_NL", 32, 18, iq4_nl}, {23, "IQ4_XS", 256, 136, iq4_xs}, {39, "MXFP4", 32, 17, mxfp4},
-    {40, "NVFP4", 64, 36, nvfp4},
+    {40, "NVFP4", 64, 36, nvfp4},   {34, "TQ1_0", 256, 54, tq1_0},    {35, "TQ2_0", 256, 66, tq2_0},
 };
 
 }  // namespace

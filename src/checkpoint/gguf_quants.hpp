@@ -21,7 +21,7 @@ struct GgufQuant {
 };
 
 /// The quantized type with ggml id `type`, or nullptr when gmha does not dequantise it (F32/F16/
-/// BF16/F64 are plain encodings; IQ1/IQ2/IQ3, TQ and Q1_0/Q2_0 are refused).
+/// BF16/F64 are plain encodings; IQ1/IQ2/IQ3 and Q1_0/Q2_0 are refused).
 const GgufQuant* gguf_quant(uint32_t type);
 
 }  // namespace gmha::detail

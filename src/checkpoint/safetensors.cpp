@@ -28,21 +28,24 @@ namespace {
 // corruption, and parsing it would cost that much memory).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
+// Sizes in bits (safetensors' Dtype::bitsize): F4 and F6 pack below a byte, and a tensor of them
+// must fill whole bytes (the reference refuses the rest as MisalignedSlice).
 struct DtypeInfo {
   std::string_view name;
-  int size;
+  int bits;
   Encoding encoding;  // kNone: listed, not converted
 };
 constexpr DtypeInfo kDtypes[] = {
-    {"F64", 8, Encoding::kF64},       {"F32", 4, Encoding::kF32},
-    {"F16", 2, Encoding::kF16},       {"BF16", 2, Encoding::kBF16},
-    {"F8_E4M3", 1, Encoding::kF8E4M3}, {"F8_E5M2", 1, Encoding::kF8E5M2},
-    {"F8_E8M0", 1, Encoding::kE8M0},
-    {"I8", 1, Encoding::kNone},       {"U8", 1, Encoding::kNone},
-    {"I16", 2, Encoding::kNone},      {"U16", 2, Encoding::kNone},
-    {"I32", 4, Encoding::kNone},      {"U32", 4, Encoding::kNone},
-    {"I64", 8, Encoding::kNone},      {"U64", 8, Encoding::kNone},
-    {"BOOL", 1, Encoding::kNone},
+    {"F64", 64, Encoding::kF64},       {"F32", 32, Encoding::kF32},
+    {"F16", 16, Encoding::kF16},       {"BF16", 16, Encoding::kBF16},
+    {"F8_E4M3", 8, Encoding::kF8E4M3}, {"F8_E5M2", 8, Encoding::kF8E5M2},
+    {"F8_E8M0", 8, Encoding::kE8M0},   {"F4", 4, Encoding::kF4E2M1},
+    {"F6_E2M3", 6, Encoding::kF6E2M3}, {"F6_E3M2", 6, Encoding::kF6E3M2},
+    {"I8", 8, Encoding::kNone},        {"U8", 8, Encoding::kNone},
+    {"I16", 16, Encoding::kNone},      {"U16", 16, Encoding::kNone},
+    {"I32", 32, Encoding::kNone},      {"U32", 32, Encoding::kNone},
+    {"I64", 64, Encoding::kNone},      {"U64", 64, Encoding::kNone},
+    {"BOOL", 8, Encoding::kNone},
 };
 
 const DtypeInfo* find_dtype(std::string_view name) {
@@ -74,7 +77,12 @@ int64_t json_count(const nlohmann::json& v, const std::string& where, const std:
 
 int safetensors_dtype_size(std::string_view dtype) {
   const DtypeInfo* d = find_dtype(dtype);
-  return d ? d->size : 0;
+  return d && d->bits % 8 == 0 ? d->bits / 8 : 0;
+}
+
+int safetensors_dtype_bits(std::string_view dtype) {
+  const DtypeInfo* d = find_dtype(dtype);
+  return d ? d->bits : 0;
 }
 
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
@@ -132,12 +140,16 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
     const uint64_t b = static_cast<uint64_t>(json_count(off[0], at, "data_offsets[0]"));
     const uint64_t e = static_cast<uint64_t>(json_count(off[1], at, "data_offsets[1]"));
     if (e < b) throw InputError(fmt::format("{}: data_offsets [{}, {}] end before begin", at, b, e));
-    uint64_t bytes = static_cast<uint64_t>(d->size);
+    uint64_t bits = static_cast<uint64_t>(d->bits);
     for (int64_t s : t.shape) {
-      if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(s), &bytes))
+      if (__builtin_mul_overflow(bits, static_cast<uint64_t>(s), &bits))
         throw InputError(fmt::format("{}: byte size of shape {} overflows 64 bits", at,
                                      shape_text(t.shape)));
     }
+    if (bits % 8 != 0)
+      throw InputError(fmt::format("{}: shape {} of {} ({}-bit elements) does not fill whole bytes",
+                                   at, shape_text(t.shape), dtype, d->bits));
+    const uint64_t bytes = bits / 8;
     if (e - b != bytes)
       throw InputError(fmt::format("{}: data_offsets [{}, {}] span {} bytes, shape {} x {} needs {}",
                                    at, b, e, e - b, shape_text(t.shape), dtype, bytes));
@@ -462,6 +474,17 @@ void SafetensorsSource::read_rows_impl(std::string_view name, int64_t begin, int
   }
   const MappedFile& f = *impl_->files[e.file];
   const int64_t cols = t.cols();
+  if (const int w = detail::packed_bits(e.encoding)) {
+    // Sub-byte elements: a row need not start on a byte, so map the bytes that hold bits
+    // [begin·cols·w, end·cols·w) of the tensor and decode from the first one's bit offset.
+    const uint64_t b0 = static_cast<uint64_t>(begin * cols) * w, b1 = static_cast<uint64_t>(end * cols) * w;
+    const uint64_t off = t.offset + b0 / 8, len = (b1 + 7) / 8 - b0 / 8;
+    auto bytes = f.range(off, len, fmt::format("tensor '{}'", t.name));
+    detail::decode_packed(e.encoding, bytes.data(), len, static_cast<int>(b0 % 8), (end - begin) * cols,
+                          out.data());
+    f.release(off, len);
+    return;  // F4/F6 tensors carry no block scale of their own (see the FP8 scales above)
+  }
   const uint64_t rb = detail::row_bytes(e.encoding, cols);
   const uint64_t off = t.offset + static_cast<uint64_t>(begin) * rb;
   const uint64_t len = static_cast<uint64_t>(end - begin) * rb;
@@ -480,7 +503,11 @@ void SafetensorsSource::read_rows_impl(std::string_view name, int64_t begin, int
       loaded = br;
     }
     T* row = out.data() + (r - begin) * cols;
-    for (int64_t c = 0; c < cols; ++c) row[c] *= srow[static_cast<size_t>(c / e.block_cols)];
+    // Block by block (no division per element, and an inner loop the compiler vectorises).
+    for (int64_t c0 = 0, k = 0; c0 < cols; c0 += e.block_cols, ++k) {
+      const T scale = srow[static_cast<size_t>(k)];
+      for (int64_t c = c0; c < std::min(cols, c0 + e.block_cols); ++c) row[c] *= scale;
+    }
   }
 }
 

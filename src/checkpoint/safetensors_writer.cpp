@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "atomic_stream.hpp"  // internal, beside this file
 #include "gmha/checkpoint/element_decode.hpp"
+#include "gmha/checkpoint/safetensors.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
@@ -20,56 +22,7 @@
 namespace gmha {
 namespace {
 
-// A file written under a temporary name and renamed into place by commit(); removed on failure.
-// The target is resolved as every --out is (core/atomic_file.hpp): a symlink is written through,
-// a device, FIFO or folder is refused, a replaced file keeps its mode.
-class AtomicStream {
- public:
-  explicit AtomicStream(std::string path)
-      : path_(std::move(path)), target_(resolve_output_target(path_)),
-        tmp_(target_.path + ".tmp.XXXXXX") {
-    fd_ = mkstemp(tmp_.data());
-    if (fd_ < 0) fail("cannot create a temporary file");
-  }
-  ~AtomicStream() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  AtomicStream(const AtomicStream&) = delete;
-  AtomicStream& operator=(const AtomicStream&) = delete;
-
-  void write(const void* data, size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail("write failed");
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-  }
-  void commit() {
-    ::fchmod(fd_, static_cast<mode_t>(target_.mode));
-    if (::fsync(fd_) != 0) fail("write failed");
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail("write failed");
-    if (std::rename(tmp_.c_str(), target_.path.c_str()) != 0) fail("cannot rename into place");
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) {
-    throw InputError(fmt::format("{}: {}: {}", path_, what, std::strerror(errno)));
-  }
-  std::string path_;
-  OutputTarget target_;
-  std::string tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
+using detail::AtomicStream;
 
 struct Planned {
   const TensorToWrite* tensor;
@@ -77,11 +30,17 @@ struct Planned {
   uint64_t bytes;
 };
 
-int element_bytes(const std::string& dtype, const std::string& name) {
-  if (dtype == "F32") return 4;
-  if (dtype == "BF16") return 2;
-  throw InputError(fmt::format("safetensors writer: tensor '{}': dtype '{}' is not writable "
-                               "(F32 or BF16)", name, dtype));
+// Stored bits of one element: F32 or BF16 from floats, or any safetensors dtype when the tensor
+// brings its own bytes (fill_bytes).
+int element_bits(const TensorToWrite& t) {
+  if (t.fill_bytes) {
+    if (const int bits = safetensors_dtype_bits(t.dtype)) return bits;
+    throw InputError(fmt::format("safetensors writer: tensor '{}': unknown dtype '{}'", t.name, t.dtype));
+  }
+  if (t.dtype == "F32") return 32;
+  if (t.dtype == "BF16") return 16;
+  throw InputError(fmt::format("safetensors writer: tensor '{}': dtype '{}' is not writable from "
+                               "floats (F32 or BF16)", t.name, t.dtype));
 }
 
 void write_shard(const std::string& path, const std::vector<Planned>& shard,
@@ -108,7 +67,14 @@ void write_shard(const std::string& path, const std::vector<Planned>& shard,
   out.write(text.data(), text.size());
   std::vector<float> values;
   std::vector<uint16_t> half;
+  std::vector<std::byte> raw;
   for (const Planned& p : shard) {
+    if (p.tensor->fill_bytes) {
+      raw.assign(p.bytes, std::byte{0});
+      p.tensor->fill_bytes(raw);
+      out.write(raw.data(), p.bytes);
+      continue;
+    }
     values.assign(p.elements, 0.0f);
     if (p.tensor->fill) p.tensor->fill(values);
     if (p.tensor->dtype == "F32") {
@@ -136,8 +102,12 @@ std::vector<Planned> plan_tensors(const std::vector<TensorToWrite>& tensors) {
       if (s < 0) throw InputError(fmt::format("safetensors writer: tensor '{}': negative dimension", t.name));
       elements = checked_mul_u64(elements, static_cast<uint64_t>(s), "tensor elements");
     }
-    const uint64_t bytes =
-        checked_mul_u64(elements, static_cast<uint64_t>(element_bytes(t.dtype, t.name)), "tensor bytes");
+    const uint64_t bits =
+        checked_mul_u64(elements, static_cast<uint64_t>(element_bits(t)), "tensor bits");
+    if (bits % 8 != 0)
+      throw InputError(fmt::format("safetensors writer: tensor '{}': {} {} elements do not fill "
+                                   "whole bytes", t.name, elements, t.dtype));
+    const uint64_t bytes = bits / 8;
     planned.push_back({&t, elements, bytes});
   }
   return planned;

@@ -14,5 +14,8 @@ list(APPEND GMHA_LIB_SOURCES
 list(APPEND GMHA_LIB_SOURCES
   src/checkpoint/gguf_quants.cpp
   src/checkpoint/safetensors_quant.cpp
+  src/checkpoint/block_encode.cpp
+  src/checkpoint/gguf_writer.cpp
 )
-set_source_files_properties(src/checkpoint/gguf_quants.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
+set_source_files_properties(src/checkpoint/gguf_quants.cpp src/checkpoint/block_encode.cpp
+                            PROPERTIES COMPILE_OPTIONS -ffp-contract=off)

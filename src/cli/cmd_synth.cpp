@@ -34,6 +34,15 @@ struct SynthCliOptions {
   bool force = false;
 };
 
+// Whether a GGUF file's metadata (within its first MiB) holds synth's "gmha.synth" key.
+bool gguf_by_synth(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string head(1 << 20, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return head.starts_with("GGUF") && head.find("gmha.synth") != std::string::npos;
+}
+
 // Whether a safetensors file's JSON header carries synth's "gmha_synth" metadata.
 bool written_by_synth(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -56,7 +65,10 @@ bool is_synth_folder(const std::string& dir) {
     const std::string n = e.path().filename().string();
     if (n.ends_with(".safetensors")) {
       marked = marked || written_by_synth(e.path());
-    } else if (n != "config.json" && n != "model.safetensors.index.json") {
+    } else if (n == "model.gguf") {
+      marked = marked || gguf_by_synth(e.path());
+    } else if (n != "config.json" && n != "model.safetensors.index.json" &&
+               n != "hf_quant_config.json") {
       return false;
     }
   }
@@ -142,9 +154,16 @@ void run(const SynthCliOptions& o) {
   s.vo_rank = parse_rank_pattern(o.vo_rank, "--vo-rank");
   s.index_rank = parse_rank_pattern(o.index_rank, "--index-rank");
   s.seed = o.seed;
-  if (o.dtype == "bf16" || o.dtype == "BF16") s.dtype = "BF16";
-  else if (o.dtype == "f32" || o.dtype == "fp32" || o.dtype == "F32") s.dtype = "F32";
-  else throw InputError(fmt::format("--dtype: '{}' is not bf16 or f32", o.dtype));
+  static const std::pair<const char*, const char*> kDtypes[] = {
+      {"bf16", "BF16"},   {"f32", "F32"},     {"fp32", "F32"},         {"q8_0", "Q8_0"},
+      {"q4_k", "Q4_K"},   {"q4_k_m", "Q4_K_M"}, {"mxfp4", "MXFP4"},    {"nvfp4", "NVFP4"},
+      {"fp8-block", "FP8_BLOCK"}};
+  s.dtype.clear();
+  for (const auto& [flag, name] : kDtypes)
+    if (o.dtype == flag || o.dtype == name) s.dtype = name;
+  if (s.dtype.empty())
+    throw InputError(fmt::format("--dtype: '{}' is not one of bf16, f32, q8_0, q4_k, q4_k_m, "
+                                 "mxfp4, nvfp4, fp8-block", o.dtype));
   if (o.shard_gb < 0) throw InputError("--shard-gb: must not be negative");
   s.max_shard_bytes = static_cast<uint64_t>(o.shard_gb * 1e9);
   s.progress = terminal_progress("synth", "tensors");
@@ -170,17 +189,21 @@ void add_synth_command(CLI::App& app) {
       "llama (MHA/GQA/MQA), deepseek_v3 (MLA; DSA indexer with --index-heads), step3 (MFA),\n"
       "mfa-kr, gta and gla (the names of the GTA/GLA reference code). Only attention weights\n"
       "and input norms are stored (config.json describes the whole model). Planted spectra run\n"
-      "linearly from 1 to 0.3 (then zeros), so BF16 rounding cannot blur the rank.\n\n"
+      "linearly from 1 to 0.3 (then zeros), so BF16 rounding cannot blur the rank.\n"
+      "Quantized dtypes store the same planted weights as people download them: q8_0, q4_k,\n"
+      "q4_k_m (llama.cpp's mix) as one model.gguf (llama layout); mxfp4 (gpt-oss), nvfp4\n"
+      "(ModelOpt), fp8-block (DeepSeek 128x128) as safetensors.\n\n"
       "Examples:\n"
       "  gmha synth llama8b --preset llama3-8b --layers 2 --dtype bf16\n"
       "  gmha synth small --layout llama --d 256 --heads 8 --kv-heads 2 --layers 4 "
       "--qk-rank 1,8,full --seed 7\n"
       "  gmha synth mla --layout deepseek_v3 --d 512 --heads 4 --q-lora 96 --kv-lora 64 "
       "--nope 32 --rope 16 --v-dim 32 --layers 2 --dtype f32\n"
-      "  gmha synth step3 --preset step3 --layers 2 --shard-gb 1\n"
+      "  gmha synth step3 --preset step3 --layers 1 --shard-gb 1\n"
       "  gmha synth gta --layout gta --d 256 --heads 8 --kv-heads 2 --head-dim 32 --rope 16\n"
       "  gmha synth gla --layout gla --d 256 --heads 8 --kv-heads 2 --head-dim 32 --q-lora 64 "
-      "--kv-lora 48 --rope 16 --qk-rank 1,full");
+      "--kv-lora 48 --rope 16 --qk-rank 1,full\n"
+      "  gmha synth q4km --layout llama --d 512 --heads 8 --kv-heads 2 --layers 2 --dtype q4_k_m");
   cmd->add_option("out_dir", o->out_dir, "Folder to write (new, empty, or an earlier synth folder; replaced as a whole)")->required();
   cmd->add_option("--preset", o->preset, "Take the shapes of a preset (see `gmha presets`)");
   cmd->add_option("--layout", o->layout, "llama | deepseek_v3 | step3 | mfa-kr | gta | gla (default: "
@@ -205,7 +228,9 @@ void add_synth_command(CLI::App& app) {
                   "1,8,full")->capture_default_str();
   cmd->add_option("--vo-rank", o->vo_rank, "Planted VO rank, as --qk-rank")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed (same seed, same bytes)")->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "bf16 | f32")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype,
+                  "bf16 | f32 | q8_0 | q4_k | q4_k_m | mxfp4 | nvfp4 | fp8-block")
+      ->capture_default_str();
   cmd->add_option("--shard-gb", o->shard_gb,
                   "Shard above this many GB (model-0000k-of-0000n + index); 0: one file")
       ->capture_default_str();

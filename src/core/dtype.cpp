@@ -12,8 +12,9 @@ int dtype_bits(DType t) {
     case DType::kF32: case DType::kI32: return 32;
     case DType::kF16: case DType::kBF16: case DType::kI16: return 16;
     case DType::kF8E4M3: case DType::kF8E5M2: case DType::kI8: case DType::kU8:
-    case DType::kBool: return 8;
-    case DType::kInt4: return 4;
+    case DType::kBool: case DType::kF8E8M0: return 8;
+    case DType::kF6E2M3: case DType::kF6E3M2: return 6;
+    case DType::kInt4: case DType::kF4E2M1: return 4;
   }
   return 0;
 }
@@ -33,6 +34,10 @@ std::string_view dtype_name(DType t) {
     case DType::kI64: return "int64";
     case DType::kBool: return "bool";
     case DType::kInt4: return "int4";
+    case DType::kF4E2M1: return "fp4_e2m1";
+    case DType::kF6E2M3: return "fp6_e2m3";
+    case DType::kF6E3M2: return "fp6_e3m2";
+    case DType::kF8E8M0: return "e8m0";
   }
   return "?";
 }
@@ -61,6 +66,12 @@ double unit_roundoff(DType t) {
     case DType::kBF16: return std::ldexp(1.0, -8);
     case DType::kF8E4M3: return std::ldexp(1.0, -4);
     case DType::kF8E5M2: return std::ldexp(1.0, -3);
+    case DType::kF4E2M1: return std::ldexp(1.0, -2);
+    case DType::kF6E2M3: return std::ldexp(1.0, -4);
+    case DType::kF6E3M2: return std::ldexp(1.0, -3);
+    // Nearest power of two: x in [2^e, 2^(e+1)) rounds at 1.5·2^e (in log terms, at the
+    // geometric mean it would be √2); the largest relative error is 1/3 (x = 1.5·2^e → 2^e·2).
+    case DType::kF8E8M0: return 1.0 / 3.0;
     default: return 0.5;  // integer types: quantised, no meaningful roundoff
   }
 }

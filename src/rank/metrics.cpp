@@ -57,7 +57,19 @@ std::optional<double> rounding_noise(std::string_view t) {
   if (t == "BF16") return std::ldexp(third, -8);
   if (t == "F8_E4M3") return std::ldexp(third, -4);
   if (t == "F8_E5M2") return std::ldexp(third, -3);
-  if (t == "Q8_0") return 3.0 / (127.0 * std::sqrt(12.0));
+  // Integer block codes: rms error step/√12 per weight relative to the weights' rms, the step
+  // taken from a block absmax of ≈ 3 rms (docs/audit.md, "Rank tolerance"). Symmetric codes
+  // span absmax with qmax steps; K-quants with a minimum span the block's range, ≤ 2·absmax.
+  const double rms_step = 1.0 / std::sqrt(12.0);
+  if (t == "Q8_0") return 3.0 / 127.0 * rms_step;
+  if (t == "Q6_K") return 3.0 / 32.0 * rms_step;
+  if (t == "Q5_K") return 6.0 / 31.0 * rms_step;
+  if (t == "Q4_K") return 6.0 / 15.0 * rms_step;
+  // E2M1 elements under a block scale (MXFP4, NVFP4) and the bare MX elements: floats with one
+  // (E2M1), three (E2M3) and two (E3M2) mantissa bits, relative error u/√3 like F8.
+  if (t == "MXFP4" || t == "NVFP4" || t == "F4") return std::ldexp(third, -2);
+  if (t == "F6_E2M3") return std::ldexp(third, -4);
+  if (t == "F6_E3M2") return std::ldexp(third, -3);
   return std::nullopt;
 }
 

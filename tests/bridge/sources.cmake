@@ -7,4 +7,5 @@ list(APPEND GMHA_TEST_SOURCES
   bridge/checkpoint_layer_test.cpp
   bridge/checkpoint_model_test.cpp
   bridge/gguf_layers_test.cpp
+  bridge/synth_quant_test.cpp
 )

@@ -15,5 +15,7 @@ list(APPEND GMHA_TEST_SOURCES
   checkpoint/quant_encode.cpp
   checkpoint/gguf_quant_test.cpp
   checkpoint/safetensors_quant_test.cpp
+  checkpoint/block_encode_test.cpp
+  checkpoint/mx_ternary_test.cpp
 )
 set_source_files_properties(checkpoint/quant_encode.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)

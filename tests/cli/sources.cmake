@@ -12,5 +12,6 @@ list(APPEND GMHA_TEST_SOURCES
   cli/quant_inspect_cli_test.cpp
   cli/bad_input_cli_test.cpp
   cli/hub_cli_test.cpp
+  cli/synth_quant_cli_test.cpp
 )
 set_source_files_properties(checkpoint/quant_encode.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)

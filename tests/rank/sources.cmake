@@ -4,4 +4,5 @@ list(APPEND GMHA_TEST_SOURCES
   rank/audit_test.cpp
   rank/audit_diff_test.cpp
   rank/audit_layouts_test.cpp
+  rank/audit_quant_test.cpp
 )

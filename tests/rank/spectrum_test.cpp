@@ -186,7 +186,7 @@ TEST_CASE("metrics: a zero matrix has all metrics 0, bad τ, p and σ are input 
   CHECK_THROWS_AS(rank_metrics(nan, 0.1, 0.99), InputError);
 }
 
-TEST_CASE("metrics: rounding noise is u/sqrt(3) of the storage dtype, a block step for Q8_0", "[rank]") {
+TEST_CASE("metrics: rounding noise is u/sqrt(3) of the storage dtype, a block step for the block codes", "[rank]") {
   const double third = 1.0 / std::sqrt(3.0);
   CHECK(*rounding_noise("F32") == std::ldexp(third, -24));
   CHECK(*rounding_noise("F16") == std::ldexp(third, -11));
@@ -194,8 +194,17 @@ TEST_CASE("metrics: rounding noise is u/sqrt(3) of the storage dtype, a block st
   CHECK(*rounding_noise("F8_E4M3") == std::ldexp(third, -4));
   CHECK(*rounding_noise("F8_E5M2") == std::ldexp(third, -3));
   CHECK(*rounding_noise("Q8_0") == Approx(0.00682).epsilon(1e-3));  // 3 / (127 √12)
+  // Block codes: step / √12 over the rms, absmax ≈ 3 rms (docs/audit.md): Q6_K 3/32, Q5_K and
+  // Q4_K a range of ≈ 6 rms in 31 and 15 steps; E2M1 under a block scale as a float, u = 2^-2.
+  CHECK(*rounding_noise("Q6_K") == Approx(0.02706).epsilon(1e-3));
+  CHECK(*rounding_noise("Q5_K") == Approx(0.05587).epsilon(1e-3));
+  CHECK(*rounding_noise("Q4_K") == Approx(0.11547).epsilon(1e-3));
+  CHECK(*rounding_noise("MXFP4") == std::ldexp(third, -2));
+  CHECK(*rounding_noise("NVFP4") == std::ldexp(third, -2));
+  CHECK(*rounding_noise("F6_E2M3") == std::ldexp(third, -4));
   CHECK_FALSE(rounding_noise("I32").has_value());
-  CHECK_FALSE(rounding_noise("Q4_K").has_value());
+  CHECK_FALSE(rounding_noise("Q4_0").has_value());
+  CHECK_FALSE(rounding_noise("Q2_K").has_value());
 }
 
 TEST_CASE("spectrum: the OpenBLAS and Eigen Gram paths give the same factors", "[rank]") {

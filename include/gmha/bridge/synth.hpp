@@ -67,7 +67,10 @@ struct SynthOptions {
   /// head's query and key factor (q_proj, k_proj rows; nominal d_k).
   RankPattern recurrent_q_rank, recurrent_k_rank;
   uint64_t seed = 0;
-  std::string dtype = "BF16";       // F32 or BF16
+  /// F32, BF16, or a quantized storage (docs/formats.md "Writing"): Q8_0, Q4_K, Q4_K_M (one
+  /// model.gguf, llama layout only), MXFP4, NVFP4, FP8_BLOCK (safetensors, 2-D weights
+  /// quantized, norms BF16).
+  std::string dtype = "BF16";
   uint64_t max_shard_bytes = 0;     // 0: one model.safetensors
   /// Called after each tensor is generated with (tensors done, tensors); may be empty.
   std::function<void(int64_t, int64_t)> progress;
@@ -91,6 +94,7 @@ struct SynthSize {
 SynthSize synth_checkpoint_size(const SynthOptions& options);
 
 /// Writes config.json and the attention weights (plus input RMSNorms) of every layer into `dir`
+/// (a GGUF dtype: model.gguf alone, its metadata standing in for config.json)
 /// (created when missing; files replaced atomically). Deterministic in `seed`. Throws InputError
 /// for an impossible shape, a planted rank above the nominal one or below 0, or a layout whose
 /// construction does not apply (MLA needs q_lora ≥ nope and C ≥ nope, v; MFA needs C_q ≥ C).

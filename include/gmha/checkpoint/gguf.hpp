@@ -2,10 +2,10 @@
 // GGUF v2/v3 (llama.cpp): magic "GGUF", version, tensor count, metadata key/values of every type
 // (arrays included), tensor infos, then data aligned to general.alignment (default 32). Counts,
 // string lengths, dimensions and offsets are checked against the file before use. F32, F16, BF16,
-// F64 and the quantized types Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q8_1, Q2_K..Q8_K, IQ4_NL, IQ4_XS, MXFP4 and
-// NVFP4 convert (dequantised a row range at a time, bit-identical to ggml's reference); every
-// other ggml type is listed with its name and refused on conversion ("type IQ2_XXS is not
-// supported for conversion").
+// F64 and the quantized types Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q8_1, Q2_K..Q8_K, IQ4_NL, IQ4_XS, MXFP4,
+// NVFP4, TQ1_0 and TQ2_0 convert (dequantised a row range at a time, bit-identical to ggml's
+// reference); every other ggml type is listed with its name and refused on conversion ("type
+// IQ2_XXS is not supported for conversion"). write_gguf (gguf_writer.hpp) writes the format.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

@@ -30,8 +30,11 @@ struct SafetensorsHeader {
 /// file in errors; every failure is an InputError of one line naming the file and the tensor/key.
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, const std::string& where);
 
-/// Element size in bytes of a safetensors dtype name ("F32" -> 4), 0 when the name is unknown.
+/// Element size in bytes of a safetensors dtype name ("F32" -> 4), 0 when the name is unknown or
+/// the element is smaller than a byte (F4, F6_E2M3, F6_E3M2: see safetensors_dtype_bits).
 int safetensors_dtype_size(std::string_view dtype);
+/// Element size in bits ("F4" -> 4, "F6_E2M3" -> 6, "F32" -> 32), 0 when the name is unknown.
+int safetensors_dtype_bits(std::string_view dtype);
 
 /// A single .safetensors file or a sharded folder, read lazily.
 class SafetensorsSource : public TensorSource {

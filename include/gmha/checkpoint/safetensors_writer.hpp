@@ -4,6 +4,7 @@
 // each one is filled by a callback when the writer reaches it, so a file larger than RAM costs one
 // tensor of memory. Every file is written to a temporary name and renamed into place (the index
 // last), so a reader never sees a half-written checkpoint.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,11 +16,15 @@ namespace gmha {
 
 /// One tensor to write. `fill` receives a zeroed row-major buffer of product(shape) floats and
 /// writes the values; they are stored as `dtype` ("F32", or "BF16" rounded to nearest even).
+/// A tensor with `fill_bytes` instead receives its zeroed stored bytes (product(shape) elements
+/// of any safetensors dtype, F4's two a byte included) and writes them itself: the parts of a
+/// quantized weight (codes U8, scales F8_E4M3/F32, ...).
 struct TensorToWrite {
   std::string name;
   std::string dtype = "F32";
   std::vector<int64_t> shape;
   std::function<void(std::span<float>)> fill;
+  std::function<void(std::span<std::byte>)> fill_bytes;
 };
 
 struct SafetensorsWriteOptions {

@@ -22,6 +22,12 @@ enum class DType {
   kI64,
   kBool,
   kInt4,
+  // OCP microscaling element types (safetensors F4, F6_E2M3, F6_E3M2, F8_E8M0): checkpoint
+  // storage only, never a KV-cache dtype.
+  kF4E2M1,   // 1 sign, 2 exponent (bias 1), 1 mantissa: ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}
+  kF6E2M3,   // bias 1, max 7.5
+  kF6E3M2,   // bias 3, max 28
+  kF8E8M0,   // scale: 2^(e - 127), 0xff NaN
 };
 
 /// Bits per element (int4: 4).
@@ -32,7 +38,8 @@ std::string_view dtype_name(DType t);
 std::optional<DType> find_kv_dtype(std::string_view name);
 /// Parses a KV dtype or throws InputError naming `where` and listing the valid names.
 DType read_kv_dtype(std::string_view name, const std::string& where);
-/// Unit roundoff u of a floating dtype (f32 2^-24, f16 2^-11, bf16 2^-8, e4m3 2^-4, e5m2 2^-3).
+/// Unit roundoff u of a floating dtype (f32 2^-24, f16 2^-11, bf16 2^-8, e4m3 2^-4, e5m2 2^-3;
+/// the MX elements e2m1 2^-2, e2m3 2^-4, e3m2 2^-3, e8m0 1/3: a power of two is within a third).
 double unit_roundoff(DType t);
 
 }  // namespace gmha

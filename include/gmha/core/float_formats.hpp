@@ -29,5 +29,8 @@ inline uint16_t float_to_bf16(float value) {
 
 /// IEEE binary16 bits -> float: exact (subnormals m·2⁻²⁴, ±inf, NaN).
 float f16_to_float(uint16_t bits);
+/// float -> IEEE binary16 bits, round to nearest, ties to even (subnormals included; beyond
+/// 65504 by half a step or more is ±inf; NaN stays a quiet NaN). The writers' one conversion.
+uint16_t float_to_f16(float value);
 
 }  // namespace gmha
