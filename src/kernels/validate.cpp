@@ -10,6 +10,7 @@
 #include "gmha/core/error.hpp"
 #include "gmha/kernels/compare.hpp"
 #include "gmha/kernels/decode.hpp"
+#include "gmha/kernels/fill_rule.hpp"
 #include "gmha/kernels/reference.hpp"
 
 namespace gmha {
@@ -81,6 +82,11 @@ RuleCase make_rule(const std::string& rule, const LayerWeights& base, const Matr
     edit(t);
     c.w = random_layer_weights(t, rng());
   };
+  // A sparse rule replaces the design's own fill rule (window or modifier) in its rows.
+  if (rule == "topk" || rule == "moba" || rule == "nsa" || rule == "compress" || rule == "csa") {
+    c.o.window = 0;
+    c.o.sparse = {};
+  }
   if (rule == "topk") {
     if (s.index_heads > 0) {
       c.o.sparse.topk = top_k_selection(dsa_index_scores(base, x, lo), std::max<int64_t>(1, T / 2));
@@ -205,6 +211,9 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
       lo.rope.original_max_position = 4096;
       lo.rope.mscale = lo.rope.mscale_all_dim = 1.0;
     }
+    // The design's own fill rule (window, top-k, MoBA, NSA, compression: its --design
+    // modifiers) applies to every form below.
+    apply_fill_rule(layer->span, w, x, lo, rng());
     const MatrixRM ref = reference_forward(w, x, lo, AttentionForm::kPrefill);
     auto add = [&](const std::string& check, const MatrixRM& out, double tol) {
       const Comparison c = compare(out, ref);
@@ -236,7 +245,8 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
     // o_proj bias and q/k norms; the fast kernels refuse them.
     const bool fast = s.variant != Variant::kGta && s.variant != Variant::kGla && s.variant != Variant::kTpa &&
                       s.variant != Variant::kMtla && !s.sinks && s.gate == OutputGate::kNone && !s.o_bias &&
-                      !s.qk_norm;  // per-head q/k norms (Qwen3, GLM-4.5, Gemma 3): reference-only too
+                      !s.qk_norm &&  // per-head q/k norms (Qwen3, GLM-4.5, Gemma 3): reference-only too
+                      lo.window == 0 && !lo.sparse.any();  // windows and sparse fill rules too
     if (!fast) continue;
     std::vector<KernelPath> paths;
     if (o.device == "cuda") {

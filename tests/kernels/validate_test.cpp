@@ -3,6 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include "gmha/core/error.hpp"
+#include "gmha/attention/design_spec.hpp"
+#include "gmha/kernels/compare.hpp"
+#include "gmha/kernels/fill_rule.hpp"
+#include "gmha/kernels/reference.hpp"
 #include "gmha/kernels/validate.hpp"
 
 using namespace gmha;
@@ -96,4 +100,35 @@ TEST_CASE("validate: q/k-norm and gated presets run on the reference", "[kernels
   const auto rows = run_validation(o);
   REQUIRE(rows.size() == 3);  // decode vs prefill each (reduced d = 256: no bilinear; no fast kernel)
   for (const auto& r : rows) CHECK(r.passed);
+}
+
+TEST_CASE("validate: a design's fill-rule modifiers reach reference attention", "[kernels]") {
+  // Each modifier of docs/designs.md sets the matching reference option, and changes the
+  // output (the rule bites at 24 tokens), while the three forms still agree.
+  const MatrixRM x = MatrixRM::Random(24, 32);
+  for (const char* spec : {"gqa:d=32,heads=4,kv=2,hd=8,moba=4/2", "gqa:d=32,heads=4,kv=2,hd=8,nsa=4/2/2/4/6",
+                           "gqa:d=32,heads=4,kv=2,hd=8,compress=4,window=8",
+                           "gqa:d=32,heads=4,kv=2,hd=8,topk=6,index_heads=2,index_dim=8",
+                           "mla:d=32,heads=4,c=16,qlora=12,nope=8,rope=4,v=8,topk=6,index_heads=2,index_dim=8",
+                           "gqa:d=32,heads=4,kv=2,hd=8,window=5"}) {
+    INFO(spec);
+    const LayerSpec l = parse_design_spec(spec).layers.front();
+    const LayerWeights w = random_layer_weights(l.attention, 5);
+    LayerOptions dense;
+    LayerOptions o;
+    apply_fill_rule(l.span, w, x, o, 9);
+    CHECK((o.window > 0 || o.sparse.any()));
+    const MatrixRM ref = reference_forward(w, x, o, AttentionForm::kPrefill);
+    CHECK(compare(reference_forward(w, x, o, AttentionForm::kDecode), ref).passed(1e-10));
+    CHECK(compare(reference_forward(w, x, dense, AttentionForm::kPrefill), ref).rel_error > 1e-3);
+  }
+  LayerOptions o;
+  const LayerSpec chunked = parse_design_spec("gqa:d=32,heads=4,kv=2,hd=8,chunk=8").layers.front();
+  CHECK_THROWS_WITH(apply_fill_rule(chunked.span, random_layer_weights(chunked.attention, 5), x, o, 9),
+                    Catch::Contains("chunk"));
+  // gmha validate runs the design's rule: every row passes.
+  ValidateOptions v;
+  v.designs = {"gqa:d=32,heads=4,kv=2,hd=8,moba=4/2"};
+  v.tokens = 24;
+  for (const ValidationRow& r : run_validation(v)) CHECK(r.passed);
 }
