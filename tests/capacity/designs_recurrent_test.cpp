@@ -56,7 +56,8 @@ TEST_CASE("recurrent designs: Kimi Linear's KDA state, fp32 by default", "[capac
   const ModelDesign d = parse_design_spec("kda:d=2304,heads=32,hd=128,conv=4,layers=20");
   const auto f = at(d);
   CHECK(f.state_bytes_per_sequence == 20.0 * (2097152 + 73728));  // 43417600
-  const GroupFigures& g = group_of(at(read_preset("kimi-linear-48b-a3b")), RecurrentKind::kKda);
+  const ModelFigures kimi = at(read_preset("kimi-linear-48b-a3b"));  // outlives g
+  const GroupFigures& g = group_of(kimi, RecurrentKind::kKda);
   CHECK(g.state_bytes_per_layer == 2097152.0 + 73728.0);
   CHECK(g.attn_params_per_layer == f.groups.at(0).attn_params_per_layer);  // 39514272
 }
