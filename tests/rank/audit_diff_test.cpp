@@ -339,3 +339,68 @@ TEST_CASE("audit diff: real llama.cpp Q4_K_M against its F32 source equals a den
   }
   CHECK(checked == 16);
 }
+
+TEST_CASE("audit diff: gmha's own BF16 and Q4_K_M synth checkpoints equal a dense float64 diff", "[rank]") {
+  // The same planted weights (seed 7) stored as BF16 safetensors and as llama.cpp's Q4_K_M mix
+  // (Q4_K, attn_v of some layers Q6_K) written by gmha's encoders: the audit diff across the two
+  // formats must report what a dense float64 SVD of the formed circuits gives. d = 256 so that
+  // every row is whole 256-element K-quant super-blocks; planted rank 8 per circuit (σ from 1 to
+  // 0.3) so that the energy rank r = 8 has a clear gap (σ₈ = 0.3 against quantization noise).
+  SynthOptions o;
+  o.layout = SynthLayout::kLlama;
+  o.shape.variant = Variant::kGqa;
+  o.shape.d_model = 256, o.shape.heads = 4, o.shape.kv_heads = 2, o.shape.head_dim = 64;
+  o.layers = 2;
+  o.seed = 7;
+  o.qk_rank.ranks = {8};
+  o.vo_rank.ranks = {8};
+  const std::string a = test::scratch_dir("diff-own-bf16"), b = test::scratch_dir("diff-own-q4km");
+  o.dtype = "BF16";
+  write_synth_checkpoint(a, o);
+  o.dtype = "Q4_K_M";
+  write_synth_checkpoint(b, o);
+  // A GGUF synth is one model.gguf, its metadata standing in for config.json.
+  const Checkpoint ca = open_checkpoint(a), cb = open_checkpoint(b + "/model.gguf");
+  const Layout la = detect_layout(ca), lb = detect_layout(cb);
+  const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, {});
+  REQUIRE(r.layers.size() == 2);
+  int checked = 0;
+  for (const auto& l : r.layers) {
+    auto dense = [&](const Checkpoint& ck, const LayerLayout& y, int64_t head, bool qk) {
+      // W_c = Wq_cᵀ·Wk_g and U_c = Wv_gᵀ·Wo_cᵀ in double from each file's decoded weights. GGUF's
+      // RoPE row order permutes rows within a head, the same for q and k: W_c is unchanged.
+      const TensorSource& t = *ck.tensors;
+      const int64_t hd = 64, g = head / 2;
+      if (qk)
+        return MatrixXd(t.read_rows_d(y.q_proj, head * hd, (head + 1) * hd).transpose() *
+                        t.read_rows_d(y.k_proj, g * hd, (g + 1) * hd));
+      return MatrixXd(t.read_rows_d(y.v_proj, g * hd, (g + 1) * hd).transpose() *
+                      t.read_matrix_d(y.o_proj).middleCols(head * hd, hd).transpose());
+    };
+    const LayerLayout& x = la.layers[static_cast<size_t>(l.layer)];
+    const LayerLayout& y = lb.layers[static_cast<size_t>(l.layer)];
+    for (const auto& h : l.heads) {
+      for (const bool qk : {true, false}) {
+        INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
+        const CircuitDiff& c = qk ? h.qk : h.vo;
+        CHECK(c.r == 8);
+        const MatrixXd wa = dense(ca, x, h.head, qk), wb = dense(cb, y, h.head, qk);
+        const auto [left, right] = dense_angles_deg(wa, wb, c.r);
+        CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
+        CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
+        Eigen::BDCSVD<MatrixXd> e(wb - wa);
+        CHECK(std::abs(c.change_rel - e.singularValues()(0) / c.a.sigma_1) < 1e-10);
+        // 4-6 bits per weight: a visible but small change, angles inside Wedin's bound with the
+        // planted gap σ₈ − σ₉ ≈ 0.3·σ₁.
+        CHECK(c.change_rel > 0.005);
+        CHECK(c.change_rel < 0.2);
+        CHECK(c.max_angle_deg() > 0);
+        const double delta = c.sigma_a[static_cast<size_t>(c.r - 1)] - c.sigma_b[static_cast<size_t>(c.r)];
+        REQUIRE(delta > 0);
+        CHECK(std::sin(c.max_angle_deg() / kDeg) <= c.change_rel * c.a.sigma_1 / delta);
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked == 16);
+}
