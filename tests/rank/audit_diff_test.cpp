@@ -91,6 +91,20 @@ std::pair<double, double> dense_angles_deg(const MatrixXd& wa, const MatrixXd& w
   return {angle(sa.matrixU(), sb.matrixU()), angle(sa.matrixV(), sb.matrixV())};
 }
 
+// One head's circuit formed densely in double from a checkpoint's decoded weights (GQA layout,
+// head width hd, `per_group` query heads per KV head): QK W_c = Wq_cᵀ·Wk_g, VO U_c = Wv_gᵀ·Wo_cᵀ.
+// GGUF's RoPE row order permutes rows within a head, the same for q and k: W_c is unchanged.
+MatrixXd dense_circuit(const Checkpoint& ck, const LayerLayout& y, int64_t head, int64_t hd, int64_t per_group,
+                       bool qk) {
+  const TensorSource& t = *ck.tensors;
+  const int64_t g = head / per_group;
+  if (qk)
+    return t.read_rows_d(y.q_proj, head * hd, (head + 1) * hd).transpose() *
+           t.read_rows_d(y.k_proj, g * hd, (g + 1) * hd);
+  return t.read_rows_d(y.v_proj, g * hd, (g + 1) * hd).transpose() *
+         t.read_matrix_d(y.o_proj).middleCols(head * hd, hd).transpose();
+}
+
 }  // namespace
 
 TEST_CASE("subspace: principal angles worked by hand, small and near-right ones accurate", "[rank]") {
@@ -305,22 +319,12 @@ TEST_CASE("audit diff: real llama.cpp Q4_K_M against its F32 source equals a den
   int checked = 0;
   for (const auto& l : r.layers) {
     const LayerLayout& x = la.layers[static_cast<size_t>(l.layer)];
-    auto dense = [&](const Checkpoint& ck, const LayerLayout& y, int64_t head, bool qk) {
-      // W_c = Wq_cᵀ·Wk_g and U_c = Wv_gᵀ·Wo_cᵀ, formed in double from the decoded weights.
-      const TensorSource& t = *ck.tensors;
-      const int64_t hd = 64, g = head / 2;
-      if (qk)
-        return MatrixXd(t.read_rows_d(y.q_proj, head * hd, (head + 1) * hd).transpose() *
-                        t.read_rows_d(y.k_proj, g * hd, (g + 1) * hd));
-      return MatrixXd(t.read_rows_d(y.v_proj, g * hd, (g + 1) * hd).transpose() *
-                      t.read_matrix_d(y.o_proj).middleCols(head * hd, hd).transpose());
-    };
     for (const auto& h : l.heads) {
       for (const bool qk : {true, false}) {
         INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
         const CircuitDiff& c = qk ? h.qk : h.vo;
         const LayerLayout& y = lb.layers[static_cast<size_t>(l.layer)];
-        const MatrixXd wa = dense(ca, x, h.head, qk), wb = dense(cb, y, h.head, qk);
+        const MatrixXd wa = dense_circuit(ca, x, h.head, 64, 2, qk), wb = dense_circuit(cb, y, h.head, 64, 2, qk);
         // Both computations see the same decoded weights; they differ by rounding amplified by
         // 1/gap (the subspace's condition): gaps here are ≥ 1e-3·σ₁, so 1e-6° is ample.
         const auto [left, right] = dense_angles_deg(wa, wb, c.r);
@@ -366,17 +370,6 @@ TEST_CASE("audit diff: gmha's own BF16 and Q4_K_M synth checkpoints equal a dens
   REQUIRE(r.layers.size() == 2);
   int checked = 0;
   for (const auto& l : r.layers) {
-    auto dense = [&](const Checkpoint& ck, const LayerLayout& y, int64_t head, bool qk) {
-      // W_c = Wq_cᵀ·Wk_g and U_c = Wv_gᵀ·Wo_cᵀ in double from each file's decoded weights. GGUF's
-      // RoPE row order permutes rows within a head, the same for q and k: W_c is unchanged.
-      const TensorSource& t = *ck.tensors;
-      const int64_t hd = 64, g = head / 2;
-      if (qk)
-        return MatrixXd(t.read_rows_d(y.q_proj, head * hd, (head + 1) * hd).transpose() *
-                        t.read_rows_d(y.k_proj, g * hd, (g + 1) * hd));
-      return MatrixXd(t.read_rows_d(y.v_proj, g * hd, (g + 1) * hd).transpose() *
-                      t.read_matrix_d(y.o_proj).middleCols(head * hd, hd).transpose());
-    };
     const LayerLayout& x = la.layers[static_cast<size_t>(l.layer)];
     const LayerLayout& y = lb.layers[static_cast<size_t>(l.layer)];
     for (const auto& h : l.heads) {
@@ -384,7 +377,7 @@ TEST_CASE("audit diff: gmha's own BF16 and Q4_K_M synth checkpoints equal a dens
         INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
         const CircuitDiff& c = qk ? h.qk : h.vo;
         CHECK(c.r == 8);
-        const MatrixXd wa = dense(ca, x, h.head, qk), wb = dense(cb, y, h.head, qk);
+        const MatrixXd wa = dense_circuit(ca, x, h.head, 64, 2, qk), wb = dense_circuit(cb, y, h.head, 64, 2, qk);
         const auto [left, right] = dense_angles_deg(wa, wb, c.r);
         CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
         CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
