@@ -15,6 +15,7 @@
 #include "gmha/checkpoint/safetensors.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/float_formats.hpp"
+#include "support/input_error.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -30,15 +31,6 @@ double sse(const std::vector<float>& x, const float* y) {
 std::string bytes_of(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
 std::string bytes_of(const std::vector<float>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
-}
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -225,12 +217,12 @@ TEST_CASE("gguf writer: metadata, shapes, alignment and values read back, bad in
     write_bytes(dir + "/q.gguf", b.bytes());
     CHECK(GgufSource::open(dir + "/q.gguf")->read_matrix_f("q") == g->read_matrix_f("b.q4k"));
   }
-  CHECK(error_of([&] { write_gguf(dir + "/bad.gguf", {}, {{"w", 12, {2, 100}, nullptr}}); })
+  CHECK(test::input_error_of([&] { write_gguf(dir + "/bad.gguf", {}, {{"w", 12, {2, 100}, nullptr}}); })
             .find("tensor 'w': row of 100 is not a multiple of the Q4_K block of 256") !=
         std::string::npos);
-  CHECK(error_of([&] { write_gguf(dir + "/bad.gguf", {}, {{"w", 2, {2, 32}, nullptr}}); })
+  CHECK(test::input_error_of([&] { write_gguf(dir + "/bad.gguf", {}, {{"w", 2, {2, 32}, nullptr}}); })
             .find("type Q4_0 is not writable") != std::string::npos);
-  CHECK(error_of([&] {
+  CHECK(test::input_error_of([&] {
           write_gguf(dir + "/bad.gguf", {GgufKv::u32("k", 1), GgufKv::u32("k", 2)}, {});
         }).find("metadata key 'k' is empty or repeated") != std::string::npos);
 }

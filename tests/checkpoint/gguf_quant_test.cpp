@@ -13,6 +13,7 @@
 #include "gmha/checkpoint/checkpoint.hpp"
 #include "gmha/checkpoint/gguf.hpp"
 #include "gmha/core/error.hpp"
+#include "support/input_error.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -45,16 +46,6 @@ void set(std::string& s, size_t at, std::initializer_list<int> bytes) {
   for (int v : bytes) s[at++] = static_cast<char>(v);
 }
 
-// The InputError message of `f`, or "" when it does not throw one.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -317,7 +308,7 @@ TEST_CASE("gguf quants: unsupported and malformed quantized tensors are refused 
     b.add_tensor("blk.0.attn_q.weight", {256}, 16, zeros(66));
     auto g = GgufSource::open(open(b));
     CHECK_FALSE(g->info("blk.0.attn_q.weight").convertible);
-    const std::string m = error_of([&] { g->read_matrix_f("blk.0.attn_q.weight"); });
+    const std::string m = test::input_error_of([&] { g->read_matrix_f("blk.0.attn_q.weight"); });
     CHECK(m == dir +
                    "/b.gguf: tensor 'blk.0.attn_q.weight': type IQ2_XXS is not supported for "
                    "conversion");
@@ -326,14 +317,14 @@ TEST_CASE("gguf quants: unsupported and malformed quantized tensors are refused 
     GgufBuilder b;
     b.add_tensor("blk.0.attn_k.weight", {32}, 77, zeros(18));
     const std::string p = open(b);
-    const std::string m = error_of([&] { GgufSource::open(p); });
+    const std::string m = test::input_error_of([&] { GgufSource::open(p); });
     CHECK(m == p + ": tensor 'blk.0.attn_k.weight': unknown ggml type 77");
   }
   {  // Row length not a whole number of blocks.
     GgufBuilder b;
     b.add_tensor("blk.0.attn_v.weight", {128, 2}, 12, zeros(144));
     const std::string p = open(b);
-    const std::string m = error_of([&] { GgufSource::open(p); });
+    const std::string m = test::input_error_of([&] { GgufSource::open(p); });
     CHECK(m == p + ": tensor 'blk.0.attn_v.weight': row length 128 is not a multiple of the Q4_K "
                    "block size 256");
   }
@@ -341,7 +332,7 @@ TEST_CASE("gguf quants: unsupported and malformed quantized tensors are refused 
     GgufBuilder b;
     b.add_tensor("output.weight", {256, 2}, 14, zeros(210));
     const std::string p = open(b);
-    const std::string m = error_of([&] { GgufSource::open(p); });
+    const std::string m = test::input_error_of([&] { GgufSource::open(p); });
     CHECK(one_line(m));
     CHECK(m == p + ": tensor 'output.weight' (bytes 0..420 of the data) exceeds the data (224 "
                    "bytes)");
@@ -352,7 +343,7 @@ TEST_CASE("gguf quants: unsupported and malformed quantized tensors are refused 
       const uint64_t blk = static_cast<uint64_t>(gguf_block(type));
       b.add_tensor("t", {blk + 16}, type, zeros(1024));
       const std::string p = open(b);
-      const std::string m = error_of([&] { GgufSource::open(p); });
+      const std::string m = test::input_error_of([&] { GgufSource::open(p); });
       INFO(ggml_type_name(type));
       CHECK(one_line(m));
       CHECK(m.find("tensor 't': row length") != std::string::npos);

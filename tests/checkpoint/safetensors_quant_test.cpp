@@ -11,6 +11,7 @@
 #include "gmha/checkpoint/element_decode.hpp"
 #include "gmha/checkpoint/safetensors.hpp"
 #include "gmha/core/error.hpp"
+#include "support/input_error.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -38,15 +39,6 @@ void check_exact(const SafetensorsSource& s, const std::string& name,
     bad += std::bit_cast<uint32_t>(m.data()[i]) !=
            std::bit_cast<uint32_t>(want[static_cast<size_t>(i)]);
   CHECK(bad == 0);
-}
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 // E4M3 code nearest to a positive v (normal range) and its value.
 uint8_t e4m3_code(float v) {
@@ -97,7 +89,7 @@ TEST_CASE("safetensors quant: gpt-oss MXFP4 experts (blocks + E8M0 scales)",
   write_bytes(dir + "/model.safetensors",
               safetensors_bytes({{p + "_blocks", "U8", {E, R, G, 16}, u8s(blocks)},
                                  {p + "_scales", "U8", {E, R, 1}, std::string(E * R, '\x7f')}}));
-  CHECK(error_of([&] { SafetensorsSource::open(dir); }) ==
+  CHECK(test::input_error_of([&] { SafetensorsSource::open(dir); }) ==
         dir + ": tensor '" + p +
             "_scales': MXFP4 scale shape [2, 3, 1] does not match the "
             "expected [2, 3, 2]");
@@ -160,7 +152,7 @@ TEST_CASE("safetensors quant: NVFP4 in ModelOpt and compressed-tensors layouts",
                             {R, C / 32},
                             u8s(std::vector<uint8_t>(R * C / 32, 0x38))},
                            {base + ".weight_global_scale", "F32", {1}, f32_bytes({global})}}));
-    CHECK(error_of([&] { SafetensorsSource::open(dir); }) ==
+    CHECK(test::input_error_of([&] { SafetensorsSource::open(dir); }) ==
           dir + ": tensor '" + base +
               ".weight_scale': NVFP4 block scale shape [4, 2] does not "
               "match the expected [4, 4]");
@@ -168,7 +160,7 @@ TEST_CASE("safetensors quant: NVFP4 in ModelOpt and compressed-tensors layouts",
     write_bytes(dir + "/model.safetensors",
                 safetensors_bytes({{base + ".weight_packed", "U8", {R, C / 2}, u8s(codes)},
                                    {base + ".weight_scale", "F8_E4M3", {R, C / 16}, u8s(bscale)}}));
-    CHECK(error_of([&] { SafetensorsSource::open(dir); }) ==
+    CHECK(test::input_error_of([&] { SafetensorsSource::open(dir); }) ==
           dir + ": tensor '" + base + ".weight_packed': NVFP4 needs '" + base +
               ".weight_global_scale', which is missing");
   }
@@ -272,7 +264,7 @@ TEST_CASE("safetensors quant: GPTQ int4 (zero + 1 and v2) and AWQ int4", "[check
                                      {base + ".scales", "F16", {groups, out}, f16s(w.scale)},
                                      {base + ".g_idx", "I32", {in}, i32s(gidx)}}));
       auto bad = SafetensorsSource::open(dir);
-      CHECK(error_of([&] { bad->read_matrix_f(base + ".weight"); }) ==
+      CHECK(test::input_error_of([&] { bad->read_matrix_f(base + ".weight"); }) ==
             "tensor '" + base + ".g_idx': g_idx[3] = 9 is outside 0.." + std::to_string(groups));
     }
   }
@@ -311,7 +303,7 @@ TEST_CASE("safetensors quant: GPTQ int4 (zero + 1 and v2) and AWQ int4", "[check
                     {{base + ".qweight", "I32", {in, out / 8}, i32s(qw)},
                      {base + ".qzeros", "I32", {1, out / 8}, i32s(std::vector<uint32_t>(out / 8))},
                      {base + ".scales", "F16", {groups, out}, f16s(w.scale)}}));
-    CHECK(error_of([&] { SafetensorsSource::open(dir); }) ==
+    CHECK(test::input_error_of([&] { SafetensorsSource::open(dir); }) ==
           dir + ": tensor '" + base +
               ".qzeros': qzeros shape [1, 2] does not match the expected [2, 2]");
   }
@@ -357,7 +349,7 @@ TEST_CASE("safetensors quant: compressed-tensors pack-quantized int4", "[checkpo
               safetensors_bytes({{base + ".weight_packed", "I32", {out, in / 8}, i32s(packed)},
                                  {base + ".weight_scale", "F16", {out, groups}, f16s(sc)},
                                  {base + ".weight_shape", "I64", {2}, bad}}));
-  CHECK(error_of([&] { SafetensorsSource::open(dir); }) ==
+  CHECK(test::input_error_of([&] { SafetensorsSource::open(dir); }) ==
         dir + ": tensor '" + base + ".weight_shape': weight_shape [8, 192] does not match '" +
             base + ".weight_packed' [8, 12] (8 values per int32)");
 }
@@ -385,7 +377,7 @@ TEST_CASE("safetensors quant: FP8 block size inferred from the scale grid, E8M0 
       safetensors_bytes(
           {{"l.weight", "F8_E4M3", {10, 6}, std::string(60, '\x38')},
            {"l.weight_scale_inv", "F32", {6, 3}, f32_bytes(std::vector<float>(18, 1.0f))}}));
-  CHECK(error_of([&] { SafetensorsSource::open(dir); }) ==
+  CHECK(test::input_error_of([&] { SafetensorsSource::open(dir); }) ==
         dir +
             ": tensor 'l.weight_scale_inv': shape [6, 3] does not match 2x2 blocks of 'l.weight' "
             "[10, 6] (expected [5, 3])");
