@@ -60,6 +60,19 @@ std::string write(const std::string& tag, const GgufBuilder& b) {
   return path;
 }
 
+// A llama header of `layers` layers, d = 256, 8 query heads, FFN 512, with the given
+// per-layer head_count_kv array (any length, so that a test can write a wrong one).
+GgufBuilder llama_with_kv_heads(uint32_t layers, const std::vector<uint32_t>& kv_heads) {
+  GgufBuilder b;
+  b.add_string("general.architecture", "llama");
+  b.add_u32("llama.embedding_length", 256);
+  b.add_u32("llama.block_count", layers);
+  b.add_u32("llama.attention.head_count", 8);
+  b.add_raw("llama.attention.head_count_kv", 9, array_payload(4, kv_heads));
+  b.add_u32("llama.feed_forward_length", 512);
+  return b;
+}
+
 }  // namespace
 
 TEST_CASE("gguf layers: per-layer KV heads, FFN widths, windows and shared caches", "[bridge]") {
@@ -102,13 +115,7 @@ TEST_CASE("gguf layers: per-layer KV heads, FFN widths, windows and shared cache
 }
 
 TEST_CASE("gguf layers: one value or a period reads as before, bad arrays name the key", "[bridge]") {
-  GgufBuilder b;
-  b.add_string("general.architecture", "llama");
-  b.add_u32("llama.embedding_length", 256);
-  b.add_u32("llama.block_count", 4);
-  b.add_u32("llama.attention.head_count", 8);
-  b.add_raw("llama.attention.head_count_kv", 9, array_payload(4, {2, 2, 2, 2}));
-  b.add_u32("llama.feed_forward_length", 512);
+  GgufBuilder b = llama_with_kv_heads(4, {2, 2, 2, 2});
   b.add_u32("llama.attention.sliding_window", 64);
   b.add_u32("llama.attention.sliding_window_pattern", 2);  // period 2: layers 0 and 2 slide
   const auto m = model_from_checkpoint_file(write("gguf-layers-uniform", b));
@@ -120,22 +127,10 @@ TEST_CASE("gguf layers: one value or a period reads as before, bad arrays name t
   }
 
   // An array of the wrong length, and KV heads that do not divide the heads.
-  GgufBuilder c;
-  c.add_string("general.architecture", "llama");
-  c.add_u32("llama.embedding_length", 256);
-  c.add_u32("llama.block_count", 4);
-  c.add_u32("llama.attention.head_count", 8);
-  c.add_raw("llama.attention.head_count_kv", 9, array_payload(4, {2, 2}));
-  c.add_u32("llama.feed_forward_length", 512);
+  GgufBuilder c = llama_with_kv_heads(4, {2, 2});
   CHECK_THROWS_WITH(model_from_checkpoint_file(write("gguf-layers-short", c)),
                     Catch::Contains("llama.attention.head_count_kv has 2 entries for 4 layers"));
-  GgufBuilder d;
-  d.add_string("general.architecture", "llama");
-  d.add_u32("llama.embedding_length", 256);
-  d.add_u32("llama.block_count", 2);
-  d.add_u32("llama.attention.head_count", 8);
-  d.add_raw("llama.attention.head_count_kv", 9, array_payload(4, {2, 3}));
-  d.add_u32("llama.feed_forward_length", 512);
+  GgufBuilder d = llama_with_kv_heads(2, {2, 3});
   CHECK_THROWS_WITH(model_from_checkpoint_file(write("gguf-layers-indivisible", d)),
                     Catch::Contains("layer 1: head_count 8 is not divisible by head_count_kv 3"));
 }
