@@ -343,7 +343,10 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
     if (a.variant == Variant::kLinear) throw InputError(fmt::format("{}: share= applies to softmax designs", where));
     const int64_t share = f.get("share");
     for (int64_t i = 0; i < layers; ++i) {
-      if (i % share != 0) m.layers[static_cast<size_t>(i)].kv_source = static_cast<int>(i - i % share);
+      if (i % share == 0) continue;
+      // CLA: the reading layer has no K/V projections of its own.
+      m.layers[static_cast<size_t>(i)].kv_source = static_cast<int>(i - i % share);
+      m.layers[static_cast<size_t>(i)].kv_projections = false;
     }
   }
   validate_model(m, where);
@@ -361,8 +364,9 @@ int64_t share_of(const ModelDesign& m) {
   for (size_t i = 0; i < n; ++i) {
     LayerSpec x = m.layers[i];
     const int want = i % static_cast<size_t>(s) == 0 ? -1 : static_cast<int>(i - i % static_cast<size_t>(s));
-    if (x.kv_source != want) return 0;
+    if (x.kv_source != want || (want >= 0 && x.kv_projections)) return 0;
     x.kv_source = -1;
+    x.kv_projections = true;
     if (!(x == m.layers[0])) return 0;
   }
   return s;

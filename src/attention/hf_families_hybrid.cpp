@@ -348,7 +348,11 @@ ModelDesign hunyuan(const Fields& f) {
     const int64_t factor = positive(f, "cla_share_factor", f.int_or("cla_share_factor", 1));
     for (size_t i = 0; i < m.layers.size(); ++i) {
       const int64_t r = static_cast<int64_t>(i) % factor;
-      if (r != 0) m.layers[i].kv_source = static_cast<int>(static_cast<int64_t>(i) - r);
+      if (r == 0) continue;
+      // Cross-layer attention holds q_proj, o_proj and the q/k norms, no k_proj / v_proj (vLLM
+      // models/hunyuan_v1.py, HunYuanCrossAttention).
+      m.layers[i].kv_source = static_cast<int>(static_cast<int64_t>(i) - r);
+      m.layers[i].kv_projections = false;
     }
   }
   return m;

@@ -40,6 +40,16 @@ AttentionCounts attention_counts(const AttentionShape& s) {
   return n;
 }
 
+bool writes_cache(std::string_view n) {
+  static constexpr std::string_view kNames[] = {
+      "k_proj", "v_proj", "k_proj.bias", "v_proj.bias", "wkv", "kv_norm", "kv_a_proj_with_mqa",
+      "kv_a_layernorm", "kv_a_layernorm.bias", "kv_proj", "k_rope_proj", "W_A_k", "A_k", "W_B_k",
+      "W_A_v", "A_v", "W_B_v"};
+  for (std::string_view k : kNames)
+    if (n == k) return true;
+  return false;
+}
+
 AttentionCounts attention_counts(const LayerSpec& l) {
   AttentionCounts n = attention_counts(l.attention);
   n.params = 0;

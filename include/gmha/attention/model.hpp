@@ -67,6 +67,10 @@ struct LayerSpec {
   bool rope = true;  // false on NoPE layers (Llama 4 global layers); informational
   bool has_mixer = true;  // false: no token mixer at all (Nemotron-H MLP-only blocks)
   int kv_source = -1;     // -1: own cache; j: reads layer j's cache and stores none (CLA, Gemma 3n)
+  // A layer reading another's cache (kv_source >= 0) with no K/V projections of its own: CLA
+  // (Brandon et al. 2024) and Hunyuan's cross-layer attention drop them; Gemma 3n's shared
+  // layers keep theirs in the checkpoint (true). Ignored when kv_source is -1.
+  bool kv_projections = true;
   DType conv_dtype = DType::kBF16;  // recurrent layers' convolution state (the model dtype)
   bool operator==(const LayerSpec&) const = default;
 };

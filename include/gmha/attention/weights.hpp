@@ -399,6 +399,13 @@ struct StreamWidths {
 };
 StreamWidths stream_widths(const AttentionShape& s);
 
+/// True for a weight whose only job is to produce the cached vectors from the hidden state (K/V
+/// projections and their biases, MLA's and GLA's down-projection and latent norm, GTA's tied
+/// state, TPA's key and value factors): what a layer that reads another layer's cache without
+/// projections of its own (LayerSpec::kv_projections false) does not hold. Norms applied to the
+/// key (k_norm) stay: checkpoints keep them (Hunyuan's key_layernorm).
+bool writes_cache(std::string_view weight_name);
+
 /// The one enumeration of a layer's weights with its fill rule (docs/designs.md, "Modifiers"):
 /// visit_attention_weights, then what the fill rule adds: NSA's two more K/V branches, phi and
 /// gate; CSA/HCA's compressor (and CSA's indexer compressor in place of indexer.wk/k_norm).
@@ -406,9 +413,11 @@ template <class Visit>
 void visit_layer_weights(const LayerSpec& l, Visit&& visit) {
   const AttentionShape& s = l.attention;
   const bool compressed = l.span.kind == SpanKind::kCompressed;
+  const bool borrows_kv = l.kv_source >= 0 && !l.kv_projections;
   visit_attention_weights(s, [&](const char* name, int64_t rows, int64_t cols, bool is_matrix) {
     const std::string_view n(name);
     if (compressed && (n == "indexer.wk" || n == "indexer.k_norm" || n == "indexer.k_norm.bias")) return;
+    if (borrows_kv && writes_cache(n)) return;
     visit(name, rows, cols, is_matrix);
   });
   auto mul = [](int64_t a, int64_t b) { return checked_mul(a, b, "weight shape"); };
