@@ -5,7 +5,10 @@
 // re-evaluates every reported design with compute_figures. Counter designs/s is over all designs.
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
+
 #include "gmha/capacity/sweep.hpp"
+#include "gmha/core/parse.hpp"
 
 namespace {
 
@@ -23,7 +26,7 @@ SweepOptions default_space() {
 SweepOptions million_space() {
   SweepOptions o = default_space();
   o.space.families = {gmha::Variant::kMfa, gmha::Variant::kMfaKr};
-  o.space.mfa_q_share = gmha::parse_int_grid("128-8192:128", "--mfa-cq");
+  o.space.mfa_q_share = gmha::parse_int_ranges("128-8192:128", "--mfa-cq", 1, INT32_MAX);
   return o;
 }
 
