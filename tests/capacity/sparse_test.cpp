@@ -132,6 +132,15 @@ TEST_CASE("modifiers: share=s stores one cache per s layers, reads one per layer
   CHECK(f.kv_bytes == 2.0 * 8192 * 4096);
   CHECK(f.decode_kv_bytes_read == 6.0 * 8192 * 4096);
   CHECK(f.kv_bytes_per_token == 2 * 4096);
+  // CLA: the 4 reading layers have no k_proj / v_proj (1024 x 4096 each), nor their FLOPs.
+  const ModelFigures own = design_at("gqa:d=4096,heads=32,kv=8,hd=128,layers=6", 8192);
+  CHECK(f.attn_params == own.attn_params - 4 * 2 * 1024 * 4096);
+  CHECK(f.linear_flops == own.linear_flops - int64_t{2} * 4 * 2 * 1024 * 4096);
+  // MLA under share=2: the reader drops kv_a_proj_with_mqa [512 + 64, 7168] and kv_a_layernorm
+  // [512], keeps kv_b_proj (it up-projects the shared latent for its own heads).
+  const char* mla = "mla:d=7168,heads=128,c=512,qlora=1536,nope=128,rope=64,v=128,layers=2";
+  CHECK(design_at((std::string(mla) + ",share=2").c_str(), 8192).attn_params ==
+        design_at(mla, 8192).attn_params - (576 * 7168 + 512));
 }
 
 TEST_CASE("modifiers: kv_tied, sinks and gates change weights, not the cache", "[capacity][sparse]") {
