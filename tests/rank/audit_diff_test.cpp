@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <numbers>
 #include <random>
 
@@ -103,6 +104,34 @@ MatrixXd dense_circuit(const Checkpoint& ck, const LayerLayout& y, int64_t head,
            t.read_rows_d(y.k_proj, g * hd, (g + 1) * hd);
   return t.read_rows_d(y.v_proj, g * hd, (g + 1) * hd).transpose() *
          t.read_matrix_d(y.o_proj).middleCols(head * hd, hd).transpose();
+}
+
+// Every head's QK and VO diff of `r` (GQA layers, 4 heads of 64 over 2 KV heads) against a dense
+// float64 computation on the same decoded weights: the largest principal angles to 1e-6° (the
+// two differ by rounding amplified by 1/gap, and the gaps here are >= 1e-3·σ₁) and ‖ΔW‖/σ₁ to
+// 1e-10; then `more(c)` for what the test knows of its inputs. Returns the circuits checked.
+int check_against_dense(const AuditDiffReport& r, const Checkpoint& ca, const Layout& la, const Checkpoint& cb,
+                        const Layout& lb, const std::function<void(const CircuitDiff&)>& more) {
+  int checked = 0;
+  for (const auto& l : r.layers) {
+    const LayerLayout& x = la.layers[static_cast<size_t>(l.layer)];
+    const LayerLayout& y = lb.layers[static_cast<size_t>(l.layer)];
+    for (const auto& h : l.heads) {
+      for (const bool qk : {true, false}) {
+        INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
+        const CircuitDiff& c = qk ? h.qk : h.vo;
+        const MatrixXd wa = dense_circuit(ca, x, h.head, 64, 2, qk), wb = dense_circuit(cb, y, h.head, 64, 2, qk);
+        const auto [left, right] = dense_angles_deg(wa, wb, c.r);
+        CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
+        CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
+        Eigen::BDCSVD<MatrixXd> e(wb - wa);
+        CHECK(std::abs(c.change_rel - e.singularValues()(0) / c.a.sigma_1) < 1e-10);
+        more(c);
+        ++checked;
+      }
+    }
+  }
+  return checked;
 }
 
 }  // namespace
@@ -316,31 +345,13 @@ TEST_CASE("audit diff: real llama.cpp Q4_K_M against its F32 source equals a den
   const Layout la = detect_layout(ca), lb = detect_layout(cb);
   const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, {});
   REQUIRE(r.layers.size() == 2);
-  int checked = 0;
-  for (const auto& l : r.layers) {
-    const LayerLayout& x = la.layers[static_cast<size_t>(l.layer)];
-    for (const auto& h : l.heads) {
-      for (const bool qk : {true, false}) {
-        INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
-        const CircuitDiff& c = qk ? h.qk : h.vo;
-        const LayerLayout& y = lb.layers[static_cast<size_t>(l.layer)];
-        const MatrixXd wa = dense_circuit(ca, x, h.head, 64, 2, qk), wb = dense_circuit(cb, y, h.head, 64, 2, qk);
-        // Both computations see the same decoded weights; they differ by rounding amplified by
-        // 1/gap (the subspace's condition): gaps here are ≥ 1e-3·σ₁, so 1e-6° is ample.
-        const auto [left, right] = dense_angles_deg(wa, wb, c.r);
-        CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
-        CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
-        Eigen::BDCSVD<MatrixXd> e(wb - wa);
-        CHECK(std::abs(c.change_rel - e.singularValues()(0) / c.a.sigma_1) < 1e-10);
-        // Q4_K (4.5 bits per weight): small nonzero changes; the angles obey Wedin's bound.
-        CHECK(c.change_rel > 0.01);
-        CHECK(c.change_rel < 0.2);
-        const double delta = c.sigma_a[static_cast<size_t>(c.r - 1)] - c.sigma_b[static_cast<size_t>(c.r)];
-        if (delta > 0) CHECK(std::sin(c.max_angle_deg() / kDeg) <= c.change_rel * c.a.sigma_1 / delta);
-        ++checked;
-      }
-    }
-  }
+  const int checked = check_against_dense(r, ca, la, cb, lb, [](const CircuitDiff& c) {
+    // Q4_K (4.5 bits per weight): small nonzero changes; the angles obey Wedin's bound.
+    CHECK(c.change_rel > 0.01);
+    CHECK(c.change_rel < 0.2);
+    const double delta = c.sigma_a[static_cast<size_t>(c.r - 1)] - c.sigma_b[static_cast<size_t>(c.r)];
+    if (delta > 0) CHECK(std::sin(c.max_angle_deg() / kDeg) <= c.change_rel * c.a.sigma_1 / delta);
+  });
   CHECK(checked == 16);
 }
 
@@ -368,32 +379,16 @@ TEST_CASE("audit diff: gmha's own BF16 and Q4_K_M synth checkpoints equal a dens
   const Layout la = detect_layout(ca), lb = detect_layout(cb);
   const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, {});
   REQUIRE(r.layers.size() == 2);
-  int checked = 0;
-  for (const auto& l : r.layers) {
-    const LayerLayout& x = la.layers[static_cast<size_t>(l.layer)];
-    const LayerLayout& y = lb.layers[static_cast<size_t>(l.layer)];
-    for (const auto& h : l.heads) {
-      for (const bool qk : {true, false}) {
-        INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
-        const CircuitDiff& c = qk ? h.qk : h.vo;
-        CHECK(c.r == 8);
-        const MatrixXd wa = dense_circuit(ca, x, h.head, 64, 2, qk), wb = dense_circuit(cb, y, h.head, 64, 2, qk);
-        const auto [left, right] = dense_angles_deg(wa, wb, c.r);
-        CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
-        CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
-        Eigen::BDCSVD<MatrixXd> e(wb - wa);
-        CHECK(std::abs(c.change_rel - e.singularValues()(0) / c.a.sigma_1) < 1e-10);
-        // 4-6 bits per weight: a visible but small change, angles inside Wedin's bound with the
-        // planted gap σ₈ − σ₉ ≈ 0.3·σ₁.
-        CHECK(c.change_rel > 0.005);
-        CHECK(c.change_rel < 0.2);
-        CHECK(c.max_angle_deg() > 0);
-        const double delta = c.sigma_a[static_cast<size_t>(c.r - 1)] - c.sigma_b[static_cast<size_t>(c.r)];
-        REQUIRE(delta > 0);
-        CHECK(std::sin(c.max_angle_deg() / kDeg) <= c.change_rel * c.a.sigma_1 / delta);
-        ++checked;
-      }
-    }
-  }
+  const int checked = check_against_dense(r, ca, la, cb, lb, [](const CircuitDiff& c) {
+    CHECK(c.r == 8);
+    // 4-6 bits per weight: a visible but small change, angles inside Wedin's bound with the
+    // planted gap σ₈ − σ₉ ≈ 0.3·σ₁.
+    CHECK(c.change_rel > 0.005);
+    CHECK(c.change_rel < 0.2);
+    CHECK(c.max_angle_deg() > 0);
+    const double delta = c.sigma_a[static_cast<size_t>(c.r - 1)] - c.sigma_b[static_cast<size_t>(c.r)];
+    REQUIRE(delta > 0);
+    CHECK(std::sin(c.max_angle_deg() / kDeg) <= c.change_rel * c.a.sigma_1 / delta);
+  });
   CHECK(checked == 16);
 }
