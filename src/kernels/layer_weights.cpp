@@ -17,30 +17,47 @@ const MatrixRM& LayerWeights::at(const std::string& name) const {
   return it->second;
 }
 
-LayerWeights random_layer_weights(const AttentionShape& shape, uint64_t seed) {
-  validate_shape(shape, "random weights");
+namespace {
+
+// One tensor of random weights: norm weights 1 + U(-0.25, 0.25), MFA-KR alpha U(-0.5, 0.5),
+// biases N(0, 0.1), everything else N(0, 1/fan_in), which keeps activations O(1) through each
+// projection.
+MatrixRM random_tensor(const WeightTensor& t, std::mt19937_64& rng) {
+  MatrixRM m(t.rows, t.cols);
+  const bool is_norm = !t.is_matrix && t.name.find("norm") != std::string::npos;
+  const bool is_bias = t.name.find(".bias") != std::string::npos;
+  if (is_norm) {
+    std::uniform_real_distribution<double> u(0.75, 1.25);
+    for (auto& v : m.reshaped()) v = u(rng);
+  } else if (t.name == "kr_alpha") {
+    std::uniform_real_distribution<double> u(-0.5, 0.5);
+    for (auto& v : m.reshaped()) v = u(rng);
+  } else {
+    const double sd = is_bias ? 0.1 : 1.0 / std::sqrt(static_cast<double>(t.cols));
+    std::normal_distribution<double> n(0.0, sd);
+    for (auto& v : m.reshaped()) v = n(rng);
+  }
+  return m;
+}
+
+LayerWeights random_weights_of(const AttentionShape& shape, const std::vector<WeightTensor>& list, uint64_t seed) {
   LayerWeights w;
   w.shape = shape;
   std::mt19937_64 rng(seed);
-  for (const WeightTensor& t : attention_weights(shape)) {
-    MatrixRM m(t.rows, t.cols);
-    const bool is_norm = !t.is_matrix && t.name.find("norm") != std::string::npos;
-    const bool is_bias = t.name.find(".bias") != std::string::npos;
-    if (is_norm) {
-      std::uniform_real_distribution<double> u(0.75, 1.25);
-      for (auto& v : m.reshaped()) v = u(rng);
-    } else if (t.name == "kr_alpha") {
-      std::uniform_real_distribution<double> u(-0.5, 0.5);
-      for (auto& v : m.reshaped()) v = u(rng);
-    } else {
-      // N(0, 1/fan_in) keeps activations O(1) through each projection.
-      const double sd = is_bias ? 0.1 : 1.0 / std::sqrt(static_cast<double>(t.cols));
-      std::normal_distribution<double> n(0.0, sd);
-      for (auto& v : m.reshaped()) v = n(rng);
-    }
-    w.tensors.emplace(t.name, std::move(m));
-  }
+  for (const WeightTensor& t : list) w.tensors.emplace(t.name, random_tensor(t, rng));
   return w;
+}
+
+}  // namespace
+
+LayerWeights random_layer_weights(const AttentionShape& shape, uint64_t seed) {
+  validate_shape(shape, "random weights");
+  return random_weights_of(shape, attention_weights(shape), seed);
+}
+
+LayerWeights random_layer_weights(const LayerSpec& layer, uint64_t seed) {
+  validate_shape(layer.attention, "random weights");
+  return random_weights_of(layer.attention, layer_weights(layer), seed);
 }
 
 void check_layer_weights(const LayerWeights& w, const std::string& where) {

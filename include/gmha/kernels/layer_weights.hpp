@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 
+#include "gmha/attention/model.hpp"
 #include "gmha/attention/variant.hpp"
 #include "gmha/kernels/rope.hpp"
 #include "gmha/kernels/sparse.hpp"
@@ -41,6 +42,10 @@ struct LayerOptions {
 /// (norm weights 1 + U(-0.25, 0.25), biases N(0, 0.1), MFA-KR alpha U(-0.5, 0.5)).
 /// Deterministic in `seed`. Throws InputError when the shape is invalid.
 LayerWeights random_layer_weights(const AttentionShape& shape, uint64_t seed);
+/// The same over every weight of a layer with its fill rule (visit_layer_weights: NSA's branch
+/// K/V, phi and gate; the CSA/HCA compressors), drawn by the same rules. A layer that borrows
+/// another's cache without K/V projections gets none.
+LayerWeights random_layer_weights(const LayerSpec& layer, uint64_t seed);
 
 /// Checks that `w` holds every tensor of its shape with the right dimensions and finite values
 /// (and the optional q_norm/k_norm: GQA family only, [h, 1]); throws InputError naming the first
