@@ -113,6 +113,7 @@ FastDecoder::FastDecoder(const LayerWeights& w, const LayerOptions& o, int64_t m
     if (w.shape.sinks || w.shape.gate != OutputGate::kNone || w.shape.o_bias || o.sparse.any()) {
       throw InputError("fast decoder: sinks, output gates, o_proj bias and sparse rules are reference-only");
     }
+    if (w.shape.kv_tied) throw InputError("fast decoder: K = V tied layers (kv_tied) are reference-only");
     if (max_tokens < 1) throw errors::not_positive("decoder", "max_tokens", max_tokens);
     Impl& m = *impl_;
     m.s = w.shape;

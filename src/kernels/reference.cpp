@@ -174,12 +174,15 @@ MatrixRM prefill(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
       const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;  // MiMo-V2: V heads narrower than K
-      MatrixRM q = project(x, w.at("q_proj")), k = project(x, w.at("k_proj")), v = project(x, w.at("v_proj"));
+      MatrixRM q = project(x, w.at("q_proj")), k = project(x, w.at("k_proj"));
       if (s.qkv_bias) {
         q.rowwise() += w.at("q_proj.bias").reshaped().transpose();
         k.rowwise() += w.at("k_proj.bias").reshaped().transpose();
-        v.rowwise() += w.at("v_proj.bias").reshaped().transpose();
       }
+      // K = V tied (Gemma 4 attention_k_eq_v): the value is the raw key projection, before the
+      // key's norm and RoPE.
+      MatrixRM v = s.kv_tied ? k : project(x, w.at("v_proj"));
+      if (s.qkv_bias && !s.kv_tied) v.rowwise() += w.at("v_proj.bias").reshaped().transpose();
       // MiniMax-M2 / OLMo 2: one RMSNorm over the whole q and k projections, before RoPE.
       const bool pl = s.qk_norm_per_layer;
       if (pl && w.has("q_norm")) q = rms_norm(q, w.at("q_norm"), o.norm_eps);
@@ -350,37 +353,57 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, g = s.kv_heads, per = s.heads / g;
       const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;
-      per_token = g * (hd + vd);
-      MatrixRM kc(T, g * hd), vc(T, g * vd);  // the cache: K and V of g heads, post-RoPE K
-      const MatrixRM& wo = w.at("o_proj");
-      for (int64_t t = 0; t < T; ++t) {
-        const Vec xt = x.row(t).transpose();
-        Vec q = w.at("q_proj") * xt, k = w.at("k_proj") * xt, v = w.at("v_proj") * xt;
-        if (s.qkv_bias) {
-          q += w.at("q_proj.bias").reshaped();
-          k += w.at("k_proj.bias").reshaped();
-          v += w.at("v_proj.bias").reshaped();
-        }
-        const bool pl = s.qk_norm_per_layer;  // one norm over the whole projection
-        if (pl && w.has("q_norm")) norm_head(q.data(), q.size(), w.at("q_norm"), o.norm_eps);
+      const bool tied = s.kv_tied;
+      // The cache: K and V of g heads, post-RoPE K. K = V tied: the raw key projection only
+      // (g h per token, kv_bytes_per_token_minimal); each read re-derives the key (norm, RoPE at
+      // its own position), as MFA-KR re-rotates its cached pre-RoPE key.
+      per_token = tied ? g * hd : g * (hd + vd);
+      MatrixRM kc(T, g * hd), vc(tied ? 0 : T, g * vd);
+      const bool pl = s.qk_norm_per_layer;  // one norm over the whole projection
+      auto finish_key = [&](Vec& k, int64_t pos) {  // raw projection -> the scored key
         if (pl && w.has("k_norm")) norm_head(k.data(), k.size(), w.at("k_norm"), o.norm_eps);
         for (int64_t c = 0; c < g; ++c) {
           if (!pl && w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
-          apply_rope(rt, t, k.data() + c * hd);
+          apply_rope(rt, pos, k.data() + c * hd);
         }
+      };
+      MatrixRM keys(tied ? T : 0, g * hd);  // tied: the keys re-derived from the cache, per step
+      const MatrixRM& wo = w.at("o_proj");
+      for (int64_t t = 0; t < T; ++t) {
+        const Vec xt = x.row(t).transpose();
+        Vec q = w.at("q_proj") * xt, k = w.at("k_proj") * xt;
+        if (s.qkv_bias) {
+          q += w.at("q_proj.bias").reshaped();
+          k += w.at("k_proj.bias").reshaped();
+        }
+        if (tied) {
+          kc.row(t) = k.transpose();
+          for (int64_t j = 0; j <= t; ++j) {
+            Vec kj = kc.row(j).transpose();
+            finish_key(kj, j);
+            keys.row(j) = kj.transpose();
+          }
+        } else {
+          Vec v = w.at("v_proj") * xt;
+          if (s.qkv_bias) v += w.at("v_proj.bias").reshaped();
+          finish_key(k, t);
+          kc.row(t) = k.transpose();
+          vc.row(t) = v.transpose();
+        }
+        const MatrixRM& kread = tied ? keys : kc;
+        const MatrixRM& vread = tied ? kc : vc;
+        if (pl && w.has("q_norm")) norm_head(q.data(), q.size(), w.at("q_norm"), o.norm_eps);
         for (int64_t c = 0; c < s.heads; ++c) {
           if (!pl && w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
           apply_rope(rt, t, q.data() + c * hd);
         }
-        kc.row(t) = k.transpose();
-        vc.row(t) = v.transpose();
         Vec heads_out(s.heads * vd);
         for (int64_t c = 0; c < s.heads; ++c) {
           const int64_t grp = c / per;
           const auto qc = q.segment(c * hd, hd);
-          weights_over(c, t, [&](int64_t j) { return kc.row(j).segment(grp * hd, hd).dot(qc.transpose()); });
+          weights_over(c, t, [&](int64_t j) { return kread.row(j).segment(grp * hd, hd).dot(qc.transpose()); });
           Vec oc = Vec::Zero(vd);
-          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * vc.row(j).segment(grp * vd, vd).transpose();
+          for (int64_t j = 0; j <= t; ++j) oc += p[static_cast<size_t>(j)] * vread.row(j).segment(grp * vd, vd).transpose();
           rr.apply_gate(c, t, oc.data(), vd);
           heads_out.segment(c * vd, vd) = oc;
         }
@@ -613,7 +636,8 @@ MatrixRM bilinear(const LayerWeights& w, const MatrixRM& x_in, const LayerOption
     case Variant::kGqa: {
       const int64_t hd = s.head_dim, per = s.heads / s.kv_heads;
       const int64_t vd = s.v_head_dim > 0 ? s.v_head_dim : hd;
-      const MatrixRM wq = with_bias("q_proj"), wk = with_bias("k_proj"), wv = with_bias("v_proj");
+      const MatrixRM wq = with_bias("q_proj"), wk = with_bias("k_proj");
+      const MatrixRM wv = s.kv_tied ? wk : with_bias("v_proj");  // K = V: the raw key projection
       // Qwen3 q/k norms: 1/rms of each head's projection is a per-token scalar of that head and
       // its gamma folds into the head's rows (RoPE rotates gamma . q / rms).
       const bool qn = w.has("q_norm"), kn = w.has("k_norm");
@@ -823,8 +847,11 @@ namespace {
 // Shape fields the reference does not compute: refuse rather than compute another layer.
 void check_modelled(const AttentionShape& s) {
   const char* what = nullptr;
-  if (s.kv_tied) what = "K = V tying (kv_tied)";
   const bool gqa = s.variant == Variant::kMha || s.variant == Variant::kMqa || s.variant == Variant::kGqa;
+  // DeepSeek-V4's K = V latent (kv_norm, RoPE on its last dims, the output de-rotated) is another
+  // tying than the GQA family's raw key projection, computed below.
+  if (s.kv_latent) what = "DeepSeek-V4's shared K = V latent (kv_latent)";
+  if (s.kv_tied && !gqa) what = "K = V tying (kv_tied) outside MHA/MQA/GQA";
   if (gqa && s.v_head_dim > 0 && s.v_head_dim != s.head_dim && s.gate == OutputGate::kElementwise) {
     what = "an element-wise gate with a V head width other than the K head's";
   }

@@ -3,6 +3,8 @@
 // input [x | x_owner] (width 2d): the reader's query-side weights read the first d columns, the
 // owner's k_proj and v_proj the last d, every other block is zero. A zero block adds exact zeros,
 // so the stacked layer computes exactly the reader over the owner's cache.
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
@@ -64,8 +66,10 @@ MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights
     }
   }
   s.tensors["k_proj"] = right(owner.at("k_proj"));
-  s.tensors["v_proj"] = right(owner.at("v_proj"));
+  s.shape.kv_tied = w.kv_tied;  // the cache's values are the owner's: its own v_proj, or its keys
+  if (!w.kv_tied) s.tensors["v_proj"] = right(owner.at("v_proj"));
   for (const char* n : {"k_proj.bias", "v_proj.bias", "k_norm"}) {
+    if (w.kv_tied && std::string_view(n) == "v_proj.bias") continue;
     if (owner.has(n)) s.tensors[n] = owner.at(n);
   }
   if (reader.has("q_norm") != owner.has("k_norm")) {

@@ -245,6 +245,7 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
     // o_proj bias and q/k norms; the fast kernels refuse them.
     const bool fast = s.variant != Variant::kGta && s.variant != Variant::kGla && s.variant != Variant::kTpa &&
                       s.variant != Variant::kMtla && !s.sinks && s.gate == OutputGate::kNone && !s.o_bias &&
+                      !s.kv_tied &&  // K = V tied: the cache holds the raw key only (reference-only)
                       !s.qk_norm &&  // per-head q/k norms (Qwen3, GLM-4.5, Gemma 3): reference-only too
                       lo.window == 0 && !lo.sparse.any();  // windows and sparse fill rules too
     if (!fast) continue;

@@ -168,3 +168,99 @@ TEST_CASE("designs reference: a changed first token fails the agreement", "[kern
   const MatrixRM dec = reference_forward(w, shifted, rope_opts(true), AttentionForm::kDecode);
   CHECK(rel(dec.bottomRows(1), pre.bottomRows(1)) > 1e-6);
 }
+
+namespace {
+
+// A GQA-family layer's weights with Qwen3-style per-head q/k norms added (Gemma 4's global
+// layers norm q and k per head before RoPE).
+LayerWeights with_qk_norms(LayerWeights w, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.75, 1.25);
+  for (const char* n : {"q_norm", "k_norm"}) {
+    MatrixRM g(w.shape.head_dim, 1);
+    for (auto& v : g.reshaped()) v = u(rng);
+    w.tensors[n] = g;
+  }
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("designs reference: K = V tied layers agree in three forms and cache the key only",
+          "[kernels][designs]") {
+  // Gemma 4 (attention_k_eq_v): V is the raw key projection, before k_norm and RoPE; the decode
+  // form caches that projection alone (g h per token, kv_bytes_per_token_minimal).
+  const char* specs[] = {"gqa:d=24,heads=4,kv=2,hd=6,kv_tied=1", "mqa:d=20,heads=5,hd=4,kv_tied=1",
+                         "mha:d=18,heads=3,hd=6,kv_tied=1", "gqa:d=24,heads=6,kv=3,hd=4,bias=1,kv_tied=1"};
+  for (const char* spec : specs) {
+    for (int norms = 0; norms < 2; ++norms) {
+      const AttentionShape s = shape_of(spec);
+      REQUIRE(s.kv_tied);
+      LayerWeights w = random_layer_weights(s, 50 + norms);
+      REQUIRE_FALSE(w.has("v_proj"));
+      if (norms) w = with_qk_norms(w, 60);
+      const LayerOptions o = rope_opts(true);
+      const MatrixRM x = random_input(9, s.d_model, 7);
+      const MatrixRM pre = reference_forward(w, x, o, AttentionForm::kPrefill);
+      DecodeCacheStats st;
+      INFO(spec << " norms " << norms);
+      CHECK(rel(reference_forward(w, x, o, AttentionForm::kBilinear), pre) < 1e-12);
+      CHECK(rel(reference_forward(w, x, o, AttentionForm::kDecode, &st), pre) < 1e-12);
+      CHECK(st.elements_per_token == s.kv_heads * s.head_dim);
+      CHECK(st.elements == 9 * s.kv_heads * s.head_dim);
+    }
+  }
+}
+
+TEST_CASE("designs reference: a K = V tied layer is the untied layer whose v_proj is its k_proj",
+          "[kernels][designs]") {
+  // The identity that defines the tying: an untied layer with v_proj := k_proj (and its bias)
+  // computes the same attention, in float64, with q/k norms and RoPE acting on the key only.
+  const AttentionShape tied = shape_of("gqa:d=24,heads=6,kv=2,hd=4,bias=1,kv_tied=1");
+  const AttentionShape untied = shape_of("gqa:d=24,heads=6,kv=2,hd=4,bias=1");
+  const LayerWeights tw = with_qk_norms(random_layer_weights(tied, 71), 72);
+  LayerWeights uw = tw;
+  uw.shape = untied;
+  uw.tensors["v_proj"] = tw.at("k_proj");
+  uw.tensors["v_proj.bias"] = tw.at("k_proj.bias");
+  const MatrixRM x = random_input(8, 24, 73);
+  for (bool rope : {false, true}) {
+    const MatrixRM want = reference_forward(uw, x, rope_opts(rope), AttentionForm::kPrefill);
+    for (AttentionForm f : {AttentionForm::kBilinear, AttentionForm::kPrefill, AttentionForm::kDecode}) {
+      INFO(form_name(f) << " rope " << rope);
+      CHECK(rel(reference_forward(tw, x, rope_opts(rope), f), want) < 1e-12);
+    }
+  }
+  // And the tying matters: the untied layer with its own random v_proj differs.
+  LayerWeights other = uw;
+  other.tensors["v_proj"] = random_layer_weights(untied, 74).at("v_proj");
+  CHECK(rel(reference_forward(other, x, rope_opts(true), AttentionForm::kPrefill),
+            reference_forward(tw, x, rope_opts(true), AttentionForm::kPrefill)) > 1e-3);
+}
+
+TEST_CASE("designs reference: a shared cache owned by a K = V tied layer reads the owner's keys as values",
+          "[kernels][designs]") {
+  const AttentionShape tied = shape_of("gqa:d=16,heads=4,kv=2,hd=4,kv_tied=1");
+  const AttentionShape plain = shape_of("gqa:d=16,heads=4,kv=2,hd=4");
+  const LayerWeights reader = random_layer_weights(plain, 80);
+  const LayerWeights owner = random_layer_weights(tied, 81);
+  LayerWeights owner_untied = owner;
+  owner_untied.shape = plain;
+  owner_untied.tensors["v_proj"] = owner.at("k_proj");
+  const MatrixRM x = random_input(7, 16, 82), xo = random_input(7, 16, 83);
+  const LayerOptions o = rope_opts(true);
+  const MatrixRM want = reference_forward_shared(reader, owner_untied, x, xo, o, AttentionForm::kPrefill);
+  for (AttentionForm f : {AttentionForm::kBilinear, AttentionForm::kPrefill, AttentionForm::kDecode}) {
+    INFO(form_name(f));
+    CHECK(rel(reference_forward_shared(reader, owner, x, xo, o, f), want) < 1e-12);
+  }
+}
+
+TEST_CASE("designs reference: DeepSeek-V4's K = V latent is refused by name", "[kernels][designs]") {
+  AttentionShape s = shape_of("gqa:d=16,heads=4,kv=1,hd=4,kv_tied=1");
+  s.kv_latent = true;
+  LayerWeights w = random_layer_weights(shape_of("gqa:d=16,heads=4,kv=1,hd=4,kv_tied=1"), 90);
+  w.shape = s;
+  CHECK_THROWS_WITH(reference_forward(w, random_input(3, 16, 91), rope_opts(false), AttentionForm::kPrefill),
+                    Catch::Contains("shared K = V latent (kv_latent) is not modelled"));
+}

@@ -132,3 +132,18 @@ TEST_CASE("validate: a design's fill-rule modifiers reach reference attention", 
   v.tokens = 24;
   for (const ValidationRow& r : run_validation(v)) CHECK(r.passed);
 }
+
+TEST_CASE("validate: K = V tied designs run every form, sinks and gates included", "[kernels]") {
+  ValidateOptions o;
+  o.designs = {"gqa:d=24,heads=4,kv=2,hd=6,kv_tied=1", "mqa:d=20,heads=5,hd=4,kv_tied=1,sinks=1,gate=head"};
+  o.seed = 11;
+  o.tokens = 8;
+  const auto rows = run_validation(o);
+  size_t checks = 0;
+  for (const auto& r : rows) {
+    INFO(r.design << " " << r.check << ": " << r.worst);
+    CHECK(r.passed);
+    checks += r.check.rfind("bilinear", 0) == 0 || r.check.rfind("decode (double)", 0) == 0;
+  }
+  CHECK(checks == 4);  // bilinear and decode against prefill, per design
+}

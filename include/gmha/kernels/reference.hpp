@@ -8,7 +8,8 @@
 //   prefill   per-head projections, RoPE, causal softmax, output projection (as HF computes it).
 //   decode    token by token with the variant's minimal cache (GQA: g heads; MLA: latent + the
 //             shared RoPE key, W_UK absorbed into the query and W_UV into the output; MFA: one K
-//             and one V of width C; MFA-KR: the pre-RoPE K only, v = k + alpha . (N k)).
+//             and one V of width C; MFA-KR: the pre-RoPE K only, v = k + alpha . (N k); K = V
+//             tied GQA: the raw key projection only, which is also the value).
 // Input x is [T, d] (the layer's input after its input norm) at positions 0..T-1; output [T, d].
 // All three forms also apply LayerOptions::window (a sliding window, as a mask) and the GQA
 // family's optional per-head q_norm/k_norm (Qwen3; in bilinear, per-head per-token scalars).
