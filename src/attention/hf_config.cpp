@@ -69,6 +69,16 @@ std::vector<std::pair<const char*, json>> class_defaults(const std::string& type
             {"num_hidden_layers", 30}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
             {"head_dim", 256}, {"max_position_embeddings", 131072}, {"sliding_window", 512}};
   }
+  if (type == "gemma3n" || type == "gemma3n_text") {  // Gemma3nTextConfig (the E4B geometry)
+    return {{"vocab_size", 262400}, {"hidden_size", 2048}, {"intermediate_size", 16384},
+            {"num_hidden_layers", 35}, {"num_attention_heads", 8}, {"num_key_value_heads", 2},
+            {"head_dim", 256}, {"max_position_embeddings", 32768}, {"sliding_window", 512},
+            {"num_kv_shared_layers", 15}};
+  }
+  if (type == "cohere2") {  // Cohere2Config (num_key_value_heads: num_attention_heads when absent)
+    return {{"vocab_size", 256000}, {"hidden_size", 8192}, {"intermediate_size", 22528},
+            {"num_hidden_layers", 40}, {"num_attention_heads", 64}, {"max_position_embeddings", 8192}};
+  }
   if (type == "mimo_v2_flash") {  // MiMoV2FlashConfig
     return {{"vocab_size", 152576}, {"hidden_size", 4096}, {"intermediate_size", 16384},
             {"moe_intermediate_size", 2048}, {"num_hidden_layers", 48}, {"num_attention_heads", 64},
@@ -441,7 +451,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, deepseek_v4, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe, gemma4, gemma4_text, mimo_v2_flash, step3p5, mistral3, ministral3, qwen2_5_vl, nemotron_h, nemotron-nas, lfm2, lfm2_vl, jamba, hunyuan)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, deepseek_v4, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe, gemma4, gemma4_text, mimo_v2_flash, step3p5, mistral3, ministral3, qwen2_5_vl, nemotron_h, nemotron-nas, lfm2, lfm2_vl, jamba, hunyuan, cohere2, gemma3n, gemma3n_text)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {

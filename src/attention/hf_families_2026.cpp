@@ -4,6 +4,7 @@
 // model (docs/capacity.md, "Layer kinds"): per-layer-kind geometry (a global layer's head width
 // and KV heads differ from a sliding layer's), K = V global layers, sinks on some layers only,
 // head-wise output gates. A key these readers do not model fails closed, naming it.
+#include "gmha/core/checked.hpp"
 #include "hf_fields.hpp"
 
 namespace gmha::hf_detail {
@@ -66,6 +67,39 @@ std::optional<std::vector<std::string>> decoder_layer_types(const Fields& f, siz
   return t;
 }
 
+// Gemma 4's KV sharing (Gemma4TextAttention, Gemma4TextMLP): with n = num_kv_shared_layers and
+// first = L - n > 0, layer i >= first reads the cache of the last layer before `first` of its own
+// type (sliding or full) and keeps its own k_proj/v_proj in the checkpoint (kv_projections);
+// use_double_wide_mlp doubles those layers' MLP width (the dense MLP; with the MoE block, the
+// dense MLP counted as its shared expert).
+void share_trailing_caches(const Fields& f, const std::vector<std::string>& types, ModelDesign& m) {
+  const auto layers = static_cast<int64_t>(m.layers.size());
+  const int64_t shared = f.int_or("num_kv_shared_layers", 0);
+  if (shared < 0 || shared > layers) {
+    throw InputError(fmt::format("{}: field 'num_kv_shared_layers' is {} for {} layers", f.where(), shared, layers));
+  }
+  const int64_t first = layers - shared;
+  if (shared == 0 || first == 0) return;  // transformers: sharing needs first > 0
+  const bool wide = f.bool_or("use_double_wide_mlp", false);
+  for (int64_t i = first; i < layers; ++i) {
+    const auto ui = static_cast<size_t>(i);
+    int64_t src = first - 1;
+    while (src >= 0 && types[static_cast<size_t>(src)] != types[ui]) --src;
+    if (src < 0) {
+      throw InputError(fmt::format("{}: KV-shared layer {} ({}) has no earlier {} layer to read", f.where(), i,
+                                   types[ui], types[ui]));
+    }
+    LayerSpec& l = m.layers[ui];
+    l.kv_source = static_cast<int>(src);
+    l.kv_projections = true;
+    if (!wide) continue;
+    if (l.ffn.kind == FfnKind::kDense) l.ffn.intermediate = checked_mul(l.ffn.intermediate, 2, "intermediate_size");
+    if (l.ffn.kind == FfnKind::kMoe) {
+      l.ffn.shared_intermediate = checked_mul(l.ffn.shared_intermediate, 2, "intermediate_size");
+    }
+  }
+}
+
 // Gemma 4 (Gemma4TextConfig): sliding and full ("global") layers, 5:1 by default. Global layers
 // have their own head width (global_head_dim, 512 by default) and, with attention_k_eq_v, their
 // own KV heads (num_global_key_value_heads) and no v_proj: V is k_proj's output (normalised
@@ -73,18 +107,16 @@ std::optional<std::vector<std::string>> decoder_layer_types(const Fields& f, siz
 // (kv_tied: kv_bytes_per_token counts it, kv_bytes_per_token_minimal does not). Every layer has
 // per-head q/k norms and a dense GeGLU FFN; embeddings are tied.
 ModelDesign gemma4(const Fields& f) {
-  // The E2B / E4B stacks add per-layer embeddings (hidden_size_per_layer_input, 256 when omitted)
-  // and a double-wide MLP on KV-shared layers: neither is counted here, so each is refused rather
-  // than guessed. The 26B-A4B's MoE block (enable_moe_block) runs beside the dense MLP on every
-  // layer: read as num_experts routed experts (top_k_experts of moe_intermediate_size) plus the
-  // dense MLP as one always-active shared expert of intermediate_size.
+  // The E2B / E4B stacks add per-layer embeddings (hidden_size_per_layer_input, 256 when omitted;
+  // written 0 or null: none), KV-shared trailing layers (num_kv_shared_layers) and, with
+  // use_double_wide_mlp, twice the MLP width on those layers. The 26B-A4B's MoE block
+  // (enable_moe_block) runs beside the dense MLP on every layer: read as num_experts routed
+  // experts (top_k_experts of moe_intermediate_size) plus the dense MLP as one always-active
+  // shared expert of intermediate_size.
   const json* ple = written(f, "hidden_size_per_layer_input");
-  if (!ple || !(ple->is_null() || (ple->is_number() && ple->get<double>() == 0))) {
-    throw InputError(fmt::format("{}: field 'hidden_size_per_layer_input' (per-layer embeddings; "
-                                 "Gemma4TextConfig's default 256 when omitted) changes the architecture "
-                                 "and is not modelled for model_type 'gemma4'", f.where()));
-  }
-  reject_unmodelled(f, "gemma4", {"use_double_wide_mlp", "num_kv_shared_layers", "use_bidirectional_attention"});
+  const int64_t ple_dim = ple && ple->is_null() ? 0 : f.int_or("hidden_size_per_layer_input", 256);
+  if (ple_dim < 0) throw errors::not_positive(f.where(), "field 'hidden_size_per_layer_input'", ple_dim);
+  reject_unmodelled(f, "gemma4", {"use_bidirectional_attention"});
   const int64_t d = req_pos(f, "hidden_size");
   const int64_t heads = req_pos(f, "num_attention_heads");
   const int64_t kv = req_pos(f, "num_key_value_heads");
@@ -125,6 +157,58 @@ ModelDesign gemma4(const Fields& f) {
     if (types[i] == "sliding_attention") m.layers[i] = sliding;
     else if (types[i] != "full_attention") bad_layer_type(f, i, types[i]);
   }
+  m.per_layer_input_dim = ple_dim;
+  m.per_layer_input_vocab =
+      ple_dim > 0 ? positive(f, "vocab_size_per_layer_input", f.int_or("vocab_size_per_layer_input", 262144)) : 0;
+  share_trailing_caches(f, types, m);
+  return m;
+}
+
+// Gemma 3n (Gemma3nTextConfig; transformers' Gemma3nTextModel): GQA layers with per-head q/k
+// norms, sliding and full ("global") of one geometry (without layer_types: full every fifth
+// layer), the trailing num_kv_shared_layers reading an earlier cache of their type (as Gemma 4's),
+// a GeGLU MLP whose width may differ per layer (intermediate_size: one number or a list), and
+// three residual-stream extras counted as weights: per-layer embeddings, AltUp over
+// altup_num_inputs streams and a LAuReL block of laurel_rank (docs/capacity.md). The activation
+// sparsity of the first layers (activation_sparsity_pattern) holds no weights.
+ModelDesign gemma3n(const Fields& f) {
+  const int64_t d = req_pos(f, "hidden_size");
+  LayerSpec l;
+  l.attention = gqa_of(d, req_pos(f, "num_attention_heads"), req_pos(f, "num_key_value_heads"),
+                       req_pos(f, "head_dim"), f, "attention");
+  l.attention.qkv_bias = f.bool_or("attention_bias", false);
+  l.attention.qk_norm = true;
+  l.ffn.kind = FfnKind::kDense;
+  ModelDesign m = uniform(f, l);
+  m.tied_embeddings = f.bool_or("tie_word_embeddings", true);
+  const size_t n = m.layers.size();
+  if (auto widths = f.opt_int_list("intermediate_size")) {
+    if (widths->size() != n && widths->size() != 1) {
+      throw InputError(fmt::format("{}: intermediate_size lists {} widths for {} layers", f.where(), widths->size(), n));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t w = (*widths)[widths->size() == 1 ? 0 : i];
+      if (w <= 0) throw errors::not_positive(f.where(), fmt::format("intermediate_size[{}]", i), w);
+      m.layers[i].ffn.intermediate = w;
+    }
+  } else {
+    for (auto& x : m.layers) x.ffn.intermediate = req_pos(f, "intermediate_size");
+  }
+  const int64_t window = req_pos(f, "sliding_window");
+  auto types = layer_types_or(f, n, [](size_t i, int64_t) {
+    return std::string((i + 1) % 5 ? "sliding_attention" : "full_attention"); }, 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (types[i] == "sliding_attention") m.layers[i].span = {SpanKind::kSlidingWindow, window};
+    else if (types[i] != "full_attention") bad_layer_type(f, i, types[i]);
+  }
+  share_trailing_caches(f, types, m);
+  const int64_t ple = f.int_or("hidden_size_per_layer_input", 256);
+  if (ple < 0) throw errors::not_positive(f.where(), "field 'hidden_size_per_layer_input'", ple);
+  m.per_layer_input_dim = ple;
+  m.per_layer_input_vocab = ple > 0 ? positive(f, "vocab_size_per_layer_input", f.int_or("vocab_size_per_layer_input", 262144)) : 0;
+  m.altup_inputs = positive(f, "altup_num_inputs", f.int_or("altup_num_inputs", 4));
+  m.laurel_rank = f.int_or("laurel_rank", 64);
+  if (m.laurel_rank < 0) throw errors::not_positive(f.where(), "field 'laurel_rank'", m.laurel_rank);
   return m;
 }
 
@@ -306,7 +390,8 @@ ModelDesign step3p5(const Fields& f) {
 std::optional<ModelDesign> read_2026_family(const Fields& f, const std::string& type,
                                             std::set<std::string>& handled) {
   if (type == "gemma4" || type == "gemma4_text") {
-    handled = {"attention_k_eq_v", "num_kv_shared_layers"};  // read (num_kv_shared_layers: refused if set)
+    handled = {"attention_k_eq_v", "num_kv_shared_layers", "use_double_wide_mlp", "hidden_size_per_layer_input",
+               "vocab_size_per_layer_input"};
     return gemma4(f);
   }
   if (type == "mimo_v2_flash") {
@@ -315,14 +400,8 @@ std::optional<ModelDesign> read_2026_family(const Fields& f, const std::string& 
   }
   if (type == "step3p5") return step3p5(f);
   if (type == "gemma3n" || type == "gemma3n_text") {
-    // Gemma 3n's KV sharing (num_kv_shared_layers: the last layers read the last earlier cache of
-    // their kind) fits the layer model (kv_source), but every Gemma 3n stack also carries AltUp
-    // streams, LAuReL blocks and per-layer embeddings, whose weights the model does not count:
-    // its parameter figures would be wrong, so the config is refused, naming them.
-    throw InputError(fmt::format(
-        "{}: model_type '{}' is not modelled: its AltUp streams (altup_num_inputs), LAuReL blocks "
-        "(laurel_rank) and per-layer embeddings (hidden_size_per_layer_input) hold weights gmha does "
-        "not count", f.where(), type));
+    handled = {"num_kv_shared_layers"};
+    return gemma3n(f);
   }
   return std::nullopt;
 }

@@ -1,5 +1,5 @@
-// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, phi3
-// and kimi_linear. Each maps the published config.json onto the layer-level model
+// Readers of further Hugging Face families (docs/model_defaults.md): smollm3, exaone4, phi3,
+// kimi_linear and cohere2. Each maps the published config.json onto the layer-level model
 // (docs/capacity.md, "Layer kinds"); a field a family needs and the config omits takes the default
 // of that model_type's transformers config class, and a key that would change the architecture in a
 // way the reader does not model fails closed, naming it.
@@ -84,6 +84,44 @@ ModelDesign exaone4(const Fields& f) {
   });
   for (auto& x : m.layers) {
     if (hybrid && x.span.kind == SpanKind::kFull) x.rope = false;  // global layers are NoPE
+  }
+  return m;
+}
+
+// Cohere2 (Command R7B, Command A, Tiny Aya; transformers' Cohere2Config / Cohere2DecoderLayer):
+// GQA with RoPE on sliding-window layers and NoPE full layers ("a fourth layer uses global
+// attention without positional embeddings"), 3 : 1 by default (layer i slides unless (i + 1) %
+// sliding_window_pattern == 0), attention and SwiGLU MLP in parallel from one LayerNorm, tied
+// embeddings. The parallel block and logit_scale hold no weights of their own. Keys of the
+// original Cohere code that transformers' class ignores (use_parallel_block, rotary_pct,
+// position_embedding_type, use_parallel_embedding, layer_switch, order_of_interleaved_layers)
+// change nothing gmha counts; a non-gated MLP or q/k norms would: refused.
+ModelDesign cohere2(const Fields& f) {
+  if (!f.bool_or("use_gated_activation", true)) {
+    throw InputError(fmt::format("{}: field 'use_gated_activation' is false; Cohere2's MLP is gated in "
+                                 "gmha's model", f.where()));
+  }
+  if (f.bool_or("use_qk_norm", false)) {
+    throw InputError(fmt::format("{}: field 'use_qk_norm' is true; Cohere2 has no q/k norms in "
+                                 "gmha's model", f.where()));
+  }
+  LayerSpec l;
+  l.attention = gqa_shape(f, f.bool_or("attention_bias", false));
+  l.ffn = dense_ffn(f);
+  ModelDesign m = uniform(f, l);
+  m.tied_embeddings = f.bool_or("tie_word_embeddings", f.bool_or("use_embedding_sharing", true));
+  const int64_t window = positive(f, "sliding_window", f.int_or("sliding_window", 4096));
+  if (!apply_layer_types(f, m, window)) {
+    // Cohere2Config keeps the pattern as sliding_window_pattern (transformers 4.x) or
+    // _sliding_window_pattern (5.x); 4 when neither is written.
+    const char* key = f.has("_sliding_window_pattern") ? "_sliding_window_pattern" : "sliding_window_pattern";
+    const int64_t every = positive(f, key, f.int_or(key, 4));
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      if ((static_cast<int64_t>(i) + 1) % every != 0) m.layers[i].span = {SpanKind::kSlidingWindow, window};
+    }
+  }
+  for (auto& x : m.layers) {
+    if (x.span.kind == SpanKind::kFull) x.rope = false;  // Cohere2Attention: RoPE on sliding layers only
   }
   return m;
 }
@@ -180,6 +218,7 @@ std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& 
   if (type == "exaone4") return exaone4(f);
   if (type == "phi3") return phi3(f);
   if (type == "kimi_linear") return kimi_linear(f);
+  if (type == "cohere2") return cohere2(f);
   return std::nullopt;
 }
 

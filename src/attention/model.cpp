@@ -111,6 +111,12 @@ void validate_model(const ModelDesign& m, const std::string& where) {
   if (m.layers.empty()) throw InputError(fmt::format("{}: the model has no layers", where));
   if (m.d_model <= 0) throw errors::not_positive(where, "d (hidden_size)", m.d_model);
   if (m.vocab_size < 0) throw errors::not_positive(where, "vocab_size", m.vocab_size);
+  if (m.per_layer_input_dim < 0) throw errors::not_positive(where, "per-layer input width", m.per_layer_input_dim);
+  if (m.altup_inputs < 0) throw errors::not_positive(where, "AltUp inputs", m.altup_inputs);
+  if (m.laurel_rank < 0) throw errors::not_positive(where, "LAuReL rank", m.laurel_rank);
+  if (m.per_layer_input_dim > 0 && m.per_layer_input_vocab <= 0) {
+    throw errors::not_positive(where, "per-layer input vocabulary", m.per_layer_input_vocab);
+  }
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const LayerSpec& l = m.layers[i];
     std::string w = m.layers.size() == 1 ? where : fmt::format("{} layer {}", where, i);

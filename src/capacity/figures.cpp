@@ -147,12 +147,46 @@ int64_t indexer_flops(const AttentionShape& a, int64_t context) {
 }
 
 int64_t embedding_params(const ModelDesign& m) {
-  if (m.vocab_size <= 0) return 0;
-  return checked_product({m.vocab_size, m.d_model, m.tied_embeddings ? 1 : 2}, "embeddings");
+  const int64_t tables =
+      m.vocab_size <= 0 ? 0 : checked_product({m.vocab_size, m.d_model, m.tied_embeddings ? 1 : 2}, "embeddings");
+  return checked_add(tables, per_layer_embedding_params(m), "embeddings");
+}
+
+int64_t per_layer_embedding_params(const ModelDesign& m) {
+  if (m.per_layer_input_dim <= 0) return 0;
+  const auto layers = static_cast<int64_t>(m.layers.size());
+  return checked_product({m.per_layer_input_vocab, layers, m.per_layer_input_dim}, "per-layer embeddings");
+}
+
+int64_t per_layer_input_params(const ModelDesign& m) {
+  const int64_t p = m.per_layer_input_dim, d = m.d_model;
+  if (p <= 0) return 0;
+  const auto layers = static_cast<int64_t>(m.layers.size());
+  const int64_t model = checked_add(checked_product({layers, p, d}, "per-layer inputs"), p, "per-layer inputs");
+  const int64_t per_layer = checked_add(checked_product({2, p, d}, "per-layer inputs"), d, "per-layer inputs");
+  return checked_add(model, checked_mul(layers, per_layer, "per-layer inputs"), "per-layer inputs");
 }
 
 int64_t norm_params(const ModelDesign& m) {
   return checked_mul(m.d_model, 2 * static_cast<int64_t>(m.layers.size()) + 1, "norms");
+}
+
+int64_t altup_laurel_params(const ModelDesign& m) {
+  const int64_t d = m.d_model, n = m.altup_inputs, r = m.laurel_rank;
+  const auto layers = static_cast<int64_t>(m.layers.size());
+  int64_t total = 0;
+  if (n > 1) {
+    const int64_t model = checked_product({2, n - 1, d, d}, "AltUp");
+    const int64_t per_layer =
+        checked_add(checked_add(checked_mul(2, d, "AltUp"), checked_mul(n, n, "AltUp"), "AltUp"),
+                    checked_add(checked_product({n, n, n}, "AltUp"), checked_mul(n, d, "AltUp"), "AltUp"), "AltUp");
+    total = checked_add(model, checked_mul(layers, per_layer, "AltUp"), "AltUp");
+  }
+  if (r > 0) {
+    const int64_t per_layer = checked_add(checked_product({2, r, d}, "LAuReL"), d, "LAuReL");
+    total = checked_add(total, checked_mul(layers, per_layer, "LAuReL"), "LAuReL");
+  }
+  return total;
 }
 
 namespace {
@@ -400,13 +434,18 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
 
   // Embeddings (input and, unless tied, output) and the two RMSNorms per layer plus the final one.
   f.embedding_params = embedding_params(m);
-  const int64_t norms = norm_params(m);
+  f.per_layer_embedding_params = per_layer_embedding_params(m);
+  // Per-layer inputs' projections, AltUp and LAuReL run on every token: counted with the norms.
+  const int64_t norms = checked_add(norm_params(m), checked_add(per_layer_input_params(m), altup_laurel_params(m), "params"),
+                                    "params");
   f.total_params = checked_add(checked_add(f.attn_params, f.ffn_params, "params"),
                                checked_add(f.embedding_params, norms, "params"), "params");
   f.active_params = checked_add(checked_add(f.attn_params, f.active_params, "params"),
                                 checked_add(f.embedding_params, norms, "params"), "params");
-  // The input embedding is a row lookup (no FLOPs per token); the output head is a matmul.
-  const int64_t input_embedding = m.vocab_size > 0 ? checked_mul(m.vocab_size, m.d_model, "embeddings") : 0;
+  // The input embedding is a row lookup (no FLOPs per token); the output head is a matmul. The
+  // per-layer embedding table is a lookup too.
+  const int64_t input_embedding = checked_add(
+      m.vocab_size > 0 ? checked_mul(m.vocab_size, m.d_model, "embeddings") : 0, f.per_layer_embedding_params, "embeddings");
   f.active_params_excl_input_embedding = f.active_params - input_embedding;
   f.active_params_excl_embeddings = f.active_params - f.embedding_params;
   f.max_context = m.max_context;

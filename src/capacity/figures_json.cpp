@@ -147,6 +147,7 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
       {"attn_params", f.attn_params},
       {"ffn_params", f.ffn_known ? json(f.ffn_params) : json(nullptr)},
       {"embedding_params", f.embedding_params},
+      {"per_layer_embedding_params", f.per_layer_embedding_params},
       {"total_params", f.ffn_known ? json(f.total_params) : json(nullptr)},
       {"active_params", f.ffn_known ? json(f.active_params) : json(nullptr)},
       {"active_params_excl_input_embedding",

@@ -278,9 +278,11 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
     weight_elems_all += static_cast<double>(layers) * (attn_all + ffn_split + router);
     r.groups.push_back(std::move(s));
   }
-  // Embeddings split over the vocabulary; RMSNorms (two per layer and the final one) replicated.
+  // Embeddings split over the vocabulary; RMSNorms (two per layer and the final one) replicated,
+  // and so are the small per-layer-input projections and Gemma 3n's AltUp and LAuReL weights.
   const double embed = static_cast<double>(embedding_params(m));
-  const double norms = static_cast<double>(norm_params(m));
+  const double norms = static_cast<double>(norm_params(m)) + static_cast<double>(per_layer_input_params(m)) +
+                       static_cast<double>(altup_laurel_params(m));
   weight_elems += embed / static_cast<double>(n) + norms;
   weight_elems_all += embed + norms;
   r.per_gpu = weight_elems * wbytes;
@@ -290,6 +292,8 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
     r.input_embedding_per_gpu = static_cast<double>(m.vocab_size) * static_cast<double>(d) /
                                 static_cast<double>(n) * wbytes;
   }
+  // The per-layer embedding table is a lookup as well: a few rows read per token.
+  r.input_embedding_per_gpu += static_cast<double>(per_layer_embedding_params(m)) / static_cast<double>(n) * wbytes;
   return r;
 }
 

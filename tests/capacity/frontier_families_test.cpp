@@ -1,4 +1,4 @@
-// Published config.json files of further families (smollm3, exaone4, kimi_linear), read as their
+// Published config.json files of further families (smollm3, exaone4, kimi_linear, cohere2), read as their
 // authors published them (the source of each is named above it), with KV at two contexts and the
 // parameter counts worked by hand. Each count is compared with the published figure it matches,
 // and the convention that figure uses is named.
@@ -537,4 +537,75 @@ TEST_CASE("families: Qwen3-VL-8B, Qwen3 text stack and a ViT with three deepstac
   // 40125952 each = 576388336. Text + vision = 8767114480. The name's "8B" is not within 1.5 %
   // of either count (text 2.4 % over it); no finer published figure was found to hold it to.
   CHECK(f.vision_params == 576388336);
+}
+
+namespace {
+
+// CohereForAI/c4ai-command-r7b-12-2024 config.json as published in the fork
+// huggingface.co/huihui-ai/c4ai-command-r7b-12-2024-abliterated (config.json, "_name_or_path":
+// "CohereForAI/c4ai-command-r7b-12-2024"; abliteration edits weights, not the config).
+const char* kCommandR7b = R"({
+  "_name_or_path": "CohereForAI/c4ai-command-r7b-12-2024", "architectures": ["Cohere2ForCausalLM"],
+  "attention_bias": false, "attention_dropout": 0.0, "bos_token_id": 5, "cache_implementation": "hybrid",
+  "eos_token_id": 255001, "head_dim": 128, "hidden_act": "silu", "hidden_size": 4096,
+  "initializer_range": 0.02, "intermediate_size": 14336, "layer_norm_eps": 1e-05, "layer_switch": 4,
+  "logit_scale": 0.25, "max_position_embeddings": 8192, "model_type": "cohere2",
+  "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
+  "order_of_interleaved_layers": "local_attn_first", "pad_token_id": 0,
+  "position_embedding_type": "rope_gptj", "rope_scaling": null, "rope_theta": 50000, "rotary_pct": 1.0,
+  "sliding_window": 4096, "sliding_window_pattern": 4, "torch_dtype": "bfloat16",
+  "transformers_version": "4.48.0.dev0", "use_cache": true, "use_embedding_sharing": true,
+  "use_gated_activation": true, "use_parallel_block": true, "use_parallel_embedding": true,
+  "vocab_size": 256000})";
+
+}  // namespace
+
+TEST_CASE("families: Command R7B (cohere2), 24 sliding-4096 RoPE + 8 global NoPE layers", "[capacity]") {
+  const ModelDesign m = parse(kCommandR7b);
+  REQUIRE(m.layers.size() == 32);
+  for (size_t i = 0; i < 32; ++i) {
+    INFO(i);
+    const bool global = (i + 1) % 4 == 0;
+    CHECK(m.layers[i].span.kind == (global ? SpanKind::kFull : SpanKind::kSlidingWindow));
+    CHECK(m.layers[i].rope == !global);  // NoPE global layers
+  }
+  CHECK(m.tied_embeddings);
+  // Every layer caches K, V of 8 x 128 bf16: 4,096 B per layer, 131,072 B per token.
+  const ModelFigures f4k = at(m, 4096), f8k = at(m, 8192);
+  CHECK(f4k.kv_bytes_per_token == 131072);
+  // At 4K the windows are not yet full: 32 x 4,096 x 4,096 = 536,870,912 B. At 8K (the model's
+  // maximum) the 24 sliding layers hold 4,096 tokens: 24 x 4,096 x 4,096 + 8 x 4,096 x 8,192 =
+  // 402,653,184 + 268,435,456 = 671,088,640 B.
+  CHECK(f4k.kv_bytes == 536870912.0);
+  CHECK(f8k.kv_bytes == 671088640.0);
+  CHECK_FALSE(f8k.beyond_max_context);
+  // Parameters: attention 32 x (2 x 4096^2 + 2 x 1024 x 4096) = 1,342,177,280; SwiGLU 32 x 3 x
+  // 4096 x 14336 = 5,637,144,576; tied embedding 256000 x 4096 = 1,048,576,000; norms 4096 x 65.
+  CHECK(f4k.attn_params == 1342177280);
+  CHECK(f4k.ffn_params == 5637144576);
+  CHECK(f4k.total_params == 1342177280 + 5637144576 + 1048576000 + 4096 * 65);
+  // The checkpoint's count, as the Hub lists it: 8.03 B (the card's "7B" name rounds down).
+  CHECK(off(f4k.total_params, 8.03e9) < 0.015);
+}
+
+TEST_CASE("families: cohere2 defaults and what fails closed", "[capacity]") {
+  nlohmann::json c = nlohmann::json::parse(kCommandR7b);
+  c.erase("sliding_window_pattern");
+  c["_sliding_window_pattern"] = 2;  // transformers 5.x spelling
+  CHECK(model_from_hf_config(c, "config.json").layers[1].span.kind == SpanKind::kFull);
+  c.erase("_sliding_window_pattern");  // Cohere2Config's 4
+  CHECK(model_from_hf_config(c, "config.json").layers[3].span.kind == SpanKind::kFull);
+  CHECK(model_from_hf_config(c, "config.json").layers[2].span.kind == SpanKind::kSlidingWindow);
+  nlohmann::json q = nlohmann::json::parse(kCommandR7b);
+  q["use_qk_norm"] = true;
+  CHECK_THROWS_WITH(model_from_hf_config(q, "config.json"), Catch::Contains("use_qk_norm"));
+  nlohmann::json g = nlohmann::json::parse(kCommandR7b);
+  g["use_gated_activation"] = false;
+  CHECK_THROWS_WITH(model_from_hf_config(g, "config.json"), Catch::Contains("use_gated_activation"));
+  // Omitted geometry takes Cohere2Config's: 40 layers of d 8192, 64 heads.
+  const ModelDesign d = model_from_hf_config(nlohmann::json::parse(R"({"model_type": "cohere2"})"), "config.json");
+  CHECK(d.layers.size() == 40);
+  CHECK(d.d_model == 8192);
+  CHECK(d.layers[0].attention.kv_heads == 64);
+  CHECK(d.vocab_size == 256000);
 }

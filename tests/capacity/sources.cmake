@@ -15,4 +15,5 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/designs_test.cpp
   capacity/sparse_test.cpp
   capacity/deepseek_v4_test.cpp
+  capacity/families_gemma_ple_test.cpp
 )

@@ -110,6 +110,16 @@ struct ModelDesign {
   /// counts): 0 without one, kVisionNotCounted when the config has one gmha does not count.
   int64_t vision_params = 0;
   static constexpr int64_t kVisionNotCounted = -1;
+  /// Per-layer embeddings (Gemma 4 E2B/E4B, Gemma 3n: hidden_size_per_layer_input p > 0): a
+  /// lookup table [per_layer_input_vocab, L·p] beside the token embedding, mixed into each layer
+  /// (docs/capacity.md, "Per-layer embeddings"). 0: none.
+  int64_t per_layer_input_dim = 0;
+  int64_t per_layer_input_vocab = 0;
+  /// Gemma 3n's residual-stream extras (docs/capacity.md, "Per-layer embeddings"): AltUp over
+  /// `altup_inputs` streams (> 1: its projections and per-layer coefficients) and a LAuReL block
+  /// of rank `laurel_rank` per layer. 0: none.
+  int64_t altup_inputs = 0;
+  int64_t laurel_rank = 0;
 
   /// Layers grouped by identical spec, ordered by first layer.
   std::vector<LayerGroup> groups() const;

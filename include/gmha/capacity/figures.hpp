@@ -72,8 +72,21 @@ struct FfnParams {
 };
 FfnParams ffn_params(const FfnShape& f, int64_t d);
 
-/// Input embedding and, unless tied, the output head: vocab x d each; 0 when vocab is unknown.
+/// Input embedding and, unless tied, the output head: vocab x d each (0 when vocab is unknown),
+/// plus the per-layer embedding table when the model has one.
 int64_t embedding_params(const ModelDesign& m);
+/// The per-layer embedding table alone: per_layer_input_vocab x (L·p); a lookup, 0 without one.
+int64_t per_layer_embedding_params(const ModelDesign& m);
+/// The matmuls and norms that mix per-layer embeddings in (Gemma 4 / Gemma 3n): the model's
+/// projection [L·p, d] and its norm [p]; per layer a gate [p, d], a projection [d, p] and a
+/// norm [d]. Active on every token; 0 without per-layer embeddings.
+int64_t per_layer_input_params(const ModelDesign& m);
+/// Gemma 3n's AltUp and LAuReL weights (transformers' Gemma3nTextAltUp, Gemma3nTextLaurelBlock,
+/// Gemma3nTextModel): with n streams, altup_projections and altup_unembed_projections, (n − 1)
+/// matrices [d, d] each; per layer correct_output_scale [d], correction_coefs [n, n],
+/// prediction_coefs [n², n], modality_router [n, d], router_norm [d]; LAuReL of rank r per layer
+/// linear_left [r, d], linear_right [d, r], post_laurel_norm [d]. Active on every token.
+int64_t altup_laurel_params(const ModelDesign& m);
 /// RMSNorm weights outside attention: two per layer (input, post-attention) and the final one.
 int64_t norm_params(const ModelDesign& m);
 
@@ -155,7 +168,8 @@ struct ModelFigures {
   double arithmetic_intensity = 0;  // attn_flops / decode_kv_bytes_read
   int64_t attn_params = 0;
   int64_t ffn_params = 0;
-  int64_t embedding_params = 0;  // 0 when the vocabulary is unknown
+  int64_t embedding_params = 0;  // 0 when the vocabulary is unknown; incl. per-layer embeddings
+  int64_t per_layer_embedding_params = 0;  // the per-layer embedding table (Gemma 4 E2B/E4B), a lookup
   int64_t total_params = 0;
   int64_t active_params = 0;
   int64_t active_params_excl_input_embedding = 0;  // the input embedding is a lookup, not a matmul

@@ -82,7 +82,7 @@ KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers,
 struct TensorParallelWeights {
   double per_gpu = 0;                  // bytes this rank stores
   double total = 0;                    // all ranks, replicated parts counted once
-  double input_embedding_per_gpu = 0;  // untied input embedding: a row lookup, not read per step
+  double input_embedding_per_gpu = 0;  // untied input embedding and per-layer embeddings: row lookups, not read per step
   std::vector<GroupShard> groups;
 };
 /// Throws InputError naming --`option` when N does not split the heads (see kv_split), and
