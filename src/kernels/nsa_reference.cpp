@@ -13,7 +13,8 @@
 // each branch with its own softmax at scale 1/sqrt(d_h). The prefill form projects every token
 // and compresses every block at once; the decode form keeps the selection cache (all tokens), a
 // ring of the last w window tokens, the last l raw compressed-branch rows and the completed
-// entries, and forms an entry as its block completes. Both call attend_group for the softmaxes.
+// entries, and forms an entry as its block completes. The bilinear form is nsa_bilinear.cpp. All
+// three score their keys their own way and share nsa_group_weights (softmaxes, selection, gates).
 #include "nsa_reference.hpp"
 
 #include <algorithm>
@@ -232,10 +233,7 @@ MatrixRM nsa_forward(const LayerWeights& w, const MatrixRM& x, const LayerOption
                      const RowRules& rr, AttentionForm form, DecodeCacheStats* stats) {
   const NsaOptions& n = o.sparse.nsa;
   check_nsa_branches(w, n);
-  if (form == AttentionForm::kBilinear) {
-    throw InputError("bilinear form: NSA's data-dependent block selection over phi-compressed keys is outside "
-                     "the bilinear GMHA form (use prefill or decode)");
-  }
+  if (form == AttentionForm::kBilinear) return nsa_bilinear(w, x, o, rt, rr);
   const AttentionShape& s = w.shape;
   const int64_t T = x.rows(), hd = s.head_dim, g = s.kv_heads, per = s.heads / g, kv = g * hd;
   const double scale = softmax_scale(s, o);

@@ -30,8 +30,13 @@ struct NsaRow {
 /// `rr` (a branch switched off by NsaOptions::branches weighs 0). Shared by every form.
 void nsa_group_weights(const NsaOptions& n, const RowRules& rr, int64_t i, int64_t h0, std::vector<NsaRow>& rows);
 
-/// One MHA/MQA/GQA layer under `o.sparse.nsa` with the branch weights of `w`, in the prefill or
-/// decode form (the bilinear form throws InputError). `rt` is the layer's resolved RoPE, `rr`
+/// The bilinear form of nsa_forward (nsa_bilinear.cpp): explicit (d + 1) x (d + 1) circuits per
+/// offset, one per block position p for the compressed branch. Checked by nsa_forward.
+MatrixRM nsa_bilinear(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt,
+                      const RowRules& rr);
+
+/// One MHA/MQA/GQA layer under `o.sparse.nsa` with the branch weights of `w`, in any of the
+/// three forms. `rt` is the layer's resolved RoPE, `rr`
 /// gives the branch gates. Decode `stats` count the three caches (selection tokens, window
 /// tokens, completed compressed entries). InputError for a missing or misshapen nsa.* tensor.
 MatrixRM nsa_forward(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, const RopeTable& rt,

@@ -229,9 +229,7 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
                       c.summary()});
     };
     // Contextual TPA and MTLA have no bilinear form (not bilinear in x, outside GMHA).
-    // NSA with its branch weights (the paper's block selection) has none either.
-    const bool bilinear = !(s.variant == Variant::kTpa && !s.tpa_noncontextual) && s.variant != Variant::kMtla &&
-                          !(lo.sparse.nsa.enabled() && w.has("nsa.gate"));
+    const bool bilinear = !(s.variant == Variant::kTpa && !s.tpa_noncontextual) && s.variant != Variant::kMtla;
     if (s.d_model <= 128 && bilinear) {
       add("bilinear (double) vs prefill", reference_forward(w, x, lo, AttentionForm::kBilinear), kTolDouble);
     }

@@ -1,4 +1,4 @@
-// NSA in the paper's frame (docs/kernels.md, "NSA with its branch weights"): the forms agree to
+// NSA in the paper's frame (docs/kernels.md, "NSA with its branch weights"): the three forms agree to
 // 1e-12, each branch alone reduces to a known attention in float64, a hand-worked phi case, and
 // every learned tensor bites.
 #include <cmath>
@@ -59,7 +59,7 @@ int64_t entries_at(const AttentionSpan& s, int64_t T) { return T >= s.block ? (T
 
 }  // namespace
 
-TEST_CASE("nsa branches: prefill and decode agree, the decode caches counted", "[kernels][sparse][nsa]") {
+TEST_CASE("nsa branches: the three forms agree, the decode caches counted", "[kernels][sparse][nsa]") {
   for (const char* spec : {"gqa:d=16,heads=4,kv=2,hd=4,nsa=4/2/2/4/5", "mha:d=12,heads=3,hd=4,nsa=3/3/2/3/4",
                            "gqa:d=20,heads=6,kv=2,hd=6,bias=1,nsa=5/2/3/4/6", "mqa:d=12,heads=4,hd=4,nsa=2/1/1/8/3",
                            "gqa:d=16,heads=8,kv=2,hd=4,nsa=8/4/2/8/8"}) {
@@ -75,6 +75,7 @@ TEST_CASE("nsa branches: prefill and decode agree, the decode caches counted", "
         DecodeCacheStats st;
         const MatrixRM dec = reference_forward(w, x, o, AttentionForm::kDecode, &st);
         CHECK(rel(dec, pre) < 1e-12);
+        CHECK(rel(reference_forward(w, x, o, AttentionForm::kBilinear), pre) < 1e-12);
         const int64_t W = 2 * l.attention.kv_heads * l.attention.head_dim;
         CHECK(st.elements_per_token == W);
         CHECK(st.elements == (T + std::min(T, l.span.window) + entries_at(l.span, T)) * W);
@@ -94,7 +95,7 @@ TEST_CASE("nsa branches: the window branch alone is sliding-window attention ove
     LayerOptions sw = opts(rope);
     sw.window = l.span.window;
     const MatrixRM ref = reference_forward(plain_with(w, "nsa.k_win", "nsa.v_win"), x, sw, AttentionForm::kPrefill);
-    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode}) {
+    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode, AttentionForm::kBilinear}) {
       CHECK(rel(2.0 * reference_forward(w, x, o, f), ref) < 1e-12);
     }
   }
@@ -110,7 +111,7 @@ TEST_CASE("nsa branches: the selected branch alone with n l' >= T is dense atten
     LayerOptions o = opts(rope);
     o.sparse.nsa = nsa_of(l, 2u);
     const MatrixRM ref = reference_forward(plain_with(w, "k_proj", "v_proj"), x, opts(rope), AttentionForm::kPrefill);
-    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode}) {
+    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode, AttentionForm::kBilinear}) {
       CHECK(rel(2.0 * reference_forward(w, x, o, f), ref) < 1e-12);
     }
     // Fewer blocks than the sequence holds: no longer dense.
@@ -131,7 +132,7 @@ TEST_CASE("nsa branches: the compressed branch with l = d = 1, phi = I, phi_pos 
     LayerOptions o = opts(rope);
     o.sparse.nsa = nsa_of(l, 1u);
     const MatrixRM ref = reference_forward(plain_with(w, "nsa.k_cmp", "nsa.v_cmp"), x, opts(rope), AttentionForm::kPrefill);
-    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode}) {
+    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode, AttentionForm::kBilinear}) {
       CHECK(rel(2.0 * reference_forward(w, x, o, f), ref) < 1e-12);
     }
   }
@@ -152,7 +153,7 @@ TEST_CASE("nsa branches: phi by hand (l = 2, d = 1, d_h = 1)", "[kernels][sparse
   const double p0 = 1.0 / (1.0 + std::exp(-3.5));
   LayerOptions o = opts(false);
   o.sparse.nsa = nsa_of(l, 1u);
-  for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode}) {
+  for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode, AttentionForm::kBilinear}) {
     const MatrixRM y = reference_forward(w, x, o, f);
     CHECK(y(0, 0) == 0.0);
     CHECK(std::abs(y(1, 0) - 2.0) < 1e-15);
@@ -187,7 +188,7 @@ TEST_CASE("nsa branches: the selection is the group's, by eq. 9's overlap weight
     const double num = 0.3 * std::exp(0.3 * q) + 8.0 * std::exp(8.0 * q) + 0.6 * std::exp(0.6 * q);
     return num / (std::exp(0.3 * q) + std::exp(8.0 * q) + std::exp(0.6 * q));
   };
-  for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode}) {
+  for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode, AttentionForm::kBilinear}) {
     const MatrixRM y = reference_forward(w, x, o, f);
     CHECK(std::abs(y(6, 0) - 0.5 * mean(1.0)) < 1e-14);
     CHECK(std::abs(y(6, 1) - 0.5 * mean(-1.0)) < 1e-14);
@@ -206,7 +207,7 @@ TEST_CASE("nsa branches: every learned tensor changes the output", "[kernels][sp
     INFO(n);
     LayerWeights m = w;
     m.tensors[n] *= 1.5;
-    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode}) {
+    for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode, AttentionForm::kBilinear}) {
       CHECK(rel(reference_forward(m, x, o, f), base) > 1e-4);
     }
   }
@@ -220,7 +221,6 @@ TEST_CASE("nsa branches: refusals name the field", "[kernels][sparse][nsa]") {
   const MatrixRM x = random_input(9, 16, 82);
   LayerOptions o = opts(true);
   o.sparse.nsa = nsa_of(l);
-  CHECK_THROWS_WITH(reference_forward(w, x, o, AttentionForm::kBilinear), Catch::Contains("outside the bilinear GMHA form"));
   LayerWeights missing = w;
   missing.tensors.erase("nsa.phi_v");
   CHECK_THROWS_WITH(reference_forward(missing, x, o, AttentionForm::kPrefill), Catch::Contains("nsa.phi_v"));
