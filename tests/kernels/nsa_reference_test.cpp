@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "gmha/attention/design_spec.hpp"
+#include "gmha/capacity/figures.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/kernels/compare.hpp"
 #include "gmha/kernels/fill_rule.hpp"
@@ -79,6 +80,8 @@ TEST_CASE("nsa branches: the three forms agree, the decode caches counted", "[ke
         const int64_t W = 2 * l.attention.kv_heads * l.attention.head_dim;
         CHECK(st.elements_per_token == W);
         CHECK(st.elements == (T + std::min(T, l.span.window) + entries_at(l.span, T)) * W);
+        // The capacity code's stored entries for the same design (docs/designs.md).
+        CHECK(st.elements == stored_tokens(l.span, T, Convention::kExact) * W);
       }
     }
   }
@@ -192,6 +195,28 @@ TEST_CASE("nsa branches: the selection is the group's, by eq. 9's overlap weight
     const MatrixRM y = reference_forward(w, x, o, f);
     CHECK(std::abs(y(6, 0) - 0.5 * mean(1.0)) < 1e-14);
     CHECK(std::abs(y(6, 1) - 0.5 * mean(-1.0)) < 1e-14);
+  }
+}
+
+TEST_CASE("nsa branches: eq. 9 credits an entry by the tokens it shares with a block", "[kernels][sparse][nsa]") {
+  // One head, l = 2, d = 1, l' = 2, n = 2, T = 7, k~_e = k_{e+1}. Query 6 puts p_0 = 0.4 on entry
+  // 0 (tokens 0, 1) and 0.6 on entry 3 (tokens 3, 4), almost nothing elsewhere. Shared tokens
+  // give block 0 2 p_0 = 0.8 against block 1's p_3 = 0.6 (entry 3 shares one token with each of
+  // blocks 1 and 2); counting each overlapping entry once would give block 0 only 0.4.
+  const LayerSpec l = layer_of("mha:d=2,heads=1,hd=1,nsa=2/1/2/2/1");
+  LayerWeights w = half_gated(random_layer_weights(l, 65));
+  w.tensors["q_proj"] = (MatrixRM(1, 2) << 1, 0).finished();
+  for (const char* n : {"k_proj", "v_proj", "nsa.k_cmp", "nsa.phi_k"}) w.tensors[n] = (MatrixRM(1, 2) << 0, 1).finished();
+  w.tensors["o_proj"] = (MatrixRM(2, 1) << 1, 0).finished();
+  w.tensors["nsa.phi_pos"].setZero();
+  MatrixRM x(7, 2);
+  x << 1, 0.1, 1, 0.0, 1, -10.0, 1, -10.0, 1, std::log(1.5), 1, -10.0, 1, -10.0;
+  LayerOptions o = opts(false);
+  o.sparse.nsa = nsa_of(l, 2u);
+  // Read: block 0 (tokens 0, 1) and the query's block 3 (token 6).
+  const double want = 0.5 * (0.1 * std::exp(0.1) - 10.0 * std::exp(-10.0)) / (std::exp(0.1) + 1.0 + std::exp(-10.0));
+  for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode, AttentionForm::kBilinear}) {
+    CHECK(std::abs(reference_forward(w, x, o, f)(6, 0) - want) < 1e-14);
   }
 }
 
