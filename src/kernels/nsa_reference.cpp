@@ -55,7 +55,7 @@ void check_nsa_branches(const LayerWeights& w, const NsaOptions& n) {
     throw InputError("nsa: branch weights (nsa.*) are modelled for MHA/MQA/GQA layers only");
   }
   const int64_t hd = s.head_dim, kv = s.kv_heads * hd, d = s.d_model, l = n.cmp_block;
-  if (s.v_head_dim > 0 && s.v_head_dim != hd) throw InputError("nsa: V heads narrower than K heads are not modelled");
+  if (s.v_head_dim > 0 && s.v_head_dim != hd) throw InputError("nsa: V heads of another width than K heads are not modelled");
   if (w.has("q_norm") || w.has("k_norm") || s.gate != OutputGate::kNone) {
     throw InputError("nsa: q/k norms and output gates with the branch weights are not modelled");
   }
@@ -239,7 +239,6 @@ MatrixRM nsa_forward(const LayerWeights& w, const MatrixRM& x, const LayerOption
   const double scale = softmax_scale(s, o);
   const MatrixRM& wo = w.at("o_proj");
   const int64_t total = entries_at(n, T);
-  MatrixRM y(T, s.d_model);
   Vec heads_out(s.heads * hd);
   if (form == AttentionForm::kPrefill) {
     // Batched as a model's prefill: every projection at once, every block compressed by one
@@ -293,6 +292,7 @@ MatrixRM nsa_forward(const LayerWeights& w, const MatrixRM& x, const LayerOption
   const int64_t W = std::max<int64_t>(n.window, 1), l = n.cmp_block;
   MatrixRM ks(T, kv), vs(T, kv), kw(W, kv), vw(W, kv), rk(l, kv), rv(l, kv), ck(total, kv), cv(total, kv);
   int64_t entries = 0;
+  MatrixRM y(T, s.d_model);
   for (int64_t t = 0; t < T; ++t) {
     const Projections p = project_token(w, x.row(t).transpose(), t, rt);
     ks.row(t) = p.k.transpose();
