@@ -40,10 +40,15 @@ void apply_fill_rule(const AttentionSpan& span, const LayerWeights& w, const Mat
       return;
     }
     case SpanKind::kMoba: o.sparse.moba = {span.block, span.blocks}; return;
-    case SpanKind::kNsa:
-      o.sparse.nsa = {span.block,        span.ratio, span.blocks, span.select_block, span.window,
-                      {},                seeded_matrix(3 * s.heads, s.d_model, rng), 7u};
+    case SpanKind::kNsa: {
+      // With the branch weights (random_layer_weights over the LayerSpec, a checkpoint) the
+      // reference runs the paper's NSA and the gate is the layer's nsa.gate; without them, the
+      // pooled frame with the mean and a seeded gate.
+      const bool branches = w.has("nsa.gate");
+      o.sparse.nsa = {span.block, span.ratio, span.blocks, span.select_block, span.window, {},
+                      branches ? w.at("nsa.gate") : seeded_matrix(3 * s.heads, s.d_model, rng), 7u};
       return;
+    }
     case SpanKind::kCompressed:
       o.sparse.compress = {span.ratio, span.window, seeded_matrix(1, s.d_model, rng), {}, span.tokens, {}};
       return;

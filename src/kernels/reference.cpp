@@ -9,6 +9,7 @@
 
 #include "gmha/core/error.hpp"
 #include "mtla_reference.hpp"
+#include "nsa_reference.hpp"
 #include "row_rules.hpp"
 
 namespace gmha {
@@ -881,10 +882,15 @@ MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const Layer
   const detail::RowRules rr = detail::make_row_rules(w, x, opts, &qw);
   if (w.shape.variant == Variant::kMtla) return detail::mtla_forward(w, x, opts, rt, form, stats);
   MatrixRM y;
-  switch (form) {
-    case AttentionForm::kBilinear: y = bilinear(qw, x, opts, rt, rr); break;
-    case AttentionForm::kPrefill: y = prefill(qw, x, opts, rt, rr); break;
-    case AttentionForm::kDecode: y = decode(qw, x, opts, rt, rr, stats); break;
+  if (opts.sparse.nsa.enabled() && detail::has_nsa_branches(w)) {
+    // NSA with its branch weights (nsa_reference.cpp); without them, the pooled frame of RowRules.
+    y = detail::nsa_forward(w, x, opts, rt, rr, form, stats);
+  } else {
+    switch (form) {
+      case AttentionForm::kBilinear: y = bilinear(qw, x, opts, rt, rr); break;
+      case AttentionForm::kPrefill: y = prefill(qw, x, opts, rt, rr); break;
+      case AttentionForm::kDecode: y = decode(qw, x, opts, rt, rr, stats); break;
+    }
   }
   // gpt-oss's o_proj bias (attention_bias): added once to every output row.
   if (w.shape.o_bias) y.rowwise() += w.at("o_proj.bias").reshaped().transpose();

@@ -34,4 +34,10 @@ struct RowRules {
 /// q_proj as for an ungated layer.
 RowRules make_row_rules(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, LayerWeights* query_weights);
 
+/// Softmax over the finite entries of `s` and (when finite) one sink logit, in place; a row with
+/// nothing to read (all -inf, or empty) stays all zero.
+void softmax_row(std::vector<double>& s, double sink);
+/// Indices of the `k` largest of `score` (at most its size), ties to the lower index, best first.
+std::vector<int64_t> top_indices(const std::vector<double>& score, int64_t k);
+
 }  // namespace gmha::detail

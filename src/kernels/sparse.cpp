@@ -19,33 +19,6 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
-// softmax over the finite entries of s and (when finite) one sink logit, in place; a row with
-// nothing to read stays all zero.
-void softmax_sink(std::vector<double>& s, double sink) {
-  double m = sink;
-  for (double v : s) m = std::max(m, v);
-  if (m == kNegInf) {
-    std::fill(s.begin(), s.end(), 0.0);
-    return;
-  }
-  double sum = sink == kNegInf ? 0.0 : std::exp(sink - m);
-  for (double& v : s) sum += (v = std::exp(v - m));
-  for (double& v : s) v /= sum;
-}
-
-// Indices of the `k` largest of score[0..n), ties to the lower index.
-std::vector<int64_t> best(const std::vector<double>& score, int64_t k) {
-  std::vector<int64_t> idx(score.size());
-  std::iota(idx.begin(), idx.end(), int64_t{0});
-  k = std::min<int64_t>(k, static_cast<int64_t>(idx.size()));
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
-    const double sa = score[static_cast<size_t>(a)], sb = score[static_cast<size_t>(b)];
-    return sa != sb ? sa > sb : a < b;
-  });
-  idx.resize(static_cast<size_t>(k));
-  return idx;
-}
-
 MatrixRM row_layer_norm(const MatrixRM& x, const MatrixRM& gamma, const MatrixRM& beta, double eps) {
   MatrixRM y(x.rows(), x.cols());
   const auto n = static_cast<double>(x.cols());
@@ -78,7 +51,7 @@ std::vector<std::vector<int64_t>> top_k_selection(const MatrixRM& scores, int64_
   std::vector<double> row;
   for (Eigen::Index i = 0; i < scores.rows(); ++i) {
     row.assign(scores.row(i).data(), scores.row(i).data() + i + 1);
-    std::vector<int64_t> b = best(row, k);
+    std::vector<int64_t> b = detail::top_indices(row, k);
     std::sort(b.begin(), b.end());
     sel[static_cast<size_t>(i)] = std::move(b);
   }
@@ -128,6 +101,30 @@ MatrixRM dsa_index_scores(const LayerWeights& w, const MatrixRM& x, const LayerO
 
 namespace detail {
 
+void softmax_row(std::vector<double>& s, double sink) {
+  double m = sink;
+  for (double v : s) m = std::max(m, v);
+  if (m == kNegInf) {
+    std::fill(s.begin(), s.end(), 0.0);
+    return;
+  }
+  double sum = sink == kNegInf ? 0.0 : std::exp(sink - m);
+  for (double& v : s) sum += (v = std::exp(v - m));
+  for (double& v : s) v /= sum;
+}
+
+std::vector<int64_t> top_indices(const std::vector<double>& score, int64_t k) {
+  std::vector<int64_t> idx(score.size());
+  std::iota(idx.begin(), idx.end(), int64_t{0});
+  k = std::max<int64_t>(0, std::min<int64_t>(k, static_cast<int64_t>(idx.size())));
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
+    const double sa = score[static_cast<size_t>(a)], sb = score[static_cast<size_t>(b)];
+    return sa != sb ? sa > sb : a < b;
+  });
+  idx.resize(static_cast<size_t>(k));
+  return idx;
+}
+
 void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
   const double sink = sinks.empty() ? kNegInf : sinks[static_cast<size_t>(head)];
   const auto at = [](int64_t j) { return static_cast<size_t>(j); };
@@ -136,7 +133,7 @@ void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
     std::vector<double> kept(s.size(), kNegInf);
     for (int64_t j : sp.topk[at(i)]) kept[at(j)] = s[at(j)];
     s.swap(kept);
-    softmax_sink(s, sink);
+    detail::softmax_row(s, sink);
     return;
   }
   if (sp.moba.block > 0) {
@@ -151,11 +148,11 @@ void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
     }
     std::vector<char> keep(static_cast<size_t>(cur + 1), 0);
     keep[at(cur)] = 1;
-    for (int64_t b : best(gate, sp.moba.topk - 1)) keep[at(b)] = 1;
+    for (int64_t b : detail::top_indices(gate, sp.moba.topk - 1)) keep[at(b)] = 1;
     for (int64_t j = 0; j <= i; ++j) {
       if (!keep[at(j / B)]) s[at(j)] = kNegInf;
     }
-    softmax_sink(s, sink);
+    detail::softmax_row(s, sink);
     return;
   }
   if (sp.compress.stride > 0) {
@@ -174,12 +171,12 @@ void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
         for (int64_t b = 0; b < entries; ++b) by[at(b)] = c.entry_scores(i, b);
       }
       std::vector<double> kept(e.size(), kNegInf);
-      for (int64_t b : best(by, c.entry_topk)) kept[at(b)] = e[at(b)];
+      for (int64_t b : detail::top_indices(by, c.entry_topk)) kept[at(b)] = e[at(b)];
       e.swap(kept);
     }
     std::vector<double> all(e);
     for (int64_t j = 0; j <= i; ++j) all.push_back(i - j < c.window ? s[at(j)] : kNegInf);
-    softmax_sink(all, sink);
+    detail::softmax_row(all, sink);
     std::fill(s.begin(), s.end(), 0.0);
     for (int64_t b = 0; b < entries; ++b) {
       for (int64_t j = b * st; j < (b + 1) * st; ++j) s[at(j)] += all[at(b)] * cmp_alpha[at(j)];
@@ -204,7 +201,7 @@ void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
       for (int64_t p = 0; p < l; ++p) v += pool(p) * raw[at(e * d + p)];
       pc[at(e)] = v;
     }
-    softmax_sink(pc, kNegInf);
+    detail::softmax_row(pc, kNegInf);
     if (n.branches & 1u) {
       for (int64_t e = 0; e < entries; ++e) {
         for (int64_t p = 0; p < l; ++p) s[at(e * d + p)] += gate(0) * pc[at(e)] * pool(p);
@@ -219,12 +216,12 @@ void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
       }
       std::vector<char> keep(static_cast<size_t>(cur + 1), 0);
       keep[at(cur)] = 1;
-      for (int64_t b : best(imp, n.select_blocks - 1)) keep[at(b)] = 1;
+      for (int64_t b : detail::top_indices(imp, n.select_blocks - 1)) keep[at(b)] = 1;
       std::vector<double> ps(raw);
       for (int64_t j = 0; j <= i; ++j) {
         if (!keep[at(j / L)]) ps[at(j)] = kNegInf;
       }
-      softmax_sink(ps, kNegInf);
+      detail::softmax_row(ps, kNegInf);
       for (int64_t j = 0; j <= i; ++j) s[at(j)] += gate(1) * ps[at(j)];
     }
     if ((n.branches & 4u) && n.window > 0) {
@@ -232,12 +229,12 @@ void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
       for (int64_t j = 0; j <= i; ++j) {
         if (i - j >= n.window) pw[at(j)] = kNegInf;
       }
-      softmax_sink(pw, kNegInf);
+      detail::softmax_row(pw, kNegInf);
       for (int64_t j = 0; j <= i; ++j) s[at(j)] += gate(2) * pw[at(j)];
     }
     return;
   }
-  softmax_sink(s, sink);
+  detail::softmax_row(s, sink);
 }
 
 void RowRules::apply_gate(int64_t head, int64_t i, double* out, int64_t n) const {
@@ -304,12 +301,14 @@ RowRules make_row_rules(const LayerWeights& w, const MatrixRM& x, const LayerOpt
     if (!n.cmp_weights.empty() && static_cast<int64_t>(n.cmp_weights.size()) != n.cmp_block) {
       throw errors::bad_option("nsa", fmt::format("{} pooling weights for blocks of {}", n.cmp_weights.size(), n.cmp_block));
     }
-    if (n.gate.size() > 0) {
-      if (n.gate.rows() != 3 * s.heads || n.gate.cols() != d) {
-        throw errors::bad_option("nsa", fmt::format("gate is [{}, {}], expected [{}, {}]", n.gate.rows(), n.gate.cols(),
+    // The gate of the options, else the layer's own nsa.gate (the paper's frame), else none (1).
+    const MatrixRM* gate = n.gate.size() > 0 ? &n.gate : w.has("nsa.gate") ? &w.at("nsa.gate") : nullptr;
+    if (gate) {
+      if (gate->rows() != 3 * s.heads || gate->cols() != d) {
+        throw errors::bad_option("nsa", fmt::format("gate is [{}, {}], expected [{}, {}]", gate->rows(), gate->cols(),
                                                     3 * s.heads, d));
       }
-      r.nsa_gates = (x * n.gate.transpose()).unaryExpr([](double v) { return sigmoid(v); });
+      r.nsa_gates = (x * gate->transpose()).unaryExpr([](double v) { return sigmoid(v); });
     }
   }
   if (sp.compress.stride > 0) {
@@ -333,7 +332,7 @@ RowRules make_row_rules(const LayerWeights& w, const MatrixRM& x, const LayerOpt
     r.cmp_alpha.assign(static_cast<size_t>(T), 0.0);
     for (int64_t b = 0; (b + 1) * c.stride <= T; ++b) {
       std::vector<double> blk(z.begin() + b * c.stride, z.begin() + (b + 1) * c.stride);
-      softmax_sink(blk, kNegInf);
+      detail::softmax_row(blk, kNegInf);
       std::copy(blk.begin(), blk.end(), r.cmp_alpha.begin() + b * c.stride);
     }
   }

@@ -105,6 +105,14 @@ RuleCase make_rule(const std::string& rule, const LayerWeights& base, const Matr
     c.o.sparse.moba = {4, 2};
     c.label = "moba 4/2";
   } else if (rule == "nsa") {
+    // The pooled frame's case (sparse.hpp): an NSA design's own branch weights (nsa.*) stay out.
+    for (auto it = c.w.tensors.begin(); it != c.w.tensors.end();) {
+      if (it->first.rfind("nsa.", 0) == 0) {
+        it = c.w.tensors.erase(it);
+      } else {
+        ++it;
+      }
+    }
     c.o.sparse.nsa = {4, 2, 2, 4, 6, {0.1, 0.2, 0.3, 0.4}, random_matrix(3 * s.heads, s.d_model, rng), 7u};
     c.label = "nsa 4/2/2/4/6";
   } else if (rule == "compress" || rule == "csa") {
@@ -199,7 +207,7 @@ std::vector<ValidationRow> run_validation(const ValidateOptions& o) {
       throw InputError(fmt::format("design {}: d = {} is too large for the double reference (max 1024)", design, s.d_model));
     }
     const std::string label = preset ? fmt::format("{} (reduced: d={}, heads={})", design, s.d_model, s.heads) : design;
-    const LayerWeights w = random_layer_weights(s, rng());
+    const LayerWeights w = preset ? random_layer_weights(s, rng()) : random_layer_weights(*layer, rng());
     const MatrixRM x = random_matrix(o.tokens, s.d_model, rng);
     LayerOptions lo;
     lo.rope.theta = 10000.0;

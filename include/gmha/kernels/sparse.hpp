@@ -27,8 +27,12 @@ struct MobaOptions {
   int64_t topk = 0;
 };
 
-/// NSA (Yuan et al. 2025, arXiv 2502.11089 §3): three branches over the layer's keys and values,
-/// each with its own softmax, mixed by per-head sigmoid gates.
+/// NSA (Yuan et al. 2025, arXiv 2502.11089 §3): three branches, each with its own softmax, mixed
+/// by per-head sigmoid gates. When an MHA/MQA/GQA layer's weights hold NSA's branch tensors
+/// (nsa.k_cmp, ..., nsa.gate) the reference computes the paper's NSA with them (per-branch K/V,
+/// learned phi, group-shared selection; docs/kernels.md "NSA with its branch weights": the sizes
+/// and `branches` below apply, `cmp_weights` must be empty, `gate` empty means nsa.gate).
+/// Otherwise this pooled frame over the layer's own keys and values:
 ///   compressed: blocks of `cmp_block` (l) tokens every `cmp_stride` (d) tokens, pooled with
 ///               weights `cmp_weights` [l] (empty: the mean, 1/l each);
 ///   selected:   the `select_blocks` (n) blocks of `select_block` (l') tokens with the highest
