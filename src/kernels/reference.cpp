@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
+#include "compress_reference.hpp"
+#include "gqa_projection.hpp"
 #include "mtla_reference.hpp"
 #include "row_rules.hpp"
 
@@ -53,13 +55,6 @@ MatrixRM rms_norm(const MatrixRM& x, const MatrixRM& gamma, double eps, Vec* inv
 bool outside_window(int64_t i, int64_t j, int64_t window) { return window > 0 && i - j >= window; }
 
 constexpr double kMasked = -std::numeric_limits<double>::infinity();  // exp(-inf) = 0 exactly
-
-// Qwen3's per-head RMSNorm on n elements of one head's q or k, in place (gamma [n, 1]).
-void norm_head(double* v, int64_t n, const MatrixRM& gamma, double eps) {
-  Eigen::Map<Eigen::VectorXd> m(v, n);
-  const double f = 1.0 / std::sqrt(m.squaredNorm() / static_cast<double>(n) + eps);
-  m = m.cwiseProduct(Eigen::Map<const Eigen::VectorXd>(gamma.data(), n)) * f;
-}
 
 void rope_rows(const RopeTable& t, MatrixRM& m, Eigen::Index col0, Eigen::Index width) {
   if (!t.enabled) return;
@@ -354,26 +349,10 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
       MatrixRM kc(T, g * hd), vc(T, g * vd);  // the cache: K and V of g heads, post-RoPE K
       const MatrixRM& wo = w.at("o_proj");
       for (int64_t t = 0; t < T; ++t) {
-        const Vec xt = x.row(t).transpose();
-        Vec q = w.at("q_proj") * xt, k = w.at("k_proj") * xt, v = w.at("v_proj") * xt;
-        if (s.qkv_bias) {
-          q += w.at("q_proj.bias").reshaped();
-          k += w.at("k_proj.bias").reshaped();
-          v += w.at("v_proj.bias").reshaped();
-        }
-        const bool pl = s.qk_norm_per_layer;  // one norm over the whole projection
-        if (pl && w.has("q_norm")) norm_head(q.data(), q.size(), w.at("q_norm"), o.norm_eps);
-        if (pl && w.has("k_norm")) norm_head(k.data(), k.size(), w.at("k_norm"), o.norm_eps);
-        for (int64_t c = 0; c < g; ++c) {
-          if (!pl && w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
-          apply_rope(rt, t, k.data() + c * hd);
-        }
-        for (int64_t c = 0; c < s.heads; ++c) {
-          if (!pl && w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
-          apply_rope(rt, t, q.data() + c * hd);
-        }
-        kc.row(t) = k.transpose();
-        vc.row(t) = v.transpose();
+        const detail::GqaToken tok = detail::gqa_token(w, x.row(t).transpose(), t, o, rt);
+        const Vec& q = tok.q;
+        kc.row(t) = tok.k.transpose();
+        vc.row(t) = tok.v.transpose();
         Vec heads_out(s.heads * vd);
         for (int64_t c = 0; c < s.heads; ++c) {
           const int64_t grp = c / per;
@@ -854,10 +833,15 @@ MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const Layer
   const detail::RowRules rr = detail::make_row_rules(w, x, opts, &qw);
   if (w.shape.variant == Variant::kMtla) return detail::mtla_forward(w, x, opts, rt, form, stats);
   MatrixRM y;
-  switch (form) {
-    case AttentionForm::kBilinear: y = bilinear(qw, x, opts, rt, rr); break;
-    case AttentionForm::kPrefill: y = prefill(qw, x, opts, rt, rr); break;
-    case AttentionForm::kDecode: y = decode(qw, x, opts, rt, rr, stats); break;
+  if (opts.sparse.compress.stride > 0 && has_v4_compressor(w)) {
+    // DeepSeek-V4's compressor computes the entries (compress_reference.cpp).
+    y = detail::compress_forward(qw, x, opts, rt, rr, form, stats);
+  } else {
+    switch (form) {
+      case AttentionForm::kBilinear: y = bilinear(qw, x, opts, rt, rr); break;
+      case AttentionForm::kPrefill: y = prefill(qw, x, opts, rt, rr); break;
+      case AttentionForm::kDecode: y = decode(qw, x, opts, rt, rr, stats); break;
+    }
   }
   // gpt-oss's o_proj bias (attention_bias): added once to every output row.
   if (w.shape.o_bias) y.rowwise() += w.at("o_proj.bias").reshaped().transpose();

@@ -34,4 +34,11 @@ struct RowRules {
 /// q_proj as for an ungated layer.
 RowRules make_row_rules(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o, LayerWeights* query_weights);
 
+/// Softmax over the finite entries of `s` and (when finite) one sink logit, in place; a row with
+/// nothing to read stays all zero. The one softmax of every rule.
+void softmax_with_sink(std::vector<double>& s, double sink);
+/// Indices of the `k` largest of `score` (ties to the lower index), best first: every top-k
+/// selection of the rules.
+std::vector<int64_t> best_indices(const std::vector<double>& score, int64_t k);
+
 }  // namespace gmha::detail

@@ -49,6 +49,7 @@ MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights
   };
   for (const auto& [name, t] : reader.tensors) {
     if (name == "k_proj" || name == "v_proj" || name == "k_proj.bias" || name == "v_proj.bias" || name == "k_norm") continue;
+    if (name.rfind("compressor.", 0) == 0) continue;  // the cache's compressor is the owner's (below)
     if (name == "q_proj" || name == "g_proj") {
       s.tensors[name] = left(t);
     } else if (name == "o_proj") {
@@ -65,8 +66,12 @@ MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights
   }
   s.tensors["k_proj"] = right(owner.at("k_proj"));
   s.tensors["v_proj"] = right(owner.at("v_proj"));
-  for (const char* n : {"k_proj.bias", "v_proj.bias", "k_norm"}) {
+  for (const char* n : {"k_proj.bias", "v_proj.bias", "k_norm", "compressor.ape", "compressor.norm"}) {
     if (owner.has(n)) s.tensors[n] = owner.at(n);
+  }
+  // DeepSeek-V4's compressor writes the owner's compressed entries from the owner's x'.
+  for (const char* n : {"compressor.wkv", "compressor.wgate"}) {
+    if (owner.has(n)) s.tensors[n] = right(owner.at(n));
   }
   if (reader.has("q_norm") != owner.has("k_norm")) {
     throw InputError("shared cache: reader and owner disagree on per-head q/k norms");

@@ -5,6 +5,8 @@ list(APPEND GMHA_LIB_SOURCES
   src/kernels/reference.cpp
   src/kernels/sparse.cpp
   src/kernels/mtla_reference.cpp
+  src/kernels/gqa_projection.cpp
+  src/kernels/compress_reference.cpp
   src/kernels/shared_reference.cpp
   src/kernels/fill_rule.cpp
   src/kernels/compare.cpp

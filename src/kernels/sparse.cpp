@@ -128,6 +128,9 @@ MatrixRM dsa_index_scores(const LayerWeights& w, const MatrixRM& x, const LayerO
 
 namespace detail {
 
+void softmax_with_sink(std::vector<double>& s, double sink) { softmax_sink(s, sink); }
+std::vector<int64_t> best_indices(const std::vector<double>& score, int64_t k) { return best(score, k); }
+
 void RowRules::weights(int64_t head, int64_t i, std::vector<double>& s) const {
   const double sink = sinks.empty() ? kNegInf : sinks[static_cast<size_t>(head)];
   const auto at = [](int64_t j) { return static_cast<size_t>(j); };

@@ -4,6 +4,7 @@ list(APPEND GMHA_TEST_SOURCES
   kernels/designs_reference_test.cpp
   kernels/sparse_reference_test.cpp
   kernels/mtla_reference_test.cpp
+  kernels/compress_reference_test.cpp
   kernels/decode_test.cpp
   kernels/cuda_test.cpp
   kernels/validate_test.cpp

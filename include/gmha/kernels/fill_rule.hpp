@@ -2,9 +2,10 @@
 // A layer's fill rule (attention/model.hpp AttentionSpan, the --design modifiers of
 // docs/designs.md) as options of reference attention (kernels/sparse.hpp), so `gmha validate`
 // checks the three forms of a design under the rule its spec names. The rule's learned parts
-// the spec does not give (NSA's branch gates, the CSA/HCA compressor's gate, the DSA selection of
-// a layer without an indexer) are drawn from `seed`; NSA and CSA/HCA pool blocks by the mean and
-// softmax-gated weights as sparse.hpp defines them.
+// the spec does not give (NSA's branch gates, the pooled CSA/HCA gate, the DSA selection of a
+// layer without an indexer) are drawn from `seed`; NSA pools blocks by the mean. CSA/HCA uses the
+// layer's DeepSeek-V4 compressor when its weights hold one (has_v4_compressor: MHA/MQA/GQA with
+// compressor.*), else softmax-gated pooling as sparse.hpp defines it.
 #include <cstdint>
 
 #include "gmha/attention/model.hpp"
