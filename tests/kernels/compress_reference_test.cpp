@@ -316,6 +316,18 @@ TEST_CASE("V4 compressor: with overlap an entry depends on the previous block, w
   }
 }
 
+TEST_CASE("V4 compressor: a layer reading its own compressed cache is the plain layer", "[kernels][compress]") {
+  // reference_forward_shared takes the owner's compressor (on the owner's x') and indexer keys.
+  const LayerSpec l = layer_of("gqa:d=16,heads=4,kv=2,hd=4,sinks=1,compress=3,window=2,topk=2,index_heads=2,index_dim=4");
+  const LayerWeights w = random_layer_weights(l, 19);
+  const MatrixRM x = random_input(10, 16, 20);
+  const LayerOptions o = v4_opts(l, true);
+  for (AttentionForm f : {AttentionForm::kPrefill, AttentionForm::kDecode}) {
+    INFO(form_name(f));
+    CHECK(rel(reference_forward_shared(w, w, x, x, o, f), reference_forward(w, x, o, f)) < 1e-12);
+  }
+}
+
 TEST_CASE("V4 compressor: the bilinear form is refused, bad compressors are one-line InputErrors",
           "[kernels][compress]") {
   const LayerSpec l = layer_of(kCsa);
