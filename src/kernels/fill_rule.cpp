@@ -50,7 +50,12 @@ void apply_fill_rule(const AttentionSpan& span, const LayerWeights& w, const Mat
       return;
     }
     case SpanKind::kCompressed:
-      o.sparse.compress = {span.ratio, span.window, seeded_matrix(1, s.d_model, rng), {}, span.tokens, {}};
+      // A layer holding V4's compressor (has_v4_compressor) computes its entries from it; other
+      // layers pool their own keys with a seeded gate. The selection of CSA's entries is the
+      // head's own entry scores either way (the indexer's compressor is not run).
+      o.sparse.compress = {span.ratio, span.window,
+                           has_v4_compressor(w) ? MatrixRM() : seeded_matrix(1, s.d_model, rng),
+                           {}, span.tokens, {}};
       return;
   }
 }

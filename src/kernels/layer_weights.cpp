@@ -62,8 +62,15 @@ LayerWeights random_layer_weights(const LayerSpec& layer, uint64_t seed) {
 
 void check_layer_weights(const LayerWeights& w, const std::string& where) {
   validate_shape(w.shape, where);
+  // Under compression CSA's indexer has its own compressor in place of wk and k_norm
+  // (visit_layer_weights): weights holding it may lack those.
+  const bool indexer_compressor = w.has("indexer.compressor.wkv");
   for (const WeightTensor& t : attention_weights(w.shape)) {
     auto it = w.tensors.find(t.name);
+    if (it == w.tensors.end() && indexer_compressor &&
+        (t.name == "indexer.wk" || t.name == "indexer.k_norm" || t.name == "indexer.k_norm.bias")) {
+      continue;
+    }
     if (it == w.tensors.end()) throw InputError(fmt::format("{}: missing tensor '{}'", where, t.name));
     const MatrixRM& m = it->second;
     // Vectors may arrive as [n, 1] or [1, n].

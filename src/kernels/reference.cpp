@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
+#include "compress_reference.hpp"
+#include "gqa_projection.hpp"
 #include "mtla_reference.hpp"
 #include "nsa_reference.hpp"
 #include "row_rules.hpp"
@@ -54,13 +56,6 @@ MatrixRM rms_norm(const MatrixRM& x, const MatrixRM& gamma, double eps, Vec* inv
 bool outside_window(int64_t i, int64_t j, int64_t window) { return window > 0 && i - j >= window; }
 
 constexpr double kMasked = -std::numeric_limits<double>::infinity();  // exp(-inf) = 0 exactly
-
-// Qwen3's per-head RMSNorm on n elements of one head's q or k, in place (gamma [n, 1]).
-void norm_head(double* v, int64_t n, const MatrixRM& gamma, double eps) {
-  Eigen::Map<Eigen::VectorXd> m(v, n);
-  const double f = 1.0 / std::sqrt(m.squaredNorm() / static_cast<double>(n) + eps);
-  m = m.cwiseProduct(Eigen::Map<const Eigen::VectorXd>(gamma.data(), n)) * f;
-}
 
 void rope_rows(const RopeTable& t, MatrixRM& m, Eigen::Index col0, Eigen::Index width) {
   if (!t.enabled) return;
@@ -360,44 +355,20 @@ MatrixRM decode(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o,
       // its own position), as MFA-KR re-rotates its cached pre-RoPE key.
       per_token = tied ? g * hd : g * (hd + vd);
       MatrixRM kc(T, g * hd), vc(tied ? 0 : T, g * vd);
-      const bool pl = s.qk_norm_per_layer;  // one norm over the whole projection
-      auto finish_key = [&](Vec& k, int64_t pos) {  // raw projection -> the scored key
-        if (pl && w.has("k_norm")) norm_head(k.data(), k.size(), w.at("k_norm"), o.norm_eps);
-        for (int64_t c = 0; c < g; ++c) {
-          if (!pl && w.has("k_norm")) norm_head(k.data() + c * hd, hd, w.at("k_norm"), o.norm_eps);
-          apply_rope(rt, pos, k.data() + c * hd);
-        }
-      };
       MatrixRM keys(tied ? T : 0, g * hd);  // tied: the keys re-derived from the cache, per step
       const MatrixRM& wo = w.at("o_proj");
       for (int64_t t = 0; t < T; ++t) {
-        const Vec xt = x.row(t).transpose();
-        Vec q = w.at("q_proj") * xt, k = w.at("k_proj") * xt;
-        if (s.qkv_bias) {
-          q += w.at("q_proj.bias").reshaped();
-          k += w.at("k_proj.bias").reshaped();
-        }
+        const detail::GqaToken tok = detail::gqa_token(w, x.row(t).transpose(), t, o, rt);
+        const Vec& q = tok.q;
         if (tied) {
-          kc.row(t) = k.transpose();
-          for (int64_t j = 0; j <= t; ++j) {
-            Vec kj = kc.row(j).transpose();
-            finish_key(kj, j);
-            keys.row(j) = kj.transpose();
-          }
+          kc.row(t) = tok.k_raw.transpose();
+          for (int64_t j = 0; j <= t; ++j) keys.row(j) = detail::gqa_key(w, kc.row(j).transpose(), j, o, rt).transpose();
         } else {
-          Vec v = w.at("v_proj") * xt;
-          if (s.qkv_bias) v += w.at("v_proj.bias").reshaped();
-          finish_key(k, t);
-          kc.row(t) = k.transpose();
-          vc.row(t) = v.transpose();
+          kc.row(t) = tok.k.transpose();
+          vc.row(t) = tok.v.transpose();
         }
         const MatrixRM& kread = tied ? keys : kc;
         const MatrixRM& vread = tied ? kc : vc;
-        if (pl && w.has("q_norm")) norm_head(q.data(), q.size(), w.at("q_norm"), o.norm_eps);
-        for (int64_t c = 0; c < s.heads; ++c) {
-          if (!pl && w.has("q_norm")) norm_head(q.data() + c * hd, hd, w.at("q_norm"), o.norm_eps);
-          apply_rope(rt, t, q.data() + c * hd);
-        }
         Vec heads_out(s.heads * vd);
         for (int64_t c = 0; c < s.heads; ++c) {
           const int64_t grp = c / per;
@@ -885,6 +856,9 @@ MatrixRM reference_forward(const LayerWeights& w, const MatrixRM& x, const Layer
   if (opts.sparse.nsa.enabled() && detail::has_nsa_branches(w)) {
     // NSA with its branch weights (nsa_reference.cpp); without them, the pooled frame of RowRules.
     y = detail::nsa_forward(w, x, opts, rt, rr, form, stats);
+  } else if (opts.sparse.compress.stride > 0 && has_v4_compressor(w)) {
+    // DeepSeek-V4's compressor computes the entries (compress_reference.cpp).
+    y = detail::compress_forward(qw, x, opts, rt, rr, form, stats);
   } else {
     switch (form) {
       case AttentionForm::kBilinear: y = bilinear(qw, x, opts, rt, rr); break;

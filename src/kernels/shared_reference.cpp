@@ -51,7 +51,14 @@ MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights
   };
   for (const auto& [name, t] : reader.tensors) {
     if (name == "k_proj" || name == "v_proj" || name == "k_proj.bias" || name == "v_proj.bias" || name == "k_norm") continue;
-    if (name == "q_proj" || name == "g_proj") {
+    // The cache's compressors and the indexer's keys are the owner's (below); the indexer's
+    // query side reads x.
+    if (name.rfind("compressor.", 0) == 0 || name.rfind("indexer.compressor.", 0) == 0 ||
+        name.rfind("indexer.k", 0) == 0 || name == "indexer.wk") {
+      continue;
+    }
+    const bool indexer_query = (name == "indexer.wq_b" || name == "indexer.weights_proj") && t.cols() == d;
+    if (name == "q_proj" || name == "g_proj" || indexer_query) {
       s.tensors[name] = left(t);
     } else if (name == "o_proj") {
       MatrixRM out = MatrixRM::Zero(2 * d, t.cols());  // writes the first d outputs
@@ -68,9 +75,16 @@ MatrixRM reference_forward_shared(const LayerWeights& reader, const LayerWeights
   s.tensors["k_proj"] = right(owner.at("k_proj"));
   s.shape.kv_tied = w.kv_tied;  // the cache's values are the owner's: its own v_proj, or its keys
   if (!w.kv_tied) s.tensors["v_proj"] = right(owner.at("v_proj"));
-  for (const char* n : {"k_proj.bias", "v_proj.bias", "k_norm"}) {
+  for (const char* n : {"k_proj.bias", "v_proj.bias", "k_norm", "compressor.ape", "compressor.norm"}) {
     if (w.kv_tied && std::string_view(n) == "v_proj.bias") continue;
     if (owner.has(n)) s.tensors[n] = owner.at(n);
+  }
+  // DeepSeek-V4's compressor writes the owner's compressed entries from the owner's x'.
+  for (const char* n : {"indexer.compressor.ape", "indexer.compressor.norm", "indexer.k_norm", "indexer.k_norm.bias"}) {
+    if (owner.has(n)) s.tensors[n] = owner.at(n);
+  }
+  for (const char* n : {"compressor.wkv", "compressor.wgate", "indexer.compressor.wkv", "indexer.compressor.wgate", "indexer.wk"}) {
+    if (owner.has(n)) s.tensors[n] = right(owner.at(n));
   }
   if (reader.has("q_norm") != owner.has("k_norm")) {
     throw InputError("shared cache: reader and owner disagree on per-head q/k norms");

@@ -7,6 +7,8 @@ list(APPEND GMHA_LIB_SOURCES
   src/kernels/mtla_reference.cpp
   src/kernels/nsa_reference.cpp
   src/kernels/nsa_bilinear.cpp
+  src/kernels/gqa_projection.cpp
+  src/kernels/compress_reference.cpp
   src/kernels/shared_reference.cpp
   src/kernels/fill_rule.cpp
   src/kernels/compare.cpp

@@ -1,13 +1,13 @@
 #pragma once
 // A layer's fill rule (attention/model.hpp AttentionSpan, the --design modifiers of
 // docs/designs.md) as options of reference attention (kernels/sparse.hpp), so `gmha validate`
-// checks the three forms of a design under the rule its spec names. NSA's learned parts (branch
-// K/V, phi, gate) come from the layer's weights when it holds them (random_layer_weights over the
-// LayerSpec draws them; the reference then computes the paper's NSA, docs/kernels.md). The
-// learned parts the weights do not give (NSA's gate without nsa.gate, the CSA/HCA compressor's
-// gate, the DSA selection of a layer without an indexer) are drawn from `seed`; NSA without its
-// branch weights and CSA/HCA pool blocks by the mean and softmax-gated weights as sparse.hpp
-// defines them.
+// checks the three forms of a design under the rule its spec names. The rule's learned parts come
+// from the layer's weights when it holds them (random_layer_weights over the LayerSpec draws
+// them): NSA's branch K/V, phi and gate (the reference then computes the paper's NSA), and the
+// DeepSeek-V4 compressor of CSA/HCA (has_v4_compressor: MHA/MQA/GQA with compressor.*). What the
+// weights do not give (NSA's gate without nsa.gate, the pooled CSA/HCA gate, the DSA selection of
+// a layer without an indexer) is drawn from `seed`; NSA without its branch weights pools blocks by
+// the mean, CSA/HCA without a compressor by softmax-gated weights, as sparse.hpp defines them.
 #include <cstdint>
 
 #include "gmha/attention/model.hpp"

@@ -49,7 +49,8 @@ LayerWeights random_layer_weights(const LayerSpec& layer, uint64_t seed);
 
 /// Checks that `w` holds every tensor of its shape with the right dimensions and finite values
 /// (and the optional q_norm/k_norm: GQA family only, [h, 1]); throws InputError naming the first
-/// bad tensor.
+/// bad tensor. Weights holding CSA's `indexer.compressor.wkv` may lack `indexer.wk` and
+/// `indexer.k_norm(.bias)`, which that compressor replaces (visit_layer_weights).
 void check_layer_weights(const LayerWeights& w, const std::string& where);
 
 /// The softmax scale of a variant (docs/kernels.md): 1/sqrt(qk width) with qk width h (GQA family),

@@ -13,6 +13,8 @@
 // Input x is [T, d] (the layer's input after its input norm) at positions 0..T-1; output [T, d].
 // All three forms also apply LayerOptions::window (a sliding window, as a mask) and the GQA
 // family's optional per-head q_norm/k_norm (Qwen3; in bilinear, per-head per-token scalars).
+// CSA/HCA with DeepSeek-V4's compressor (has_v4_compressor, sparse.hpp) has the prefill and
+// decode forms only; the bilinear form throws InputError (docs/kernels.md).
 #include <cstdint>
 #include <string_view>
 #include <optional>

@@ -55,12 +55,15 @@ struct NsaOptions {
 };
 
 /// CSA / HCA temporal compression (DeepSeek-V4 style): every complete block of `stride` (s)
-/// tokens becomes one entry, the softmax-gated sum of its tokens' keys and values with weights
-/// softmax_j(gate . x_j + ape[j mod s]) over the block (`gate` [1, d]; empty: 0; `ape` [s];
-/// empty: 0); the query also reads the last `window` raw tokens, all in one softmax. With
-/// `entry_topk` > 0 (CSA) it reads only the entry_topk entries with the highest
+/// tokens becomes one entry; the query also reads the last `window` raw tokens, all in one
+/// softmax. With `entry_topk` > 0 (CSA) it reads only the entry_topk entries with the highest
 /// `entry_scores` (an indexer's scores [T, entries], row i for query i; empty: the entries'
-/// own attention scores, per head). 0 = off.
+/// own attention scores, per head). 0 = off. Two frames (docs/kernels.md):
+///   V4's compressor, when has_v4_compressor(weights): the entry is the layer's compressor.*
+///     output (per-channel softmax gates, RMSNorm, RoPE; `gate` and `ape` must be empty);
+///   pooled, otherwise: the entry is the softmax-gated sum of the block's own keys and values
+///     with weights softmax_j(gate . x_j + ape[j mod s]) (`gate` [1, d]; empty: 0; `ape` [s];
+///     empty: 0).
 struct CompressOptions {
   int64_t stride = 0;
   int64_t window = 0;
@@ -83,6 +86,12 @@ struct SparseOptions {
   bool any() const { return !topk.empty() || moba.block > 0 || nsa.enabled() || compress.stride > 0; }
 };
 
+struct LayerWeights;
+/// True when `w` is an MHA/MQA/GQA layer holding a DeepSeek-V4 compressor (`compressor.wkv`,
+/// `.wgate`, `.ape`, `.norm`, as visit_layer_weights lists them for compress=): then compression
+/// computes V4's entries from those weights rather than pooling the layer's own keys.
+bool has_v4_compressor(const LayerWeights& w);
+
 /// The DSA lightning indexer's scores (DeepSeek-V3.2-Exp inference/model.py; HF
 /// DeepseekV32Indexer), [T, T] with -inf above the diagonal:
 ///   I(i, j) = sum_h w_h(i) * ReLU(q_h(i) . k(j) / sqrt(d_I)),   w_h(i) = weights_proj(x_i)_h / sqrt(H_I)
@@ -91,7 +100,6 @@ struct SparseOptions {
 /// as the indexer uses, whatever the layer's style) on the first qk_rope_dim dims of both. The
 /// Hadamard rotation of the reference code is orthogonal and drops out of q . k. MLA shapes with
 /// index heads only (InputError otherwise).
-struct LayerWeights;
 struct LayerOptions;
 MatrixRM dsa_index_scores(const LayerWeights& w, const MatrixRM& x, const LayerOptions& o);
 
