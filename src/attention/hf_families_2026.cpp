@@ -182,7 +182,8 @@ ModelDesign gemma3n(const Fields& f) {
   ModelDesign m = uniform(f, l);
   m.tied_embeddings = f.bool_or("tie_word_embeddings", true);
   const size_t n = m.layers.size();
-  if (auto widths = f.opt_int_list("intermediate_size")) {
+  const json* inter = written(f, "intermediate_size");
+  if (auto widths = inter && inter->is_array() ? f.opt_int_list("intermediate_size") : std::nullopt) {
     if (widths->size() != n && widths->size() != 1) {
       throw InputError(fmt::format("{}: intermediate_size lists {} widths for {} layers", f.where(), widths->size(), n));
     }

@@ -1,7 +1,7 @@
 #include "gmha/kernels/validate.hpp"
 
 #include <algorithm>
-#include <iterator>
+#include <string_view>
 #include <random>
 
 #include <fmt/format.h>
@@ -68,6 +68,12 @@ struct RuleCase {
 };
 
 // Small sizes so every rule bites at the 13 tokens of the tests as at the default 70.
+// Removes the tensors whose names start with `prefix` (a design's own fill-rule weights, so a rule
+// row runs the frame it names).
+void drop_tensors(LayerWeights& w, std::string_view prefix) {
+  std::erase_if(w.tensors, [&](const auto& kv) { return kv.first.rfind(prefix, 0) == 0; });
+}
+
 RuleCase make_rule(const std::string& rule, const LayerWeights& base, const MatrixRM& x, const LayerOptions& lo,
                    std::mt19937_64& rng, const std::string& design) {
   RuleCase c{rule, base, lo, false, {}, {}};
@@ -106,21 +112,11 @@ RuleCase make_rule(const std::string& rule, const LayerWeights& base, const Matr
     c.o.sparse.moba = {4, 2};
     c.label = "moba 4/2";
   } else if (rule == "nsa") {
-    // The pooled frame's case (sparse.hpp): an NSA design's own branch weights (nsa.*) stay out.
-    for (auto it = c.w.tensors.begin(); it != c.w.tensors.end();) {
-      if (it->first.rfind("nsa.", 0) == 0) {
-        it = c.w.tensors.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    drop_tensors(c.w, "nsa.");  // the pooled frame's case (sparse.hpp): an NSA design's own branch weights stay out
     c.o.sparse.nsa = {4, 2, 2, 4, 6, {0.1, 0.2, 0.3, 0.4}, random_matrix(3 * s.heads, s.d_model, rng), 7u};
     c.label = "nsa 4/2/2/4/6";
   } else if (rule == "compress" || rule == "csa") {
-    // These rows test the pooled frame (its own gate and ape): drop a design's V4 compressor.
-    for (auto it = c.w.tensors.begin(); it != c.w.tensors.end();) {
-      it = it->first.rfind("compressor.", 0) == 0 ? c.w.tensors.erase(it) : std::next(it);
-    }
+    drop_tensors(c.w, "compressor.");  // these rows test the pooled frame (its own gate and ape)
     c.o.sparse.compress = {3, 4, random_matrix(1, s.d_model, rng), {0.2, -0.1, 0.3}, rule == "csa" ? 2 : 0, {}};
     c.label = rule == "csa" ? "csa 3, window 4, top-2 entries" : "compress 3, window 4";
   } else if (rule == "sinks") {
