@@ -191,6 +191,12 @@ void run_sweep_command(const SweepCliOptions& c) {
   grid(c.gla_hc, o.space.gla_latent_heads, "--gla-hc", false);
   grid(c.tpa_r, o.space.tpa_ranks, "--tpa-r", false);
   grid(c.tpa_rq, o.space.tpa_q_ranks, "--tpa-rq", false);
+  if (c.kv_dtype == "fp8_ds_mla") {
+    // A layout of 512 + 64 MLA rows only (docs/capacity.md, "KV cache layouts"); the sweep prices
+    // every family's elements in one dtype.
+    throw InputError("--kv-dtype: fp8_ds_mla is a layout of 512 + 64 MLA rows only; the sweep "
+                     "prices every family in one element dtype (use fp8)");
+  }
   o.space.kv_dtype = read_kv_dtype(c.kv_dtype, "--kv-dtype");
   const auto contexts = parse_token_counts(c.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length for a sweep");

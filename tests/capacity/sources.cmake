@@ -15,4 +15,6 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/designs_test.cpp
   capacity/sparse_test.cpp
   capacity/deepseek_v4_test.cpp
+  capacity/kv_layout_test.cpp
+  capacity/fit_growth_test.cpp
 )
