@@ -17,4 +17,5 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/deepseek_v4_test.cpp
   capacity/kv_layout_test.cpp
   capacity/fit_growth_test.cpp
+  capacity/sweep_tp_test.cpp
 )

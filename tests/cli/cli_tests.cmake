@@ -39,6 +39,8 @@ gmha_cli_test(sweep_tiny_json "\"evaluated\": 6" sweep --d 64 --layers 2 --famil
 gmha_cli_test(sweep_budget_table "Best design per family" sweep --d 7168 --layers 61 --families mla,mfa --max-kv-bytes-per-token 70272 --context 32k)
 gmha_cli_test(sweep_cost_md "Top 10 by cost:h20" sweep --d 4096 --layers 32 --families gqa,mfa --heads 8-64:8 --objective cost:h20 --format md)
 gmha_cli_error_test(sweep_bad_d "--d" sweep --d 0 --layers 2)
+gmha_cli_test(sweep_tp_per_device "\"kv_bytes_per_token_per_device\": 640\\.0.*\"unsharded\": 1" sweep --d 2048 --layers 1 --families gla,mla,gqa,mfa,gta,tpa --heads 16 --head-dims 128 --mla-c 256,512 --mla-nope 128 --mla-rope 64 --mla-qlora 0 --gla-hc 2 --mfa-c 256 --mfa-cq 1024 --tpa-r 2 --tpa-rq 2 --tp 4 --objective slsd --max-kv-bytes-per-token-per-device 640 --format json)
+gmha_cli_error_test(sweep_bad_tp "--tp" sweep --d 64 --layers 2 --tp 0)
 gmha_cli_error_test(sweep_bad_family "unknown family 'xyz'" sweep --d 64 --layers 2 --families xyz)
 gmha_cli_error_test(sweep_bad_objective "--objective" sweep --d 64 --layers 2 --objective speed)
 gmha_cli_error_test(sweep_bad_grid "--heads" sweep --d 64 --layers 2 --heads 8-4)
