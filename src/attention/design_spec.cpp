@@ -325,7 +325,12 @@ ModelDesign parse_design_spec(std::string_view spec_view) {
     }
     l.kv_dtype = DType::kF32;  // docs/capacity.md: states are kept in fp32 unless configured
   }
-  if (f.has("kv_dtype")) l.kv_dtype = read_kv_dtype(f.text("kv_dtype"), where + " kv_dtype");
+  if (f.has("kv_dtype")) {
+    const KvCacheType t = read_kv_cache_type(f.text("kv_dtype"), where + " kv_dtype");
+    l.kv_dtype = t.dtype;
+    l.kv_layout = t.layout;
+    check_kv_layout(l, where + " kv_dtype");
+  }
 
   l.ffn = ffn_of_spec(f, where);
 
@@ -585,7 +590,7 @@ std::string design_spec_of(const ModelDesign& m) {
   if (a.variant != Variant::kLinear && a.gate != OutputGate::kNone) {
     s += a.gate == OutputGate::kHeadwise ? ",gate=head" : ",gate=elem";
   }
-  s += fmt::format(",kv_dtype={}", dtype_name(l.kv_dtype));
+  s += fmt::format(",kv_dtype={}", kv_cache_type_name(l.kv_dtype, l.kv_layout));
   s += ffn_spec_of(l.ffn);
   if (m.vocab_size > 0) s += fmt::format(",vocab={}", m.vocab_size);
   return s;

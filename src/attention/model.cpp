@@ -103,7 +103,35 @@ bool ModelDesign::is_hybrid() const {
 
 void ModelDesign::set_kv_dtype(DType t) {
   for (auto& l : layers) {
-    if (mixer_kind(l) == MixerKind::kSoftmax) l.kv_dtype = t;
+    if (mixer_kind(l) == MixerKind::kSoftmax) {
+      l.kv_dtype = t;
+      l.kv_layout = KvLayout::kElements;
+    }
+  }
+}
+
+void ModelDesign::set_kv_cache_type(KvCacheType t, const std::string& where) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    LayerSpec& l = layers[i];
+    if (mixer_kind(l) != MixerKind::kSoftmax) continue;
+    l.kv_dtype = t.dtype;
+    l.kv_layout = t.layout;
+    check_kv_layout(l, layers.size() == 1 ? where : fmt::format("{} (layer {})", where, i));
+  }
+}
+
+void check_kv_layout(const LayerSpec& l, const std::string& where) {
+  if (l.kv_layout != KvLayout::kFp8DsMla) return;
+  const AttentionShape& a = l.attention;
+  const bool mla_row = a.variant == Variant::kMla || a.variant == Variant::kMtla;
+  if (mixer_kind(l) != MixerKind::kSoftmax || !mla_row || a.kv_lora_rank != 512 || a.qk_rope_dim != 64 ||
+      l.kv_dtype != DType::kF8E4M3) {
+    const std::string got = mixer_kind(l) != MixerKind::kSoftmax ? "a layer without a KV cache"
+                            : !mla_row ? std::string("a ") + std::string(variant_name(a.variant)) + " layer"
+                                       : fmt::format("a latent of {} + RoPE {}", a.kv_lora_rank, a.qk_rope_dim);
+    throw InputError(fmt::format("{}: fp8_ds_mla (vLLM's 656 B row: 512 fp8 latent, 4 fp32 scales, 64 bf16 "
+                                 "RoPE) needs an mla or mtla layer with a 512 latent and a 64 RoPE key, got {}",
+                                 where, got));
   }
 }
 
@@ -121,6 +149,7 @@ void validate_model(const ModelDesign& m, const std::string& where) {
     const LayerSpec& l = m.layers[i];
     std::string w = m.layers.size() == 1 ? where : fmt::format("{} layer {}", where, i);
     if (l.has_mixer) validate_shape(l.attention, w);
+    check_kv_layout(l, w + " kv_dtype");
     if (l.kv_source >= 0) {
       // A shared cache comes from an earlier softmax layer that owns one with the same streams.
       if (static_cast<size_t>(l.kv_source) >= i || !owns_cache(m.layers[static_cast<size_t>(l.kv_source)])) {

@@ -95,6 +95,22 @@ int64_t cache_entries(const AttentionShape& a, int64_t tokens) {
   return s == 1 ? tokens : tokens / s + (tokens % s != 0 ? 1 : 0);
 }
 
+int64_t kv_row_bits(const LayerSpec& l, int64_t elements) {
+  if (l.kv_layout == KvLayout::kElements || elements == 0) {
+    return checked_mul(elements, dtype_bits(l.kv_dtype), "kv bits");
+  }
+  const AttentionShape& a = l.attention;
+  const int64_t latent = a.kv_lora_rank, rope = a.qk_rope_dim;
+  if (elements != latent + rope) {
+    throw InputError(fmt::format("kv_dtype fp8_ds_mla: a part of {} elements of the {} + {} row has no "
+                                 "layout of its own", elements, latent, rope));
+  }
+  // vLLM flashmla_sparse.py: fp8 values, one fp32 scale per 128 of them, the RoPE key in bf16.
+  const int64_t scales = (latent + 127) / 128;
+  return checked_add(checked_add(checked_mul(latent, 8, "kv bits"), checked_mul(scales, 32, "kv bits"), "kv bits"),
+                     checked_mul(rope, 16, "kv bits"), "kv bits");
+}
+
 FfnParams ffn_params(const FfnShape& f, int64_t d) {
   FfnParams p;
   switch (f.kind) {
@@ -276,11 +292,11 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     // in fp8 + fp32 scales and a MoBA block-mean key in the KV dtype are entries of their own.
     gf.index_key_bytes_per_layer = mixer == MixerKind::kSoftmax ? index_key_bytes(a) : 0;
     const int64_t index_bits = checked_mul(gf.index_key_bytes_per_layer, 8, "index bits");
-    const int64_t stream_bits = checked_mul(counts.cached_elements, bits, "kv bits");
-    const int64_t minimal_stream_bits = checked_mul(counts.cached_elements_minimal, bits, "kv bits");
+    const bool softmax = mixer == MixerKind::kSoftmax;
+    const int64_t stream_bits = softmax ? kv_row_bits(l, counts.cached_elements) : 0;
+    const int64_t minimal_stream_bits = softmax ? kv_row_bits(l, counts.cached_elements_minimal) : 0;
     const int64_t mean_key_bits =
-        mixer == MixerKind::kSoftmax && l.span.kind == SpanKind::kMoba
-            ? checked_mul(stream_widths(a).keys, bits, "kv bits") : 0;
+        softmax && l.span.kind == SpanKind::kMoba ? kv_row_bits(l, stream_widths(a).keys) : 0;
     FillCounts fill;
     if (mixer == MixerKind::kSoftmax) fill = fill_counts(l, o.context, o.convention);
     // What the layer itself stores: nothing when it reads an earlier layer's cache. Per token:
@@ -300,7 +316,7 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
     if (mixer == MixerKind::kSoftmax) {
       gf.effective_tokens = fill.read;
       gf.stored_tokens = fill.stored;
-      kv_dtypes.insert(std::string(dtype_name(l.kv_dtype)));
+      kv_dtypes.insert(std::string(kv_cache_type_name(l.kv_dtype, l.kv_layout)));
     }
 
     // Whole cache at T x B: the entries each layer keeps (its fill rule) plus fixed states.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "gmha/attention/weights.hpp"
 #include "gmha/capacity/figures.hpp"
@@ -78,6 +79,47 @@ double attention_elements_per_gpu(const LayerSpec& l, int64_t n, int64_t kv_per_
 
 }  // namespace
 
+namespace {
+// g streams over n ranks: split while g >= n (g % n == 0), replicated evenly below (n % g == 0).
+bool streams_shard(int64_t g, int64_t n) { return g >= n ? g % n == 0 : n % g == 0; }
+}  // namespace
+
+bool kv_splits(const AttentionShape& a, int64_t n) {
+  switch (a.variant) {
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa:
+      return a.kv_heads <= 0 || streams_shard(a.kv_heads, n);
+    case Variant::kGta:
+    case Variant::kGla:
+      return streams_shard(a.kv_heads, n);
+    case Variant::kTpa:
+    case Variant::kMtla:
+      return n == 1;
+    default:
+      return true;
+  }
+}
+
+int64_t kv_elements_per_gpu(const AttentionShape& a, const KvSplit& k) {
+  const int64_t cached = attention_counts(a).cached_elements;
+  switch (a.variant) {
+    case Variant::kMha:
+    case Variant::kMqa:
+    case Variant::kGqa:
+      // The K and V streams hold kv heads each; a rank caches kv_heads_per_gpu of them.
+      return k.kv_heads > 0 ? checked_mul(cached / k.kv_heads, k.kv_heads_per_gpu, "kv") : 0;
+    case Variant::kGta:
+    case Variant::kGla: {
+      // A rank caches its tied states (GTA, d_h each) or latents (GLA, d_c each) and the RoPE key.
+      const int64_t per_head = a.variant == Variant::kGla ? a.kv_lora_rank : a.head_dim;
+      return checked_add(checked_mul(per_head, k.kv_heads_per_gpu, "kv"), a.qk_rope_dim, "kv");
+    }
+    default:
+      return cached;  // MLA/MFA replicated whole; TPA, MTLA at N = 1
+  }
+}
+
 KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, const char* option) {
   KvSplit s;
   switch (a.variant) {
@@ -86,7 +128,7 @@ KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, 
     case Variant::kGqa: {
       const int64_t kv = a.kv_heads;
       if (kv <= 0) return s;  // no mixer: nothing cached
-      if (kv >= n ? kv % n != 0 : n % kv != 0) {
+      if (!streams_shard(kv, n)) {
         throw errors::bad_option(
             option, fmt::format("{}: {} KV heads neither split {} ways nor replicate "
                                 "evenly (layers {})",
@@ -117,7 +159,7 @@ KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, 
       // GQA's. The shared RoPE key (d_R) is on every rank.
       const int64_t kv = a.kv_heads;
       const char* what = a.variant == Variant::kGla ? "latent heads" : "KV heads";
-      if (kv >= n ? kv % n != 0 : n % kv != 0) {
+      if (!streams_shard(kv, n)) {
         throw errors::bad_option(
             option, fmt::format("{}: {} {} neither split {} ways nor replicate evenly (layers {})",
                                 n, kv, what, n, layers));
@@ -192,38 +234,22 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
     s.kv_replication = k.replication;
     s.note = k.note;
     switch (a.variant) {
-      case Variant::kMha:
-      case Variant::kMqa:
-      case Variant::kGqa:
-        // The layer's K and V streams hold kv heads each; a rank caches kv_heads_per_gpu of them.
-        if (k.kv_heads > 0) {
-          s.kv_bytes_per_token_per_gpu =
-              static_cast<double>(
-                  checked_product({cached / k.kv_heads, s.kv_heads_per_gpu, bits}, "kv")) /
-              8.0;
-        }
+      case Variant::kFpba:
+      case Variant::kLinear:
         break;
-      case Variant::kMla:
-      case Variant::kMfa:
-      case Variant::kMfaKr:
-        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
-        break;
-      case Variant::kGta:
-      case Variant::kGla: {
-        // A rank caches its tied states (GTA, d_h each) or latents (GLA, d_c each) and the RoPE key.
-        const int64_t per_head = a.variant == Variant::kGla ? a.kv_lora_rank : a.head_dim;
-        const int64_t per_gpu =
-            checked_add(checked_mul(per_head, s.kv_heads_per_gpu, "kv"), a.qk_rope_dim, "kv");
-        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(per_gpu, bits, "kv")) / 8.0;
-        break;
-      }
-      case Variant::kTpa:
       case Variant::kMtla: {
         // Only at N = 1 (kv_split refuses more): the whole cache; an MTLA entry holds s tokens.
-        const double stride = a.variant == Variant::kMtla ? static_cast<double>(std::max<int64_t>(1, a.temporal_stride)) : 1.0;
-        s.kv_bytes_per_token_per_gpu = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / stride;
+        const double stride = static_cast<double>(std::max<int64_t>(1, a.temporal_stride));
+        s.kv_bytes_per_token_per_gpu = static_cast<double>(kv_row_bits(g.spec, cached)) / 8.0 / stride;
         break;
       }
+      default:
+        // This rank's part of the row in the layer's KV layout (fp8_ds_mla rows are whole).
+        s.kv_bytes_per_token_per_gpu =
+            static_cast<double>(kv_row_bits(g.spec, kv_elements_per_gpu(a, k))) / 8.0;
+        break;
+    }
+    switch (a.variant) {  // heads-split kinds
       case Variant::kFpba:
         s.kv_bytes_per_token_per_gpu =
             static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0 / static_cast<double>(n);
@@ -233,18 +259,20 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
             static_cast<double>(checked_mul(linear_state_elements(a), bits, "state")) / 8.0 /
             static_cast<double>(n);
         break;
+      default:
+        break;
     }
     const SpanKind sk = g.spec.span.kind;
     if (sk == SpanKind::kTopK || sk == SpanKind::kCompressed || sk == SpanKind::kNsa || sk == SpanKind::kMoba) {
       // A rank holds its share of every entry kind (stream entries, MoBA mean keys and index
       // keys in the stream's share); fill_counts counts them at T (kv_bytes_per_sequence_per_gpu).
-      const double full_entry = static_cast<double>(checked_mul(cached, bits, "kv")) / 8.0;
+      const double full_entry = static_cast<double>(kv_row_bits(g.spec, cached)) / 8.0;
       const double share = full_entry > 0 ? s.kv_bytes_per_token_per_gpu / full_entry : 0.0;
       const FillCounts rate = fill_counts(g.spec, 1, Convention::kExact);
       s.layer = g.spec;
       s.entry_bytes_per_gpu = s.kv_bytes_per_token_per_gpu;
       s.mean_key_bytes_per_gpu =
-          sk == SpanKind::kMoba ? share * static_cast<double>(checked_mul(stream_widths(a).keys, bits, "kv")) / 8.0 : 0.0;
+          sk == SpanKind::kMoba ? share * static_cast<double>(kv_row_bits(g.spec, stream_widths(a).keys)) / 8.0 : 0.0;
       s.index_key_bytes_per_gpu = share * static_cast<double>(index_key_bytes(a));
       s.kv_bytes_per_token_per_gpu = s.entry_bytes_per_gpu * rate.entries_per_token +
                                      s.mean_key_bytes_per_gpu * rate.mean_keys_per_token +
@@ -372,6 +400,29 @@ double kv_bytes_per_sequence_per_gpu(const FitResult& f, int64_t context) {
              (g.kv_bytes_per_token_per_gpu * static_cast<double>(tokens) + g.state_bytes_per_gpu);
   }
   return total;
+}
+
+KvGrowth kv_growth_per_sequence_per_gpu(const FitResult& f) {
+  // Past every window, chunk and NSA block, each layer's kept entries are a fixed part plus
+  // floor-divisions of T by its strides: one period P (their lcm) later exactly P / stride more.
+  int64_t period = 1, caps = 0;
+  for (const GroupShard& g : f.groups) {
+    caps = std::max(caps, g.tokens_cap);
+    if (g.entry_bytes_per_gpu <= 0) continue;
+    const AttentionSpan& sp = g.layer.span;
+    caps = std::max({caps, sp.window, sp.block, sp.tokens});
+    for (const int64_t stride : {sp.ratio, sp.block, tokens_per_cache_entry(g.layer.attention)}) {
+      if (stride > 1) period = std::lcm(period, stride);
+    }
+  }
+  KvGrowth k;
+  k.period = period;
+  k.from_context = checked_mul(caps / period + 1, period, "context");  // a multiple of P above every cap
+  const double at = kv_bytes_per_sequence_per_gpu(f, k.from_context);
+  const double later = kv_bytes_per_sequence_per_gpu(f, checked_add(k.from_context, period, "context"));
+  k.per_token = (later - at) / static_cast<double>(period);
+  k.fixed = at - k.per_token * static_cast<double>(k.from_context);
+  return k;
 }
 
 std::optional<double> moe_sparsity(const ModelDesign& m) {

@@ -11,6 +11,8 @@
 
 #include "gmha/attention/design_spec.hpp"
 #include "gmha/capacity/cost.hpp"
+#include "gmha/capacity/fit.hpp"
+#include "gmha/capacity/weight_format.hpp"
 #include "gmha/core/checked.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/core/parse.hpp"
@@ -305,6 +307,22 @@ FastFigures fast_figures(const SweepCandidate& c, const SweepOptions& o) {
   f.kv_bytes_per_token = per_layer * static_cast<double>(L);
   f.kv_bits_per_token = c.modifier < 0 ? mul(token_bits, L, "kv")
                                        : static_cast<int64_t>(std::llround(f.kv_bytes_per_token * 8.0));
+  // One device of the TP group holds its part of each entry kind (fit.cpp's rule: a rank keeps
+  // its share of the stream entries and the index keys in the stream's share).
+  const int64_t tp = o.tp;
+  f.shards = a.heads % tp == 0 && kv_splits(a, tp);
+  if (f.shards) {
+    const KvSplit split = kv_split(a, tp, "sweep", "tp");
+    const int64_t device_bits = mul(kv_elements_per_gpu(a, split), bits, "kv bits");
+    if (c.modifier < 0) {
+      f.kv_bits_per_token_per_device = mul(device_bits, L, "kv");
+      f.kv_bytes_per_token_per_device = static_cast<double>(f.kv_bits_per_token_per_device) / 8.0;
+    } else {
+      const double share = token_bits > 0 ? static_cast<double>(device_bits) / static_cast<double>(token_bits) : 0.0;
+      f.kv_bytes_per_token_per_device = share * f.kv_bytes_per_token;
+      f.kv_bits_per_token_per_device = static_cast<int64_t>(std::llround(f.kv_bytes_per_token_per_device * 8.0));
+    }
+  }
   f.attn_params = mul(n.params, L, "params");
   int64_t core = checked_add(decode_attention_flops(a, fc.read, o.convention), indexer_flops(a, fc.index_read),
                              "attention flops");
@@ -376,6 +394,7 @@ SweepResult run_sweep(const SweepOptions& o) {
   if (s.layers > 100000)
     throw errors::bad_option("layers", fmt::format("{} is implausible (max 100000)", s.layers));
   if (o.context <= 0) throw errors::option_not_positive("context", o.context);
+  if (o.tp <= 0) throw errors::option_not_positive("tp", o.tp);
   if (s.families.empty()) throw errors::bad_option("families", "no family to sweep");
   if (o.objective == SweepObjective::kCost && !o.card) {
     throw errors::bad_option("objective", "cost needs a card (cost:CARD)");
@@ -421,6 +440,9 @@ SweepResult run_sweep(const SweepOptions& o) {
   if (o.budgets.max_kv_bytes_per_token && !(*o.budgets.max_kv_bytes_per_token >= 0)) {
     throw errors::bad_option("max-kv-bytes-per-token", "must be a non-negative number");
   }
+  if (o.budgets.max_kv_bytes_per_token_per_device && !(*o.budgets.max_kv_bytes_per_token_per_device >= 0)) {
+    throw errors::bad_option("max-kv-bytes-per-token-per-device", "must be a non-negative number");
+  }
 
   SweepResult r;
   std::vector<Record> chunk, frontier;
@@ -447,9 +469,16 @@ SweepResult run_sweep(const SweepOptions& o) {
     if (o.progress && index % kProgressEvery == 0 && index > 0)
       o.progress(static_cast<int64_t>(index), static_cast<int64_t>(size));
     const FastFigures f = fast_figures(c, o);
+    if (!f.shards) {
+      ++r.unsharded;
+      return;
+    }
     const int64_t flops = checked_add(f.attn_flops, f.linear_flops, "attention flops");
     if (o.budgets.max_kv_bytes_per_token &&
         f.kv_bytes_per_token > *o.budgets.max_kv_bytes_per_token)
+      return;
+    if (o.budgets.max_kv_bytes_per_token_per_device &&
+        f.kv_bytes_per_token_per_device > *o.budgets.max_kv_bytes_per_token_per_device)
       return;
     if (o.budgets.max_attn_params && f.attn_params > *o.budgets.max_attn_params) return;
     if (o.budgets.max_attn_flops && flops > *o.budgets.max_attn_flops) return;
@@ -457,7 +486,7 @@ SweepResult run_sweep(const SweepOptions& o) {
     ++r.feasible;
     Record rec;
     rec.c = c;
-    rec.kv_bits = f.kv_bits_per_token;
+    rec.kv_bits = f.kv_bits_per_token_per_device;  // = kv_bits_per_token at tp 1
     rec.flops = flops;
     rec.ter = f.ter;
     rec.params = f.attn_params;
@@ -529,6 +558,15 @@ SweepResult run_sweep(const SweepOptions& o) {
     }
     if (d.figures.attn_params != fast.attn_params)
       throw InternalError(figures_mismatch(d, "params"));
+    // Per device from fit's own sharding (shard_weights): exact for plain designs; under a
+    // modifier both are products of the same doubles in another order (1e-12 relative).
+    const TensorParallelWeights shards = shard_weights(d.model, o.tp, read_weight_format("bf16", "weights"), "tp");
+    d.kv_bytes_per_token_per_device =
+        shards.groups.front().kv_bytes_per_token_per_gpu * static_cast<double>(s.layers);
+    const double gap = std::abs(d.kv_bytes_per_token_per_device - fast.kv_bytes_per_token_per_device);
+    if (rec.c.modifier < 0 ? gap != 0 : gap > 1e-12 * d.kv_bytes_per_token_per_device) {
+      throw InternalError(figures_mismatch(d, "KV bytes per token per device"));
+    }
     if (d.figures.attn_flops != fast.attn_flops || d.figures.linear_flops != fast.linear_flops) {
       throw InternalError(figures_mismatch(d, "FLOPs"));
     }

@@ -139,7 +139,7 @@ Table groups_table(const std::vector<CompareRow>& rows) {
     for (const auto& k : f.kinds) {
       t.add_row({f.model + " @" + context_label(f.context), k.label, compact_layers(k.layer_list),
                  std::to_string(k.layer_count), kind_geometry(k.spec), kind_fill(k.spec),
-                 std::string(dtype_name(k.spec.kv_dtype)), "", "",
+                 std::string(kv_cache_type_name(k.spec.kv_dtype, k.spec.kv_layout)), "", "",
                  k.softmax_ranks ? fmt::format("{}/{}/{}", k.softmax_ranks->frh, k.softmax_ranks->slsd,
                                                k.softmax_ranks->ter)
                                  : "n/a",

@@ -127,7 +127,10 @@ void run_fit(const FitCliOptions& c) {
       o.card = card;
       o.weights = weights_of(m, c.weight_dtype);
       const FitResult f = compute_fit(m, o);
-      const double per_token = kv_bytes_per_sequence_per_gpu(f, 1);
+      // What one more token of context costs once every window is full (KvGrowth), not the
+      // cache of a one-token sequence: under CSA/HCA and windows the two differ many times over.
+      const KvGrowth growth = kv_growth_per_sequence_per_gpu(f);
+      const double per_token = growth.per_token;
       // Byte columns are filled after the loop, in one unit per column (set_unit_column).
       fit_t.add_row({m.name, card.name, "", "", "", "", context_text(f), std::to_string(f.max_batch),
                      "", ""});
@@ -175,6 +178,9 @@ void run_fit(const FitCliOptions& c) {
       j["weights_fit"] = f.weights_fit;
       j["kv_budget_per_gpu"] = f.kv_budget_per_gpu;
       j["kv_bytes_per_token_per_gpu"] = per_token;
+      j["kv_bytes_fixed_per_sequence_per_gpu"] = growth.fixed;
+      j["kv_growth_from_context"] = growth.from_context;
+      j["kv_growth_period"] = growth.period;
       j["max_context"] = f.max_context ? nlohmann::json(*f.max_context) : nlohmann::json(nullptr);
       j["max_context_capped_at_model_max"] = f.capped_at_model_max;
       j["beyond_max_context"] = beyond;
@@ -206,9 +212,11 @@ void run_fit(const FitCliOptions& c) {
   fit_t.set_unit_column(9, free_col, report::Quantity::kBytes);
   if (any_overflow) fit_t.notes.push_back("KV budget \"-\": the weights alone do not fit");
   fit_t.notes.push_back(
-      "KV/token/GPU: one sequence, one token of context, all layers (windowed layers "
-      "count until full); longest context: largest T with batch x KV(T) <= budget, at most the "
-      "model's max_position_embeddings (marked \"model max\")");
+      "KV/token/GPU: what one more token of context adds to one sequence on one GPU once every "
+      "window is full, all layers (a CSA/HCA layer adds an entry per s tokens, 1/s of one; "
+      "windowed, chunked and recurrent layers add none; JSON kv_bytes_fixed_per_sequence_per_gpu "
+      "holds the full windows and states); longest context: largest T with batch x KV(T) <= "
+      "budget, the exact KV(T), at most the model's max_position_embeddings (marked \"model max\")");
   std::string text;
   if (fmt_out == report::Format::kJson) {
     text = jall.dump(2) + "\n";

@@ -103,7 +103,7 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
     const AttentionShape& a = g.spec.attention;
     s += fmt::format("\n## group {}: {} — layers {} ({} layers), KV dtype {}\n", ++gi, g.label,
                      format_int_ranges(parse_int_ranges(g.layer_list, "layers", 0, INT64_MAX)),
-                     g.layer_count, dtype_name(g.spec.kv_dtype));
+                     g.layer_count, kv_cache_type_name(g.spec.kv_dtype, g.spec.kv_layout));
     if (!g.spec.has_mixer) {
       s += "no token mixer: no attention weights, cache or attention FLOPs\n";
     } else {
@@ -128,14 +128,20 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
       for (const auto& c : streams) parts += (parts.empty() ? "" : " + ") + fmt::format("{} [{}]", c.name, c.width);
       // MTLA caches one entry per s tokens: the streams are per entry, the per-token figure 1/s.
       const int64_t per_entry = tokens_per_cache_entry(a);
+      // How an element's bytes are shown: one dtype, or the fp8_ds_mla row's parts.
+      const std::string times =
+          g.spec.kv_layout == KvLayout::kFp8DsMla
+              ? fmt::format("in fp8_ds_mla ({} fp8 + {} fp32 scales + {} bf16)", a.kv_lora_rank,
+                            (a.kv_lora_rank + 127) / 128, a.qk_rope_dim)
+              : fmt::format("x {} B", report::format_number(bytes_per_el));
       const double entry_bytes = g.kv_bytes_per_token_per_layer * static_cast<double>(per_entry);
       if (per_entry > 1) {
-        s += fmt::format("cache per entry ({} tokens) per layer: {} = {} elements x {} B = {} B; per token {} B\n",
-                         per_entry, parts, g.kv_elements_per_token_per_layer, report::format_number(bytes_per_el),
+        s += fmt::format("cache per entry ({} tokens) per layer: {} = {} elements {} = {} B; per token {} B\n",
+                         per_entry, parts, g.kv_elements_per_token_per_layer, times,
                          report::format_exact(entry_bytes), report::format_exact(g.kv_bytes_per_token_per_layer));
       } else {
-      s += fmt::format("cache per token per layer: {} = {} elements x {} B = {} B\n", parts,
-                       g.kv_elements_per_token_per_layer, report::format_number(bytes_per_el),
+      s += fmt::format("cache per token per layer: {} = {} elements {} = {} B\n", parts,
+                       g.kv_elements_per_token_per_layer, times,
                        report::format_exact(g.kv_bytes_per_token_per_layer));
       }
       s += "capacity: " + ranks_formula(a, g.ranks) + "\n";

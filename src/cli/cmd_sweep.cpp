@@ -36,7 +36,8 @@ struct SweepCliOptions {
   std::string context = kDefaultContext;
   std::string convention = "exact";
   std::string compute_dtype;  // empty: bf16, or fp8 under step3-paper (as compare)
-  std::string max_kv, max_params, max_flops;
+  std::string max_kv, max_kv_device, max_params, max_flops;
+  long long tp = 1;
   long long max_designs = 5'000'000;
   long long min_ter = 0;
   std::string objective = "ter";
@@ -89,6 +90,7 @@ nlohmann::json design_json(const SweepDesign& d, bool with_cost) {
   j["slsd"] = f.ranks.slsd;
   j["ter"] = f.ranks.ter;
   j["kv_bytes_per_token"] = f.kv_bytes_per_token;
+  j["kv_bytes_per_token_per_device"] = d.kv_bytes_per_token_per_device;
   j["decode_kv_bytes_read"] = f.decode_kv_bytes_read;
   j["attn_params"] = f.attn_params;
   j["attn_flops"] = f.attn_flops;
@@ -109,6 +111,7 @@ report::Table design_table(const std::string& title, const std::vector<SweepDesi
                {"SLSD"},
                {"FRH"},
                {"KV/token"},
+               {"KV/token/device"},
                {"attn params"},
                {"attn FLOPs/token"}};
   if (with_cost) t.columns.push_back({"$/1M tok (attn)"});
@@ -123,6 +126,8 @@ report::Table design_table(const std::string& title, const std::vector<SweepDesi
         std::to_string(f.ranks.frh),
         exact ? report::format_exact(f.kv_bytes_per_token)
               : report::format_bytes(f.kv_bytes_per_token),
+        exact ? report::format_exact(d.kv_bytes_per_token_per_device)
+              : report::format_bytes(d.kv_bytes_per_token_per_device),
         exact ? std::to_string(f.attn_params)
               : report::format_count(static_cast<double>(f.attn_params)),
         exact ? std::to_string(d.attn_total_flops)
@@ -191,6 +196,12 @@ void run_sweep_command(const SweepCliOptions& c) {
   grid(c.gla_hc, o.space.gla_latent_heads, "--gla-hc", false);
   grid(c.tpa_r, o.space.tpa_ranks, "--tpa-r", false);
   grid(c.tpa_rq, o.space.tpa_q_ranks, "--tpa-rq", false);
+  if (c.kv_dtype == "fp8_ds_mla") {
+    // A layout of 512 + 64 MLA rows only (docs/capacity.md, "KV cache layouts"); the sweep prices
+    // every family's elements in one dtype.
+    throw InputError("--kv-dtype: fp8_ds_mla is a layout of 512 + 64 MLA rows only; the sweep "
+                     "prices every family in one element dtype (use fp8)");
+  }
   o.space.kv_dtype = read_kv_dtype(c.kv_dtype, "--kv-dtype");
   const auto contexts = parse_token_counts(c.context, "--context");
   if (contexts.size() != 1) throw InputError("--context: give one context length for a sweep");
@@ -204,6 +215,12 @@ void run_sweep_command(const SweepCliOptions& c) {
   }
   if (!c.max_kv.empty())
     o.budgets.max_kv_bytes_per_token = parse_amount(c.max_kv, "--max-kv-bytes-per-token", AmountKind::kBytes);
+  if (c.tp <= 0) throw errors::not_positive("--tp", "tp", c.tp);
+  o.tp = c.tp;
+  if (!c.max_kv_device.empty()) {
+    o.budgets.max_kv_bytes_per_token_per_device =
+        parse_amount(c.max_kv_device, "--max-kv-bytes-per-token-per-device", AmountKind::kBytes);
+  }
   if (!c.max_params.empty()) {
     o.budgets.max_attn_params =
         to_int_budget(parse_amount(c.max_params, "--max-attn-params", AmountKind::kCount), "--max-attn-params");
@@ -237,12 +254,16 @@ void run_sweep_command(const SweepCliOptions& c) {
     nlohmann::json b = nlohmann::json::object();
     if (o.budgets.max_kv_bytes_per_token)
       b["max_kv_bytes_per_token"] = *o.budgets.max_kv_bytes_per_token;
+    if (o.budgets.max_kv_bytes_per_token_per_device)
+      b["max_kv_bytes_per_token_per_device"] = *o.budgets.max_kv_bytes_per_token_per_device;
     if (o.budgets.max_attn_params) b["max_attn_params"] = *o.budgets.max_attn_params;
     if (o.budgets.max_attn_flops) b["max_attn_flops"] = *o.budgets.max_attn_flops;
     if (o.budgets.min_ter) b["min_ter"] = *o.budgets.min_ter;
     j["budgets"] = b;
     j["evaluated"] = r.evaluated;
     j["feasible"] = r.feasible;
+    j["tp"] = o.tp;
+    j["unsharded"] = r.unsharded;
     j["frontier"] = nlohmann::json::array();
     for (const auto& d : r.frontier) j["frontier"].push_back(design_json(d, with_cost));
     j["best"] = nlohmann::json::object();
@@ -280,12 +301,19 @@ void run_sweep_command(const SweepCliOptions& c) {
         r.best, spread(r.best.size(), 0), with_cost, false);
     best.notes.push_back(
         fmt::format("{} designs evaluated, {} within the budgets", r.evaluated, r.feasible));
+    if (o.tp > 1) {
+      best.notes.push_back(fmt::format(
+          "TP {}: KV/token/device is one device's share (GQA/GTA/GLA streams split or replicate, "
+          "MLA/MFA replicate); the frontier's KV axis is per device; {} designs do not shard {} "
+          "ways (heads, KV streams; TPA has no TP model) and are skipped",
+          o.tp, r.unsharded, o.tp));
+    }
     if (r.best.empty()) best.notes.push_back("no design meets the budgets");
     const auto shown = spread(r.frontier.size(), static_cast<size_t>(c.limit));
     report::Table front = design_table(
-        fmt::format("Pareto frontier: TER up, KV bytes/token down, attention FLOPs/token down "
+        fmt::format("Pareto frontier: TER up, KV bytes/token{} down, attention FLOPs/token down "
                     "({} designs)",
-                    r.frontier.size()),
+                    o.tp > 1 ? fmt::format("/device (TP {})", o.tp) : std::string(), r.frontier.size()),
         r.frontier, shown, with_cost, false);
     if (shown.size() < r.frontier.size()) {
       front.notes.push_back(fmt::format("{} of {} shown, evenly spaced by KV; --limit 0 shows all",
@@ -328,7 +356,10 @@ void add_sweep_command(CLI::App& app) {
       "s.csv\n"
       "  gmha sweep --d 4096 --layers 32 --families gqa,mla --heads 32 --head-dims 128 --mla-c 512 "
       "--mla-nope 128 --mla-rope 64 --mla-qlora 0 --modifier topk=2048,index_heads=64,index_dim=128 "
-      "--modifier compress=4,window=128 --context 128k");
+      "--modifier compress=4,window=128 --context 128k\n"
+      "  gmha sweep --d 4096 --layers 32 --families gla,mla,gqa,mfa,gta,tpa --heads 32 --head-dims 128 "
+      "--mla-c 256,512 --mla-nope 128 --mla-rope 64 --mla-qlora 0 --gla-hc 2,4 --mfa-c 256 --mfa-cq 1024 "
+      "--tp 4 --max-kv-bytes-per-token-per-device 20480 --objective slsd");
   cmd->add_option("--modifier", opts->modifiers,
                   "Also sweep every design under this fill rule (repeatable): topk=k,index_heads=,"
                   "index_dim= | compress=s[,window=w][,topk=...] | nsa=l/d/n/l'/w | moba=B/k");
@@ -361,6 +392,12 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-kv-bytes-per-token", opts->max_kv,
                   "Budget: KV bytes per token, all layers (e.g. 70272, 64K)");
+  cmd->add_option("--tp", opts->tp,
+                  "Tensor-parallel degree N: skip designs whose heads or KV streams do not shard N "
+                  "ways (TPA: no TP model), rank the frontier by KV bytes/token per device")
+      ->capture_default_str();
+  cmd->add_option("--max-kv-bytes-per-token-per-device", opts->max_kv_device,
+                  "Budget: KV bytes per token on one device of the --tp group, all layers (e.g. 20480)");
   cmd->add_option("--max-attn-params", opts->max_params,
                   "Budget: attention parameters, all layers (e.g. 12B, 1.2e10)");
   cmd->add_option("--max-attn-flops", opts->max_flops,

@@ -24,7 +24,8 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--design", a.designs,
                   "Ad-hoc design, e.g. gqa:d=4096,heads=32,kv=8,hd=128,layers=32 (repeatable)")
       ->allow_extra_args(false);  // one value per flag: `--design X preset` keeps the preset
-  cmd->add_option("--kv-dtype", a.kv_dtype, "KV cache dtype for softmax layers: fp32, bf16, fp16, fp8, int8, int4");
+  cmd->add_option("--kv-dtype", a.kv_dtype, "KV cache dtype for softmax layers: fp32, bf16, fp16, fp8, int8, int4, or fp8_ds_mla "
+                  "(vLLM's 656 B MLA row: 512 fp8 latent + 4 fp32 scales + 64 bf16 RoPE; mla/mtla only)");
   cmd->add_option("--convention", a.convention,
                   "exact (what a kernel does; default) or step3-paper (the Step-3 paper's accounting)");
 }
@@ -107,7 +108,7 @@ std::vector<ModelDesign> load_models(const ModelArgs& a, Convention c) {
   }
   for (auto& m : out) {
     if (c == Convention::kStep3Paper) apply_step3_paper_precision(m);
-    if (!a.kv_dtype.empty()) m.set_kv_dtype(read_kv_dtype(a.kv_dtype, "--kv-dtype"));
+    if (!a.kv_dtype.empty()) m.set_kv_cache_type(read_kv_cache_type(a.kv_dtype, "--kv-dtype"), "--kv-dtype");
     if (!a.kv_dtype.empty() || c == Convention::kStep3Paper) m.spec = design_spec_of(m);
   }
   return out;

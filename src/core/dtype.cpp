@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "gmha/core/error.hpp"
 
 namespace gmha {
@@ -55,7 +57,27 @@ std::optional<DType> find_kv_dtype(std::string_view n) {
 
 DType read_kv_dtype(std::string_view name, const std::string& where) {
   if (auto t = find_kv_dtype(name)) return *t;
+  if (name == "fp8_ds_mla") {
+    throw InputError(fmt::format("{}: fp8_ds_mla is a cache layout of MLA latent rows, not an "
+                                 "element dtype; use fp32, bf16, fp16, fp8, int8 or int4", where));
+  }
   throw errors::unknown_name(where, "dtype", std::string(name), "fp32, bf16, fp16, fp8, int8, int4");
+}
+
+std::optional<KvCacheType> find_kv_cache_type(std::string_view name) {
+  if (name == "fp8_ds_mla") return KvCacheType{DType::kF8E4M3, KvLayout::kFp8DsMla};
+  if (auto t = find_kv_dtype(name)) return KvCacheType{*t, KvLayout::kElements};
+  return std::nullopt;
+}
+
+KvCacheType read_kv_cache_type(std::string_view name, const std::string& where) {
+  if (auto t = find_kv_cache_type(name)) return *t;
+  throw errors::unknown_name(where, "dtype", std::string(name),
+                             "fp32, bf16, fp16, fp8, int8, int4, fp8_ds_mla (MLA latent rows)");
+}
+
+std::string_view kv_cache_type_name(DType dtype, KvLayout layout) {
+  return layout == KvLayout::kFp8DsMla ? "fp8_ds_mla" : dtype_name(dtype);
 }
 
 double unit_roundoff(DType t) {

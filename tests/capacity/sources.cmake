@@ -16,4 +16,7 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/sparse_test.cpp
   capacity/deepseek_v4_test.cpp
   capacity/families_gemma_ple_test.cpp
+  capacity/kv_layout_test.cpp
+  capacity/fit_growth_test.cpp
+  capacity/sweep_tp_test.cpp
 )

@@ -63,6 +63,7 @@ struct LayerSpec {
   AttentionShape attention;
   AttentionSpan span;
   DType kv_dtype = DType::kBF16;
+  KvLayout kv_layout = KvLayout::kElements;  // kFp8DsMla: vLLM's 656 B MLA row (check_kv_layout)
   FfnShape ffn;
   bool rope = true;  // false on NoPE layers (Llama 4 global layers); informational
   bool has_mixer = true;  // false: no token mixer at all (Nemotron-H MLP-only blocks)
@@ -124,9 +125,18 @@ struct ModelDesign {
   /// Layers grouped by identical spec, ordered by first layer.
   std::vector<LayerGroup> groups() const;
   bool is_hybrid() const;  // more than one distinct attention kind/span
-  /// Sets the KV dtype of every softmax layer (linear-attention states keep theirs).
+  /// Sets the KV dtype of every softmax layer (linear-attention states keep theirs), in the
+  /// plain layout (one dtype per element).
   void set_kv_dtype(DType t);
+  /// Sets the KV cache type of every softmax layer; throws InputError naming `where` when a
+  /// layer cannot take the layout (check_kv_layout).
+  void set_kv_cache_type(KvCacheType t, const std::string& where);
 };
+
+/// Throws InputError naming `where` unless the layer can hold its KV layout: fp8_ds_mla needs a
+/// softmax MLA or MTLA layer (an MTLA entry is an MLA row) whose row is a 512 latent + 64 RoPE
+/// key, the only row vLLM's layout is defined for (FlashMLA's head size 576), in fp8.
+void check_kv_layout(const LayerSpec& l, const std::string& where);
 
 /// Throws InputError naming `where` when the model is impossible (no layers, bad shapes, bad spans).
 void validate_model(const ModelDesign& m, const std::string& where);

@@ -49,6 +49,12 @@ int64_t cache_entries(const AttentionShape& a, int64_t tokens);
 /// bytes divided by it; stored and read bytes count whole entries.
 int64_t tokens_per_cache_entry(const AttentionShape& a);
 
+/// Bits of `elements` cached elements of layer l, one cache row or part of it (docs/capacity.md,
+/// "KV cache layouts"): elements x the KV dtype's bits; under fp8_ds_mla the row is the latent L
+/// in fp8 with an fp32 scale per 128 values and the RoPE key R in bf16, 8L + 32*ceil(L/128) + 16R
+/// bits (656 B at L = 512, R = 64), and `elements` must be the whole row L + R.
+int64_t kv_row_bits(const LayerSpec& l, int64_t elements);
+
 // --- per-layer formulas: the one implementation compute_figures, the sweep and fit share -------
 
 /// Core attention FLOPs of one layer for one decoded token that reads `tokens` cached tokens:

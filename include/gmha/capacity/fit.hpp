@@ -78,6 +78,16 @@ struct KvSplit {
 KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers,
                  const char* option = "gpus");
 
+/// True when kv_split(a, n) holds (it throws otherwise): GQA/GTA/GLA's streams split or
+/// replicate evenly, MLA/MFA replicate, TPA and MTLA only at n = 1. The query heads must also
+/// split n ways (shard_weights). For the sweep, which skips what does not shard.
+bool kv_splits(const AttentionShape& a, int64_t n);
+/// Cached elements of one layer and token that one rank holds under `k` = kv_split(a, n): GQA
+/// family kv_heads_per_gpu of its heads' streams; GTA/GLA their tied states / latents per rank
+/// plus the replicated RoPE key; MLA, MFA, TPA and MTLA (n = 1) the whole row. (FPBA and
+/// recurrent layers split by heads elsewhere.)
+int64_t kv_elements_per_gpu(const AttentionShape& a, const KvSplit& k);
+
 /// One rank's weights under tensor parallelism over N ranks (the rules above).
 struct TensorParallelWeights {
   double per_gpu = 0;                  // bytes this rank stores
@@ -118,6 +128,23 @@ FitResult compute_fit(const ModelDesign& m, const FitOptions& o);
 
 /// Bytes of one rank's KV cache for one sequence at context T (all layers, states included).
 double kv_bytes_per_sequence_per_gpu(const FitResult& f, int64_t context);
+
+/// How one sequence's cache on one rank grows with context once every window is full
+/// (docs/sweep.md, "gmha fit"): from `from_context` on, at every context T that is a multiple of
+/// `period` (the least common multiple of the fill rules' strides: CSA/HCA's s, NSA's d, MoBA's
+/// B, MTLA's s), kv_bytes_per_sequence_per_gpu(T) = fixed + per_token x T exactly. per_token is
+/// what one more token of context costs on average: a full layer adds its row, a CSA layer
+/// (row + index key) / s, an HCA layer row / s, windowed, chunked and recurrent layers nothing;
+/// fixed holds the full windows, chunks and states.
+struct KvGrowth {
+  double per_token = 0;
+  double fixed = 0;
+  int64_t from_context = 0;
+  int64_t period = 1;
+};
+/// Derived from kv_bytes_per_sequence_per_gpu itself (two contexts one period apart), so it can
+/// never disagree with the longest-context search.
+KvGrowth kv_growth_per_sequence_per_gpu(const FitResult& f);
 
 /// Activated share of the experts, S = (top_k + shared) / (routed + shared), of the model's MoE
 /// layers (the first MoE group); nullopt for dense models.

@@ -71,6 +71,9 @@ SweepSpace default_sweep_space(int64_t d_model, int64_t layers);
 
 struct SweepBudgets {
   std::optional<double> max_kv_bytes_per_token;  // all layers, at the space's KV dtype
+  // All layers, what one device of the TP group caches per token (SweepOptions::tp; capacity/
+  // fit.hpp's kv_split: GLA's latent heads shard, MLA's latent replicates).
+  std::optional<double> max_kv_bytes_per_token_per_device;
   std::optional<int64_t> max_attn_params;        // all layers
   std::optional<int64_t> max_attn_flops;         // core + projections, per decoded token at T
   std::optional<int64_t> min_ter;                // capacity floor (makes cost objectives useful)
@@ -80,6 +83,10 @@ struct SweepOptions {
   SweepSpace space;
   SweepBudgets budgets;
   int64_t context = 8192;
+  // Tensor-parallel degree N (docs/sweep.md, "Tensor parallelism"): candidates whose heads or
+  // KV streams do not shard N ways (or with no TP model: TPA) are skipped, and the frontier's KV
+  // axis is the KV per token per device. N = 1: the per-token frontier.
+  int64_t tp = 1;
   Convention convention = Convention::kExact;
   SweepObjective objective = SweepObjective::kTer;
   std::optional<Hardware> card;  // required for kCost
@@ -96,6 +103,7 @@ struct SweepDesign {
   ModelDesign model;
   ModelFigures figures;
   int64_t attn_total_flops = 0;  // figures.attn_flops + figures.linear_flops
+  double kv_bytes_per_token_per_device = 0;  // at SweepOptions::tp, from shard_weights (= per token at 1)
   double attn_usd_per_mtok = 0;  // attention cost on the card (0 without a card)
   double objective = 0;          // the objective's value (TER, SLSD or $/1M tokens)
 };
@@ -103,7 +111,8 @@ struct SweepDesign {
 struct SweepResult {
   uint64_t evaluated = 0;             // designs enumerated and evaluated
   uint64_t feasible = 0;              // designs within every budget
-  std::vector<SweepDesign> frontier;  // Pareto-optimal designs, by KV bytes per token ascending
+  uint64_t unsharded = 0;             // designs skipped because they do not shard tp ways
+  std::vector<SweepDesign> frontier;  // Pareto-optimal designs, by KV bytes per token (per device at tp) ascending
   std::vector<SweepDesign> best;      // best feasible design per family, in family order
   std::vector<SweepDesign> ranked;    // the `top` best feasible designs overall
 };
@@ -139,6 +148,9 @@ struct FastFigures {
   int64_t ter = 0, slsd = 0, frh = 0;
   int64_t kv_bits_per_token = 0;  // all layers (exact; int4 is 4 bits)
   double kv_bytes_per_token = 0;  // all layers
+  bool shards = true;             // heads and KV streams split SweepOptions::tp ways
+  int64_t kv_bits_per_token_per_device = 0;  // all layers, one device at tp (exact when unmodified)
+  double kv_bytes_per_token_per_device = 0;  // all layers, one device at tp
   int64_t attn_params = 0;        // all layers
   int64_t attn_flops = 0;         // core, all layers, at T
   int64_t linear_flops = 0;       // projections, all layers
