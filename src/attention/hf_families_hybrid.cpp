@@ -1,8 +1,9 @@
 // Readers of the hybrid Hugging Face families (docs/model_defaults.md, "Hybrid families"):
 // nemotron_h (Mamba2 / attention / MLP / MoE blocks), lfm2 and lfm2_vl (gated short convolutions
 // and attention), jamba (Mamba-1 and attention, MoE every other layer), hunyuan (cross-layer
-// attention: cla_share_factor), nemotron-nas (DeciLM block_configs) and falcon_h1 (refused: attention and Mamba2 run in parallel in
-// every layer). Each maps the published config.json onto the layer-level model (docs/capacity.md,
+// attention: cla_share_factor), nemotron-nas (DeciLM block_configs), granitemoehybrid (its reader
+// is hf_granite.cpp; the Mamba2 layer is built here) and falcon_h1 (refused: attention and Mamba2
+// run in parallel in every layer). Each maps the published config.json onto the layer-level model (docs/capacity.md,
 // "Layer kinds"); a field omitted takes the default of the model_type's transformers config class,
 // and a key that changes the architecture in a way the reader does not model fails closed.
 #include "hf_fields.hpp"
@@ -92,22 +93,15 @@ ModelDesign nemotron_h(const Fields& f) {
   attn.attention.head_dim = *hd;
   attn.rope = false;  // NemotronHAttention applies no positional encoding
 
-  LayerSpec mamba;
-  AttentionShape& s = mamba.attention;
-  s.variant = Variant::kLinear;
-  s.recurrent = RecurrentKind::kMamba2;
-  s.d_model = attn.attention.d_model;
   // NemotronHConfig: mamba_num_heads 128, mamba_head_dim 64, ssm_state_size 128, n_groups 8,
   // conv_kernel 4; the mixer's width is heads x head_dim (expand is not used).
-  s.heads = positive(f, "mamba_num_heads", f.int_or("mamba_num_heads", 128));
-  s.head_dim = positive(f, "mamba_head_dim", f.int_or("mamba_head_dim", 64));
-  s.state_value_dim = positive(f, "ssm_state_size", f.int_or("ssm_state_size", 128));
-  s.key_heads = positive(f, "n_groups", f.int_or("n_groups", 8));
-  s.conv_kernel = positive(f, "conv_kernel", f.int_or("conv_kernel", 4));
-  s.inner = checked_mul(s.heads, s.head_dim, "mamba width");
-  s.kv_heads = s.heads;
-  mamba.kv_dtype = state_dtype(f);
-  mamba.conv_dtype = model_dtype(f);
+  Mamba2Geometry g;
+  g.heads = positive(f, "mamba_num_heads", f.int_or("mamba_num_heads", 128));
+  g.head_dim = positive(f, "mamba_head_dim", f.int_or("mamba_head_dim", 64));
+  g.state = positive(f, "ssm_state_size", f.int_or("ssm_state_size", 128));
+  g.groups = positive(f, "n_groups", f.int_or("n_groups", 8));
+  g.conv_kernel = positive(f, "conv_kernel", f.int_or("conv_kernel", 4));
+  const LayerSpec mamba = mamba2_layer(f, attn.attention.d_model, g);
 
   LayerSpec mlp;
   mlp.has_mixer = false;
@@ -423,12 +417,33 @@ ModelDesign nemotron_nas(const Fields& f) {
 
 }  // namespace
 
+LayerSpec mamba2_layer(const Fields& f, int64_t d_model, const Mamba2Geometry& g) {
+  LayerSpec mamba;
+  AttentionShape& s = mamba.attention;
+  s.variant = Variant::kLinear;
+  s.recurrent = RecurrentKind::kMamba2;
+  s.d_model = d_model;
+  s.heads = g.heads;
+  s.head_dim = g.head_dim;
+  s.state_value_dim = g.state;
+  s.key_heads = g.groups;  // B and C are shared by the heads of one group
+  s.conv_kernel = g.conv_kernel;
+  s.inner = checked_mul(g.heads, g.head_dim, "mamba width");
+  s.kv_heads = s.heads;
+  // vLLM keeps the SSM state in mamba_ssm_dtype (else the model dtype), the conv state in the
+  // model dtype (docs/capacity.md, "Recurrent mixers").
+  mamba.kv_dtype = state_dtype(f);
+  mamba.conv_dtype = model_dtype(f);
+  return mamba;
+}
+
 std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string& type) {
   if (type == "nemotron_h") return nemotron_h(f);
   if (type == "lfm2" || type == "lfm2_vl") return lfm2(f);
   if (type == "jamba") return jamba(f);
   if (type == "hunyuan") return hunyuan(f);
   if (type == "nemotron-nas") return nemotron_nas(f);
+  if (type == "granitemoehybrid") return granite_moe_hybrid(f);
   if (type == "falcon_h1") {
     // FalconH1DecoderLayer feeds the same normalised input to an attention AND a Mamba2 mixer and
     // adds both outputs: two mixers in one layer, which gmha's layer (one mixer) cannot hold.

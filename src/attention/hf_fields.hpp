@@ -251,8 +251,22 @@ std::optional<ModelDesign> read_more_family(const Fields& f, const std::string& 
 /// `handled` is set to the architecture keys (hf_config.cpp's kArchKeys) the reader models.
 std::optional<ModelDesign> read_2026_family(const Fields& f, const std::string& type,
                                             std::set<std::string>& handled);
-/// Hybrid families (hf_families_hybrid.cpp): nemotron_h, lfm2 / lfm2_vl, jamba, hunyuan; refuses
-/// falcon_h1 naming why. nullopt for any other type.
+/// The geometry of a Mamba2 (SSD) mixer: heads x head_dim channels, a d_state-wide state per
+/// head, B and C shared by the heads of each of `groups` groups, a causal conv of conv_kernel taps.
+struct Mamba2Geometry {
+  int64_t heads = 0;
+  int64_t head_dim = 0;
+  int64_t state = 0;
+  int64_t groups = 0;
+  int64_t conv_kernel = 0;
+};
+/// A Mamba2 layer of that geometry (hf_families_hybrid.cpp; Nemotron-H, Granite 4.0-H), its state
+/// in state_dtype(f) and its conv state in model_dtype(f); the FFN is left to the caller.
+LayerSpec mamba2_layer(const Fields& f, int64_t d_model, const Mamba2Geometry& g);
+/// Granite 4.0-H (hf_granite.cpp): model_type granitemoehybrid.
+ModelDesign granite_moe_hybrid(const Fields& f);
+/// Hybrid families (hf_families_hybrid.cpp): nemotron_h, lfm2 / lfm2_vl, jamba, hunyuan,
+/// nemotron-nas, granitemoehybrid; refuses falcon_h1 naming why. nullopt for any other type.
 std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string& type);
 /// DeepSeek-V4 (hf_deepseek_v4.cpp): deepseek_v4; nullopt otherwise.
 std::optional<ModelDesign> read_deepseek_v4(const Fields& f, const std::string& type);

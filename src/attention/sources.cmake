@@ -10,6 +10,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/attention/hf_families_more.cpp
   src/attention/hf_families_2026.cpp
   src/attention/hf_families_hybrid.cpp
+  src/attention/hf_granite.cpp
   src/attention/hf_deepseek_v4.cpp
   src/attention/hf_vision.cpp
   src/attention/resolve.cpp

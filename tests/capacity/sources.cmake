@@ -9,6 +9,7 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/frontier_families_test.cpp
   capacity/families_2026_test.cpp
   capacity/families_hybrid_test.cpp
+  capacity/families_granite_test.cpp
   capacity/designs_recurrent_test.cpp
   capacity/layer_model_test.cpp
   capacity/serving_test.cpp
