@@ -3,9 +3,10 @@
 // and attention), jamba (Mamba-1 and attention, MoE every other layer), hunyuan (cross-layer
 // attention: cla_share_factor), nemotron-nas (DeciLM block_configs), granitemoehybrid (its reader
 // is hf_granite.cpp; the Mamba2 layer is built here) and falcon_h1 (refused: attention and Mamba2
-// run in parallel in every layer). Each maps the published config.json onto the layer-level model (docs/capacity.md,
-// "Layer kinds"); a field omitted takes the default of the model_type's transformers config class,
-// and a key that changes the architecture in a way the reader does not model fails closed.
+// run in parallel in every layer). Each maps the published config.json onto the layer-level
+// model (docs/capacity.md, "Layer kinds"); a field omitted takes the default of the model_type's
+// transformers config class, and a key that changes the architecture in a way the reader does not
+// model fails closed.
 #include "hf_fields.hpp"
 
 #include <functional>
