@@ -68,7 +68,7 @@ const SweepDesign& find(const std::vector<SweepDesign>& v, const std::string& sp
 
 }  // namespace
 
-TEST_CASE("sweep at TP 4: GLA-2 shards its latent, MLA replicates; who is on the frontier",
+TEST_CASE("sweep at TP 4: GLA-2 shards its latent, MLA replicates (who is on the frontier)",
           "[capacity][sweep][tp]") {
   const SweepResult r = run_sweep(space(4));
   // 3 GQA + 1 MFA + 5 GTA + 2 MLA + 2 GLA shard 4 ways; the one TPA design does not.

@@ -176,7 +176,7 @@ TEST_CASE("V4 compressor: prefill and decode agree, and match plain loops (HCA, 
   }
 }
 
-TEST_CASE("V4 compressor: sinks, gates, biases, q/k norms and given entry scores compose; prefill == decode",
+TEST_CASE("V4 compressor: sinks, gates, biases, q/k norms and given entry scores compose (prefill == decode)",
           "[kernels][compress]") {
   const int64_t T = 13;
   for (const char* spec : {"gqa:d=16,heads=4,kv=2,hd=4,bias=1,sinks=1,gate=elem,compress=4,window=2",
