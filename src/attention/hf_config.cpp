@@ -329,6 +329,51 @@ namespace {
 // The dtype is the root config's when it writes one, else text_config's: vLLM's rule for
 // multimodal wrappers (Qwen2.5-VL's transformers-4.53 config says bfloat16 at the root and float32
 // in text_config, and is served in bf16).
+// The weights' scheme: compressed-tensors states it per config group ({"weights": {"num_bits",
+// "group_size", "strategy", "symmetric", "type"}}; all groups must agree, else bits -1), GPTQ and
+// AWQ at the top level ("bits", "group_size" (-1: per channel), "sym" / "zero_point", "lm_head").
+void read_quantization_scheme(const json& q, const std::string& field, ModelDesign& m) {
+  auto integer = [&](const json& o, const char* k, const std::string& where) -> int {
+    if (!o.contains(k) || o.at(k).is_null()) return 0;
+    if (!o.at(k).is_number_integer()) throw InputError(fmt::format("{}.{}' must be an integer", where, k));
+    return o.at(k).get<int>();
+  };
+  auto boolean = [&](const json& o, const char* k, bool fallback, const std::string& where) {
+    if (!o.contains(k) || o.at(k).is_null()) return fallback;
+    if (!o.at(k).is_boolean()) throw InputError(fmt::format("{}.{}' must be true or false", where, k));
+    return o.at(k).get<bool>();
+  };
+  if (q.contains("config_groups") && q.at("config_groups").is_object()) {
+    bool first = true;
+    for (const auto& [name, group] : q.at("config_groups").items()) {
+      const std::string where = fmt::format("{}.config_groups.{}.weights", field, name);
+      if (!group.is_object() || !group.contains("weights") || !group.at("weights").is_object()) continue;
+      const json& w = group.at("weights");
+      const std::string strategy = w.contains("strategy") && w.at("strategy").is_string()
+                                       ? w.at("strategy").get<std::string>() : "";
+      const int bits = integer(w, "num_bits", where);
+      const int gs = strategy == "channel" ? -1 : integer(w, "group_size", where);
+      const bool sym = boolean(w, "symmetric", true, where);
+      const std::string type = w.contains("type") && w.at("type").is_string() ? w.at("type").get<std::string>() : "";
+      if (first) {
+        m.quant_bits = bits, m.quant_group_size = gs, m.quant_symmetric = sym, m.quant_type = type;
+        first = false;
+      } else if (bits != m.quant_bits || gs != m.quant_group_size || sym != m.quant_symmetric || type != m.quant_type) {
+        m.quant_bits = -1;  // groups with different schemes: the capacity area refuses to price it
+      }
+    }
+    return;
+  }
+  const std::string method = m.quant_method;
+  if (method != "gptq" && method != "awq") return;
+  m.quant_bits = integer(q, "bits", field);
+  m.quant_group_size = integer(q, "group_size", field);
+  m.quant_type = "int";
+  // GPTQ writes `sym` (default true); AWQ `zero_point` (default true: asymmetric).
+  m.quant_symmetric = method == "gptq" ? boolean(q, "sym", true, field) : !boolean(q, "zero_point", true, field);
+  m.quant_lm_head = method == "gptq" && boolean(q, "lm_head", false, field);
+}
+
 void read_quantization_config(const json& root, const Fields& f, ModelDesign& m) {
   for (const json* holder : {&root, &f.raw()}) {
     for (const char* k : {"torch_dtype", "dtype"}) {
@@ -337,8 +382,11 @@ void read_quantization_config(const json& root, const Fields& f, ModelDesign& m)
       }
     }
   }
-  if (!f.has("quantization_config")) return;
-  const json& q = f.raw().at("quantization_config");
+  // The text stack's own quantization_config (Kimi K2.5 keeps it in text_config), else the root's.
+  const json* qp = f.has("quantization_config") ? &f.raw().at("quantization_config")
+                   : root.contains("quantization_config") ? &root.at("quantization_config") : nullptr;
+  if (qp == nullptr) return;
+  const json& q = *qp;
   const std::string field = f.where() + ": field 'quantization_config";
   if (!q.is_object()) throw InputError(field + "' must be an object");
   auto text = [&](const char* k) -> std::string {
@@ -350,6 +398,16 @@ void read_quantization_config(const json& root, const Fields& f, ModelDesign& m)
   for (const char* k : {"fmt", "format", "quant_algo"}) {
     if (m.quant_format.empty()) m.quant_format = text(k);
   }
+  // What the method leaves in the model dtype, under each writer's key.
+  for (const char* k : {"ignore", "modules_to_not_convert", "exclude_modules"}) {
+    if (!q.contains(k) || q.at(k).is_null()) continue;
+    if (!q.at(k).is_array()) throw InputError(fmt::format("{}.{}' must be a list of names", field, k));
+    for (const json& e : q.at(k)) {
+      if (!e.is_string()) throw InputError(fmt::format("{}.{}' must be a list of names", field, k));
+      m.quant_not_converted.push_back(e.get<std::string>());
+    }
+  }
+  read_quantization_scheme(q, field, m);
 }
 }  // namespace
 

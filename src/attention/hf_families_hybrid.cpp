@@ -388,7 +388,8 @@ ModelDesign nemotron_nas(const Fields& f) {
     const json& fj = blocks[i].contains("ffn") ? blocks[i].at("ffn") : kEmpty;
     const Fields attn(aj, where + ".attention");
     const Fields ffn(fj, where + ".ffn");
-    reject_unmodelled(attn, type, {"replace_with_linear", "sparsify", "num_sink_tokens"});
+    reject_unmodelled(attn, type, {"replace_with_linear", "sparsify", "num_sink_tokens", "unshifted_sink",
+                                    "use_prefill_window_in_sink_attention"});
     reject_unmodelled(ffn, type, {"replace_with_linear", "sparsify"});
     LayerSpec& l = m.layers[i];
     if (attn.bool_or("no_op", false)) {

@@ -226,7 +226,15 @@ constexpr const char* kKimiK25 = R"({"model_type": "kimi_k25", "tie_word_embeddi
   "num_key_value_heads": 64, "n_routed_experts": 384, "n_shared_experts": 1, "num_experts_per_tok": 8,
   "first_k_dense_replace": 1, "moe_layer_freq": 1, "q_lora_rank": 1536, "kv_lora_rank": 512,
   "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "vocab_size": 163840,
-  "max_position_embeddings": 262144, "tie_word_embeddings": false, "torch_dtype": "bfloat16"}})";
+  "max_position_embeddings": 262144, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "quantization_config": {"config_groups": {"group_0": {"input_activations": null,
+    "output_activations": null, "targets": ["Linear"], "weights": {"actorder": null,
+    "block_structure": null, "dynamic": false, "group_size": 32, "num_bits": 4, "observer": "minmax",
+    "observer_kwargs": {}, "strategy": "group", "symmetric": true, "type": "int"}}},
+    "format": "pack-quantized", "ignore": ["re:.*self_attn.*", "re:.*shared_experts.*",
+    "re:.*mlp\\.(gate|up|gate_up|down)_proj.*", "re:.*lm_head.*", "re:vision_tower.*",
+    "re:mm_projector.*"], "kv_cache_scheme": null, "quant_method": "compressed-tensors",
+    "quantization_status": "compressed"}}})";
 // Qwen3.5-397B-A17B's text_config (Qwen/Qwen3.5-397B-A17B): 45 Gated DeltaNet + 15 gated GQA
 // layers, 512 experts top-10 + 1 shared of 1024.
 constexpr const char* kQwen35_397b = R"({"model_type": "qwen3_5_moe", "text_config": {
@@ -287,7 +295,8 @@ const std::vector<Preset>& presets() {
         "https://huggingface.co/google/gemma-4-31B/blob/main/config.json (text_config)",
         [](const std::string& n, const std::string& s) { return from_config(n, s, kGemma4_31b); });
     add("kimi-k2.5", "Kimi K2.5 1T (text): MLA with 64 heads, 384 experts top-8 + 1 shared, 256K context",
-        "https://huggingface.co/moonshotai/Kimi-K2.5/blob/main/config.json (text_config)",
+        "https://huggingface.co/moonshotai/Kimi-K2.5/blob/main/config.json (text_config, with its "
+        "INT4 W4A16 quantization_config: routed experts int4 in groups of 32, the rest bf16)",
         [](const std::string& n, const std::string& s) { return from_config(n, s, kKimiK25); });
     add("step3.5-flash", "Step-3.5 Flash 196B: 12 full (64 heads) + 33 sliding-512 (96 heads) GQA layers, 8 KV x 128, head-wise gates, 288 experts top-8 + 1 shared",
         "https://huggingface.co/stepfun-ai/Step-3.5-Flash (config.json values as the card and engines' fixtures give them)",

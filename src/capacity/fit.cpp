@@ -191,6 +191,32 @@ KvSplit kv_split(const AttentionShape& a, int64_t n, const std::string& layers, 
   return s;
 }
 
+namespace {
+// One layer group's FFN bytes: `split` (dense matrices, routed and shared experts: split N ways)
+// and the replicated router, each part at its own format (part_bytes sums a part over layers).
+struct FfnBytes {
+  double split = 0;
+  double router = 0;
+};
+template <class PartBytes>
+FfnBytes ffn_bytes(const FfnShape& f, int64_t d, const std::vector<int>& layers, PartBytes part_bytes,
+                   double other) {
+  const FfnParams fp = ffn_params(f, d);
+  FfnBytes b;
+  b.router = static_cast<double>(fp.router) * other * static_cast<double>(layers.size());
+  if (f.kind == FfnKind::kDense) {
+    b.split = static_cast<double>(fp.total) * part_bytes(WeightPart::kDenseFfn, layers);
+  } else if (f.kind == FfnKind::kMoe) {
+    const double routed = static_cast<double>(f.matrices) * static_cast<double>(d) *
+                          static_cast<double>(f.expert_intermediate) * static_cast<double>(f.routed_experts);
+    const double shared = static_cast<double>(fp.total - fp.router) - routed;
+    b.split = routed * part_bytes(WeightPart::kRoutedExperts, layers) +
+              shared * part_bytes(WeightPart::kSharedExperts, layers);
+  }
+  return b;
+}
+}  // namespace
+
 TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const WeightFormat& wf,
                                     const char* option, int64_t ep) {
   validate_model(m, m.name);
@@ -202,10 +228,18 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
                                                ep, n, option, n));
   }
   TensorParallelWeights r;
-  const double wbytes = wf.bits_per_weight / 8.0;
+  // Bytes per weight of a part summed over a group's layers: a quantization_config may leave a
+  // part, or one layer's part, in the model dtype (docs/capacity.md, "Mixed weight formats").
+  auto part_bytes = [&](WeightPart p, const std::vector<int>& layers) {
+    double b = 0;
+    for (int l : layers) b += wf.bits_of(p, l) / 8.0;
+    return b;
+  };
+  const double other = wf.other_bits() / 8.0;  // embeddings, routers, norms, extras
   const int64_t d = m.d_model;
-  double weight_elems = 0;  // one rank
-  double weight_elems_all = 0;
+  const double nd = static_cast<double>(n);
+  double weight_bytes = 0;  // one rank
+  double weight_bytes_all = 0;
   for (const LayerGroup& g : m.groups()) {
     const AttentionShape& a = g.spec.attention;
     const int64_t layers = static_cast<int64_t>(g.layers.size());
@@ -214,11 +248,9 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
     s.layers = layers;
     if (mixer_kind(g.spec) == MixerKind::kNone) {
       // No mixer: nothing cached or sharded by heads; its FFN splits N ways like any other.
-      const FfnParams fp = ffn_params(g.spec.ffn, d);
-      const double router = static_cast<double>(fp.router);
-      const double ffn_split = static_cast<double>(fp.total - fp.router);
-      weight_elems += static_cast<double>(layers) * (ffn_split / static_cast<double>(n) + router);
-      weight_elems_all += static_cast<double>(layers) * (ffn_split + router);
+      const FfnBytes fb = ffn_bytes(g.spec.ffn, d, g.layers, part_bytes, other);
+      weight_bytes += fb.split / nd + fb.router;
+      weight_bytes_all += fb.split + fb.router;
       r.groups.push_back(std::move(s));
       continue;
     }
@@ -280,12 +312,11 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
     } else if (a.variant != Variant::kLinear && sk != SpanKind::kFull) {
       s.tokens_cap = g.spec.span.tokens;
     }
-    const double attn = attention_elements_per_gpu(g.spec, n, s.kv_heads_per_gpu);
-    const double attn_all = static_cast<double>(attention_counts(g.spec).params);
+    const double attn_bytes = part_bytes(WeightPart::kAttention, g.layers);
+    const double attn = attention_elements_per_gpu(g.spec, n, s.kv_heads_per_gpu) * attn_bytes;
+    const double attn_all = static_cast<double>(attention_counts(g.spec).params) * attn_bytes;
     // Experts and dense matrices split N ways; the router (d x E) is replicated.
-    const FfnParams fp = ffn_params(g.spec.ffn, d);
-    const double router = static_cast<double>(fp.router);
-    const double ffn_split = static_cast<double>(fp.total - fp.router);
+    const FfnBytes fb = ffn_bytes(g.spec.ffn, d, g.layers, part_bytes, other);
     if (g.spec.ffn.kind == FfnKind::kMoe && g.spec.ffn.routed_experts > 0) {
       const FfnShape& f = g.spec.ffn;
       if (f.routed_experts % ep != 0) {
@@ -297,31 +328,32 @@ TensorParallelWeights shard_weights(const ModelDesign& m, int64_t n, const Weigh
       s.top_k = f.top_k;
       s.expert_parallel = ep;
       // A rank holds E/M experts, each split N/M ways: E/N experts' worth, as without EP.
+      // Bytes of one expert on this rank, averaged over the group's layers.
       s.expert_bytes_per_gpu = static_cast<double>(f.matrices) * static_cast<double>(d) *
                                static_cast<double>(f.expert_intermediate) *
-                               static_cast<double>(ep) / static_cast<double>(n) * wbytes;
+                               static_cast<double>(ep) / nd *
+                               part_bytes(WeightPart::kRoutedExperts, g.layers) / static_cast<double>(layers);
     }
-    weight_elems +=
-        static_cast<double>(layers) * (attn + ffn_split / static_cast<double>(n) + router);
-    weight_elems_all += static_cast<double>(layers) * (attn_all + ffn_split + router);
+    weight_bytes += attn + fb.split / nd + fb.router;
+    weight_bytes_all += attn_all + fb.split + fb.router;
     r.groups.push_back(std::move(s));
   }
   // Embeddings split over the vocabulary; RMSNorms (two per layer and the final one) replicated,
   // and so are the small per-layer-input projections and Gemma 3n's AltUp and LAuReL weights.
-  const double embed = static_cast<double>(embedding_params(m));
-  const double norms = static_cast<double>(norm_params(m)) + static_cast<double>(per_layer_input_params(m)) +
-                       static_cast<double>(altup_laurel_params(m));
-  weight_elems += embed / static_cast<double>(n) + norms;
-  weight_elems_all += embed + norms;
-  r.per_gpu = weight_elems * wbytes;
-  r.total = weight_elems_all * wbytes;
+  // The untied output head is a Linear a method may quantize; the input tables are lookups.
+  const double table = m.vocab_size > 0 ? static_cast<double>(m.vocab_size) * static_cast<double>(d) : 0.0;
+  const double head = m.tied_embeddings ? 0.0 : table * wf.bits_of(WeightPart::kOutputHead, -1) / 8.0;
+  const double embed = table * other + head + static_cast<double>(per_layer_embedding_params(m)) * other;
+  const double norms = (static_cast<double>(norm_params(m)) + static_cast<double>(per_layer_input_params(m)) +
+                        static_cast<double>(altup_laurel_params(m))) * other;
+  weight_bytes += embed / nd + norms;
+  weight_bytes_all += embed + norms;
+  r.per_gpu = weight_bytes;
+  r.total = weight_bytes_all;
   // A tied embedding is the output head too, read every step; an untied input one is a lookup.
-  if (m.vocab_size > 0 && !m.tied_embeddings) {
-    r.input_embedding_per_gpu = static_cast<double>(m.vocab_size) * static_cast<double>(d) /
-                                static_cast<double>(n) * wbytes;
-  }
+  if (m.vocab_size > 0 && !m.tied_embeddings) r.input_embedding_per_gpu = table / nd * other;
   // The per-layer embedding table is a lookup as well: a few rows read per token.
-  r.input_embedding_per_gpu += static_cast<double>(per_layer_embedding_params(m)) / static_cast<double>(n) * wbytes;
+  r.input_embedding_per_gpu += static_cast<double>(per_layer_embedding_params(m)) / nd * other;
   return r;
 }
 

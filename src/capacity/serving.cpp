@@ -100,7 +100,7 @@ std::optional<int64_t> least_amortised_batch(const ServingModel& s, const Hardwa
 
 WeightFormat weights_of(const ModelDesign& m, const std::string& requested) {
   if (!requested.empty()) return read_weight_format(requested, "--weight-dtype");
-  return default_weight_format(m.name, m.quant_method, m.quant_format, m.torch_dtype);
+  return default_weight_format(m);
 }
 
 double expected_experts_touched(int64_t routed, int64_t top_k, double tokens) {
@@ -229,6 +229,7 @@ ServingModel serving_model(const ModelDesign& m, const ModelFigures& f, const Se
   s.context = f.context;
   s.compute_dtype = o.compute_dtype;
   s.weight_format = o.weights.name;
+  s.weight_label = o.weights.label();
   s.head_flops_per_token =
       m.vocab_size > 0 ? 2.0 * static_cast<double>(m.vocab_size) * static_cast<double>(m.d_model) : 0.0;
   s.flops_per_token = static_cast<double>(f.attn_flops) + static_cast<double>(f.linear_flops) +

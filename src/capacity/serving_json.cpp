@@ -32,6 +32,7 @@ void add_serving_json(json& row, const ServingModel& s, const std::vector<Servin
   row["ep"] = s.ep;
   row["decode_tokens"] = s.decode_tokens;
   row["weight_dtype"] = s.weight_format;
+  row["weight_format"] = s.weight_label;
   row["compute_dtype"] = std::string(compute_dtype_name(s.compute_dtype));
   row["kv_replication"] = s.kv_replication;
   row["kv_bytes_per_token_per_device"] = s.kv_bytes_per_token_per_device;

@@ -171,6 +171,7 @@ void run_fit(const FitCliOptions& c) {
       j["context"] = o.context;
       j["weight_dtype"] = o.weights.name;
       j["weight_bits_per_weight"] = o.weights.bits_per_weight;
+      j["weight_format"] = o.weights.label();
       j["memory_per_gpu"] = f.memory_per_gpu;
       j["usable_per_gpu"] = f.usable_per_gpu;
       j["weights_per_gpu"] = f.weights_per_gpu;

@@ -89,7 +89,7 @@ Table serving_step_table(const std::vector<ServingRow>& rows) {
     std::string weights;
     std::vector<std::string> seen;
     for (const auto& r : rows) {
-      const std::string w = r.model + " " + r.serving.weight_format;
+      const std::string w = r.model + " " + r.serving.weight_label;
       if (std::find(seen.begin(), seen.end(), r.model) != seen.end()) continue;
       seen.push_back(r.model);
       weights += (weights.empty() ? "" : ", ") + w;

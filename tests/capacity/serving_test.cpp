@@ -249,12 +249,22 @@ TEST_CASE("weights: bits per weight count the block and group scales", "[capacit
   CHECK(read_weight_format("nvfp4", "w").bits_per_weight == 4.5);        // + 8 / 16
   CHECK_THROWS_AS(read_weight_format("fp6", "--weight-dtype"), InputError);
   // The default follows the config: quantization_config first, then torch_dtype.
-  CHECK(default_weight_format("m", "fp8", "e4m3", "bfloat16").name == "fp8");
-  CHECK(default_weight_format("m", "modelopt", "NVFP4", "").name == "nvfp4");
-  CHECK(default_weight_format("m", "mxfp4", "", "bfloat16").name == "mxfp4");
-  CHECK(default_weight_format("m", "", "", "float32").name == "fp32");
-  CHECK(default_weight_format("m", "", "", "").name == "bf16");
-  CHECK_THROWS_AS(default_weight_format("m", "bitsandbytes", "", ""), InputError);  // fail closed
+  auto quantized = [](const char* method, const char* format, const char* dtype) {
+    ModelDesign m;
+    m.name = "m";
+    m.quant_method = method;
+    m.quant_format = format;
+    m.torch_dtype = dtype;
+    return default_weight_format(m);
+  };
+  CHECK(quantized("fp8", "e4m3", "bfloat16").name == "fp8");
+  CHECK(quantized("modelopt", "NVFP4", "").name == "nvfp4");
+  CHECK(quantized("mxfp4", "", "bfloat16").name == "mxfp4");
+  CHECK(quantized("", "", "float32").name == "fp32");
+  CHECK(quantized("", "", "").name == "bf16");
+  CHECK(quantized("", "", "float32").uniform());
+  CHECK_FALSE(quantized("mxfp4", "", "bfloat16").uniform());  // experts only (weight_scope_test)
+  CHECK_THROWS_AS(quantized("bitsandbytes", "", ""), InputError);  // fail closed
   // FP8 weights halve Llama-3-8B's stored bytes, plus one FP32 scale per 128 x 128 block.
   ServingOptions fp8;
   fp8.weights = read_weight_format("fp8", "w");

@@ -20,4 +20,6 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/kv_layout_test.cpp
   capacity/fit_growth_test.cpp
   capacity/sweep_tp_test.cpp
+  capacity/weight_scope_test.cpp
+  capacity/families_nemotron_nas_test.cpp
 )

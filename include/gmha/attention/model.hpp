@@ -106,6 +106,18 @@ struct ModelDesign {
   // weight format): quant_method, and its fmt / format / quant_algo. Empty when none.
   std::string quant_method;
   std::string quant_format;
+  // What the method leaves out, as written: compressed-tensors `ignore`, transformers'
+  // `modules_to_not_convert`, ModelOpt `exclude_modules` (names, "re:" regexes, '*' globs).
+  std::vector<std::string> quant_not_converted;
+  // The weights' scheme where the config states one (compressed-tensors config_groups' weights,
+  // GPTQ/AWQ bits/group_size/sym): bits per element (0 unstated, -1 when config groups
+  // disagree), elements per scale group (0 unstated, -1 per channel), symmetric (no zero point),
+  // "int" or "float"; quant_lm_head: GPTQ's `lm_head` flag (the output head quantized too).
+  int quant_bits = 0;
+  int quant_group_size = 0;
+  bool quant_symmetric = true;
+  std::string quant_type;
+  bool quant_lm_head = false;
   std::string torch_dtype;  // the config's torch_dtype / dtype as written ("" when absent)
   /// Parameters of the vision tower beside the text stack (not in the layer list or its
   /// counts): 0 without one, kVisionNotCounted when the config has one gmha does not count.

@@ -42,7 +42,8 @@ struct ServingModel {
   int64_t decode_tokens = 1;
   int64_t context = 0;
   ComputeDType compute_dtype = ComputeDType::kBf16;
-  std::string weight_format;
+  std::string weight_format;  // the format's name (JSON weight_dtype)
+  std::string weight_label;   // with the parts it covers when mixed (WeightFormat::label)
   double flops_per_token = 0;       // one query token, whole model: attn + linear + FFN + head
   double head_flops_per_token = 0;  // the output head, 2 V d (not in ModelFigures' FLOPs)
   double weight_bytes_per_device = 0;         // stored on one rank
