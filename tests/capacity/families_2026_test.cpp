@@ -10,20 +10,16 @@
 #include "gmha/attention/presets.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "gmha/core/error.hpp"
+#include "support/hf_fixture.hpp"
 
 using namespace gmha;
 
 namespace {
 
-ModelDesign parse(const char* text) {
-  return model_from_hf_config(nlohmann::json::parse(text), "config.json");
-}
-ModelFigures at(const ModelDesign& m, int64_t context) {
-  return compute_figures(m, {context, 1, Convention::kExact});
-}
-double off(int64_t got, double published) {
-  return std::abs(static_cast<double>(got) - published) / published;
-}
+// The published-config helpers every family test shares (support/hf_fixture.hpp).
+constexpr auto parse = gmha::test::parse_config;
+constexpr auto at = gmha::test::exact_at;
+constexpr auto off = gmha::test::off_by;
 
 // google/gemma-4-31B config.json's text_config, field for field as an engine's verbatim fixture
 // of it publishes it (write_gemma4_native_config in a Rust serving engine's tests: the same keys

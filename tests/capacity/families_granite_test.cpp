@@ -13,20 +13,16 @@
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "gmha/core/error.hpp"
+#include "support/hf_fixture.hpp"
 
 using namespace gmha;
 
 namespace {
 
-ModelDesign parse(const char* text) {
-  return model_from_hf_config(nlohmann::json::parse(text), "config.json");
-}
-ModelFigures at(const ModelDesign& m, int64_t context) {
-  return compute_figures(m, {context, 1, Convention::kExact});
-}
-double off(int64_t got, double published) {
-  return std::abs(static_cast<double>(got) - published) / published;
-}
+// The published-config helpers every family test shares (support/hf_fixture.hpp).
+constexpr auto parse = gmha::test::parse_config;
+constexpr auto at = gmha::test::exact_at;
+constexpr auto off = gmha::test::off_by;
 
 // ibm-granite/granite-4.0-h-tiny at revision 791e0d3d28c86e106c9b6e0b4cecdee0375b6124: the fields
 // of its config.json as a public model-loading probe lists them from that pinned snapshot

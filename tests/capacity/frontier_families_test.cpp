@@ -11,20 +11,16 @@
 #include "gmha/capacity/figures.hpp"
 #include "gmha/capacity/figures_json.hpp"
 #include "gmha/core/error.hpp"
+#include "support/hf_fixture.hpp"
 
 using namespace gmha;
 
 namespace {
 
-ModelDesign parse(const char* text) {
-  return model_from_hf_config(nlohmann::json::parse(text), "config.json");
-}
-ModelFigures at(const ModelDesign& m, int64_t context) {
-  return compute_figures(m, {context, 1, Convention::kExact});
-}
-double off(int64_t got, double published) {
-  return std::abs(static_cast<double>(got) - published) / published;
-}
+// The published-config helpers every family test shares (support/hf_fixture.hpp).
+constexpr auto parse = gmha::test::parse_config;
+constexpr auto at = gmha::test::exact_at;
+constexpr auto off = gmha::test::off_by;
 
 // https://huggingface.co/HuggingFaceTB/SmolLM3-3B/blob/main/config.json, as mirrored verbatim by
 // github.com/fetchwiki/HuggingFaceTB-SmolLM3-3B (config.json, with model_files.json giving the two

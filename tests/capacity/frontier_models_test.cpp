@@ -13,19 +13,16 @@
 #include "gmha/capacity/figures.hpp"
 #include "gmha/core/error.hpp"
 #include "support/test_paths.hpp"
+#include "support/hf_fixture.hpp"
 
 using namespace gmha;
 
 namespace {
 
-ModelDesign parse(const char* text) {
-  return model_from_hf_config(nlohmann::json::parse(text), "config.json");
-}
-ModelFigures at(const ModelDesign& m, int64_t context) {
-  return compute_figures(m, {context, 1, Convention::kExact});
-}
-// Relative distance of a count from a published figure.
-double off(int64_t got, double card) { return std::abs(static_cast<double>(got) - card) / card; }
+// The published-config helpers every family test shares (support/hf_fixture.hpp).
+constexpr auto parse = gmha::test::parse_config;
+constexpr auto at = gmha::test::exact_at;
+constexpr auto off = gmha::test::off_by;
 
 // https://huggingface.co/openai/gpt-oss-120b/blob/main/config.json (checked field by field against
 // a public engine test's verbatim copy of .../raw/main/config.json)
