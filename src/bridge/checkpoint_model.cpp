@@ -3,9 +3,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include "gguf_layers.hpp"
 #include "gmha/attention/design_spec.hpp"
@@ -29,6 +33,27 @@ bool looks_like_checkpoint_file(const std::string& path) {
   in.read(head, 4);
   return in.gcount() == 4 &&
          (std::memcmp(head, "GGUF", 4) == 0 || std::memcmp(head, "42ka", 4) == 0);
+}
+
+// A GGUF file states each tensor's type (Q4_K_M files mix Q4_K, Q6_K and F32): what the file
+// stores per weight is its bytes over its elements, block scales and mins included.
+void measure_storage(const GgufSource& gguf, ModelDesign& m) {
+  uint64_t bytes = 0;
+  int64_t elements = 0;
+  std::map<std::string, int64_t> by_type;
+  for (const TensorInfo& t : gguf.tensors()) {
+    bytes += t.bytes;
+    elements += t.elements();
+    by_type[t.dtype] += t.elements();
+  }
+  if (elements <= 0) return;
+  m.stored_bits_per_weight = 8.0 * static_cast<double>(bytes) / static_cast<double>(elements);
+  std::vector<std::pair<std::string, int64_t>> order(by_type.begin(), by_type.end());
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (const auto& [type, n] : order) {
+    m.stored_types += fmt::format("{}{} {:.0f}%", m.stored_types.empty() ? "" : ", ", type,
+                                  100.0 * static_cast<double>(n) / static_cast<double>(elements));
+  }
 }
 
 }  // namespace
@@ -63,6 +88,7 @@ std::optional<ModelDesign> model_from_checkpoint_file(const std::string& path) {
     gguf_layers::apply(gguf->header().metadata, m, path);
     m.spec = design_spec_of(m);
   }
+  if (gguf) measure_storage(*gguf, m);
   m.name = std::filesystem::path(path).stem().string();
   m.source = fmt::format("{} ({} checkpoint, model_type {})", path, c.format, c.architecture);
   return m;

@@ -210,6 +210,11 @@ std::string scope_of(const WeightFormat& w, const ModelDesign& m) {
 }  // namespace
 
 WeightFormat default_weight_format(const ModelDesign& m) {
+  if (m.stored_bits_per_weight > 0) {
+    // A GGUF file read as the model: every weight at the file's own average (its mix named).
+    return {fmt::format("gguf ({:.2f} bits: {})", m.stored_bits_per_weight, m.stored_types),
+            m.stored_bits_per_weight, "measured: the file's tensor bytes over its elements"};
+  }
   const WeightFormat rest = dtype_format(m.name, m.torch_dtype);
   if (m.quant_method.empty()) return rest;
   const std::string method = lower(m.quant_method);

@@ -64,3 +64,25 @@ TEST_CASE("checkpoint_model: other inputs are not checkpoints and broken GGUFs f
   CHECK_THROWS_WITH(model_from_checkpoint_file(bad), Catch::Contains("broken.gguf"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("checkpoint_model: a GGUF's weights are priced at the bytes its tensors store", "[bridge]") {
+  auto q = shared_data("gguf-quant");
+  if (!q) {
+    gmha::test::skip_missing("../shared/data/gguf-quant not found; skipping");
+    return;
+  }
+  // synth-llama-d256-Q4_K_M (its README: Q4_K x 13, Q6_K x 3 = output, blk.1 v and down, F32
+  // norms). Q4_K: token_embd 512 x 256, layer 0's 786,432 and layer 1's q, k, o, gate, up
+  // (557,056) = 1,474,560 elements at 144 B per 256; Q6_K: output 131,072 + v 32,768 + down
+  // 196,608 = 360,448 at 210 B per 256; F32: 5 norms x 256 at 4 B. 829,440 + 295,680 + 5,120 =
+  // 1,130,240 B over 1,836,288 weights.
+  const auto k = model_from_checkpoint_file(*q + "/synth-llama-d256-Q4_K_M.gguf");
+  REQUIRE(k);
+  CHECK(k->stored_bits_per_weight == Approx(8.0 * 1130240 / 1836288).epsilon(1e-12));
+  CHECK(k->stored_types == "Q4_K 80%, Q6_K 20%, F32 0%");
+  // The F32 file stores every weight in 32 bits.
+  const auto f = model_from_checkpoint_file(*q + "/synth-llama-d256-F32.gguf");
+  REQUIRE(f);
+  CHECK(f->stored_bits_per_weight == 32.0);
+  CHECK(f->stored_types == "F32 100%");
+}

@@ -66,6 +66,24 @@ TEST_CASE("cli compare: GGUF and llama2.c checkpoints are model inputs", "[cli]"
   CHECK(show.exit_code == 0);
 }
 
+TEST_CASE("cli fit: a GGUF checkpoint is priced at the bytes its tensors store", "[cli]") {
+  auto q = gmha::test::shared_data("gguf-quant");
+  if (!q) {
+    gmha::test::skip_missing("../shared/data/gguf-quant not found; skipping");
+    return;
+  }
+  // synth-llama-d256-Q4_K_M: 1,130,240 B of tensors over its 1,836,288 weights (worked in
+  // tests/bridge/checkpoint_model_test.cpp), not the 3,672,576 B of fp16 it was priced at.
+  const auto r = run_gmha("fit " + *q + "/synth-llama-d256-Q4_K_M.gguf " + *q +
+                          "/synth-llama-d256-F32.gguf --memory 1e9 --format json");
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  REQUIRE(j.size() == 2);
+  CHECK(j[0]["weights_total"].get<double>() == Approx(1130240).epsilon(1e-12));
+  CHECK(j[0]["weight_dtype"].get<std::string>().rfind("gguf (4.92 bits: Q4_K 80%, Q6_K 20%", 0) == 0);
+  CHECK(j[1]["weights_total"].get<double>() == Approx(1836288.0 * 4).epsilon(1e-12));
+}
+
 TEST_CASE("cli compare: design strings in the output feed back to the same figures", "[cli]") {
   const auto r = run_gmha("compare --design gqa:d=4096,heads=32,kv=8,hd=128,layers=32 --format json");
   REQUIRE(r.exit_code == 0);

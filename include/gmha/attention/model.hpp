@@ -119,6 +119,11 @@ struct ModelDesign {
   std::string quant_type;
   bool quant_lm_head = false;
   std::string torch_dtype;  // the config's torch_dtype / dtype as written ("" when absent)
+  // A checkpoint file read as the model (GGUF): its tensors' stored bits per weight, block scales
+  // included (8 x bytes / elements over every tensor), and their types by elements, e.g.
+  // "Q4_K 61%, Q6_K 30%, F32 9%". The weights are then priced at that average. 0 / "" otherwise.
+  double stored_bits_per_weight = 0;
+  std::string stored_types;
   /// Parameters of the vision tower beside the text stack (not in the layer list or its
   /// counts): 0 without one, kVisionNotCounted when the config has one gmha does not count.
   int64_t vision_params = 0;

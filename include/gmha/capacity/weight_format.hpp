@@ -53,7 +53,8 @@ bool weight_part_excluded(const std::vector<std::string>& not_converted, WeightP
 std::vector<WeightFormat> weight_formats();
 /// A format by name or throws InputError naming `where` and listing the names.
 WeightFormat read_weight_format(std::string_view name, const std::string& where);
-/// The weights a model description states: its quantization_config's format over the parts the
+/// The weights a model description states: a GGUF file read as the model, at its measured
+/// average (stored_bits_per_weight); else its quantization_config's format over the parts the
 /// method quantizes, less the config's exclusions, the rest in the model's torch_dtype (float32,
 /// float16, else bf16); without one, every weight in that dtype. Throws InputError naming the
 /// model and asking for --weight-dtype when quantization_config names a method or scheme gmha
