@@ -114,7 +114,11 @@ void run_fit(const FitCliOptions& c) {
   fit_t.key_columns = 2;  // model, card
   std::vector<double> memory_col, weights_col, budget_col, token_col, kv_col, free_col;
   bool any_overflow = false;
+  std::string formats;  // each model's own weight format, named in a note (docs/capacity.md)
   for (const ModelDesign& m : models) {
+    if (c.weight_dtype.empty()) {
+      formats += fmt::format("{}{} {}", formats.empty() ? "" : "; ", m.name, weights_of(m, "").label());
+    }
     const auto sparsity = moe_sparsity(m);
     const bool beyond = m.max_context > 0 && base.context > m.max_context;
     if (beyond) {
@@ -212,6 +216,7 @@ void run_fit(const FitCliOptions& c) {
   fit_t.set_unit_column(8, kv_col, report::Quantity::kBytes);
   fit_t.set_unit_column(9, free_col, report::Quantity::kBytes);
   if (any_overflow) fit_t.notes.push_back("KV budget \"-\": the weights alone do not fit");
+  if (!formats.empty()) fit_t.notes.push_back("weights: " + formats);
   fit_t.notes.push_back(
       "KV/token/GPU: what one more token of context adds to one sequence on one GPU once every "
       "window is full, all layers (a CSA/HCA layer adds an entry per s tokens, 1/s of one; "

@@ -95,5 +95,7 @@ gmha_cli_test(throughput_json "\"ms_per_token\": 4.80107199" throughput llama3-8
 gmha_cli_error_test(throughput_needs_card "--hardware" throughput llama3-8b)
 gmha_cli_error_test(throughput_no_memory "--memory" throughput llama3-8b --hardware-def x:price=1,bf16=1e12,bw=1e9)
 # Memory holds 845,638 tokens of Llama-3-8B's KV on an H200; the model was trained to 8192.
+# Each model's own weights are named as they fall on its parts (docs/capacity.md, "Mixed weight formats").
+gmha_cli_test(fit_names_mixed_weights "weights: kimi-k2.5 int4-g32 on routed experts, bf16 elsewhere" fit kimi-k2.5 --hardware h200 --gpus 8)
 gmha_cli_test(fit_caps_at_model_max "8192 \\(8K\\) \\(model max\\)" fit llama3-8b --hardware h200)
 gmha_cli_test(hardware_fp4_peak "FP4" hardware)
