@@ -92,6 +92,13 @@ std::vector<std::pair<const char*, json>> class_defaults(const std::string& type
             {"mamba_n_heads", 128}, {"mamba_n_groups", 1}, {"mamba_d_state", 256}, {"mamba_d_conv", 4},
             {"mamba_expand", 2}};
   }
+  if (type == "falcon_h1") {  // FalconH1Config; a null num_key_value_heads, mamba_d_ssm or
+    // mamba_d_head means something else than absent: hf_falcon_h1.cpp reads those three.
+    return {{"vocab_size", 128000}, {"hidden_size", 4096}, {"intermediate_size", 14336},
+            {"num_hidden_layers", 32}, {"num_attention_heads", 32}, {"max_position_embeddings", 8192},
+            {"mamba_n_heads", 128}, {"mamba_n_groups", 1}, {"mamba_d_state", 256}, {"mamba_d_conv", 4},
+            {"mamba_expand", 2}};
+  }
   if (type == "olmo3") {  // Olmo3Config (num_key_value_heads defaults to num_attention_heads)
     return {{"vocab_size", 50304}, {"hidden_size", 4096}, {"intermediate_size", 11008},
             {"num_hidden_layers", 32}, {"num_attention_heads", 32},
@@ -516,7 +523,7 @@ ModelDesign model_from_hf_config(const json& config, const std::string& where) {
         "{}: model_type '{}' is not supported (supported: llama, mistral, mixtral, qwen2, qwen2_moe, "
         "qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, step3, step3_vl, llama4, minimax, "
         "ernie4_5, ernie4_5_moe, gemma, gemma2, gemma3, gemma3_text, gpt_oss, qwen3_next, qwen3_5, "
-        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, deepseek_v4, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe, gemma4, gemma4_text, mimo_v2_flash, step3p5, mistral3, ministral3, qwen2_5_vl, nemotron_h, nemotron-nas, granitemoehybrid, lfm2, lfm2_vl, jamba, hunyuan, cohere2, gemma3n, gemma3n_text)", where, type));
+        "qwen3_5_moe, glm4_moe, minimax_m2, olmo2, deepseek_v32, deepseek_v4, glm_moe_dsa, smollm3, exaone4, olmo3, phi3, kimi_linear, qwen3_vl, qwen3_vl_moe, gemma4, gemma4_text, mimo_v2_flash, step3p5, mistral3, ministral3, qwen2_5_vl, nemotron_h, nemotron-nas, granitemoehybrid, falcon_h1, lfm2, lfm2_vl, jamba, hunyuan, cohere2, gemma3n, gemma3n_text)", where, type));
   }
   std::vector<const char*> unhandled;
   for (const auto& k : kArchKeys) {

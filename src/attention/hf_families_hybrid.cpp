@@ -2,8 +2,8 @@
 // nemotron_h (Mamba2 / attention / MLP / MoE blocks), lfm2 and lfm2_vl (gated short convolutions
 // and attention), jamba (Mamba-1 and attention, MoE every other layer), hunyuan (cross-layer
 // attention: cla_share_factor), nemotron-nas (DeciLM block_configs), granitemoehybrid (its reader
-// is hf_granite.cpp; the Mamba2 layer is built here) and falcon_h1 (refused: attention and Mamba2
-// run in parallel in every layer). Each maps the published config.json onto the layer-level
+// is hf_granite.cpp; the Mamba2 layer is built here) and falcon_h1 (hf_falcon_h1.cpp: attention
+// and Mamba2 in parallel in every layer). Each maps the published config.json onto the layer-level
 // model (docs/capacity.md, "Layer kinds"); a field omitted takes the default of the model_type's
 // transformers config class, and a key that changes the architecture in a way the reader does not
 // model fails closed.
@@ -25,13 +25,6 @@ std::optional<int64_t> first_int(const Fields& f, std::initializer_list<const ch
   return std::nullopt;
 }
 
-// Fails closed on a boolean that gmha's weights assume has the other value.
-void require_bool(const Fields& f, const std::string& type, const char* key, bool fallback, bool modelled) {
-  if (f.bool_or(key, fallback) != modelled) {
-    throw InputError(fmt::format("{}: field '{}' = {} is not modelled for model_type '{}' (gmha counts "
-                                 "the weights of {} = {})", f.where(), key, !modelled, type, key, modelled));
-  }
-}
 
 // --- Nemotron-H -------------------------------------------------------------------------------
 
@@ -419,6 +412,13 @@ ModelDesign nemotron_nas(const Fields& f) {
 
 }  // namespace
 
+void require_bool(const Fields& f, const std::string& type, const char* key, bool fallback, bool modelled) {
+  if (f.bool_or(key, fallback) != modelled) {
+    throw InputError(fmt::format("{}: field '{}' = {} is not modelled for model_type '{}' (gmha counts "
+                                 "the weights of {} = {})", f.where(), key, !modelled, type, key, modelled));
+  }
+}
+
 LayerSpec mamba2_layer(const Fields& f, int64_t d_model, const Mamba2Geometry& g) {
   LayerSpec mamba;
   AttentionShape& s = mamba.attention;
@@ -446,14 +446,7 @@ std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string
   if (type == "hunyuan") return hunyuan(f);
   if (type == "nemotron-nas") return nemotron_nas(f);
   if (type == "granitemoehybrid") return granite_moe_hybrid(f);
-  if (type == "falcon_h1") {
-    // FalconH1DecoderLayer feeds the same normalised input to an attention AND a Mamba2 mixer and
-    // adds both outputs: two mixers in one layer, which gmha's layer (one mixer) cannot hold.
-    // Splitting it into two layers would miscount layers and norms, so it is refused.
-    throw InputError(fmt::format("{}: model_type 'falcon_h1' is not supported: every layer runs "
-                                 "attention and a Mamba2 mixer in parallel, and a gmha layer has one "
-                                 "mixer (docs/model_defaults.md)", f.where()));
-  }
+  if (type == "falcon_h1") return falcon_h1(f);
   return std::nullopt;
 }
 

@@ -263,10 +263,15 @@ struct Mamba2Geometry {
 /// A Mamba2 layer of that geometry (hf_families_hybrid.cpp; Nemotron-H, Granite 4.0-H), its state
 /// in state_dtype(f) and its conv state in model_dtype(f); the FFN is left to the caller.
 LayerSpec mamba2_layer(const Fields& f, int64_t d_model, const Mamba2Geometry& g);
+/// Fails closed (one line naming the key and model_type) unless the boolean `key` (`fallback`
+/// when absent) has the value gmha's weights assume (`modelled`).
+void require_bool(const Fields& f, const std::string& type, const char* key, bool fallback, bool modelled);
 /// Granite 4.0-H (hf_granite.cpp): model_type granitemoehybrid.
 ModelDesign granite_moe_hybrid(const Fields& f);
+/// Falcon-H1 (hf_falcon_h1.cpp): model_type falcon_h1, attention and Mamba2 side by side.
+ModelDesign falcon_h1(const Fields& f);
 /// Hybrid families (hf_families_hybrid.cpp): nemotron_h, lfm2 / lfm2_vl, jamba, hunyuan,
-/// nemotron-nas, granitemoehybrid; refuses falcon_h1 naming why. nullopt for any other type.
+/// nemotron-nas, granitemoehybrid, falcon_h1. nullopt for any other type.
 std::optional<ModelDesign> read_hybrid_family(const Fields& f, const std::string& type);
 /// DeepSeek-V4 (hf_deepseek_v4.cpp): deepseek_v4; nullopt otherwise.
 std::optional<ModelDesign> read_deepseek_v4(const Fields& f, const std::string& type);

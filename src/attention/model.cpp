@@ -57,6 +57,7 @@ std::string LayerGroup::label() const {
     s += " " + fill_rule_label(spec.span);
   }
   if (!spec.rope) s += " NoPE";
+  if (spec.parallel) s += " (parallel)";
   if (spec.ffn.kind == FfnKind::kMoe) s += ", MoE";
   if (spec.ffn.kind == FfnKind::kDense) s += ", dense FFN";
   return s;
@@ -76,18 +77,38 @@ std::string LayerGroup::layer_list() const {
 
 std::vector<LayerGroup> ModelDesign::groups() const {
   std::vector<LayerGroup> g;
+  int decoder_layer = -1;
   for (size_t i = 0; i < layers.size(); ++i) {
+    if (!layers[i].parallel) ++decoder_layer;
     bool placed = false;
     for (auto& grp : g) {
       if (same_layer(grp.spec, layers[i])) {
-        grp.layers.push_back(static_cast<int>(i));
+        grp.layers.push_back(decoder_layer);
         placed = true;
         break;
       }
     }
-    if (!placed) g.push_back({layers[i], {static_cast<int>(i)}});
+    if (!placed) g.push_back({layers[i], {decoder_layer}});
   }
   return g;
+}
+
+int64_t ModelDesign::decoder_layers() const {
+  int64_t n = 0;
+  for (const auto& l : layers) n += l.parallel ? 0 : 1;
+  return n;
+}
+
+int ModelDesign::decoder_layer_of(size_t entry) const {
+  int index = -1;
+  for (size_t i = 0; i <= entry && i < layers.size(); ++i) index += layers[i].parallel ? 0 : 1;
+  return index;
+}
+
+bool ModelDesign::has_parallel_mixers() const {
+  for (const auto& l : layers)
+    if (l.parallel) return true;
+  return false;
 }
 
 bool ModelDesign::is_hybrid() const {
@@ -149,6 +170,17 @@ void validate_model(const ModelDesign& m, const std::string& where) {
     const LayerSpec& l = m.layers[i];
     std::string w = m.layers.size() == 1 ? where : fmt::format("{} layer {}", where, i);
     if (l.has_mixer) validate_shape(l.attention, w);
+    if (l.parallel) {
+      // A second mixer of the decoder layer before it: it has a mixer, and the layer's FFN and
+      // norms are counted once, on the entry it runs beside.
+      if (i == 0 || m.layers[i - 1].parallel) {
+        throw InputError(fmt::format("{}: a parallel mixer must follow the first mixer of its layer", w));
+      }
+      if (!l.has_mixer || l.ffn.kind != FfnKind::kNone || l.kv_source >= 0) {
+        throw InputError(fmt::format("{}: a parallel mixer has a mixer of its own, no FFN and no "
+                                     "shared cache", w));
+      }
+    }
     check_kv_layout(l, w + " kv_dtype");
     if (l.kv_source >= 0) {
       // A shared cache comes from an earlier softmax layer that owns one with the same streams.

@@ -11,6 +11,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/attention/hf_families_2026.cpp
   src/attention/hf_families_hybrid.cpp
   src/attention/hf_granite.cpp
+  src/attention/hf_falcon_h1.cpp
   src/attention/hf_deepseek_v4.cpp
   src/attention/hf_vision.cpp
   src/attention/resolve.cpp

@@ -173,6 +173,8 @@ CheckpointLayer load_checkpoint_layer(const Checkpoint& ck, const Layout& layout
   }
   if (l.kind == LayoutKind::kLinear)
     throw InputError(fmt::format("{}: linear attention has no softmax reference", where));
+  if (l.kind == LayoutKind::kNone)
+    throw InputError(fmt::format("{}: the layer has no token mixer", where));
   if (l.kind == LayoutKind::kGta || l.kind == LayoutKind::kGla)
     throw InputError(fmt::format("{}: a {} checkpoint layer has no forward pass in gmha yet (the "
                                  "audit reads it)", where, layout_kind_name(l.kind)));
@@ -214,7 +216,7 @@ CheckpointLayer load_checkpoint_layer(const Checkpoint& ck, const Layout& layout
     case LayoutKind::kMfaKr:
       read_mfa(l, r);
       break;
-    case LayoutKind::kLinear: case LayoutKind::kGta: case LayoutKind::kGla:
+    case LayoutKind::kLinear: case LayoutKind::kGta: case LayoutKind::kGla: case LayoutKind::kNone:
       break;  // refused above
   }
   // HF Llama and Qwen3 give o_proj a bias with attention_bias (Qwen2, Mistral never do; an MLA

@@ -19,6 +19,7 @@ std::string_view layout_kind_name(LayoutKind k) {
     case LayoutKind::kLinear: return "linear";
     case LayoutKind::kGta: return "gta";
     case LayoutKind::kGla: return "gla";
+    case LayoutKind::kNone: return "none";
   }
   return "?";
 }
@@ -29,8 +30,9 @@ namespace {
 // multimodal releases (Step-3, Llama 4). Vision towers also have "layers.0.self_attn", so the
 // text candidates are tried first.
 std::string find_layer_prefix(const TensorSource& src) {
+  // Nemotron-H keeps its blocks under backbone.layers.
   for (const char* p : {"model.", "model.language_model.", "language_model.model.",
-                        "model.language_model.model.", ""}) {
+                        "model.language_model.model.", "backbone.", ""}) {
     const std::string probe = std::string(p) + "layers.0.";
     for (const auto& t : src.tensors())
       if (t.name.starts_with(probe)) return p;
@@ -184,6 +186,12 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
   out.architecture = ck.architecture;
   out.config = ck.config;
   out.model = std::move(model);
+  if (out.model.has_parallel_mixers()) {
+    // Falcon-H1: entry i is not checkpoint layer i; fail closed rather than misread the tensors.
+    throw InputError(fmt::format("{}: no audit layout for layers with parallel mixers (attention and "
+                                 "Mamba2 side by side, falcon_h1); compare, show and fit read the config",
+                                 where));
+  }
   out.rms_norm_eps = config_number(ck.config, "rms_norm_eps", 1e-6);
   out.rope_theta = config_number(ck.config, "rope_theta", 10000.0);
   bool reshaped = false;  // a layer's shape came from its tensors (GTA, GLA): respell the spec
@@ -196,6 +204,11 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
     l.shape = out.model.layers[i].attention;
     const AttentionShape& s = l.shape;
     const int64_t d = s.d_model;
+    if (!out.model.layers[i].has_mixer) {  // an MLP or MoE block (Nemotron-H)
+      l.kind = LayoutKind::kNone;
+      out.layers.push_back(std::move(l));
+      continue;
+    }
     switch (s.variant) {
       case Variant::kMha: case Variant::kMqa: case Variant::kGqa: l.kind = LayoutKind::kGqa; break;
       case Variant::kMla: l.kind = LayoutKind::kMla; break;
@@ -235,7 +248,8 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
     }
     LayerChecker c(src, ck.path, prefix, l.layer, layout_kind_name(l.kind));
     l.input_layernorm = c.maybe("input_layernorm.weight", {d});
-    const std::string a = "self_attn.";
+    // Nemotron-H names its attention block's module mixer. (as its Mamba2 one).
+    const std::string a = c.has("mixer.q_proj.weight") ? "mixer." : "self_attn.";
     switch (l.kind) {
       case LayoutKind::kGqa: {
         const int64_t q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;
@@ -356,13 +370,44 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
         l.o_proj = c.need(a + "o_proj.weight", {d, s.heads * C});
         break;
       }
+      case LayoutKind::kNone:
+        break;
       case LayoutKind::kLinear:
-        // A fixed state, no softmax circuits. Kimi Delta Attention (Kimi-Linear) keeps per head
-        // a query and a key projection, q_proj and k_proj [H·d_k, d]: their factors are audited
-        // (rank ≤ d_k per head). Other recurrent mixers are listed as not audited.
+        // A fixed state, no softmax circuits. Kimi Delta Attention (Kimi-Linear), Gated DeltaNet
+        // (Qwen3-Next, Qwen3.5) and Mamba2 (C and B) project a query and a key per key head or
+        // group: their factors are audited (rank ≤ d_k or N). Other recurrent mixers (Mamba-1,
+        // short conv, lightning) are listed as not audited.
         if (s.recurrent == RecurrentKind::kKda) {
           l.q_proj = c.need(a + "q_proj.weight", {s.heads * s.head_dim, d});
           l.k_proj = c.need(a + "k_proj.weight", {s.heads * s.head_dim, d});
+          l.recurrent_heads = s.heads;
+          l.recurrent_dk = l.row_stride = s.head_dim;
+          l.k_row0 = 0;
+        } else if (s.recurrent == RecurrentKind::kGatedDeltaNet) {
+          // Gated DeltaNet (transformers' Qwen3NextGatedDeltaNet / Qwen3_5GatedDeltaNet) under
+          // linear_attn.: the Q and K rows of its fused input projection (layout.hpp).
+          const int64_t hk = s.key_heads, dk = s.head_dim, vz = s.heads * s.state_value_dim;
+          const std::string g = "linear_attn.";
+          l.recurrent_heads = hk;
+          l.recurrent_dk = dk;
+          if (c.has(g + "in_proj_qkvz.weight")) {
+            l.q_proj = l.k_proj = c.need(g + "in_proj_qkvz.weight", {2 * hk * dk + 2 * vz, d});
+            l.k_row0 = dk;
+            l.row_stride = 2 * dk + 2 * vz / hk;
+          } else {
+            l.q_proj = l.k_proj = c.need(g + "in_proj_qkv.weight", {2 * hk * dk + vz, d});
+            l.k_row0 = hk * dk;
+            l.row_stride = dk;
+          }
+        } else if (s.recurrent == RecurrentKind::kMamba2) {
+          // Mamba2 (Granite 4.0-H, Bamba: mamba.; Nemotron-H: mixer.): C and B of each group.
+          const int64_t I = s.inner, gn = s.key_heads * s.state_value_dim;
+          const std::string m = c.has("mixer.in_proj.weight") ? "mixer." : "mamba.";
+          l.q_proj = l.k_proj = c.need(m + "in_proj.weight", {2 * I + 2 * gn + s.heads, d});
+          l.recurrent_heads = s.key_heads;
+          l.recurrent_dk = l.row_stride = s.state_value_dim;
+          l.k_row0 = 2 * I;
+          l.q_row0 = 2 * I + gn;
         }
         break;
     }

@@ -231,26 +231,75 @@ SynthPlan plan_synth(const SynthOptions& o) {
         if (sl.d_model != d) throw InputError(fmt::format("synth: layer {} has another hidden size", l));
         if (sl.variant == Variant::kLinear) {
           // A KDA layer (Kimi-Linear): q_proj and k_proj [H·d_k, d], each head's rows a planted
-          // factor (recurrent_q_rank, recurrent_k_rank); no other KDA tensor is written.
-          if (sl.recurrent != RecurrentKind::kKda)
-            throw InputError(fmt::format("synth: layer {}: only KDA recurrent layers are written", l));
-          const int64_t hk = sl.heads, dk = sl.head_dim;
-          if (dk > d) throw InputError("synth: the KDA head_dim must not exceed hidden_size");
+          // factor (recurrent_q_rank, recurrent_k_rank); a Gated DeltaNet layer: the same factors
+          // in its fused input projection (synth.hpp). No other recurrent tensor is written.
+          const bool gdn = sl.recurrent == RecurrentKind::kGatedDeltaNet;
+          const bool mamba2 = sl.recurrent == RecurrentKind::kMamba2;
+          if (sl.recurrent != RecurrentKind::kKda && !gdn && !mamba2)
+            throw InputError(fmt::format("synth: layer {}: only KDA, Gated DeltaNet and Mamba2 recurrent "
+                                         "layers are written", l));
+          // Query/key heads and their width: KDA's heads, GDN's key heads (d_k), Mamba2's groups (N).
+          const int64_t hk = gdn || mamba2 ? sl.key_heads : sl.heads;
+          const int64_t dk = mamba2 ? sl.state_value_dim : sl.head_dim, dv = sl.state_value_dim;
+          if (dk > d || dv > d) throw InputError("synth: recurrent head widths must not exceed hidden_size");
           check_rank(o.recurrent_q_rank, o.layers, hk, dk, "recurrent-q-rank");
           check_rank(o.recurrent_k_rank, o.layers, hk, dk, "recurrent-k-rank");
           const std::string b = fmt::format("model.layers.{}.", l);
           add(b + "input_layernorm.weight", {d}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
-          for (auto [proj_name, proj_role] : {std::pair{"q_proj", kQHead}, std::pair{"k_proj", kKHead}}) {
-            const std::string name = proj_name;
-            const auto role = proj_role;
-            const RankPattern pat = role == kQHead ? o.recurrent_q_rank : o.recurrent_k_rank;
-            add(b + "self_attn." + name + ".weight", {hk * dk, d}, [=](std::span<float> v) {
+          auto plant = [=](std::span<float> v, int64_t row, Role role, int64_t i) {
+            auto rng = rng_for(seed, l, role, i);
+            const RankPattern& pat = role == kQHead ? o.recurrent_q_rank : o.recurrent_k_rank;
+            put(v, d, row, 0, planted_factor(d, dk, pat.rank_of(l, i, hk, dk), rng).transpose());
+          };
+          // `rows` rows of full-rank noise from `row` (blocks of at most d rows).
+          auto noise = [=](std::span<float> v, int64_t row, int64_t rows, int64_t tag) {
+            for (int64_t r = 0; r < rows; r += d) {
+              auto rng = rng_for(seed, l, kVHead, tag + r);
+              const int64_t w = std::min(d, rows - r);
+              put(v, d, row + r, 0, planted_factor(d, w, w, rng).transpose());
+            }
+          };
+          if (mamba2) {
+            // in_proj [z I, x I, B G·N, C G·N, dt H] (transformers' Mamba2 split): B planted as the
+            // key, C as the query of each group, the rest noise.
+            const int64_t I = sl.inner, gn = hk * dk;
+            add(b + "mamba.in_proj.weight", {2 * I + 2 * gn + sl.heads, d}, [=](std::span<float> v) {
+              noise(v, 0, 2 * I, 0);
               parallel_for(hk, 0, [&](int64_t i) {
-                auto rng = rng_for(seed, l, role, i);
-                put(v, d, i * dk, 0, planted_factor(d, dk, pat.rank_of(l, i, hk, dk), rng).transpose());
+                plant(v, 2 * I + i * dk, kKHead, i);
+                plant(v, 2 * I + gn + i * dk, kQHead, i);
               });
+              noise(v, 2 * I + 2 * gn, sl.heads, 1 << 20);
             });
+            continue;
           }
+          if (!gdn) {
+            for (auto [proj_name, proj_role] : {std::pair{"q_proj", kQHead}, std::pair{"k_proj", kKHead}}) {
+              const Role role = proj_role;
+              add(b + "self_attn." + proj_name + ".weight", {hk * dk, d}, [=](std::span<float> v) {
+                parallel_for(hk, 0, [&](int64_t i) { plant(v, i * dk, role, i); });
+              });
+            }
+            continue;
+          }
+          // Rows per key head (Qwen3-Next) or per block (Qwen3.5); `per` value heads per key head.
+          const int64_t hv = sl.heads, per = hv / hk;
+          const int64_t stride = o.gdn_qkvz ? 2 * dk + 2 * per * dv : dk;
+          const int64_t k0 = o.gdn_qkvz ? dk : hk * dk;
+          const int64_t rows = o.gdn_qkvz ? hk * stride : 2 * hk * dk + hv * dv;
+          add(b + "linear_attn." + (o.gdn_qkvz ? "in_proj_qkvz" : "in_proj_qkv") + ".weight", {rows, d},
+              [=](std::span<float> v) {
+                parallel_for(hk, 0, [&](int64_t i) {
+                  plant(v, i * stride, kQHead, i);
+                  plant(v, k0 + i * stride, kKHead, i);
+                  // This key head's value heads: v (and z) rows of full-rank noise.
+                  for (int64_t j = 0; j < (o.gdn_qkvz ? 2 : 1) * per; ++j) {
+                    const int64_t row = o.gdn_qkvz ? i * stride + 2 * dk + j * dv : 2 * hk * dk + (i * per + j) * dv;
+                    auto rng = rng_for(seed, l, kVHead, i * 2 * per + j);
+                    put(v, d, row, 0, planted_factor(d, dv, dv, rng).transpose());
+                  }
+                });
+              });
           continue;
         }
         const int64_t g = sl.kv_heads, h = sl.head_dim, nl = sl.heads;

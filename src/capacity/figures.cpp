@@ -184,12 +184,13 @@ int64_t per_layer_input_params(const ModelDesign& m) {
 }
 
 int64_t norm_params(const ModelDesign& m) {
-  return checked_mul(m.d_model, 2 * static_cast<int64_t>(m.layers.size()) + 1, "norms");
+  // A parallel mixer shares its decoder layer's two norms (docs/capacity.md, "Parallel mixers").
+  return checked_mul(m.d_model, 2 * m.decoder_layers() + 1, "norms");
 }
 
 int64_t altup_laurel_params(const ModelDesign& m) {
   const int64_t d = m.d_model, n = m.altup_inputs, r = m.laurel_rank;
-  const auto layers = static_cast<int64_t>(m.layers.size());
+  const int64_t layers = m.decoder_layers();
   int64_t total = 0;
   if (n > 1) {
     const int64_t model = checked_product({2, n - 1, d, d}, "AltUp");
@@ -214,6 +215,11 @@ double bytes_of_bits(int64_t bits) { return static_cast<double>(bits) / 8.0; }
 std::vector<LayerKindFigures> layer_kinds(const std::vector<GroupFigures>& groups, const ModelDesign& m) {
   std::vector<LayerKindFigures> kinds;
   std::vector<std::vector<int>> members;
+  std::vector<int> decoder_layer(m.layers.size());  // entry -> its decoder layer
+  for (size_t i = 0, n = 0; i < m.layers.size(); ++i) {
+    if (!m.layers[i].parallel) ++n;
+    decoder_layer[i] = static_cast<int>(n) - 1;
+  }
   for (const GroupFigures& g : groups) {
     size_t k = 0;
     while (k < kinds.size() && !same_kind(kinds[k].spec, g.spec)) ++k;
@@ -237,7 +243,7 @@ std::vector<LayerKindFigures> layer_kinds(const std::vector<GroupFigures>& group
     kinds[k].decode_kv_bytes_read += g.decode_kv_bytes_read;
     // Recover the layer indices of the group to list the kind's layers in order.
     for (size_t i = 0; i < m.layers.size(); ++i) {
-      if (same_layer(m.layers[i], g.spec)) members[k].push_back(static_cast<int>(i));
+      if (same_layer(m.layers[i], g.spec)) members[k].push_back(decoder_layer[i]);
     }
   }
   for (size_t k = 0; k < kinds.size(); ++k) {
@@ -257,7 +263,7 @@ ModelFigures compute_figures(const ModelDesign& m, const CapacityOptions& o) {
   ModelFigures f;
   f.model = m.name;
   f.spec = m.spec;
-  f.layers = static_cast<int64_t>(m.layers.size());
+  f.layers = m.decoder_layers();
   f.d_model = m.d_model;
   f.context = o.context;
   f.batch = o.batch;

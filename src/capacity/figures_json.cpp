@@ -177,6 +177,7 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
         {"heads", a.heads},
         {"kv_heads", a.kv_heads},
         {"mixer", mixer_name(g.spec)},
+        {"parallel", g.spec.parallel},
         {"kv_source", g.spec.kv_source >= 0 ? json(g.spec.kv_source) : json(nullptr)},
         {"frh", rank_or_null(g.softmax_ranks, &CapacityRanks::frh)},
         {"slsd", rank_or_null(g.softmax_ranks, &CapacityRanks::slsd)},
@@ -208,6 +209,7 @@ json figures_to_json(const ModelFigures& f, const CostFigures* cost, Convention 
         {"layers", k.layer_list},
         {"layer_count", k.layer_count},
         {"mixer", mixer_name(k.spec)},
+        {"parallel", k.spec.parallel},  // a second mixer of its layers (Falcon-H1's Mamba2)
         {"geometry", geometry(k.spec)},
         {"fill", span_name(k.spec.span.kind)},
         {"fill_tokens", k.spec.span.tokens},

@@ -193,10 +193,11 @@ std::string scope_of(const WeightFormat& w, const ModelDesign& m) {
       if (m.vocab_size > 0 && !m.tied_embeddings && w.bits_of(p, -1) == w.bits_per_weight) item = "output head";
     } else {
       size_t present = 0, quantized = 0;
+      // Per decoder layer: a parallel mixer is part of the layer before it.
       for (size_t l = 0; l < m.layers.size(); ++l) {
-        if (!holds(m, l, p)) continue;
+        if (m.layers[l].parallel || !holds(m, l, p)) continue;
         ++present;
-        quantized += w.bits_of(p, static_cast<int>(l)) == w.bits_per_weight ? 1 : 0;
+        quantized += w.bits_of(p, m.decoder_layer_of(l)) == w.bits_per_weight ? 1 : 0;
       }
       if (quantized > 0) {
         item = std::string(weight_part_name(p));

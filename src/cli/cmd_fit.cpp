@@ -159,7 +159,7 @@ void run_fit(const FitCliOptions& c) {
       }
       std::optional<double> floor;
       if (card.network_bandwidth > 0) {
-        floor = moe_sparsity_floor(card, m.d_model, static_cast<int64_t>(m.layers.size()),
+        floor = moe_sparsity_floor(card, m.d_model, m.decoder_layers(),
                                    compute_dtype_of(c.hardware, conv));
         moe_t.add_row({m.name, card.name, report::format_number(*floor, 3),
                        sparsity ? report::format_number(*sparsity, 3) : "dense",

@@ -204,7 +204,7 @@ void run_inspect(const InspectOptions& o) {
   const LayerLayout* main = nullptr;
   if (layout)
     for (const auto& l : layout->layers)
-      if (l.kind != LayoutKind::kLinear) { main = &l; break; }
+      if (l.kind != LayoutKind::kLinear && l.kind != LayoutKind::kNone) { main = &l; break; }
   const CapacityRanks ranks = main ? capacity_ranks(main->shape) : CapacityRanks{};
   std::string kinds;  // distinct layout kinds, in layer order
   if (layout)

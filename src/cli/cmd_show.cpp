@@ -75,7 +75,7 @@ std::string show_model(const ModelDesign& m, int64_t context, Convention conv) {
   if (!m.source.empty()) s += fmt::format("source: {}\n", m.source);
   s += fmt::format("design: {}\n", m.spec.empty() ? "(not a single design: hybrid or mixed FFN)" : m.spec);
   s += fmt::format("d = {}, layers = {}, vocab = {}, context T = {}, convention {}\n", m.d_model,
-                   m.layers.size(), m.vocab_size ? std::to_string(m.vocab_size) : "unknown",
+                   m.decoder_layers(), m.vocab_size ? std::to_string(m.vocab_size) : "unknown",
                    context, convention_name(conv));
   // The per-layer-kind table: one line per mixer, fill rule and cache source.
   s += "\n" + report::wrap_text(fmt::format("layer kinds at T = {} ({} cache-owning layers; KV/token {} B, minimal {} B, "

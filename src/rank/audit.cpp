@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <cstring>
@@ -434,21 +435,33 @@ std::vector<double> factor_sigma(const Factor& f) {
 // and decays, so every lag's query-key form W_Q,iᵀ·D·W_K,i has rank ≤ min(rank W_Q,i, rank W_K,i).
 void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
                              double energy, int threads, TensorArena& arena, LayerAudit& out) {
-  const int64_t heads = lay.shape.heads, dk = lay.shape.head_dim;
-  const LayerTensor q(src, lay.q_proj, threads, arena), k(src, lay.k_proj, threads, arena);
-  for (const LayerTensor* t : {&q, &k})
-    if (!t->finite()) out.nonfinite_tensors.push_back(t->name());
+  const int64_t heads = lay.recurrent_heads, dk = lay.recurrent_dk;
+  // A fused projection (Gated DeltaNet) is read once and serves both factors.
+  const LayerTensor q(src, lay.q_proj, threads, arena);
+  const std::optional<LayerTensor> k_own =
+      lay.k_proj == lay.q_proj ? std::nullopt : std::optional<LayerTensor>(std::in_place, src, lay.k_proj, threads, arena);
+  const LayerTensor& k = k_own ? *k_own : q;
+  if (!q.finite()) out.nonfinite_tensors.push_back(q.name());
+  if (k_own && !k_own->finite()) out.nonfinite_tensors.push_back(k_own->name());
   // The identity as the other side of a "circuit": σ(R·I) = σ(R), and it adds no noise.
   const Factor identity{MatrixXd::Identity(dk, dk), true, 1.0, 1.0, 0.0};
   out.recurrent_q.resize(static_cast<size_t>(heads));
   out.recurrent_k.resize(static_cast<size_t>(heads));
   parallel_for(heads, threads, [&](int64_t i) {
-    out.recurrent_q[static_cast<size_t>(i)] = circuit(reduce_rows(q, i * dk, dk), identity, dk, tol, energy);
-    out.recurrent_k[static_cast<size_t>(i)] = circuit(reduce_rows(k, i * dk, dk), identity, dk, tol, energy);
+    const int64_t row = i * lay.row_stride;
+    out.recurrent_q[static_cast<size_t>(i)] =
+        circuit(reduce_rows(q, lay.q_row0 + row, dk), identity, dk, tol, energy);
+    out.recurrent_k[static_cast<size_t>(i)] =
+        circuit(reduce_rows(k, lay.k_row0 + row, dk), identity, dk, tol, energy);
   });
-  out.notes.push_back(fmt::format("{} recurrent layer: per-head query and key factors (rank <= d_k = {}), "
-                                  "not softmax circuits; not in TER",
-                                  recurrent_name(lay.shape.recurrent), dk));
+  if (lay.shape.recurrent == RecurrentKind::kMamba2) {
+    out.notes.push_back(fmt::format("Mamba2 layer: per-group query C and key B factors (rank <= d_state = {}; "
+                                    "before the conv and SiLU), not softmax circuits; not in TER", dk));
+  } else {
+    out.notes.push_back(fmt::format("{} recurrent layer: per-head query and key factors (rank <= d_k = {}), "
+                                    "not softmax circuits; not in TER",
+                                    recurrent_name(lay.shape.recurrent), dk));
+  }
 }
 
 LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
@@ -459,6 +472,11 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   out.layout = std::string(layout_kind_name(lay.kind));
   out.variant = std::string(variant_name(lay.shape.variant));
   out.nominal = capacity_ranks(lay.shape);
+  if (lay.kind == LayoutKind::kNone) {
+    out.audited = false;
+    out.notes.push_back("no token mixer (an MLP or MoE block): nothing to audit");
+    return out;
+  }
   if (lay.kind == LayoutKind::kLinear) {
     out.audited = false;
     if (!lay.q_proj.empty()) audit_recurrent_factors(src, lay, tol, energy, threads, arena, out);
@@ -706,7 +724,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
       tasks.clear();
       break;
     }
-    case LayoutKind::kLinear:
+    case LayoutKind::kLinear: case LayoutKind::kNone:
       break;
   }
 

@@ -111,7 +111,7 @@ class LayerFactors {
         const Index C = s_.head_dim, cq = s_.q_share_dim > 0 ? s_.q_share_dim : C;
         return rows(l_.q_proj, 0, cq) * vec(l_.inter_norm).asDiagonal() * rows(l_.wq, c * C, C);
       }
-      case LayoutKind::kLinear: break;
+      case LayoutKind::kLinear: case LayoutKind::kNone: break;
     }
     return MatrixXd();
   }
@@ -124,7 +124,7 @@ class LayerFactors {
       case LayoutKind::kGta: return rows(l_.kv_proj, j * s_.head_dim, s_.head_dim - s_.qk_rope_dim);
       case LayoutKind::kMla: case LayoutKind::kGla: return latent_map(c, 0, s_.qk_nope_dim);
       case LayoutKind::kMfa: case LayoutKind::kMfaKr: return rows(l_.k_proj, 0, s_.head_dim);
-      case LayoutKind::kLinear: break;
+      case LayoutKind::kLinear: case LayoutKind::kNone: break;
     }
     return MatrixXd();
   }
@@ -144,7 +144,7 @@ class LayerFactors {
         const MatrixXd n = m_.at(l_.kr_n).cast<double>();
         return rows(l_.k_proj, 0, C) * (MatrixXd::Identity(C, C) + vec(l_.kr_alpha).asDiagonal() * n).transpose();
       }
-      case LayoutKind::kLinear: break;
+      case LayoutKind::kLinear: case LayoutKind::kNone: break;
     }
     return MatrixXd();
   }
@@ -201,7 +201,7 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
   LayerDiff out;
   out.layer = la.layer;
   out.variant = std::string(variant_name(la.shape.variant));
-  if (la.kind == LayoutKind::kLinear) {
+  if (la.kind == LayoutKind::kLinear || la.kind == LayoutKind::kNone) {
     out.audited = false;
     return out;
   }

@@ -349,17 +349,6 @@ TEST_CASE("hybrids: Hunyuan without use_cla owns every cache, MLA variants fail 
   CHECK_THROWS_WITH(model_from_hf_config(q, "config.json"), Catch::Contains("cla_share_factor"));
 }
 
-TEST_CASE("hybrids: Falcon-H1 fails closed and says why", "[capacity]") {
-  // The geometry of tiiuae/Falcon-H1-1.5B as a public memory model's fixture gives it; any
-  // falcon_h1 config is refused, before a field is read.
-  const char* falcon = R"({"model_type": "falcon_h1", "num_hidden_layers": 24, "hidden_size": 2048,
-    "intermediate_size": 4608, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 128,
-    "vocab_size": 65537, "mamba_d_state": 256, "mamba_d_conv": 4, "mamba_n_groups": 1,
-    "mamba_n_heads": 48, "mamba_d_head": 64, "mamba_d_ssm": 3072})";
-  CHECK_THROWS_WITH(parse(falcon), Catch::Contains("in parallel") && Catch::Contains("falcon_h1"));
-  CHECK_THROWS_AS(parse(falcon), InputError);
-}
-
 TEST_CASE("hybrids: Nemotron-NAS block_configs, a no-op attention block and per-layer FFN widths", "[capacity]") {
   // The two block_configs entries of Megatron-Bridge's sample Llama-Nemotron Super 49B
   // configuration (llama_nemotron_super_config_dict, its other fields as written), with

@@ -5,29 +5,18 @@
 // per line, content unchanged). Figures worked by hand below; parameter totals against the cards.
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
 
 #include "gmha/attention/hf_config.hpp"
 #include "gmha/capacity/figures.hpp"
 #include "support/hf_fixture.hpp"
-#include "support/test_paths.hpp"
 
 using namespace gmha;
 using gmha::test::exact_at;
 using gmha::test::off_by;
 
 namespace {
-nlohmann::json fixture(const std::string& name) {
-  const std::string path = gmha::test::source_dir() + "/tests/capacity/fixtures/" + name;
-  std::ifstream in(path);
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
-  return nlohmann::json::parse(text.str());
-}
+constexpr auto fixture = gmha::test::read_fixture;
 // DeciLM's width: int(2 * mult * d / 3) rounded up to a multiple of 256.
 int64_t width(const LayerSpec& l) { return l.ffn.intermediate; }
 }  // namespace

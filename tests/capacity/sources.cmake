@@ -22,4 +22,5 @@ list(APPEND GMHA_TEST_SOURCES
   capacity/sweep_tp_test.cpp
   capacity/weight_scope_test.cpp
   capacity/families_nemotron_nas_test.cpp
+  capacity/families_falcon_h1_test.cpp
 )

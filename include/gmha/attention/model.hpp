@@ -73,6 +73,11 @@ struct LayerSpec {
   // layers keep theirs in the checkpoint (true). Ignored when kv_source is -1.
   bool kv_projections = true;
   DType conv_dtype = DType::kBF16;  // recurrent layers' convolution state (the model dtype)
+  // A second mixer of the previous entry's decoder layer (Falcon-H1 runs attention and Mamba2
+  // side by side on one normalised input and adds their outputs): its weights, cache or state and
+  // FLOPs count, but it is not a layer of its own (no FFN, no norms, no layer index: it takes
+  // the index of the decoder layer it belongs to). docs/capacity.md, "Parallel mixers".
+  bool parallel = false;
   bool operator==(const LayerSpec&) const = default;
 };
 
@@ -139,8 +144,14 @@ struct ModelDesign {
   int64_t altup_inputs = 0;
   int64_t laurel_rank = 0;
 
-  /// Layers grouped by identical spec, ordered by first layer.
+  /// Layers grouped by identical spec, ordered by first layer; a group's indices are decoder
+  /// layers (a parallel mixer takes the index of the layer it belongs to).
   std::vector<LayerGroup> groups() const;
+  /// Decoder layers: the entries that are not a parallel mixer of the one before.
+  int64_t decoder_layers() const;
+  /// The decoder layer entry i belongs to (its own index less the parallel mixers before it).
+  int decoder_layer_of(size_t entry) const;
+  bool has_parallel_mixers() const;
   bool is_hybrid() const;  // more than one distinct attention kind/span
   /// Sets the KV dtype of every softmax layer (linear-attention states keep theirs), in the
   /// plain layout (one dtype per element).

@@ -92,6 +92,8 @@ struct AttentionShape {
   // Mamba-1 is stored as Mamba2's SSD view with head width 1: heads = inner = I channels,
   // head_dim = 1, key_heads = 1 (one B of d_state N shared by every channel), state_value_dim = N.
   int64_t dt_rank = 0;      // Mamba-1: rank R of the dt projection (x_proj -> dt_proj)
+  // Mamba2: the gated RMSNorm over I before out_proj. Falcon-H1 has it only with mamba_rms_norm.
+  bool mamba_norm = true;
 
   // --- the 2025 designs (docs/designs.md) ---
   // GTA: heads = h_q, kv_heads = h_kv tied K/V states of head_dim = d_h, qk_rope_dim = d_R (one

@@ -138,7 +138,8 @@ void visit_recurrent_weights(const AttentionShape& s, Mat&& mat, Vec&& vec) {
     }
     case RecurrentKind::kMamba2: {
       // Mamba2 mixer: in_proj gives z (I), x (I), B and C (G x N each) and dt (H); a depthwise
-      // conv with bias over x, B, C; per-head dt_bias, A_log, D; a gated RMSNorm over I.
+      // conv with bias over x, B, C; per-head dt_bias, A_log, D; a gated RMSNorm over I (unless
+      // mamba_norm is false: Falcon-H1 without mamba_rms_norm).
       const int64_t groups = mul(mul(2, s.key_heads), s.state_value_dim);
       const int64_t conv_dim = add(s.inner, groups);
       mat("in_proj", add(add(mul(2, s.inner), groups), s.heads), d);
@@ -147,7 +148,7 @@ void visit_recurrent_weights(const AttentionShape& s, Mat&& mat, Vec&& vec) {
       vec("dt_bias", s.heads);
       vec("A_log", s.heads);
       vec("D", s.heads);
-      vec("norm", s.inner);
+      if (s.mamba_norm) vec("norm", s.inner);
       mat("out_proj", d, s.inner);
       break;
     }

@@ -17,9 +17,10 @@ namespace gmha {
 
 // kGta, kGla: grouped-tied and grouped latent attention (docs/designs.md), in the tensor names of
 // their reference code (Dao-AILab/grouped-latent-attention, modeling_llama_GTA.py / _GLA.py).
-enum class LayoutKind { kGqa, kMla, kMfa, kMfaKr, kLinear, kGta, kGla };
+// kNone: a block without a token mixer (Nemotron-H's MLP and MoE blocks): nothing to audit.
+enum class LayoutKind { kGqa, kMla, kMfa, kMfaKr, kLinear, kGta, kGla, kNone };
 
-/// "gqa" (the MHA/MQA/GQA family), "mla", "mfa", "mfa-kr", "linear", "gta", "gla".
+/// "gqa" (the MHA/MQA/GQA family), "mla", "mfa", "mfa-kr", "linear", "gta", "gla", "none".
 std::string_view layout_kind_name(LayoutKind k);
 
 /// One layer's factors. Names are full tensor names; empty when the layer has no such factor.
@@ -56,6 +57,15 @@ struct LayerLayout {
   // DSA lightning indexer (DeepSeek-V3.2, GLM-5): wq_b [H_I*d_I, q_lora] reads the query latent,
   // wk [d_I, d] the hidden state, k_norm a LayerNorm [d_I] (weight and bias), weights_proj [H_I, d].
   std::string indexer_wq_b, indexer_wk, indexer_k_norm, indexer_k_norm_bias, indexer_weights_proj;
+  // Recurrent layers (LayoutKind::kLinear): recurrent_heads query/key heads of recurrent_dk rows
+  // each, head i's query rows from q_row0 + i·row_stride of q_proj and its key rows from
+  // k_row0 + i·row_stride of k_proj (the two may name one fused tensor). KDA: separate q_proj and
+  // k_proj [H·d_k, d], stride d_k. Gated DeltaNet (H_k key heads): Qwen3.5's in_proj_qkv holds
+  // q, k, v one after the other (k at H_k·d_k, stride d_k); Qwen3-Next's in_proj_qkvz holds per
+  // key head [q d_k, k d_k, v, z (H_v/H_k)·d_v each] (k at d_k, stride 2·d_k + 2·(H_v/H_k)·d_v).
+  // Mamba2: in_proj [z I, x I, B G·N, C G·N, dt H]: the query is C and the key B of each of the
+  // G groups (recurrent_dk = N; B at 2I, C at 2I + G·N, stride N).
+  int64_t recurrent_heads = 0, recurrent_dk = 0, q_row0 = 0, k_row0 = 0, row_stride = 0;
 };
 
 struct Layout {
