@@ -252,6 +252,23 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
     const std::string a = c.has("mixer.q_proj.weight") ? "mixer." : "self_attn.";
     switch (l.kind) {
       case LayoutKind::kGqa: {
+        if (s.o_lora_rank > 0) {
+          // DeepSeek-V4's attention (layout.hpp): the checkpoint's attn. names, or self_attn.
+          const std::string v = c.has("attn.wkv.weight") ? "attn." : a;
+          const int64_t ql = s.q_lora_rank, hc = s.heads * s.head_dim, gr = s.o_groups * s.o_lora_rank;
+          if (s.kv_heads != 1 || ql <= 0)
+            throw InputError(fmt::format("{}: layer {}: a grouped output LoRA is read only as DeepSeek-V4's "
+                                         "attention (one K = V latent, a compressed query)", where, i));
+          l.q_a_proj = c.need(v + "wq_a.weight", {ql, d});
+          l.q_a_layernorm = c.need(v + "q_norm.weight", {ql});
+          l.q_b_proj = c.need(v + "wq_b.weight", {hc, ql});
+          l.k_proj = c.need(v + "wkv.weight", {s.head_dim, d});
+          l.k_norm = c.need(v + "kv_norm.weight", {s.head_dim});
+          l.wo_a = c.need(v + "wo_a.weight", {gr, hc / s.o_groups});
+          l.o_proj = c.need(v + "wo_b.weight", {d, gr});
+          l.sinks = s.sinks ? c.need(v + "attn_sink", {s.heads}) : c.maybe(v + "attn_sink", {s.heads});
+          break;
+        }
         const int64_t q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;
         const int64_t hv = s.v_head_dim > 0 ? s.v_head_dim : s.head_dim;  // V heads' width
         // An element-wise output gate doubles q_proj: per head h query rows, then h gate rows.

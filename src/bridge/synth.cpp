@@ -302,6 +302,58 @@ SynthPlan plan_synth(const SynthOptions& o) {
               });
           continue;
         }
+        if (sl.o_lora_rank > 0) {
+          // DeepSeek-V4's attention in its checkpoint names (bridge/layout.hpp): head i's query
+          // nope rows of wq_b planted at qk_rank (wq_a, wkv full rank, norms γ ≠ 1), its output
+          // block A_ij of wo_a planted at vo_rank (wo_b full rank), so each circuit's rank is the
+          // planted one.
+          const int64_t nl = sl.heads, c = sl.head_dim, rope = sl.rotary_dim, nope = c - rope;
+          const int64_t ql = sl.q_lora_rank, G = sl.o_groups, R = sl.o_lora_rank, per = nl / G;
+          if (sl.kv_heads != 1 || !sl.kv_tied || ql < nope || R < c || ql > d || c > d || G * R > d)
+            throw InputError(fmt::format("synth: layer {}: a DeepSeek-V4 layer needs one K = V latent, "
+                                         "head_dim - rope <= q_lora <= d, head_dim <= o_lora and "
+                                         "o_groups x o_lora <= d", l));
+          const CapacityRanks nom_l = capacity_ranks(sl);
+          check_rank(o.qk_rank, o.layers, nl, nom_l.frh, "qk-rank");
+          check_rank(o.vo_rank, o.layers, nl, nom_l.vo_rank, "vo-rank");
+          const std::string b = fmt::format("model.layers.{}.attn.", l);
+          auto full = [=](const std::string& name, int64_t rows, int64_t cols, Role role) {
+            add(b + name, {rows, cols}, [=](std::span<float> v) {
+              auto rng = rng_for(seed, l, role, 0);
+              // Full rank either way round (planted_factor needs rows >= width).
+              if (rows <= cols) put(v, cols, 0, 0, planted_factor(cols, rows, rows, rng).transpose());
+              else put(v, cols, 0, 0, planted_factor(rows, cols, cols, rng));
+            });
+          };
+          auto norm = [=](const std::string& name, int64_t size, Role role) {
+            add(b + name, {size}, [=](std::span<float> v) {
+              auto rng = rng_for(seed, l, role, 0);
+              const VectorXd g = norm_weights(size, rng);
+              for (int64_t i = 0; i < size; ++i) v[static_cast<size_t>(i)] = static_cast<float>(g(i));
+            });
+          };
+          full("wq_a.weight", ql, d, kQDown);
+          norm("q_norm.weight", ql, kQNorm);
+          add(b + "wq_b.weight", {nl * c, ql}, [=](std::span<float> v) {
+            parallel_for(nl, 0, [&](int64_t i) {
+              auto rng = rng_for(seed, l, kQHead, i);
+              put(v, ql, i * c, 0, planted_factor(ql, nope, o.qk_rank.rank_of(l, i, nl, nom_l.frh), rng).transpose());
+              if (rope > 0) put(v, ql, i * c + nope, 0, planted_factor(ql, rope, rope, rng).transpose());
+            });
+          });
+          full("wkv.weight", c, d, kKvDown);
+          norm("kv_norm.weight", c, kKvNorm);
+          add(b + "wo_a.weight", {G * R, nl * c / G}, [=](std::span<float> v) {
+            parallel_for(nl, 0, [&](int64_t i) {
+              auto rng = rng_for(seed, l, kOHead, i);
+              put(v, per * c, (i / per) * R, (i % per) * c,
+                  planted_factor(R, c, o.vo_rank.rank_of(l, i, nl, nom_l.vo_rank), rng));
+            });
+          });
+          full("wo_b.weight", d, G * R, kSDown);
+          add(b + "attn_sink", {nl}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 0.5f); });
+          continue;
+        }
         const int64_t g = sl.kv_heads, h = sl.head_dim, nl = sl.heads;
         const int64_t hv = sl.v_head_dim > 0 ? sl.v_head_dim : h;
         if (h > d || hv > d) throw InputError("synth: head_dim must not exceed hidden_size");

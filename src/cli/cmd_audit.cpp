@@ -184,6 +184,13 @@ report::Table csv_table(const AuditReport& r) {
       row(l, ih, "recurrent_q", l.recurrent_q[j], false, false);
       row(l, ih, "recurrent_k", l.recurrent_k[j], false, false);
     }
+  // DeepSeek-V4's output groups: `head` is the group.
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.output_groups.size(); ++j) {
+      HeadAudit ih;
+      ih.head = ih.kv_head = static_cast<int64_t>(j);
+      row(l, ih, "vo_group", l.output_groups[j], false, false);
+    }
   return t;
 }
 
@@ -202,6 +209,23 @@ report::Table recurrent_table(const AuditReport& r) {
     if (l.recurrent_q.empty()) continue;
     t.add_row({std::to_string(l.layer), std::to_string(l.recurrent_q.size()),
                std::to_string(l.recurrent_q.front().nominal_rank), span(l.recurrent_q), span(l.recurrent_k)});
+  }
+  return t;
+}
+
+// DeepSeek-V4's output groups' ranks, one row per layer (min/max over its groups).
+report::Table output_group_table(const AuditReport& r) {
+  report::Table t;
+  t.title = "Grouped output LoRA: each group's output map wo_b_g·wo_a_g";
+  t.columns = {{"layer"}, {"groups"}, {"bound"}, {"rank min-max"}};
+  for (const auto& l : r.layers) {
+    if (l.output_groups.empty()) continue;
+    int64_t lo = INT64_MAX, hi = 0;
+    for (const auto& c : l.output_groups)
+      if (c.finite) lo = std::min(lo, c.metrics.numerical_rank), hi = std::max(hi, c.metrics.numerical_rank);
+    t.add_row({std::to_string(l.layer), std::to_string(l.output_groups.size()),
+               std::to_string(l.output_groups.front().nominal_rank),
+               lo == INT64_MAX ? std::string(kNa) : fmt::format("{}-{}", lo, hi)});
   }
   return t;
 }
@@ -289,6 +313,7 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
   }
   if (const report::Table ix = indexer_table(r); !ix.rows.empty()) text += report::render(ix, f) + "\n";
   if (const report::Table rt = recurrent_table(r); !rt.rows.empty()) text += report::render(rt, f) + "\n";
+  if (const report::Table ot = output_group_table(r); !ot.rows.empty()) text += report::render(ot, f) + "\n";
   text += notes_text(r);
   return text;
 }

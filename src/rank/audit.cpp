@@ -372,6 +372,7 @@ struct LayerWork {
   std::vector<double> group_key_noise;
   std::vector<Factor> index_q;  // DSA indexer heads' query factors
   Factor index_k;               // the indexer's centred key factor
+  std::vector<Factor> o_group;  // DeepSeek-V4: each output group's map wo_b_g·wo_a_g
 };
 
 std::string coarsest_dtype(const TensorSource& src, const std::vector<std::string>& names) {
@@ -393,7 +394,7 @@ std::string coarsest_dtype(const TensorSource& src, const std::vector<std::strin
 }
 
 std::vector<std::string> factor_names(const LayerLayout& l) {
-  std::vector<std::string> names = {l.q_proj, l.k_proj, l.v_proj, l.o_proj, l.q_a_proj, l.q_b_proj,
+  std::vector<std::string> names = {l.q_proj, l.k_proj, l.v_proj, l.o_proj, l.wo_a, l.q_a_proj, l.q_b_proj,
                                     l.kv_a_proj_with_mqa, l.kv_b_proj, l.wq, l.kr_n,
                                     l.kv_proj, l.k_rope_proj, l.indexer_wq_b, l.indexer_wk};
   names.insert(names.end(), l.kv_b_projs.begin(), l.kv_b_projs.end());
@@ -412,8 +413,17 @@ std::vector<std::string> layer_notes(const LayerLayout& l) {
                     "the gated one");
   if (!l.sinks.empty() || s.sinks)
     notes.push_back("attention sinks: one learned logit per head, no circuit of its own");
-  if (l.kind == LayoutKind::kGqa && l.v_proj.empty())
+  if (!l.wo_a.empty()) {
+    notes.push_back("DeepSeek-V4: one K = V latent (wkv, kv_norm); QK is its first d_h - d_R dims, "
+                    "qk_rope its last d_R (rotated), VO the whole latent with the rotated dims at "
+                    "relative distance 0 (the output is de-rotated)");
+    notes.push_back("grouped output LoRA: head i's output map is wo_b's group columns times its wo_a "
+                    "block; output_groups is each group's whole map (rank <= o_lora_rank)");
+    notes.push_back("the CSA/HCA compressor and the V4 indexer, where the layer has them, are not "
+                    "audited");
+  } else if (l.kind == LayoutKind::kGqa && l.v_proj.empty()) {
     notes.push_back("K = V tied: the VO circuit reads the key projection (no v_proj)");
+  }
   if (l.kind == LayoutKind::kGta)
     notes.push_back("GTA: QK is the tied state's first d_h - d_R dims, VO the whole state; the "
                     "RoPE circuit is qk_rope");
@@ -464,6 +474,65 @@ void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, co
   }
 }
 
+// One factor's own spectrum, nominal `nominal` (a circuit against the identity, which adds no
+// noise): DeepSeek-V4's output groups.
+CircuitAudit spectrum(const Factor& f, int64_t nominal, const Tolerance& tol, double energy) {
+  CircuitAudit c;
+  c.nominal_rank = nominal;
+  if (!f.finite) {
+    c.finite = false;
+    return c;
+  }
+  c.sigma = factor_sigma(f);
+  c.sigma.resize(static_cast<size_t>(nominal), 0.0);
+  c.rank_tol = tol.relative(tol.null_noise(f), c.sigma.empty() ? 0.0 : c.sigma[0]);
+  c.metrics = rank_metrics(c.sigma, c.rank_tol, energy);
+  return c;
+}
+
+// DeepSeek-V4's factors (docs/audit.md): head i's query W_Q,i = wq_b_i·diag(γ_q)·wq_a; the one
+// latent L = diag(γ_kv)·wkv [c, d], whose first c − d_R rows are every head's key, its last d_R
+// the RoPE key and all c the value; head i (j-th of group g)'s output wo_b_g·A_ij, A_ij the
+// block of wo_a at group g's o_lora rows and head j's columns. In the basis of each reduced
+// first factor (wq_a's, wo_b_g's) the products are small: R_a·diag(γ)·(wq_b rows)ᵀ, R_g·A_ij.
+void audit_v4_factors(const LayerTensor& wq_a, const VectorXd& gq, const LayerTensor& wq_b,
+                      const LayerTensor& wkv, const VectorXd& gkv, const LayerTensor& wo_a,
+                      const LayerTensor& wo_b, const AttentionShape& s, const Tolerance& tol, int threads,
+                      LayerWork& w) {
+  const int64_t n = s.heads, c = s.head_dim, rope = s.rotary_dim, nope = c - rope, ql = s.q_lora_rank;
+  const int64_t groups = s.o_groups, R = s.o_lora_rank, per = n / groups;
+  const Factor qa = reduce(wq_a.rows_transposed(0, ql), threads);
+  w.k = {reduce_rows(wkv, 0, nope, VectorXd(gkv.head(nope)))};
+  w.v = {reduce_rows(wkv, 0, c, gkv)};
+  if (rope > 0) w.k_rope = reduce_rows(wkv, nope, rope, VectorXd(gkv.tail(rope)));
+  w.key_finite = w.k[0].finite;
+  if (w.key_finite) {  // measured SLSD: the one key's own spectrum
+    w.key_sigma = factor_sigma(w.k[0]);
+    w.key_noise = tol.eta * w.k[0].spread;
+  }
+  w.q.resize(static_cast<size_t>(n)), w.q_rope.resize(static_cast<size_t>(n));
+  parallel_for(n, threads, [&](int64_t i) {
+    auto query = [&](int64_t offset, int64_t width) -> Factor {
+      if (!qa.finite) return {MatrixXd(), false};
+      return reduce(qa.r * gq.asDiagonal() * wq_b.rows_transposed(i * c + offset, width), 1, 2);
+    };
+    w.q[static_cast<size_t>(i)] = query(0, nope);
+    if (rope > 0) w.q_rope[static_cast<size_t>(i)] = query(nope, rope);
+  });
+  w.o.resize(static_cast<size_t>(n)), w.o_group.resize(static_cast<size_t>(groups));
+  parallel_for(groups, threads, [&](int64_t g) {
+    MatrixXd xt;  // wo_b's group columns, transposed (R × d)
+    wo_b.columns_transposed(g * R, R, xt);
+    const Factor ob = reduce_transposed(xt);
+    const MatrixXd a = wo_a.rows_transposed(g * R, R);  // (per·c) × R: the group's wo_a rows
+    for (int64_t j = 0; j < per; ++j) {
+      w.o[static_cast<size_t>(g * per + j)] =
+          ob.finite ? reduce(ob.r * a.middleRows(j * c, c).transpose(), 1, 2) : Factor{MatrixXd(), false};
+    }
+    w.o_group[static_cast<size_t>(g)] = ob.finite ? reduce(ob.r * a.transpose(), 1, 2) : Factor{MatrixXd(), false};
+  });
+}
+
 LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
                        double energy, int threads, TensorArena& arena) {
   arena.next_layer();
@@ -488,8 +557,11 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   std::map<std::string, LayerTensor> t;
   // o_proj is read one head's columns at a time: stored head-major (see LayerTensor).
   const bool latent = lay.kind == LayoutKind::kMla || lay.kind == LayoutKind::kGla;
-  const int64_t vo_width = latent || (lay.kind == LayoutKind::kGqa && s.v_head_dim > 0)
-                               ? s.v_head_dim : s.head_dim;
+  // DeepSeek-V4's o_proj is wo_b: read in groups of o_lora_rank columns.
+  const bool v4 = !lay.wo_a.empty();
+  const int64_t vo_width = v4 ? s.o_lora_rank
+                           : latent || (lay.kind == LayoutKind::kGqa && s.v_head_dim > 0) ? s.v_head_dim
+                                                                                         : s.head_dim;
   out.notes = layer_notes(lay);
   auto load = [&](const std::string& name) -> const LayerTensor* {
     if (name.empty()) return nullptr;
@@ -519,6 +591,12 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
 
   switch (lay.kind) {
     case LayoutKind::kGqa: {
+      if (v4) {
+        audit_v4_factors(t.at(lay.q_a_proj), vec(lay.q_a_layernorm, s.q_lora_rank), t.at(lay.q_b_proj),
+                         t.at(lay.k_proj), vec(lay.k_norm, s.head_dim), t.at(lay.wo_a), t.at(lay.o_proj), s, tol,
+                         threads, w);
+        break;
+      }
       const int64_t h = s.head_dim, g = s.kv_heads;
       const LayerTensor &q = t.at(lay.q_proj), &k = t.at(lay.k_proj), &o = t.at(lay.o_proj);
       // K = V tied (no v_proj): the value is the key projection, without k_norm's γ (Gemma 4
@@ -744,6 +822,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
       h.vo = circuit(w.v[kg], w.o[c], vo_nom, tol, energy);
       if ((latent || lay.kind == LayoutKind::kGta) && s.qk_rope_dim > 0)
         h.qk_rope = circuit(w.q_rope[c], w.k_rope, s.qk_rope_dim, tol, energy);
+      if (v4 && s.rotary_dim > 0) h.qk_rope = circuit(w.q_rope[c], w.k_rope, s.rotary_dim, tol, energy);
     });
   }
   // The DSA indexer's scoring circuits: rank ≤ d_I − 1 (the centring removes one direction).
@@ -751,6 +830,13 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   out.indexer.resize(w.index_q.size());
   for (size_t j = 0; j < w.index_q.size(); ++j) {
     products.push_back([&, j] { out.indexer[j] = circuit(w.index_q[j], w.index_k, index_nom, tol, energy); });
+  }
+  // DeepSeek-V4: each output group's whole map wo_b_g·wo_a_g, rank <= o_lora_rank.
+  out.output_groups.resize(w.o_group.size());
+  for (size_t j = 0; j < w.o_group.size(); ++j) {
+    products.push_back([&, j] {
+      out.output_groups[j] = spectrum(w.o_group[j], nominal.vo_group_rank, tol, energy);
+    });
   }
   run_tasks(products, threads);
 

@@ -285,6 +285,13 @@ void check_same_architecture(const Layout& a, const std::string& an, const Layou
 AuditDiffReport diff_checkpoints(const Checkpoint& a, const Layout& la, const Checkpoint& b,
                                  const Layout& lb, const AuditDiffOptions& opt) {
   check_same_architecture(la, a.path, lb, b.path);
+  for (const LayerLayout& l : la.layers) {
+    if (!l.wo_a.empty()) {  // its factors are products (audit.cpp, audit_v4_factors)
+      throw InputError(fmt::format("audit diff: {}: layer {} is DeepSeek-V4 attention (grouped output "
+                                   "LoRA), which audit diff does not compare yet; gmha audit reads each",
+                                   a.path, l.layer));
+    }
+  }
   if (!(opt.energy > 0.0 && opt.energy <= 1.0)) {
     throw errors::bad_option("energy", fmt::format("{} is not in (0, 1]", opt.energy));
   }

@@ -122,6 +122,11 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
       for (const auto& c : l.recurrent_k) k.push_back(circuit_json(c, spectra));
       lj["recurrent"] = {{"q", std::move(q)}, {"k", std::move(k)}};
     }
+    if (!l.output_groups.empty()) {
+      ojson og = ojson::array();
+      for (const auto& c : l.output_groups) og.push_back(circuit_json(c, spectra));
+      lj["output_groups"] = std::move(og);
+    }
     if (!l.notes.empty()) lj["notes"] = l.notes;
     layers.push_back(std::move(lj));
   }
@@ -225,6 +230,11 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
         for (size_t k = 0; k < arr.size(); ++k)
           into->push_back(rd.circuit(arr[k], fmt::format("{}recurrent.{}[{}].", p, key, k)));
       }
+    }
+    if (lj.contains("output_groups")) {
+      const auto& og = lj.at("output_groups");
+      for (size_t k = 0; k < og.size(); ++k)
+        l.output_groups.push_back(rd.circuit(og[k], fmt::format("{}output_groups[{}].", p, k)));
     }
     r.layers.push_back(std::move(l));
   }

@@ -57,6 +57,12 @@ struct LayerLayout {
   // DSA lightning indexer (DeepSeek-V3.2, GLM-5): wq_b [H_I*d_I, q_lora] reads the query latent,
   // wk [d_I, d] the hidden state, k_norm a LayerNorm [d_I] (weight and bias), weights_proj [H_I, d].
   std::string indexer_wq_b, indexer_wk, indexer_k_norm, indexer_k_norm_bias, indexer_weights_proj;
+  // DeepSeek-V4 (gqa with a grouped output LoRA, under attn. or self_attn.): q_a_proj = wq_a
+  // [q_lora, d], q_a_layernorm = q_norm [q_lora], q_b_proj = wq_b [n·c, q_lora]; k_proj = wkv
+  // [c, d] and k_norm = kv_norm [c], the one K = V latent (the value is the normed latent); o_proj
+  // = wo_b [d, G·R] and wo_a [G·R, n·c/G] (group g's rows g·R.., its heads' columns in order);
+  // sinks = attn_sink [n].
+  std::string wo_a;
   // Recurrent layers (LayoutKind::kLinear): recurrent_heads query/key heads of recurrent_dk rows
   // each, head i's query rows from q_row0 + i·row_stride of q_proj and its key rows from
   // k_row0 + i·row_stride of k_proj (the two may name one fused tensor). KDA: separate q_proj and

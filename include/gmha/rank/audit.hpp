@@ -82,6 +82,10 @@ struct LayerAudit {
   /// Recurrent layers with their own query and key projections (KDA): per head the spectrum of
   /// W_Q,i and of W_K,i (nominal d_k each). Not softmax circuits and not in any total.
   std::vector<CircuitAudit> recurrent_q, recurrent_k;
+  /// DeepSeek-V4's grouped output LoRA: per output group the spectrum of its whole output map
+  /// wo_b_g·wo_a_g (d × heads_per_group·c), nominal min(o_lora_rank, heads_per_group·c, d). Not
+  /// in TER (the per-head VO circuits are in `heads`).
+  std::vector<CircuitAudit> output_groups;
 };
 
 struct AuditReport {
