@@ -38,7 +38,8 @@ std::vector<std::pair<const char*, int64_t>> circuit_fields(const LayerLayout& l
           {"kv_lora rank", s.kv_lora_rank},  {"nope dim", s.qk_nope_dim},
           {"rope dim", s.qk_rope_dim},       {"shared query dim", s.q_share_dim},
           {"tied K=V", s.kv_tied ? 1 : 0},   {"v_proj", l.v_proj.empty() ? 0 : 1},
-          {"gated q_proj", l.q_proj_gated ? 1 : 0}};
+          {"gated q_proj", l.q_proj_gated ? 1 : 0},
+          {"o_lora rank", s.o_lora_rank},    {"output groups", s.o_groups}};
 }
 
 CircuitFigures figures(const std::vector<double>& sigma, double energy) {
@@ -88,7 +89,7 @@ CircuitDiff diff_circuit(const MatrixXd& xa, const MatrixXd& ya, const MatrixXd&
 class LayerFactors {
  public:
   LayerFactors(const TensorSource& src, const LayerLayout& l) : l_(l), s_(l.shape) {
-    for (const std::string* name : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.kv_proj,
+    for (const std::string* name : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.wo_a, &l.kv_proj,
                                     &l.k_rope_proj, &l.q_a_proj, &l.q_b_proj, &l.kv_a_proj_with_mqa,
                                     &l.kv_b_proj, &l.wq, &l.kr_n})
       if (!name->empty()) m_.emplace(*name, src.read_matrix_f(*name));
@@ -101,6 +102,7 @@ class LayerFactors {
   MatrixXd query(Index c) const {
     switch (l_.kind) {
       case LayoutKind::kGqa: {
+        if (v4()) return latent_query(c * s_.head_dim, s_.head_dim - s_.rotary_dim);
         const Index h = s_.head_dim, stride = l_.q_proj_gated ? 2 * h : h;
         return rows(l_.q_proj, c * stride, h) * norm(l_.q_norm, c, h).asDiagonal();
       }
@@ -120,6 +122,10 @@ class LayerFactors {
     const Index j = c / (s_.heads / s_.kv_heads);
     switch (l_.kind) {
       case LayoutKind::kGqa:
+        if (v4()) {  // the latent's first c − d_R dims, through kv_norm's γ
+          const Index nope = s_.head_dim - s_.rotary_dim;
+          return rows(l_.k_proj, 0, nope) * vec(l_.k_norm).head(nope).asDiagonal();
+        }
         return rows(l_.k_proj, j * s_.head_dim, s_.head_dim) * norm(l_.k_norm, j, s_.head_dim).asDiagonal();
       case LayoutKind::kGta: return rows(l_.kv_proj, j * s_.head_dim, s_.head_dim - s_.qk_rope_dim);
       case LayoutKind::kMla: case LayoutKind::kGla: return latent_map(c, 0, s_.qk_nope_dim);
@@ -132,6 +138,7 @@ class LayerFactors {
     const Index j = c / (s_.heads / s_.kv_heads);
     switch (l_.kind) {
       case LayoutKind::kGqa: {
+        if (v4()) return rows(l_.k_proj, 0, s_.head_dim) * vec(l_.k_norm).asDiagonal();  // the whole latent
         const Index hv = vo_width();
         return rows(l_.v_proj.empty() ? l_.k_proj : l_.v_proj, j * hv, hv);  // K = V: the key rows
       }
@@ -149,11 +156,20 @@ class LayerFactors {
     return MatrixXd();
   }
   MatrixXd output(Index c) const {
+    if (v4()) {
+      // Grouped output LoRA: head c (j-th of group g) maps by wo_b's group columns times its
+      // block of wo_a (group g's o_lora rows, head j's columns): d × c.
+      const Index R = s_.o_lora_rank, per = s_.heads / s_.o_groups, g = c / per, j = c - g * per;
+      const MatrixF& wo_a = m_.at(l_.wo_a);
+      return m_.at(l_.o_proj).middleCols(g * R, R).cast<double>() *
+             wo_a.block(g * R, j * s_.head_dim, R, s_.head_dim).cast<double>();
+    }
     const Index w = vo_width();
     return m_.at(l_.o_proj).middleCols(c * w, w).cast<double>();
   }
 
  private:
+  bool v4() const { return !l_.wo_a.empty(); }
   Index vo_width() const {
     if (l_.kind == LayoutKind::kMla || l_.kind == LayoutKind::kGla) return s_.v_head_dim;
     if (l_.kind == LayoutKind::kGqa && s_.v_head_dim > 0) return s_.v_head_dim;
@@ -285,13 +301,6 @@ void check_same_architecture(const Layout& a, const std::string& an, const Layou
 AuditDiffReport diff_checkpoints(const Checkpoint& a, const Layout& la, const Checkpoint& b,
                                  const Layout& lb, const AuditDiffOptions& opt) {
   check_same_architecture(la, a.path, lb, b.path);
-  for (const LayerLayout& l : la.layers) {
-    if (!l.wo_a.empty()) {  // its factors are products (audit.cpp, audit_v4_factors)
-      throw InputError(fmt::format("audit diff: {}: layer {} is DeepSeek-V4 attention (grouped output "
-                                   "LoRA), which audit diff does not compare yet; gmha audit reads each",
-                                   a.path, l.layer));
-    }
-  }
   if (!(opt.energy > 0.0 && opt.energy <= 1.0)) {
     throw errors::bad_option("energy", fmt::format("{} is not in (0, 1]", opt.energy));
   }

@@ -110,19 +110,74 @@ TEST_CASE("audit: DeepSeek-V4's compressed query, K = V latent and grouped outpu
   CHECK(back.layers[1].output_groups[0].metrics.numerical_rank == 12);
 }
 
-TEST_CASE("audit diff: DeepSeek-V4 layers are refused, naming the layer", "[rank]") {
+namespace {
+// Head i's dense circuits in layer `l` of a V4 checkpoint, in float64 (the first test's matrices),
+// as the diff orients them (left = the side queries/values read: VO is (W_O,i·L)ᵀ).
+MatrixXd dense_v4(const Checkpoint& ck, int l, int64_t i, bool qk) {
+  const auto& t = *ck.tensors;
+  const std::string b = "model.layers." + std::to_string(l) + ".attn.";
+  const Eigen::VectorXd gq = t.read_matrix_d(b + "q_norm.weight").col(0), gkv = t.read_matrix_d(b + "kv_norm.weight").col(0);
+  const MatrixXd lat = gkv.asDiagonal() * t.read_matrix_d(b + "wkv.weight");
+  if (qk) {
+    const MatrixXd wq = t.read_matrix_d(b + "wq_b.weight").middleRows(i * 16, 16) * gq.asDiagonal() *
+                        t.read_matrix_d(b + "wq_a.weight");
+    return wq.topRows(12).transpose() * lat.topRows(12);
+  }
+  const int64_t g = i / 2, j = i % 2;
+  return (t.read_matrix_d(b + "wo_b.weight").middleCols(g * 16, 16) *
+          t.read_matrix_d(b + "wo_a.weight").block(g * 16, j * 16, 16, 16) * lat).transpose();
+}
+
+// The largest principal angle (degrees) between the top-r left (or right) singular subspaces.
+double dense_angle_deg(const MatrixXd& a, const MatrixXd& b, int64_t r, bool left) {
+  Eigen::JacobiSVD<MatrixXd> sa(a, Eigen::ComputeThinU | Eigen::ComputeThinV), sb(b, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const MatrixXd ua = (left ? sa.matrixU() : sa.matrixV()).leftCols(r), ub = (left ? sb.matrixU() : sb.matrixV()).leftCols(r);
+  const MatrixXd off = ub - ua * (ua.transpose() * ub);  // the part of B's subspace outside A's
+  Eigen::JacobiSVD<MatrixXd> so(off);
+  return std::asin(std::min(1.0, so.singularValues()(0))) * 180.0 / 3.14159265358979323846;
+}
+}  // namespace
+
+TEST_CASE("audit diff: DeepSeek-V4 F32 vs BF16 equals a dense float64 diff of the formed circuits", "[rank]") {
+  // The same planted weights stored as F32 and BF16: per head, the QK circuit through the
+  // compressed query and the latent's nope rows, the VO circuit through the grouped output LoRA.
   const ModelDesign m = model_from_hf_config(nlohmann::json::parse(kTinyV4), "config.json");
   SynthOptions o;
   o.layout = SynthLayout::kLlama;
   o.shape = m.layers[0].attention;
+  o.layer_shapes = {m.layers[0].attention, m.layers[1].attention};
   o.layers = 2;
+  o.seed = 9;
+  o.qk_rank = parse_rank_pattern("3", "--qk-rank");
+  o.vo_rank = parse_rank_pattern("5", "--vo-rank");
+  const std::string da = test::scratch_dir("v4-diff-f32"), db = test::scratch_dir("v4-diff-bf16");
   o.dtype = "F32";
-  o.qk_rank = parse_rank_pattern("full", "--qk-rank");
-  o.vo_rank = parse_rank_pattern("full", "--vo-rank");
-  const std::string dir = test::scratch_dir("v4-diff");
-  write_synth_checkpoint(dir, o);
-  const Checkpoint ck = open_checkpoint(dir);
-  const Layout lay = detect_layout(ck, m);
-  CHECK_THROWS_WITH(diff_checkpoints(ck, lay, ck, lay, {}),
-                    Catch::Contains("layer 0") && Catch::Contains("DeepSeek-V4"));
+  write_synth_checkpoint(da, o);
+  o.dtype = "BF16";
+  write_synth_checkpoint(db, o);
+  const Checkpoint ca = open_checkpoint(da), cb = open_checkpoint(db);
+  const Layout la = detect_layout(ca, m), lb = detect_layout(cb, m);
+  const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, {});
+  REQUIRE(r.layers.size() == 2);
+  int checked = 0;
+  for (const auto& l : r.layers) {
+    REQUIRE(l.heads.size() == 4);
+    for (const auto& h : l.heads) {
+      for (const bool qk : {true, false}) {
+        INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
+        const CircuitDiff& c = qk ? h.qk : h.vo;
+        const MatrixXd wa = dense_v4(ca, l.layer, h.head, qk), wb = dense_v4(cb, l.layer, h.head, qk);
+        CHECK(c.a.sigma_1 == Approx(sigma_of(wa)[0]).epsilon(1e-12));
+        CHECK(c.r <= (qk ? 3 : 5));
+        CHECK(std::abs(c.left_angle_deg - dense_angle_deg(wa, wb, c.r, true)) < 1e-6);
+        CHECK(std::abs(c.right_angle_deg - dense_angle_deg(wa, wb, c.r, false)) < 1e-6);
+        CHECK(std::abs(c.change_rel - sigma_of(wb - wa)[0] / c.a.sigma_1) < 1e-10);
+        // BF16 rounding (8 significant bits): a small nonzero change.
+        CHECK(c.change_rel > 1e-4);
+        CHECK(c.change_rel < 0.05);
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked == 16);
 }
