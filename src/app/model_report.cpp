@@ -226,7 +226,7 @@ void audit_blocks(const AuditReport& a, const std::string& source, size_t worst_
   for (const auto& l : a.layers) {
     std::string nf;
     for (const auto& n : l.nonfinite_tensors) nf += (nf.empty() ? "" : ", ") + n;
-    lt.add_row({std::to_string(l.layer), l.variant, std::to_string(l.nominal.frh),
+    lt.add_row({std::to_string(l.layer), l.variant + (l.parallel ? " (parallel)" : ""), std::to_string(l.nominal.frh),
                 std::to_string(l.nominal.slsd), !l.audited ? "-" : l.key_finite ? std::to_string(l.measured_slsd) : "n/a",
                 std::to_string(l.nominal.ter), l.audited ? std::to_string(l.measured_ter) : "-",
                 l.audited ? format_number(l.measured_ter_entropy, 5) : "-",

@@ -153,14 +153,16 @@ MatrixRM rms_rows(const MatrixRM& x, const MatrixRM& gamma, double eps) {
 }  // namespace
 
 CheckpointLayer load_checkpoint_layer(const Checkpoint& ck, const Layout& layout, int64_t layer) {
-  const int64_t n = static_cast<int64_t>(layout.layers.size());
+  const int64_t n = layout.decoder_layers();
   if (layer < 0 || layer >= n) {
     throw InputError(
         fmt::format("{}: layer {} is out of range (num_hidden_layers {}: layers 0..{})", ck.path,
                     layer, n, n - 1));
   }
-  const LayerLayout& l = layout.layers[static_cast<size_t>(layer)];
-  const LayerSpec& spec = layout.model.layers[static_cast<size_t>(layer)];
+  // The layer's first mixer (its attention; a parallel Mamba2 beside it has no softmax form).
+  const size_t entry = layout.entries_of({layer}, "layer").front();
+  const LayerLayout& l = layout.layers[entry];
+  const LayerSpec& spec = layout.model.layers[entry];
   CheckpointLayer out;
   out.layer = layer;
   out.architecture = layout.architecture;

@@ -130,6 +130,25 @@ Layout detect_layout(const Checkpoint& ck, const ModelDesign& model) {
   return detect_layers(ck, model, ck.path + " (model)");
 }
 
+int64_t Layout::decoder_layers() const { return layers.empty() ? 0 : layers.back().layer + 1; }
+
+std::vector<size_t> Layout::entries_of(const std::vector<int64_t>& selection, const std::string& flag) const {
+  std::vector<size_t> out;
+  const int64_t n = decoder_layers();
+  for (const int64_t v : selection) {
+    if (v < 0 || v >= n)
+      throw errors::bad_option(flag, fmt::format("layer {} is out of range (the model has {} layers)", v, n));
+  }
+  for (size_t e = 0; e < layers.size(); ++e) {
+    if (selection.empty()) out.push_back(e);
+  }
+  for (const int64_t v : selection) {  // in the order asked, both mixers of a parallel layer
+    for (size_t e = 0; e < layers.size(); ++e)
+      if (layers[e].layer == v) out.push_back(e);
+  }
+  return out;
+}
+
 namespace {
 
 // GTA in the reference's names (modeling_llama_GTA.py): a Llama config with rope_dim, and
@@ -186,12 +205,11 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
   out.architecture = ck.architecture;
   out.config = ck.config;
   out.model = std::move(model);
-  if (out.model.has_parallel_mixers()) {
-    // Falcon-H1: entry i is not checkpoint layer i; fail closed rather than misread the tensors.
-    throw InputError(fmt::format("{}: no audit layout for layers with parallel mixers (attention and "
-                                 "Mamba2 side by side, falcon_h1); compare, show and fit read the config",
-                                 where));
-  }
+  // Falcon-H1's µP multipliers scale a circuit by a constant (its σ, not its rank or subspaces).
+  std::vector<std::string> multipliers;
+  for (const char* key : {"attention_in_multiplier", "key_multiplier", "attention_out_multiplier",
+                          "ssm_in_multiplier", "ssm_multipliers", "ssm_out_multiplier"})
+    if (ck.config.is_object() && ck.config.contains(key)) multipliers.push_back(key);
   out.rms_norm_eps = config_number(ck.config, "rms_norm_eps", 1e-6);
   out.rope_theta = config_number(ck.config, "rope_theta", 10000.0);
   bool reshaped = false;  // a layer's shape came from its tensors (GTA, GLA): respell the spec
@@ -200,7 +218,13 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
   const std::string prefix = find_layer_prefix(src);
   for (size_t i = 0; i < out.model.layers.size(); ++i) {
     LayerLayout l;
-    l.layer = static_cast<int>(i);
+    // Entry i is decoder layer decoder_layer_of(i): they differ after a parallel mixer.
+    l.layer = out.model.decoder_layer_of(i);
+    l.parallel = out.model.layers[i].parallel;
+    if (!multipliers.empty())
+      l.notes.push_back(fmt::format("sigma is of the stored weights: the config's multipliers ({}) "
+                                    "scale the circuits by constants, not their ranks or subspaces",
+                                    fmt::join(multipliers, ", ")));
     l.shape = out.model.layers[i].attention;
     const AttentionShape& s = l.shape;
     const int64_t d = s.d_model;
@@ -216,15 +240,15 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
       case Variant::kLinear: l.kind = LayoutKind::kLinear; break;
       case Variant::kFpba:
         throw InputError(fmt::format("{}: layer {}: FPBA is a bound, not a checkpoint layout",
-                                     where, i));
+                                     where, l.layer));
       case Variant::kGta: l.kind = LayoutKind::kGta; break;
       case Variant::kGla: l.kind = LayoutKind::kGla; break;
       case Variant::kTpa: case Variant::kMtla:
         // No checkpoint family stores these yet (docs/designs.md).
-        throw InputError(fmt::format("{}: layer {}: no checkpoint layout for {} attention", where, i,
+        throw InputError(fmt::format("{}: layer {}: no checkpoint layout for {} attention", where, l.layer,
                                      variant_label(s.variant)));
     }
-    const std::string base = fmt::format("{}layers.{}.", prefix, i);
+    const std::string base = fmt::format("{}layers.{}.", prefix, l.layer);
     // The reference code of GTA and GLA is a Llama whose attention tensors are renamed: the
     // tensors decide, and the shape is rebuilt from them and the config's extra field.
     if (l.kind == LayoutKind::kGqa && src.find(base + "self_attn.kv_proj.weight") &&
@@ -258,7 +282,7 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
           const int64_t ql = s.q_lora_rank, hc = s.heads * s.head_dim, gr = s.o_groups * s.o_lora_rank;
           if (s.kv_heads != 1 || ql <= 0)
             throw InputError(fmt::format("{}: layer {}: a grouped output LoRA is read only as DeepSeek-V4's "
-                                         "attention (one K = V latent, a compressed query)", where, i));
+                                         "attention (one K = V latent, a compressed query)", where, l.layer));
           l.q_a_proj = c.need(v + "wq_a.weight", {ql, d});
           l.q_a_layernorm = c.need(v + "q_norm.weight", {ql});
           l.q_b_proj = c.need(v + "wq_b.weight", {hc, ql});

@@ -72,7 +72,8 @@ report::Table layer_table(const AuditReport& r) {
                {"dead"},         {"non-finite", report::Align::kLeft}};
   for (const auto& l : r.layers) {
     if (!l.audited) {
-      t.add_row({std::to_string(l.layer), l.layout, "-", "-", "-", "-", "-", "-", "-", "-", "-", ""});
+      t.add_row({std::to_string(l.layer), l.layout + (l.parallel ? " (parallel)" : ""), "-", "-", "-", "-",
+                 "-", "-", "-", "-", "-", ""});
       continue;
     }
     // A measured SLSD short of the nominal one is a finding (the keys span fewer directions
@@ -80,8 +81,8 @@ report::Table layer_table(const AuditReport& r) {
     const std::string slsd = !l.key_finite              ? std::string(kNa)
                              : l.slsd_below_nominal() ? fmt::format("<{}", l.measured_slsd)
                                                       : std::to_string(l.measured_slsd);
-    t.add_row({std::to_string(l.layer), l.variant, std::to_string(l.nominal.frh),
-               std::to_string(l.nominal.slsd), slsd,
+    t.add_row({std::to_string(l.layer), l.variant + (l.parallel ? " (parallel)" : ""),
+               std::to_string(l.nominal.frh), std::to_string(l.nominal.slsd), slsd,
                std::to_string(l.nominal.ter), std::to_string(l.measured_ter),
                f2(l.measured_ter_entropy), min_entropy_text(l), std::to_string(l.heads_below_nominal),
                std::to_string(l.dead_heads), nonfinite_text(l)});
@@ -253,7 +254,7 @@ std::string notes_text(const AuditReport& r) {
     for (const auto& n : l.notes) {
       auto it = std::find_if(notes.begin(), notes.end(), [&](const auto& p) { return p.first == n; });
       if (it == notes.end()) notes.push_back({n, {l.layer}});
-      else it->second.push_back(l.layer);
+      else if (it->second.back() != l.layer) it->second.push_back(l.layer);  // a layer's two mixers: once
     }
   std::string text;
   for (const auto& [note, layers] : notes)
@@ -331,7 +332,7 @@ void run_audit(const AuditCliOptions& o) {
   a.threads = o.threads;
   if (o.threads < 0) throw InputError("--threads: must be positive (0: all cores)");
   if (!o.layers.empty())
-    a.layers = parse_layer_list(o.layers, static_cast<int64_t>(layout.layers.size()), "--layers");
+    a.layers = parse_layer_list(o.layers, layout.decoder_layers(), "--layers");
   a.progress = terminal_progress("audit", "layers");
   const AuditReport r = audit_checkpoint(ck, layout, a);
   emit(render_report(r, o.format, o.spectra, o.worst), o.out);

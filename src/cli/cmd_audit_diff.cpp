@@ -51,7 +51,8 @@ report::Table layer_table(const AuditDiffReport& r) {
                {"energy-rank changes"}, {"non-finite heads"}};
   for (const auto& l : r.layers) {
     if (!l.audited) {
-      t.add_row({std::to_string(l.layer), l.variant, "-", "-", "-", "-", "-", "-", "-", "-", "-"});
+      t.add_row({std::to_string(l.layer), l.variant + (l.parallel ? " (parallel)" : ""), "-", "-", "-", "-",
+                 "-", "-", "-", "-", "-"});
       continue;
     }
     const LayerDiffSummary s = summarize_layer(l);
@@ -155,7 +156,7 @@ void run_diff(const DiffCliOptions& o) {
   d.energy = o.energy;
   d.threads = o.threads;
   if (!o.layers.empty())
-    d.layers = parse_layer_list(o.layers, static_cast<int64_t>(la.layers.size()), "--layers");
+    d.layers = parse_layer_list(o.layers, la.decoder_layers(), "--layers");
   d.progress = terminal_progress("audit diff", "layers");
   const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, d);
   emit(render(r, o.format, o.worst), o.out);

@@ -405,6 +405,9 @@ std::vector<std::string> factor_names(const LayerLayout& l) {
 std::vector<std::string> layer_notes(const LayerLayout& l) {
   std::vector<std::string> notes;
   const AttentionShape& s = l.shape;
+  if (l.parallel)
+    notes.push_back("a parallel mixer: it reads the same normed input as the layer's attention and "
+                    "its output is added to the attention's (Falcon-H1)");
   if (s.gate == OutputGate::kElementwise)
     notes.push_back("output-gated heads (element-wise, gate rows in q_proj): VO rank bounds the "
                     "linear map, not the gated one");
@@ -430,6 +433,7 @@ std::vector<std::string> layer_notes(const LayerLayout& l) {
   if (!l.indexer_wq_b.empty())
     notes.push_back("DSA indexer: scoring circuits audited apart (not in TER); its per-head "
                     "weights_proj and ReLU are not part of them");
+  notes.insert(notes.end(), l.notes.begin(), l.notes.end());
   return notes;
 }
 
@@ -538,6 +542,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   arena.next_layer();
   LayerAudit out;
   out.layer = lay.layer;
+  out.parallel = lay.parallel;
   out.layout = std::string(layout_kind_name(lay.kind));
   out.variant = std::string(variant_name(lay.shape.variant));
   out.nominal = capacity_ranks(lay.shape);
@@ -548,6 +553,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   }
   if (lay.kind == LayoutKind::kLinear) {
     out.audited = false;
+    out.notes = layer_notes(lay);
     if (!lay.q_proj.empty()) audit_recurrent_factors(src, lay, tol, energy, threads, arena, out);
     return out;
   }
@@ -912,22 +918,12 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
   r.checkpoint = ck.path;
   r.format = ck.format;
   r.architecture = layout.architecture.empty() ? ck.architecture : layout.architecture;
-  r.model_layers = static_cast<int64_t>(layout.layers.size());
+  r.model_layers = layout.decoder_layers();
   r.energy = opt.energy;
   if (!(opt.energy > 0.0 && opt.energy <= 1.0)) {
     throw errors::bad_option("energy", fmt::format("{} is not in (0, 1]", opt.energy));
   }
-  std::vector<int64_t> todo = opt.layers;
-  if (todo.empty()) {
-    for (int64_t i = 0; i < r.model_layers; ++i) todo.push_back(i);
-  }
-  for (int64_t i : todo) {
-    if (i < 0 || i >= r.model_layers) {
-      throw errors::bad_option(
-          "layers",
-          fmt::format("layer {} is out of range (the model has {} layers)", i, r.model_layers));
-    }
-  }
+  const std::vector<size_t> todo = layout.entries_of(opt.layers, "layers");
   const TensorSource& src = *ck.tensors;
   if (opt.rank_tol) {
     if (!(*opt.rank_tol > 0.0 && *opt.rank_tol < 1.0)) {
@@ -938,8 +934,8 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
     r.rank_tol_source = "--rank-tol";
   } else {
     std::vector<std::string> names;
-    for (int64_t i : todo)
-      for (auto& n : factor_names(layout.layers[static_cast<size_t>(i)])) names.push_back(n);
+    for (const size_t i : todo)
+      for (auto& n : factor_names(layout.layers[i])) names.push_back(n);
     const std::string dt = coarsest_dtype(src, names);
     r.rank_tol_mode = "noise";
     if (dt.empty()) {
@@ -956,9 +952,8 @@ AuditReport audit_checkpoint(const Checkpoint& ck, const Layout& layout, const A
   blas::available();  // loads OpenBLAS (it may set OPENBLAS_CORETYPE) before any worker starts
   int64_t done = 0;
   TensorArena arena;  // conversion buffers shared by every layer
-  for (int64_t i : todo) {
-    r.layers.push_back(
-        audit_layer(src, layout.layers[static_cast<size_t>(i)], tol, r.energy, threads, arena));
+  for (const size_t i : todo) {
+    r.layers.push_back(audit_layer(src, layout.layers[i], tol, r.energy, threads, arena));
     ++done;
     if (opt.progress) opt.progress(done, static_cast<int64_t>(todo.size()));
   }

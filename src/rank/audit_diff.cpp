@@ -216,6 +216,7 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
                      const LayerLayout& lb, double energy, int threads) {
   LayerDiff out;
   out.layer = la.layer;
+  out.parallel = la.parallel;
   out.variant = std::string(variant_name(la.shape.variant));
   if (la.kind == LayoutKind::kLinear || la.kind == LayoutKind::kNone) {
     out.audited = false;
@@ -282,17 +283,20 @@ void check_same_architecture(const Layout& a, const std::string& an, const Layou
   }
   for (size_t i = 0; i < a.layers.size(); ++i) {
     const LayerLayout &x = a.layers[i], &y = b.layers[i];
-    if (x.kind != y.kind) {
+    if (x.kind != y.kind || x.parallel != y.parallel || x.layer != y.layer) {
+      auto what = [](const LayerLayout& l) {
+        return fmt::format("{}{}", layout_kind_name(l.kind), l.parallel ? " (parallel)" : "");
+      };
       throw InputError(fmt::format(
           "audit diff: {} and {} are not one architecture: layer {} is {} in the first and {} in "
-          "the second", an, bn, i, layout_kind_name(x.kind), layout_kind_name(y.kind)));
+          "the second", an, bn, x.layer, what(x), what(y)));
     }
     const auto fx = circuit_fields(x), fy = circuit_fields(y);
     for (size_t f = 0; f < fx.size(); ++f) {
       if (fx[f].second != fy[f].second) {
         throw InputError(fmt::format(
             "audit diff: {} and {} are not one architecture: layer {} has {} {} in the first and {} "
-            "in the second", an, bn, i, fx[f].first, fx[f].second, fy[f].second));
+            "in the second", an, bn, x.layer, fx[f].first, fx[f].second, fy[f].second));
       }
     }
   }
@@ -310,22 +314,13 @@ AuditDiffReport diff_checkpoints(const Checkpoint& a, const Layout& la, const Ch
   r.a_format = a.format, r.b_format = b.format;
   r.a_architecture = la.architecture.empty() ? a.architecture : la.architecture;
   r.b_architecture = lb.architecture.empty() ? b.architecture : lb.architecture;
-  r.model_layers = static_cast<int64_t>(la.layers.size());
+  r.model_layers = la.decoder_layers();
   r.energy = opt.energy;
-  std::vector<int64_t> todo = opt.layers;
-  if (todo.empty())
-    for (int64_t i = 0; i < r.model_layers; ++i) todo.push_back(i);
-  for (int64_t i : todo) {
-    if (i < 0 || i >= r.model_layers) {
-      throw errors::bad_option(
-          "layers", fmt::format("layer {} is out of range (the model has {} layers)", i, r.model_layers));
-    }
-  }
+  const std::vector<size_t> todo = la.entries_of(opt.layers, "layers");
   const int threads = resolve_threads(opt.threads);
   blas::available();  // loads OpenBLAS before any worker starts (as the audit does)
   int64_t done = 0;
-  for (int64_t i : todo) {
-    const auto l = static_cast<size_t>(i);
+  for (const size_t l : todo) {
     r.layers.push_back(diff_layer(*a.tensors, la.layers[l], *b.tensors, lb.layers[l], r.energy, threads));
     if (opt.progress) opt.progress(++done, static_cast<int64_t>(todo.size()));
   }

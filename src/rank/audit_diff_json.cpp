@@ -78,6 +78,7 @@ ordered_json audit_diff_to_json(const AuditDiffReport& r, int64_t worst) {
   for (const auto& l : r.layers) {
     ordered_json lj;
     lj["layer"] = l.layer;
+    if (l.parallel) lj["parallel"] = true;
     lj["variant"] = l.variant;
     lj["audited"] = l.audited;
     lj["summary"] = summary_json(summarize_layer(l));

@@ -82,6 +82,7 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
   for (const auto& l : r.layers) {
     ojson lj;
     lj["layer"] = l.layer;
+    if (l.parallel) lj["parallel"] = true;  // the layer's second mixer (Falcon-H1)
     lj["layout"] = l.layout;
     lj["variant"] = l.variant;
     lj["audited"] = l.audited;
@@ -174,6 +175,7 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
     const std::string p = fmt::format("layers[{}].", i);
     LayerAudit l;
     l.layer = rd.get<int64_t>(lj, "layer", p);
+    l.parallel = lj.contains("parallel") && rd.get<bool>(lj, "parallel", p);
     l.layout = rd.get<std::string>(lj, "layout", p);
     l.variant = rd.get<std::string>(lj, "variant", p);
     l.audited = rd.get<bool>(lj, "audited", p);
@@ -263,14 +265,15 @@ AuditReport merge_audits(const std::vector<AuditReport>& shards,
     differs("energy level", fmt::format("{}", out.energy), fmt::format("{}", s.energy));
     for (const auto& l : s.layers) {
       auto [it, fresh] = owner.emplace(l.layer, i);
-      if (!fresh) {
+      if (!fresh && it->second != i) {  // a layer's two mixers (parallel) come in one shard
         throw InputError(fmt::format("{}: layer {} is also in {}", name(i), l.layer, name(it->second)));
       }
       out.layers.push_back(l);
     }
   }
-  std::sort(out.layers.begin(), out.layers.end(),
-            [](const LayerAudit& a, const LayerAudit& b) { return a.layer < b.layer; });
+  // Stable: a parallel mixer stays after the attention of its layer, as its shard wrote them.
+  std::stable_sort(out.layers.begin(), out.layers.end(),
+                   [](const LayerAudit& a, const LayerAudit& b) { return a.layer < b.layer; });
   return out;
 }
 

@@ -25,7 +25,10 @@ std::string_view layout_kind_name(LayoutKind k);
 
 /// One layer's factors. Names are full tensor names; empty when the layer has no such factor.
 struct LayerLayout {
-  int layer = 0;
+  int layer = 0;  // the checkpoint's decoder layer (its tensors' layers.N)
+  // A second mixer of decoder layer `layer`, beside the entry before it (Falcon-H1's Mamba2
+  // next to its attention: both read the layer's input_layernorm, their outputs are summed).
+  bool parallel = false;
   LayoutKind kind = LayoutKind::kGqa;
   AttentionShape shape;
   std::string input_layernorm;  // the pre-attention RMSNorm [d] (not part of the circuits)
@@ -63,6 +66,8 @@ struct LayerLayout {
   // = wo_b [d, G·R] and wo_a [G·R, n·c/G] (group g's rows g·R.., its heads' columns in order);
   // sinks = attn_sink [n].
   std::string wo_a;
+  // What the config says the circuits leave out (Falcon-H1's µP multipliers), one sentence each.
+  std::vector<std::string> notes;
   // Recurrent layers (LayoutKind::kLinear): recurrent_heads query/key heads of recurrent_dk rows
   // each, head i's query rows from q_row0 + i·row_stride of q_proj and its key rows from
   // k_row0 + i·row_stride of k_proj (the two may name one fused tensor). KDA: separate q_proj and
@@ -77,10 +82,17 @@ struct LayerLayout {
 struct Layout {
   std::string architecture;         // HF model_type
   ModelDesign model;                // per-layer shapes, spans, FFNs (from model_from_hf_config)
-  std::vector<LayerLayout> layers;  // one per layer of `model`
+  std::vector<LayerLayout> layers;  // one per entry of `model` (a parallel mixer has its own)
   nlohmann::json config;            // raw config: rope_theta, rope_scaling, rms_norm_eps, ...
   double rms_norm_eps = 1e-6;       // config value (HF default when absent)
   double rope_theta = 10000.0;      // config value (HF default when absent)
+
+  /// Decoder layers: the checkpoint's layers.N (entries less the parallel mixers).
+  int64_t decoder_layers() const;
+  /// The entries (indices into `layers`) of the given decoder layers, in order: both mixers of a
+  /// Falcon-H1 layer. Empty `selection`: every entry. A layer out of range is an InputError naming
+  /// `flag`.
+  std::vector<size_t> entries_of(const std::vector<int64_t>& selection, const std::string& flag) const;
 };
 
 /// Detects the layout of an opened checkpoint. Throws InputError naming the checkpoint and the

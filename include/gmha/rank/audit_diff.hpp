@@ -54,6 +54,7 @@ struct HeadDiff {
 
 struct LayerDiff {
   int64_t layer = 0;
+  bool parallel = false;  // the layer's second mixer (LayerLayout::parallel)
   std::string variant;   // variant_name of the shape
   bool audited = true;   // false: a linear-attention layer (no circuits)
   std::vector<HeadDiff> heads;
