@@ -416,8 +416,8 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
       case LayoutKind::kLinear:
         // A fixed state, no softmax circuits. Kimi Delta Attention (Kimi-Linear), Gated DeltaNet
         // (Qwen3-Next, Qwen3.5) and Mamba2 (C and B) project a query and a key per key head or
-        // group: their factors are audited (rank ≤ d_k or N). Other recurrent mixers (Mamba-1,
-        // short conv, lightning) are listed as not audited.
+        // group, Mamba-1 (C and B of x_proj) one of each: their factors are audited (rank ≤ d_k
+        // or N). Other recurrent mixers (short conv, lightning) are listed as not audited.
         if (s.recurrent == RecurrentKind::kKda) {
           l.q_proj = c.need(a + "q_proj.weight", {s.heads * s.head_dim, d});
           l.k_proj = c.need(a + "k_proj.weight", {s.heads * s.head_dim, d});
@@ -449,6 +449,17 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
           l.recurrent_dk = l.row_stride = s.state_value_dim;
           l.k_row0 = 2 * I;
           l.q_row0 = 2 * I + gn;
+        } else if (s.recurrent == RecurrentKind::kMamba) {
+          // Mamba-1 (Jamba's mamba.): x_proj [R + 2N, I] gives dt, B, C from the convolved x,
+          // then Jamba's RMSNorms on B and C (their γ scale the factors' rows).
+          const int64_t n = s.state_value_dim;
+          l.q_proj = l.k_proj = c.need("mamba.x_proj.weight", {s.dt_rank + 2 * n, s.inner});
+          l.k_norm = c.maybe("mamba.b_layernorm.weight", {n});
+          l.q_norm = c.maybe("mamba.c_layernorm.weight", {n});
+          l.recurrent_heads = 1;
+          l.recurrent_dk = l.row_stride = n;
+          l.k_row0 = s.dt_rank;
+          l.q_row0 = s.dt_rank + n;
         }
         break;
     }

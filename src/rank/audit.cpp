@@ -457,6 +457,12 @@ void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, co
   const LayerTensor& k = k_own ? *k_own : q;
   if (!q.finite()) out.nonfinite_tensors.push_back(q.name());
   if (k_own && !k_own->finite()) out.nonfinite_tensors.push_back(k_own->name());
+  // Norm weights on the factors' rows (Mamba-1's c_layernorm / b_layernorm): diag(γ)·W.
+  auto gamma = [&](const std::string& name) -> VectorXd {
+    if (name.empty()) return VectorXd();
+    return LayerTensor(src, name, threads, arena).vector();
+  };
+  const VectorXd gq = gamma(lay.q_norm), gk = gamma(lay.k_norm);
   // The identity as the other side of a "circuit": σ(R·I) = σ(R), and it adds no noise.
   const Factor identity{MatrixXd::Identity(dk, dk), true, 1.0, 1.0, 0.0};
   out.recurrent_q.resize(static_cast<size_t>(heads));
@@ -464,11 +470,15 @@ void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, co
   parallel_for(heads, threads, [&](int64_t i) {
     const int64_t row = i * lay.row_stride;
     out.recurrent_q[static_cast<size_t>(i)] =
-        circuit(reduce_rows(q, lay.q_row0 + row, dk), identity, dk, tol, energy);
+        circuit(reduce_rows(q, lay.q_row0 + row, dk, gq), identity, dk, tol, energy);
     out.recurrent_k[static_cast<size_t>(i)] =
-        circuit(reduce_rows(k, lay.k_row0 + row, dk), identity, dk, tol, energy);
+        circuit(reduce_rows(k, lay.k_row0 + row, dk, gk), identity, dk, tol, energy);
   });
-  if (lay.shape.recurrent == RecurrentKind::kMamba2) {
+  if (lay.shape.recurrent == RecurrentKind::kMamba) {
+    out.notes.push_back(fmt::format("Mamba-1 layer: query C and key B factors of x_proj (rank <= d_state = {}; "
+                                    "in the inner space, after the conv and SiLU; with b/c_layernorm's weights), "
+                                    "not softmax circuits; not in TER", dk));
+  } else if (lay.shape.recurrent == RecurrentKind::kMamba2) {
     out.notes.push_back(fmt::format("Mamba2 layer: per-group query C and key B factors (rank <= d_state = {}; "
                                     "before the conv and SiLU), not softmax circuits; not in TER", dk));
   } else {

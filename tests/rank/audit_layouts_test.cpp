@@ -25,6 +25,7 @@
 #include "gmha/rank/audit_json.hpp"
 #include "gmha/bridge/layout.hpp"
 #include "gmha/bridge/synth.hpp"
+#include "support/planted_checkpoint.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -53,18 +54,6 @@ double worst_gap(const std::vector<double>& f, const std::vector<double>& dense)
   return worst / dense[0];
 }
 
-SynthOptions synth(SynthLayout layout, const AttentionShape& s, const char* qk, const char* vo) {
-  SynthOptions o;
-  o.layout = layout;
-  o.shape = s;
-  o.layers = 2;
-  o.dtype = "F32";
-  o.seed = 11;
-  o.qk_rank = parse_rank_pattern(qk, "--qk-rank");
-  o.vo_rank = parse_rank_pattern(vo, "--vo-rank");
-  return o;
-}
-
 AttentionShape gta() {
   AttentionShape s;
   s.variant = Variant::kGta;
@@ -77,23 +66,6 @@ AttentionShape gla() {
   s.d_model = 96, s.heads = 4, s.kv_heads = 2;
   s.q_lora_rank = 32, s.kv_lora_rank = 24, s.qk_nope_dim = 16, s.qk_rope_dim = 8, s.v_head_dim = 16;
   return s;
-}
-AttentionShape gqa(int64_t heads, int64_t kv, int64_t h) {
-  AttentionShape s;
-  s.variant = Variant::kGqa;
-  s.d_model = 96, s.heads = heads, s.kv_heads = kv, s.head_dim = h;
-  return s;
-}
-ModelDesign model_of(const std::vector<AttentionShape>& shapes) {
-  ModelDesign m;
-  m.name = "planted";
-  m.d_model = shapes[0].d_model;
-  for (const auto& s : shapes) {
-    LayerSpec l;
-    l.attention = s;
-    m.layers.push_back(l);
-  }
-  return m;
 }
 
 std::string message_of(const std::function<void()>& f) {
@@ -109,7 +81,7 @@ std::string message_of(const std::function<void()>& f) {
 
 TEST_CASE("audit layouts: GTA in the reference's names, circuits equal a dense SVD", "[rank]") {
   const std::string dir = test::scratch_dir("lay-gta");
-  write_synth_checkpoint(dir, synth(SynthLayout::kGta, gta(), "2,full,5,1", "full,3"));
+  write_synth_checkpoint(dir, test::planted_synth(SynthLayout::kGta, gta(), "2,full,5,1", "full,3"));
   const Checkpoint ck = open_checkpoint(dir);
   const Layout lay = detect_layout(ck);
   REQUIRE(lay.layers.size() == 2);
@@ -153,7 +125,7 @@ TEST_CASE("audit layouts: GLA recovers planted ranks and SLSD_head < SLSD_layer"
   for (const std::string dtype : {"F32", "BF16"}) {
     INFO(dtype);
     const std::string dir = test::scratch_dir("lay-gla");
-    SynthOptions o = synth(SynthLayout::kGla, gla(), "1,full,3,2", "full,2,1");
+    SynthOptions o = test::planted_synth(SynthLayout::kGla, gla(), "1,full,3,2", "full,2,1");
     o.dtype = dtype;
     write_synth_checkpoint(dir, o);
     const Checkpoint ck = open_checkpoint(dir);
@@ -208,14 +180,14 @@ TEST_CASE("audit layouts: GLA recovers planted ranks and SLSD_head < SLSD_layer"
 
 TEST_CASE("audit layouts: a GTA or GLA layer the config does not describe is refused, naming why", "[rank]") {
   const std::string dir = test::scratch_dir("lay-gta-norope");
-  write_synth_checkpoint(dir, synth(SynthLayout::kGta, gta(), "full", "full"));
+  write_synth_checkpoint(dir, test::planted_synth(SynthLayout::kGta, gta(), "full", "full"));
   std::string cfg = read_text_file(dir + "/config.json");
   cfg.replace(cfg.find("\"rope_dim\""), 10, "\"rope_dim_\"");
   std::ofstream(dir + "/config.json") << cfg;
   CHECK_THAT(message_of([&] { detect_layout(open_checkpoint(dir)); }),
              Catch::Contains("layer 0: a GTA layer (self_attn.kv_proj) needs the integer field 'rope_dim'"));
   const std::string gdir = test::scratch_dir("lay-gla-nonorm");
-  write_synth_checkpoint(gdir, synth(SynthLayout::kGla, gla(), "full", "full"));
+  write_synth_checkpoint(gdir, test::planted_synth(SynthLayout::kGla, gla(), "full", "full"));
   std::filesystem::rename(gdir + "/config.json", gdir + "/config.keep");
   std::string g = read_text_file(gdir + "/config.keep");
   g.replace(g.find("\"qk_rope_dim\""), 13, "\"qk_rope_di_\"");
@@ -232,7 +204,7 @@ TEST_CASE("audit layouts: the DSA indexer is audited as its own scoring circuit"
   s.variant = Variant::kMla;
   s.d_model = 96, s.heads = 3, s.kv_heads = 1, s.q_lora_rank = 32, s.kv_lora_rank = 24;
   s.qk_nope_dim = 16, s.qk_rope_dim = 8, s.v_head_dim = 16, s.index_heads = 2, s.index_head_dim = 8;
-  SynthOptions o = synth(SynthLayout::kDeepseekV3, s, "full", "full");
+  SynthOptions o = test::planted_synth(SynthLayout::kDeepseekV3, s, "full", "full");
   o.index_rank = parse_rank_pattern("3,full", "--index-rank");
   const std::string dir = test::scratch_dir("lay-dsa");
   write_synth_checkpoint(dir, o);
@@ -273,17 +245,17 @@ TEST_CASE("audit layouts: K = V tied, gated, sink and per-layer-geometry layers 
   // Layer 0: Gemma 4's global kind, K = V tied (no v_proj), 4 heads × 16, 1 KV head, sinks.
   // Layer 1: Qwen3-Next's gated attention, 6 heads × 8 with gate rows in q_proj, 2 KV heads.
   // Layer 2: Step-3.5's head-wise gate (g_proj), 2 heads × 24 with V heads of 12.
-  AttentionShape tied = gqa(4, 1, 16);
+  AttentionShape tied = test::gqa_96(4, 1, 16);
   tied.variant = Variant::kMqa;
   tied.kv_tied = true;
   tied.sinks = true;
-  AttentionShape gated = gqa(6, 2, 8);
+  AttentionShape gated = test::gqa_96(6, 2, 8);
   gated.gate = OutputGate::kElementwise;
-  AttentionShape headwise = gqa(2, 2, 24);
+  AttentionShape headwise = test::gqa_96(2, 2, 24);
   headwise.variant = Variant::kMha;
   headwise.v_head_dim = 12;
   headwise.gate = OutputGate::kHeadwise;
-  SynthOptions o = synth(SynthLayout::kLlama, tied, "3,full", "2,full,5");
+  SynthOptions o = test::planted_synth(SynthLayout::kLlama, tied, "3,full", "2,full,5");
   o.layers = 3;
   o.layer_shapes = {tied, gated, headwise};
   const std::string dir = test::scratch_dir("lay-kinds");
@@ -291,7 +263,7 @@ TEST_CASE("audit layouts: K = V tied, gated, sink and per-layer-geometry layers 
   const Checkpoint ck = open_checkpoint(dir);
   // The Llama config cannot say any of this: the Llama reader's layout refuses the tied layer.
   CHECK_THAT(message_of([&] { detect_layout(ck); }), Catch::Contains("missing tensor 'model.layers.0.self_attn.v_proj.weight'"));
-  const ModelDesign m = model_of(o.layer_shapes);
+  const ModelDesign m = test::model_of(o.layer_shapes);
   const Layout lay = detect_layout(ck, m);
   CHECK(lay.layers[0].v_proj.empty());
   CHECK(lay.layers[0].sinks == "model.layers.0.self_attn.sinks");
@@ -349,7 +321,7 @@ TEST_CASE("audit diff: MLA, GLA, GTA and MFA layers equal a dense float64 diff",
     INFO(k.label);
     // A: F32 planted at full rank; B: its BF16 copy (a release and its rounded copy): every
     // circuit moves a little, through its down-projections as well.
-    SynthOptions oa = synth(k.layout, k.shape, "full", "full"), ob = oa;
+    SynthOptions oa = test::planted_synth(k.layout, k.shape, "full", "full"), ob = oa;
     ob.dtype = "BF16";
     const std::string a = test::scratch_dir("diff-lay"), b = test::scratch_dir("diff-lay");
     write_synth_checkpoint(a, oa);
@@ -425,190 +397,4 @@ TEST_CASE("audit diff: MLA, GLA, GTA and MFA layers equal a dense float64 diff",
     }
     CHECK(checked == 2 * 2 * k.shape.heads);
   }
-}
-
-TEST_CASE("audit layouts: a KDA layer's query and key factors, rank <= d_k, apart from the circuits", "[rank]") {
-  // Kimi-Linear alternates KDA and MLA layers; here a GQA layer and a KDA layer of 4 heads with
-  // d_k = 16 (q_proj, k_proj [64, 96]), planted query ranks 5, full and key ranks 2, 9.
-  AttentionShape kda;
-  kda.variant = Variant::kLinear;
-  kda.recurrent = RecurrentKind::kKda;
-  kda.d_model = 96, kda.heads = 4, kda.kv_heads = 4, kda.head_dim = 16, kda.state_value_dim = 16;
-  kda.conv_kernel = 4;
-  SynthOptions o = synth(SynthLayout::kLlama, gqa(4, 2, 16), "full", "full");
-  o.layer_shapes = {gqa(4, 2, 16), kda};
-  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-  o.recurrent_k_rank = parse_rank_pattern("2,9", "k");
-  const std::string dir = test::scratch_dir("lay-kda");
-  write_synth_checkpoint(dir, o);
-  const Checkpoint ck = open_checkpoint(dir);
-  const Layout lay = detect_layout(ck, model_of(o.layer_shapes));
-  CHECK(lay.layers[1].kind == LayoutKind::kLinear);
-  CHECK(lay.layers[1].k_proj == "model.layers.1.self_attn.k_proj.weight");
-  const AuditReport r = audit_checkpoint(ck, lay, {});
-  const LayerAudit& l = r.layers[1];
-  CHECK_FALSE(l.audited);
-  CHECK(l.heads.empty());
-  REQUIRE(l.recurrent_q.size() == 4);
-  const auto& t = *ck.tensors;
-  const MatrixD q = t.read_matrix_d(lay.layers[1].q_proj);
-  for (int64_t i = 0; i < 4; ++i) {
-    INFO("head " << i);
-    const CircuitAudit &cq = l.recurrent_q[static_cast<size_t>(i)], &ck_ = l.recurrent_k[static_cast<size_t>(i)];
-    CHECK(cq.nominal_rank == 16);
-    CHECK(cq.metrics.numerical_rank == (i % 2 == 0 ? 5 : 16));
-    CHECK(ck_.metrics.numerical_rank == (i % 2 == 0 ? 2 : 9));
-    Eigen::JacobiSVD<MatrixXd> svd(MatrixXd(q.middleRows(i * 16, 16)));
-    for (int64_t j = 0; j < 16; ++j)
-      CHECK(std::abs(cq.sigma[static_cast<size_t>(j)] - svd.singularValues()(j)) < 1e-9);
-  }
-  // Not in the softmax totals: the summary counts only layer 0.
-  const AuditSummary s = summarize(r);
-  CHECK(s.layers == 1);
-  CHECK(s.measured_ter == 4 * 16);
-  const AuditReport back = audit_from_json(nlohmann::json::parse(audit_to_json(r, false).dump()), "test");
-  REQUIRE(back.layers[1].recurrent_k.size() == 4);
-  CHECK(back.layers[1].recurrent_k[1].metrics.numerical_rank == 9);
-}
-
-TEST_CASE("audit layouts: Gated DeltaNet's query and key factors in both fused projections", "[rank]") {
-  // Qwen3.5 (in_proj_qkv: every q row, every k row, then v) and Qwen3-Next (in_proj_qkvz: per key
-  // head its q, k, then its value heads' v and z): 4 key heads of d_k = 16 shared by 8 value
-  // heads of d_v = 8, planted query ranks 5, full and key ranks 3, 11 beside full-rank v/z rows.
-  // Reading the rows of another head, or of v/z, would give another rank.
-  AttentionShape gdn;
-  gdn.variant = Variant::kLinear;
-  gdn.recurrent = RecurrentKind::kGatedDeltaNet;
-  gdn.d_model = 96, gdn.heads = 8, gdn.kv_heads = 8, gdn.key_heads = 4, gdn.head_dim = 16;
-  gdn.state_value_dim = 8, gdn.conv_kernel = 4;
-  for (const bool qkvz : {false, true}) {
-    INFO((qkvz ? "in_proj_qkvz" : "in_proj_qkv"));
-    SynthOptions o = synth(SynthLayout::kLlama, gqa(4, 2, 16), "full", "full");
-    o.layer_shapes = {gqa(4, 2, 16), gdn};
-    o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-    o.recurrent_k_rank = parse_rank_pattern("3,11", "k");
-    o.gdn_qkvz = qkvz;
-    const std::string dir = test::scratch_dir("lay-gdn");
-    write_synth_checkpoint(dir, o);
-    const Checkpoint ck = open_checkpoint(dir);
-    const Layout lay = detect_layout(ck, model_of(o.layer_shapes));
-    const LayerLayout& ll = lay.layers[1];
-    CHECK(ll.q_proj == std::string("model.layers.1.linear_attn.") + (qkvz ? "in_proj_qkvz" : "in_proj_qkv") + ".weight");
-    CHECK(ll.recurrent_heads == 4);
-    // Qwen3-Next: a key head's group is 2 x 16 + 2 x (8 / 4) x 8 = 64 rows, its k at row 16.
-    CHECK(ll.row_stride == (qkvz ? 64 : 16));
-    CHECK(ll.k_row0 == (qkvz ? 16 : 64));
-    const AuditReport r = audit_checkpoint(ck, lay, {});
-    const LayerAudit& l = r.layers[1];
-    CHECK_FALSE(l.audited);
-    REQUIRE(l.recurrent_q.size() == 4);
-    const MatrixD w = ck.tensors->read_matrix_d(ll.q_proj);
-    for (int64_t i = 0; i < 4; ++i) {
-      INFO("key head " << i);
-      CHECK(l.recurrent_q[static_cast<size_t>(i)].metrics.numerical_rank == (i % 2 == 0 ? 5 : 16));
-      CHECK(l.recurrent_k[static_cast<size_t>(i)].metrics.numerical_rank == (i % 2 == 0 ? 3 : 11));
-      // σ of the key factor against a float64 SVD of the rows transformers' split gives it.
-      const int64_t k_row = qkvz ? i * 64 + 16 : 64 + i * 16;
-      Eigen::JacobiSVD<MatrixXd> svd(MatrixXd(w.middleRows(k_row, 16)));
-      for (int64_t j = 0; j < 16; ++j)
-        CHECK(std::abs(l.recurrent_k[static_cast<size_t>(i)].sigma[static_cast<size_t>(j)] - svd.singularValues()(j)) <
-              1e-9);
-    }
-    CHECK(summarize(r).layers == 1);  // not in the softmax totals
-  }
-}
-
-TEST_CASE("audit layouts: Mamba2's per-group C and B factors in in_proj", "[rank]") {
-  // Granite 4.0-H's names (mamba.in_proj [z I, x I, B G·N, C G·N, dt H]): 2 groups of d_state
-  // N = 16, 8 heads of 8 (I = 64); planted C ranks 5, full and B ranks 3, 11 beside noise rows.
-  AttentionShape m2;
-  m2.variant = Variant::kLinear;
-  m2.recurrent = RecurrentKind::kMamba2;
-  m2.d_model = 96, m2.heads = 8, m2.kv_heads = 8, m2.head_dim = 8, m2.inner = 64;
-  m2.key_heads = 2, m2.state_value_dim = 16, m2.conv_kernel = 4;
-  SynthOptions o = synth(SynthLayout::kLlama, gqa(4, 2, 16), "full", "full");
-  o.layer_shapes = {m2, gqa(4, 2, 16)};
-  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-  o.recurrent_k_rank = parse_rank_pattern("3,11", "k");
-  const std::string dir = test::scratch_dir("lay-mamba2");
-  write_synth_checkpoint(dir, o);
-  const Checkpoint ck = open_checkpoint(dir);
-  const Layout lay = detect_layout(ck, model_of(o.layer_shapes));
-  const LayerLayout& ll = lay.layers[0];
-  CHECK(ll.q_proj == "model.layers.0.mamba.in_proj.weight");
-  CHECK(ll.recurrent_heads == 2);
-  CHECK(ll.recurrent_dk == 16);
-  CHECK(ll.k_row0 == 128);  // B after z and x
-  CHECK(ll.q_row0 == 160);  // C after B (2 x 16)
-  const AuditReport r = audit_checkpoint(ck, lay, {});
-  const LayerAudit& l = r.layers[0];
-  REQUIRE(l.recurrent_q.size() == 2);
-  const MatrixD w = ck.tensors->read_matrix_d(ll.q_proj);
-  for (int64_t g = 0; g < 2; ++g) {
-    INFO("group " << g);
-    CHECK(l.recurrent_q[static_cast<size_t>(g)].nominal_rank == 16);
-    CHECK(l.recurrent_q[static_cast<size_t>(g)].metrics.numerical_rank == (g == 0 ? 5 : 16));
-    CHECK(l.recurrent_k[static_cast<size_t>(g)].metrics.numerical_rank == (g == 0 ? 3 : 11));
-    Eigen::JacobiSVD<MatrixXd> svd(MatrixXd(w.middleRows(160 + g * 16, 16)));
-    for (int64_t j = 0; j < 16; ++j)
-      CHECK(std::abs(l.recurrent_q[static_cast<size_t>(g)].sigma[static_cast<size_t>(j)] - svd.singularValues()(j)) < 1e-9);
-  }
-  REQUIRE_FALSE(l.notes.empty());
-  CHECK_THAT(l.notes.back(), Catch::Contains("d_state = 16"));
-  CHECK(r.layers[1].audited);  // the GQA layer beside it
-}
-
-TEST_CASE("audit layouts: Nemotron-H's backbone.layers mixer names and its MLP-only blocks", "[rank]") {
-  // A Nemotron-H folder as NVIDIA names its tensors: block 0 Mamba2 (mixer.in_proj), block 1
-  // attention (mixer.q_proj ...), block 2 an MLP (no mixer). Its config.json is read by the
-  // nemotron_h reader, so the layout follows hybrid_override_pattern "M*-".
-  const std::string dir = test::scratch_dir("lay-nemotron-h");
-  write_file_atomically(dir + "/config.json", R"({"model_type": "nemotron_h",
-    "architectures": ["NemotronHForCausalLM"], "hidden_size": 32, "num_hidden_layers": 3,
-    "hybrid_override_pattern": "M*-", "num_attention_heads": 4, "num_key_value_heads": 2,
-    "head_dim": 8, "intermediate_size": 64, "mamba_num_heads": 4, "mamba_head_dim": 8,
-    "ssm_state_size": 8, "n_groups": 2, "conv_kernel": 4, "vocab_size": 100})");
-  // in_proj [z 32, x 32, B 2 x 8, C 2 x 8, dt 4] x 32: B_0 rank 3, B_1 full, C_0 rank 2, C_1 full.
-  std::mt19937_64 rng(7);
-  std::normal_distribution<double> gauss;
-  auto random = [&](Eigen::Index r, Eigen::Index c) {
-    MatrixXd m(r, c);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = gauss(rng);
-    return m;
-  };
-  MatrixXd in_proj = random(100, 32);
-  in_proj.middleRows(64, 8) = random(8, 3) * random(3, 32);
-  in_proj.middleRows(80, 8) = random(8, 2) * random(2, 32);
-  auto tensor = [](const std::string& name, const MatrixXd& m) {
-    return TensorToWrite{name, "F32", {m.rows(), m.cols()}, [m](std::span<float> v) {
-      for (Eigen::Index i = 0; i < m.rows(); ++i)
-        for (Eigen::Index j = 0; j < m.cols(); ++j) v[static_cast<size_t>(i * m.cols() + j)] = static_cast<float>(m(i, j));
-    }};
-  };
-  write_safetensors(dir, {tensor("backbone.layers.0.mixer.in_proj.weight", in_proj),
-                          tensor("backbone.layers.1.mixer.q_proj.weight", random(32, 32)),
-                          tensor("backbone.layers.1.mixer.k_proj.weight", random(16, 32)),
-                          tensor("backbone.layers.1.mixer.v_proj.weight", random(16, 32)),
-                          tensor("backbone.layers.1.mixer.o_proj.weight", random(32, 32)),
-                          tensor("backbone.layers.2.mixer.up_proj.weight", random(64, 32)),
-                          tensor("backbone.layers.2.mixer.down_proj.weight", random(32, 64))});
-  const Checkpoint ck = open_checkpoint(dir);
-  const Layout lay = detect_layout(ck);
-  REQUIRE(lay.layers.size() == 3);
-  CHECK(lay.layers[0].kind == LayoutKind::kLinear);
-  CHECK(lay.layers[1].kind == LayoutKind::kGqa);
-  CHECK(lay.layers[1].q_proj == "backbone.layers.1.mixer.q_proj.weight");
-  CHECK(lay.layers[2].kind == LayoutKind::kNone);
-  const AuditReport r = audit_checkpoint(ck, lay, {});
-  REQUIRE(r.layers[0].recurrent_k.size() == 2);
-  CHECK(r.layers[0].recurrent_k[0].metrics.numerical_rank == 3);
-  CHECK(r.layers[0].recurrent_k[1].metrics.numerical_rank == 8);
-  CHECK(r.layers[0].recurrent_q[0].metrics.numerical_rank == 2);
-  CHECK(r.layers[0].recurrent_q[1].metrics.numerical_rank == 8);
-  CHECK(r.layers[1].audited);
-  CHECK(r.layers[1].heads.size() == 4);
-  CHECK_FALSE(r.layers[2].audited);
-  CHECK_THAT(r.layers[2].notes.at(0), Catch::Contains("no token mixer"));
-  CHECK(r.layers[2].layout == "none");
-  CHECK(summarize(r).layers == 1);
 }

@@ -3,8 +3,6 @@
 // shard merging and audit diff keep them together (docs/audit.md, "Parallel mixers").
 #include <catch2/catch.hpp>
 
-#include <random>
-
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +14,7 @@
 #include "gmha/rank/audit.hpp"
 #include "gmha/rank/audit_diff.hpp"
 #include "gmha/rank/audit_json.hpp"
+#include "support/planted_checkpoint.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -33,19 +32,8 @@ std::string write_falcon_h1(const std::string& name) {
     "vocab_size": 100, "mamba_d_ssm": 32, "mamba_n_heads": 4, "mamba_d_head": 8,
     "mamba_d_state": 8, "mamba_n_groups": 2, "mamba_d_conv": 4, "key_multiplier": 0.39,
     "ssm_multipliers": [0.35, 0.25, 0.35, 0.5, 0.35]})");
-  std::mt19937_64 rng(11);
-  std::normal_distribution<double> gauss;
-  auto random = [&](Eigen::Index r, Eigen::Index c) {
-    MatrixXd m(r, c);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = gauss(rng);
-    return m;
-  };
-  auto tensor = [](const std::string& n, const MatrixXd& m) {
-    return TensorToWrite{n, "F32", {m.rows(), m.cols()}, [m](std::span<float> v) {
-      for (Eigen::Index i = 0; i < m.rows(); ++i)
-        for (Eigen::Index j = 0; j < m.cols(); ++j) v[static_cast<size_t>(i * m.cols() + j)] = static_cast<float>(m(i, j));
-    }};
-  };
+  test::Gaussian random(11);
+  const auto tensor = test::f32_tensor;
   std::vector<TensorToWrite> t;
   for (int l = 0; l < 2; ++l) {
     const std::string b = "model.layers." + std::to_string(l) + ".";

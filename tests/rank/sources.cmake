@@ -6,5 +6,6 @@ list(APPEND GMHA_TEST_SOURCES
   rank/audit_layouts_test.cpp
   rank/audit_deepseek_v4_test.cpp
   rank/audit_parallel_test.cpp
+  rank/audit_recurrent_test.cpp
   rank/audit_quant_test.cpp
 )
