@@ -10,7 +10,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGMHA_WERROR=ON -DGMHA_CUDA=OFF 
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 echo "== ASan + UBSan build"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMHA_SANITIZE=ON -DGMHA_CUDA=OFF >/dev/null
+# -O1 -g1: half the compile time of RelWithDebInfo's -O2 -g under the sanitizers (measured per
+# file, e.g. src/kernels/reference.cpp 139 s -> 57 s), line tables enough for ASan's reports, and
+# the suite still runs in ~2.5 min on 2 cores.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+  -DGMHA_SANITIZE=ON -DGMHA_CUDA=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j"$jobs")

@@ -139,9 +139,8 @@ std::vector<size_t> Layout::entries_of(const std::vector<int64_t>& selection, co
     if (v < 0 || v >= n)
       throw errors::bad_option(flag, fmt::format("layer {} is out of range (the model has {} layers)", v, n));
   }
-  for (size_t e = 0; e < layers.size(); ++e) {
-    if (selection.empty()) out.push_back(e);
-  }
+  if (selection.empty())
+    for (size_t e = 0; e < layers.size(); ++e) out.push_back(e);
   for (const int64_t v : selection) {  // in the order asked, both mixers of a parallel layer
     for (size_t e = 0; e < layers.size(); ++e)
       if (layers[e].layer == v) out.push_back(e);
