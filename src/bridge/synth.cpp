@@ -235,12 +235,14 @@ SynthPlan plan_synth(const SynthOptions& o) {
           // in its fused input projection (synth.hpp). No other recurrent tensor is written.
           const bool gdn = sl.recurrent == RecurrentKind::kGatedDeltaNet;
           const bool mamba2 = sl.recurrent == RecurrentKind::kMamba2;
-          if (sl.recurrent != RecurrentKind::kKda && !gdn && !mamba2)
-            throw InputError(fmt::format("synth: layer {}: only KDA, Gated DeltaNet and Mamba2 recurrent "
-                                         "layers are written", l));
-          // Query/key heads and their width: KDA's heads, GDN's key heads (d_k), Mamba2's groups (N).
-          const int64_t hk = gdn || mamba2 ? sl.key_heads : sl.heads;
-          const int64_t dk = mamba2 ? sl.state_value_dim : sl.head_dim, dv = sl.state_value_dim;
+          const bool mamba1 = sl.recurrent == RecurrentKind::kMamba;
+          if (sl.recurrent != RecurrentKind::kKda && !gdn && !mamba2 && !mamba1)
+            throw InputError(fmt::format("synth: layer {}: only KDA, Gated DeltaNet, Mamba2 and Mamba-1 "
+                                         "recurrent layers are written", l));
+          // Query/key heads and their width: KDA's heads, GDN's key heads (d_k), Mamba2's groups
+          // (N), Mamba-1's one B and C (N).
+          const int64_t hk = gdn || mamba2 ? sl.key_heads : mamba1 ? 1 : sl.heads;
+          const int64_t dk = mamba2 || mamba1 ? sl.state_value_dim : sl.head_dim, dv = sl.state_value_dim;
           if (dk > d || dv > d) throw InputError("synth: recurrent head widths must not exceed hidden_size");
           check_rank(o.recurrent_q_rank, o.layers, hk, dk, "recurrent-q-rank");
           check_rank(o.recurrent_k_rank, o.layers, hk, dk, "recurrent-k-rank");
@@ -259,6 +261,24 @@ SynthPlan plan_synth(const SynthOptions& o) {
               put(v, d, row + r, 0, planted_factor(d, w, w, rng).transpose());
             }
           };
+          if (mamba1) {
+            // Jamba's x_proj [dt R, B N, C N] over the inner width I (transformers' split): B and
+            // C planted (factors of width I), dt noise; b/c_layernorm all ones, so the audit's
+            // diag(γ)·W is the planted factor itself.
+            const int64_t I = sl.inner, R = sl.dt_rank, n = dk;
+            add(b + "mamba.x_proj.weight", {R + 2 * n, I}, [=](std::span<float> v) {
+              auto rng = rng_for(seed, l, kVHead, 0);
+              put(v, I, 0, 0, planted_factor(I, R, R, rng).transpose());
+              for (auto [row, role] : {std::pair{R, kKHead}, std::pair{R + n, kQHead}}) {
+                auto r2 = rng_for(seed, l, role, 0);
+                const RankPattern& pat = role == kQHead ? o.recurrent_q_rank : o.recurrent_k_rank;
+                put(v, I, row, 0, planted_factor(I, n, pat.rank_of(l, 0, 1, n), r2).transpose());
+              }
+            });
+            for (const char* norm : {"mamba.b_layernorm.weight", "mamba.c_layernorm.weight"})
+              add(b + norm, {n}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+            continue;
+          }
           if (mamba2) {
             // in_proj [z I, x I, B G·N, C G·N, dt H] (transformers' Mamba2 split): B planted as the
             // key, C as the query of each group, the rest noise.

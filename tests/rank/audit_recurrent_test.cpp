@@ -243,3 +243,27 @@ TEST_CASE("audit layouts: Mamba-1's C and B factors in Jamba's x_proj, with b/c_
   CHECK(r.layers[1].audited);
   CHECK(r.layers[1].heads.size() == 4);
 }
+
+TEST_CASE("audit layouts: synth's planted Mamba-1 layer comes back (C rank 5, B rank 3, of width I)", "[rank]") {
+  // Jamba's Mamba-1 at d = 96: I = 192 channels, d_state N = 16, dt rank 6; beside a GQA layer.
+  AttentionShape m1;
+  m1.variant = Variant::kLinear;
+  m1.recurrent = RecurrentKind::kMamba;
+  m1.d_model = 96, m1.inner = 192, m1.heads = m1.kv_heads = 192, m1.head_dim = 1;
+  m1.key_heads = 1, m1.state_value_dim = 16, m1.conv_kernel = 4, m1.dt_rank = 6;
+  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "full");
+  o.layer_shapes = {m1, test::gqa_96(4, 2, 16)};
+  o.recurrent_q_rank = parse_rank_pattern("5", "q");
+  o.recurrent_k_rank = parse_rank_pattern("3", "k");
+  const std::string dir = test::scratch_dir("lay-mamba1-synth");
+  write_synth_checkpoint(dir, o);
+  const Checkpoint ck = open_checkpoint(dir);
+  const Layout lay = detect_layout(ck, test::model_of(o.layer_shapes));
+  CHECK(lay.layers[0].q_proj == "model.layers.0.mamba.x_proj.weight");
+  CHECK(lay.layers[0].q_norm == "model.layers.0.mamba.c_layernorm.weight");
+  const AuditReport r = audit_checkpoint(ck, lay, {});
+  REQUIRE(r.layers[0].recurrent_q.size() == 1);
+  CHECK(r.layers[0].recurrent_q[0].metrics.numerical_rank == 5);
+  CHECK(r.layers[0].recurrent_k[0].metrics.numerical_rank == 3);
+  CHECK(r.layers[1].heads.size() == 4);
+}

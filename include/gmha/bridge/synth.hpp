@@ -63,12 +63,13 @@ struct SynthOptions {
   /// rows in q_proj; head-wise: g_proj [n, d]) and shape.sinks (sinks [n]); config.json cannot
   /// say so (no Llama field does), so those too are audited through a given model.
   std::vector<AttentionShape> layer_shapes;
-  /// KDA, Gated DeltaNet and Mamba2 layers among layer_shapes (Kimi-Linear's, Qwen3-Next's and
-  /// Qwen3.5's, Granite 4.0-H's recurrent layers): the planted ranks of each key head's (Mamba2:
+  /// KDA, Gated DeltaNet, Mamba2 and Mamba-1 layers among layer_shapes (Kimi-Linear's,
+  /// Qwen3-Next's and Qwen3.5's, Granite 4.0-H's, Jamba's recurrent layers): the planted ranks of each key head's (Mamba2:
   /// group's) query and key factor (nominal d_k; Mamba2 d_state, C the query and B the key).
   /// KDA writes self_attn.q_proj / k_proj; GDN linear_attn.in_proj_qkv (Qwen3.5: all q rows,
   /// all k rows, then v), or with gdn_qkvz Qwen3-Next's in_proj_qkvz (per key head: q, k, then
-  /// its value heads' v and z); Mamba2 mamba.in_proj [z, x, B, C, dt]. The other rows are
+  /// its value heads' v and z); Mamba2 mamba.in_proj [z, x, B, C, dt]; Mamba-1 mamba.x_proj [dt, B, C] of width I
+  /// with b/c_layernorm of ones. The other rows are
   /// full-rank noise.
   RankPattern recurrent_q_rank, recurrent_k_rank;
   bool gdn_qkvz = false;
