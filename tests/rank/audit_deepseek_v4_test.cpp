@@ -39,17 +39,23 @@ double gap(const std::vector<double>& f, const std::vector<double>& dense) {
   for (size_t i = 0; i < dense.size(); ++i) worst = std::max(worst, std::abs((i < f.size() ? f[i] : 0.0) - dense[i]));
   return worst / dense[0];
 }
-}  // namespace
 
-TEST_CASE("audit: DeepSeek-V4's compressed query, K = V latent and grouped output LoRA", "[rank]") {
-  const ModelDesign m = model_from_hf_config(nlohmann::json::parse(kTinyV4), "config.json");
+// Planted F32 weights of kTinyV4's two layers.
+SynthOptions tiny_v4_synth(const ModelDesign& m, uint64_t seed) {
   SynthOptions o;
   o.layout = SynthLayout::kLlama;
   o.shape = m.layers[0].attention;
   o.layer_shapes = {m.layers[0].attention, m.layers[1].attention};
   o.layers = 2;
   o.dtype = "F32";
-  o.seed = 5;
+  o.seed = seed;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("audit: DeepSeek-V4's compressed query, K = V latent and grouped output LoRA", "[rank]") {
+  const ModelDesign m = model_from_hf_config(nlohmann::json::parse(kTinyV4), "config.json");
+  SynthOptions o = tiny_v4_synth(m, 5);
   // Nominal: QK min(c - d_R, q_lora) = 12, VO min(c, o_lora) = 16, each group min(o_lora 16, 2 x 16).
   o.qk_rank = parse_rank_pattern("3,full", "--qk-rank");
   o.vo_rank = parse_rank_pattern("5,7", "--vo-rank");
@@ -142,12 +148,7 @@ TEST_CASE("audit diff: DeepSeek-V4 F32 vs BF16 equals a dense float64 diff of th
   // The same planted weights stored as F32 and BF16: per head, the QK circuit through the
   // compressed query and the latent's nope rows, the VO circuit through the grouped output LoRA.
   const ModelDesign m = model_from_hf_config(nlohmann::json::parse(kTinyV4), "config.json");
-  SynthOptions o;
-  o.layout = SynthLayout::kLlama;
-  o.shape = m.layers[0].attention;
-  o.layer_shapes = {m.layers[0].attention, m.layers[1].attention};
-  o.layers = 2;
-  o.seed = 9;
+  SynthOptions o = tiny_v4_synth(m, 9);
   o.qk_rank = parse_rank_pattern("3", "--qk-rank");
   o.vo_rank = parse_rank_pattern("5", "--vo-rank");
   const std::string da = test::scratch_dir("v4-diff-f32"), db = test::scratch_dir("v4-diff-bf16");
