@@ -72,7 +72,8 @@ report::Table layer_table(const AuditReport& r) {
                {"dead"},         {"non-finite", report::Align::kLeft}};
   for (const auto& l : r.layers) {
     if (!l.audited) {
-      t.add_row({std::to_string(l.layer), l.layout + (l.parallel ? " (parallel)" : ""), "-", "-", "-", "-",
+      const std::string kind = l.mixer.empty() ? l.layout : l.layout + ": " + l.mixer;
+      t.add_row({std::to_string(l.layer), kind + (l.parallel ? " (parallel)" : ""), "-", "-", "-", "-",
                  "-", "-", "-", "-", "-", ""});
       continue;
     }

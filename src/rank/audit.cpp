@@ -553,6 +553,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   LayerAudit out;
   out.layer = lay.layer;
   out.parallel = lay.parallel;
+  if (lay.kind == LayoutKind::kLinear) out.mixer = std::string(recurrent_name(lay.shape.recurrent));
   out.layout = std::string(layout_kind_name(lay.kind));
   out.variant = std::string(variant_name(lay.shape.variant));
   out.nominal = capacity_ranks(lay.shape);

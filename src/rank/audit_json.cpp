@@ -84,6 +84,7 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
     lj["layer"] = l.layer;
     if (l.parallel) lj["parallel"] = true;  // the layer's second mixer (Falcon-H1)
     lj["layout"] = l.layout;
+    if (!l.mixer.empty()) lj["mixer"] = l.mixer;
     lj["variant"] = l.variant;
     lj["audited"] = l.audited;
     lj["nominal"] = {{"frh", l.nominal.frh}, {"slsd", l.nominal.slsd}, {"ter", l.nominal.ter},
@@ -177,6 +178,7 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
     l.layer = rd.get<int64_t>(lj, "layer", p);
     l.parallel = lj.contains("parallel") && rd.get<bool>(lj, "parallel", p);
     l.layout = rd.get<std::string>(lj, "layout", p);
+    if (lj.contains("mixer")) l.mixer = rd.get<std::string>(lj, "mixer", p);
     l.variant = rd.get<std::string>(lj, "variant", p);
     l.audited = rd.get<bool>(lj, "audited", p);
     const auto& nom = rd.at(lj, "nominal", p);

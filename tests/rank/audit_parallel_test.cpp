@@ -112,6 +112,8 @@ TEST_CASE("audit: Falcon-H1's attention and parallel Mamba2 of each layer, plant
     CHECK(merged.layers[i].parallel == (i % 2 == 1));
   }
   CHECK(merged.layers[1].recurrent_q[1].metrics.numerical_rank == 3);
+  CHECK(merged.layers[1].mixer == "Mamba2");
+  CHECK(merged.layers[0].mixer.empty());
   CHECK_THROWS_WITH(merge_audits({round(r1), round(r1)}, {"a.json", "b.json"}),
                     Catch::Contains("layer 1 is also in a.json"));
 }

@@ -240,6 +240,7 @@ TEST_CASE("audit layouts: Mamba-1's C and B factors in Jamba's x_proj, with b/c_
     CHECK(std::abs(l.recurrent_q[0].sigma[static_cast<size_t>(j)] - svd.singularValues()(j)) < 1e-9 * svd.singularValues()(0));
   REQUIRE_FALSE(l.notes.empty());
   CHECK_THAT(l.notes.back(), Catch::Contains("Mamba-1"));
+  CHECK(l.mixer == "Mamba");
   CHECK(r.layers[1].audited);
   CHECK(r.layers[1].heads.size() == 4);
 }

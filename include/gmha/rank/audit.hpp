@@ -53,6 +53,7 @@ struct HeadAudit {
 struct LayerAudit {
   int64_t layer = 0;
   bool parallel = false;  // the layer's second mixer (LayerLayout::parallel: Falcon-H1's Mamba2)
+  std::string mixer;      // linear layouts: the recurrent kind (recurrent_name: Mamba2, KDA, ...)
   std::string layout;  // layout_kind_name: gqa, mla, mfa, mfa-kr, linear
   std::string variant; // variant_name of the shape: mha, mqa, gqa, mla, mfa, mfa-kr, linear
   bool audited = true; // false for linear-attention layers (a fixed state, no circuits)
