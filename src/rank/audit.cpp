@@ -562,9 +562,9 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
     out.notes.push_back("no token mixer (an MLP or MoE block): nothing to audit");
     return out;
   }
+  out.notes = layer_notes(lay);
   if (lay.kind == LayoutKind::kLinear) {
     out.audited = false;
-    out.notes = layer_notes(lay);
     if (!lay.q_proj.empty()) audit_recurrent_factors(src, lay, tol, energy, threads, arena, out);
     return out;
   }
@@ -579,7 +579,6 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
   const int64_t vo_width = v4 ? s.o_lora_rank
                            : latent || (lay.kind == LayoutKind::kGqa && s.v_head_dim > 0) ? s.v_head_dim
                                                                                          : s.head_dim;
-  out.notes = layer_notes(lay);
   auto load = [&](const std::string& name) -> const LayerTensor* {
     if (name.empty()) return nullptr;
     auto [it, inserted] = t.try_emplace(name);

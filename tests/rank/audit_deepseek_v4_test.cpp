@@ -13,6 +13,7 @@
 #include "gmha/rank/audit.hpp"
 #include "gmha/rank/audit_diff.hpp"
 #include "gmha/rank/audit_json.hpp"
+#include "support/dense_subspace.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -134,14 +135,6 @@ MatrixXd dense_v4(const Checkpoint& ck, int l, int64_t i, bool qk) {
           t.read_matrix_d(b + "wo_a.weight").block(g * 16, j * 16, 16, 16) * lat).transpose();
 }
 
-// The largest principal angle (degrees) between the top-r left (or right) singular subspaces.
-double dense_angle_deg(const MatrixXd& a, const MatrixXd& b, int64_t r, bool left) {
-  Eigen::JacobiSVD<MatrixXd> sa(a, Eigen::ComputeThinU | Eigen::ComputeThinV), sb(b, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  const MatrixXd ua = (left ? sa.matrixU() : sa.matrixV()).leftCols(r), ub = (left ? sb.matrixU() : sb.matrixV()).leftCols(r);
-  const MatrixXd off = ub - ua * (ua.transpose() * ub);  // the part of B's subspace outside A's
-  Eigen::JacobiSVD<MatrixXd> so(off);
-  return std::asin(std::min(1.0, so.singularValues()(0))) * 180.0 / 3.14159265358979323846;
-}
 }  // namespace
 
 TEST_CASE("audit diff: DeepSeek-V4 F32 vs BF16 equals a dense float64 diff of the formed circuits", "[rank]") {
@@ -170,8 +163,9 @@ TEST_CASE("audit diff: DeepSeek-V4 F32 vs BF16 equals a dense float64 diff of th
         const MatrixXd wa = dense_v4(ca, l.layer, h.head, qk), wb = dense_v4(cb, l.layer, h.head, qk);
         CHECK(c.a.sigma_1 == Approx(sigma_of(wa)[0]).epsilon(1e-12));
         CHECK(c.r <= (qk ? 3 : 5));
-        CHECK(std::abs(c.left_angle_deg - dense_angle_deg(wa, wb, c.r, true)) < 1e-6);
-        CHECK(std::abs(c.right_angle_deg - dense_angle_deg(wa, wb, c.r, false)) < 1e-6);
+        const auto [left, right] = test::dense_angles_deg(wa, wb, c.r);
+        CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
+        CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
         CHECK(std::abs(c.change_rel - sigma_of(wb - wa)[0] / c.a.sigma_1) < 1e-10);
         // BF16 rounding (8 significant bits): a small nonzero change.
         CHECK(c.change_rel > 1e-4);

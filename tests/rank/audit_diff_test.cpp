@@ -21,6 +21,7 @@
 #include "gmha/rank/subspace.hpp"
 #include "gmha/bridge/layout.hpp"
 #include "gmha/bridge/synth.hpp"
+#include "support/dense_subspace.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -78,20 +79,6 @@ VectorXd orthogonal_to(const MatrixXd& x, unsigned seed) {
   return v.normalized();
 }
 
-// Dense reference: the largest principal angles (degrees) between the top-r left and right
-// singular subspaces of the formed d×d matrices, from their full SVDs and acos of the smallest
-// cosine.
-std::pair<double, double> dense_angles_deg(const MatrixXd& wa, const MatrixXd& wb, Eigen::Index r) {
-  if (r == 0) return {0.0, 0.0};
-  Eigen::BDCSVD<MatrixXd> sa(wa, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  Eigen::BDCSVD<MatrixXd> sb(wb, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  auto angle = [r](const MatrixXd& ua, const MatrixXd& ub) {
-    Eigen::JacobiSVD<MatrixXd> c(ua.leftCols(r).transpose() * ub.leftCols(r));
-    return kDeg * std::acos(std::min(1.0, c.singularValues().minCoeff()));
-  };
-  return {angle(sa.matrixU(), sb.matrixU()), angle(sa.matrixV(), sb.matrixV())};
-}
-
 // One head's circuit formed densely in double from a checkpoint's decoded weights (GQA layout,
 // head width hd, `per_group` query heads per KV head): QK W_c = Wq_cᵀ·Wk_g, VO U_c = Wv_gᵀ·Wo_cᵀ.
 // GGUF's RoPE row order permutes rows within a head, the same for q and k: W_c is unchanged.
@@ -121,7 +108,7 @@ int check_against_dense(const AuditDiffReport& r, const Checkpoint& ca, const La
         INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
         const CircuitDiff& c = qk ? h.qk : h.vo;
         const MatrixXd wa = dense_circuit(ca, x, h.head, 64, 2, qk), wb = dense_circuit(cb, y, h.head, 64, 2, qk);
-        const auto [left, right] = dense_angles_deg(wa, wb, c.r);
+        const auto [left, right] = test::dense_angles_deg(wa, wb, c.r);
         CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
         CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
         Eigen::BDCSVD<MatrixXd> e(wb - wa);
