@@ -443,16 +443,19 @@ void audit_diff_blocks(const AuditDiffReport& d, std::vector<Block>& out) {
                {"max ‖ΔW‖/σ₁"},   {"max |Δσ₁|/σ₁"},          {"energy-rank changes"},
                {"non-finite heads"}};
   for (const auto& l : d.layers) {
-    if (!l.audited) {
-      t.add_row({std::to_string(l.layer), l.variant, "-", "-", "-", "-", "-", "-", "-", "-"});
+    const LayerDiffSummary s = summarize_layer(l);
+    const std::string variant = l.kind_label();
+    if (!l.audited && s.factors == 0) {
+      t.add_row({std::to_string(l.layer), variant, "-", "-", "-", "-", "-", "-", "-", "-"});
       continue;
     }
-    const LayerDiffSummary s = summarize_layer(l);
-    t.add_row({std::to_string(l.layer), l.variant, std::to_string(s.heads),
-               format_number(s.max_angle_deg, 3), format_number(s.mean_qk_angle_deg, 3),
-               format_number(s.mean_vo_angle_deg, 3), format_number(s.max_change_rel, 3),
+    // A recurrent layer's row holds its query/key factors' figures (no heads, no QK/VO means).
+    const bool heads = l.audited;
+    t.add_row({std::to_string(l.layer), variant, heads ? std::to_string(s.heads) : "-",
+               format_number(s.max_angle_deg, 3), heads ? format_number(s.mean_qk_angle_deg, 3) : "-",
+               heads ? format_number(s.mean_vo_angle_deg, 3) : "-", format_number(s.max_change_rel, 3),
                format_number(s.max_rel_sigma_1_change, 3), std::to_string(s.energy_rank_changes),
-               std::to_string(s.nonfinite_heads)});
+               std::to_string(s.nonfinite_heads + s.nonfinite_factors)});
   }
   Block tb{Block::kTable};
   tb.table = t;

@@ -266,8 +266,24 @@ ModelDesign minimax(const Fields& f) {
                   f.int_or("shared_intermediate_size", 0) > 0 ? 1 : 0,
                   f.int_or("shared_intermediate_size", 0));
   ModelDesign m = uniform(f, l);
+  // MiniMax's own configs say attn_type_list (0 lightning, 1 softmax); transformers' converted
+  // ones (MiniMax-Text-01-hf) say layer_types ("linear_attention", "full_attention").
   auto types = f.opt_int_list("attn_type_list");
-  if (!types) throw errors::missing_field(f.where(), "attn_type_list");
+  if (auto names = f.opt_string_list("layer_types")) {
+    std::vector<int64_t> from_names;
+    for (size_t i = 0; i < names->size(); ++i) {
+      const std::string& t = (*names)[i];
+      if (t != "linear_attention" && t != "full_attention")
+        throw InputError(fmt::format("{}: layer_types[{}] = '{}' (expected linear_attention or full_attention)",
+                                     f.where(), i, t));
+      from_names.push_back(t == "full_attention" ? 1 : 0);
+    }
+    if (types && *types != from_names)
+      throw InputError(fmt::format("{}: layer_types and attn_type_list disagree", f.where()));
+    types = std::move(from_names);
+  }
+  if (!types) throw InputError(fmt::format("{}: needs attn_type_list or layer_types (which layers are "
+                                           "lightning attention)", f.where()));
   if (types->size() != m.layers.size()) {
     throw InputError(fmt::format("{}: attn_type_list has {} entries for {} layers", f.where(),
                                  types->size(), m.layers.size()));

@@ -416,8 +416,22 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
         // A fixed state, no softmax circuits. Kimi Delta Attention (Kimi-Linear), Gated DeltaNet
         // (Qwen3-Next, Qwen3.5) and Mamba2 (C and B) project a query and a key per key head or
         // group, Mamba-1 (C and B of x_proj) one of each: their factors are audited (rank ≤ d_k
-        // or N). Other recurrent mixers (short conv, lightning) are listed as not audited.
-        if (s.recurrent == RecurrentKind::kKda) {
+        // or N), as are MiniMax's lightning heads (q and k rows of qkv_proj). LFM2's short
+        // convolution has neither and is listed as not audited.
+        if (s.recurrent == RecurrentKind::kLightning) {
+          // MiniMax-01 / M1 (transformers' MiniMaxLightningAttention, self_attn.): qkv_proj
+          // [H·3d_k, d] reshaped to [H, 3d_k] and split, so head i's rows are q, k, v, d_k each.
+          const int64_t h = s.heads, dk = s.head_dim;
+          if (s.state_value_dim != dk)
+            throw InputError(fmt::format("{}: layer {}: a lightning layer's value width ({}) must equal "
+                                         "head_dim ({}): qkv_proj splits each head in three",
+                                         ck.path, l.layer, s.state_value_dim, dk));
+          l.q_proj = l.k_proj = c.need(a + "qkv_proj.weight", {3 * h * dk, d});
+          l.recurrent_heads = h;
+          l.recurrent_dk = dk;
+          l.k_row0 = dk;
+          l.row_stride = 3 * dk;
+        } else if (s.recurrent == RecurrentKind::kKda) {
           l.q_proj = c.need(a + "q_proj.weight", {s.heads * s.head_dim, d});
           l.k_proj = c.need(a + "k_proj.weight", {s.heads * s.head_dim, d});
           l.recurrent_heads = s.heads;

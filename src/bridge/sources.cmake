@@ -7,6 +7,7 @@ list(APPEND GMHA_LIB_SOURCES
   src/bridge/checkpoint_layer.cpp
   src/bridge/synth.cpp
   src/bridge/synth_quant.cpp
+  src/bridge/synth_model.cpp
   src/bridge/checkpoint_model.cpp
   src/bridge/gguf_layers.cpp
 )

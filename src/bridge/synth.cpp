@@ -225,7 +225,10 @@ SynthPlan plan_synth(const SynthOptions& o) {
                 {"hidden_size", d}, {"intermediate_size", ffn},
                 {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
                 {"num_key_value_heads", s.kv_heads}, {"head_dim", s.head_dim}};
+      if (!o.no_mixer.empty() && static_cast<int64_t>(o.no_mixer.size()) != o.layers)
+        throw InputError(fmt::format("synth: no_mixer has {} entries for {} layers", o.no_mixer.size(), o.layers));
       for (int64_t l = 0; l < o.layers; ++l) {
+        if (!o.no_mixer.empty() && o.no_mixer[static_cast<size_t>(l)]) continue;  // an MLP block
         const AttentionShape sl = o.layer_shapes.empty() ? s : o.layer_shapes[static_cast<size_t>(l)];
         validate_shape(sl, fmt::format("synth: layer {}", l));
         if (sl.d_model != d) throw InputError(fmt::format("synth: layer {} has another hidden size", l));
@@ -236,9 +239,12 @@ SynthPlan plan_synth(const SynthOptions& o) {
           const bool gdn = sl.recurrent == RecurrentKind::kGatedDeltaNet;
           const bool mamba2 = sl.recurrent == RecurrentKind::kMamba2;
           const bool mamba1 = sl.recurrent == RecurrentKind::kMamba;
-          if (sl.recurrent != RecurrentKind::kKda && !gdn && !mamba2 && !mamba1)
-            throw InputError(fmt::format("synth: layer {}: only KDA, Gated DeltaNet, Mamba2 and Mamba-1 "
-                                         "recurrent layers are written", l));
+          const bool lightning = sl.recurrent == RecurrentKind::kLightning;
+          if (sl.recurrent != RecurrentKind::kKda && !gdn && !mamba2 && !mamba1 && !lightning)
+            throw InputError(fmt::format("synth: layer {}: only KDA, Gated DeltaNet, Mamba2, Mamba-1 and "
+                                         "lightning recurrent layers are written", l));
+          if (lightning && sl.state_value_dim != sl.head_dim)
+            throw InputError(fmt::format("synth: layer {}: a lightning layer's value width must equal head_dim", l));
           // Query/key heads and their width: KDA's heads, GDN's key heads (d_k), Mamba2's groups
           // (N), Mamba-1's one B and C (N).
           const int64_t hk = gdn || mamba2 ? sl.key_heads : mamba1 ? 1 : sl.heads;
@@ -290,6 +296,18 @@ SynthPlan plan_synth(const SynthOptions& o) {
                 plant(v, 2 * I + gn + i * dk, kQHead, i);
               });
               noise(v, 2 * I + 2 * gn, sl.heads, 1 << 20);
+            });
+            continue;
+          }
+          if (lightning) {
+            // MiniMax's qkv_proj [H·3d_k, d]: per head its q (planted), k (planted), v (noise).
+            add(b + "self_attn.qkv_proj.weight", {3 * hk * dk, d}, [=](std::span<float> v) {
+              parallel_for(hk, 0, [&](int64_t i) {
+                plant(v, 3 * i * dk, kQHead, i);
+                plant(v, 3 * i * dk + dk, kKHead, i);
+                auto rng = rng_for(seed, l, kVHead, i);
+                put(v, d, 3 * i * dk + 2 * dk, 0, planted_factor(d, dk, dk, rng).transpose());
+              });
             });
             continue;
           }
@@ -420,6 +438,22 @@ SynthPlan plan_synth(const SynthOptions& o) {
             put(v, nl * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, nl, nom_l.vo_rank), rng));
           });
         });
+        // Biases (zeros: a circuit ignores them) and q/k norm weights (ones) where the shape has them.
+        auto constant = [&](const std::string& name, int64_t size, float value) {
+          add(b + "self_attn." + name, {size}, [value](std::span<float> v) { std::fill(v.begin(), v.end(), value); });
+        };
+        if (sl.qkv_bias) {
+          constant("q_proj.bias", nl * h, 0.0f);
+          constant("k_proj.bias", g * h, 0.0f);
+          constant("v_proj.bias", g * h, 0.0f);
+        }
+        if (sl.qk_norm_per_layer) {
+          constant("q_norm.weight", nl * h, 1.0f);
+          constant("k_norm.weight", g * h, 1.0f);
+        } else if (sl.qk_norm) {
+          constant("q_norm.weight", h, 1.0f);
+          constant("k_norm.weight", h, 1.0f);
+        }
         if (sl.gate == OutputGate::kHeadwise) {
           add(b + "self_attn.g_proj.weight", {nl, d}, [=](std::span<float> v) {
             auto rng = rng_for(seed, l, kGate, 0);
@@ -753,6 +787,16 @@ SynthPlan plan_synth(const SynthOptions& o) {
   config["rms_norm_eps"] = 1e-6;
   config["rope_theta"] = 10000.0;
   config["tie_word_embeddings"] = false;
+  if (!o.config.is_null()) {
+    // The caller's config.json (its family's fields), stored as these weights are.
+    if (!o.config.is_object()) throw InputError("synth: the config to write is not a JSON object");
+    if (detail::synth_dtype_is_gguf(o.dtype))
+      throw InputError(fmt::format("synth: a config.json is written with safetensors only, not {}", o.dtype));
+    config = o.config;
+    config.erase("quantization_config");
+    if (config.contains("text_config") && config["text_config"].is_object())
+      config["text_config"].erase("quantization_config");
+  }
   config["torch_dtype"] = torch_dtype;
 
   SynthPlan plan{std::move(config), std::move(tensors), {}, {}, {}, 0};

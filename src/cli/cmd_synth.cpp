@@ -12,10 +12,13 @@
 
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
+#include "gmha/attention/hf_config.hpp"
 #include "gmha/attention/presets.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/core/error.hpp"
 #include "gmha/bridge/synth.hpp"
+#include "gmha/bridge/synth_model.hpp"
+#include "gmha/core/json_text.hpp"
 
 namespace gmha::cli {
 namespace {
@@ -28,6 +31,8 @@ struct SynthCliOptions {
   int64_t q_lora = -1, kv_lora = 0, nope = 0, rope = 0, v_dim = 0, share_q = 0;
   int64_t index_heads = 0, index_dim = 0;
   std::string qk_rank = "full", vo_rank = "full", index_rank = "full";
+  std::string config;  // --config: a config.json (or its folder)
+  std::string recurrent_q_rank = "full", recurrent_k_rank = "full";
   uint64_t seed = 0;
   std::string dtype = "bf16";
   double shard_gb = 0;
@@ -91,8 +96,37 @@ void check_sizes(const std::string& out_dir, const SynthOptions& s) {
   require_free_space("synth", out_dir, size.tensor_bytes);
 }
 
+// `--config`: the model a config.json describes, every layer planted in its family's names, the
+// file itself written as the folder's config.json.
+SynthOptions from_config(const SynthCliOptions& o) {
+  const std::pair<const char*, bool> shape_flags[] = {
+      {"--preset", !o.preset.empty()}, {"--layout", !o.layout.empty()}, {"--d", o.d != 0},
+      {"--heads", o.heads != 0},       {"--kv-heads", o.kv_heads != 0}, {"--head-dim", o.head_dim != 0},
+      {"--layers", o.layers != 0},     {"--q-lora", o.q_lora >= 0},     {"--kv-lora", o.kv_lora != 0},
+      {"--nope", o.nope != 0},         {"--rope", o.rope != 0},         {"--v-dim", o.v_dim != 0},
+      {"--share-q", o.share_q != 0},   {"--index-heads", o.index_heads != 0},
+      {"--index-dim", o.index_dim != 0}};
+  for (const auto& [flag, given] : shape_flags)
+    if (given) throw InputError(fmt::format("--config: the shapes come from the config; drop {}", flag));
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string file = fs::is_directory(o.config, ec) ? (fs::path(o.config) / "config.json").string() : o.config;
+  if (!fs::exists(file, ec)) throw InputError(file + ": no such file");
+  const std::string text = read_text_file(file);
+  const nlohmann::json j = parse_json_text(text, file);
+  const ModelDesign m = model_from_hf_config(j, file);
+  const nlohmann::json& t = j.contains("text_config") && j["text_config"].is_object() ? j["text_config"] : j;
+  const std::string type = t.value("model_type", j.value("model_type", std::string()));
+  SynthOptions s = synth_options_for_model(m, type);
+  s.config = nlohmann::ordered_json::parse(text);  // the user's file, in its key order
+  return s;
+}
+
 void run(const SynthCliOptions& o) {
   SynthOptions s;
+  if (!o.config.empty()) {
+    s = from_config(o);
+  } else {
   if (!o.preset.empty()) {
     const ModelDesign m = read_preset(o.preset);
     s.shape = m.layers.at(0).attention;
@@ -150,7 +184,10 @@ void run(const SynthCliOptions& o) {
     if (a.head_dim == 0 && a.heads > 0) a.head_dim = a.d_model / a.heads;
     a.variant = a.kv_heads == a.heads ? Variant::kMha : a.kv_heads == 1 ? Variant::kMqa : Variant::kGqa;
   }
+  }
   s.qk_rank = parse_rank_pattern(o.qk_rank, "--qk-rank");
+  s.recurrent_q_rank = parse_rank_pattern(o.recurrent_q_rank, "--recurrent-q-rank");
+  s.recurrent_k_rank = parse_rank_pattern(o.recurrent_k_rank, "--recurrent-k-rank");
   s.vo_rank = parse_rank_pattern(o.vo_rank, "--vo-rank");
   s.index_rank = parse_rank_pattern(o.index_rank, "--index-rank");
   s.seed = o.seed;
@@ -192,7 +229,10 @@ void add_synth_command(CLI::App& app) {
       "linearly from 1 to 0.3 (then zeros), so BF16 rounding cannot blur the rank.\n"
       "Quantized dtypes store the same planted weights as people download them: q8_0, q4_k,\n"
       "q4_k_m (llama.cpp's mix) as one model.gguf (llama layout); mxfp4 (gpt-oss), nvfp4\n"
-      "(ModelOpt), fp8-block (DeepSeek 128x128) as safetensors.\n\n"
+      "(ModelOpt), fp8-block (DeepSeek 128x128) as safetensors.\n"
+      "--config takes the whole model from a config.json: mixed layer kinds (sliding/full\n"
+      "geometry, gates, sinks, K = V), DeepSeek-V4, and recurrent layers (Gated DeltaNet, KDA,\n"
+      "Mamba2, Mamba-1, lightning; their query/key factors planted with --recurrent-q/k-rank).\n\n"
       "Examples:\n"
       "  gmha synth llama8b --preset llama3-8b --layers 2 --dtype bf16\n"
       "  gmha synth small --layout llama --d 256 --heads 8 --kv-heads 2 --layers 4 "
@@ -203,9 +243,18 @@ void add_synth_command(CLI::App& app) {
       "  gmha synth gta --layout gta --d 256 --heads 8 --kv-heads 2 --head-dim 32 --rope 16\n"
       "  gmha synth gla --layout gla --d 256 --heads 8 --kv-heads 2 --head-dim 32 --q-lora 64 "
       "--kv-lora 48 --rope 16 --qk-rank 1,full\n"
-      "  gmha synth q4km --layout llama --d 512 --heads 8 --kv-heads 2 --layers 2 --dtype q4_k_m");
+      "  gmha synth q4km --layout llama --d 512 --heads 8 --kv-heads 2 --layers 2 --dtype q4_k_m\n"
+      "  gmha synth planted260k --config ../shared/data/stories260K-hf-f32/config.json --qk-rank 4 --vo-rank 2,full");
   cmd->add_option("out_dir", o->out_dir, "Folder to write (new, empty, or an earlier synth folder; replaced as a whole)")->required();
   cmd->add_option("--preset", o->preset, "Take the shapes of a preset (see `gmha presets`)");
+  cmd->add_option("--config", o->config,
+                  "Plant every layer of the model a Hugging Face config.json describes (hybrids included),\n"
+                  "in its family's tensor names, and write that config.json (no shape flags with it)");
+  cmd->add_option("--recurrent-q-rank", o->recurrent_q_rank,
+                  "Planted rank of each recurrent layer's query factor (KDA, Gated DeltaNet, Mamba2 C, "
+                  "lightning), as --qk-rank")->capture_default_str();
+  cmd->add_option("--recurrent-k-rank", o->recurrent_k_rank, "... and of its key factor (Mamba2: B)")
+      ->capture_default_str();
   cmd->add_option("--layout", o->layout, "llama | deepseek_v3 | step3 | mfa-kr | gta | gla (default: "
                                          "from the preset, else llama)");
   cmd->add_option("--d", o->d, "hidden_size d");

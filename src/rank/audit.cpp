@@ -481,6 +481,10 @@ void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, co
   } else if (lay.shape.recurrent == RecurrentKind::kMamba2) {
     out.notes.push_back(fmt::format("Mamba2 layer: per-group query C and key B factors (rank <= d_state = {}; "
                                     "before the conv and SiLU), not softmax circuits; not in TER", dk));
+  } else if (lay.shape.recurrent == RecurrentKind::kLightning) {
+    out.notes.push_back(fmt::format("lightning layer: per-head query and key factors of qkv_proj (rank <= d_k = {}; "
+                                    "before the SiLU), not softmax circuits; not in TER; the value, the norm and "
+                                    "the sigmoid output gate are outside them", dk));
   } else {
     out.notes.push_back(fmt::format("{} recurrent layer: per-head query and key factors (rank <= d_k = {}), "
                                     "not softmax circuits; not in TER",

@@ -39,7 +39,11 @@ std::vector<std::pair<const char*, int64_t>> circuit_fields(const LayerLayout& l
           {"rope dim", s.qk_rope_dim},       {"shared query dim", s.q_share_dim},
           {"tied K=V", s.kv_tied ? 1 : 0},   {"v_proj", l.v_proj.empty() ? 0 : 1},
           {"gated q_proj", l.q_proj_gated ? 1 : 0},
-          {"o_lora rank", s.o_lora_rank},    {"output groups", s.o_groups}};
+          {"o_lora rank", s.o_lora_rank},    {"output groups", s.o_groups},
+          // V4's RoPE width splits its latent (other families' rotary_dim does not enter a circuit).
+          {"RoPE dim", s.o_lora_rank > 0 ? s.rotary_dim : 0}, {"recurrent heads", l.recurrent_heads},
+          {"recurrent d_k", l.recurrent_dk}, {"recurrent kind", s.variant == Variant::kLinear ?
+                                                                    static_cast<int64_t>(s.recurrent) : -1}};
 }
 
 CircuitFigures figures(const std::vector<double>& sigma, double energy) {
@@ -155,6 +159,40 @@ class LayerFactors {
     }
     return MatrixXd();
   }
+  // Head c's RoPE circuit, query and key (empty when the layout has none): the rotated rows of
+  // each query after the nope rows, against the one shared RoPE key.
+  bool has_rope() const {
+    if (v4()) return s_.rotary_dim > 0;
+    return (l_.kind == LayoutKind::kGta || l_.kind == LayoutKind::kMla || l_.kind == LayoutKind::kGla) &&
+           s_.qk_rope_dim > 0;
+  }
+  MatrixXd query_rope(Index c) const {
+    if (v4()) return latent_query(c * s_.head_dim + s_.head_dim - s_.rotary_dim, s_.rotary_dim);
+    if (l_.kind == LayoutKind::kGta) return rows(l_.q_proj, (c + 1) * s_.head_dim - s_.qk_rope_dim, s_.qk_rope_dim);
+    return latent_query(c * (s_.qk_nope_dim + s_.qk_rope_dim) + s_.qk_nope_dim, s_.qk_rope_dim);
+  }
+  MatrixXd key_rope() const {
+    if (v4()) {  // the latent's last d_R dims, through kv_norm's γ
+      const Index rope = s_.rotary_dim;
+      return rows(l_.k_proj, s_.head_dim - rope, rope) * vec(l_.k_norm).tail(rope).asDiagonal();
+    }
+    if (l_.kind == LayoutKind::kGta) return rows(l_.k_rope_proj, 0, s_.qk_rope_dim);
+    return rows(l_.kv_a_proj_with_mqa, s_.kv_heads * s_.kv_lora_rank, s_.qk_rope_dim);  // after the latents
+  }
+  // DeepSeek-V4's output group g as X·Yᵀ: wo_b's group columns (d × R), wo_a's group rows
+  // transposed ((heads per group · c) × R).
+  Index output_groups() const { return v4() ? s_.o_groups : 0; }
+  MatrixXd group_out(Index g) const { return m_.at(l_.o_proj).middleCols(g * s_.o_lora_rank, s_.o_lora_rank).cast<double>(); }
+  MatrixXd group_in(Index g) const { return rows(l_.wo_a, g * s_.o_lora_rank, s_.o_lora_rank); }
+  // A recurrent layer's query or key factor of head i (d × d_k, through a norm on its rows:
+  // Mamba-1's c/b_layernorm), as the audit reads it (bridge/layout.hpp).
+  MatrixXd recurrent(Index i, bool query) const {
+    const Index dk = l_.recurrent_dk;
+    const std::string& name = query ? l_.q_proj : l_.k_proj;
+    const std::string& gamma = query ? l_.q_norm : l_.k_norm;
+    const MatrixXd f = rows(name, (query ? l_.q_row0 : l_.k_row0) + i * l_.row_stride, dk);
+    return gamma.empty() ? f : MatrixXd(f * vec(gamma).asDiagonal());
+  }
   MatrixXd output(Index c) const {
     if (v4()) {
       // Grouped output LoRA: head c (j-th of group g) maps by wo_b's group columns times its
@@ -218,8 +256,23 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
   out.layer = la.layer;
   out.parallel = la.parallel;
   out.variant = std::string(variant_name(la.shape.variant));
-  if (la.kind == LayoutKind::kLinear || la.kind == LayoutKind::kNone) {
+  if (la.kind == LayoutKind::kNone) {
     out.audited = false;
+    return out;
+  }
+  if (la.kind == LayoutKind::kLinear) {
+    out.audited = false;
+    out.mixer = std::string(recurrent_name(la.shape.recurrent));
+    if (la.q_proj.empty()) return out;  // a mixer without factors (short conv)
+    const LayerFactors ta(a, la), tb(b, lb);
+    const Index heads = la.recurrent_heads;
+    const MatrixXd id = MatrixXd::Identity(la.recurrent_dk, la.recurrent_dk);
+    out.recurrent_q.resize(static_cast<size_t>(heads));
+    out.recurrent_k.resize(static_cast<size_t>(heads));
+    parallel_for(heads, threads, [&](int64_t i) {
+      out.recurrent_q[static_cast<size_t>(i)] = diff_circuit(ta.recurrent(i, true), id, tb.recurrent(i, true), id, energy);
+      out.recurrent_k[static_cast<size_t>(i)] = diff_circuit(ta.recurrent(i, false), id, tb.recurrent(i, false), id, energy);
+    });
     return out;
   }
   const AttentionShape& s = la.shape;
@@ -232,39 +285,60 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
     hd.kv_head = c / per_group;
     hd.qk = diff_circuit(ta.query(c), ta.key(c), tb.query(c), tb.key(c), energy);
     hd.vo = diff_circuit(ta.value(c), ta.output(c), tb.value(c), tb.output(c), energy);
+    if (ta.has_rope())
+      hd.qk_rope = diff_circuit(ta.query_rope(c), ta.key_rope(), tb.query_rope(c), tb.key_rope(), energy);
+  });
+  out.output_groups.resize(static_cast<size_t>(ta.output_groups()));
+  parallel_for(ta.output_groups(), threads, [&](int64_t g) {
+    out.output_groups[static_cast<size_t>(g)] =
+        diff_circuit(ta.group_out(g), ta.group_in(g), tb.group_out(g), tb.group_in(g), energy);
   });
   return out;
 }
 
 }  // namespace
 
+std::string LayerDiff::kind_label() const {
+  const std::string v = mixer.empty() ? variant : variant + ": " + mixer;
+  return parallel ? v + " (parallel)" : v;
+}
+
 double CircuitDiff::distance() const { return std::sin(max_angle_deg() / kDegrees); }
 
 double HeadDiff::max_angle_deg() const {
   if (!finite()) return 0.0;
-  return std::max(qk.max_angle_deg(), vo.max_angle_deg());
+  return std::max({qk.max_angle_deg(), vo.max_angle_deg(), qk_rope ? qk_rope->max_angle_deg() : 0.0});
 }
 
 LayerDiffSummary summarize_layer(const LayerDiff& l) {
   LayerDiffSummary s;
   s.heads = static_cast<int64_t>(l.heads.size());
+  // One finite circuit into the maxima and counts.
+  auto add = [&s](const CircuitDiff& c) {
+    s.max_angle_deg = std::max(s.max_angle_deg, c.max_angle_deg());
+    if (c.a.sigma_1 > 0)
+      s.max_rel_sigma_1_change = std::max(s.max_rel_sigma_1_change, std::abs(c.b.sigma_1 - c.a.sigma_1) / c.a.sigma_1);
+    s.max_change_rel = std::max(s.max_change_rel, c.change_rel);
+    s.max_abs_entropy_change = std::max(s.max_abs_entropy_change, std::abs(c.b.entropy_rank - c.a.entropy_rank));
+    if (c.a.energy_rank != c.b.energy_rank) ++s.energy_rank_changes;
+  };
   double qk_sum = 0.0, vo_sum = 0.0;
   for (const HeadDiff& h : l.heads) {
     if (!h.finite()) {
       ++s.nonfinite_heads;
       continue;
     }
-    s.max_angle_deg = std::max(s.max_angle_deg, h.max_angle_deg());
     qk_sum += h.qk.max_angle_deg();
     vo_sum += h.vo.max_angle_deg();
-    for (const CircuitDiff* c : {&h.qk, &h.vo}) {
-      if (c->a.sigma_1 > 0)
-        s.max_rel_sigma_1_change =
-            std::max(s.max_rel_sigma_1_change, std::abs(c->b.sigma_1 - c->a.sigma_1) / c->a.sigma_1);
-      s.max_change_rel = std::max(s.max_change_rel, c->change_rel);
-      s.max_abs_entropy_change =
-          std::max(s.max_abs_entropy_change, std::abs(c->b.entropy_rank - c->a.entropy_rank));
-      if (c->a.energy_rank != c->b.energy_rank) ++s.energy_rank_changes;
+    add(h.qk);
+    add(h.vo);
+    if (h.qk_rope) add(*h.qk_rope);
+  }
+  for (const auto* list : {&l.output_groups, &l.recurrent_q, &l.recurrent_k}) {
+    for (const CircuitDiff& c : *list) {
+      ++s.factors;
+      if (c.finite) add(c);
+      else ++s.nonfinite_factors;
     }
   }
   const int64_t finite_heads = s.heads - s.nonfinite_heads;

@@ -42,6 +42,8 @@ ordered_json circuit_json(const CircuitDiff& c) {
 ordered_json summary_json(const LayerDiffSummary& s) {
   return {{"heads", s.heads},
           {"nonfinite_heads", s.nonfinite_heads},
+          {"factors", s.factors},
+          {"nonfinite_factors", s.nonfinite_factors},
           {"max_angle_deg", s.max_angle_deg},
           {"mean_qk_angle_deg", s.mean_qk_angle_deg},
           {"mean_vo_angle_deg", s.mean_vo_angle_deg},
@@ -80,14 +82,30 @@ ordered_json audit_diff_to_json(const AuditDiffReport& r, int64_t worst) {
     lj["layer"] = l.layer;
     if (l.parallel) lj["parallel"] = true;
     lj["variant"] = l.variant;
+    if (!l.mixer.empty()) lj["mixer"] = l.mixer;
     lj["audited"] = l.audited;
     lj["summary"] = summary_json(summarize_layer(l));
     ordered_json heads = ordered_json::array();
     for (const auto& h : l.heads) {
-      heads.push_back({{"head", h.head}, {"kv_head", h.kv_head}, {"qk", circuit_json(h.qk)},
-                       {"vo", circuit_json(h.vo)}});
+      ordered_json hj = {{"head", h.head}, {"kv_head", h.kv_head}, {"qk", circuit_json(h.qk)},
+                         {"vo", circuit_json(h.vo)}};
+      if (h.qk_rope) hj["qk_rope"] = circuit_json(*h.qk_rope);
+      heads.push_back(std::move(hj));
     }
     lj["heads"] = std::move(heads);
+    if (!l.output_groups.empty()) {
+      ordered_json groups = ordered_json::array();
+      for (size_t g = 0; g < l.output_groups.size(); ++g)
+        groups.push_back({{"group", g}, {"vo_group", circuit_json(l.output_groups[g])}});
+      lj["output_groups"] = std::move(groups);
+    }
+    if (!l.recurrent_q.empty()) {
+      // Per query/key head (Mamba2: group): its query and key factor, each against the identity.
+      ordered_json rec = ordered_json::array();
+      for (size_t i = 0; i < l.recurrent_q.size(); ++i)
+        rec.push_back({{"head", i}, {"q", circuit_json(l.recurrent_q[i])}, {"k", circuit_json(l.recurrent_k[i])}});
+      lj["recurrent"] = std::move(rec);
+    }
     layers.push_back(std::move(lj));
   }
   j["layers"] = std::move(layers);

@@ -11,6 +11,7 @@
 #include "gmha/attention/presets.hpp"
 #include "gmha/attention/weights.hpp"
 #include "gmha/core/error.hpp"
+#include "support/input_error.hpp"
 #include "support/test_paths.hpp"
 
 using namespace gmha;
@@ -131,6 +132,26 @@ TEST_CASE("hf config: MiniMax-M1 attn_type_list gives 70 linear + 10 softmax lay
   check_same_as_preset(parse(kMiniMax), "minimax-m1");
 }
 
+TEST_CASE("hf config: MiniMax's layer_types (transformers' converted configs) say the same", "[attention]") {
+  // MiniMax-Text-01-hf: model_type minimax, layer_types in place of attn_type_list.
+  json j = json::parse(kMiniMax);
+  j["model_type"] = "minimax";
+  json names = json::array();
+  for (const auto& t : j["attn_type_list"]) names.push_back(t.get<int>() == 1 ? "full_attention" : "linear_attention");
+  j["layer_types"] = names;
+  check_same_as_preset(model_from_hf_config(j, "minimax"), "minimax-m1");  // both, agreeing
+  j.erase("attn_type_list");
+  check_same_as_preset(model_from_hf_config(j, "minimax"), "minimax-m1");
+  j["layer_types"][3] = "sliding_attention";
+  CHECK_THAT(test::input_error_of([&] { model_from_hf_config(j, "minimax"); }),
+             Catch::Contains("layer_types[3] = 'sliding_attention'"));
+  j = json::parse(kMiniMax);
+  j["layer_types"] = names;
+  j["layer_types"][0] = "full_attention";
+  CHECK_THAT(test::input_error_of([&] { model_from_hf_config(j, "minimax"); }),
+             Catch::Contains("layer_types and attn_type_list disagree"));
+}
+
 TEST_CASE("hf config: dense GQA families read head_dim when present", "[attention]") {
   check_same_as_preset(parse(R"({"model_type": "qwen3", "hidden_size": 5120, "intermediate_size": 25600,
     "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 128, "num_hidden_layers": 64,
@@ -217,7 +238,7 @@ TEST_CASE("hf config: errors name the file and the field", "[attention]") {
     "num_hidden_layers": -2, "intermediate_size": 8})"), Catch::Contains("num_hidden_layers"));
   CHECK_THAT(err(R"({"model_type": "minimax", "hidden_size": 64, "num_attention_heads": 4,
     "num_hidden_layers": 2, "intermediate_size": 8, "num_local_experts": 2, "num_experts_per_tok": 1})"),
-             Catch::Contains("missing field 'attn_type_list'"));
+             Catch::Contains("needs attn_type_list or layer_types"));
 }
 
 TEST_CASE("hf config: files and folders are read, malformed JSON is one clear line", "[attention]") {

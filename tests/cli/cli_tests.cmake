@@ -60,6 +60,8 @@ gmha_cli_error_test(inspect_missing "no-such-model.gguf: no such file or folder"
 gmha_cli_error_test(inspect_stats_needs_tensor "--stats: needs --tensor" inspect ${PROJECT_SOURCE_DIR}/README.md --stats)
 gmha_cli_test(audit_help "Examples:.*gmha audit merge" audit --help)
 gmha_cli_test(synth_help "Examples:.*--preset llama3-8b" synth --help)
+gmha_cli_error_test(synth_config_with_shape_flag "--config: the shapes come from the config; drop --heads" synth ${CMAKE_CURRENT_BINARY_DIR}/cli-synth-config --config ${PROJECT_SOURCE_DIR}/README.md --heads 4)
+gmha_cli_error_test(synth_config_not_json "README.md.*(JSON|json)" synth ${CMAKE_CURRENT_BINARY_DIR}/cli-synth-config --config ${PROJECT_SOURCE_DIR}/README.md)
 gmha_cli_error_test(audit_missing_path "cannot|no such|not found|missing" audit /nonexistent/checkpoint)
 # Every --help example runs as written (tests/cli/help_examples.cmake). Release build only: the
 # examples are whole runs on real models, and the ASan build covers the same code in the tests

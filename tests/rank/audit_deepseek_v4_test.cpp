@@ -120,16 +120,21 @@ TEST_CASE("audit: DeepSeek-V4's compressed query, K = V latent and grouped outpu
 namespace {
 // Head i's dense circuits in layer `l` of a V4 checkpoint, in float64 (the first test's matrices),
 // as the diff orients them (left = the side queries/values read: VO is (W_O,i·L)ᵀ).
-MatrixXd dense_v4(const Checkpoint& ck, int l, int64_t i, bool qk) {
+enum class V4Circuit { kQk, kVo, kRope, kGroup };
+MatrixXd dense_v4(const Checkpoint& ck, int l, int64_t i, V4Circuit which) {
   const auto& t = *ck.tensors;
   const std::string b = "model.layers." + std::to_string(l) + ".attn.";
   const Eigen::VectorXd gq = t.read_matrix_d(b + "q_norm.weight").col(0), gkv = t.read_matrix_d(b + "kv_norm.weight").col(0);
   const MatrixXd lat = gkv.asDiagonal() * t.read_matrix_d(b + "wkv.weight");
-  if (qk) {
+  if (which == V4Circuit::kQk || which == V4Circuit::kRope) {
     const MatrixXd wq = t.read_matrix_d(b + "wq_b.weight").middleRows(i * 16, 16) * gq.asDiagonal() *
                         t.read_matrix_d(b + "wq_a.weight");
+    // nope: the first 12 of c = 16 latent dims; RoPE: the last 4.
+    if (which == V4Circuit::kRope) return wq.bottomRows(4).transpose() * lat.bottomRows(4);
     return wq.topRows(12).transpose() * lat.topRows(12);
   }
+  if (which == V4Circuit::kGroup)  // group i's whole map wo_b_i·wo_a_i (d × 2 heads·c)
+    return t.read_matrix_d(b + "wo_b.weight").middleCols(i * 16, 16) * t.read_matrix_d(b + "wo_a.weight").middleRows(i * 16, 16);
   const int64_t g = i / 2, j = i % 2;
   return (t.read_matrix_d(b + "wo_b.weight").middleCols(g * 16, 16) *
           t.read_matrix_d(b + "wo_a.weight").block(g * 16, j * 16, 16, 16) * lat).transpose();
@@ -154,13 +159,39 @@ TEST_CASE("audit diff: DeepSeek-V4 F32 vs BF16 equals a dense float64 diff of th
   const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, {});
   REQUIRE(r.layers.size() == 2);
   int checked = 0;
+  // One circuit of A and B against the dense float64 matrices of both.
+  auto check_circuit = [&](const CircuitDiff& c, const MatrixXd& wa, const MatrixXd& wb) {
+    CHECK(c.a.sigma_1 == Approx(sigma_of(wa)[0]).epsilon(1e-12));
+    const auto [left, right] = test::dense_angles_deg(wa, wb, c.r);
+    CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
+    CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
+    CHECK(std::abs(c.change_rel - sigma_of(wb - wa)[0] / c.a.sigma_1) < 1e-10);
+    CHECK(c.change_rel > 1e-4);
+    CHECK(c.change_rel < 0.05);
+  };
   for (const auto& l : r.layers) {
     REQUIRE(l.heads.size() == 4);
+    // The RoPE circuit of every head (full rank 4) and each output group's map (rank 2 x 5 = 10).
+    for (const auto& h : l.heads) {
+      INFO("layer " << l.layer << " head " << h.head << " qk_rope");
+      REQUIRE(h.qk_rope.has_value());
+      CHECK(h.qk_rope->r == 4);
+      check_circuit(*h.qk_rope, dense_v4(ca, l.layer, h.head, V4Circuit::kRope),
+                    dense_v4(cb, l.layer, h.head, V4Circuit::kRope));
+    }
+    REQUIRE(l.output_groups.size() == 2);
+    for (int64_t g = 0; g < 2; ++g) {
+      INFO("layer " << l.layer << " group " << g);
+      CHECK(l.output_groups[static_cast<size_t>(g)].r <= 10);
+      check_circuit(l.output_groups[static_cast<size_t>(g)], dense_v4(ca, l.layer, g, V4Circuit::kGroup),
+                    dense_v4(cb, l.layer, g, V4Circuit::kGroup));
+    }
     for (const auto& h : l.heads) {
       for (const bool qk : {true, false}) {
         INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
         const CircuitDiff& c = qk ? h.qk : h.vo;
-        const MatrixXd wa = dense_v4(ca, l.layer, h.head, qk), wb = dense_v4(cb, l.layer, h.head, qk);
+        const V4Circuit which = qk ? V4Circuit::kQk : V4Circuit::kVo;
+        const MatrixXd wa = dense_v4(ca, l.layer, h.head, which), wb = dense_v4(cb, l.layer, h.head, which);
         CHECK(c.a.sigma_1 == Approx(sigma_of(wa)[0]).epsilon(1e-12));
         CHECK(c.r <= (qk ? 3 : 5));
         const auto [left, right] = test::dense_angles_deg(wa, wb, c.r);

@@ -5,6 +5,7 @@
 // `audit diff` on MLA, GLA, GTA and MFA against a dense float64 diff.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -338,11 +339,12 @@ TEST_CASE("audit diff: MLA, GLA, GTA and MFA layers equal a dense float64 diff",
         return t.read_matrix_d(n).middleRows(r0, w).transpose();
       };
       auto col = [&](const std::string& n) -> VectorXd { return t.read_matrix_d(n).col(0); };
-      MatrixXd q, kk, v, o;
+      MatrixXd q, kk, v, o, rope;  // rope: the RoPE circuit (empty for MFA-KR)
       if (y.kind == LayoutKind::kGta) {
         const int64_t h = s.head_dim, tied = h - s.qk_rope_dim, g = c / 2;
         q = rows(y.q_proj, c * h, tied), kk = rows(y.kv_proj, g * h, tied), v = rows(y.kv_proj, g * h, h);
         o = t.read_matrix_d(y.o_proj).middleCols(c * h, h);
+        rope = rows(y.q_proj, c * h + tied, s.qk_rope_dim) * rows(y.k_rope_proj, 0, s.qk_rope_dim).transpose();
       } else if (y.kind == LayoutKind::kMfaKr) {
         const int64_t C = s.head_dim;
         q = rows(y.q_proj, 0, 32) * col(y.inter_norm).asDiagonal() * rows(y.wq, c * C, C);
@@ -352,7 +354,10 @@ TEST_CASE("audit diff: MLA, GLA, GTA and MFA layers equal a dense float64 diff",
         o = t.read_matrix_d(y.o_proj).middleCols(c * C, C);
       } else {
         const int64_t per = s.heads / s.kv_heads, g = c / per, C = s.kv_lora_rank;
-        q = rows(y.q_a_proj, 0, 32) * col(y.q_a_layernorm).asDiagonal() * rows(y.q_b_proj, c * 24, 16);
+        const MatrixXd qa = rows(y.q_a_proj, 0, 32) * col(y.q_a_layernorm).asDiagonal();
+        q = qa * rows(y.q_b_proj, c * 24, 16);
+        // The query's 8 RoPE rows after its 16 nope rows, against the key rows after all latents.
+        rope = qa * rows(y.q_b_proj, c * 24 + 16, 8) * rows(y.kv_a_proj_with_mqa, s.kv_heads * C, 8).transpose();
         VectorXd gamma;
         MatrixXd up;
         if (y.kv_b_projs.empty()) {
@@ -366,17 +371,19 @@ TEST_CASE("audit diff: MLA, GLA, GTA and MFA layers equal a dense float64 diff",
         kk = lat * up.topRows(16).transpose(), v = lat * up.bottomRows(16).transpose();
         o = t.read_matrix_d(y.o_proj).middleCols(c * 16, 16);
       }
-      return std::pair<MatrixXd, MatrixXd>{q * kk.transpose(), v * o.transpose()};
+      return std::array<MatrixXd, 3>{q * kk.transpose(), v * o.transpose(), rope};
     };
     int checked = 0;
     for (const auto& l : r.layers) {
       for (const auto& h : l.heads) {
-        const auto [qa, va] = circuits(ca, la.layers[static_cast<size_t>(l.layer)], h.head);
-        const auto [qb, vb] = circuits(cb, lb.layers[static_cast<size_t>(l.layer)], h.head);
-        for (const bool qk : {true, false}) {
-          INFO("layer " << l.layer << " head " << h.head << (qk ? " qk" : " vo"));
-          const CircuitDiff& c = qk ? h.qk : h.vo;
-          const MatrixXd &wa = qk ? qa : va, &wb = qk ? qb : vb;
+        const auto da = circuits(ca, la.layers[static_cast<size_t>(l.layer)], h.head);
+        const auto db = circuits(cb, lb.layers[static_cast<size_t>(l.layer)], h.head);
+        CHECK(h.qk_rope.has_value() == (da[2].size() > 0));
+        for (const int which : {0, 1, 2}) {
+          if (which == 2 && !h.qk_rope) continue;
+          INFO("layer " << l.layer << " head " << h.head << " circuit " << which);
+          const CircuitDiff& c = which == 0 ? h.qk : which == 1 ? h.vo : *h.qk_rope;
+          const MatrixXd &wa = da[static_cast<size_t>(which)], &wb = db[static_cast<size_t>(which)];
           Eigen::BDCSVD<MatrixXd> e(wb - wa);
           CHECK(std::abs(c.change_rel - e.singularValues()(0) / c.a.sigma_1) < 1e-9);
           Eigen::BDCSVD<MatrixXd> sa(wa, Eigen::ComputeThinU | Eigen::ComputeThinV);
@@ -395,6 +402,7 @@ TEST_CASE("audit diff: MLA, GLA, GTA and MFA layers equal a dense float64 diff",
         }
       }
     }
-    CHECK(checked == 2 * 2 * k.shape.heads);
+    // QK and VO of every head, and the RoPE circuit of every MLA, GLA and GTA head.
+    CHECK(checked == (k.layout == SynthLayout::kMfaKr ? 2 : 3) * 2 * k.shape.heads);
   }
 }

@@ -133,4 +133,12 @@ TEST_CASE("audit diff: Falcon-H1 layers compare attention heads, the parallel Ma
   CHECK(r.layers[0].heads[2].qk.change_rel == 0.0);
   CHECK(r.layers[1].parallel);
   CHECK_FALSE(r.layers[1].audited);
+  CHECK(r.layers[1].kind_label() == "linear: Mamba2 (parallel)");
+  // The Mamba2 entry's C and B factors of both groups, unmoved between identical files.
+  REQUIRE(r.layers[1].recurrent_q.size() == 2);
+  for (const auto* f : {&r.layers[1].recurrent_q, &r.layers[1].recurrent_k})
+    for (const CircuitDiff& c : *f) {
+      CHECK(c.max_angle_deg() < 1e-9);
+      CHECK(c.change_rel == 0.0);
+    }
 }

@@ -12,7 +12,10 @@
 #include "gmha/checkpoint/safetensors_writer.hpp"
 #include "gmha/core/atomic_file.hpp"
 #include "gmha/rank/audit.hpp"
+#include "gmha/rank/audit_diff.hpp"
+#include "gmha/rank/audit_diff_json.hpp"
 #include "gmha/rank/audit_json.hpp"
+#include "support/dense_subspace.hpp"
 #include "support/planted_checkpoint.hpp"
 #include "support/test_paths.hpp"
 
@@ -267,4 +270,128 @@ TEST_CASE("audit layouts: synth's planted Mamba-1 layer comes back (C rank 5, B 
   CHECK(r.layers[0].recurrent_q[0].metrics.numerical_rank == 5);
   CHECK(r.layers[0].recurrent_k[0].metrics.numerical_rank == 3);
   CHECK(r.layers[1].heads.size() == 4);
+}
+
+TEST_CASE("audit layouts: MiniMax's lightning heads, q and k rows of qkv_proj, from its config.json", "[rank]") {
+  // MiniMax-M1's names: layer 0 lightning (self_attn.qkv_proj [4 heads x (q, k, v) 16, 96]),
+  // layer 1 softmax GQA 4/2 (attn_type_list [0, 1]). Planted query ranks 5, full and key ranks
+  // 2, 9 beside full-rank v rows; reading another head's rows, or v's, gives another rank.
+  AttentionShape lightning;
+  lightning.variant = Variant::kLinear;
+  lightning.recurrent = RecurrentKind::kLightning;
+  lightning.d_model = 96, lightning.heads = 4, lightning.kv_heads = 4, lightning.head_dim = 16;
+  lightning.state_value_dim = 16;
+  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "3");
+  o.layer_shapes = {lightning, test::gqa_96(4, 2, 16)};
+  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
+  o.recurrent_k_rank = parse_rank_pattern("2,9", "k");
+  const std::string dir = test::scratch_dir("lay-minimax");
+  write_synth_checkpoint(dir, o);
+  write_file_atomically(dir + "/config.json", R"({"model_type": "minimax_m1",
+    "architectures": ["MiniMaxM1ForCausalLM"], "hidden_size": 96, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 64,
+    "num_local_experts": 4, "num_experts_per_tok": 2, "attn_type_list": [0, 1], "vocab_size": 100})");
+  const Checkpoint ck = open_checkpoint(dir);
+  const Layout lay = detect_layout(ck);  // the minimax reader's model, not a given one
+  const LayerLayout& ll = lay.layers[0];
+  CHECK(ll.kind == LayoutKind::kLinear);
+  CHECK(ll.q_proj == "model.layers.0.self_attn.qkv_proj.weight");
+  CHECK(ll.recurrent_heads == 4);
+  CHECK(ll.k_row0 == 16);
+  CHECK(ll.row_stride == 48);
+  const AuditReport r = audit_checkpoint(ck, lay, {});
+  const LayerAudit& l = r.layers[0];
+  CHECK_FALSE(l.audited);
+  CHECK(l.mixer == "Lightning");
+  REQUIRE(l.recurrent_q.size() == 4);
+  const MatrixD w = ck.tensors->read_matrix_d(ll.q_proj);
+  for (int64_t i = 0; i < 4; ++i) {
+    INFO("head " << i);
+    const CircuitAudit &cq = l.recurrent_q[static_cast<size_t>(i)], &ck_ = l.recurrent_k[static_cast<size_t>(i)];
+    CHECK(cq.nominal_rank == 16);
+    CHECK(cq.metrics.numerical_rank == (i % 2 == 0 ? 5 : 16));
+    CHECK(ck_.metrics.numerical_rank == (i % 2 == 0 ? 2 : 9));
+    // transformers reshapes qkv_proj's output to [H, 3·d_k] and splits: head i's k is rows 48i + 16..
+    Eigen::JacobiSVD<MatrixXd> svd(MatrixXd(w.middleRows(48 * i + 16, 16)));
+    for (int64_t j = 0; j < 16; ++j)
+      CHECK(std::abs(ck_.sigma[static_cast<size_t>(j)] - svd.singularValues()(j)) < 1e-9);
+  }
+  REQUIRE_FALSE(l.notes.empty());
+  CHECK_THAT(l.notes.back(), Catch::Contains("lightning layer") && Catch::Contains("before the SiLU"));
+  // The softmax layer beside it: planted VO rank 3 in every head.
+  REQUIRE(r.layers[1].heads.size() == 4);
+  for (const auto& h : r.layers[1].heads) CHECK(h.vo.metrics.numerical_rank == 3);
+  CHECK(summarize(r).layers == 1);
+}
+
+TEST_CASE("audit diff: recurrent query/key factors, F32 vs BF16, equal a dense float64 diff", "[rank]") {
+  // A lightning layer (qkv_proj), a Mamba2 layer (in_proj's C and B) and a GQA layer, stored as
+  // F32 and as BF16. Each factor W (d x d_k) is compared as the circuit W·I: its angles are those
+  // of W's own top-r subspaces, and ‖ΔW‖/σ₁ that of the stored rows.
+  AttentionShape lightning;
+  lightning.variant = Variant::kLinear;
+  lightning.recurrent = RecurrentKind::kLightning;
+  lightning.d_model = 96, lightning.heads = 4, lightning.kv_heads = 4, lightning.head_dim = 16;
+  lightning.state_value_dim = 16;
+  AttentionShape m2;
+  m2.variant = Variant::kLinear;
+  m2.recurrent = RecurrentKind::kMamba2;
+  m2.d_model = 96, m2.heads = 8, m2.kv_heads = 8, m2.head_dim = 8, m2.inner = 64;
+  m2.key_heads = 2, m2.state_value_dim = 16, m2.conv_kernel = 4;
+  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "full");
+  o.layers = 3;
+  o.layer_shapes = {lightning, m2, test::gqa_96(4, 2, 16)};
+  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
+  o.recurrent_k_rank = parse_rank_pattern("3,11", "k");
+  const std::string da = test::scratch_dir("diff-rec-f32"), db = test::scratch_dir("diff-rec-bf16");
+  write_synth_checkpoint(da, o);
+  o.dtype = "BF16";
+  write_synth_checkpoint(db, o);
+  const Checkpoint ca = open_checkpoint(da), cb = open_checkpoint(db);
+  const ModelDesign m = test::model_of(o.layer_shapes);
+  const Layout la = detect_layout(ca, m), lb = detect_layout(cb, m);
+  const AuditDiffReport r = diff_checkpoints(ca, la, cb, lb, {});
+  REQUIRE(r.layers.size() == 3);
+  int checked = 0;
+  for (int l = 0; l < 2; ++l) {
+    const LayerDiff& ld = r.layers[static_cast<size_t>(l)];
+    const LayerLayout& ll = la.layers[static_cast<size_t>(l)];
+    CHECK_FALSE(ld.audited);
+    CHECK(ld.heads.empty());
+    CHECK(ld.mixer == (l == 0 ? "Lightning" : "Mamba2"));
+    REQUIRE(ld.recurrent_q.size() == static_cast<size_t>(l == 0 ? 4 : 2));
+    const MatrixD wa = ca.tensors->read_matrix_d(ll.q_proj), wb = cb.tensors->read_matrix_d(ll.q_proj);
+    for (size_t i = 0; i < ld.recurrent_q.size(); ++i) {
+      for (const bool query : {true, false}) {
+        INFO("layer " << l << " head " << i << (query ? " q" : " k"));
+        const CircuitDiff& c = query ? ld.recurrent_q[i] : ld.recurrent_k[i];
+        const int64_t row = (query ? ll.q_row0 : ll.k_row0) + static_cast<int64_t>(i) * ll.row_stride;
+        const MatrixXd fa = wa.middleRows(row, 16).transpose(), fb = wb.middleRows(row, 16).transpose();
+        Eigen::JacobiSVD<MatrixXd> sa(fa), sd(MatrixXd(fb - fa));
+        CHECK(c.a.sigma_1 == Approx(sa.singularValues()(0)).epsilon(1e-12));
+        // The planted rank bounds A's energy rank.
+        CHECK(c.r <= (query ? (i % 2 == 0 ? 5 : 16) : (i % 2 == 0 ? 3 : 11)));
+        const auto [left, right] = test::dense_angles_deg(fa, fb, c.r);
+        CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
+        // At r = d_k the right subspace is all of the head's coordinates: the angle is 0, which
+        // the dense reference's acos resolves only to ~1e-6 degrees.
+        if (c.r == 16) CHECK(c.right_angle_deg < 1e-9);
+        else CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
+        CHECK(std::abs(c.change_rel - sd.singularValues()(0) / c.a.sigma_1) < 1e-10);
+        CHECK(c.change_rel > 1e-4);  // BF16 rounding moved it, a little
+        CHECK(c.change_rel < 0.05);
+        ++checked;
+      }
+    }
+    const LayerDiffSummary s = summarize_layer(ld);
+    CHECK(s.factors == 2 * static_cast<int64_t>(ld.recurrent_q.size()));
+    CHECK(s.max_angle_deg > 0.0);
+  }
+  CHECK(checked == 12);
+  CHECK(r.layers[2].heads.size() == 4);
+  const auto j = audit_diff_to_json(r, 5);
+  CHECK(j["layers"][0]["mixer"] == "Lightning");
+  CHECK(j["layers"][1]["recurrent"].size() == 2);
+  CHECK(j["layers"][1]["recurrent"][1]["k"]["r"] == r.layers[1].recurrent_k[1].r);
+  CHECK(j["layers"][0]["summary"]["factors"] == 8);
 }

@@ -8,4 +8,5 @@ list(APPEND GMHA_TEST_SOURCES
   rank/audit_parallel_test.cpp
   rank/audit_recurrent_test.cpp
   rank/audit_quant_test.cpp
+  rank/audit_synth_config_test.cpp
 )

@@ -75,7 +75,8 @@ struct LayerLayout {
   // q, k, v one after the other (k at H_k·d_k, stride d_k); Qwen3-Next's in_proj_qkvz holds per
   // key head [q d_k, k d_k, v, z (H_v/H_k)·d_v each] (k at d_k, stride 2·d_k + 2·(H_v/H_k)·d_v).
   // Mamba2: in_proj [z I, x I, B G·N, C G·N, dt H]: the query is C and the key B of each of the
-  // G groups (recurrent_dk = N; B at 2I, C at 2I + G·N, stride N).
+  // G groups (recurrent_dk = N; B at 2I, C at 2I + G·N, stride N). MiniMax lightning:
+  // self_attn.qkv_proj [H·3d_k, d], per head q, k, v (k at d_k, stride 3·d_k).
   int64_t recurrent_heads = 0, recurrent_dk = 0, q_row0 = 0, k_row0 = 0, row_stride = 0;
 };
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "gmha/attention/variant.hpp"
 
 namespace gmha {
@@ -61,11 +63,14 @@ struct SynthOptions {
   /// describes layer 0 only: audit such a folder with detect_layout(checkpoint, model).
   /// The llama layout also honours shape.kv_tied (no v_proj), shape.gate (element-wise: gate
   /// rows in q_proj; head-wise: g_proj [n, d]) and shape.sinks (sinks [n]); config.json cannot
-  /// say so (no Llama field does), so those too are audited through a given model.
+  /// say so (no Llama field does), so those too are audited through a given model. Biases
+  /// (shape.qkv_bias, zeros) and q/k norms (qk_norm: [h], qk_norm_per_layer: [n·h], [g·h]; ones)
+  /// are written when the shape has them, so a family's config finds the tensors it needs.
   std::vector<AttentionShape> layer_shapes;
-  /// KDA, Gated DeltaNet, Mamba2 and Mamba-1 layers among layer_shapes (Kimi-Linear's,
-  /// Qwen3-Next's and Qwen3.5's, Granite 4.0-H's, Jamba's recurrent layers): the planted ranks of each key head's (Mamba2:
-  /// group's) query and key factor (nominal d_k; Mamba2 d_state, C the query and B the key).
+  /// KDA, Gated DeltaNet, Mamba2, Mamba-1 and lightning layers among layer_shapes (Kimi-Linear's,
+  /// Qwen3-Next's and Qwen3.5's, Granite 4.0-H's, Jamba's, MiniMax-01's recurrent layers): the
+  /// planted ranks of each key head's (Mamba2: group's) query and key factor (nominal d_k; Mamba2
+  /// d_state, C the query and B the key). Lightning writes self_attn.qkv_proj (per head q, k, v);
   /// KDA writes self_attn.q_proj / k_proj; GDN linear_attn.in_proj_qkv (Qwen3.5: all q rows,
   /// all k rows, then v), or with gdn_qkvz Qwen3-Next's in_proj_qkvz (per key head: q, k, then
   /// its value heads' v and z); Mamba2 mamba.in_proj [z, x, B, C, dt]; Mamba-1 mamba.x_proj [dt, B, C] of width I
@@ -73,6 +78,13 @@ struct SynthOptions {
   /// full-rank noise.
   RankPattern recurrent_q_rank, recurrent_k_rank;
   bool gdn_qkvz = false;
+  /// llama with layer_shapes: the layers with no token mixer (Nemotron-H's MLP blocks), which
+  /// get no tensors; empty: none.
+  std::vector<bool> no_mixer;
+  /// config.json to write instead of synth's own (`gmha synth --config`: the user's, so the audit
+  /// reads the folder as that family; its torch_dtype is set and any quantization_config replaced
+  /// by the one the dtype needs); null: synth's. Not with a GGUF dtype.
+  nlohmann::ordered_json config;
   uint64_t seed = 0;
   /// F32, BF16, or a quantized storage (docs/formats.md "Writing"): Q8_0, Q4_K, Q4_K_M (one
   /// model.gguf, llama layout only), MXFP4, NVFP4, FP8_BLOCK (safetensors, 2-D weights

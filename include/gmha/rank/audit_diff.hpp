@@ -7,12 +7,14 @@
 //
 // Memory: both checkpoints stream one layer at a time (layer i of A and of B, in float, plus one
 // head's double factors per thread), so the peak is about two layers' attention weights.
-// Layouts: every softmax layout the audit reads: the MHA/GQA/MQA family (per-head or per-layer q/k
-// norms folded in as diag(γ), tied K = V, V heads of another width, gated q_proj), GTA, MLA, GLA,
-// MFA and MFA-KR, each factor formed in d-space through its down-projection. The RoPE circuits
-// (qk_rope) are not compared.
+// Layouts: every layout the audit reads: the MHA/GQA/MQA family (per-head or per-layer q/k norms
+// folded in as diag(γ), tied K = V, V heads of another width, gated q_proj), GTA, MLA, GLA, MFA,
+// MFA-KR and DeepSeek-V4, each factor formed in d-space through its down-projection; the RoPE
+// circuits (qk_rope of MLA, GLA, GTA, V4), V4's output groups, and recurrent layers' query and key
+// factors (KDA, Gated DeltaNet, Mamba2, Mamba-1, lightning) as circuits against the identity.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,8 +49,9 @@ struct CircuitDiff {
 struct HeadDiff {
   int64_t head = 0, kv_head = 0;
   CircuitDiff qk, vo;
-  bool finite() const { return qk.finite && vo.finite; }
-  /// The head's largest angle over both circuits and both sides (0 when not finite).
+  std::optional<CircuitDiff> qk_rope;  // MLA, GLA, GTA, DeepSeek-V4 with a RoPE part
+  bool finite() const { return qk.finite && vo.finite && (!qk_rope || qk_rope->finite); }
+  /// The head's largest angle over its circuits and both sides (0 when not finite).
   double max_angle_deg() const;
 };
 
@@ -56,8 +59,15 @@ struct LayerDiff {
   int64_t layer = 0;
   bool parallel = false;  // the layer's second mixer (LayerLayout::parallel)
   std::string variant;   // variant_name of the shape
-  bool audited = true;   // false: a linear-attention layer (no circuits)
+  std::string mixer;     // linear layers: the recurrent kind (recurrent_name)
+  bool audited = true;   // false: no softmax circuits (a recurrent layer, an MLP block)
   std::vector<HeadDiff> heads;
+  /// DeepSeek-V4: each output group's whole map wo_b_g·wo_a_g (d × heads-per-group·c).
+  std::vector<CircuitDiff> output_groups;
+  /// Recurrent layers: each query/key head's (Mamba2: group's) factor W (d × d_k) as W·I.
+  std::vector<CircuitDiff> recurrent_q, recurrent_k;
+  /// "gqa", "linear: Mamba2", "linear: Mamba2 (parallel)": the layer's kind as tables print it.
+  std::string kind_label() const;
 };
 
 struct AuditDiffReport {
@@ -70,8 +80,11 @@ struct AuditDiffReport {
 };
 
 /// Per-layer summary over the layer's finite heads.
+/// The means are over the heads' QK and VO circuits; the maxima and counts over every circuit of
+/// the layer (heads, RoPE circuits, output groups, recurrent factors).
 struct LayerDiffSummary {
   int64_t heads = 0, nonfinite_heads = 0;
+  int64_t factors = 0, nonfinite_factors = 0;  // output groups and recurrent factors
   double max_angle_deg = 0.0, mean_qk_angle_deg = 0.0, mean_vo_angle_deg = 0.0;
   double max_rel_sigma_1_change = 0.0;   // max over circuits of |σ₁ᴮ − σ₁ᴬ| / σ₁ᴬ
   double max_change_rel = 0.0;           // max over circuits of ‖W_B − W_A‖₂ / σ₁ᴬ

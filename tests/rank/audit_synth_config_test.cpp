@@ -1,0 +1,143 @@
+// The audit of `gmha synth --config` folders: a family's own config.json planted layer by layer
+// (bridge/synth_model.hpp), read back through that config, every planted rank recovered.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "gmha/attention/hf_config.hpp"
+#include "gmha/bridge/layout.hpp"
+#include "gmha/bridge/synth_model.hpp"
+#include "gmha/checkpoint/checkpoint.hpp"
+#include "gmha/rank/audit.hpp"
+#include "support/input_error.hpp"
+#include "support/test_paths.hpp"
+
+using namespace gmha;
+
+namespace {
+
+// Writes `config` planted (QK rank 3, VO rank 2, recurrent q 5 / k 4) and audits it through the
+// config.json written beside the weights.
+AuditReport plant_and_audit(const char* config, const std::string& name, Layout* layout = nullptr) {
+  const nlohmann::json j = nlohmann::json::parse(config);
+  const std::string type = j.contains("text_config") ? j["text_config"].value("model_type", "") : j.value("model_type", "");
+  SynthOptions o = synth_options_for_model(model_from_hf_config(j, name), type);
+  o.config = nlohmann::ordered_json::parse(j.dump());
+  o.dtype = "F32";
+  o.seed = 3;
+  o.qk_rank = parse_rank_pattern("3", "--qk-rank");
+  o.vo_rank = parse_rank_pattern("2", "--vo-rank");
+  o.recurrent_q_rank = parse_rank_pattern("5", "q");
+  o.recurrent_k_rank = parse_rank_pattern("4", "k");
+  const std::string dir = test::scratch_dir(name);
+  write_synth_checkpoint(dir, o);
+  const Checkpoint ck = open_checkpoint(dir);
+  CHECK(ck.config["model_type"] == j["model_type"]);  // the family's own config.json
+  const Layout lay = detect_layout(ck);
+  if (layout) *layout = lay;
+  return audit_checkpoint(ck, lay, {});
+}
+
+void check_softmax(const LayerAudit& l, size_t heads) {
+  CHECK(l.audited);
+  REQUIRE(l.heads.size() == heads);
+  for (const auto& h : l.heads) {
+    CHECK(h.qk.metrics.numerical_rank == 3);
+    CHECK(h.vo.metrics.numerical_rank == 2);
+  }
+}
+
+void check_recurrent(const LayerAudit& l, size_t heads, const char* mixer) {
+  CHECK_FALSE(l.audited);
+  CHECK(l.mixer == mixer);
+  REQUIRE(l.recurrent_q.size() == heads);
+  for (size_t i = 0; i < heads; ++i) {
+    CHECK(l.recurrent_q[i].metrics.numerical_rank == 5);
+    CHECK(l.recurrent_k[i].metrics.numerical_rank == 4);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("synth --config: Qwen3.5's Gated DeltaNet and gated, q/k-normed attention", "[rank]") {
+  // Qwen3.5-0.8B's fields at d = 96: layer 0 Gated DeltaNet (2 key heads of 16, 4 value heads of
+  // 8: in_proj_qkv), layer 1 gated attention 4/2 x 16 with per-head q/k norms.
+  const char* kQwen35 = R"({"architectures": ["Qwen3_5ForConditionalGeneration"], "model_type": "qwen3_5",
+    "text_config": {"model_type": "qwen3_5_text", "attn_output_gate": true, "head_dim": 16,
+      "hidden_size": 96, "intermediate_size": 128, "layer_types": ["linear_attention", "full_attention"],
+      "linear_conv_kernel_dim": 4, "linear_key_head_dim": 16, "linear_num_key_heads": 2,
+      "linear_num_value_heads": 4, "linear_value_head_dim": 8, "num_attention_heads": 4,
+      "num_hidden_layers": 2, "num_key_value_heads": 2, "vocab_size": 100, "tie_word_embeddings": true}})";
+  Layout lay;
+  const AuditReport r = plant_and_audit(kQwen35, "synth-config-qwen35", &lay);
+  REQUIRE(r.layers.size() == 2);
+  CHECK(lay.layers[0].q_proj == "model.layers.0.linear_attn.in_proj_qkv.weight");
+  CHECK(lay.layers[1].q_proj_gated);
+  check_recurrent(r.layers[0], 2, "GatedDeltaNet");
+  check_softmax(r.layers[1], 4);
+}
+
+TEST_CASE("synth --config: Qwen3-Next's in_proj_qkvz, Nemotron-H's MLP blocks, MiniMax's lightning", "[rank]") {
+  const char* kQwen3Next = R"({"model_type": "qwen3_next", "head_dim": 16, "hidden_size": 96,
+    "intermediate_size": 128, "moe_intermediate_size": 32, "num_experts": 4, "num_experts_per_tok": 2,
+    "shared_expert_intermediate_size": 32, "layer_types": ["linear_attention", "full_attention"],
+    "linear_conv_kernel_dim": 4, "linear_key_head_dim": 16, "linear_num_key_heads": 2,
+    "linear_num_value_heads": 4, "linear_value_head_dim": 8, "num_attention_heads": 4,
+    "num_hidden_layers": 2, "num_key_value_heads": 2, "vocab_size": 100})";
+  Layout lay;
+  AuditReport r = plant_and_audit(kQwen3Next, "synth-config-qwen3next", &lay);
+  CHECK(lay.layers[0].q_proj == "model.layers.0.linear_attn.in_proj_qkvz.weight");
+  check_recurrent(r.layers[0], 2, "GatedDeltaNet");
+  check_softmax(r.layers[1], 4);
+
+  // Nemotron-H "M*-": Mamba2 (2 groups of d_state 8), attention, an MLP block with no tensors.
+  const char* kNemotronH = R"({"model_type": "nemotron_h", "architectures": ["NemotronHForCausalLM"],
+    "hidden_size": 32, "num_hidden_layers": 3, "hybrid_override_pattern": "M*-",
+    "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 64,
+    "mamba_num_heads": 4, "mamba_head_dim": 8, "ssm_state_size": 8, "n_groups": 2, "conv_kernel": 4,
+    "vocab_size": 100})";
+  r = plant_and_audit(kNemotronH, "synth-config-nemotron-h", &lay);
+  REQUIRE(r.layers.size() == 3);
+  check_recurrent(r.layers[0], 2, "Mamba2");
+  check_softmax(r.layers[1], 4);
+  CHECK(r.layers[2].layout == "none");
+
+  const char* kMiniMax = R"({"model_type": "minimax_m1", "architectures": ["MiniMaxM1ForCausalLM"],
+    "hidden_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "head_dim": 16, "intermediate_size": 64, "num_local_experts": 4, "num_experts_per_tok": 2,
+    "attn_type_list": [0, 1], "vocab_size": 100})";
+  r = plant_and_audit(kMiniMax, "synth-config-minimax", &lay);
+  check_recurrent(r.layers[0], 4, "Lightning");
+  check_softmax(r.layers[1], 4);
+}
+
+TEST_CASE("synth --config: one-shape MLA and DeepSeek-V4 come back, and what synth cannot write is named", "[rank]") {
+  const char* kDeepSeek = R"({"model_type": "deepseek_v3", "hidden_size": 96, "num_hidden_layers": 2,
+    "num_attention_heads": 3, "num_key_value_heads": 3, "q_lora_rank": 32, "kv_lora_rank": 24,
+    "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16, "intermediate_size": 128,
+    "moe_intermediate_size": 32, "n_routed_experts": 4, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
+    "vocab_size": 100})";
+  const AuditReport r = plant_and_audit(kDeepSeek, "synth-config-deepseek");
+  REQUIRE(r.layers.size() == 2);
+  for (const auto& l : r.layers) check_softmax(l, 3);
+
+  // DeepSeek-V4 (a window layer and an HCA layer): the grouped output LoRA in attn. names.
+  const char* kV4 = R"({"model_type": "deepseek_v4", "hidden_size": 96, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 16, "qk_rope_head_dim": 4,
+    "q_lora_rank": 24, "o_lora_rank": 16, "o_groups": 2, "n_routed_experts": 4,
+    "num_experts_per_tok": 2, "moe_intermediate_size": 32, "compress_ratios": [0, 128],
+    "sliding_window": 8, "vocab_size": 100})";
+  Layout lay;
+  const AuditReport v4 = plant_and_audit(kV4, "synth-config-v4", &lay);
+  CHECK(lay.layers[1].wo_a == "model.layers.1.attn.wo_a.weight");
+  for (const auto& l : v4.layers) check_softmax(l, 4);
+
+  // Falcon-H1: attention and Mamba2 side by side in one layer.
+  const char* kFalcon = R"({"model_type": "falcon_h1", "hidden_size": 32, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 64,
+    "vocab_size": 100, "mamba_d_ssm": 32, "mamba_n_heads": 4, "mamba_d_head": 8,
+    "mamba_d_state": 8, "mamba_n_groups": 2, "mamba_d_conv": 4})";
+  const nlohmann::json f = nlohmann::json::parse(kFalcon);
+  CHECK_THAT(test::input_error_of([&] { synth_options_for_model(model_from_hf_config(f, "falcon"), "falcon_h1"); }),
+             Catch::Contains("layer 0 runs two mixers side by side"));
+}
