@@ -22,6 +22,37 @@
 using namespace gmha;
 using Eigen::MatrixXd;
 
+namespace {
+// MiniMax's lightning layer at d = 96: 4 heads of d_k = d_v = 16.
+AttentionShape lightning_96() {
+  AttentionShape s;
+  s.variant = Variant::kLinear;
+  s.recurrent = RecurrentKind::kLightning;
+  s.d_model = 96, s.heads = 4, s.kv_heads = 4, s.head_dim = 16, s.state_value_dim = 16;
+  return s;
+}
+// Granite 4.0-H's Mamba2 at d = 96: 8 heads of 8 (I = 64), 2 groups of d_state 16.
+AttentionShape mamba2_96() {
+  AttentionShape s;
+  s.variant = Variant::kLinear;
+  s.recurrent = RecurrentKind::kMamba2;
+  s.d_model = 96, s.heads = 8, s.kv_heads = 8, s.head_dim = 8, s.inner = 64;
+  s.key_heads = 2, s.state_value_dim = 16, s.conv_kernel = 4;
+  return s;
+}
+// F32 planted layers of `shapes` (GQA layers: full QK, VO `vo`), recurrent query/key factors
+// planted at the patterns `q`, `k` (synth.hpp).
+SynthOptions planted_stack(const std::vector<AttentionShape>& shapes, const char* q, const char* k,
+                           const char* vo = "full") {
+  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", vo);
+  o.layers = static_cast<int64_t>(shapes.size());
+  o.layer_shapes = shapes;
+  o.recurrent_q_rank = parse_rank_pattern(q, "q");
+  o.recurrent_k_rank = parse_rank_pattern(k, "k");
+  return o;
+}
+}  // namespace
+
 TEST_CASE("audit layouts: a KDA layer's query and key factors, rank <= d_k, apart from the circuits", "[rank]") {
   // Kimi-Linear alternates KDA and MLA layers; here a GQA layer and a KDA layer of 4 heads with
   // d_k = 16 (q_proj, k_proj [64, 96]), planted query ranks 5, full and key ranks 2, 9.
@@ -30,10 +61,7 @@ TEST_CASE("audit layouts: a KDA layer's query and key factors, rank <= d_k, apar
   kda.recurrent = RecurrentKind::kKda;
   kda.d_model = 96, kda.heads = 4, kda.kv_heads = 4, kda.head_dim = 16, kda.state_value_dim = 16;
   kda.conv_kernel = 4;
-  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "full");
-  o.layer_shapes = {test::gqa_96(4, 2, 16), kda};
-  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-  o.recurrent_k_rank = parse_rank_pattern("2,9", "k");
+  SynthOptions o = planted_stack({test::gqa_96(4, 2, 16), kda}, "5,full", "2,9");
   const std::string dir = test::scratch_dir("lay-kda");
   write_synth_checkpoint(dir, o);
   const Checkpoint ck = open_checkpoint(dir);
@@ -78,10 +106,7 @@ TEST_CASE("audit layouts: Gated DeltaNet's query and key factors in both fused p
   gdn.state_value_dim = 8, gdn.conv_kernel = 4;
   for (const bool qkvz : {false, true}) {
     INFO((qkvz ? "in_proj_qkvz" : "in_proj_qkv"));
-    SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "full");
-    o.layer_shapes = {test::gqa_96(4, 2, 16), gdn};
-    o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-    o.recurrent_k_rank = parse_rank_pattern("3,11", "k");
+    SynthOptions o = planted_stack({test::gqa_96(4, 2, 16), gdn}, "5,full", "3,11");
     o.gdn_qkvz = qkvz;
     const std::string dir = test::scratch_dir("lay-gdn");
     write_synth_checkpoint(dir, o);
@@ -116,15 +141,8 @@ TEST_CASE("audit layouts: Gated DeltaNet's query and key factors in both fused p
 TEST_CASE("audit layouts: Mamba2's per-group C and B factors in in_proj", "[rank]") {
   // Granite 4.0-H's names (mamba.in_proj [z I, x I, B G·N, C G·N, dt H]): 2 groups of d_state
   // N = 16, 8 heads of 8 (I = 64); planted C ranks 5, full and B ranks 3, 11 beside noise rows.
-  AttentionShape m2;
-  m2.variant = Variant::kLinear;
-  m2.recurrent = RecurrentKind::kMamba2;
-  m2.d_model = 96, m2.heads = 8, m2.kv_heads = 8, m2.head_dim = 8, m2.inner = 64;
-  m2.key_heads = 2, m2.state_value_dim = 16, m2.conv_kernel = 4;
-  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "full");
-  o.layer_shapes = {m2, test::gqa_96(4, 2, 16)};
-  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-  o.recurrent_k_rank = parse_rank_pattern("3,11", "k");
+  const AttentionShape m2 = mamba2_96();
+  SynthOptions o = planted_stack({m2, test::gqa_96(4, 2, 16)}, "5,full", "3,11");
   const std::string dir = test::scratch_dir("lay-mamba2");
   write_synth_checkpoint(dir, o);
   const Checkpoint ck = open_checkpoint(dir);
@@ -255,10 +273,7 @@ TEST_CASE("audit layouts: synth's planted Mamba-1 layer comes back (C rank 5, B 
   m1.recurrent = RecurrentKind::kMamba;
   m1.d_model = 96, m1.inner = 192, m1.heads = m1.kv_heads = 192, m1.head_dim = 1;
   m1.key_heads = 1, m1.state_value_dim = 16, m1.conv_kernel = 4, m1.dt_rank = 6;
-  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "full");
-  o.layer_shapes = {m1, test::gqa_96(4, 2, 16)};
-  o.recurrent_q_rank = parse_rank_pattern("5", "q");
-  o.recurrent_k_rank = parse_rank_pattern("3", "k");
+  SynthOptions o = planted_stack({m1, test::gqa_96(4, 2, 16)}, "5", "3");
   const std::string dir = test::scratch_dir("lay-mamba1-synth");
   write_synth_checkpoint(dir, o);
   const Checkpoint ck = open_checkpoint(dir);
@@ -276,15 +291,8 @@ TEST_CASE("audit layouts: MiniMax's lightning heads, q and k rows of qkv_proj, f
   // MiniMax-M1's names: layer 0 lightning (self_attn.qkv_proj [4 heads x (q, k, v) 16, 96]),
   // layer 1 softmax GQA 4/2 (attn_type_list [0, 1]). Planted query ranks 5, full and key ranks
   // 2, 9 beside full-rank v rows; reading another head's rows, or v's, gives another rank.
-  AttentionShape lightning;
-  lightning.variant = Variant::kLinear;
-  lightning.recurrent = RecurrentKind::kLightning;
-  lightning.d_model = 96, lightning.heads = 4, lightning.kv_heads = 4, lightning.head_dim = 16;
-  lightning.state_value_dim = 16;
-  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "3");
-  o.layer_shapes = {lightning, test::gqa_96(4, 2, 16)};
-  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-  o.recurrent_k_rank = parse_rank_pattern("2,9", "k");
+  const AttentionShape lightning = lightning_96();
+  SynthOptions o = planted_stack({lightning, test::gqa_96(4, 2, 16)}, "5,full", "2,9", "3");
   const std::string dir = test::scratch_dir("lay-minimax");
   write_synth_checkpoint(dir, o);
   write_file_atomically(dir + "/config.json", R"({"model_type": "minimax_m1",
@@ -328,21 +336,9 @@ TEST_CASE("audit diff: recurrent query/key factors, F32 vs BF16, equal a dense f
   // A lightning layer (qkv_proj), a Mamba2 layer (in_proj's C and B) and a GQA layer, stored as
   // F32 and as BF16. Each factor W (d x d_k) is compared as the circuit W·I: its angles are those
   // of W's own top-r subspaces, and ‖ΔW‖/σ₁ that of the stored rows.
-  AttentionShape lightning;
-  lightning.variant = Variant::kLinear;
-  lightning.recurrent = RecurrentKind::kLightning;
-  lightning.d_model = 96, lightning.heads = 4, lightning.kv_heads = 4, lightning.head_dim = 16;
-  lightning.state_value_dim = 16;
-  AttentionShape m2;
-  m2.variant = Variant::kLinear;
-  m2.recurrent = RecurrentKind::kMamba2;
-  m2.d_model = 96, m2.heads = 8, m2.kv_heads = 8, m2.head_dim = 8, m2.inner = 64;
-  m2.key_heads = 2, m2.state_value_dim = 16, m2.conv_kernel = 4;
-  SynthOptions o = test::planted_synth(SynthLayout::kLlama, test::gqa_96(4, 2, 16), "full", "full");
-  o.layers = 3;
-  o.layer_shapes = {lightning, m2, test::gqa_96(4, 2, 16)};
-  o.recurrent_q_rank = parse_rank_pattern("5,full", "q");
-  o.recurrent_k_rank = parse_rank_pattern("3,11", "k");
+  const AttentionShape lightning = lightning_96();
+  const AttentionShape m2 = mamba2_96();
+  SynthOptions o = planted_stack({lightning, m2, test::gqa_96(4, 2, 16)}, "5,full", "3,11");
   const std::string da = test::scratch_dir("diff-rec-f32"), db = test::scratch_dir("diff-rec-bf16");
   write_synth_checkpoint(da, o);
   o.dtype = "BF16";
