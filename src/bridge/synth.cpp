@@ -187,7 +187,10 @@ SynthPlan plan_synth(const SynthOptions& o) {
   AttentionShape s = o.shape;
   const std::string where = "synth";
   validate_shape(s, where);
-  if (synth_layout_for(s.variant) != o.layout &&
+  // A llama stack of per-layer shapes is checked layer by layer below; its o.shape then only
+  // gives d (and Llama config fields) and may be any of them (Kimi-Linear has no GQA layer).
+  const bool per_layer = o.layout == SynthLayout::kLlama && !o.layer_shapes.empty();
+  if (!per_layer && synth_layout_for(s.variant) != o.layout &&
       !(o.layout == SynthLayout::kMfaKr && s.variant == Variant::kMfa)) {
     throw InputError(fmt::format("synth: layout {} cannot store {} attention",
                                  synth_layout_name(o.layout), variant_label(s.variant)));
@@ -201,8 +204,10 @@ SynthPlan plan_synth(const SynthOptions& o) {
   const int64_t d = s.d_model, n = s.heads;
   const CapacityRanks nominal = capacity_ranks(s);
   const int64_t qk_nom = nominal.frh, vo_nom = nominal.vo_rank;
-  check_rank(o.qk_rank, o.layers, n, qk_nom, "qk-rank");
-  check_rank(o.vo_rank, o.layers, n, vo_nom, "vo-rank");
+  if (!per_layer) {
+    check_rank(o.qk_rank, o.layers, n, qk_nom, "qk-rank");
+    check_rank(o.vo_rank, o.layers, n, vo_nom, "vo-rank");
+  }
   // The planted floats; quantized dtypes encode them afterwards (synth_quant.hpp).
   const std::string dt = o.dtype == "F32" ? "F32" : "BF16";
   // config.json needs an FFN width; no FFN tensors are written, so a GLU default will do.
@@ -216,6 +221,129 @@ SynthPlan plan_synth(const SynthOptions& o) {
   nlohmann::ordered_json config;
   const std::string torch_dtype = dt == "F32" ? "float32" : "bfloat16";
 
+  // One MLA layer in DeepSeek's names (with its DSA indexer when m has one): entry l of the
+  // options (its generators and rank patterns), the checkpoint's layers.`decoder`, with the input
+  // norm unless it is a second mixer. The uniform deepseek_v3 layout and mixed llama stacks
+  // (Kimi-Linear's MLA beside KDA) both write through it.
+  auto mla_layer = [&](int64_t l, int64_t decoder, bool second, const AttentionShape& m) {
+    const int64_t n = m.heads, ql = m.q_lora_rank, C = m.kv_lora_rank, nope = m.qk_nope_dim,
+                  rope = m.qk_rope_dim, hv = m.v_head_dim, qk = nope + rope;
+    if ((ql > 0 && (ql < nope || ql < rope || ql > d)) || C < nope || C < hv || C + rope > d ||
+        (ql == 0 && qk > d)) {
+      throw InputError(fmt::format("synth: layer {}: MLA construction needs q_lora ≥ nope, rope; kv_lora ≥ "
+                                   "nope, v; q_lora and kv_lora + rope ≤ hidden_size", l));
+    }
+    const int64_t hi = m.index_heads, di = m.index_head_dim;
+    if (hi > 0 && (ql == 0 || di < 2 || di - 1 > ql || di > d))
+      throw InputError(fmt::format("synth: layer {}: a DSA indexer needs q_lora > 0 and 2 ≤ index_head_dim ≤ "
+                                   "q_lora + 1, hidden_size", l));
+    const CapacityRanks nom = capacity_ranks(m);
+    const int64_t qk_nom = nom.frh, vo_nom = nom.vo_rank;
+    check_rank(o.qk_rank, o.layers, n, qk_nom, "qk-rank");
+    check_rank(o.vo_rank, o.layers, n, vo_nom, "vo-rank");
+    if (hi > 0) check_rank(o.index_rank, o.layers, hi, di - 1, "index-rank");
+    const std::string b = fmt::format("model.layers.{}.self_attn.", decoder);
+    if (!second)
+      add(fmt::format("model.layers.{}.input_layernorm.weight", decoder), {d},
+          [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+    // Query: per head c a nope block and a rope block. With q_lora the block is
+    // (U Σ Vᵀ)ᵀ·diag(1/γ_q) with U ql×width (q_a_proj has orthonormal rows); without, q_proj
+    // rows are (U Σ Vᵀ)ᵀ with U d×width.
+    const int64_t qin = ql > 0 ? ql : d;
+    auto q_blocks = [=](std::span<float> v) {
+      auto grng = rng_for(seed, l, kQNorm, 0);
+      const VectorXd gamma = ql > 0 ? norm_weights(ql, grng) : VectorXd::Ones(qin);
+      const VectorXd inv = gamma.cwiseInverse();
+      parallel_for(n, 0, [&](int64_t c) {
+        auto rng = rng_for(seed, l, kQHead, c);
+        put(v, qin, c * qk, 0,
+            planted_factor(qin, nope, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose() *
+                inv.asDiagonal());
+        auto rrng = rng_for(seed, l, kQRope, c);
+        if (rope > 0)
+          put(v, qin, c * qk + nope, 0,
+              planted_factor(qin, rope, rope, rrng).transpose() * inv.asDiagonal());
+      });
+    };
+    if (ql > 0) {
+      add(b + "q_a_proj.weight", {ql, d}, [=](std::span<float> v) {
+        auto rng = rng_for(seed, l, kQDown, 0);
+        put(v, d, 0, 0, orthonormal(d, ql, rng).transpose());
+      });
+      add(b + "q_a_layernorm.weight", {ql}, [=](std::span<float> v) {
+        auto rng = rng_for(seed, l, kQNorm, 0);
+        put(v, 1, 0, 0, norm_weights(ql, rng));
+      });
+      add(b + "q_b_proj.weight", {n * qk, ql}, q_blocks);
+    } else {
+      add(b + "q_proj.weight", {n * qk, d}, q_blocks);
+    }
+    // kv_a_proj_with_mqa [C + rope, d]: orthonormal rows (latent, then the RoPE key).
+    add(b + "kv_a_proj_with_mqa.weight", {C + rope, d}, [=](std::span<float> v) {
+      auto rng = rng_for(seed, l, kKvDown, 0);
+      put(v, d, 0, 0, orthonormal(d, C + rope, rng).transpose());
+    });
+    add(b + "kv_a_layernorm.weight", {C}, [=](std::span<float> v) {
+      auto rng = rng_for(seed, l, kKvNorm, 0);
+      put(v, 1, 0, 0, norm_weights(C, rng));
+    });
+    // kv_b_proj [n·(nope + v), C]: per head key rows Qᵀ·diag(1/γ_kv), then value rows
+    // Q'ᵀ·diag(1/γ_kv), Q and Q' with orthonormal columns (C×nope, C×v).
+    add(b + "kv_b_proj.weight", {n * (nope + hv), C}, [=](std::span<float> v) {
+      auto grng = rng_for(seed, l, kKvNorm, 0);
+      const VectorXd inv = norm_weights(C, grng).cwiseInverse();
+      parallel_for(n, 0, [&](int64_t c) {
+        auto krng = rng_for(seed, l, kKHead, c), vrng = rng_for(seed, l, kVHead, c);
+        put(v, C, c * (nope + hv), 0, orthonormal(C, nope, krng).transpose() * inv.asDiagonal());
+        put(v, C, c * (nope + hv) + nope, 0,
+            orthonormal(C, hv, vrng).transpose() * inv.asDiagonal());
+      });
+    });
+    add(b + "o_proj.weight", {d, n * hv}, [=](std::span<float> v) {
+      parallel_for(n, 0, [&](int64_t c) {
+        auto rng = rng_for(seed, l, kOHead, c);
+        put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
+      });
+    });
+    if (hi > 0) {
+      // DSA indexer (DeepSeek-V3.2 names). Head j's query rows are (U Σ Vᵀ)ᵀ·diag(1/γ_q) with
+      // V (d_I × (d_I − 1)) orthonormal and orthogonal to 1, then ·diag(1/γ_k) on the right of
+      // the key: wk has orthonormal rows, so the circuit Q_a·F_j·diag(γ_k)·P·W_k has exactly
+      // the planted σ (P, the LayerNorm's centring, is the identity on 1's complement).
+      add(b + "indexer.wq_b.weight", {hi * di, ql}, [=](std::span<float> v) {
+        auto grng = rng_for(seed, l, kQNorm, 0), krng = rng_for(seed, l, kIndexNorm, 0);
+        const VectorXd inv_q = norm_weights(ql, grng).cwiseInverse();
+        const VectorXd inv_k = norm_weights(di, krng).cwiseInverse();
+        parallel_for(hi, 0, [&](int64_t j) {
+          auto rng = rng_for(seed, l, kIndexQ, j);
+          const MatrixXd u = orthonormal(ql, di - 1, rng);
+          MatrixXd g = orthonormal(di, di, rng).leftCols(di - 1);
+          g -= VectorXd::Ones(di) * (VectorXd::Ones(di).transpose() * g) / static_cast<double>(di);
+          const MatrixXd vbasis = Eigen::HouseholderQR<MatrixXd>(g).householderQ() *
+                                  MatrixXd::Identity(di, di - 1);
+          const MatrixXd f = u * planted_sigma(di - 1, o.index_rank.rank_of(l, j, hi, di - 1)).asDiagonal() *
+                             vbasis.transpose() * inv_k.asDiagonal();  // ql × d_I
+          put(v, ql, j * di, 0, (inv_q.asDiagonal() * f).transpose());
+        });
+      });
+      add(b + "indexer.wk.weight", {di, d}, [=](std::span<float> v) {
+        auto rng = rng_for(seed, l, kIndexK, 0);
+        put(v, d, 0, 0, orthonormal(d, di, rng).transpose());
+      });
+      add(b + "indexer.k_norm.weight", {di}, [=](std::span<float> v) {
+        auto rng = rng_for(seed, l, kIndexNorm, 0);
+        put(v, 1, 0, 0, norm_weights(di, rng));
+      });
+      add(b + "indexer.k_norm.bias", {di}, [](std::span<float> v) {
+        std::fill(v.begin(), v.end(), 0.0f);
+      });
+      add(b + "indexer.weights_proj.weight", {hi, d}, [=](std::span<float> v) {
+        auto rng = rng_for(seed, l, kIndexW, 0);
+        put(v, d, 0, 0, orthonormal(d, hi, rng).transpose());
+      });
+    }
+  };
+
   switch (o.layout) {
     case SynthLayout::kLlama: {
       if (!o.layer_shapes.empty() && static_cast<int64_t>(o.layer_shapes.size()) != o.layers)
@@ -227,11 +355,28 @@ SynthPlan plan_synth(const SynthOptions& o) {
                 {"num_key_value_heads", s.kv_heads}, {"head_dim", s.head_dim}};
       if (!o.no_mixer.empty() && static_cast<int64_t>(o.no_mixer.size()) != o.layers)
         throw InputError(fmt::format("synth: no_mixer has {} entries for {} layers", o.no_mixer.size(), o.layers));
+      if (!o.parallel.empty() && (static_cast<int64_t>(o.parallel.size()) != o.layers || o.parallel[0]))
+        throw InputError(fmt::format("synth: parallel has {} entries for {} layers (the first cannot be a "
+                                     "second mixer)", o.parallel.size(), o.layers));
+      if (std::find(o.parallel.begin(), o.parallel.end(), true) != o.parallel.end() && o.config.is_null())
+        throw InputError("synth: parallel mixers need the family's config.json (SynthOptions::config)");
+      int64_t decoder = -1;  // the checkpoint's layer N of entry l (a parallel mixer shares its layer's)
       for (int64_t l = 0; l < o.layers; ++l) {
+        const bool second = !o.parallel.empty() && o.parallel[static_cast<size_t>(l)];
+        if (!second) ++decoder;
         if (!o.no_mixer.empty() && o.no_mixer[static_cast<size_t>(l)]) continue;  // an MLP block
         const AttentionShape sl = o.layer_shapes.empty() ? s : o.layer_shapes[static_cast<size_t>(l)];
+        // The layer's input norm, once per decoder layer.
+        auto input_norm = [&](const std::string& b) {
+          if (second) return;
+          add(b + "input_layernorm.weight", {d}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+        };
         validate_shape(sl, fmt::format("synth: layer {}", l));
         if (sl.d_model != d) throw InputError(fmt::format("synth: layer {} has another hidden size", l));
+        if (sl.variant == Variant::kMla) {  // beside other kinds (Kimi-Linear)
+          mla_layer(l, decoder, second, sl);
+          continue;
+        }
         if (sl.variant == Variant::kLinear) {
           // A KDA layer (Kimi-Linear): q_proj and k_proj [H·d_k, d], each head's rows a planted
           // factor (recurrent_q_rank, recurrent_k_rank); a Gated DeltaNet layer: the same factors
@@ -252,8 +397,8 @@ SynthPlan plan_synth(const SynthOptions& o) {
           if (dk > d || dv > d) throw InputError("synth: recurrent head widths must not exceed hidden_size");
           check_rank(o.recurrent_q_rank, o.layers, hk, dk, "recurrent-q-rank");
           check_rank(o.recurrent_k_rank, o.layers, hk, dk, "recurrent-k-rank");
-          const std::string b = fmt::format("model.layers.{}.", l);
-          add(b + "input_layernorm.weight", {d}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+          const std::string b = fmt::format("model.layers.{}.", decoder);
+          input_norm(b);
           auto plant = [=](std::span<float> v, int64_t row, Role role, int64_t i) {
             auto rng = rng_for(seed, l, role, i);
             const RankPattern& pat = role == kQHead ? o.recurrent_q_rank : o.recurrent_k_rank;
@@ -354,7 +499,7 @@ SynthPlan plan_synth(const SynthOptions& o) {
           const CapacityRanks nom_l = capacity_ranks(sl);
           check_rank(o.qk_rank, o.layers, nl, nom_l.frh, "qk-rank");
           check_rank(o.vo_rank, o.layers, nl, nom_l.vo_rank, "vo-rank");
-          const std::string b = fmt::format("model.layers.{}.attn.", l);
+          const std::string b = fmt::format("model.layers.{}.attn.", decoder);
           auto full = [=](const std::string& name, int64_t rows, int64_t cols, Role role) {
             add(b + name, {rows, cols}, [=](std::span<float> v) {
               auto rng = rng_for(seed, l, role, 0);
@@ -401,10 +546,8 @@ SynthPlan plan_synth(const SynthOptions& o) {
         // An element-wise gate: per head h query rows, then h gate rows (Qwen3-Next's q_proj).
         const bool gated = sl.gate == OutputGate::kElementwise;
         const int64_t qs = gated ? 2 * h : h;
-        const std::string b = fmt::format("model.layers.{}.", l);
-        add(b + "input_layernorm.weight", {d}, [](std::span<float> v) {
-          std::fill(v.begin(), v.end(), 1.0f);
-        });
+        const std::string b = fmt::format("model.layers.{}.", decoder);
+        input_norm(b);
         // q_proj [n·h, d]: head c rows are A_cᵀ = (U Σ Vᵀ)ᵀ, A_c d×h planted.
         add(b + "self_attn.q_proj.weight", {nl * qs, d}, [=](std::span<float> v) {
           parallel_for(nl, 0, [&](int64_t c) {
@@ -584,12 +727,7 @@ SynthPlan plan_synth(const SynthOptions& o) {
     }
     case SynthLayout::kDeepseekV3: {
       const int64_t ql = s.q_lora_rank, C = s.kv_lora_rank, nope = s.qk_nope_dim,
-                    rope = s.qk_rope_dim, hv = s.v_head_dim, qk = nope + rope;
-      if ((ql > 0 && (ql < nope || ql < rope || ql > d)) || C < nope || C < hv || C + rope > d ||
-          (ql == 0 && qk > d)) {
-        throw InputError("synth: MLA construction needs q_lora ≥ nope, rope; kv_lora ≥ nope, v; "
-                         "q_lora and kv_lora + rope ≤ hidden_size");
-      }
+                    rope = s.qk_rope_dim, hv = s.v_head_dim;
       config = {{"architectures", {"DeepseekV3ForCausalLM"}}, {"model_type", "deepseek_v3"},
                 {"hidden_size", d}, {"intermediate_size", ffn},
                 {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
@@ -597,120 +735,15 @@ SynthPlan plan_synth(const SynthOptions& o) {
                                                                    : nlohmann::ordered_json()},
                 {"kv_lora_rank", C}, {"qk_nope_head_dim", nope}, {"qk_rope_head_dim", rope},
                 {"v_head_dim", hv}};
-      const int64_t hi = s.index_heads, di = s.index_head_dim;
-      if (hi > 0) {
+      if (s.index_heads > 0) {
         // DeepSeek-V3.2: V3's MLA plus the lightning indexer (the reader's deepseek_v32 family).
-        if (ql == 0 || di < 2 || di - 1 > ql || di > d)
-          throw InputError("synth: a DSA indexer needs q_lora > 0 and 2 ≤ index_head_dim ≤ q_lora + 1, "
-                           "hidden_size");
-        check_rank(o.index_rank, o.layers, hi, di - 1, "index-rank");
         config["architectures"] = {"DeepseekV32ForCausalLM"};
         config["model_type"] = "deepseek_v32";
-        config["index_n_heads"] = hi;
-        config["index_head_dim"] = di;
+        config["index_n_heads"] = s.index_heads;
+        config["index_head_dim"] = s.index_head_dim;
         config["index_topk"] = 2048;
       }
-      for (int64_t l = 0; l < o.layers; ++l) {
-        const std::string b = fmt::format("model.layers.{}.self_attn.", l);
-        add(fmt::format("model.layers.{}.input_layernorm.weight", l), {d},
-            [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
-        // Query: per head c a nope block and a rope block. With q_lora the block is
-        // (U Σ Vᵀ)ᵀ·diag(1/γ_q) with U ql×width (q_a_proj has orthonormal rows); without, q_proj
-        // rows are (U Σ Vᵀ)ᵀ with U d×width.
-        const int64_t qin = ql > 0 ? ql : d;
-        auto q_blocks = [=](std::span<float> v) {
-          auto grng = rng_for(seed, l, kQNorm, 0);
-          const VectorXd gamma = ql > 0 ? norm_weights(ql, grng) : VectorXd::Ones(qin);
-          const VectorXd inv = gamma.cwiseInverse();
-          parallel_for(n, 0, [&](int64_t c) {
-            auto rng = rng_for(seed, l, kQHead, c);
-            put(v, qin, c * qk, 0,
-                planted_factor(qin, nope, o.qk_rank.rank_of(l, c, n, qk_nom), rng).transpose() *
-                    inv.asDiagonal());
-            auto rrng = rng_for(seed, l, kQRope, c);
-            if (rope > 0)
-              put(v, qin, c * qk + nope, 0,
-                  planted_factor(qin, rope, rope, rrng).transpose() * inv.asDiagonal());
-          });
-        };
-        if (ql > 0) {
-          add(b + "q_a_proj.weight", {ql, d}, [=](std::span<float> v) {
-            auto rng = rng_for(seed, l, kQDown, 0);
-            put(v, d, 0, 0, orthonormal(d, ql, rng).transpose());
-          });
-          add(b + "q_a_layernorm.weight", {ql}, [=](std::span<float> v) {
-            auto rng = rng_for(seed, l, kQNorm, 0);
-            put(v, 1, 0, 0, norm_weights(ql, rng));
-          });
-          add(b + "q_b_proj.weight", {n * qk, ql}, q_blocks);
-        } else {
-          add(b + "q_proj.weight", {n * qk, d}, q_blocks);
-        }
-        // kv_a_proj_with_mqa [C + rope, d]: orthonormal rows (latent, then the RoPE key).
-        add(b + "kv_a_proj_with_mqa.weight", {C + rope, d}, [=](std::span<float> v) {
-          auto rng = rng_for(seed, l, kKvDown, 0);
-          put(v, d, 0, 0, orthonormal(d, C + rope, rng).transpose());
-        });
-        add(b + "kv_a_layernorm.weight", {C}, [=](std::span<float> v) {
-          auto rng = rng_for(seed, l, kKvNorm, 0);
-          put(v, 1, 0, 0, norm_weights(C, rng));
-        });
-        // kv_b_proj [n·(nope + v), C]: per head key rows Qᵀ·diag(1/γ_kv), then value rows
-        // Q'ᵀ·diag(1/γ_kv), Q and Q' with orthonormal columns (C×nope, C×v).
-        add(b + "kv_b_proj.weight", {n * (nope + hv), C}, [=](std::span<float> v) {
-          auto grng = rng_for(seed, l, kKvNorm, 0);
-          const VectorXd inv = norm_weights(C, grng).cwiseInverse();
-          parallel_for(n, 0, [&](int64_t c) {
-            auto krng = rng_for(seed, l, kKHead, c), vrng = rng_for(seed, l, kVHead, c);
-            put(v, C, c * (nope + hv), 0, orthonormal(C, nope, krng).transpose() * inv.asDiagonal());
-            put(v, C, c * (nope + hv) + nope, 0,
-                orthonormal(C, hv, vrng).transpose() * inv.asDiagonal());
-          });
-        });
-        add(b + "o_proj.weight", {d, n * hv}, [=](std::span<float> v) {
-          parallel_for(n, 0, [&](int64_t c) {
-            auto rng = rng_for(seed, l, kOHead, c);
-            put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
-          });
-        });
-        if (hi > 0) {
-          // DSA indexer (DeepSeek-V3.2 names). Head j's query rows are (U Σ Vᵀ)ᵀ·diag(1/γ_q) with
-          // V (d_I × (d_I − 1)) orthonormal and orthogonal to 1, then ·diag(1/γ_k) on the right of
-          // the key: wk has orthonormal rows, so the circuit Q_a·F_j·diag(γ_k)·P·W_k has exactly
-          // the planted σ (P, the LayerNorm's centring, is the identity on 1's complement).
-          add(b + "indexer.wq_b.weight", {hi * di, ql}, [=](std::span<float> v) {
-            auto grng = rng_for(seed, l, kQNorm, 0), krng = rng_for(seed, l, kIndexNorm, 0);
-            const VectorXd inv_q = norm_weights(ql, grng).cwiseInverse();
-            const VectorXd inv_k = norm_weights(di, krng).cwiseInverse();
-            parallel_for(hi, 0, [&](int64_t j) {
-              auto rng = rng_for(seed, l, kIndexQ, j);
-              const MatrixXd u = orthonormal(ql, di - 1, rng);
-              MatrixXd g = orthonormal(di, di, rng).leftCols(di - 1);
-              g -= VectorXd::Ones(di) * (VectorXd::Ones(di).transpose() * g) / static_cast<double>(di);
-              const MatrixXd vbasis = Eigen::HouseholderQR<MatrixXd>(g).householderQ() *
-                                      MatrixXd::Identity(di, di - 1);
-              const MatrixXd f = u * planted_sigma(di - 1, o.index_rank.rank_of(l, j, hi, di - 1)).asDiagonal() *
-                                 vbasis.transpose() * inv_k.asDiagonal();  // ql × d_I
-              put(v, ql, j * di, 0, (inv_q.asDiagonal() * f).transpose());
-            });
-          });
-          add(b + "indexer.wk.weight", {di, d}, [=](std::span<float> v) {
-            auto rng = rng_for(seed, l, kIndexK, 0);
-            put(v, d, 0, 0, orthonormal(d, di, rng).transpose());
-          });
-          add(b + "indexer.k_norm.weight", {di}, [=](std::span<float> v) {
-            auto rng = rng_for(seed, l, kIndexNorm, 0);
-            put(v, 1, 0, 0, norm_weights(di, rng));
-          });
-          add(b + "indexer.k_norm.bias", {di}, [](std::span<float> v) {
-            std::fill(v.begin(), v.end(), 0.0f);
-          });
-          add(b + "indexer.weights_proj.weight", {hi, d}, [=](std::span<float> v) {
-            auto rng = rng_for(seed, l, kIndexW, 0);
-            put(v, d, 0, 0, orthonormal(d, hi, rng).transpose());
-          });
-        }
-      }
+      for (int64_t l = 0; l < o.layers; ++l) mla_layer(l, l, false, s);
       break;
     }
     case SynthLayout::kStep3: case SynthLayout::kMfaKr: {

@@ -36,28 +36,24 @@ SynthOptions synth_options_for_model(const ModelDesign& m, const std::string& mo
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const LayerSpec& l = m.layers[i];
     const AttentionShape& a = l.attention;
-    if (l.parallel)
-      throw InputError(fmt::format("{}: layer {} runs two mixers side by side (Falcon-H1); synth writes "
-                                   "one mixer per layer", where, m.decoder_layer_of(i)));
     if (l.has_mixer && l.kv_source >= 0 && !l.kv_projections)
       throw InputError(fmt::format("{}: layer {} reads layer {}'s cache and has no K/V projections of its "
                                    "own; synth writes each layer's own", where, i, l.kv_source));
     if (l.has_mixer && a.variant != Variant::kMha && a.variant != Variant::kMqa && a.variant != Variant::kGqa &&
-        a.variant != Variant::kLinear)
+        a.variant != Variant::kMla && a.variant != Variant::kLinear)
       throw InputError(fmt::format("{}: layer {} is {} among layers of other kinds; synth writes mixed stacks "
-                                   "of GQA-family, DeepSeek-V4 and recurrent layers", where, i, variant_label(a.variant)));
+                                   "of GQA-family, MLA, DeepSeek-V4 and recurrent layers", where, i,
+                                   variant_label(a.variant)));
   }
-  // The options' one shape (synth checks the layout and ranks against it): a softmax layer's.
-  bool softmax = false;
+  // The options' one shape (it gives d; every layer is checked on its own): a mixer's.
   for (const LayerSpec& l : m.layers)
-    if (l.has_mixer && l.attention.variant != Variant::kLinear) {
+    if (l.has_mixer) {
       o.shape = l.attention;
-      softmax = true;
       break;
     }
-  if (!softmax) throw InputError(where + ": the model has no softmax attention layer; synth writes none without one");
   for (const LayerSpec& l : m.layers) {
     o.no_mixer.push_back(!l.has_mixer);
+    o.parallel.push_back(l.parallel);
     o.layer_shapes.push_back(l.has_mixer ? l.attention : o.shape);  // an MLP block's entry is skipped
   }
   return o;

@@ -132,12 +132,49 @@ TEST_CASE("synth --config: one-shape MLA and DeepSeek-V4 come back, and what syn
   CHECK(lay.layers[1].wo_a == "model.layers.1.attn.wo_a.weight");
   for (const auto& l : v4.layers) check_softmax(l, 4);
 
-  // Falcon-H1: attention and Mamba2 side by side in one layer.
-  const char* kFalcon = R"({"model_type": "falcon_h1", "hidden_size": 32, "num_hidden_layers": 2,
-    "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 64,
-    "vocab_size": 100, "mamba_d_ssm": 32, "mamba_n_heads": 4, "mamba_d_head": 8,
-    "mamba_d_state": 8, "mamba_n_groups": 2, "mamba_d_conv": 4})";
-  const nlohmann::json f = nlohmann::json::parse(kFalcon);
-  CHECK_THAT(test::input_error_of([&] { synth_options_for_model(model_from_hf_config(f, "falcon"), "falcon_h1"); }),
-             Catch::Contains("layer 0 runs two mixers side by side"));
+  // LFM2's short convolutions have no query or key to plant: refused by the writer, named.
+  const char* kLfm2 = R"({"architectures": ["Lfm2ForCausalLM"], "model_type": "lfm2", "hidden_size": 64,
+    "num_hidden_layers": 2, "full_attn_idxs": [1], "num_attention_heads": 4, "num_key_value_heads": 2,
+    "head_dim": 16, "intermediate_size": 128, "conv_L_cache": 3, "vocab_size": 100})";
+  const nlohmann::json lf = nlohmann::json::parse(kLfm2);
+  SynthOptions o = synth_options_for_model(model_from_hf_config(lf, "lfm2"), "lfm2");
+  o.config = nlohmann::ordered_json::parse(lf.dump());
+  CHECK_THAT(test::input_error_of([&] { synth_checkpoint_size(o); }),
+             Catch::Contains("layer 0: only KDA, Gated DeltaNet, Mamba2, Mamba-1 and lightning"));
+}
+
+TEST_CASE("synth --config: Kimi-Linear's KDA beside MLA, Falcon-H1's two mixers of one layer", "[rank]") {
+  // Kimi-Linear: layer 0 KDA (4 heads of d_k 16), layer 1 MLA without q_lora (its q_proj).
+  const char* kKimi = R"({"architectures": ["KimiLinearForCausalLM"], "model_type": "kimi_linear",
+    "hidden_size": 96, "head_dim": 16, "intermediate_size": 128, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 4, "first_k_dense_replace": 2,
+    "moe_intermediate_size": 32, "num_experts": 4, "num_experts_per_token": 2, "num_shared_experts": 1,
+    "q_lora_rank": null, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+    "v_head_dim": 16, "mla_use_nope": true, "vocab_size": 100,
+    "linear_attn_config": {"full_attn_layers": [2], "kda_layers": [1], "head_dim": 16,
+      "num_heads": 4, "short_conv_kernel_size": 4}})";
+  Layout lay;
+  AuditReport r = plant_and_audit(kKimi, "synth-config-kimi-linear", &lay);
+  REQUIRE(r.layers.size() == 2);
+  check_recurrent(r.layers[0], 4, "KDA");
+  CHECK(lay.layers[1].kind == LayoutKind::kMla);
+  CHECK(lay.layers[1].q_proj == "model.layers.1.self_attn.q_proj.weight");
+  check_softmax(r.layers[1], 4);
+
+  // Falcon-H1: each layer's attention (self_attn.) and Mamba2 (mamba., 2 groups) in layers.N.
+  const char* kFalcon = R"({"model_type": "falcon_h1", "architectures": ["FalconH1ForCausalLM"],
+    "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "head_dim": 8, "intermediate_size": 64, "vocab_size": 100, "mamba_d_ssm": 32, "mamba_n_heads": 4,
+    "mamba_d_head": 8, "mamba_d_state": 8, "mamba_n_groups": 2, "mamba_d_conv": 4})";
+  r = plant_and_audit(kFalcon, "synth-config-falcon-h1", &lay);
+  REQUIRE(r.layers.size() == 4);
+  for (int l = 0; l < 2; ++l) {
+    const LayerAudit &attn = r.layers[static_cast<size_t>(2 * l)], &ssm = r.layers[static_cast<size_t>(2 * l + 1)];
+    CHECK(attn.layer == l);
+    CHECK(ssm.layer == l);
+    CHECK(ssm.parallel);
+    check_softmax(attn, 4);
+    check_recurrent(ssm, 2, "Mamba2");
+  }
+  CHECK(lay.layers[3].q_proj == "model.layers.1.mamba.in_proj.weight");
 }

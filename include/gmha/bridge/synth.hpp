@@ -81,6 +81,10 @@ struct SynthOptions {
   /// llama with layer_shapes: the layers with no token mixer (Nemotron-H's MLP blocks), which
   /// get no tensors; empty: none.
   std::vector<bool> no_mixer;
+  /// llama with layer_shapes: the entries that are a second mixer of the previous entry's
+  /// decoder layer (Falcon-H1's Mamba2 beside its attention): same layers.N, no input norm of
+  /// their own. Needs `config` (synth's Llama config cannot say so). Empty: none.
+  std::vector<bool> parallel;
   /// config.json to write instead of synth's own (`gmha synth --config`: the user's, so the audit
   /// reads the folder as that family; its torch_dtype is set and any quantization_config replaced
   /// by the one the dtype needs); null: synth's. Not with a GGUF dtype.

@@ -9,14 +9,15 @@
 
 namespace gmha {
 
-/// The layout, shape, layer count and layer_shapes (with no_mixer) for `model`, read from a
-/// config.json of HF model_type `model_type`: MLA or MFA models of one shape use those layouts;
-/// every other model the llama layout with per-layer shapes (GQA family with gates, sinks, K = V,
-/// biases and q/k norms; DeepSeek-V4; KDA, Gated DeltaNet (Qwen3-Next's in_proj_qkvz for
-/// qwen3_next, else in_proj_qkv), Mamba2, Mamba-1 and lightning layers; MLP-only blocks). Throws
-/// InputError naming the first layer synth cannot write: two mixers side by side (Falcon-H1), a
-/// cache read from another layer without K/V projections, MLA among other kinds, short conv.
-/// Ranks, seed and dtype are left at their defaults.
+/// The layout, shape, layer count and layer_shapes (with no_mixer, parallel) for `model`, read
+/// from a config.json of HF model_type `model_type`: MLA or MFA models of one shape use those
+/// layouts; every other model the llama layout with per-layer shapes (GQA family with gates,
+/// sinks, K = V, biases and q/k norms; MLA (Kimi-Linear); DeepSeek-V4; KDA, Gated DeltaNet
+/// (Qwen3-Next's in_proj_qkvz for qwen3_next, else in_proj_qkv), Mamba2, Mamba-1 and lightning
+/// layers; MLP-only blocks; Falcon-H1's two mixers of one layer). Throws InputError naming the
+/// first layer synth cannot write: a cache read from another layer without K/V projections, MFA
+/// among other kinds. (Short convolutions are refused by the writer.) Ranks, seed and dtype are
+/// left at their defaults.
 SynthOptions synth_options_for_model(const ModelDesign& model, const std::string& model_type);
 
 }  // namespace gmha
