@@ -199,6 +199,14 @@ AttentionShape gla_shape(const AttentionShape& gqa, const nlohmann::json& config
   return s;
 }
 
+}  // namespace
+
+double qk_norm_offset(std::string_view model_type) {
+  return model_type == "gemma2" || model_type == "gemma3" || model_type == "gemma3_text" ? 1.0 : 0.0;
+}
+
+namespace {
+
 Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string& where) {
   Layout out;
   out.architecture = ck.architecture;
@@ -315,6 +323,7 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
           l.v_bias = c.maybe(a + "v_proj.bias", {kv});
         }
         // Per-head norms [h] (Qwen3, Gemma 3/4), or one over all heads (MiniMax-M2, OLMo 2).
+        if (ck.format == "safetensors") l.qk_norm_offset = qk_norm_offset(out.architecture);
         if (s.qk_norm_per_layer) {
           l.q_norm = c.need(a + "q_norm.weight", {q});
           l.k_norm = c.need(a + "k_norm.weight", {kv});

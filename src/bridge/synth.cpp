@@ -590,12 +590,13 @@ SynthPlan plan_synth(const SynthOptions& o) {
           constant("k_proj.bias", g * h, 0.0f);
           constant("v_proj.bias", g * h, 0.0f);
         }
+        const float unit = static_cast<float>(1.0 - o.qk_norm_offset);  // γ = 1 as the family reads it
         if (sl.qk_norm_per_layer) {
-          constant("q_norm.weight", nl * h, 1.0f);
-          constant("k_norm.weight", g * h, 1.0f);
+          constant("q_norm.weight", nl * h, unit);
+          constant("k_norm.weight", g * h, unit);
         } else if (sl.qk_norm) {
-          constant("q_norm.weight", h, 1.0f);
-          constant("k_norm.weight", h, 1.0f);
+          constant("q_norm.weight", h, unit);
+          constant("k_norm.weight", h, unit);
         }
         if (sl.gate == OutputGate::kHeadwise) {
           add(b + "self_attn.g_proj.weight", {nl, d}, [=](std::span<float> v) {

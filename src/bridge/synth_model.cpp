@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "gmha/bridge/layout.hpp"
 #include "gmha/core/error.hpp"
 
 namespace gmha {
@@ -22,6 +23,7 @@ SynthOptions synth_options_for_model(const ModelDesign& m, const std::string& mo
   SynthOptions o;
   o.layers = static_cast<int64_t>(m.layers.size());
   o.vocab_size = m.vocab_size;
+  o.qk_norm_offset = qk_norm_offset(model_type);
   o.intermediate_size = m.layers[0].ffn.intermediate;
   const AttentionShape& first = m.layers[0].attention;
   // One MLA or MFA shape throughout: those layouts' own writers (DeepSeek's, Step-3's names).

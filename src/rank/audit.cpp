@@ -625,8 +625,12 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
       const int64_t hv = vo_width;
       // Per-head q/k RMSNorm weights (Qwen3, Gemma): diag(γ) per head; one norm over all heads
       // (MiniMax-M2, OLMo 2): head c's segment of it. Empty when the model has none.
-      const VectorXd qn = lay.q_norm.empty() ? VectorXd() : vec(lay.q_norm, h);
-      const VectorXd kn = lay.k_norm.empty() ? VectorXd() : vec(lay.k_norm, h);
+      // Gemma 2/3 scale by 1 + w (qk_norm_offset).
+      auto norm_gamma = [&](const std::string& name) -> VectorXd {
+        if (name.empty()) return VectorXd();
+        return (vec(name, h).array() + lay.qk_norm_offset).matrix();
+      };
+      const VectorXd qn = norm_gamma(lay.q_norm), kn = norm_gamma(lay.k_norm);
       auto segment = [h](const VectorXd& gamma, int64_t i) -> VectorXd {
         if (gamma.size() <= h) return gamma;
         return gamma.segment(i * h, h);

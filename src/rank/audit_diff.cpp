@@ -98,9 +98,11 @@ class LayerFactors {
                                     &l.kv_b_proj, &l.wq, &l.kr_n})
       if (!name->empty()) m_.emplace(*name, src.read_matrix_f(*name));
     for (const auto& name : l.kv_b_projs) m_.emplace(name, src.read_matrix_f(name));
-    for (const std::string* name : {&l.q_norm, &l.k_norm, &l.q_a_layernorm, &l.kv_a_layernorm,
-                                    &l.inter_norm, &l.kr_alpha})
+    for (const std::string* name : {&l.q_a_layernorm, &l.kv_a_layernorm, &l.inter_norm, &l.kr_alpha})
       if (!name->empty()) v_.emplace(*name, src.read_matrix_d(*name).reshaped());
+    // q/k norms as the family applies them: 1 + w for Gemma 2/3 (qk_norm_offset).
+    for (const std::string* name : {&l.q_norm, &l.k_norm})
+      if (!name->empty()) v_.emplace(*name, (src.read_matrix_d(*name).reshaped().array() + l.qk_norm_offset).matrix());
     for (const auto& name : l.kv_a_layernorms) v_.emplace(name, src.read_matrix_d(name).reshaped());
   }
   MatrixXd query(Index c) const {

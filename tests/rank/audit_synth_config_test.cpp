@@ -178,3 +178,23 @@ TEST_CASE("synth --config: Kimi-Linear's KDA beside MLA, Falcon-H1's two mixers 
   }
   CHECK(lay.layers[3].q_proj == "model.layers.1.mamba.in_proj.weight");
 }
+
+TEST_CASE("synth --config: Gemma 3's q/k norms scale by 1 + w, read back as the family applies them", "[rank]") {
+  // gemma3_text stores q_norm/k_norm weights w with γ = 1 + w (Gemma3RMSNorm): synth writes
+  // w = 0, so a planted circuit keeps σ₁ = 1 only when the audit folds 1 + w (w alone would zero it).
+  const char* kGemma3 = R"({"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
+    "hidden_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "head_dim": 16, "intermediate_size": 128, "sliding_window": 8, "query_pre_attn_scalar": 16,
+    "layer_types": ["sliding_attention", "full_attention"], "vocab_size": 100})";
+  Layout lay;
+  const AuditReport r = plant_and_audit(kGemma3, "synth-config-gemma3", &lay);
+  REQUIRE(r.layers.size() == 2);
+  CHECK(lay.layers[0].qk_norm_offset == 1.0);
+  CHECK_FALSE(lay.layers[0].q_norm.empty());
+  for (const auto& l : r.layers) {
+    check_softmax(l, 4);
+    for (const auto& h : l.heads) CHECK(h.qk.metrics.sigma_1 == Approx(1.0).epsilon(1e-6));
+  }
+  CHECK(qk_norm_offset("gemma3n_text") == 0.0);  // Gemma 3n and 4 multiply by w
+  CHECK(qk_norm_offset("gemma4_text") == 0.0);
+}

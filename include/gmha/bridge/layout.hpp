@@ -37,6 +37,9 @@ struct LayerLayout {
   std::string q_proj, k_proj, v_proj, o_proj;
   std::string q_bias, k_bias, v_bias;  // Qwen2-style biases, when present
   std::string q_norm, k_norm;          // Qwen3 per-head RMSNorm [h], when present
+  // What the family adds to the stored q/k norm weights: Gemma 2/3's RMSNorm scales by
+  // (1 + w) in the Hugging Face files (qk_norm_offset); 0 for every other family.
+  double qk_norm_offset = 0.0;
   // MLA: q_a_proj [q_lora, d], q_a_layernorm [q_lora], q_b_proj [n*(nope+rope), q_lora],
   // kv_a_proj_with_mqa [C + rope, d], kv_a_layernorm [C], kv_b_proj [n*(nope + v), C].
   std::string q_a_proj, q_a_layernorm, q_b_proj, kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj;
@@ -95,6 +98,11 @@ struct Layout {
   /// `flag`.
   std::vector<size_t> entries_of(const std::vector<int64_t>& selection, const std::string& flag) const;
 };
+
+/// The offset a model_type's RMSNorm adds to its stored weights in Hugging Face files: 1 for
+/// Gemma 2 and Gemma 3 (Gemma2RMSNorm/Gemma3RMSNorm multiply by 1 + w), 0 otherwise (Gemma 3n
+/// and Gemma 4 multiply by w; llama.cpp's GGUF converter stores Gemma's 1 + w itself).
+double qk_norm_offset(std::string_view model_type);
 
 /// Detects the layout of an opened checkpoint. Throws InputError naming the checkpoint and the
 /// layer/tensor when a factor is missing or its shape disagrees with the config.

@@ -85,6 +85,9 @@ struct SynthOptions {
   /// decoder layer (Falcon-H1's Mamba2 beside its attention): same layers.N, no input norm of
   /// their own. Needs `config` (synth's Llama config cannot say so). Empty: none.
   std::vector<bool> parallel;
+  /// What the family's RMSNorm adds to the stored q/k norm weights (qk_norm_offset: 1 for
+  /// Gemma 2/3's 1 + w): they are written as 1 − offset, so every family's γ is 1.
+  double qk_norm_offset = 0.0;
   /// config.json to write instead of synth's own (`gmha synth --config`: the user's, so the audit
   /// reads the folder as that family; its torch_dtype is set and any quantization_config replaced
   /// by the one the dtype needs); null: synth's. Not with a GGUF dtype.
