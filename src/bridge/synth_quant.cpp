@@ -150,9 +150,7 @@ std::vector<GgufTensorToWrite> gguf_plan(const std::vector<TensorToWrite>& tenso
                                          const std::string& dtype, const std::string& label,
                                          std::vector<GgufKv>* meta) {
   if (config.value("model_type", "") != "llama")
-    throw InputError(fmt::format("synth --dtype {}: GGUF is written for the llama layout only "
-                                 "(gmha reads GGUF attention for llama, mistral, qwen2, qwen3)",
-                                 dtype));
+    throw InputError(fmt::format("synth --dtype {}: GGUF is written for the llama layout only", dtype));
   auto num = [&](const char* k) { return config.at(k).get<int64_t>(); };
   const int64_t layers = num("num_hidden_layers"), heads = num("num_attention_heads"),
                 kv = num("num_key_value_heads"), h = num("head_dim"), d = num("hidden_size");

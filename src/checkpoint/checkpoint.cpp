@@ -209,13 +209,21 @@ nlohmann::json hf_config_from_gguf(const nlohmann::json& m, const std::string& w
   if (!m.contains("general.architecture") || !m["general.architecture"].is_string())
     throw errors::missing_field(where, "general.architecture");
   const std::string arch = m["general.architecture"].get<std::string>();
-  if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "mistral")
+  // llama.cpp's architecture -> the Hugging Face model_type whose attention it stores unchanged
+  // (convert_hf_to_gguf.py: only llama/mistral permute q/k; Gemma's norms are written as 1 + w).
+  static const std::pair<const char*, const char*> kArchs[] = {
+      {"llama", "llama"},        {"mistral", "llama"},      {"qwen2", "qwen2"}, {"qwen3", "qwen3"},
+      {"qwen2moe", "qwen2_moe"}, {"qwen3moe", "qwen3_moe"}, {"gemma3", "gemma3_text"}};
+  std::string type;
+  for (const auto& [a, t] : kArchs)
+    if (arch == a) type = t;
+  if (type.empty())
     throw InputError(fmt::format(
         "{}: GGUF architecture '{}' is not supported for layout detection (llama, mistral, qwen2, "
-        "qwen3)", where, arch));
+        "qwen3, qwen2moe, qwen3moe, gemma3)", where, arch));
   const std::string p = arch + ".";
   nlohmann::json c;
-  c["model_type"] = arch == "mistral" ? "llama" : arch;
+  c["model_type"] = type;
   c["hidden_size"] = meta_int(m, p + "embedding_length", where);
   c["intermediate_size"] = meta_int(m, p + "feed_forward_length", where);
   c["num_hidden_layers"] = meta_int(m, p + "block_count", where);
@@ -233,6 +241,18 @@ nlohmann::json hf_config_from_gguf(const nlohmann::json& m, const std::string& w
   if (m.contains(p + "context_length"))
     c["max_position_embeddings"] = meta_int(m, p + "context_length", where);
   if (m.contains(p + "vocab_size")) c["vocab_size"] = meta_int(m, p + "vocab_size", where);
+  if (arch == "qwen2moe" || arch == "qwen3moe") {
+    // Experts (llama.cpp's LLM_KV_EXPERT_*): every layer sparse, as the Qwen MoE releases are.
+    c["num_experts"] = meta_int(m, p + "expert_count", where);
+    c["num_experts_per_tok"] = meta_int(m, p + "expert_used_count", where);
+    c["moe_intermediate_size"] = meta_int(m, p + "expert_feed_forward_length", where);
+    if (m.contains(p + "expert_shared_feed_forward_length"))
+      c["shared_expert_intermediate_size"] = meta_int(m, p + "expert_shared_feed_forward_length", where);
+  }
+  if (arch == "gemma3" && m.contains(p + "attention.sliding_window")) {
+    // llama.cpp's Gemma 3: one global layer every 6 (set_swa_pattern(6)), HF's default too.
+    c["sliding_window"] = meta_int(m, p + "attention.sliding_window", where);
+  }
   return c;
 }
 

@@ -168,7 +168,7 @@ TEST_CASE("layout: a GGUF architecture without a mapping is refused by name",
   CHECK(c.tensors->find("x") != nullptr);  // still listed
   CHECK_THROWS_WITH(detect_layout(c),
                     dir + "/m.gguf: GGUF architecture 'gpt2' is not supported for layout "
-                          "detection (llama, mistral, qwen2, qwen3)");
+                          "detection (llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, gemma3)");
 }
 
 TEST_CASE("layout: stories260K is GQA 8/4/8 in every copy", "[checkpoint][layout][data]") {

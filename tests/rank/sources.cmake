@@ -9,4 +9,6 @@ list(APPEND GMHA_TEST_SOURCES
   rank/audit_recurrent_test.cpp
   rank/audit_quant_test.cpp
   rank/audit_synth_config_test.cpp
+  rank/audit_gguf_arch_test.cpp
+  checkpoint/fixture_writer.cpp
 )

@@ -36,7 +36,8 @@ Checkpoint open_checkpoint(const std::string& path);
 /// InputError naming `config_path` when it cannot be read or is not a JSON object.
 Checkpoint open_checkpoint(const std::string& path, const std::string& config_path);
 
-/// HF config (model_type llama, qwen2, qwen3) built from GGUF metadata; `where` names the file.
+/// HF config (model_type llama, qwen2, qwen3, qwen2_moe, qwen3_moe, gemma3_text) built from GGUF
+/// metadata; `where` names the file.
 /// Throws InputError naming the missing key or an architecture it cannot map.
 nlohmann::json hf_config_from_gguf(const nlohmann::json& metadata, const std::string& where);
 
