@@ -488,14 +488,13 @@ SynthPlan plan_synth(const SynthOptions& o) {
         if (sl.o_lora_rank > 0) {
           // DeepSeek-V4's attention in its checkpoint names (bridge/layout.hpp): head i's query
           // nope rows of wq_b planted at qk_rank (wq_a, wkv full rank, norms γ ≠ 1), its output
-          // block A_ij of wo_a planted at vo_rank (wo_b full rank), so each circuit's rank is the
+          // block A_ij of wo_a planted at vo_rank (wo_b orthonormal per group), so each circuit's rank is the
           // planted one.
           const int64_t nl = sl.heads, c = sl.head_dim, rope = sl.rotary_dim, nope = c - rope;
           const int64_t ql = sl.q_lora_rank, G = sl.o_groups, R = sl.o_lora_rank, per = nl / G;
-          if (sl.kv_heads != 1 || !sl.kv_tied || ql < nope || R < c || ql > d || c > d || G * R > d)
+          if (sl.kv_heads != 1 || !sl.kv_tied || ql < nope || R < c || ql > d || c > d || R > d)
             throw InputError(fmt::format("synth: layer {}: a DeepSeek-V4 layer needs one K = V latent, "
-                                         "head_dim - rope <= q_lora <= d, head_dim <= o_lora and "
-                                         "o_groups x o_lora <= d", l));
+                                         "head_dim - rope <= q_lora <= d and head_dim <= o_lora <= d", l));
           const CapacityRanks nom_l = capacity_ranks(sl);
           check_rank(o.qk_rank, o.layers, nl, nom_l.frh, "qk-rank");
           check_rank(o.vo_rank, o.layers, nl, nom_l.vo_rank, "vo-rank");
@@ -533,7 +532,14 @@ SynthPlan plan_synth(const SynthOptions& o) {
                   planted_factor(R, c, o.vo_rank.rank_of(l, i, nl, nom_l.vo_rank), rng));
             });
           });
-          full("wo_b.weight", d, G * R, kSDown);
+          // wo_b [d, G·R]: each group's R columns orthonormal (drawn per group: G·R may exceed d,
+          // as in V4-Flash's 8 × 1024 over d = 4096), so group g's map has wo_a_g's σ.
+          add(b + "wo_b.weight", {d, G * R}, [=](std::span<float> v) {
+            parallel_for(G, 0, [&](int64_t g) {
+              auto rng = rng_for(seed, l, kSDown, g);
+              put(v, G * R, 0, g * R, orthonormal(d, R, rng));
+            });
+          });
           add(b + "attn_sink", {nl}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 0.5f); });
           continue;
         }

@@ -132,8 +132,8 @@ void run(const SynthCliOptions& o) {
     s.shape = m.layers.at(0).attention;
     for (const auto& l : m.layers) {
       if (l.attention.variant != s.shape.variant || l.attention.d_model != s.shape.d_model) {
-        throw InputError(fmt::format("--preset {}: layers differ in attention shape; synth "
-                                     "writes uniform layers (use the shape flags)", o.preset));
+        throw InputError(fmt::format("--preset {}: layers differ in attention shape; a preset's synth "
+                                     "is uniform (use --config with the model's config.json)", o.preset));
       }
     }
     s.layers = static_cast<int64_t>(m.layers.size());

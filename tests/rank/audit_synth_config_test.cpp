@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gmha/attention/hf_config.hpp"
+#include "gmha/attention/presets.hpp"
 #include "gmha/bridge/layout.hpp"
 #include "gmha/bridge/synth_model.hpp"
 #include "gmha/checkpoint/checkpoint.hpp"
@@ -197,4 +198,19 @@ TEST_CASE("synth --config: Gemma 3's q/k norms scale by 1 + w, read back as the 
   }
   CHECK(qk_norm_offset("gemma3n_text") == 0.0);  // Gemma 3n and 4 multiply by w
   CHECK(qk_norm_offset("gemma4_text") == 0.0);
+}
+
+TEST_CASE("synth --config: every preset's stack can be planted; Llama-3-8B's attention bytes by hand", "[rank]") {
+  // Sized, not written: each built-in model's layers (hybrids, V4's 8 x 1024 output groups over
+  // d = 4096) get a writer. Llama-3-8B in BF16: 32 x (q 4096² + k, v 1024 x 4096 +
+  // o 4096² + input norm 4096) x 2 B = 2,684,616,704 B.
+  for (const auto& p : list_presets()) {
+    INFO(p.name);
+    SynthOptions o = synth_options_for_model(read_preset(p.name), "");
+    o.config = nlohmann::ordered_json::object();  // the family's config, as --config gives one
+    SynthSize size;
+    CHECK_NOTHROW(size = synth_checkpoint_size(o));
+    CHECK(size.tensors > 0);
+    if (p.name == "llama3-8b") CHECK(size.tensor_bytes == 2684616704ULL);
+  }
 }
