@@ -6,6 +6,10 @@ list(APPEND GMHA_LIB_SOURCES
   src/bridge/layout.cpp
   src/bridge/checkpoint_layer.cpp
   src/bridge/synth.cpp
+  src/bridge/synth_factors.cpp
+  src/bridge/synth_gqa.cpp
+  src/bridge/synth_latent.cpp
+  src/bridge/synth_recurrent.cpp
   src/bridge/synth_quant.cpp
   src/bridge/synth_model.cpp
   src/bridge/checkpoint_model.cpp

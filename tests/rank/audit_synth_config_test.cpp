@@ -200,7 +200,7 @@ TEST_CASE("synth --config: Gemma 3's q/k norms scale by 1 + w, read back as the 
   CHECK(qk_norm_offset("gemma4_text") == 0.0);
 }
 
-TEST_CASE("synth --config: every preset's stack can be planted; Llama-3-8B's attention bytes by hand", "[rank]") {
+TEST_CASE("synth --config: every preset's stack can be planted, Llama-3-8B's attention bytes by hand", "[rank]") {
   // Sized, not written: each built-in model's layers (hybrids, V4's 8 x 1024 output groups over
   // d = 4096) get a writer. Llama-3-8B in BF16: 32 x (q 4096² + k, v 1024 x 4096 +
   // o 4096² + input norm 4096) x 2 B = 2,684,616,704 B.
