@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "gmha/core/error.hpp"
+#include "gmha/core/parallel.hpp"
 #include "synth_layers.hpp"  // internal, beside this file
 
 namespace gmha::synth_detail {
@@ -95,6 +96,19 @@ void LayerPlan::add(const std::string& name, std::vector<int64_t> shape, std::fu
 void LayerPlan::add_input_norm(int64_t layer) {
   add(fmt::format("model.layers.{}.input_layernorm.weight", layer), {d},
       [](std::span<float> v) { std::fill(v.begin(), v.end(), 1.0f); });
+}
+
+void LayerPlan::add_planted_output(const std::string& name, int64_t l, int64_t heads, int64_t width,
+                                   int64_t nominal) {
+  const RankPattern ranks = o.vo_rank;
+  const uint64_t seed = o.seed;
+  const int64_t rows = d;
+  add(name, {rows, heads * width}, [=](std::span<float> v) {
+    parallel_for(heads, 0, [&](int64_t c) {
+      auto rng = rng_for(seed, l, kOHead, c);
+      put(v, heads * width, 0, c * width, planted_factor(rows, width, ranks.rank_of(l, c, heads, nominal), rng));
+    });
+  });
 }
 
 }  // namespace gmha::synth_detail

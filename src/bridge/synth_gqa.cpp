@@ -53,12 +53,7 @@ void write_gqa_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, cons
     });
   }
   // o_proj [d, n·hv]: head c columns are Wo_c = U Σ Vᵀ (d×hv), the VO circuit's own factor.
-  p.add(b + "self_attn.o_proj.weight", {d, nl * hv}, [=](std::span<float> v) {
-    parallel_for(nl, 0, [&](int64_t c) {
-      auto rng = rng_for(seed, l, kOHead, c);
-      put(v, nl * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, nl, nom_l.vo_rank), rng));
-    });
-  });
+  p.add_planted_output(b + "self_attn.o_proj.weight", l, nl, hv, nom_l.vo_rank);
   // Biases (zeros: a circuit ignores them) and q/k norm weights (ones) where the shape has them.
   auto constant = [&](const std::string& name, int64_t size, float value) {
     p.add(b + "self_attn." + name, {size}, [value](std::span<float> v) { std::fill(v.begin(), v.end(), value); });

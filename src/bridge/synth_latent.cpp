@@ -87,12 +87,7 @@ void write_mla_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, cons
           orthonormal(C, hv, vrng).transpose() * inv.asDiagonal());
     });
   });
-  p.add(b + "o_proj.weight", {d, n * hv}, [=](std::span<float> v) {
-    parallel_for(n, 0, [&](int64_t c) {
-      auto rng = rng_for(seed, l, kOHead, c);
-      put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
-    });
-  });
+  p.add_planted_output(b + "o_proj.weight", l, n, hv, vo_nom);
   if (hi > 0) {
     // DSA indexer (DeepSeek-V3.2 names). Head j's query rows are (U Σ Vᵀ)ᵀ·diag(1/γ_q) with
     // V (d_I × (d_I − 1)) orthonormal and orthogonal to 1, then ·diag(1/γ_k) on the right of
@@ -165,12 +160,7 @@ void write_gta_layer(LayerPlan& p, int64_t l, const AttentionShape& s) {
       put(v, d, 0, 0, orthonormal(d, g * h + rope, rng).rightCols(rope).transpose());
     });
   }
-  p.add(b + "o_proj.weight", {d, n * h}, [=](std::span<float> v) {
-    parallel_for(n, 0, [&](int64_t c) {
-      auto rng = rng_for(seed, l, kOHead, c);
-      put(v, n * h, 0, c * h, planted_factor(d, h, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
-    });
-  });
+  p.add_planted_output(b + "o_proj.weight", l, n, h, vo_nom);
 }
 
 void write_gla_layer(LayerPlan& p, int64_t l, const AttentionShape& s) {
@@ -228,12 +218,7 @@ void write_gla_layer(LayerPlan& p, int64_t l, const AttentionShape& s) {
       });
     });
   }
-  p.add(b + "o_proj.weight", {d, n * hv}, [=](std::span<float> v) {
-    parallel_for(n, 0, [&](int64_t c) {
-      auto rng = rng_for(seed, l, kOHead, c);
-      put(v, n * hv, 0, c * hv, planted_factor(d, hv, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
-    });
-  });
+  p.add_planted_output(b + "o_proj.weight", l, n, hv, vo_nom);
 }
 
 void write_mfa_layer(LayerPlan& p, int64_t l, const AttentionShape& s, bool key_reuse) {
@@ -292,12 +277,7 @@ void write_mfa_layer(LayerPlan& p, int64_t l, const AttentionShape& s, bool key_
       for (Index i = 0; i < C; ++i) v[static_cast<size_t>(i)] = static_cast<float>(u(arng));
     });
   }
-  p.add(b + "o_proj.weight", {d, n * C}, [=](std::span<float> v) {
-    parallel_for(n, 0, [&](int64_t c) {
-      auto rng = rng_for(seed, l, kOHead, c);
-      put(v, n * C, 0, c * C, planted_factor(d, C, o.vo_rank.rank_of(l, c, n, vo_nom), rng));
-    });
-  });
+  p.add_planted_output(b + "o_proj.weight", l, n, C, vo_nom);
 }
 
 }  // namespace gmha::synth_detail

@@ -51,6 +51,9 @@ struct LayerPlan {
   void add(const std::string& name, std::vector<int64_t> shape, std::function<void(std::span<float>)> fill);
   /// The pre-attention RMSNorm of checkpoint layer `layer` ([d], ones: not part of a circuit).
   void add_input_norm(int64_t layer);
+  /// An output projection [d, heads·width] of entry l: head c's columns U·Σ·Vᵀ planted at
+  /// o.vo_rank (nominal `nominal`), the VO circuit's own factor.
+  void add_planted_output(const std::string& name, int64_t l, int64_t heads, int64_t width, int64_t nominal);
 };
 
 // The writers of one layer: entry l of the options (its generators and rank patterns), stored
