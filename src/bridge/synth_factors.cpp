@@ -111,4 +111,20 @@ void LayerPlan::add_planted_output(const std::string& name, int64_t l, int64_t h
   });
 }
 
+void LayerPlan::add_orthonormal_rows(const std::string& name, int64_t rows, int64_t cols, int64_t l, Role role) {
+  const uint64_t seed = o.seed;
+  add(name, {rows, cols}, [=](std::span<float> v) {
+    auto rng = rng_for(seed, l, role, 0);
+    put(v, cols, 0, 0, orthonormal(cols, rows, rng).transpose());
+  });
+}
+
+void LayerPlan::add_norm_weights(const std::string& name, int64_t size, int64_t l, Role role) {
+  const uint64_t seed = o.seed;
+  add(name, {size}, [=](std::span<float> v) {
+    auto rng = rng_for(seed, l, role, 0);
+    put(v, 1, 0, 0, norm_weights(size, rng));
+  });
+}
+
 }  // namespace gmha::synth_detail

@@ -72,10 +72,7 @@ void write_gqa_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, cons
     constant("k_norm.weight", h, unit);
   }
   if (sl.gate == OutputGate::kHeadwise) {
-    p.add(b + "self_attn.g_proj.weight", {nl, d}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, kGate, 0);
-      put(v, d, 0, 0, orthonormal(d, nl, rng).transpose());
-    });
+    p.add_orthonormal_rows(b + "self_attn.g_proj.weight", nl, d, l, kGate);
   }
   if (sl.sinks) {
     p.add(b + "self_attn.sinks", {nl}, [=](std::span<float> v) {

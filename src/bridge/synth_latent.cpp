@@ -54,14 +54,8 @@ void write_mla_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, cons
     });
   };
   if (ql > 0) {
-    p.add(b + "q_a_proj.weight", {ql, d}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, kQDown, 0);
-      put(v, d, 0, 0, orthonormal(d, ql, rng).transpose());
-    });
-    p.add(b + "q_a_layernorm.weight", {ql}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, kQNorm, 0);
-      put(v, 1, 0, 0, norm_weights(ql, rng));
-    });
+    p.add_orthonormal_rows(b + "q_a_proj.weight", ql, d, l, kQDown);
+    p.add_norm_weights(b + "q_a_layernorm.weight", ql, l, kQNorm);
     p.add(b + "q_b_proj.weight", {n * qk, ql}, q_blocks);
   } else {
     p.add(b + "q_proj.weight", {n * qk, d}, q_blocks);
@@ -71,10 +65,7 @@ void write_mla_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, cons
     auto rng = rng_for(seed, l, kKvDown, 0);
     put(v, d, 0, 0, orthonormal(d, C + rope, rng).transpose());
   });
-  p.add(b + "kv_a_layernorm.weight", {C}, [=](std::span<float> v) {
-    auto rng = rng_for(seed, l, kKvNorm, 0);
-    put(v, 1, 0, 0, norm_weights(C, rng));
-  });
+  p.add_norm_weights(b + "kv_a_layernorm.weight", C, l, kKvNorm);
   // kv_b_proj [n·(nope + v), C]: per head key rows Qᵀ·diag(1/γ_kv), then value rows
   // Q'ᵀ·diag(1/γ_kv), Q and Q' with orthonormal columns (C×nope, C×v).
   p.add(b + "kv_b_proj.weight", {n * (nope + hv), C}, [=](std::span<float> v) {
@@ -109,21 +100,12 @@ void write_mla_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, cons
         put(v, ql, j * di, 0, (inv_q.asDiagonal() * f).transpose());
       });
     });
-    p.add(b + "indexer.wk.weight", {di, d}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, kIndexK, 0);
-      put(v, d, 0, 0, orthonormal(d, di, rng).transpose());
-    });
-    p.add(b + "indexer.k_norm.weight", {di}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, kIndexNorm, 0);
-      put(v, 1, 0, 0, norm_weights(di, rng));
-    });
+    p.add_orthonormal_rows(b + "indexer.wk.weight", di, d, l, kIndexK);
+    p.add_norm_weights(b + "indexer.k_norm.weight", di, l, kIndexNorm);
     p.add(b + "indexer.k_norm.bias", {di}, [](std::span<float> v) {
       std::fill(v.begin(), v.end(), 0.0f);
     });
-    p.add(b + "indexer.weights_proj.weight", {hi, d}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, kIndexW, 0);
-      put(v, d, 0, 0, orthonormal(d, hi, rng).transpose());
-    });
+    p.add_orthonormal_rows(b + "indexer.weights_proj.weight", hi, d, l, kIndexW);
   }
 }
 
@@ -178,14 +160,8 @@ void write_gla_layer(LayerPlan& p, int64_t l, const AttentionShape& s) {
                 rope = s.qk_rope_dim, hv = s.v_head_dim, qk = nope + rope, per = n / hc;
   const std::string b = fmt::format("model.layers.{}.self_attn.", l);
   p.add_input_norm(l);
-  p.add(b + "W_dQ.weight", {ql, d}, [=](std::span<float> v) {
-    auto rng = rng_for(seed, l, kQDown, 0);
-    put(v, d, 0, 0, orthonormal(d, ql, rng).transpose());
-  });
-  p.add(b + "q_norm.weight", {ql}, [=](std::span<float> v) {
-    auto rng = rng_for(seed, l, kQNorm, 0);
-    put(v, 1, 0, 0, norm_weights(ql, rng));
-  });
+  p.add_orthonormal_rows(b + "W_dQ.weight", ql, d, l, kQDown);
+  p.add_norm_weights(b + "q_norm.weight", ql, l, kQNorm);
   p.add(b + "W_uQ_rope.weight", {n * qk, ql}, [=](std::span<float> v) {
     auto grng = rng_for(seed, l, kQNorm, 0);
     const VectorXd inv = norm_weights(ql, grng).cwiseInverse();
@@ -232,14 +208,8 @@ void write_mfa_layer(LayerPlan& p, int64_t l, const AttentionShape& s, bool key_
   const bool kr = key_reuse;
   const std::string b = fmt::format("model.layers.{}.self_attn.", l);
   p.add_input_norm(l);
-  p.add(b + "q_proj.weight", {cq, d}, [=](std::span<float> v) {
-    auto rng = rng_for(seed, l, kSDown, 0);
-    put(v, d, 0, 0, orthonormal(d, cq, rng).transpose());
-  });
-  p.add(b + "inter_norm.weight", {cq}, [=](std::span<float> v) {
-    auto rng = rng_for(seed, l, kQNorm, 0);
-    put(v, 1, 0, 0, norm_weights(cq, rng));
-  });
+  p.add_orthonormal_rows(b + "q_proj.weight", cq, d, l, kSDown);
+  p.add_norm_weights(b + "inter_norm.weight", cq, l, kQNorm);
   p.add(b + "wq.weight", {n * C, cq}, [=](std::span<float> v) {
     auto grng = rng_for(seed, l, kQNorm, 0);
     const VectorXd inv = norm_weights(cq, grng).cwiseInverse();
@@ -251,15 +221,9 @@ void write_mfa_layer(LayerPlan& p, int64_t l, const AttentionShape& s, bool key_
     });
   });
   // S_K and S_V: orthonormal rows, drawn together so they are independent directions.
-  p.add(b + "k_proj.weight", {C, d}, [=](std::span<float> v) {
-    auto rng = rng_for(seed, l, kKGroup, 0);
-    put(v, d, 0, 0, orthonormal(d, C, rng).transpose());
-  });
+  p.add_orthonormal_rows(b + "k_proj.weight", C, d, l, kKGroup);
   if (!kr) {
-    p.add(b + "v_proj.weight", {C, d}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, kVGroup, 0);
-      put(v, d, 0, 0, orthonormal(d, C, rng).transpose());
-    });
+    p.add_orthonormal_rows(b + "v_proj.weight", C, d, l, kVGroup);
   } else {
     // Key reuse: V = (I + diag(α)·N)·K with α in [0.5, 1] and N = diag(1/α)(O − I) for a
     // random orthogonal O, so the value projection O·S_K has orthonormal rows.

@@ -54,6 +54,12 @@ struct LayerPlan {
   /// An output projection [d, heads·width] of entry l: head c's columns U·Σ·Vᵀ planted at
   /// o.vo_rank (nominal `nominal`), the VO circuit's own factor.
   void add_planted_output(const std::string& name, int64_t l, int64_t heads, int64_t width, int64_t nominal);
+  /// A shared factor [rows, cols] of entry l with orthonormal rows (rows ≤ cols), from generator
+  /// (l, role, 0): down-projections and latents, whose σ are all 1.
+  void add_orthonormal_rows(const std::string& name, int64_t rows, int64_t cols, int64_t l, Role role);
+  /// RMSNorm weights [size] of entry l in [0.5, 2], from generator (l, role, 0): the up-projection
+  /// that reads them divides them out with the same generator.
+  void add_norm_weights(const std::string& name, int64_t size, int64_t l, Role role);
 };
 
 // The writers of one layer: entry l of the options (its generators and rank patterns), stored
