@@ -122,11 +122,9 @@ SynthOptions from_config(const SynthCliOptions& o) {
   return s;
 }
 
-void run(const SynthCliOptions& o) {
+// The shape flags (and --preset): one attention shape for every layer.
+SynthOptions from_flags(const SynthCliOptions& o) {
   SynthOptions s;
-  if (!o.config.empty()) {
-    s = from_config(o);
-  } else {
   if (!o.preset.empty()) {
     const ModelDesign m = read_preset(o.preset);
     s.shape = m.layers.at(0).attention;
@@ -184,7 +182,11 @@ void run(const SynthCliOptions& o) {
     if (a.head_dim == 0 && a.heads > 0) a.head_dim = a.d_model / a.heads;
     a.variant = a.kv_heads == a.heads ? Variant::kMha : a.kv_heads == 1 ? Variant::kMqa : Variant::kGqa;
   }
-  }
+  return s;
+}
+
+void run(const SynthCliOptions& o) {
+  SynthOptions s = o.config.empty() ? from_flags(o) : from_config(o);
   s.qk_rank = parse_rank_pattern(o.qk_rank, "--qk-rank");
   s.recurrent_q_rank = parse_rank_pattern(o.recurrent_q_rank, "--recurrent-q-rank");
   s.recurrent_k_rank = parse_rank_pattern(o.recurrent_k_rank, "--recurrent-k-rank");
