@@ -298,6 +298,16 @@ Layout detect_layers(const Checkpoint& ck, ModelDesign model, const std::string&
           l.wo_a = c.need(v + "wo_a.weight", {gr, hc / s.o_groups});
           l.o_proj = c.need(v + "wo_b.weight", {d, gr});
           l.sinks = s.sinks ? c.need(v + "attn_sink", {s.heads}) : c.maybe(v + "attn_sink", {s.heads});
+          if (const AttentionSpan& span = out.model.layers[i].span; span.kind == SpanKind::kCompressed && span.ratio > 0) {
+            // The compressor (names as DeepSeek's checkpoint stores them): CSA's ratio 4 overlaps
+            // two blocks, so its projections carry two halves of c rows.
+            const int64_t halves = span.ratio == 4 ? 2 : 1, w = halves * s.head_dim;
+            l.compressor_wkv = c.need(v + "compressor.wkv.weight", {w, d});
+            l.compressor_norm = c.need(v + "compressor.norm.weight", {s.head_dim});
+            c.need(v + "compressor.wgate.weight", {w, d});
+            c.need(v + "compressor.ape", {span.ratio, w});
+            l.compressor_halves = halves;
+          }
           break;
         }
         const int64_t q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;

@@ -142,6 +142,8 @@ SynthPlan plan_synth(const SynthOptions& o) {
                 {"hidden_size", d}, {"intermediate_size", ffn},
                 {"num_hidden_layers", o.layers}, {"num_attention_heads", n},
                 {"num_key_value_heads", s.kv_heads}, {"head_dim", s.head_dim}};
+      if (!o.compress_ratios.empty() && static_cast<int64_t>(o.compress_ratios.size()) != o.layers)
+        throw InputError(fmt::format("synth: compress_ratios has {} entries for {} layers", o.compress_ratios.size(), o.layers));
       if (!o.no_mixer.empty() && static_cast<int64_t>(o.no_mixer.size()) != o.layers)
         throw InputError(fmt::format("synth: no_mixer has {} entries for {} layers", o.no_mixer.size(), o.layers));
       if (!o.parallel.empty() && (static_cast<int64_t>(o.parallel.size()) != o.layers || o.parallel[0]))
@@ -162,7 +164,8 @@ SynthPlan plan_synth(const SynthOptions& o) {
           continue;
         }
         if (sl.variant == Variant::kLinear) write_recurrent_layer(p, l, decoder, second, sl);
-        else if (sl.o_lora_rank > 0) write_v4_layer(p, l, decoder, sl);
+        else if (sl.o_lora_rank > 0)
+          write_v4_layer(p, l, decoder, sl, o.compress_ratios.empty() ? 0 : o.compress_ratios[static_cast<size_t>(l)]);
         else write_gqa_layer(p, l, decoder, second, sl);
       }
       break;

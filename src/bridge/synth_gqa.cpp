@@ -83,7 +83,7 @@ void write_gqa_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, cons
   }
 }
 
-void write_v4_layer(LayerPlan& p, int64_t l, int64_t decoder, const AttentionShape& sl) {
+void write_v4_layer(LayerPlan& p, int64_t l, int64_t decoder, const AttentionShape& sl, int64_t compress_ratio) {
   const SynthOptions& o = p.o;
   const uint64_t seed = o.seed;
   const int64_t d = p.d;
@@ -142,6 +142,27 @@ void write_v4_layer(LayerPlan& p, int64_t l, int64_t decoder, const AttentionSha
     });
   });
   p.add(b + "attn_sink", {nl}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 0.5f); });
+  if (compress_ratio <= 0) return;
+  // The compressor (model.py's Compressor; CSA's ratio 4 overlaps two blocks: two halves of c
+  // rows): half h of wkv is a planted factor ·diag(1/γ) with γ the norm's weights, so the
+  // audit's diag(γ)·wkv_h has the planted σ; wgate full rank, ape zeros.
+  const int64_t halves = compress_ratio == 4 ? 2 : 1, w = halves * c;
+  if (c > d) throw InputError(fmt::format("synth: layer {}: a compressor needs head_dim <= hidden_size", l));
+  check_rank(o.compressor_rank, o.layers, halves, c, "compressor-rank");
+  p.add(b + "compressor.wkv.weight", {w, d}, [=](std::span<float> v) {
+    auto grng = rng_for(seed, l, kCompNorm, 0);
+    const VectorXd inv = norm_weights(c, grng).cwiseInverse();
+    for (int64_t h = 0; h < halves; ++h) {
+      auto rng = rng_for(seed, l, kCompKv, h);
+      put(v, d, h * c, 0, inv.asDiagonal() * planted_factor(d, c, o.compressor_rank.rank_of(l, h, halves, c), rng).transpose());
+    }
+  });
+  p.add(b + "compressor.wgate.weight", {w, d}, [=](std::span<float> v) {
+    auto rng = rng_for(seed, l, kCompGate, 0);
+    put(v, d, 0, 0, orthonormal(d, w, rng).transpose());
+  });
+  p.add(b + "compressor.ape", {compress_ratio, w}, [](std::span<float> v) { std::fill(v.begin(), v.end(), 0.0f); });
+  p.add_norm_weights(b + "compressor.norm.weight", c, l, kCompNorm);
 }
 
 }  // namespace gmha::synth_detail

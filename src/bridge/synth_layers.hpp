@@ -39,7 +39,7 @@ void check_rank(const RankPattern& p, int64_t layers, int64_t heads, int64_t nom
 /// Roles of the per-tensor generators.
 enum Role { kQHead = 1, kKGroup, kVGroup, kOHead, kQDown, kQNorm, kKvDown, kKvNorm, kKHead, kVHead,
             kQRope, kSDown, kKrAlpha, kKrOrtho, kGate, kSinks, kIndexQ, kIndexK, kIndexNorm,
-            kIndexW };
+            kIndexW, kCompKv, kCompGate, kCompNorm };
 
 /// The tensors of a plan, each with the fill that generates it when the writer reaches it.
 /// `o` outlives the plan (write_synth_checkpoint and synth_checkpoint_size hold it).
@@ -67,8 +67,9 @@ struct LayerPlan {
 // layer. Each throws InputError for a shape its construction cannot plant.
 /// A GQA-family layer (llama names: gates, sinks, K = V, biases, q/k norms).
 void write_gqa_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, const AttentionShape& sl);
-/// DeepSeek-V4's attention (attn. names): compressed query, K = V latent, grouped output LoRA.
-void write_v4_layer(LayerPlan& p, int64_t l, int64_t decoder, const AttentionShape& sl);
+/// DeepSeek-V4's attention (attn. names): compressed query, K = V latent, grouped output LoRA,
+/// and on a compressed layer (compress_ratio > 0) its compressor.
+void write_v4_layer(LayerPlan& p, int64_t l, int64_t decoder, const AttentionShape& sl, int64_t compress_ratio);
 /// A recurrent layer's query and key factors (KDA, Gated DeltaNet, Mamba2, Mamba-1, lightning).
 void write_recurrent_layer(LayerPlan& p, int64_t l, int64_t decoder, bool second, const AttentionShape& sl);
 /// MLA in DeepSeek's names, with its DSA indexer when the shape has one.

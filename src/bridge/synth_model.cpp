@@ -56,6 +56,7 @@ SynthOptions synth_options_for_model(const ModelDesign& m, const std::string& mo
   for (const LayerSpec& l : m.layers) {
     o.no_mixer.push_back(!l.has_mixer);
     o.parallel.push_back(l.parallel);
+    o.compress_ratios.push_back(l.span.kind == SpanKind::kCompressed ? l.span.ratio : 0);
     o.layer_shapes.push_back(l.has_mixer ? l.attention : o.shape);  // an MLP block's entry is skipped
   }
   return o;

@@ -193,6 +193,13 @@ report::Table csv_table(const AuditReport& r) {
       ih.head = ih.kv_head = static_cast<int64_t>(j);
       row(l, ih, "vo_group", l.output_groups[j], false, false);
     }
+  // DeepSeek-V4's compressor factors: `head` is the half of wkv.
+  for (const auto& l : r.layers)
+    for (size_t j = 0; j < l.compressor.size(); ++j) {
+      HeadAudit ih;
+      ih.head = ih.kv_head = static_cast<int64_t>(j);
+      row(l, ih, "compressor", l.compressor[j], false, false);
+    }
   return t;
 }
 
@@ -228,6 +235,21 @@ report::Table output_group_table(const AuditReport& r) {
     t.add_row({std::to_string(l.layer), std::to_string(l.output_groups.size()),
                std::to_string(l.output_groups.front().nominal_rank),
                lo == INT64_MAX ? std::string(kNa) : fmt::format("{}-{}", lo, hi)});
+  }
+  return t;
+}
+
+// DeepSeek-V4's compressor factors, one row per compressed layer.
+report::Table compressor_table(const AuditReport& r) {
+  report::Table t;
+  t.title = "DeepSeek-V4 compressor: diag(norm)·wkv per half (the compressed entries' factor, not in TER)";
+  t.columns = {{"layer"}, {"halves"}, {"c"}, {"rank per half"}};
+  for (const auto& l : r.layers) {
+    if (l.compressor.empty()) continue;
+    std::vector<std::string> ranks;
+    for (const auto& c : l.compressor) ranks.push_back(c.finite ? std::to_string(c.metrics.numerical_rank) : kNa);
+    t.add_row({std::to_string(l.layer), std::to_string(l.compressor.size()),
+               std::to_string(l.compressor.front().nominal_rank), fmt::format("{}", fmt::join(ranks, ", "))});
   }
   return t;
 }
@@ -316,6 +338,7 @@ std::string render_report(const AuditReport& r, const std::string& format, bool 
   if (const report::Table ix = indexer_table(r); !ix.rows.empty()) text += report::render(ix, f) + "\n";
   if (const report::Table rt = recurrent_table(r); !rt.rows.empty()) text += report::render(rt, f) + "\n";
   if (const report::Table ot = output_group_table(r); !ot.rows.empty()) text += report::render(ot, f) + "\n";
+  if (const report::Table ct = compressor_table(r); !ct.rows.empty()) text += report::render(ct, f) + "\n";
   text += notes_text(r);
   return text;
 }

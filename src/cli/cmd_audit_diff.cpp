@@ -45,7 +45,7 @@ std::string rel(const CircuitDiff& c) {
 // A circuit of a layer outside its heads: an output group (V4) or a recurrent factor.
 struct LayerCircuit {
   const LayerDiff* layer;
-  const char* circuit;  // "vo_group", "recurrent_q", "recurrent_k"
+  const char* circuit;  // "vo_group", "compressor", "recurrent_q", "recurrent_k"
   int64_t index;        // the group, or the query/key head
   const CircuitDiff* diff;
 };
@@ -54,6 +54,8 @@ std::vector<LayerCircuit> layer_circuits(const AuditDiffReport& r) {
   for (const auto& l : r.layers) {
     for (size_t g = 0; g < l.output_groups.size(); ++g)
       out.push_back({&l, "vo_group", static_cast<int64_t>(g), &l.output_groups[g]});
+    for (size_t h = 0; h < l.compressor.size(); ++h)
+      out.push_back({&l, "compressor", static_cast<int64_t>(h), &l.compressor[h]});
     for (size_t i = 0; i < l.recurrent_q.size(); ++i) {
       out.push_back({&l, "recurrent_q", static_cast<int64_t>(i), &l.recurrent_q[i]});
       out.push_back({&l, "recurrent_k", static_cast<int64_t>(i), &l.recurrent_k[i]});
@@ -95,8 +97,8 @@ report::Table factor_table(const AuditDiffReport& r, int worst) {
   });
   if (static_cast<int64_t>(all.size()) > worst) all.resize(static_cast<size_t>(worst));
   report::Table t;
-  t.title = fmt::format("Output groups and recurrent query/key factors that moved most ({} listed; a factor "
-                        "W is compared as the circuit W·I)", all.size());
+  t.title = fmt::format("Output groups, compressor and recurrent query/key factors that moved most ({} "
+                        "listed; a factor W is compared as the circuit W·I)", all.size());
   t.columns = {{"layer"}, {"circuit", report::Align::kLeft}, {"index"}, {"r"}, {"left"}, {"right"},
                {"Δσ₁/σ₁"}, {"Δ erank"}, {"Δ energy rank"}, {"‖ΔW‖/σ₁"}};
   for (const LayerCircuit& c : all) {

@@ -32,7 +32,7 @@ struct SynthCliOptions {
   int64_t index_heads = 0, index_dim = 0;
   std::string qk_rank = "full", vo_rank = "full", index_rank = "full";
   std::string config;  // --config: a config.json (or its folder)
-  std::string recurrent_q_rank = "full", recurrent_k_rank = "full";
+  std::string recurrent_q_rank = "full", recurrent_k_rank = "full", compressor_rank = "full";
   uint64_t seed = 0;
   std::string dtype = "bf16";
   double shard_gb = 0;
@@ -190,6 +190,7 @@ void run(const SynthCliOptions& o) {
   s.qk_rank = parse_rank_pattern(o.qk_rank, "--qk-rank");
   s.recurrent_q_rank = parse_rank_pattern(o.recurrent_q_rank, "--recurrent-q-rank");
   s.recurrent_k_rank = parse_rank_pattern(o.recurrent_k_rank, "--recurrent-k-rank");
+  s.compressor_rank = parse_rank_pattern(o.compressor_rank, "--compressor-rank");
   s.vo_rank = parse_rank_pattern(o.vo_rank, "--vo-rank");
   s.index_rank = parse_rank_pattern(o.index_rank, "--index-rank");
   s.seed = o.seed;
@@ -256,6 +257,9 @@ void add_synth_command(CLI::App& app) {
                   "Planted rank of each recurrent layer's query factor (KDA, Gated DeltaNet, Mamba2 C, "
                   "lightning), as --qk-rank")->capture_default_str();
   cmd->add_option("--recurrent-k-rank", o->recurrent_k_rank, "... and of its key factor (Mamba2: B)")
+      ->capture_default_str();
+  cmd->add_option("--compressor-rank", o->compressor_rank,
+                  "DeepSeek-V4 (--config): planted rank of each compressor half's wkv, as --qk-rank")
       ->capture_default_str();
   cmd->add_option("--layout", o->layout, "llama | deepseek_v3 | step3 | mfa-kr | gta | gla (default: "
                                          "from the preset, else llama)");

@@ -422,8 +422,7 @@ std::vector<std::string> layer_notes(const LayerLayout& l) {
                     "relative distance 0 (the output is de-rotated)");
     notes.push_back("grouped output LoRA: head i's output map is wo_b's group columns times its wo_a "
                     "block; output_groups is each group's whole map (rank <= o_lora_rank)");
-    notes.push_back("the CSA/HCA compressor and the V4 indexer, where the layer has them, are not "
-                    "audited");
+    if (l.compressor_halves == 2) notes.push_back("the V4 indexer of this CSA layer is not audited");
   } else if (l.kind == LayoutKind::kGqa && l.v_proj.empty()) {
     notes.push_back("K = V tied: the VO circuit reads the key projection (no v_proj)");
   }
@@ -490,6 +489,26 @@ void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, co
                                     "not softmax circuits; not in TER",
                                     recurrent_name(lay.shape.recurrent), dk));
   }
+}
+
+// DeepSeek-V4's compressor (bridge/layout.hpp): half h of wkv through the norm's γ. The entry of
+// a block is RMSNorm(Σ_j softmax-gate_j ⊙ (wkv_h·x_j)), so every compressed key and value lies in
+// the row space of diag(γ)·wkv_h (the RMS is one scalar per entry; the gates act per channel).
+void audit_compressor_factors(const TensorSource& src, const LayerLayout& lay, const Tolerance& tol,
+                              double energy, int threads, TensorArena& arena, LayerAudit& out) {
+  const int64_t c = lay.shape.head_dim;
+  const LayerTensor wkv(src, lay.compressor_wkv, threads, arena);
+  if (!wkv.finite()) out.nonfinite_tensors.push_back(wkv.name());
+  const VectorXd gamma = LayerTensor(src, lay.compressor_norm, threads, arena).vector();
+  const Factor identity{MatrixXd::Identity(c, c), true, 1.0, 1.0, 0.0};
+  out.compressor.resize(static_cast<size_t>(lay.compressor_halves));
+  parallel_for(lay.compressor_halves, threads, [&](int64_t h) {
+    out.compressor[static_cast<size_t>(h)] = circuit(reduce_rows(wkv, h * c, c, gamma), identity, c, tol, energy);
+  });
+  out.notes.push_back(fmt::format(
+      "DeepSeek-V4 compressor: the factor diag(norm)·wkv{} of every compressed entry's key and value "
+      "(rank <= c = {}; its softmax gates act per channel and per token, so a factor, not a circuit); "
+      "not in TER", lay.compressor_halves == 2 ? " (two overlapping halves)" : "", c));
 }
 
 // One factor's own spectrum, nominal `nominal` (a circuit against the identity, which adds no
@@ -863,6 +882,7 @@ LayerAudit audit_layer(const TensorSource& src, const LayerLayout& lay, const To
     });
   }
   run_tasks(products, threads);
+  if (!lay.compressor_wkv.empty()) audit_compressor_factors(src, lay, tol, energy, threads, arena, out);
 
   // Per-layer figures and flags.
   double max_qk = 0.0, max_vo = 0.0;

@@ -42,6 +42,7 @@ std::vector<std::pair<const char*, int64_t>> circuit_fields(const LayerLayout& l
           {"o_lora rank", s.o_lora_rank},    {"output groups", s.o_groups},
           // V4's RoPE width splits its latent (other families' rotary_dim does not enter a circuit).
           {"RoPE dim", s.o_lora_rank > 0 ? s.rotary_dim : 0}, {"recurrent heads", l.recurrent_heads},
+          {"compressor halves", l.compressor_halves},
           {"recurrent d_k", l.recurrent_dk}, {"recurrent kind", s.variant == Variant::kLinear ?
                                                                     static_cast<int64_t>(s.recurrent) : -1}};
 }
@@ -101,6 +102,10 @@ class LayerFactors {
     for (const std::string* name : {&l.q_a_layernorm, &l.kv_a_layernorm, &l.inter_norm, &l.kr_alpha})
       if (!name->empty()) v_.emplace(*name, src.read_matrix_d(*name).reshaped());
     // q/k norms as the family applies them: 1 + w for Gemma 2/3 (qk_norm_offset).
+    if (!l.compressor_wkv.empty()) {
+      m_.emplace(l.compressor_wkv, src.read_matrix_f(l.compressor_wkv));
+      v_.emplace(l.compressor_norm, src.read_matrix_d(l.compressor_norm).reshaped());
+    }
     for (const std::string* name : {&l.q_norm, &l.k_norm})
       if (!name->empty()) v_.emplace(*name, (src.read_matrix_d(*name).reshaped().array() + l.qk_norm_offset).matrix());
     for (const auto& name : l.kv_a_layernorms) v_.emplace(name, src.read_matrix_d(name).reshaped());
@@ -194,6 +199,11 @@ class LayerFactors {
     const std::string& gamma = query ? l_.q_norm : l_.k_norm;
     const MatrixXd f = rows(name, (query ? l_.q_row0 : l_.k_row0) + i * l_.row_stride, dk);
     return gamma.empty() ? f : MatrixXd(f * vec(gamma).asDiagonal());
+  }
+  // DeepSeek-V4's compressor half h: wkv rows [h·c, (h+1)·c) through the norm's γ (d × c).
+  Index compressor_halves() const { return l_.compressor_halves; }
+  MatrixXd compressor(Index h) const {
+    return rows(l_.compressor_wkv, h * s_.head_dim, s_.head_dim) * vec(l_.compressor_norm).asDiagonal();
   }
   MatrixXd output(Index c) const {
     if (v4()) {
@@ -290,6 +300,11 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
     if (ta.has_rope())
       hd.qk_rope = diff_circuit(ta.query_rope(c), ta.key_rope(), tb.query_rope(c), tb.key_rope(), energy);
   });
+  out.compressor.resize(static_cast<size_t>(ta.compressor_halves()));
+  for (Index h = 0; h < ta.compressor_halves(); ++h) {
+    const MatrixXd id = MatrixXd::Identity(s.head_dim, s.head_dim);
+    out.compressor[static_cast<size_t>(h)] = diff_circuit(ta.compressor(h), id, tb.compressor(h), id, energy);
+  }
   out.output_groups.resize(static_cast<size_t>(ta.output_groups()));
   parallel_for(ta.output_groups(), threads, [&](int64_t g) {
     out.output_groups[static_cast<size_t>(g)] =
@@ -336,7 +351,7 @@ LayerDiffSummary summarize_layer(const LayerDiff& l) {
     add(h.vo);
     if (h.qk_rope) add(*h.qk_rope);
   }
-  for (const auto* list : {&l.output_groups, &l.recurrent_q, &l.recurrent_k}) {
+  for (const auto* list : {&l.output_groups, &l.recurrent_q, &l.recurrent_k, &l.compressor}) {
     for (const CircuitDiff& c : *list) {
       ++s.factors;
       if (c.finite) add(c);

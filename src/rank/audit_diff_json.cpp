@@ -99,6 +99,11 @@ ordered_json audit_diff_to_json(const AuditDiffReport& r, int64_t worst) {
         groups.push_back({{"group", g}, {"vo_group", circuit_json(l.output_groups[g])}});
       lj["output_groups"] = std::move(groups);
     }
+    if (!l.compressor.empty()) {
+      ordered_json comp = ordered_json::array();
+      for (size_t h = 0; h < l.compressor.size(); ++h) comp.push_back({{"half", h}, {"factor", circuit_json(l.compressor[h])}});
+      lj["compressor"] = std::move(comp);
+    }
     if (!l.recurrent_q.empty()) {
       // Per query/key head (Mamba2: group): its query and key factor, each against the identity.
       ordered_json rec = ordered_json::array();

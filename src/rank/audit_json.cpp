@@ -129,6 +129,11 @@ nlohmann::ordered_json audit_to_json(const AuditReport& r, bool spectra) {
       for (const auto& c : l.output_groups) og.push_back(circuit_json(c, spectra));
       lj["output_groups"] = std::move(og);
     }
+    if (!l.compressor.empty()) {
+      ojson cj = ojson::array();
+      for (const auto& c : l.compressor) cj.push_back(circuit_json(c, spectra));
+      lj["compressor"] = std::move(cj);
+    }
     if (!l.notes.empty()) lj["notes"] = l.notes;
     layers.push_back(std::move(lj));
   }
@@ -239,6 +244,11 @@ AuditReport audit_from_json(const nlohmann::json& j, const std::string& where) {
       const auto& og = lj.at("output_groups");
       for (size_t k = 0; k < og.size(); ++k)
         l.output_groups.push_back(rd.circuit(og[k], fmt::format("{}output_groups[{}].", p, k)));
+    }
+    if (lj.contains("compressor")) {
+      const auto& cj = lj.at("compressor");
+      for (size_t k = 0; k < cj.size(); ++k)
+        l.compressor.push_back(rd.circuit(cj[k], fmt::format("{}compressor[{}].", p, k)));
     }
     r.layers.push_back(std::move(l));
   }

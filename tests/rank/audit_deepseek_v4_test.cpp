@@ -50,6 +50,8 @@ SynthOptions tiny_v4_synth(const ModelDesign& m, uint64_t seed) {
   o.layers = 2;
   o.dtype = "F32";
   o.seed = seed;
+  for (const auto& l : m.layers) o.compress_ratios.push_back(l.span.kind == SpanKind::kCompressed ? l.span.ratio : 0);
+  o.compressor_rank = parse_rank_pattern("6", "--compressor-rank");
   return o;
 }
 }  // namespace
@@ -107,6 +109,13 @@ TEST_CASE("audit: DeepSeek-V4's compressed query, K = V latent and grouped outpu
     CHECK(og.metrics.numerical_rank == 12);
     CHECK(gap(og.sigma, sigma_of(wo_b.middleCols(g * 16, 16) * wo_a.middleRows(g * 16, 16))) < 1e-9);
   }
+  // The HCA layer's compressor: diag(norm)·wkv (c = 16 rows) planted at 6; none on the window layer.
+  CHECK(r.layers[0].compressor.empty());
+  REQUIRE(a.compressor.size() == 1);
+  CHECK(a.compressor[0].nominal_rank == 16);
+  CHECK(a.compressor[0].metrics.numerical_rank == 6);
+  const Eigen::VectorXd gc = t.read_matrix_d(b + "compressor.norm.weight").col(0);
+  CHECK(gap(a.compressor[0].sigma, sigma_of(gc.asDiagonal() * t.read_matrix_d(b + "compressor.wkv.weight"))) < 1e-9);
   CHECK(a.measured_slsd == 12);  // the latent's nope rows
   CHECK(a.measured_ter == 2 * 3 + 2 * 12);
   bool grouped_note = false;
@@ -180,6 +189,24 @@ TEST_CASE("audit diff: DeepSeek-V4 F32 vs BF16 equals a dense float64 diff of th
       check_circuit(*h.qk_rope, dense_v4(ca, l.layer, h.head, V4Circuit::kRope),
                     dense_v4(cb, l.layer, h.head, V4Circuit::kRope));
     }
+    // The HCA layer's compressor factor diag(norm)·wkv (d x c as the diff orients it); the right
+    // subspace at r = c is the whole head space (the dense acos cannot resolve 0 there).
+    REQUIRE(l.compressor.size() == (l.layer == 1 ? 1u : 0u));
+    for (const CircuitDiff& c : l.compressor) {
+      INFO("layer " << l.layer << " compressor");
+      auto dense = [&](const Checkpoint& ck) -> MatrixXd {
+        const std::string b = "model.layers.1.attn.compressor.";
+        return (ck.tensors->read_matrix_d(b + "norm.weight").col(0).asDiagonal() *
+                ck.tensors->read_matrix_d(b + "wkv.weight")).transpose();
+      };
+      const MatrixXd wa = dense(ca), wb = dense(cb);
+      CHECK(c.a.sigma_1 == Approx(sigma_of(wa)[0]).epsilon(1e-12));
+      CHECK(c.r <= 6);  // planted at 6
+      const auto [left, right] = test::dense_angles_deg(wa, wb, c.r);
+      CHECK(std::abs(c.left_angle_deg - left) < 1e-6);
+      CHECK(std::abs(c.right_angle_deg - right) < 1e-6);
+      CHECK(std::abs(c.change_rel - sigma_of(wb - wa)[0] / c.a.sigma_1) < 1e-10);
+    }
     REQUIRE(l.output_groups.size() == 2);
     for (int64_t g = 0; g < 2; ++g) {
       INFO("layer " << l.layer << " group " << g);
@@ -199,4 +226,37 @@ TEST_CASE("audit diff: DeepSeek-V4 F32 vs BF16 equals a dense float64 diff of th
     }
   }
   CHECK(checked == 16);
+}
+
+TEST_CASE("audit: DeepSeek-V4's CSA compressor reports its two overlapping halves apart", "[rank]") {
+  // Layer 0 CSA (ratio 4: wkv [2c, d], ape [4, 2c]), layer 1 HCA; halves planted at 2 and 9.
+  nlohmann::json cfg = nlohmann::json::parse(kTinyV4);
+  cfg["compress_ratios"] = {4, 128};
+  cfg["index_topk"] = 64, cfg["index_n_heads"] = 2, cfg["index_head_dim"] = 16;
+  const ModelDesign m = model_from_hf_config(cfg, "config.json");
+  SynthOptions o = tiny_v4_synth(m, 7);
+  o.compressor_rank = parse_rank_pattern("2,9", "--compressor-rank");
+  const std::string dir = test::scratch_dir("v4-csa");
+  write_synth_checkpoint(dir, o);
+  const Checkpoint ck = open_checkpoint(dir);
+  const Layout lay = detect_layout(ck, m);
+  CHECK(lay.layers[0].compressor_halves == 2);
+  CHECK(lay.layers[1].compressor_halves == 1);
+  CHECK(lay.layers[0].compressor_wkv == "model.layers.0.attn.compressor.wkv.weight");
+  const AuditReport r = audit_checkpoint(ck, lay, {});
+  REQUIRE(r.layers[0].compressor.size() == 2);
+  CHECK(r.layers[0].compressor[0].metrics.numerical_rank == 2);
+  CHECK(r.layers[0].compressor[1].metrics.numerical_rank == 9);
+  // Layer 1's one half is pattern entry (layer 1 x 1 half + 0) mod 2 = 1: rank 9.
+  REQUIRE(r.layers[1].compressor.size() == 1);
+  CHECK(r.layers[1].compressor[0].metrics.numerical_rank == 9);
+  const MatrixXd wkv = ck.tensors->read_matrix_d("model.layers.0.attn.compressor.wkv.weight");
+  const Eigen::VectorXd gc = ck.tensors->read_matrix_d("model.layers.0.attn.compressor.norm.weight").col(0);
+  CHECK(gap(r.layers[0].compressor[1].sigma, sigma_of(gc.asDiagonal() * wkv.middleRows(16, 16))) < 1e-9);
+  bool noted = false;
+  for (const auto& n : r.layers[0].notes) noted = noted || n.find("two overlapping halves") != std::string::npos;
+  CHECK(noted);
+  const AuditReport back = audit_from_json(nlohmann::json::parse(audit_to_json(r, false).dump()), "test");
+  REQUIRE(back.layers[0].compressor.size() == 2);
+  CHECK(back.layers[0].compressor[1].metrics.numerical_rank == 9);
 }

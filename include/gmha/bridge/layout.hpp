@@ -69,6 +69,11 @@ struct LayerLayout {
   // = wo_b [d, G·R] and wo_a [G·R, n·c/G] (group g's rows g·R.., its heads' columns in order);
   // sinks = attn_sink [n].
   std::string wo_a;
+  // DeepSeek-V4's compressor on a compressed layer (compress ratio r > 0; model.py's Compressor):
+  // wkv [c·(1 + overlap), d] (overlap on r = 4: two halves of c rows), its norm [c]; wgate and
+  // ape are checked to exist with their shapes ([c·(1 + overlap), d], [r, c·(1 + overlap)]).
+  std::string compressor_wkv, compressor_norm;
+  int64_t compressor_halves = 0;  // 0: no compressor; 1 (HCA) or 2 (CSA's overlapping halves)
   // What the config says the circuits leave out (Falcon-H1's µP multipliers), one sentence each.
   std::vector<std::string> notes;
   // Recurrent layers (LayoutKind::kLinear): recurrent_heads query/key heads of recurrent_dk rows

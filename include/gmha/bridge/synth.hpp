@@ -88,6 +88,12 @@ struct SynthOptions {
   /// What the family's RMSNorm adds to the stored q/k norm weights (qk_norm_offset: 1 for
   /// Gemma 2/3's 1 + w): they are written as 1 − offset, so every family's γ is 1.
   double qk_norm_offset = 0.0;
+  /// DeepSeek-V4 layers among layer_shapes: each entry's compress ratio (0: window only; 4: CSA,
+  /// its compressor's two overlapping halves; 128: HCA), whose compressor is written
+  /// (attn.compressor.wkv, wgate, ape, norm) with each half of wkv planted at compressor_rank
+  /// (nominal head_dim). Empty: none.
+  std::vector<int64_t> compress_ratios;
+  RankPattern compressor_rank;
   /// config.json to write instead of synth's own (`gmha synth --config`: the user's, so the audit
   /// reads the folder as that family; its torch_dtype is set and any quantization_config replaced
   /// by the one the dtype needs); null: synth's. Not with a GGUF dtype.

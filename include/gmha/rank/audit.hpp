@@ -88,6 +88,11 @@ struct LayerAudit {
   /// wo_b_g·wo_a_g (d × heads_per_group·c), nominal min(o_lora_rank, heads_per_group·c, d). Not
   /// in TER (the per-head VO circuits are in `heads`).
   std::vector<CircuitAudit> output_groups;
+  /// DeepSeek-V4's compressor on a compressed layer: per half of its wkv (one on HCA layers, two
+  /// overlapping halves on CSA's) the spectrum of diag(γ_norm)·wkv_half (c × d), nominal c: the
+  /// factor every compressed entry's key and value come from (per-channel gates over a block are
+  /// data-dependent, so a factor, not a circuit). Not in TER.
+  std::vector<CircuitAudit> compressor;
 };
 
 struct AuditReport {

@@ -10,8 +10,9 @@
 // Layouts: every layout the audit reads: the MHA/GQA/MQA family (per-head or per-layer q/k norms
 // folded in as diag(γ), tied K = V, V heads of another width, gated q_proj), GTA, MLA, GLA, MFA,
 // MFA-KR and DeepSeek-V4, each factor formed in d-space through its down-projection; the RoPE
-// circuits (qk_rope of MLA, GLA, GTA, V4), V4's output groups, and recurrent layers' query and key
-// factors (KDA, Gated DeltaNet, Mamba2, Mamba-1, lightning) as circuits against the identity.
+// circuits (qk_rope of MLA, GLA, GTA, V4), V4's output groups, and as circuits against the
+// identity recurrent layers' query and key factors (KDA, Gated DeltaNet, Mamba2, Mamba-1,
+// lightning) and V4's compressor factors.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -66,6 +67,8 @@ struct LayerDiff {
   std::vector<CircuitDiff> output_groups;
   /// Recurrent layers: each query/key head's (Mamba2: group's) factor W (d × d_k) as W·I.
   std::vector<CircuitDiff> recurrent_q, recurrent_k;
+  /// DeepSeek-V4's compressor: each half's diag(norm)·wkv_h (c × d) as a factor, W·I.
+  std::vector<CircuitDiff> compressor;
   /// "gqa", "linear: Mamba2", "linear: Mamba2 (parallel)": the layer's kind as tables print it.
   std::string kind_label() const;
 };
