@@ -108,15 +108,8 @@ void write_v4_layer(LayerPlan& p, int64_t l, int64_t decoder, const AttentionSha
       else put(v, cols, 0, 0, planted_factor(rows, cols, cols, rng));
     });
   };
-  auto norm = [&](const std::string& name, int64_t size, Role role) {
-    p.add(b + name, {size}, [=](std::span<float> v) {
-      auto rng = rng_for(seed, l, role, 0);
-      const VectorXd g = norm_weights(size, rng);
-      for (int64_t i = 0; i < size; ++i) v[static_cast<size_t>(i)] = static_cast<float>(g(i));
-    });
-  };
   full("wq_a.weight", ql, d, kQDown);
-  norm("q_norm.weight", ql, kQNorm);
+  p.add_norm_weights(b + "q_norm.weight", ql, l, kQNorm);
   p.add(b + "wq_b.weight", {nl * c, ql}, [=](std::span<float> v) {
     parallel_for(nl, 0, [&](int64_t i) {
       auto rng = rng_for(seed, l, kQHead, i);
@@ -125,7 +118,7 @@ void write_v4_layer(LayerPlan& p, int64_t l, int64_t decoder, const AttentionSha
     });
   });
   full("wkv.weight", c, d, kKvDown);
-  norm("kv_norm.weight", c, kKvNorm);
+  p.add_norm_weights(b + "kv_norm.weight", c, l, kKvNorm);
   p.add(b + "wo_a.weight", {G * R, nl * c / G}, [=](std::span<float> v) {
     parallel_for(nl, 0, [&](int64_t i) {
       auto rng = rng_for(seed, l, kOHead, i);

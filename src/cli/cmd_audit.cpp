@@ -203,21 +203,23 @@ report::Table csv_table(const AuditReport& r) {
   return t;
 }
 
+// "lo-hi" of the circuits' numerical ranks (the finite ones), or n/a.
+std::string rank_span(const std::vector<CircuitAudit>& cs) {
+  int64_t lo = INT64_MAX, hi = 0;
+  for (const auto& c : cs)
+    if (c.finite) lo = std::min(lo, c.metrics.numerical_rank), hi = std::max(hi, c.metrics.numerical_rank);
+  return lo == INT64_MAX ? std::string(kNa) : fmt::format("{}-{}", lo, hi);
+}
+
 // Recurrent layers' query/key factor ranks, one row per layer (min/max over its heads).
 report::Table recurrent_table(const AuditReport& r) {
   report::Table t;
   t.title = "Recurrent layers: per-head query and key factor ranks (not softmax circuits)";
   t.columns = {{"layer"}, {"heads"}, {"d_k"}, {"W_Q rank min-max"}, {"W_K rank min-max"}};
-  auto span = [](const std::vector<CircuitAudit>& cs) {
-    int64_t lo = INT64_MAX, hi = 0;
-    for (const auto& c : cs)
-      if (c.finite) lo = std::min(lo, c.metrics.numerical_rank), hi = std::max(hi, c.metrics.numerical_rank);
-    return lo == INT64_MAX ? std::string(kNa) : fmt::format("{}-{}", lo, hi);
-  };
   for (const auto& l : r.layers) {
     if (l.recurrent_q.empty()) continue;
     t.add_row({std::to_string(l.layer), std::to_string(l.recurrent_q.size()),
-               std::to_string(l.recurrent_q.front().nominal_rank), span(l.recurrent_q), span(l.recurrent_k)});
+               std::to_string(l.recurrent_q.front().nominal_rank), rank_span(l.recurrent_q), rank_span(l.recurrent_k)});
   }
   return t;
 }
@@ -229,12 +231,8 @@ report::Table output_group_table(const AuditReport& r) {
   t.columns = {{"layer"}, {"groups"}, {"bound"}, {"rank min-max"}};
   for (const auto& l : r.layers) {
     if (l.output_groups.empty()) continue;
-    int64_t lo = INT64_MAX, hi = 0;
-    for (const auto& c : l.output_groups)
-      if (c.finite) lo = std::min(lo, c.metrics.numerical_rank), hi = std::max(hi, c.metrics.numerical_rank);
     t.add_row({std::to_string(l.layer), std::to_string(l.output_groups.size()),
-               std::to_string(l.output_groups.front().nominal_rank),
-               lo == INT64_MAX ? std::string(kNa) : fmt::format("{}-{}", lo, hi)});
+               std::to_string(l.output_groups.front().nominal_rank), rank_span(l.output_groups)});
   }
   return t;
 }

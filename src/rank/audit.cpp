@@ -442,6 +442,14 @@ std::vector<double> factor_sigma(const Factor& f) {
   return singular_values(f.r);
 }
 
+// The spectrum of one factor: rows [row0, row0 + width) of `t` through γ on those rows (empty:
+// none), nominal `width`. A circuit against the identity, which adds no noise: σ(R·I) = σ(R).
+CircuitAudit factor_audit(const LayerTensor& t, int64_t row0, int64_t width, const VectorXd& gamma,
+                          const Tolerance& tol, double energy) {
+  const Factor identity{MatrixXd::Identity(width, width), true, 1.0, 1.0, 0.0};
+  return circuit(reduce_rows(t, row0, width, gamma), identity, width, tol, energy);
+}
+
 // A recurrent layer's query and key factors (KDA: q_proj, k_proj [H·d_k, d]): per head the
 // spectrum of W_Q,iᵀ and W_K,iᵀ (d × d_k) alone, nominal d_k. They are not softmax circuits: the
 // state is written by rank-1 updates k·vᵀ and read by q, through a short convolution, L2 norms
@@ -462,16 +470,12 @@ void audit_recurrent_factors(const TensorSource& src, const LayerLayout& lay, co
     return LayerTensor(src, name, threads, arena).vector();
   };
   const VectorXd gq = gamma(lay.q_norm), gk = gamma(lay.k_norm);
-  // The identity as the other side of a "circuit": σ(R·I) = σ(R), and it adds no noise.
-  const Factor identity{MatrixXd::Identity(dk, dk), true, 1.0, 1.0, 0.0};
   out.recurrent_q.resize(static_cast<size_t>(heads));
   out.recurrent_k.resize(static_cast<size_t>(heads));
   parallel_for(heads, threads, [&](int64_t i) {
     const int64_t row = i * lay.row_stride;
-    out.recurrent_q[static_cast<size_t>(i)] =
-        circuit(reduce_rows(q, lay.q_row0 + row, dk, gq), identity, dk, tol, energy);
-    out.recurrent_k[static_cast<size_t>(i)] =
-        circuit(reduce_rows(k, lay.k_row0 + row, dk, gk), identity, dk, tol, energy);
+    out.recurrent_q[static_cast<size_t>(i)] = factor_audit(q, lay.q_row0 + row, dk, gq, tol, energy);
+    out.recurrent_k[static_cast<size_t>(i)] = factor_audit(k, lay.k_row0 + row, dk, gk, tol, energy);
   });
   if (lay.shape.recurrent == RecurrentKind::kMamba) {
     out.notes.push_back(fmt::format("Mamba-1 layer: query C and key B factors of x_proj (rank <= d_state = {}; "
@@ -500,10 +504,9 @@ void audit_compressor_factors(const TensorSource& src, const LayerLayout& lay, c
   const LayerTensor wkv(src, lay.compressor_wkv, threads, arena);
   if (!wkv.finite()) out.nonfinite_tensors.push_back(wkv.name());
   const VectorXd gamma = LayerTensor(src, lay.compressor_norm, threads, arena).vector();
-  const Factor identity{MatrixXd::Identity(c, c), true, 1.0, 1.0, 0.0};
   out.compressor.resize(static_cast<size_t>(lay.compressor_halves));
   parallel_for(lay.compressor_halves, threads, [&](int64_t h) {
-    out.compressor[static_cast<size_t>(h)] = circuit(reduce_rows(wkv, h * c, c, gamma), identity, c, tol, energy);
+    out.compressor[static_cast<size_t>(h)] = factor_audit(wkv, h * c, c, gamma, tol, energy);
   });
   out.notes.push_back(fmt::format(
       "DeepSeek-V4 compressor: the factor diag(norm)·wkv{} of every compressed entry's key and value "

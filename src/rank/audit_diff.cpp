@@ -87,6 +87,13 @@ CircuitDiff diff_circuit(const MatrixXd& xa, const MatrixXd& ya, const MatrixXd&
   return d;
 }
 
+// A factor W (d × w) of A and of B compared as the circuit W·I: the angles of its column space
+// (left) and of its row space in the w coordinates (right).
+CircuitDiff diff_factor(const MatrixXd& wa, const MatrixXd& wb, double energy) {
+  const MatrixXd id = MatrixXd::Identity(wa.cols(), wa.cols());
+  return diff_circuit(wa, id, wb, id, energy);
+}
+
 // One layer's attention tensors of one checkpoint, in float (exact for every stored type), and
 // each head's circuit factors as d×w matrices in double (docs/audit.md, "audit diff"): a chain
 // through a down-projection (MLA's q_a·diag(γ)·q_b, a latent head's map, MFA's S_Q·diag(γ)·W_q)
@@ -278,12 +285,11 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
     if (la.q_proj.empty()) return out;  // a mixer without factors (short conv)
     const LayerFactors ta(a, la), tb(b, lb);
     const Index heads = la.recurrent_heads;
-    const MatrixXd id = MatrixXd::Identity(la.recurrent_dk, la.recurrent_dk);
     out.recurrent_q.resize(static_cast<size_t>(heads));
     out.recurrent_k.resize(static_cast<size_t>(heads));
     parallel_for(heads, threads, [&](int64_t i) {
-      out.recurrent_q[static_cast<size_t>(i)] = diff_circuit(ta.recurrent(i, true), id, tb.recurrent(i, true), id, energy);
-      out.recurrent_k[static_cast<size_t>(i)] = diff_circuit(ta.recurrent(i, false), id, tb.recurrent(i, false), id, energy);
+      out.recurrent_q[static_cast<size_t>(i)] = diff_factor(ta.recurrent(i, true), tb.recurrent(i, true), energy);
+      out.recurrent_k[static_cast<size_t>(i)] = diff_factor(ta.recurrent(i, false), tb.recurrent(i, false), energy);
     });
     return out;
   }
@@ -301,10 +307,8 @@ LayerDiff diff_layer(const TensorSource& a, const LayerLayout& la, const TensorS
       hd.qk_rope = diff_circuit(ta.query_rope(c), ta.key_rope(), tb.query_rope(c), tb.key_rope(), energy);
   });
   out.compressor.resize(static_cast<size_t>(ta.compressor_halves()));
-  for (Index h = 0; h < ta.compressor_halves(); ++h) {
-    const MatrixXd id = MatrixXd::Identity(s.head_dim, s.head_dim);
-    out.compressor[static_cast<size_t>(h)] = diff_circuit(ta.compressor(h), id, tb.compressor(h), id, energy);
-  }
+  for (Index h = 0; h < ta.compressor_halves(); ++h)
+    out.compressor[static_cast<size_t>(h)] = diff_factor(ta.compressor(h), tb.compressor(h), energy);
   out.output_groups.resize(static_cast<size_t>(ta.output_groups()));
   parallel_for(ta.output_groups(), threads, [&](int64_t g) {
     out.output_groups[static_cast<size_t>(g)] =
